@@ -1,0 +1,409 @@
+"""The `gfpose` command line: one thin function per subcommand (parse, progress, errors, exit codes).
+
+The work lives in gfpose_cli.tasks / io / model; this module only wires files to it.
+Exit codes: 0 success, 1 internal error, 2 bad input (DESIGN.md §9).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .errors import GfposeError, InputError
+
+app = typer.Typer(
+    name="gfpose",
+    help="A learned 3D human pose prior (GFPose) for motion-capture files: lift, complete, denoise, generate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+STATE = {"debug": False, "quiet": False}
+
+# ---------------------------------------------------------------- shared options
+Output = Annotated[Path, typer.Option("--output", "-o", help="Output file, or a folder when several inputs are given.")]
+Weights = Annotated[Optional[Path], typer.Option(help="Checkpoint to use (default: the shipped weights).")]
+Device = Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")]
+Seed = Annotated[int, typer.Option(help="Random seed; same seed, same device, same output.")]
+BatchSize = Annotated[int, typer.Option(help="Rows (frames x hypotheses) per network batch; bounds memory.")]
+Sampler = Annotated[str, typer.Option(help="dpm2m (fast ODE solver), pc (the paper's Predictor-Corrector) or ode-euler.")]
+Steps = Annotated[Optional[int], typer.Option(help="Solver steps (default: 25 for dpm2m, 1000 for pc, 100 for ode-euler).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
+Fmt = Annotated[Optional[str], typer.Option("--format", help="Output format (npz, csv); default from -o's extension.")]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")] = False) -> None:
+    STATE["debug"] = debug
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar with ETA (silent with --quiet); yields an update(done, total) callback."""
+    if STATE["quiet"]:
+        yield lambda done, total: None
+        return
+    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*cols, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done, tot: bar.update(task, completed=done, total=tot)
+
+
+def info(message: str) -> None:
+    if not STATE["quiet"]:
+        err.print(message)
+
+
+def sampler_options(sampler: str, steps: Optional[int], batch_size: int, seed: int, device: str):
+    from .tasks import SamplerOptions
+
+    return SamplerOptions(sampler=sampler, steps=steps, batch_size=batch_size, seed=seed, device=device)
+
+
+def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bool) -> list[tuple[Path, Path]]:
+    """Pair inputs with outputs: one input -> the output file, several -> files in the output folder."""
+    if not inputs:
+        raise InputError("no input files given")
+    many = len(inputs) > 1 or (output.exists() and output.is_dir()) or (not output.suffix and not fmt is None)
+    pairs = []
+    for src in inputs:
+        if many:
+            ext = (fmt or src.suffix.lstrip(".") or "npz").lower()
+            dst = output / f"{src.stem}.{ext}"
+        else:
+            dst = output if output.suffix or not fmt else output.with_suffix(f".{fmt}")
+        if dst.resolve() == src.resolve():
+            raise InputError(f"{dst}: output would overwrite its input; choose another -o")
+        if dst.exists() and not force:
+            raise InputError(f"{dst}: output exists; pass --force to overwrite it")
+        pairs.append((src, dst))
+    return pairs
+
+
+def expand(inputs: list[str]) -> list[Path]:
+    from .data import expand_inputs
+
+    return expand_inputs(inputs)
+
+
+def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
+              work: Callable[[Path, Path], str]) -> None:
+    """Run work(src, dst) for each input; a bad file does not stop the others; summary at the end."""
+    pairs = plan_outputs(expand(inputs), output, fmt, force)
+    failures = []
+    for src, dst in pairs:
+        try:
+            note = work(src, dst)
+            info(f"[green]wrote[/] {dst}" + (f"  {note}" if note else ""))
+        except GfposeError as exc:
+            if len(pairs) == 1:
+                raise
+            failures.append((src, str(exc)))
+            err.print(f"[red]failed[/] {src}: {exc}")
+    if failures:
+        raise InputError(f"{len(failures)} of {len(pairs)} inputs failed (listed above)")
+
+
+def write_take(take, dst: Path, fmt: Optional[str], force: bool) -> None:
+    from . import io
+
+    io.write(take, dst, fmt=fmt, force=force)
+
+
+# ---------------------------------------------------------------- subcommands
+@app.command()
+def generate(
+    output: Output,
+    n: Annotated[int, typer.Option("--n", help="Number of poses to generate.")] = 1000,
+    weights: Weights = None,
+    device: Device = "auto",
+    seed: Seed = 0,
+    batch_size: BatchSize = 4096,
+    sampler: Sampler = "dpm2m",
+    steps: Steps = None,
+    fmt: Fmt = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Sample N plausible 3D poses from the unconditional prior (Z up, metres, pelvis at origin).
+
+    Example: [bold]gfpose generate --n 177200 -o synth.npz[/]
+    """
+    STATE["quiet"] = quiet
+    from . import metrics, tasks
+
+    plan_outputs([Path("<generated>")], output, fmt, force)
+    runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
+    t0 = time.perf_counter()
+    with progress_bar("generating", n) as update:
+        take = tasks.generate(runner, n, update)
+    write_take(take, output, fmt, force)
+    stats = metrics.plausibility(take.positions)
+    info(f"[green]wrote[/] {output}: {n} poses in {time.perf_counter() - t0:.1f} s; "
+         f"height {stats['height_mean_m']:.2f}±{stats['height_std_m']:.2f} m, "
+         f"bone-length CV {stats['bone_length_cv']:.1%}, L/R asymmetry {stats['symmetry_error']:.1%}")
+
+
+@app.command()
+def lift(
+    inputs: Annotated[list[str], typer.Argument(help="2D keypoint files (NPZ/CSV, pixels), folders or globs.")],
+    output: Output,
+    hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="3D hypotheses per frame (S).")] = 1,
+    aggregate: Annotated[str, typer.Option(help="none keeps all S hypotheses; mean or median collapses them.")] = "none",
+    weights: Weights = None,
+    device: Device = "auto",
+    seed: Seed = 0,
+    batch_size: BatchSize = 4096,
+    sampler: Sampler = "dpm2m",
+    steps: Steps = None,
+    fmt: Fmt = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Lift 2D keypoints to S plausible 3D poses per frame (camera frame: x right, y down, z forward; metres).
+
+    Missing keypoints (NaN / empty cells / mask) are allowed and filled by the model.
+
+    Example: [bold]gfpose lift keypoints.npz -o lifted.npz --hypotheses 10[/]
+    """
+    STATE["quiet"] = quiet
+    from . import io, tasks
+
+    if hypotheses < 1:
+        raise InputError("--hypotheses must be at least 1")
+    runner = tasks.Runner.for_task("lift", weights, sampler_options(sampler, steps, batch_size, seed, device))
+
+    def work(src: Path, dst: Path) -> str:
+        kp = io.read(src)
+        with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
+            result = tasks.lift(runner, kp, hypotheses, update)
+        write_take(tasks.aggregate(result, aggregate), dst, fmt, force)
+        return f"{kp.n_frames} frames x {hypotheses} hypotheses"
+
+    run_batch(inputs, output, fmt, force, work)
+
+
+@app.command()
+def complete(
+    inputs: Annotated[list[str], typer.Argument(help="Takes with missing joints (NaN / mask): 3D NPZ/CSV/BVH, or 2D keypoints.")],
+    output: Output,
+    hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="Completions per frame (S).")] = 1,
+    keep_observed: Annotated[bool, typer.Option("--keep-observed/--no-keep-observed", help="Observed joints keep their values.")] = True,
+    weights: Weights = None,
+    device: Device = "auto",
+    seed: Seed = 0,
+    batch_size: BatchSize = 4096,
+    sampler: Sampler = "dpm2m",
+    steps: Steps = None,
+    fmt: Fmt = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Fill missing joints from the observed ones: 3D input uses the complete3d model, 2D input the lift model.
+
+    Example: [bold]gfpose complete partial.npz -o filled.npz[/]
+    """
+    STATE["quiet"] = quiet
+    from . import io, tasks
+
+    if hypotheses < 1:
+        raise InputError("--hypotheses must be at least 1")
+    opts = sampler_options(sampler, steps, batch_size, seed, device)
+    runners: dict[str, object] = {}
+
+    def work(src: Path, dst: Path) -> str:
+        take = io.read(src)
+        task = "lift" if take.dim == 2 else "complete3d"
+        if task not in runners:
+            runners[task] = tasks.Runner.for_task(task, weights, opts)
+        missing = int((~take.mask).sum())
+        with progress_bar(f"completing {src.name}", take.n_frames * hypotheses) as update:
+            if take.dim == 2:
+                result = tasks.lift(runners[task], take, hypotheses, update)
+                result = result if hypotheses > 1 else tasks.aggregate(result, "mean")
+            else:
+                result = tasks.complete(runners[task], take, hypotheses, keep_observed, update)
+        write_take(result, dst, fmt, force)
+        return f"{missing} missing joint samples filled"
+
+    run_batch(inputs, output, fmt, force, work)
+
+
+@app.command()
+def denoise(
+    inputs: Annotated[list[str], typer.Argument(help="Noisy 3D takes (NPZ, CSV, BVH), folders or globs.")],
+    output: Output,
+    t0: Annotated[float, typer.Option(help="Diffusion time to start from (0-1]: larger removes more noise.")] = 0.1,
+    weights: Weights = None,
+    device: Device = "auto",
+    seed: Seed = 0,
+    batch_size: BatchSize = 4096,
+    sampler: Sampler = "dpm2m",
+    steps: Steps = None,
+    fmt: Fmt = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Clean noisy 3D poses by running the reverse diffusion from t0 with the noisy pose as its start.
+
+    Example: [bold]gfpose denoise noisy.npz -o clean.npz --t0 0.1[/]
+    """
+    STATE["quiet"] = quiet
+    from . import io, tasks
+
+    runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
+
+    def work(src: Path, dst: Path) -> str:
+        take = io.read(src)
+        with progress_bar(f"denoising {src.name}", take.n_frames) as update:
+            result = tasks.denoise(runner, take, t0, update)
+        write_take(result, dst, fmt, force)
+        return f"{take.n_frames} frames"
+
+    run_batch(inputs, output, fmt, force, work)
+
+
+@app.command()
+def evaluate(
+    pred: Annotated[Path, typer.Argument(help="Predicted poses (NPZ/CSV), one per frame or S hypotheses per frame.")],
+    gt: Annotated[Path, typer.Argument(help="Ground-truth poses (NPZ/CSV/BVH) with the same frames.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")] = False,
+) -> None:
+    """Score predictions: MPJPE (P1), P-MPJPE (P2), minMPJPE over hypotheses, PCK@150mm, jitter, bone-length CV.
+
+    Example: [bold]gfpose evaluate lifted.npz truth.npz --json[/]
+    """
+    from . import io
+    from .evaluation import evaluate as score
+
+    result = score(io.read(pred), io.read(gt))
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"{pred.name} vs {gt.name}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key != "per_joint_mpjpe_mm":
+            table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    out.print(table)
+    joints = Table(title="per-joint MPJPE (mm)")
+    joints.add_column("joint")
+    joints.add_column("mm", justify="right")
+    for name, value in result["per_joint_mpjpe_mm"].items():
+        joints.add_row(name, f"{value:.1f}")
+    out.print(joints)
+
+
+@app.command()
+def train(
+    data: Annotated[list[str], typer.Argument(help="Pose files (NPZ/CSV/BVH), folders, globs, or the archives in shared/data.")],
+    output: Output,
+    task: Annotated[str, typer.Option(help="prior, lift or complete3d.")] = "prior",
+    mask: Annotated[str, typer.Option(help="Masking strategy, e.g. HPJ-001 or a mix HPJ-001+HPJ-020 (default per task).")] = "",
+    steps: Annotated[int, typer.Option(help="Total optimiser steps (a resumed run continues to this number).")] = 10000,
+    batch_size: Annotated[int, typer.Option(help="Poses per step.")] = 1000,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
+    lr_schedule: Annotated[str, typer.Option(help="constant or cosine (decays to 0 at --steps).")] = "constant",
+    warmup: Annotated[int, typer.Option(help="Linear learning-rate warm-up steps.")] = 500,
+    ema: Annotated[float, typer.Option(help="EMA decay of the saved weights.")] = 0.9999,
+    width: Annotated[int, typer.Option(help="Hidden width of the residual MLP.")] = 1024,
+    blocks: Annotated[int, typer.Option(help="Residual blocks.")] = 2,
+    mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Random left/right mirroring.")] = False,
+    balance: Annotated[float, typer.Option(help="Family share ~ size^balance (1 = uniform over poses, 0 = equal per family).")] = 0.5,
+    holdout: Annotated[bool, typer.Option("--holdout/--no-holdout", help="Leave out the held-out subjects (data.py).")] = True,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue a run from its checkpoint (bit for bit on the same device).")] = None,
+    export: Annotated[Optional[Path], typer.Option(help="Also write a small fp16 shipping copy here at each checkpoint.")] = None,
+    checkpoint_every: Annotated[float, typer.Option(help="Seconds between checkpoints.")] = 300.0,
+    device: Device = "auto",
+    seed: Seed = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Fit a score model by denoising score matching; checkpoints periodically and resumes with --resume.
+
+    Example: [bold]gfpose train ../shared/data/cmu-bvh.tar.xz --task prior --steps 20000 -o runs/prior.pt[/]
+    """
+    STATE["quiet"] = quiet
+    import torch
+
+    from . import data as data_mod
+    from .model import checkpoint
+    from .model.train import TrainConfig, Trainer
+    from .tasks import resolve_device
+
+    cfg = TrainConfig(task=task, mask=mask, steps=steps, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
+                      warmup=warmup, ema=ema, width=width, blocks=blocks, mirror=mirror, seed=seed,
+                      checkpoint_every_s=checkpoint_every, extra={"balance": balance})
+    paths = data_mod.expand_inputs(data)
+    with progress_bar("reading training data", len(paths)) as update:
+        pose_set = data_mod.load_pose_files(paths, lambda _name: None)
+        update(len(paths), len(paths))
+    train_set, held = pose_set.split() if holdout else (pose_set, pose_set.subset(pose_set.take < 0))
+    if len(train_set.poses) == 0:
+        raise InputError("no training poses left after removing the held-out subjects; pass --no-holdout")
+    summary = {**pose_set.summary(), "inputs": [str(p) for p in paths], "holdout": holdout}
+    info(f"training data: {summary['takes']} takes, {len(train_set.poses)} training poses, "
+         f"{len(held.poses)} held-out poses")
+    dev = resolve_device(device)
+    weights = torch.from_numpy(train_set.sampling_weights(balance))
+    trainer = Trainer(cfg, torch.from_numpy(train_set.poses), torch.from_numpy(held.poses), summary, dev, weights)
+    if resume is not None:
+        trainer.load_state(checkpoint.read(resume), resume)
+        info(f"resumed {resume} at step {trainer.step}")
+    if trainer.step >= cfg.steps:
+        info(f"already at step {trainer.step} >= --steps {cfg.steps}; nothing to do")
+        return
+    with progress_bar(f"training {task}", cfg.steps) as update:
+        def on_step(step: int, loss: float) -> None:
+            if step % 20 == 0:
+                update(step, cfg.steps)
+
+        def on_ckpt(step: int, loss: float, val: float) -> None:
+            info(f"step {step}: loss {loss:.4f}, held-out loss {val:.4f} -> {output}")
+
+        try:
+            trainer.run(output, export, on_step, on_ckpt)
+        except KeyboardInterrupt:
+            err.print(f"stopped at step {trainer.step}; checkpoint saved to {output}. Resume with: "
+                      f"gfpose train {' '.join(data)} --task {task} --steps {steps} --resume {output} -o {output}")
+            raise typer.Exit(130)
+
+
+def main() -> None:
+    """Entry point: run the app, turning known errors into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except GfposeError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        if STATE["debug"]:
+            raise
+        err.print(f"[red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        sys.exit(1)

@@ -1,0 +1,298 @@
+"""Training pose sets: from the mocap archives in ../shared/data or from a user's pose files.
+
+Archives are streamed in place with tarfile (never unpacked), every take goes through the normal
+reader + skeleton map, is subsampled to ~30 fps, and the result is cached as NPZ in the user's
+cache folder keyed by the archive's checksum, so the slow step runs once per machine.
+Splits are by subject, with a fixed held-out list, so test poses come from bodies and
+performances the model never saw.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .geometry import root_relative
+
+TARGET_FPS = 30.0
+#: held-out subjects, never trained on: CMU subjects 02, 09 and 12, and HDM05 actor mm.
+HELD_OUT = {"cmu": ("02", "09", "12"), "hdm05": ("mm",)}
+#: CMU trials recorded at 60 fps although their header says 120 (PROVENANCE.md).
+CMU_TRUE_FPS = {"dance-salsa": 60.0}
+CACHE_VERSION = 2
+ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class PoseSet:
+    """Poses (N, 17, 3) in metres, canonical Z-up frame, with the root trajectory kept aside."""
+
+    poses: np.ndarray  # root-relative
+    root: np.ndarray  # (N, 3)
+    take: np.ndarray  # (N,) index into takes
+    takes: list[str]
+    subjects: list[str]  # per take
+    fps: float = TARGET_FPS
+
+    def held_out_mask(self) -> np.ndarray:
+        """True for poses of held-out subjects."""
+        held = {f"{fam}:{s}" for fam, subs in HELD_OUT.items() for s in subs}
+        take_held = np.array([s in held for s in self.subjects], dtype=bool)
+        return take_held[self.take] if len(self.takes) else np.zeros(0, bool)
+
+    def split(self) -> tuple["PoseSet", "PoseSet"]:
+        held = self.held_out_mask()
+        return self.subset(~held), self.subset(held)
+
+    def subset(self, keep: np.ndarray) -> "PoseSet":
+        return PoseSet(self.poses[keep], self.root[keep], self.take[keep], self.takes, self.subjects, self.fps)
+
+    def families(self) -> np.ndarray:
+        """Data family of each pose ('cmu', 'hdm05', 'user', ...), from its subject."""
+        fam = np.array([s.split(":", 1)[0] for s in self.subjects]) if self.subjects else np.zeros(0, str)
+        return fam[self.take] if len(self.take) else np.zeros(0, str)
+
+    def sampling_weights(self, power: float = 0.5) -> np.ndarray:
+        """Per-pose weights giving each family a share proportional to (its size)^power.
+
+        power=1 is uniform over poses; 0.5 keeps the small HDM05 set (four real bodies) from being
+        drowned by CMU's one retargeted body without repeating it as often as power=0 would.
+        """
+        fam = self.families()
+        names, counts = np.unique(fam, return_counts=True)
+        share = counts.astype(np.float64) ** power
+        share /= share.sum()
+        per_pose = dict(zip(names, share / counts))
+        return np.array([per_pose[f] for f in fam])
+
+    def summary(self) -> dict:
+        train, held = self.split()
+        return {
+            "takes": len(self.takes),
+            "subjects": sorted(set(self.subjects)),
+            "poses": int(len(self.poses)),
+            "train_poses": int(len(train.poses)),
+            "held_out_poses": int(len(held.poses)),
+            "held_out_subjects": sorted(f"{f}:{s}" for f, subs in HELD_OUT.items() for s in subs),
+            "fps": self.fps,
+            "families": {str(k): int(v) for k, v in zip(*np.unique(train.families(), return_counts=True))},
+        }
+
+    @staticmethod
+    def concat(sets: Iterable["PoseSet"]) -> "PoseSet":
+        sets = [s for s in sets if len(s.poses)]
+        if not sets:
+            raise InputError("no poses found in the training data")
+        takes, subjects, take_idx, offset = [], [], [], 0
+        for s in sets:
+            take_idx.append(s.take + offset)
+            takes += s.takes
+            subjects += s.subjects
+            offset += len(s.takes)
+        return PoseSet(
+            np.concatenate([s.poses for s in sets]), np.concatenate([s.root for s in sets]),
+            np.concatenate(take_idx), takes, subjects,
+        )
+
+
+def cache_dir() -> Path:
+    """Where built pose sets live: $GFPOSE_CACHE, else ~/.cache/gfpose."""
+    return Path(os.environ.get("GFPOSE_CACHE", Path.home() / ".cache" / "gfpose"))
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def subsample_step(fps: float) -> int:
+    return max(1, int(round(fps / TARGET_FPS)))
+
+
+def _cmu_archive(path: Path, progress: ProgressFn | None) -> PoseSet:
+    from .io import take_from_bvh
+    from .io.bvh import parse
+    from .maps import load_map
+
+    smap = load_map("cmu-bvh")
+    poses, roots, take_idx, takes, subjects = [], [], [], [], []
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            if not member.isfile() or not member.name.lower().endswith(".bvh"):
+                continue
+            folder = Path(member.name).parent.name
+            text = tar.extractfile(member).read().decode("utf-8", errors="replace")
+            skel = parse(text, f"{path}:{member.name}")
+            take = take_from_bvh(skel, f"{path}:{member.name}", smap)
+            true_fps = CMU_TRUE_FPS.get(folder, take.fps)
+            rel, root = _take_poses(take.positions[1:], take.mask[1:], true_fps)  # frame 0 is a T-pose
+            poses.append(rel)
+            roots.append(root)
+            take_idx.append(np.full(len(rel), len(takes)))
+            takes.append(f"cmu/{member.name}")
+            subjects.append(f"cmu:{folder}")
+            if progress:
+                progress(member.name)
+    return PoseSet(np.concatenate(poses), np.concatenate(roots), np.concatenate(take_idx), takes, subjects)
+
+
+def glitch_frames(positions: np.ndarray, fps: float, limit_m_per_frame_at_120: float = 0.15) -> np.ndarray:
+    """Frames (bool, F) next to a joint jump faster than a human moves (0.15 m per 1/120 s).
+
+    Catches tracking glitches such as HDM05 dg lieDownFloor_014 frames 241-252 (PROVENANCE.md).
+    """
+    limit = limit_m_per_frame_at_120 * 120.0 / fps
+    step = np.linalg.norm(np.diff(positions, axis=0), axis=-1).max(-1)
+    jump = np.zeros(len(positions), bool)
+    jump[1:] |= step > limit
+    jump[:-1] |= step > limit
+    return jump
+
+
+def _take_poses(positions: np.ndarray, mask: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Subsample a take to ~30 fps, dropping incomplete and glitched frames; (root-relative, root)."""
+    bad = glitch_frames(positions, fps) | ~mask.all(1)
+    step = subsample_step(fps)
+    keep = ~bad[::step]
+    return root_relative(positions[::step][keep])
+
+
+def _hdm05_archive(path: Path, progress: ProgressFn | None) -> PoseSet:
+    from .io import read_amc
+    from .maps import load_map
+
+    smap = load_map("hdm05-asf")
+    poses, roots, take_idx, takes, subjects = [], [], [], [], []
+    asf_text: dict[str, str] = {}
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            actor = Path(member.name).parent.name
+            data = tar.extractfile(member).read().decode("latin-1")
+            if member.name.lower().endswith(".asf"):
+                asf_text[actor] = data
+                continue
+            if not member.name.lower().endswith(".amc"):
+                continue
+            if actor not in asf_text:
+                raise InputError(f"{path}: {member.name} comes before its actor's .asf skeleton")
+            take = read_amc(Path(member.name), Path(f"{actor}.asf"), smap, asf_text=asf_text[actor], amc_text=data)
+            rel, root = _take_poses(take.positions, take.mask, take.fps)
+            poses.append(rel)
+            roots.append(root)
+            take_idx.append(np.full(len(rel), len(takes)))
+            takes.append(f"hdm05/{member.name}")
+            subjects.append(f"hdm05:{actor}")
+            if progress:
+                progress(member.name)
+    return PoseSet(np.concatenate(poses), np.concatenate(roots), np.concatenate(take_idx), takes, subjects)
+
+
+ARCHIVES: dict[str, Callable[[Path, ProgressFn | None], PoseSet]] = {"cmu-bvh": _cmu_archive, "hdm05-amc": _hdm05_archive}
+
+
+def archive_kind(path: Path) -> str | None:
+    """Which known archive a path is (by name), or None."""
+    name = path.name.lower()
+    return next((k for k in ARCHIVES if name.startswith(k) and ".tar" in name), None)
+
+
+def _save_cache(path: Path, s: PoseSet) -> None:
+    from .io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, poses=s.poses, root=s.root, take=s.take, takes=np.array(s.takes),
+                                subjects=np.array(s.subjects), fps=s.fps)
+
+
+def _load_cache(path: Path) -> PoseSet:
+    with np.load(path) as d:
+        return PoseSet(d["poses"], d["root"], d["take"], [str(t) for t in d["takes"]],
+                       [str(s) for s in d["subjects"]], float(d["fps"]))
+
+
+def is_pose_set(path: Path) -> bool:
+    """True for an NPZ written by save_pose_set (poses with takes and subjects)."""
+    try:
+        with np.load(path) as d:
+            return {"poses", "takes", "subjects", "take"} <= set(d.files)
+    except (OSError, ValueError):
+        return False
+
+
+def save_pose_set(pose_set: PoseSet, path: Path) -> None:
+    """Write a pose set (e.g. to carry a built training set to another machine)."""
+    _save_cache(path, pose_set)
+
+
+def load_archive(path: Path, progress: ProgressFn | None = None) -> PoseSet:
+    """Pose set of a known archive, built once and cached by checksum."""
+    kind = archive_kind(path)
+    if kind is None:
+        raise InputError(f"{path}: unknown archive; known: {', '.join(ARCHIVES)}")
+    cached = cache_dir() / f"{kind}-{file_digest(path)}-v{CACHE_VERSION}.npz"
+    if cached.exists():
+        return _load_cache(cached)
+    pose_set = ARCHIVES[kind](path, progress)
+    _save_cache(cached, pose_set)
+    return pose_set
+
+
+def expand_inputs(items: Iterable[str]) -> list[Path]:
+    """Files from a mix of files, folders (recursive) and glob patterns, sorted and de-duplicated."""
+    from glob import glob
+
+    from .io import READ_FORMATS
+
+    found: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(q for q in p.rglob("*") if q.is_file() and (q.suffix.lstrip(".").lower() in READ_FORMATS or archive_kind(q)))
+        elif p.exists():
+            found.append(p)
+        else:
+            matches = sorted(glob(item, recursive=True))
+            if not matches:
+                raise InputError(f"{item}: no such file, folder or matching files")
+            found += [Path(m) for m in matches if Path(m).is_file()]
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise InputError(f"no input files found in {', '.join(items)}")
+    return unique
+
+
+def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None) -> PoseSet:
+    """Pose set from archives and pose files (NPZ, CSV, BVH); user files count as training data."""
+    from . import io
+
+    sets = []
+    for path in paths:
+        if archive_kind(path):
+            sets.append(load_archive(path, progress))
+            continue
+        if path.suffix.lower() == ".npz" and is_pose_set(path):
+            sets.append(_load_cache(path))
+            continue
+        take = io.read(path)
+        if take.dim != 3 or take.positions.ndim != 3:
+            raise InputError(f"{path}: training needs 3D poses (frames, 17, 3), got {take.positions.shape}")
+        step = subsample_step(take.fps)
+        full = take.mask.all(1)
+        frames = take.positions[::step][full[::step]]
+        rel, root = root_relative(frames)
+        sets.append(PoseSet(rel, root, np.zeros(len(rel), np.int64), [str(path)], [f"user:{path.stem}"]))
+        if progress:
+            progress(str(path))
+    return PoseSet.concat(sets)

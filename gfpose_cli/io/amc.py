@@ -1,0 +1,188 @@
+"""Acclaim ASF/AMC (HDM05, the original CMU release): skeleton + per-frame bone rotations.
+
+Standard Acclaim FK: L_bone = L_parent C M C^-1, with C from the bone's `axis` and M from its
+dof values; Euler order XYZ means x is applied first (R = Rz Ry Rx). A bone's end is its
+parent's end plus L_bone (direction x length). Files may contain Latin-1 bytes and mixed
+line endings, so they are decoded explicitly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+INCH = 0.0254
+
+
+def _rot(axis: str, deg: np.ndarray) -> np.ndarray:
+    a = np.deg2rad(deg)
+    c, s = np.cos(a), np.sin(a)
+    R = np.zeros(np.shape(a) + (3, 3))
+    k = "xyz".index(axis.lower())
+    i, j = [n for n in range(3) if n != k]
+    R[..., k, k] = 1.0
+    R[..., i, i], R[..., i, j], R[..., j, i], R[..., j, j] = c, -s, s, c
+    return R
+
+
+def _euler(order: str, angles: np.ndarray) -> np.ndarray:
+    """Rotation for Euler angles (..., n) applied in `order` (first letter first): R = R_last ... R_first."""
+    R = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)).copy()
+    for k, ax in enumerate(order):
+        R = _rot(ax, angles[..., k]) @ R
+    return R
+
+
+@dataclass
+class AsfBone:
+    name: str
+    direction: np.ndarray
+    length: float
+    axis: np.ndarray  # degrees
+    axis_order: str
+    dof: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AsfSkeleton:
+    bones: dict[str, AsfBone]
+    parents: dict[str, str]  # child -> parent ('root' for top bones)
+    order: list[str]  # bones in parent-before-child order
+    root_order: list[str]
+    root_axis: str
+    length_to_m: float
+
+
+def parse_asf(text: str, where: str = "<asf>") -> AsfSkeleton:
+    """Parse an ASF skeleton; lengths are converted to metres via `:units length` (inches / value)."""
+    bones: dict[str, AsfBone] = {}
+    parents: dict[str, str] = {}
+    section, cur, length_unit = "", None, 1.0
+    root_order, root_axis = ["TX", "TY", "TZ", "RX", "RY", "RZ"], "XYZ"
+    try:
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if line.startswith(":"):
+                section = line.split()[0][1:].lower()
+                continue
+            words = line.split()
+            key = words[0].lower()
+            if section == "units" and key == "length":
+                length_unit = float(words[1])
+            elif section == "root" and key == "order":
+                root_order = [w.upper() for w in words[1:]]
+            elif section == "root" and key == "axis":
+                root_axis = words[1].upper()
+            elif section == "bonedata":
+                if key == "begin":
+                    cur = {"dof": []}
+                elif key == "end" and cur is not None:
+                    b = AsfBone(cur["name"], cur["direction"], cur["length"], cur.get("axis", np.zeros(3)),
+                                cur.get("axis_order", "XYZ"), cur["dof"])
+                    bones[b.name] = b
+                    cur = None
+                elif cur is not None and key == "name":
+                    cur["name"] = words[1]
+                elif cur is not None and key == "direction":
+                    cur["direction"] = np.array([float(v) for v in words[1:4]])
+                elif cur is not None and key == "length":
+                    cur["length"] = float(words[1])
+                elif cur is not None and key == "axis":
+                    cur["axis"] = np.array([float(v) for v in words[1:4]])
+                    cur["axis_order"] = words[4].upper() if len(words) > 4 else "XYZ"
+                elif cur is not None and key == "dof":
+                    cur["dof"] = [w.lower() for w in words[1:]]
+            elif section == "hierarchy" and key not in ("begin", "end"):
+                for child in words[1:]:
+                    parents[child] = words[0]
+    except (KeyError, ValueError, IndexError) as exc:
+        raise InputError(f"{where}: malformed ASF skeleton ({exc})") from None
+    if not bones:
+        raise InputError(f"{where}: no :bonedata in the ASF file")
+    order: list[str] = []
+    frontier = ["root"]
+    while frontier:
+        name = frontier.pop(0)
+        kids = [c for c, p in parents.items() if p == name]
+        order += kids
+        frontier += kids
+    missing = [b for b in order if b not in bones]
+    if missing:
+        raise InputError(f"{where}: hierarchy names bones without bonedata: {', '.join(missing)}")
+    metres = (1.0 / length_unit) * INCH
+    return AsfSkeleton(bones, parents, order, root_order, root_axis, metres)
+
+
+def parse_amc(text: str, skel: AsfSkeleton, where: str = "<amc>") -> dict[str, np.ndarray]:
+    """Per-bone dof values (F, n_dof) and root channels from an AMC file."""
+    frames: list[dict[str, list[float]]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ":")):
+            continue
+        words = line.split()
+        if len(words) == 1 and words[0].isdigit():
+            frames.append({})
+            continue
+        if not frames:
+            continue
+        try:
+            frames[-1][words[0]] = [float(v) for v in words[1:]]
+        except ValueError:
+            raise InputError(f"{where}: frame {len(frames)}: bad value on line {line[:40]!r}") from None
+    if not frames:
+        raise InputError(f"{where}: no frames in the AMC file")
+    out: dict[str, np.ndarray] = {}
+    for name in ["root"] + skel.order:
+        n = len(skel.root_order) if name == "root" else len(skel.bones[name].dof)
+        if n == 0:
+            continue
+        values = np.zeros((len(frames), n))
+        for f, fr in enumerate(frames):
+            v = fr.get(name)
+            if v is None or len(v) != n:
+                raise InputError(f"{where}: frame {f + 1}: bone {name!r} needs {n} values, found {0 if v is None else len(v)}")
+            values[f] = v
+        out[name] = values
+    return out
+
+
+def forward_kinematics(skel: AsfSkeleton, motion: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """Names ('root' + bones, each a bone's end) and world positions (F, N, 3) in metres, file axes."""
+    root_vals = motion["root"]
+    F = root_vals.shape[0]
+    chans = skel.root_order
+    trans = np.stack([root_vals[:, chans.index(c)] if c in chans else np.zeros(F) for c in ("TX", "TY", "TZ")], -1)
+    rot_names = [c for c in chans if c.startswith("R")]
+    rot_vals = np.stack([root_vals[:, chans.index(c)] for c in rot_names], -1)
+    C_root = _euler("xyz", np.zeros(3))
+    L = {"root": C_root @ _euler("".join(c[1].lower() for c in rot_names), rot_vals) @ C_root.T}
+    pos = {"root": trans * skel.length_to_m}
+    for name in skel.order:
+        bone = skel.bones[name]
+        parent = skel.parents[name]
+        C = _euler(bone.axis_order.lower(), bone.axis)
+        if bone.dof:
+            M = np.broadcast_to(np.eye(3), (F, 3, 3)).copy()
+            vals = motion[name]
+            for k, d in enumerate(bone.dof):
+                if d in ("rx", "ry", "rz"):
+                    M = _rot(d[1], vals[:, k]) @ M
+            L[name] = L[parent] @ C @ M @ C.T
+        else:
+            L[name] = L[parent] @ C @ C.T
+        pos[name] = pos[parent] + np.einsum("fij,j->fi", L[name], bone.direction * bone.length * skel.length_to_m)
+    names = ["root"] + skel.order
+    return names, np.stack([pos[n] for n in names], axis=1)
+
+
+def read_text(path: Path) -> str:
+    try:
+        return Path(path).read_bytes().decode("latin-1")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror})") from None

@@ -1,0 +1,35 @@
+"""Atomic output: write to a temporary file beside the target, then rename over it.
+
+A killed job or a full disk leaves either the old file or none, never half a file.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
+    """Yield a temporary path in target's folder; on success rename it to target."""
+    target = Path(target)
+    if target.exists() and not force:
+        raise InputError(f"{target}: output exists; pass --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the user's usual mode
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise

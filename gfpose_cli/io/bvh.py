@@ -1,0 +1,167 @@
+"""BVH skeletons: the `bvh` package parses the hierarchy, numpy parses the motion and runs FK.
+
+The pure-Python tokenizer of `bvh` walks characters one by one, so it is fed only the header;
+the motion block (often millions of numbers) goes through numpy in one call.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from bvh import Bvh
+
+from ..errors import InputError
+
+_AXIS = {"x": 0, "y": 1, "z": 2}
+
+
+@dataclass
+class BvhSkeleton:
+    """Parsed hierarchy plus raw motion, enough for forward kinematics and later write-back."""
+
+    names: list[str]  # joints, then end sites named "<parent>_End"
+    parents: np.ndarray  # (N,) parent index, -1 for the root
+    offsets: np.ndarray  # (N, 3) rest offsets in file units
+    channels: list[list[str]]  # channel names per joint (empty for end sites)
+    channel_start: np.ndarray  # (N,) index of each joint's first channel in a motion row
+    motion: np.ndarray  # (F, C) float64 channel values, degrees for rotations
+    frame_time: float
+
+    @property
+    def fps(self) -> float:
+        return 1.0 / self.frame_time if self.frame_time > 0 else 30.0
+
+
+def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
+    """Parse BVH text into a BvhSkeleton; raises InputError naming the file on any defect."""
+    upper = text.find("MOTION")
+    if not text.lstrip().startswith("HIERARCHY") or upper < 0:
+        raise InputError(f"{path}: not a BVH file (needs a HIERARCHY and a MOTION section)")
+    match = re.search(r"Frames:\s*(\S+)\s*\r?\n\s*Frame Time:\s*(\S+)[^\n]*\n?", text[upper:])
+    if match is None:
+        raise InputError(f"{path}: MOTION section lacks 'Frames:' and 'Frame Time:' lines")
+    try:
+        n_frames, frame_time = int(match.group(1)), float(match.group(2))
+    except ValueError:
+        raise InputError(f"{path}: bad 'Frames:' or 'Frame Time:' value") from None
+    header_end = upper + match.end()
+    try:
+        mocap = Bvh(text[:header_end])
+        joints = mocap.get_joints()
+    except (StopIteration, IndexError, ValueError) as exc:
+        raise InputError(f"{path}: malformed BVH hierarchy ({exc})") from None
+
+    names: list[str] = []
+    parents: list[int] = []
+    offsets: list[list[float]] = []
+    channels: list[list[str]] = []
+
+    def visit(node, parent: int) -> None:
+        idx = len(names)
+        names.append(node.name)
+        parents.append(parent)
+        try:
+            offsets.append([float(v) for v in node["OFFSET"]])
+            chans = node["CHANNELS"]
+            channels.append(list(chans[1:]) if chans else [])
+        except (IndexError, ValueError) as exc:
+            raise InputError(f"{path}: joint {node.name!r} has a bad OFFSET or CHANNELS line ({exc})") from None
+        for child in node.children:
+            if child.value and child.value[0] == "JOINT":
+                visit(child, idx)
+            elif child.value[:2] == ["End", "Site"]:
+                names.append(f"{node.name}_End")
+                parents.append(idx)
+                try:
+                    offsets.append([float(v) for v in child["OFFSET"]])
+                except (IndexError, ValueError):
+                    raise InputError(f"{path}: End Site of {node.name!r} has a bad OFFSET") from None
+                channels.append([])
+
+    visit(joints[0], -1)
+    starts = np.cumsum([0] + [len(c) for c in channels])[:-1]
+    n_channels = sum(len(c) for c in channels)
+    values = np.array(text[header_end:].split(), dtype=object)
+    try:
+        motion = values.astype(np.float64)
+    except ValueError:
+        raise InputError(f"{path}: the MOTION block holds a value that is not a number") from None
+    if n_channels == 0 or motion.size < n_frames * n_channels:
+        got = motion.size // max(n_channels, 1)
+        raise InputError(f"{path}: header says {n_frames} frames of {n_channels} channels but only {got} are complete")
+    motion = motion[: n_frames * n_channels].reshape(n_frames, n_channels)
+    if not np.isfinite(motion).all():
+        frame = int(np.argwhere(~np.isfinite(motion))[0][0])
+        raise InputError(f"{path}: frame {frame} holds a NaN or infinite channel value")
+    return BvhSkeleton(
+        names=names,
+        parents=np.array(parents),
+        offsets=np.array(offsets, dtype=np.float64),
+        channels=channels,
+        channel_start=starts,
+        motion=motion,
+        frame_time=frame_time,
+    )
+
+
+def _axis_rotation(axis: int, angles_deg: np.ndarray) -> np.ndarray:
+    a = np.deg2rad(angles_deg)
+    c, s = np.cos(a), np.sin(a)
+    R = np.zeros(a.shape + (3, 3))
+    i, j = [k for k in range(3) if k != axis]
+    R[..., axis, axis] = 1.0
+    R[..., i, i], R[..., i, j], R[..., j, i], R[..., j, j] = c, -s, s, c
+    return R
+
+
+def forward_kinematics(skel: BvhSkeleton) -> np.ndarray:
+    """World positions (F, N, 3) of every joint and end site, in file units and axes.
+
+    Rotation channels compose in the order listed (R = R_first @ R_second @ R_third), which is
+    the BVH convention; translation channels add to the joint's rest offset.
+    """
+    F = skel.motion.shape[0]
+    N = len(skel.names)
+    pos = np.zeros((F, N, 3))
+    rot = np.zeros((F, N, 3, 3))
+    for j in range(N):
+        local_R = np.broadcast_to(np.eye(3), (F, 3, 3)).copy()
+        local_t = np.broadcast_to(skel.offsets[j], (F, 3)).copy()
+        for k, ch in enumerate(skel.channels[j]):
+            col = skel.motion[:, skel.channel_start[j] + k]
+            kind, axis = ch[1:].lower(), _AXIS.get(ch[0].lower())
+            if axis is None:
+                raise InputError(f"joint {skel.names[j]!r}: unknown channel {ch!r}")
+            if kind == "rotation":
+                local_R = local_R @ _axis_rotation(axis, col)
+            elif kind == "position":
+                local_t[:, axis] += col
+        p = skel.parents[j]
+        if p < 0:
+            pos[:, j], rot[:, j] = local_t, local_R
+        else:
+            pos[:, j] = pos[:, p] + np.einsum("fij,fj->fi", rot[:, p], local_t)
+            rot[:, j] = rot[:, p] @ local_R
+    return pos
+
+
+def read_skeleton(path: Path) -> BvhSkeleton:
+    """Read and parse a BVH file from disk (read-only)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror})") from None
+    return parse(text, path)
+
+
+def unit_scale(rest_height: float) -> float:
+    """Metres per file unit, guessed from the skeleton's rest height (BVH declares no units)."""
+    if rest_height < 5:
+        return 1.0  # metres
+    if rest_height < 100:
+        return 0.0254  # inches
+    if rest_height < 400:
+        return 0.01  # centimetres
+    return 0.001  # millimetres

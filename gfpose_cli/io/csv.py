@@ -1,0 +1,87 @@
+"""CSV poses: one row per frame (and hypothesis), `frame[,hypothesis],<Joint>_x,<Joint>_y[,<Joint>_z]`.
+
+Metres for 3D, pixels for 2D; an empty cell or NaN marks a missing joint. Spreadsheet users and
+pandas scripts read it without any gfpose code.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..skeleton import JOINTS, N_JOINTS
+from ..take import Take
+from .atomic import atomic_path
+
+AXES = ("x", "y", "z")
+
+
+def _columns(dim: int) -> list[str]:
+    return [f"{j}_{a}" for j in JOINTS for a in AXES[:dim]]
+
+
+def read(path: Path) -> Take:
+    """Read a CSV take (2D or 3D, optionally with a hypothesis column)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read CSV ({exc})") from None
+    if not rows:
+        raise InputError(f"{path}: empty CSV file")
+    header = [h.strip() for h in rows[0]]
+    lowered = {h.lower(): i for i, h in enumerate(header)}
+    dim = 3 if all(c.lower() in lowered for c in _columns(3)) else 2
+    missing = [c for c in _columns(dim) if c.lower() not in lowered]
+    if missing:
+        raise InputError(f"{path}: missing columns {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
+    cols = [lowered[c.lower()] for c in _columns(dim)]
+    hyp_col = lowered.get("hypothesis")
+    frame_col = lowered.get("frame")
+    values = np.full((len(rows) - 1, len(cols)), np.nan, dtype=np.float64)
+    frames = np.zeros(len(rows) - 1, dtype=np.int64)
+    hyps = np.zeros(len(rows) - 1, dtype=np.int64)
+    for r, row in enumerate(rows[1:]):
+        line = r + 2
+        try:
+            for k, c in enumerate(cols):
+                cell = row[c].strip() if c < len(row) else ""
+                values[r, k] = float(cell) if cell else np.nan
+            frames[r] = int(float(row[frame_col])) if frame_col is not None else r
+            hyps[r] = int(float(row[hyp_col])) if hyp_col is not None else 0
+        except ValueError as exc:
+            raise InputError(f"{path}: line {line}: not a number ({exc})") from None
+    if np.isinf(values).any():
+        line = int(np.argwhere(np.isinf(values))[0][0]) + 2
+        raise InputError(f"{path}: line {line} holds an infinite coordinate; leave the cell empty for missing")
+    fps = 30.0
+    if hyp_col is None:
+        order = np.argsort(frames, kind="stable")
+        poses = values[order].reshape(-1, N_JOINTS, dim)
+    else:
+        n_f, n_s = int(frames.max()) + 1 - int(frames.min()), int(hyps.max()) + 1
+        if n_f * n_s != len(values):
+            raise InputError(f"{path}: expected {n_f} frames x {n_s} hypotheses rows, found {len(values)}")
+        poses = np.full((n_f, n_s, N_JOINTS, dim), np.nan)
+        poses[frames - frames.min(), hyps] = values.reshape(-1, N_JOINTS, dim)
+    return Take(positions=poses, fps=fps, source={"path": str(path), "format": "csv"})
+
+
+def write(take: Take, path: Path, force: bool = True) -> None:
+    """Write a take atomically; NaN cells are left empty so spreadsheets see them as missing."""
+    poses = take.positions
+    dim = take.dim
+    with atomic_path(path, force) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            multi = poses.ndim == 4
+            w.writerow(["frame"] + (["hypothesis"] if multi else []) + _columns(dim))
+            for f in range(poses.shape[0]):
+                frame_poses = poses[f] if multi else poses[f][None]
+                for s, pose in enumerate(frame_poses):
+                    if not multi:
+                        pose = np.where(take.mask[f][:, None], pose, np.nan)
+                    cells = ["" if not np.isfinite(v) else f"{v:.6f}" for v in pose.reshape(-1)]
+                    w.writerow([f] + ([s] if multi else []) + cells)

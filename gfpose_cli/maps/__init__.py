@@ -1,0 +1,125 @@
+"""Skeleton maps: TOML presets that define each of the 17 joints from a source's joints/markers.
+
+A joint is a single source name or a weighted sum (`Pelvis = {rThigh = 0.5, lThigh = 0.5}`).
+Source names are matched case-insensitively after stripping namespace prefixes such as
+`Subject:` or `mixamorig:`. A joint whose sources are missing in a frame is missing, never zero.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..skeleton import JOINTS, N_JOINTS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def normalise_name(name: str) -> str:
+    """Case- and namespace-insensitive form of a source joint or marker name."""
+    return name.rsplit(":", 1)[-1].strip().lower()
+
+
+@dataclass(frozen=True)
+class SkeletonMap:
+    """One preset: for each of the 17 joints, source names and weights."""
+
+    name: str
+    description: str
+    joints: dict[str, dict[str, float]]
+
+    def sources(self) -> set[str]:
+        return {normalise_name(s) for w in self.joints.values() for s in w}
+
+    def match_score(self, names: list[str]) -> float:
+        """Fraction of this map's source names present among names."""
+        have = {normalise_name(n) for n in names}
+        need = self.sources()
+        return len(need & have) / max(len(need), 1)
+
+    def apply(self, names: list[str], positions: np.ndarray, observed: np.ndarray | None = None,
+              where: str = "input") -> tuple[np.ndarray, np.ndarray]:
+        """Map source positions (F, N, D) to (F, 17, D) and a mask (F, 17).
+
+        Raises InputError naming the joints whose sources are absent from the file.
+        """
+        index = {normalise_name(n): i for i, n in enumerate(names)}
+        F, _, D = positions.shape
+        if observed is None:
+            observed = np.isfinite(positions).all(-1)
+        out = np.full((F, N_JOINTS, D), np.nan, dtype=np.float64)
+        mask = np.zeros((F, N_JOINTS), dtype=bool)
+        absent: list[str] = []
+        for j, joint in enumerate(JOINTS):
+            weights = self.joints[joint]
+            missing = [s for s in weights if normalise_name(s) not in index]
+            if missing:
+                absent.append(f"{joint} (needs {', '.join(missing)})")
+                continue
+            cols = [index[normalise_name(s)] for s in weights]
+            w = np.array(list(weights.values()), dtype=np.float64)
+            w = w / w.sum()
+            seen = observed[:, cols].all(axis=1)
+            value = np.einsum("k,fkd->fd", w, np.nan_to_num(positions[:, cols]))
+            out[seen, j] = value[seen]
+            mask[:, j] = seen
+        if absent:
+            raise InputError(f"{where}: map '{self.name}' cannot find {'; '.join(absent)}")
+        return out, mask
+
+
+def _parse(data: dict, name: str) -> SkeletonMap:
+    joints_raw = data.get("joints")
+    if not isinstance(joints_raw, dict):
+        raise InputError(f"map {name}: needs a [joints] table")
+    joints: dict[str, dict[str, float]] = {}
+    for joint in JOINTS:
+        spec = next((v for k, v in joints_raw.items() if k.lower() == joint.lower()), None)
+        if spec is None:
+            raise InputError(f"map {name}: joint {joint} is not defined")
+        if isinstance(spec, str):
+            joints[joint] = {spec: 1.0}
+        elif isinstance(spec, dict) and spec and all(isinstance(v, (int, float)) for v in spec.values()):
+            joints[joint] = {str(k): float(v) for k, v in spec.items()}
+        else:
+            raise InputError(f"map {name}: joint {joint} must be a name or a table of name = weight")
+    return SkeletonMap(name=str(data.get("name", name)), description=str(data.get("description", "")), joints=joints)
+
+
+def preset_names() -> list[str]:
+    """Names of the shipped presets."""
+    return sorted(p.name[:-5] for p in resources.files(__package__).iterdir() if p.name.endswith(".toml"))
+
+
+def load_map(name_or_path: str | Path) -> SkeletonMap:
+    """Load a shipped preset by name or a user's TOML file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        try:
+            return _parse(tomllib.loads(path.read_text(encoding="utf-8")), path.stem)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"{path}: not valid TOML ({exc})") from None
+    name = str(name_or_path)
+    if name not in preset_names():
+        raise InputError(f"unknown map {name!r}; presets: {', '.join(preset_names())}, or a path to a .toml file")
+    text = resources.files(__package__).joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return _parse(tomllib.loads(text), name)
+
+
+def auto_map(names: list[str], where: str = "input") -> SkeletonMap:
+    """The preset whose source names best match names; refuses when none matches fully."""
+    scored = sorted(((load_map(n).match_score(names), n) for n in preset_names()), reverse=True)
+    best_score, best = scored[0]
+    if best_score < 1.0:
+        raise InputError(
+            f"{where}: no skeleton map matches its joint names (best: {best} with {best_score:.0%} of joints found); "
+            "pass --map with a preset or your own .toml"
+        )
+    return load_map(best)

@@ -1,0 +1,1 @@
+"""The score model: SDE, network, masks, samplers, checkpoints and training."""

@@ -1,0 +1,89 @@
+"""What each task's model sees: the pose x it denoises, the condition c, and their normalisation.
+
+prior:      x = canonical pose (Z up, root at origin), no condition.
+lift:       x = root-relative pose in a virtual camera's frame, c = normalised 2D projection.
+complete3d: x = canonical pose, c = the same pose with joints hidden by the mask.
+Training batches and inference share these definitions so they cannot drift apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..geometry import CameraRanges, normalise_2d, project, random_cameras, rotation_z, to_camera
+from ..skeleton import MIRROR, N_JOINTS
+
+TASKS = ("prior", "lift", "complete3d")
+COND_DIM = {"prior": 0, "lift": 2, "complete3d": 3}
+DEFAULT_MASK = {"prior": "HPJ-T00", "lift": "HPJ-001+HPJ-020", "complete3d": "HPJ-020+HPJ-002"}
+
+
+@dataclass
+class Normaliser:
+    """Per-joint-coordinate mean and std of x, stored in every checkpoint."""
+
+    mean: torch.Tensor  # (17, 3)
+    std: torch.Tensor  # (17, 3)
+
+    def encode(self, poses: torch.Tensor) -> torch.Tensor:
+        """(B, 17, 3) metres -> (B, 51) normalised."""
+        return ((poses - self.mean.to(poses)) / self.std.to(poses)).flatten(1)
+
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 51) normalised -> (B, 17, 3) metres."""
+        return x.view(-1, N_JOINTS, 3) * self.std.to(x) + self.mean.to(x)
+
+    def to_dict(self) -> dict[str, torch.Tensor]:
+        return {"mean": self.mean.cpu().float(), "std": self.std.cpu().float()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normaliser":
+        return cls(mean=d["mean"].float(), std=d["std"].float())
+
+    @classmethod
+    def fit(cls, poses: torch.Tensor) -> "Normaliser":
+        std = poses.std(0)
+        return cls(mean=poses.mean(0), std=torch.where(std > 1e-4, std, torch.ones_like(std)))
+
+
+def random_yaw(poses: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Rotate each pose (B, 17, 3) about +Z by a uniform random angle."""
+    angles = 2 * torch.pi * torch.rand(poses.shape[0], generator=generator, device=poses.device)
+    return poses @ rotation_z(angles).transpose(-1, -2)
+
+
+def random_mirror(poses: torch.Tensor, generator: torch.Generator | None = None, p: float = 0.5) -> torch.Tensor:
+    """Mirror left/right (swap sides, flip x) for a random half of the poses."""
+    flip = torch.rand(poses.shape[0], generator=generator, device=poses.device) < p
+    mirrored = poses[:, list(MIRROR)] * torch.tensor([-1.0, 1.0, 1.0], device=poses.device)
+    return torch.where(flip[:, None, None], mirrored, poses)
+
+
+def view_from_cameras(poses: torch.Tensor, generator: torch.Generator | None = None,
+                      ranges: CameraRanges = CameraRanges()) -> tuple[torch.Tensor, torch.Tensor]:
+    """Root-relative camera-frame 3D (B, 17, 3) and pixel 2D (B, 17, 2) of canonical poses."""
+    cams = random_cameras(poses.shape[0], generator, ranges, device=poses.device)
+    cam = to_camera(poses, cams["R"], cams["C"])
+    return cam - cam[:, :1], project(cam, cams["f"])
+
+
+def task_batch(task: str, poses: torch.Tensor, generator: torch.Generator | None = None,
+               augment_mirror: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Augmented training targets x (B, 17, 3, metres) and raw condition (2D pixels for lift)."""
+    poses = random_yaw(poses, generator)
+    if augment_mirror:
+        poses = random_mirror(poses, generator)
+    if task == "lift":
+        return view_from_cameras(poses, generator)
+    return poses, None
+
+
+def encode_condition(task: str, raw: torch.Tensor | None, x_norm: torch.Tensor, mask: torch.Tensor,
+                     normaliser: Normaliser) -> torch.Tensor | None:
+    """The network's condition input (B, 17*C) for a task; missing joints are zeroed."""
+    if task == "lift":
+        return normalise_2d(raw, mask.bool()).flatten(1)
+    if task == "complete3d":
+        return x_norm * mask.repeat_interleave(3, dim=-1)
+    return None

@@ -1,0 +1,215 @@
+"""Denoising score matching on the subVP SDE, with EMA, periodic checkpoints and exact resume.
+
+All randomness of a run (batch indices, augmentation, masks, t, noise) comes from one
+torch.Generator whose state is saved with the weights, so a resumed run continues bit for bit
+on the same device.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import InputError
+from . import checkpoint
+from .masks import parse_strategy, sample_mask
+from .network import NetworkConfig, ScoreNetwork
+from .problem import COND_DIM, DEFAULT_MASK, TASKS, Normaliser, encode_condition, task_batch
+from .sde import SubVPSDE
+
+
+@dataclass
+class TrainConfig:
+    task: str = "prior"
+    mask: str = ""  # empty = the task's default strategy
+    steps: int = 10000
+    batch_size: int = 1000
+    lr: float = 2e-4
+    lr_schedule: str = "constant"  # constant | cosine
+    warmup: int = 500
+    ema: float = 0.9999
+    width: int = 1024
+    blocks: int = 2
+    dropout: float = 0.0
+    mirror: bool = False
+    seed: int = 0
+    checkpoint_every_s: float = 300.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise InputError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
+        self.mask = self.mask or DEFAULT_MASK[self.task]
+        try:
+            parse_strategy(self.mask)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise InputError(f"unknown --lr-schedule {self.lr_schedule!r}; choose constant or cosine")
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then constant or cosine decay to zero at cfg.steps."""
+    warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
+    if cfg.lr_schedule == "cosine":
+        progress = min(1.0, step / max(cfg.steps, 1))
+        return cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.lr * warm
+
+
+def ema_decay(cfg: TrainConfig, step: int) -> float:
+    """EMA decay with the usual warm-up, so short runs are not dominated by the initial weights."""
+    return min(cfg.ema, (1 + step) / (10 + step))
+
+
+class Trainer:
+    """Holds model, EMA, optimiser and RNG; `run()` trains until cfg.steps with checkpoints."""
+
+    def __init__(self, cfg: TrainConfig, train_poses: torch.Tensor, val_poses: torch.Tensor | None,
+                 data_summary: dict[str, Any], device: str | torch.device = "cpu",
+                 weights: torch.Tensor | None = None) -> None:
+        self.cfg, self.device = cfg, torch.device(device)
+        self.sde = SubVPSDE()
+        self.poses = train_poses.to(self.device, torch.float32)
+        self.val = None if val_poses is None or len(val_poses) == 0 else val_poses.to(self.device, torch.float32)
+        self.data_summary = data_summary
+        # sampling distribution over poses (uniform unless weights are given), as a CDF for searchsorted
+        w = torch.ones(len(self.poses), dtype=torch.float64) if weights is None else weights.double()
+        self.cdf = (torch.cumsum(w, 0) / w.sum()).to(self.device)
+        self.strategies = parse_strategy(cfg.mask)
+        torch.manual_seed(cfg.seed)
+        self.net_cfg = NetworkConfig(cond_dim=COND_DIM[cfg.task], width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout)
+        self.net = ScoreNetwork(self.net_cfg).to(self.device)
+        self.ema = ScoreNetwork(self.net_cfg).to(self.device)
+        self.ema.load_state_dict(self.net.state_dict())
+        self.ema.requires_grad_(False)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.normaliser = self._fit_normaliser()
+
+    def _fit_normaliser(self) -> Normaliser:
+        g = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 1)
+        n = min(len(self.poses), 50000)
+        idx = torch.randint(len(self.poses), (n,), generator=g, device=self.device)
+        x, _ = task_batch(self.cfg.task, self.poses[idx], g, self.cfg.mirror)
+        return Normaliser.fit(x.cpu())
+
+    def loss(self, poses: torch.Tensor, gen: torch.Generator, net: ScoreNetwork) -> torch.Tensor:
+        """sigma_t^2-weighted DSM loss == MSE between predicted and true noise."""
+        x_metric, raw = task_batch(self.cfg.task, poses, gen, self.cfg.mirror)
+        x0 = self.normaliser.encode(x_metric)
+        B = x0.shape[0]
+        mask = sample_mask(B, self.strategies, gen, self.device) if self.net_cfg.cond_dim else None
+        cond = encode_condition(self.cfg.task, raw, x0, mask, self.normaliser) if mask is not None else None
+        t = self.sde.eps + (1 - self.sde.eps) * torch.rand(B, generator=gen, device=self.device)
+        noise = torch.randn(x0.shape, generator=gen, device=self.device)
+        mean, std = self.sde.marginal_prob(x0, t)
+        xt = mean + std[:, None] * noise
+        return ((net(xt, t, cond, mask) - noise) ** 2).sum(-1).mean()
+
+    def train_step(self) -> float:
+        u = torch.rand(self.cfg.batch_size, generator=self.gen, device=self.device, dtype=torch.float64)
+        idx = torch.searchsorted(self.cdf, u).clamp_max(len(self.poses) - 1)
+        loss = self.loss(self.poses[idx], self.gen, self.net)
+        for group in self.opt.param_groups:
+            group["lr"] = learning_rate(self.cfg, self.step)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        decay = ema_decay(self.cfg, self.step)
+        with torch.no_grad():
+            for pe, p in zip(self.ema.parameters(), self.net.parameters()):
+                pe.lerp_(p, 1 - decay)
+        self.step += 1
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def validate(self, n: int = 4000) -> float:
+        """DSM loss of the EMA model on held-out poses with fixed noise (comparable across steps)."""
+        if self.val is None:
+            return float("nan")
+        g = torch.Generator(device=self.device).manual_seed(12345)
+        idx = torch.randint(len(self.val), (min(n, 4 * len(self.val)),), generator=g, device=self.device)
+        return float(self.loss(self.val[idx], g, self.ema))
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "task": self.cfg.task,
+            "network_config": self.net_cfg.to_dict(),
+            "train_config": asdict(self.cfg),
+            "normaliser": self.normaliser.to_dict(),
+            "data_summary": self.data_summary,
+            "code_version": checkpoint.code_version(),
+            "step": self.step,
+            "history": self.history,
+            "ema": {k: v.detach().cpu() for k, v in self.ema.state_dict().items()},
+            "train_state": {
+                "model": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+                "optimizer": self.opt.state_dict(),
+                "generator": self.gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+            },
+        }
+
+    def load_state(self, data: dict[str, Any], path: Path) -> None:
+        """Restore a resumable checkpoint; the config must match except steps and checkpoint cadence."""
+        ts = data.get("train_state")
+        if ts is None:
+            raise InputError(f"{path}: a shipped (stripped) checkpoint cannot be resumed; resume from the training checkpoint")
+        if data["task"] != self.cfg.task:
+            raise InputError(f"{path}: resuming a '{data['task']}' run with --task {self.cfg.task}")
+        self.net.load_state_dict(ts["model"])
+        self.ema.load_state_dict(data["ema"])
+        self.opt.load_state_dict(ts["optimizer"])
+        self.gen.set_state(ts["generator"])
+        torch.set_rng_state(ts["torch_rng"])
+        self.normaliser = Normaliser.from_dict(data["normaliser"])
+        self.step = int(data["step"])
+        self.history = list(data.get("history", []))
+
+    def save(self, path: Path, export: Path | None = None) -> None:
+        checkpoint.save(path, self.state())
+        if export is not None:
+            checkpoint.strip(path, export)
+
+    def run(self, out: Path, export: Path | None = None,
+            on_step: Callable[[int, float], None] | None = None,
+            on_checkpoint: Callable[[int, float, float], None] | None = None) -> None:
+        """Train to cfg.steps, checkpointing every cfg.checkpoint_every_s seconds and on SIGTERM/Ctrl-C."""
+        stop = {"signal": None}
+
+        def request_stop(signum, _frame):
+            stop["signal"] = signum
+
+        previous = signal.signal(signal.SIGTERM, request_stop)
+        last_save = time.monotonic()
+        self.net.train()
+        try:
+            while self.step < self.cfg.steps:
+                loss = self.train_step()
+                if on_step:
+                    on_step(self.step, loss)
+                due = time.monotonic() - last_save >= self.cfg.checkpoint_every_s
+                if due or self.step == self.cfg.steps or stop["signal"]:
+                    val = self.validate()
+                    self.history.append({"step": self.step, "loss": loss, "val_loss": val, "time": time.time()})
+                    self.save(out, export)
+                    last_save = time.monotonic()
+                    if on_checkpoint:
+                        on_checkpoint(self.step, loss, val)
+                if stop["signal"]:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            if self.step and not stop["signal"]:
+                self.save(out, export)
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)

@@ -4,8 +4,8 @@
 #   bench/train_weights.sh DATA OUTDIR SECONDS [DEVICE] [EXTRA gfpose-train OPTIONS...]
 #
 # DATA is anything `gfpose train` accepts (the two archives in ../shared/data, or a pose set
-# written by gfpose_cli.data.save_pose_set). A 150-step calibration round measures the step
-# rate with all runs sharing the device, then each run gets the step count that fits SECONDS,
+# written by gfpose_cli.data.save_pose_set). A 600-step calibration round measures the step
+# rate with all runs sharing the device (from checkpoint times, start-up excluded), then each run gets the step count that fits SECONDS,
 # so the cosine schedule ends on time. Full (resumable) checkpoints go to OUTDIR/<task>.state.pt,
 # fp16 shipping copies to OUTDIR/<task>.pt. Resume a run with the printed command plus
 # --resume OUTDIR/<task>.state.pt.
@@ -17,11 +17,19 @@ tasks=(prior lift complete3d)
 mkdir -p "$outdir"
 gf() { python3 -m gfpose_cli train "$data" "${recipe[@]}" "$@"; }
 
-start=$(date +%s.%N)
-for t in "${tasks[@]}"; do gf --task "$t" --steps 150 -o "$outdir/calib-$t.pt" & done
+for t in "${tasks[@]}"; do gf --task "$t" --steps 600 --checkpoint-every 2 -o "$outdir/calib-$t.pt" & done
 wait
-per_step=$(python3 -c "import sys; print((float(sys.argv[2]) - float(sys.argv[1])) / 150)" "$start" "$(date +%s.%N)")
-steps=$(python3 -c "import sys; print(int(float(sys.argv[1]) / float(sys.argv[2])))" "$seconds" "$per_step")
+# seconds per step from the checkpoint history (start-up excluded), slowest of the runs
+per_step=$(python3 - "$outdir" "${tasks[@]}" <<'PY'
+import sys, torch
+rates = []
+for t in sys.argv[2:]:
+    h = torch.load(f"{sys.argv[1]}/calib-{t}.pt", weights_only=True)["history"]
+    rates.append((h[-1]["time"] - h[0]["time"]) / max(h[-1]["step"] - h[0]["step"], 1))
+print(max(rates))
+PY
+)
+steps=$(python3 -c "import sys; print(int(0.97 * float(sys.argv[1]) / float(sys.argv[2])))" "$seconds" "$per_step")
 rm -f "$outdir"/calib-*.pt
 echo "calibration: ${per_step}s per step with ${#tasks[@]} runs sharing $device -> $steps steps each"
 for t in "${tasks[@]}"; do

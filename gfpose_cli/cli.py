@@ -382,10 +382,12 @@ def train(
             raise typer.Exit(130)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning known errors into one line and an exit code."""
     try:
-        app(standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
+        if isinstance(result, int) and result:
+            sys.exit(result)
     except GfposeError as exc:
         err.print(f"[red]error:[/] {exc}")
         sys.exit(exc.exit_code)

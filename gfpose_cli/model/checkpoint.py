@@ -26,7 +26,11 @@ FORMAT_VERSION = 1
 
 
 def code_version() -> str:
-    """Package version plus the git commit when run from a checkout."""
+    """Package version plus the git commit when run from a checkout ($GFPOSE_CODE_VERSION wins)."""
+    import os
+
+    if os.environ.get("GFPOSE_CODE_VERSION"):
+        return os.environ["GFPOSE_CODE_VERSION"]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5

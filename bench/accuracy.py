@@ -1,0 +1,111 @@
+"""Accuracy of the shipped weights on held-out subjects (DESIGN.md §6 protocols); prints markdown.
+
+    python bench/accuracy.py [--quick] [--frames N] [--weights-dir weights] [--sampler dpm2m --steps 25]
+
+Held-out poses come from data.py's fixed list (CMU 02/09/12, HDM05 mm), read from the archives
+in ../shared/data. Frames, cameras and noise are drawn with fixed seeds, so runs are comparable.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gfpose_cli import data, metrics  # noqa: E402
+from gfpose_cli.model.problem import view_from_cameras  # noqa: E402
+from gfpose_cli.skeleton import PARTS  # noqa: E402
+from gfpose_cli.take import Take  # noqa: E402
+from gfpose_cli.tasks import Runner, SamplerOptions, complete, denoise, lift  # noqa: E402
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def held_out_sets(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """n held-out poses per family (canonical frame, root-relative), fixed by seed."""
+    sets = [data.load_archive(SHARED / name) for name in ("cmu-bvh.tar.xz", "hdm05-amc.tar.xz")]
+    pose_set = data.PoseSet.concat(sets)
+    _, held = pose_set.split()
+    rng = np.random.default_rng(seed)
+    out = {}
+    for fam in ("cmu", "hdm05"):
+        poses = held.poses[held.families() == fam]
+        out[fam] = poses[rng.choice(len(poses), size=min(n, len(poses)), replace=False)]
+    return out
+
+
+def camera_views(poses: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    g = torch.Generator().manual_seed(seed)
+    cam3d, kp = view_from_cameras(torch.from_numpy(poses), g)
+    return cam3d.numpy(), kp.numpy()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer frames and hypotheses (CI-sized)")
+    ap.add_argument("--frames", type=int, default=None)
+    ap.add_argument("--weights-dir", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
+    ap.add_argument("--sampler", default="dpm2m")
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    n = args.frames or (200 if args.quick else 1000)
+    s_many = 10 if args.quick else 200
+    opts = SamplerOptions(sampler=args.sampler, steps=args.steps, batch_size=8192, seed=args.seed, device="auto")
+    runners = {t: Runner.for_task(t, args.weights_dir / f"{t}.pt", opts) for t in ("prior", "lift", "complete3d")}
+    sets = held_out_sets(n, args.seed)
+    rows: list[tuple[str, str, float]] = []
+    t_start = time.perf_counter()
+    mm = 1000.0
+    for fam, poses in sets.items():
+        cam3d, kp = camera_views(poses, args.seed)
+        take2d = Take(positions=kp)
+        one = lift(runners["lift"], take2d, 1).positions
+        rows.append((f"lift GT 2D, S=1, P1 ({fam})", "mm", metrics.mpjpe(one[:, 0], cam3d) * mm))
+        rows.append((f"lift GT 2D, S=1, P2 ({fam})", "mm", metrics.mpjpe(one[:, 0], cam3d, "procrustes") * mm))
+        many = lift(runners["lift"], take2d, s_many).positions
+        rows.append((f"lift GT 2D, S={s_many}, min P1 ({fam})", "mm", metrics.min_mpjpe(many, cam3d) * mm))
+        rows.append((f"lift GT 2D, S={s_many}, min P2 ({fam})", "mm", metrics.min_mpjpe(many, cam3d, "procrustes") * mm))
+        rows.append((f"lift GT 2D, S={s_many}, mean-of-S P1 ({fam})", "mm", metrics.mpjpe(many.mean(1), cam3d) * mm))
+        for part in ("left_leg", "right_arm"):
+            mask = np.ones(poses.shape[:2], bool)
+            mask[:, list(PARTS[part])] = False
+            partial = Take(positions=np.where(mask[..., None], poses, np.nan), mask=mask)
+            filled = complete(runners["complete3d"], partial, 1).positions
+            rows.append((f"complete 3D, {part} missing, S=1 ({fam})", "mm",
+                         metrics.per_joint_error(filled, poses, "none")[:, list(PARTS[part])].mean() * mm))
+        rng = np.random.default_rng(args.seed)
+        noisy = poses + rng.normal(0, 0.02, poses.shape).astype(np.float32)
+        noisy[:, 0] = poses[:, 0]
+        before = metrics.mpjpe(noisy, poses, "procrustes") * mm
+        clean = denoise(runners["prior"], Take(positions=noisy), 0.1).positions
+        rows.append((f"denoise 20 mm noise: P2 before ({fam})", "mm", before))
+        rows.append((f"denoise 20 mm noise: P2 after, t0=0.1 ({fam})", "mm", metrics.mpjpe(clean, poses, "procrustes") * mm))
+        clean0 = denoise(runners["prior"], Take(positions=poses), 0.1).positions
+        rows.append((f"denoise clean input: P2 added ({fam})", "mm", metrics.mpjpe(clean0, poses, "procrustes") * mm))
+    g = runners["prior"]
+    from gfpose_cli.tasks import generate
+
+    gen = generate(g, 2000).positions
+    stats = metrics.plausibility(gen)
+    ref = metrics.plausibility(np.concatenate(list(sets.values())))
+    rows.append(("generate: bone-length CV (held-out data)", "%", ref["bone_length_cv"] * 100))
+    rows.append(("generate: bone-length CV (generated)", "%", stats["bone_length_cv"] * 100))
+    rows.append(("generate: L/R asymmetry (held-out data)", "%", ref["symmetry_error"] * 100))
+    rows.append(("generate: L/R asymmetry (generated)", "%", stats["symmetry_error"] * 100))
+    rows.append(("generate: height (held-out data)", "m", ref["height_mean_m"]))
+    rows.append(("generate: height (generated)", "m", stats["height_mean_m"]))
+    print(f"| measurement ({n} held-out frames per family, sampler {opts.sampler}-{opts.steps}, seed {args.seed}) | unit | value |")
+    print("|---|---|---|")
+    for name, unit, value in rows:
+        print(f"| {name} | {unit} | {value:.1f} |" if unit != "m" else f"| {name} | {unit} | {value:.3f} |")
+    print(f"\n{time.perf_counter() - t_start:.0f} s on {runners['prior'].device}")
+
+
+if __name__ == "__main__":
+    main()

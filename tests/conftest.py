@@ -1,0 +1,51 @@
+"""Shared fixtures: paths to ../shared (tests using it skip cleanly without it) and synthetic poses."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+DATA = SHARED / "data"
+
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is not present")
+needs_data = pytest.mark.skipif(not (DATA / "cmu-bvh.tar.xz").exists(), reason="../shared/data archives are not present")
+
+# rest offsets (metres, Z up) of one body in the 17-joint skeleton
+REST = np.array([
+    [0, 0, 0], [-0.13, 0, 0], [0, 0, -0.44], [0, 0, -0.44], [0.13, 0, 0], [0, 0, -0.44], [0, 0, -0.44],
+    [0, 0, 0.23], [0, 0, 0.25], [0, 0.02, 0.11], [0, 0, 0.12],
+    [0.16, 0, -0.02], [0, 0, -0.28], [0, 0, -0.25], [-0.16, 0, -0.02], [0, 0, -0.28], [0, 0, -0.25],
+])
+PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+
+
+def _rot(axis: int, a: np.ndarray) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    R = np.zeros(a.shape + (3, 3))
+    i, j = [k for k in range(3) if k != axis]
+    R[..., axis, axis] = 1
+    R[..., i, i], R[..., i, j], R[..., j, i], R[..., j, j] = c, -s, s, c
+    return R
+
+
+def synthetic_poses(n: int, seed: int = 0) -> np.ndarray:
+    """Poses (n, 17, 3) of one body with random but human-like joint rotations (Z up, root at 0)."""
+    rng = np.random.default_rng(seed)
+    spread = np.array([0.1, 0.1, 0.1, 0.6, 0.1, 0.6, 0.6, 0.2, 0.15, 0.3, 0.3, 0.6, 0.9, 0.5, 0.6, 0.9, 0.5])
+    angles = rng.normal(0, 1, (n, 17, 2)) * spread[None, :, None]
+    angles[:, [2, 5], 0] = -np.abs(angles[:, [2, 5], 0])  # knees bend one way
+    yaw = rng.uniform(0, 2 * np.pi, n)
+    world_R = np.zeros((n, 17, 3, 3))
+    pos = np.zeros((n, 17, 3))
+    for j, p in enumerate(PARENTS):
+        local = _rot(0, angles[:, j, 0]) @ _rot(1, angles[:, j, 1])
+        if p < 0:
+            world_R[:, j] = _rot(2, yaw) @ local
+        else:
+            world_R[:, j] = world_R[:, p] @ local
+            pos[:, j] = pos[:, p] + np.einsum("nij,j->ni", world_R[:, p], REST[j])
+    return pos.astype(np.float32)

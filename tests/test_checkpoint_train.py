@@ -1,0 +1,84 @@
+"""Checkpoints: save/load, exact resume, shipping copies, and clear errors for wrong files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from gfpose_cli.errors import CheckpointError, InputError
+from gfpose_cli.model import checkpoint
+from gfpose_cli.model.train import TrainConfig, Trainer
+
+from .conftest import synthetic_poses
+
+
+def make_trainer(task: str = "prior", steps: int = 6, seed: int = 3) -> Trainer:
+    cfg = TrainConfig(task=task, steps=steps, batch_size=64, width=32, blocks=1, warmup=2, ema=0.9, seed=seed,
+                      checkpoint_every_s=1e9)
+    poses = torch.from_numpy(synthetic_poses(500))
+    return Trainer(cfg, poses, poses[:100], {"test": True}, "cpu")
+
+
+@pytest.mark.parametrize("task", ["prior", "lift", "complete3d"])
+def test_resume_is_bit_for_bit(tmp_path: Path, task: str) -> None:
+    straight = make_trainer(task, steps=6)
+    straight.run(tmp_path / "a.pt")
+
+    first = make_trainer(task, steps=3)
+    first.run(tmp_path / "b.pt")
+    resumed = make_trainer(task, steps=6)
+    resumed.load_state(checkpoint.read(tmp_path / "b.pt"), tmp_path / "b.pt")
+    assert resumed.step == 3
+    resumed.run(tmp_path / "b.pt")
+
+    a, b = checkpoint.read(tmp_path / "a.pt"), checkpoint.read(tmp_path / "b.pt")
+    for key in a["ema"]:
+        assert torch.equal(a["ema"][key], b["ema"][key]), key
+    for key in a["train_state"]["model"]:
+        assert torch.equal(a["train_state"]["model"][key], b["train_state"]["model"][key]), key
+
+
+def test_checkpoint_records_config_data_and_version(tmp_path: Path) -> None:
+    t = make_trainer("lift", steps=2)
+    t.run(tmp_path / "full.pt", export=tmp_path / "ship.pt")
+    ship = checkpoint.read(tmp_path / "ship.pt")
+    assert "train_state" not in ship
+    assert ship["train_config"]["task"] == "lift" and ship["train_config"]["mask"] == "HPJ-001+HPJ-020"
+    assert ship["data_summary"] == {"test": True}
+    assert ship["code_version"].startswith("0.")
+    assert all(v.dtype == torch.float16 for v in ship["ema"].values() if v.is_floating_point())
+    model = checkpoint.load_model(tmp_path / "ship.pt", "lift")
+    assert model.network.config.cond_dim == 2
+    assert (tmp_path / "ship.pt").stat().st_size < (tmp_path / "full.pt").stat().st_size / 3
+
+
+def test_wrong_task_damaged_and_foreign_files_are_refused(tmp_path: Path) -> None:
+    t = make_trainer("prior", steps=1)
+    t.run(tmp_path / "prior.pt")
+    with pytest.raises(CheckpointError, match="'prior' model; this command needs a 'lift'"):
+        checkpoint.load_model(tmp_path / "prior.pt", "lift")
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes((tmp_path / "prior.pt").read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="damaged.pt"):
+        checkpoint.load_model(damaged)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(CheckpointError, match="not a gfpose checkpoint"):
+        checkpoint.load_model(foreign)
+    with pytest.raises(CheckpointError, match="not found"):
+        checkpoint.load_model(tmp_path / "missing.pt")
+
+
+def test_resume_refuses_a_stripped_checkpoint(tmp_path: Path) -> None:
+    t = make_trainer("prior", steps=1)
+    t.run(tmp_path / "full.pt", export=tmp_path / "ship.pt")
+    with pytest.raises(InputError, match="cannot be resumed"):
+        make_trainer().load_state(checkpoint.read(tmp_path / "ship.pt"), tmp_path / "ship.pt")
+
+
+def test_bad_config_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="unknown task"):
+        TrainConfig(task="dance")
+    with pytest.raises(InputError, match="bad mask strategy"):
+        TrainConfig(task="lift", mask="HPJ-9")

@@ -1,0 +1,162 @@
+"""The command line end to end on NPZ and CSV with the shipped weights, including error paths."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gfpose_cli import io
+from gfpose_cli.cli import app, main
+from gfpose_cli.take import Take
+
+from .conftest import synthetic_poses
+
+COMMANDS = ("train", "lift", "complete", "denoise", "generate", "evaluate")
+FAST = ["--steps", "5", "--quiet"]
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run `gfpose argv` as the console script does; return (exit code, stdout, stderr)."""
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_help_lists_the_six_subcommands() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_help_shows_defaults_and_an_example(name: str) -> None:
+    result = CliRunner().invoke(app, [name, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    if name != "evaluate":
+        assert "default" in result.output
+
+
+@pytest.fixture
+def truth(tmp_path: Path) -> Take:
+    take = Take(positions=synthetic_poses(20, seed=4), fps=30.0)
+    io.write(take, tmp_path / "truth.npz")
+    return take
+
+
+@pytest.mark.parametrize("ext", ["npz", "csv"])
+def test_generate_then_evaluate(tmp_path: Path, capsys, ext: str) -> None:
+    code, _, _ = run(["generate", "--n", "50", "-o", str(tmp_path / f"g.{ext}"), *FAST], capsys)
+    assert code == 0
+    generated = io.read(tmp_path / f"g.{ext}")
+    assert generated.positions.shape == (50, 17, 3) and np.isfinite(generated.positions).all()
+    io.write(Take(positions=generated.positions), tmp_path / "same.npz")
+    code, out, _ = run(["evaluate", str(tmp_path / f"g.{ext}"), str(tmp_path / "same.npz"), "--json"], capsys)
+    assert code == 0 and json.loads(out)["mpjpe_mm"] < 1e-3
+
+
+@pytest.mark.parametrize("ext", ["npz", "csv"])
+def test_lift_keeps_hypotheses_and_evaluates(tmp_path: Path, capsys, truth: Take, ext: str) -> None:
+    kp = Take(positions=truth.positions[..., :2] * 400 + 500)  # orthographic-ish view
+    kp.positions[3, 13] = np.nan
+    io.write(Take(positions=kp.positions), tmp_path / f"kp.{ext}")
+    code, _, err = run(["lift", str(tmp_path / f"kp.{ext}"), "-o", str(tmp_path / f"l.{ext}"), "-s", "3", *FAST], capsys)
+    assert code == 0, err
+    lifted = io.read(tmp_path / f"l.{ext}")
+    assert lifted.positions.shape == (20, 3, 17, 3)
+    code, _, _ = run(["lift", str(tmp_path / f"kp.{ext}"), "-o", str(tmp_path / f"m.{ext}"), "-s", "3",
+                      "--aggregate", "median", *FAST], capsys)
+    assert code == 0 and io.read(tmp_path / f"m.{ext}").positions.shape == (20, 17, 3)
+    code, out, _ = run(["evaluate", str(tmp_path / f"l.{ext}"), str(tmp_path / "truth.npz"), "--json"], capsys)
+    scores = json.loads(out)
+    assert code == 0 and scores["hypotheses"] == 3 and scores["min_mpjpe_mm"] <= scores["mpjpe_mm"] + 1e-6
+
+
+@pytest.mark.parametrize("ext", ["npz", "csv"])
+def test_complete_fills_only_missing_joints(tmp_path: Path, capsys, truth: Take, ext: str) -> None:
+    partial = truth.positions.copy()
+    partial[:, [5, 6]] = np.nan  # left knee and ankle
+    io.write(Take(positions=partial), tmp_path / f"p.{ext}")
+    code, _, err = run(["complete", str(tmp_path / f"p.{ext}"), "-o", str(tmp_path / f"c.{ext}"), *FAST], capsys)
+    assert code == 0, err
+    filled = io.read(tmp_path / f"c.{ext}").positions
+    assert np.isfinite(filled).all()
+    assert np.allclose(filled[:, :5], truth.positions[:, :5], atol=1e-5)
+    assert not np.allclose(filled[:, 5:7], 0.0)
+
+
+@pytest.mark.parametrize("ext", ["npz", "csv"])
+def test_denoise_moves_noisy_poses(tmp_path: Path, capsys, truth: Take, ext: str) -> None:
+    noisy = truth.positions + np.random.default_rng(0).normal(0, 0.02, truth.positions.shape).astype(np.float32)
+    io.write(Take(positions=noisy), tmp_path / f"n.{ext}")
+    code, _, err = run(["denoise", str(tmp_path / f"n.{ext}"), "-o", str(tmp_path / f"d.{ext}"), *FAST], capsys)
+    assert code == 0, err
+    out = io.read(tmp_path / f"d.{ext}").positions
+    assert out.shape == noisy.shape and not np.allclose(out, noisy)
+    assert np.allclose(out[:, 0], noisy[:, 0], atol=1e-5), "the global root trajectory is kept"
+
+
+def test_several_inputs_go_to_a_folder(tmp_path: Path, capsys, truth: Take) -> None:
+    for name in ("a", "b"):
+        io.write(truth, tmp_path / f"{name}.npz")
+    code, _, err = run(["denoise", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "-o", str(tmp_path / "clean"), *FAST], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "clean").iterdir()) == ["a.npz", "b.npz"]
+
+
+def test_seed_makes_output_deterministic(tmp_path: Path, capsys) -> None:
+    for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+        run(["generate", "--n", "8", "--seed", seed, "-o", str(tmp_path / f"{name}.npz"), *FAST], capsys)
+    a, b, c = (io.read(tmp_path / f"{n}.npz").positions for n in "abc")
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_error_paths_exit_2_with_one_line(tmp_path: Path, capsys, truth: Take) -> None:
+    code, _, err = run(["denoise", str(tmp_path / "missing.npz"), "-o", str(tmp_path / "x.npz")], capsys)
+    assert code == 2 and "missing.npz" in err and "Traceback" not in err
+    code, _, err = run(["denoise", str(tmp_path / "truth.npz"), "-o", str(tmp_path / "truth.npz")], capsys)
+    assert code == 2 and "overwrite its input" in err
+    io.write(truth, tmp_path / "exists.npz")
+    before = (tmp_path / "exists.npz").read_bytes()
+    code, _, err = run(["denoise", str(tmp_path / "truth.npz"), "-o", str(tmp_path / "exists.npz")], capsys)
+    assert code == 2 and "--force" in err and (tmp_path / "exists.npz").read_bytes() == before
+    (tmp_path / "broken.pt").write_bytes(b"garbage")
+    code, _, err = run(["generate", "--n", "2", "--weights", str(tmp_path / "broken.pt"), "-o", str(tmp_path / "g.npz")], capsys)
+    assert code == 2 and "broken.pt" in err and not (tmp_path / "g.npz").exists()
+    from gfpose_cli.tasks import shipped_weights
+    code, _, err = run(["lift", str(tmp_path / "truth.npz"), "-o", str(tmp_path / "l.npz"), "--weights", str(shipped_weights("prior"))], capsys)
+    assert code == 2 and "'prior' model" in err
+    code, _, err = run(["lift", str(tmp_path / "truth.npz"), "-o", str(tmp_path / "l.npz")], capsys)
+    assert code == 2 and "2D keypoints" in err
+    partial = truth.positions.copy()
+    partial[4, 7] = np.nan
+    io.write(Take(positions=partial), tmp_path / "gap.npz")
+    code, _, err = run(["denoise", str(tmp_path / "gap.npz"), "-o", str(tmp_path / "d.npz")], capsys)
+    assert code == 2 and "frame 4" in err and "Spine" in err
+
+
+def test_inputs_are_not_modified(tmp_path: Path, capsys, truth: Take) -> None:
+    before = (tmp_path / "truth.npz").read_bytes()
+    run(["denoise", str(tmp_path / "truth.npz"), "-o", str(tmp_path / "d.npz"), *FAST], capsys)
+    run(["complete", str(tmp_path / "truth.npz"), "-o", str(tmp_path / "c.npz"), *FAST], capsys)
+    assert (tmp_path / "truth.npz").read_bytes() == before
+
+
+def test_train_resume_and_use_the_checkpoint(tmp_path: Path, capsys, truth: Take) -> None:
+    io.write(Take(positions=synthetic_poses(400)), tmp_path / "poses.npz")
+    common = ["train", str(tmp_path / "poses.npz"), "--task", "prior", "--width", "32", "--blocks", "1",
+              "--batch-size", "32", "--no-holdout", "-q", "--device", "cpu", "-o", str(tmp_path / "m.pt")]
+    code, _, err = run([*common, "--steps", "3"], capsys)
+    assert code == 0, err
+    code, _, err = run([*common, "--steps", "6", "--resume", str(tmp_path / "m.pt"), "--export", str(tmp_path / "ship.pt")], capsys)
+    assert code == 0, err
+    code, _, err = run(["generate", "--n", "4", "--weights", str(tmp_path / "ship.pt"), "-o", str(tmp_path / "g.npz"), *FAST], capsys)
+    assert code == 0, err

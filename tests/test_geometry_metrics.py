@@ -1,0 +1,69 @@
+"""Procrustes, metrics and 2D normalisation against hand-worked cases."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from gfpose_cli import metrics
+from gfpose_cli.geometry import normalise_2d, procrustes_align, rotation_z
+from gfpose_cli.skeleton import BONES, SYMMETRIC_BONES, mirror_poses
+
+from .conftest import synthetic_poses
+
+
+def test_procrustes_undoes_a_similarity_transform() -> None:
+    gt = synthetic_poses(5).astype(np.float64)
+    R = rotation_z(torch.tensor([0.7], dtype=torch.float64)).numpy()[0]
+    moved = 1.3 * gt @ R.T + np.array([0.5, -2.0, 1.0])
+    aligned = procrustes_align(moved, gt)
+    assert np.abs(aligned - gt).max() < 1e-9
+    assert metrics.mpjpe(moved, gt, "procrustes") < 1e-9
+    assert metrics.mpjpe(moved, gt, "root") > 0.05
+
+
+def test_procrustes_does_not_reflect() -> None:
+    gt = synthetic_poses(3).astype(np.float64)
+    mirrored = gt * np.array([-1.0, 1.0, 1.0])
+    assert metrics.mpjpe(mirrored, gt, "procrustes") > 1e-3
+
+
+def test_mpjpe_hand_case() -> None:
+    gt = np.zeros((1, 17, 3))
+    pred = gt.copy()
+    pred[0, 5] = [0.03, 0.04, 0.0]  # one joint 50 mm off
+    assert np.isclose(metrics.mpjpe(pred, gt, "none"), 0.05 / 17)
+    assert np.isclose(metrics.pck(pred, gt, 0.04, "none"), 16 / 17)
+
+
+def test_min_mpjpe_takes_the_best_hypothesis() -> None:
+    gt = synthetic_poses(4)
+    hyps = np.stack([gt + 0.1, gt + 0.01, gt - 0.05], axis=1)
+    assert np.isclose(metrics.min_mpjpe(hyps, gt, "none"), np.sqrt(3) * 0.01, atol=1e-6)
+
+
+def test_jitter_and_bone_cv() -> None:
+    t = np.arange(10, dtype=np.float64)[:, None, None]
+    linear = np.broadcast_to(t * np.array([0.1, 0, 0]), (10, 17, 3))
+    assert metrics.jitter(linear, fps=30) < 1e-9
+    assert metrics.bone_length_cv(synthetic_poses(50)) < 1e-6  # one rigid body
+    stretched = synthetic_poses(50) * np.linspace(0.8, 1.2, 50)[:, None, None]
+    assert metrics.bone_length_cv(stretched) > 0.05
+
+
+def test_skeleton_tables_are_consistent() -> None:
+    assert len(BONES) == 16 and len(SYMMETRIC_BONES) == 6
+    poses = synthetic_poses(3)
+    assert np.allclose(mirror_poses(mirror_poses(poses)), poses)
+    assert metrics.symmetry_error(poses) < 1e-6
+
+
+def test_normalise_2d_ignores_translation_scale_and_missing_joints() -> None:
+    kp = torch.from_numpy(synthetic_poses(8)[..., :2]) * 300 + 500
+    mask = torch.ones(8, 17, dtype=torch.bool)
+    base = normalise_2d(kp, mask)
+    assert torch.allclose(normalise_2d(kp * 2.5 + 17, mask), base, atol=1e-5)
+    mask[:, 13] = False
+    holed = normalise_2d(kp, mask)
+    assert float(holed[:, 13].abs().sum()) == 0.0
+    mask[:, 0] = False  # pelvis missing: the hip midpoint centres instead
+    assert torch.isfinite(normalise_2d(kp, mask)).all()

@@ -1,0 +1,180 @@
+"""Readers and writers: NPZ/CSV round trips, BVH/ASF forward kinematics, and clear errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gfpose_cli import io
+from gfpose_cli.errors import InputError
+from gfpose_cli.metrics import body_height
+from gfpose_cli.take import Take
+
+from .conftest import DATA, FIXTURES, needs_data, needs_fixtures, synthetic_poses
+
+
+def take_with_gaps() -> Take:
+    poses = synthetic_poses(12)
+    mask = np.ones((12, 17), bool)
+    mask[3, 5] = mask[7, 12] = False
+    poses[~mask] = np.nan
+    return Take(positions=poses, mask=mask, fps=60.0)
+
+
+@pytest.mark.parametrize("ext", ["npz", "csv"])
+def test_round_trip_keeps_values_and_gaps(tmp_path: Path, ext: str) -> None:
+    take = take_with_gaps()
+    io.write(take, tmp_path / f"t.{ext}")
+    back = io.read(tmp_path / f"t.{ext}")
+    assert back.positions.shape == take.positions.shape
+    assert np.array_equal(back.mask, take.mask)
+    assert np.allclose(back.positions[take.mask], take.positions[take.mask], atol=1e-6)
+    if ext == "npz":
+        assert back.fps == 60.0
+
+
+@pytest.mark.parametrize("ext", ["npz", "csv"])
+def test_hypotheses_and_2d_round_trip(tmp_path: Path, ext: str) -> None:
+    hyps = Take(positions=np.stack([synthetic_poses(5, s) for s in range(3)], axis=1))
+    io.write(hyps, tmp_path / f"h.{ext}")
+    back = io.read(tmp_path / f"h.{ext}")
+    assert back.positions.shape == (5, 3, 17, 3)
+    assert np.allclose(back.positions, hyps.positions, atol=1e-6)
+    kp = Take(positions=synthetic_poses(4)[..., :2] * 400 + 500)
+    io.write(kp, tmp_path / f"k.{ext}")
+    assert io.read(tmp_path / f"k.{ext}").dim == 2
+
+
+def test_csv_header_is_the_documented_schema(tmp_path: Path) -> None:
+    io.write(take_with_gaps(), tmp_path / "t.csv")
+    header, row = (tmp_path / "t.csv").read_text().splitlines()[:2]
+    assert header.startswith("frame,Pelvis_x,Pelvis_y,Pelvis_z,RHip_x")
+    assert row.startswith("0,")
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"not a zip", "not a readable NPZ"),
+    (None, "no 'poses' array"),
+    ("shape", r"expected \(frames, 17, 3\)"),
+])
+def test_bad_npz_names_the_file(tmp_path: Path, content, message: str) -> None:
+    path = tmp_path / "bad.npz"
+    if content is None:
+        np.savez(path, other=np.zeros(3))
+    elif content == "shape":
+        np.savez(path, poses=np.zeros((4, 16, 3)))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        io.read(path)
+    assert "bad.npz" in str(info.value)
+
+
+def test_bad_csv_names_the_line(tmp_path: Path) -> None:
+    take = take_with_gaps()
+    io.write(take, tmp_path / "t.csv")
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    lines[4] = lines[4].replace(lines[4].split(",")[3], "abc", 1)
+    (tmp_path / "t.csv").write_text("\n".join(lines))
+    with pytest.raises(InputError, match="line 5"):
+        io.read(tmp_path / "t.csv")
+
+
+def test_unknown_format_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        io.read(tmp_path / "nope.npz")
+    (tmp_path / "x.xyz").write_text("1")
+    with pytest.raises(InputError, match="unsupported format"):
+        io.read(tmp_path / "x.xyz")
+
+
+MINI_BVH = """HIERARCHY
+ROOT hip
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation
+  JOINT chest
+  {
+    OFFSET 0 50 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    End Site
+    {
+      OFFSET 0 20 0
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.0333333
+1 2 3 0 0 0 0 0 0
+0 0 0 90 0 0 0 0 0
+"""
+
+
+def test_bvh_forward_kinematics_by_hand() -> None:
+    from gfpose_cli.io import bvh
+
+    skel = bvh.parse(MINI_BVH.replace("\n", "\r\n"))  # CRLF files parse the same
+    assert skel.names == ["hip", "chest", "chest_End"]
+    assert np.isclose(skel.fps, 30.0, atol=1e-3)
+    pos = bvh.forward_kinematics(skel)
+    assert np.allclose(pos[0], [[1, 2, 3], [1, 52, 3], [1, 72, 3]])
+    # 90 degrees about Z turns +Y into -X
+    assert np.allclose(pos[1], [[0, 0, 0], [-50, 0, 0], [-70, 0, 0]], atol=1e-9)
+
+
+def test_truncated_bvh_is_reported() -> None:
+    from gfpose_cli.io import bvh
+
+    with pytest.raises(InputError, match="only 1 are complete"):
+        bvh.parse(MINI_BVH.rsplit("\n", 2)[0] + "\n", "cut.bvh")
+
+
+@needs_data
+def test_cmu_archive_take_is_a_standing_body_in_metres_z_up() -> None:
+    import tarfile
+
+    from gfpose_cli.io import bvh, take_from_bvh
+
+    with tarfile.open(DATA / "cmu-bvh.tar.xz") as tar:
+        member = next(m for m in tar if m.name.endswith("14_37.bvh") or m.name.endswith(".bvh"))
+        skel = bvh.parse(tar.extractfile(member).read().decode(), member.name)
+    take = take_from_bvh(skel, member.name)
+    assert take.source["map"] == "cmu-bvh" and take.source["up"] == "+Y" and take.source["units_to_m"] == 0.01
+    heights = body_height(take.positions[1:])
+    assert 1.4 < np.median(heights) < 1.9
+    head_above_ankles = take.positions[1:, 10, 2] - take.positions[1:, [3, 6], 2].mean(1)
+    assert np.median(head_above_ankles) > 1.0
+
+
+@needs_data
+def test_hdm05_asf_amc_faces_its_walking_direction() -> None:
+    """A reversed Euler order makes the body face away from where it walks (PROVENANCE.md)."""
+    import tarfile
+
+    with tarfile.open(DATA / "hdm05-amc.tar.xz") as tar:
+        asf = amc = None
+        for m in tar:
+            if m.name.endswith("HDM_mm.asf"):
+                asf = tar.extractfile(m).read().decode("latin-1")
+            if "mm/HDM_mm_jogLeftCircle" in m.name or ("/mm/" in m.name and "jog" in m.name and amc is None):
+                amc = tar.extractfile(m).read().decode("latin-1")
+            if asf and amc:
+                break
+    take = io.read_amc(Path("jog.amc"), Path("mm.asf"), asf_text=asf, amc_text=amc)
+    assert take.source["map"] == "hdm05-asf" and take.source["up"] == "+Y"
+    p = take.positions
+    assert 1.5 < np.median(body_height(p)) < 1.9
+    velocity = np.gradient(p[:, 0, :2], axis=0)
+    right = (p[:, 1] - p[:, 4])[:, :2]
+    facing = np.stack([-right[:, 1], right[:, 0]], -1)  # Z x right
+    moving = np.linalg.norm(velocity, axis=1) > 1e-3
+    cos = (velocity * facing).sum(1)[moving] / (np.linalg.norm(velocity, axis=1) * np.linalg.norm(facing, axis=1))[moving]
+    assert np.median(cos) > 0.7
+
+
+@needs_fixtures
+def test_unmapped_bvh_fixture_gets_a_clear_message() -> None:
+    with pytest.raises(InputError, match="no skeleton map matches"):
+        io.read(FIXTURES / "cmu_12_01_walk.bvh")

@@ -31,6 +31,8 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 STATE = {"debug": False, "quiet": False}
+#: click's usage-error base class, whether typer vendors click or uses the package
+USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 # ---------------------------------------------------------------- shared options
 Output = Annotated[Path, typer.Option("--output", "-o", help="Output file, or a folder when several inputs are given.")]
@@ -322,6 +324,7 @@ def train(
     ema: Annotated[float, typer.Option(help="EMA decay of the saved weights.")] = 0.9999,
     width: Annotated[int, typer.Option(help="Hidden width of the residual MLP.")] = 1024,
     blocks: Annotated[int, typer.Option(help="Residual blocks.")] = 2,
+    dropout: Annotated[float, typer.Option(help="Dropout probability inside the residual blocks.")] = 0.0,
     mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Random left/right mirroring.")] = False,
     balance: Annotated[float, typer.Option(help="Family share ~ size^balance (1 = uniform over poses, 0 = equal per family).")] = 0.5,
     holdout: Annotated[bool, typer.Option("--holdout/--no-holdout", help="Leave out the held-out subjects (data.py).")] = True,
@@ -345,7 +348,7 @@ def train(
     from .tasks import resolve_device
 
     cfg = TrainConfig(task=task, mask=mask, steps=steps, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-                      warmup=warmup, ema=ema, width=width, blocks=blocks, mirror=mirror, seed=seed,
+                      warmup=warmup, ema=ema, width=width, blocks=blocks, dropout=dropout, mirror=mirror, seed=seed,
                       checkpoint_every_s=checkpoint_every, extra={"balance": balance})
     paths = data_mod.expand_inputs(data)
     with progress_bar("reading training data", len(paths)) as update:
@@ -400,9 +403,7 @@ def main(argv: list[str] | None = None) -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, USAGE_ERROR):
             exc.show()
             sys.exit(2)
         if STATE["debug"]:

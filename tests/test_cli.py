@@ -136,6 +136,8 @@ def test_error_paths_exit_2_with_one_line(tmp_path: Path, capsys, truth: Take) -
     assert code == 2 and "'prior' model" in err
     code, _, err = run(["lift", str(tmp_path / "truth.npz"), "-o", str(tmp_path / "l.npz")], capsys)
     assert code == 2 and "2D keypoints" in err
+    code, _, err = run(["generate", "--n", "2", "--no-such-option", "-o", str(tmp_path / "g.npz")], capsys)
+    assert code == 2 and "no-such-option" in err.replace("\n", " ").lower() and "internal error" not in err
     partial = truth.positions.copy()
     partial[4, 7] = np.nan
     io.write(Take(positions=partial), tmp_path / "gap.npz")

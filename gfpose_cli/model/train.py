@@ -89,6 +89,7 @@ class Trainer:
         self.ema = ScoreNetwork(self.net_cfg).to(self.device)
         self.ema.load_state_dict(self.net.state_dict())
         self.ema.requires_grad_(False)
+        self.ema.eval()  # no dropout in the EMA model used for validation and shipping
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.step = 0
@@ -156,6 +157,7 @@ class Trainer:
                 "optimizer": self.opt.state_dict(),
                 "generator": self.gen.get_state(),
                 "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state() if self.device.type == "cuda" else torch.zeros(0, dtype=torch.uint8),
             },
         }
 
@@ -171,6 +173,8 @@ class Trainer:
         self.opt.load_state_dict(ts["optimizer"])
         self.gen.set_state(ts["generator"])
         torch.set_rng_state(ts["torch_rng"])
+        if self.device.type == "cuda" and ts.get("cuda_rng") is not None and len(ts["cuda_rng"]):
+            torch.cuda.set_rng_state(ts["cuda_rng"])
         self.normaliser = Normaliser.from_dict(data["normaliser"])
         self.step = int(data["step"])
         self.history = list(data.get("history", []))

@@ -329,6 +329,7 @@ def train(
     balance: Annotated[float, typer.Option(help="Family share ~ size^balance (1 = uniform over poses, 0 = equal per family).")] = 0.5,
     holdout: Annotated[bool, typer.Option("--holdout/--no-holdout", help="Leave out the held-out subjects (data.py).")] = True,
     resume: Annotated[Optional[Path], typer.Option(help="Continue a run from its checkpoint (bit for bit on the same device).")] = None,
+    init_from: Annotated[Optional[Path], typer.Option(help="Warm start from a checkpoint's weights (new optimiser, step 0).")] = None,
     export: Annotated[Optional[Path], typer.Option(help="Also write a small fp16 shipping copy here at each checkpoint.")] = None,
     checkpoint_every: Annotated[float, typer.Option(help="Seconds between checkpoints.")] = 300.0,
     device: Device = "auto",
@@ -363,6 +364,9 @@ def train(
     dev = resolve_device(device)
     weights = torch.from_numpy(train_set.sampling_weights(balance))
     trainer = Trainer(cfg, torch.from_numpy(train_set.poses), torch.from_numpy(held.poses), summary, dev, weights)
+    if init_from is not None:
+        trainer.init_from(checkpoint.read(init_from), init_from)
+        info(f"initialised from {init_from}")
     if resume is not None:
         trainer.load_state(checkpoint.read(resume), resume)
         info(f"resumed {resume} at step {trainer.step}")

@@ -179,6 +179,17 @@ class Trainer:
         self.step = int(data["step"])
         self.history = list(data.get("history", []))
 
+    def init_from(self, data: dict[str, Any], path: Path) -> None:
+        """Warm start from another checkpoint's EMA weights and normalisation (a fresh optimiser and step 0)."""
+        if data["task"] != self.cfg.task or data["network_config"] != self.net_cfg.to_dict():
+            raise InputError(f"{path}: --init-from needs a '{self.cfg.task}' checkpoint with the same network "
+                             f"(it is a '{data['task']}' model with {data['network_config']})")
+        weights = {k: v.float() for k, v in data["ema"].items()}
+        self.net.load_state_dict(weights)
+        self.ema.load_state_dict(weights)
+        self.normaliser = Normaliser.from_dict(data["normaliser"])
+        self.data_summary = {**self.data_summary, "init_from": str(path), "init_steps": int(data.get("step", 0))}
+
     def save(self, path: Path, export: Path | None = None) -> None:
         checkpoint.save(path, self.state())
         if export is not None:

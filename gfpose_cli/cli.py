@@ -75,23 +75,25 @@ def sampler_options(sampler: str, steps: Optional[int], batch_size: int, seed: i
     return SamplerOptions(sampler=sampler, steps=steps, batch_size=batch_size, seed=seed, device=device)
 
 
+def check_output(dst: Path, force: bool, src: Path | None = None) -> Path:
+    """Refuse an output that would overwrite its input, or an existing file without --force."""
+    if src is not None and dst.resolve() == src.resolve():
+        raise InputError(f"{dst}: output would overwrite its input; choose another -o")
+    if dst.exists() and not force:
+        raise InputError(f"{dst}: output exists; pass --force to overwrite it")
+    return dst
+
+
 def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bool) -> list[tuple[Path, Path]]:
-    """Pair inputs with outputs: one input -> the output file, several -> files in the output folder."""
+    """Pair inputs with outputs: one input and -o FILE.ext -> that file; otherwise files in the folder -o."""
     if not inputs:
         raise InputError("no input files given")
-    many = len(inputs) > 1 or (output.exists() and output.is_dir()) or (not output.suffix and not fmt is None)
+    to_folder = len(inputs) > 1 or output.is_dir() or not output.suffix
     pairs = []
     for src in inputs:
-        if many:
-            ext = (fmt or src.suffix.lstrip(".") or "npz").lower()
-            dst = output / f"{src.stem}.{ext}"
-        else:
-            dst = output if output.suffix or not fmt else output.with_suffix(f".{fmt}")
-        if dst.resolve() == src.resolve():
-            raise InputError(f"{dst}: output would overwrite its input; choose another -o")
-        if dst.exists() and not force:
-            raise InputError(f"{dst}: output exists; pass --force to overwrite it")
-        pairs.append((src, dst))
+        ext = (fmt or src.suffix.lstrip(".") or "npz").lower()
+        dst = output / f"{src.stem}.{ext}" if to_folder else output
+        pairs.append((src, check_output(dst, force, src)))
     return pairs
 
 
@@ -147,7 +149,9 @@ def generate(
     STATE["quiet"] = quiet
     from . import metrics, tasks
 
-    plan_outputs([Path("<generated>")], output, fmt, force)
+    if not output.suffix and not fmt:
+        raise InputError(f"{output}: give the output a file extension (.npz or .csv) or pass --format")
+    check_output(output, force)
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
     t0 = time.perf_counter()
     with progress_bar("generating", n) as update:

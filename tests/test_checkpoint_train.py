@@ -82,3 +82,20 @@ def test_bad_config_is_an_input_error() -> None:
         TrainConfig(task="dance")
     with pytest.raises(InputError, match="bad mask strategy"):
         TrainConfig(task="lift", mask="HPJ-9")
+
+
+@pytest.mark.parametrize("task", ["prior", "lift", "complete3d"])
+def test_shipped_checkpoint_metadata(task: str) -> None:
+    """Each shipped file loads for its task and records config, data, normalisation and version."""
+    from gfpose_cli.tasks import shipped_weights
+
+    path = shipped_weights(task)
+    model = checkpoint.load_model(path, task)
+    meta = model.meta
+    assert meta["task"] == task and meta["train_config"]["task"] == task
+    assert meta["network_config"]["width"] == model.network.config.width
+    assert {"cmu:02", "cmu:09", "cmu:12", "hdm05:mm"} <= set(meta["data_summary"]["held_out_subjects"])
+    assert meta["data_summary"]["train_poses"] > 10000 and meta["step"] > 1000
+    assert meta["code_version"].startswith("0.")
+    assert torch.isfinite(model.normaliser.std).all() and (model.normaliser.std > 0).all()
+    assert path.stat().st_size < 20_000_000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tarfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,30 +118,68 @@ def subsample_step(fps: float) -> int:
     return max(1, int(round(fps / TARGET_FPS)))
 
 
-def _cmu_archive(path: Path, progress: ProgressFn | None) -> PoseSet:
+TakeRecord = tuple[str, str, np.ndarray, np.ndarray, float]  # name, subject, positions, mask, fps
+
+
+def _cmu_takes(path: Path) -> Iterator[TakeRecord]:
     from .io import take_from_bvh
     from .io.bvh import parse
     from .maps import load_map
 
     smap = load_map("cmu-bvh")
-    poses, roots, take_idx, takes, subjects = [], [], [], [], []
     with tarfile.open(path, "r:*") as tar:
         for member in tar:
             if not member.isfile() or not member.name.lower().endswith(".bvh"):
                 continue
             folder = Path(member.name).parent.name
             text = tar.extractfile(member).read().decode("utf-8", errors="replace")
-            skel = parse(text, f"{path}:{member.name}")
-            take = take_from_bvh(skel, f"{path}:{member.name}", smap)
+            take = take_from_bvh(parse(text, f"{path}:{member.name}"), f"{path}:{member.name}", smap)
             true_fps = CMU_TRUE_FPS.get(folder, take.fps)
-            rel, root = _take_poses(take.positions[1:], take.mask[1:], true_fps)  # frame 0 is a T-pose
-            poses.append(rel)
-            roots.append(root)
-            take_idx.append(np.full(len(rel), len(takes)))
-            takes.append(f"cmu/{member.name}")
-            subjects.append(f"cmu:{folder}")
-            if progress:
-                progress(member.name)
+            # frame 0 is a T-pose
+            yield f"cmu/{member.name}", f"cmu:{folder}", take.positions[1:], take.mask[1:], true_fps
+
+
+def _hdm05_takes(path: Path) -> Iterator[TakeRecord]:
+    from .io import read_amc
+    from .maps import load_map
+
+    smap = load_map("hdm05-asf")
+    asf_text: dict[str, str] = {}
+    with tarfile.open(path, "r:*") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            actor = Path(member.name).parent.name
+            data = tar.extractfile(member).read().decode("latin-1")
+            if member.name.lower().endswith(".asf"):
+                asf_text[actor] = data
+                continue
+            if not member.name.lower().endswith(".amc"):
+                continue
+            if actor not in asf_text:
+                raise InputError(f"{path}: {member.name} comes before its actor's .asf skeleton")
+            take = read_amc(Path(member.name), Path(f"{actor}.asf"), smap, asf_text=asf_text[actor], amc_text=data)
+            yield f"hdm05/{member.name}", f"hdm05:{actor}", take.positions, take.mask, take.fps
+
+
+def pose_set_from_takes(records: Iterable[TakeRecord], progress: ProgressFn | None = None,
+                        drop_glitches: bool = True) -> PoseSet:
+    """Collect takes into one pose set: ~30 fps, complete (and glitch-free) frames, root kept aside.
+
+    User files skip the glitch filter: they may be pose collections rather than sequences.
+    """
+    poses, roots, take_idx, takes, subjects = [], [], [], [], []
+    for name, subject, positions, mask, fps in records:
+        rel, root = _take_poses(positions, mask, fps, drop_glitches)
+        poses.append(rel)
+        roots.append(root)
+        take_idx.append(np.full(len(rel), len(takes)))
+        takes.append(name)
+        subjects.append(subject)
+        if progress:
+            progress(name)
+    if not takes:
+        raise InputError("no takes found in the training data")
     return PoseSet(np.concatenate(poses), np.concatenate(roots), np.concatenate(take_idx), takes, subjects)
 
 
@@ -158,47 +196,18 @@ def glitch_frames(positions: np.ndarray, fps: float, limit_m_per_frame_at_120: f
     return jump
 
 
-def _take_poses(positions: np.ndarray, mask: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Subsample a take to ~30 fps, dropping incomplete and glitched frames; (root-relative, root)."""
-    bad = glitch_frames(positions, fps) | ~mask.all(1)
+def _take_poses(positions: np.ndarray, mask: np.ndarray, fps: float,
+                drop_glitches: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Subsample a take to ~30 fps, dropping incomplete (and glitched) frames; (root-relative, root)."""
+    bad = ~mask.all(1)
+    if drop_glitches and len(positions) > 1:
+        bad |= glitch_frames(positions, fps)
     step = subsample_step(fps)
     keep = ~bad[::step]
     return root_relative(positions[::step][keep])
 
 
-def _hdm05_archive(path: Path, progress: ProgressFn | None) -> PoseSet:
-    from .io import read_amc
-    from .maps import load_map
-
-    smap = load_map("hdm05-asf")
-    poses, roots, take_idx, takes, subjects = [], [], [], [], []
-    asf_text: dict[str, str] = {}
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            actor = Path(member.name).parent.name
-            data = tar.extractfile(member).read().decode("latin-1")
-            if member.name.lower().endswith(".asf"):
-                asf_text[actor] = data
-                continue
-            if not member.name.lower().endswith(".amc"):
-                continue
-            if actor not in asf_text:
-                raise InputError(f"{path}: {member.name} comes before its actor's .asf skeleton")
-            take = read_amc(Path(member.name), Path(f"{actor}.asf"), smap, asf_text=asf_text[actor], amc_text=data)
-            rel, root = _take_poses(take.positions, take.mask, take.fps)
-            poses.append(rel)
-            roots.append(root)
-            take_idx.append(np.full(len(rel), len(takes)))
-            takes.append(f"hdm05/{member.name}")
-            subjects.append(f"hdm05:{actor}")
-            if progress:
-                progress(member.name)
-    return PoseSet(np.concatenate(poses), np.concatenate(roots), np.concatenate(take_idx), takes, subjects)
-
-
-ARCHIVES: dict[str, Callable[[Path, ProgressFn | None], PoseSet]] = {"cmu-bvh": _cmu_archive, "hdm05-amc": _hdm05_archive}
+ARCHIVES: dict[str, Callable[[Path], Iterator[TakeRecord]]] = {"cmu-bvh": _cmu_takes, "hdm05-amc": _hdm05_takes}
 
 
 def archive_kind(path: Path) -> str | None:
@@ -244,7 +253,7 @@ def load_archive(path: Path, progress: ProgressFn | None = None) -> PoseSet:
     cached = cache_dir() / f"{kind}-{file_digest(path)}-v{CACHE_VERSION}.npz"
     if cached.exists():
         return _load_cache(cached)
-    pose_set = ARCHIVES[kind](path, progress)
+    pose_set = pose_set_from_takes(ARCHIVES[kind](path), progress)
     _save_cache(cached, pose_set)
     return pose_set
 
@@ -288,11 +297,6 @@ def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None) -
         take = io.read(path)
         if take.dim != 3 or take.positions.ndim != 3:
             raise InputError(f"{path}: training needs 3D poses (frames, 17, 3), got {take.positions.shape}")
-        step = subsample_step(take.fps)
-        full = take.mask.all(1)
-        frames = take.positions[::step][full[::step]]
-        rel, root = root_relative(frames)
-        sets.append(PoseSet(rel, root, np.zeros(len(rel), np.int64), [str(path)], [f"user:{path.stem}"]))
-        if progress:
-            progress(str(path))
+        sets.append(pose_set_from_takes([(str(path), f"user:{path.stem}", take.positions, take.mask, take.fps)],
+                                        progress, drop_glitches=False))
     return PoseSet.concat(sets)

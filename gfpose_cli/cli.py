@@ -355,6 +355,13 @@ def train(
     cfg = TrainConfig(task=task, mask=mask, steps=steps, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
                       warmup=warmup, ema=ema, width=width, blocks=blocks, dropout=dropout, mirror=mirror, seed=seed,
                       checkpoint_every_s=checkpoint_every, extra={"balance": balance})
+    from .model import distributed
+
+    dist_ctx, dev = distributed.from_environment(resolve_device(device))
+    if not dist_ctx.is_main:
+        STATE["quiet"] = True
+    elif dist_ctx.active:
+        info(f"torchrun: {dist_ctx.world} processes, {cfg.batch_size // dist_ctx.world} poses each per step")
     paths = data_mod.expand_inputs(data)
     with progress_bar("reading training data", len(paths)) as update:
         pose_set = data_mod.load_pose_files(paths, lambda _name: None)
@@ -365,9 +372,9 @@ def train(
     summary = {**pose_set.summary(), "inputs": [str(p) for p in paths], "holdout": holdout}
     info(f"training data: {summary['takes']} takes, {len(train_set.poses)} training poses, "
          f"{len(held.poses)} held-out poses")
-    dev = resolve_device(device)
     weights = torch.from_numpy(train_set.sampling_weights(balance))
-    trainer = Trainer(cfg, torch.from_numpy(train_set.poses), torch.from_numpy(held.poses), summary, dev, weights)
+    trainer = Trainer(cfg, torch.from_numpy(train_set.poses), torch.from_numpy(held.poses), summary, dev, weights,
+                      dist_ctx)
     if init_from is not None:
         trainer.init_from(checkpoint.read(init_from), init_from)
         info(f"initialised from {init_from}")
@@ -387,6 +394,7 @@ def train(
 
         try:
             trainer.run(output, export, on_step, on_ckpt)
+            distributed.shutdown()
         except KeyboardInterrupt:
             err.print(f"stopped at step {trainer.step}; checkpoint saved to {output}. Resume with: "
                       f"gfpose train {' '.join(data)} --task {task} --steps {steps} --resume {output} -o {output}")

@@ -18,6 +18,7 @@ import torch
 
 from ..errors import InputError
 from . import checkpoint
+from .distributed import DistContext
 from .masks import parse_strategy, sample_mask
 from .network import NetworkConfig, ScoreNetwork
 from .problem import COND_DIM, DEFAULT_MASK, TASKS, Normaliser, encode_condition, task_batch
@@ -73,8 +74,10 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, train_poses: torch.Tensor, val_poses: torch.Tensor | None,
                  data_summary: dict[str, Any], device: str | torch.device = "cpu",
-                 weights: torch.Tensor | None = None) -> None:
-        self.cfg, self.device = cfg, torch.device(device)
+                 weights: torch.Tensor | None = None, dist: DistContext = DistContext()) -> None:
+        self.cfg, self.device, self.dist = cfg, torch.device(device), dist
+        if cfg.batch_size % dist.world:
+            raise InputError(f"--batch-size {cfg.batch_size} must divide evenly among {dist.world} processes")
         self.sde = SubVPSDE()
         self.poses = train_poses.to(self.device, torch.float32)
         self.val = None if val_poses is None or len(val_poses) == 0 else val_poses.to(self.device, torch.float32)
@@ -91,6 +94,12 @@ class Trainer:
         self.ema.requires_grad_(False)
         self.ema.eval()  # no dropout in the EMA model used for validation and shipping
         self.opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.trained = self.net  # what forward/backward go through: the DDP wrapper under torchrun
+        if dist.active:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.trained = DistributedDataParallel(self.net, device_ids=ids)
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -103,8 +112,12 @@ class Trainer:
         x, _ = task_batch(self.cfg.task, self.poses[idx], g, self.cfg.mirror)
         return Normaliser.fit(x.cpu())
 
-    def loss(self, poses: torch.Tensor, gen: torch.Generator, net: ScoreNetwork) -> torch.Tensor:
-        """sigma_t^2-weighted DSM loss == MSE between predicted and true noise."""
+    def loss(self, poses: torch.Tensor, gen: torch.Generator, net: torch.nn.Module,
+             part: slice = slice(None)) -> torch.Tensor:
+        """sigma_t^2-weighted DSM loss == MSE between predicted and true noise.
+
+        All randomness is drawn for the whole batch; only rows `part` go through the network.
+        """
         x_metric, raw = task_batch(self.cfg.task, poses, gen, self.cfg.mirror)
         x0 = self.normaliser.encode(x_metric)
         B = x0.shape[0]
@@ -114,12 +127,13 @@ class Trainer:
         noise = torch.randn(x0.shape, generator=gen, device=self.device)
         mean, std = self.sde.marginal_prob(x0, t)
         xt = mean + std[:, None] * noise
-        return ((net(xt, t, cond, mask) - noise) ** 2).sum(-1).mean()
+        cond, mask = (None, None) if mask is None else (cond[part], mask[part])
+        return ((net(xt[part], t[part], cond, mask) - noise[part]) ** 2).sum(-1).mean()
 
     def train_step(self) -> float:
         u = torch.rand(self.cfg.batch_size, generator=self.gen, device=self.device, dtype=torch.float64)
         idx = torch.searchsorted(self.cdf, u).clamp_max(len(self.poses) - 1)
-        loss = self.loss(self.poses[idx], self.gen, self.net)
+        loss = self.loss(self.poses[idx], self.gen, self.trained, self.dist.batch_slice(self.cfg.batch_size))
         for group in self.opt.param_groups:
             group["lr"] = learning_rate(self.cfg, self.step)
         self.opt.zero_grad(set_to_none=True)
@@ -191,6 +205,9 @@ class Trainer:
         self.data_summary = {**self.data_summary, "init_from": str(path), "init_steps": int(data.get("step", 0))}
 
     def save(self, path: Path, export: Path | None = None) -> None:
+        """Write the checkpoint (rank 0 only under torchrun: all ranks hold the same state)."""
+        if not self.dist.is_main:
+            return
         checkpoint.save(path, self.state())
         if export is not None:
             checkpoint.strip(path, export)
@@ -213,7 +230,7 @@ class Trainer:
                 if on_step:
                     on_step(self.step, loss)
                 due = time.monotonic() - last_save >= self.cfg.checkpoint_every_s
-                if due or self.step == self.cfg.steps or stop["signal"]:
+                if (due or self.step == self.cfg.steps or stop["signal"]) and self.dist.is_main:
                     val = self.validate()
                     self.history.append({"step": self.step, "loss": loss, "val_loss": val, "time": time.time()})
                     self.save(out, export)

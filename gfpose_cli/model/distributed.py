@@ -1,0 +1,52 @@
+"""torchrun / DistributedDataParallel support for `gfpose train` (gloo on CPU, NCCL on GPU).
+
+Every rank draws the whole global batch from the same generator and trains on its own slice,
+so N processes follow the single-process run up to float summation order, and the saved
+generator state resumes a run under any N.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    def batch_slice(self, batch: int) -> slice:
+        """This rank's contiguous share of a global batch (batch must divide evenly)."""
+        share = batch // self.world
+        return slice(self.rank * share, (self.rank + 1) * share)
+
+
+def from_environment(device: torch.device) -> tuple[DistContext, torch.device]:
+    """Join the process group torchrun describes in the environment; single process otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistContext(), device
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return DistContext(rank, world, local), device
+
+
+def shutdown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -45,6 +45,7 @@ Steps = Annotated[Optional[int], typer.Option(help="Solver steps (default: 25 fo
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
 Fmt = Annotated[Optional[str], typer.Option("--format", help="Output format (npz, csv); default from -o's extension.")]
+ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
 
 
 @app.callback()
@@ -124,7 +125,15 @@ def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
 def write_take(take, dst: Path, fmt: Optional[str], force: bool) -> None:
     from . import io
 
+    if take.source.get("shard") and (fmt or dst.suffix.lstrip(".")).lower() != "npz":
+        raise InputError(f"{dst}: shard outputs must be NPZ (they carry the part's place for `gfpose merge`)")
     io.write(take, dst, fmt=fmt, force=force)
+
+
+def get_shard(text: Optional[str]):
+    from .tasks import parse_shard
+
+    return parse_shard(text)
 
 
 # ---------------------------------------------------------------- subcommands
@@ -139,6 +148,7 @@ def generate(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Fmt = None,
+    shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -155,10 +165,10 @@ def generate(
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
     t0 = time.perf_counter()
     with progress_bar("generating", n) as update:
-        take = tasks.generate(runner, n, update)
+        take = tasks.generate(runner, n, update, get_shard(shard))
     write_take(take, output, fmt, force)
     stats = metrics.plausibility(take.positions)
-    info(f"[green]wrote[/] {output}: {n} poses in {time.perf_counter() - t0:.1f} s; "
+    info(f"[green]wrote[/] {output}: {take.n_frames} poses in {time.perf_counter() - t0:.1f} s; "
          f"height {stats['height_mean_m']:.2f}±{stats['height_std_m']:.2f} m, "
          f"bone-length CV {stats['bone_length_cv']:.1%}, L/R asymmetry {stats['symmetry_error']:.1%}")
 
@@ -176,6 +186,7 @@ def lift(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Fmt = None,
+    shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -195,8 +206,8 @@ def lift(
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src)
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
-            result = tasks.lift(runner, kp, hypotheses, update)
-        write_take(tasks.aggregate(result, aggregate), dst, fmt, force)
+            result = tasks.lift(runner, kp, hypotheses, update, get_shard(shard))
+        write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
         return f"{kp.n_frames} frames x {hypotheses} hypotheses"
 
     run_batch(inputs, output, fmt, force, work)
@@ -215,6 +226,7 @@ def complete(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Fmt = None,
+    shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -238,10 +250,10 @@ def complete(
         missing = int((~take.mask).sum())
         with progress_bar(f"completing {src.name}", take.n_frames * hypotheses) as update:
             if take.dim == 2:
-                result = tasks.lift(runners[task], take, hypotheses, update)
-                result = result if hypotheses > 1 else tasks.aggregate(result, "mean")
+                result = tasks.lift(runners[task], take, hypotheses, update, get_shard(shard))
+                result = result if hypotheses > 1 or shard else tasks.aggregate(result, "mean")
             else:
-                result = tasks.complete(runners[task], take, hypotheses, keep_observed, update)
+                result = tasks.complete(runners[task], take, hypotheses, keep_observed, update, get_shard(shard))
         write_take(result, dst, fmt, force)
         return f"{missing} missing joint samples filled"
 
@@ -260,6 +272,7 @@ def denoise(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Fmt = None,
+    shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -275,7 +288,7 @@ def denoise(
     def work(src: Path, dst: Path) -> str:
         take = io.read(src)
         with progress_bar(f"denoising {src.name}", take.n_frames) as update:
-            result = tasks.denoise(runner, take, t0, update)
+            result = tasks.denoise(runner, take, t0, update, get_shard(shard))
         write_take(result, dst, fmt, force)
         return f"{take.n_frames} frames"
 
@@ -312,6 +325,29 @@ def evaluate(
     for name, value in result["per_joint_mpjpe_mm"].items():
         joints.add_row(name, f"{value:.1f}")
     out.print(joints)
+
+
+@app.command()
+def merge(
+    parts: Annotated[list[str], typer.Argument(help="Shard outputs (NPZ written with --shard K/N), files or a glob.")],
+    output: Output,
+    aggregate: Annotated[str, typer.Option(help="For lift parts: none, mean or median over hypotheses.")] = "none",
+    fmt: Fmt = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Join the parts of a sharded job into the file a single-process run writes.
+
+    Example: [bold]gfpose merge "synth.part*.npz" -o synth.npz[/]
+    """
+    STATE["quiet"] = quiet
+    from . import io, tasks
+
+    paths = expand(parts)
+    check_output(output, force)
+    merged = tasks.aggregate(tasks.merge_shards([io.read(p) for p in paths]), aggregate)
+    write_take(merged, output, fmt, force)
+    info(f"[green]wrote[/] {output}: {merged.n_frames} frames from {len(paths)} parts")
 
 
 @app.command()

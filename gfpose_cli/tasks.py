@@ -93,14 +93,19 @@ class Runner:
     @torch.inference_mode()
     def sample_rows(self, n_rows: int, cond_raw: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                     x_init: torch.Tensor | None = None, t_start: float = 1.0,
-                    progress: ProgressFn | None = None) -> np.ndarray:
-        """Sample n_rows poses (metres, (n_rows, 17, 3)); cond/mask/x_init are per row."""
+                    progress: ProgressFn | None = None, chunk_rows: int | None = None,
+                    first_chunk: int = 0) -> np.ndarray:
+        """Sample n_rows poses (metres, (n_rows, 17, 3)); cond/mask/x_init are per row.
+
+        Chunk c of chunk_rows rows draws its noise from chunk_seed(seed, first_chunk + c), so a
+        shard that starts at chunk first_chunk reproduces those rows of a single-process run.
+        """
         net, norm, task = self.model.network, self.model.normaliser, self.model.task
         out = np.empty((n_rows, N_JOINTS, 3), dtype=np.float32)
-        bs = self.opts.batch_size
+        bs = chunk_rows or self.opts.batch_size
         for c, start in enumerate(range(0, n_rows, bs)):
             stop = min(start + bs, n_rows)
-            gen = torch.Generator(device=self.device).manual_seed(chunk_seed(self.opts.seed, c))
+            gen = torch.Generator(device=self.device).manual_seed(chunk_seed(self.opts.seed, first_chunk + c))
             if x_init is None:
                 x = self.sde.prior_sampling((stop - start, N_JOINTS * 3), gen, self.device)
             else:
@@ -123,48 +128,93 @@ class Runner:
         return out
 
 
-def generate(runner: Runner, n: int, progress: ProgressFn | None = None) -> Take:
-    """n unconditional poses (canonical Z-up frame, root at the origin)."""
+Shard = tuple[int, int]  # (k, n): the k-th of n parts, 0 <= k < n
+
+
+def parse_shard(text: str | None) -> Shard | None:
+    """'K/N' -> (K, N) with 0 <= K < N; None stays None."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise InputError(f"--shard {text!r}: expected K/N, e.g. 0/4 for the first of four parts") from None
+    if n < 1 or not 0 <= k < n:
+        raise InputError(f"--shard {text!r}: need 0 <= K < N")
+    return k, n
+
+
+def frames_per_chunk(runner: Runner, rows_per_frame: int) -> int:
+    """Whole frames per network batch, so chunk boundaries (and their seeds) fall between frames."""
+    return max(1, runner.opts.batch_size // rows_per_frame)
+
+
+def shard_range(n_frames: int, per_chunk: int, shard: Shard | None) -> tuple[int, int]:
+    """Frames [start, stop) of a shard: whole chunks, split as evenly as possible."""
+    if shard is None:
+        return 0, n_frames
+    k, n = shard
+    chunks = -(-n_frames // per_chunk)
+    return min(n_frames, k * chunks // n * per_chunk), min(n_frames, (k + 1) * chunks // n * per_chunk)
+
+
+def _sample_frames(runner: Runner, n_frames: int, rows_per_frame: int, shard: Shard | None,
+                   progress: ProgressFn | None, per_frame: dict[str, np.ndarray | None],
+                   t_start: float = 1.0) -> tuple[np.ndarray, tuple[int, int]]:
+    """Sample rows_per_frame poses for each frame of a (sharded) frame range: (F_k, S, 17, 3)."""
+    per_chunk = frames_per_chunk(runner, rows_per_frame)
+    start, stop = shard_range(n_frames, per_chunk, shard)
+    rows = {k: None if v is None else torch.from_numpy(np.repeat(v[start:stop], rows_per_frame, axis=0))
+            for k, v in per_frame.items()}
+    out = runner.sample_rows((stop - start) * rows_per_frame, rows.get("cond"), rows.get("mask"), rows.get("x_init"),
+                             t_start, progress, per_chunk * rows_per_frame, start // per_chunk)
+    return out.reshape(stop - start, rows_per_frame, N_JOINTS, 3), (start, stop)
+
+
+def _shard_source(source: dict, shard: Shard | None, frames: tuple[int, int], total: int) -> dict:
+    return {**source, "shard": shard, "frames": (frames[0], frames[1], total)} if shard else source
+
+
+def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: Shard | None = None) -> Take:
+    """n unconditional poses (canonical Z-up frame, root at the origin); a shard gives its part."""
     if n < 1:
         raise InputError("--n must be at least 1")
-    return Take(positions=runner.sample_rows(n, progress=progress), fps=30.0, source={"task": "generate"})
+    poses, frames = _sample_frames(runner, n, 1, shard, progress, {})
+    return Take(positions=poses[:, 0], fps=30.0, source=_shard_source({"task": "generate"}, shard, frames, n))
 
 
-def _repeat(a: np.ndarray, s: int) -> torch.Tensor:
-    return torch.from_numpy(np.repeat(a, s, axis=0))
-
-
-def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: ProgressFn | None = None) -> Take:
+def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: ProgressFn | None = None,
+         shard: Shard | None = None) -> Take:
     """S 3D hypotheses (F, S, 17, 3) per frame of 2D keypoints, root-relative in the camera frame."""
     if keypoints.dim != 2 or keypoints.positions.ndim != 3:
         raise InputError(f"{keypoints.path}: lift needs 2D keypoints (frames, 17, 2), got {keypoints.positions.shape}")
     _check_frames_seen(keypoints, minimum=2)
-    F, S = keypoints.n_frames, hypotheses
-    kp = np.nan_to_num(keypoints.positions)
-    rows = runner.sample_rows(F * S, _repeat(kp, S), _repeat(keypoints.mask, S), progress=progress)
-    return Take(positions=rows.reshape(F, S, N_JOINTS, 3), fps=keypoints.fps,
-                source={"task": "lift", "input": str(keypoints.path or "")})
+    per_frame = {"cond": np.nan_to_num(keypoints.positions), "mask": keypoints.mask}
+    poses, frames = _sample_frames(runner, keypoints.n_frames, hypotheses, shard, progress, per_frame)
+    source = {"task": "lift", "input": str(keypoints.path or "")}
+    return Take(positions=poses, fps=keypoints.fps, source=_shard_source(source, shard, frames, keypoints.n_frames))
 
 
 def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: bool = True,
-             progress: ProgressFn | None = None) -> Take:
+             progress: ProgressFn | None = None, shard: Shard | None = None) -> Take:
     """Fill missing joints of a 3D take (positions keep their global placement)."""
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: complete needs 3D poses (frames, 17, 3); for 2D input use lift")
     _check_frames_seen(take, minimum=2)
     root = root_estimate(take)
     rel = np.nan_to_num(take.positions - root[:, None])
-    F, S = take.n_frames, hypotheses
-    rows = runner.sample_rows(F * S, _repeat(rel, S), _repeat(take.mask, S), progress=progress)
-    poses = rows.reshape(F, S, N_JOINTS, 3) + root[:, None, None]
+    poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, {"cond": rel, "mask": take.mask})
+    poses = poses + root[a:b, None, None]
     if keep_observed:
-        poses = np.where(take.mask[:, None, :, None], take.positions[:, None], poses)
-    out = poses[:, 0] if S == 1 else poses
-    return Take(positions=out, mask=np.ones((F, N_JOINTS), bool), fps=take.fps, root=take.root,
-                source={**take.source, "task": "complete"})
+        poses = np.where(take.mask[a:b, None, :, None], take.positions[a:b, None], poses)
+    out = poses[:, 0] if hypotheses == 1 else poses
+    return Take(positions=out, mask=np.ones((b - a, N_JOINTS), bool), fps=take.fps,
+                root=None if take.root is None else take.root[a:b],
+                source=_shard_source({**take.source, "task": "complete"}, shard, (a, b), take.n_frames))
 
 
-def denoise(runner: Runner, take: Take, t0: float = 0.1, progress: ProgressFn | None = None) -> Take:
+def denoise(runner: Runner, take: Take, t0: float = 0.1, progress: ProgressFn | None = None,
+            shard: Shard | None = None) -> Take:
     """Clean a 3D take by running the reverse process from t0 with the noisy pose as x(t0)."""
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
@@ -175,10 +225,42 @@ def denoise(runner: Runner, take: Take, t0: float = 0.1, progress: ProgressFn | 
         raise InputError(f"{take.path}: frame {f} is missing joint {JOINTS[j]}; run `gfpose complete` first")
     root = take.positions[:, ROOT].copy()
     rel = take.positions - root[:, None]
-    norm = runner.model.normaliser
-    x = norm.encode(torch.from_numpy(rel)) * float(runner.sde.alpha(torch.tensor(t0)))
-    rows = runner.sample_rows(len(rel), x_init=x, t_start=t0, progress=progress)
-    return Take(positions=rows + root[:, None], fps=take.fps, root=take.root, source={**take.source, "task": "denoise"})
+    x = runner.model.normaliser.encode(torch.from_numpy(rel)) * float(runner.sde.alpha(torch.tensor(t0)))
+    poses, (a, b) = _sample_frames(runner, take.n_frames, 1, shard, progress, {"x_init": x.numpy()}, t0)
+    return Take(positions=poses[:, 0] + root[a:b, None], fps=take.fps,
+                root=None if take.root is None else take.root[a:b],
+                source=_shard_source({**take.source, "task": "denoise"}, shard, (a, b), take.n_frames))
+
+
+def merge_shards(parts: list[Take]) -> Take:
+    """Join shard outputs (any order) into the take a single-process run would have written."""
+    if not parts:
+        raise InputError("merge needs at least one shard file")
+    info = []
+    for p in parts:
+        if not p.source.get("shard") or not p.source.get("frames"):
+            raise InputError(f"{p.path}: not a shard output (written without --shard, or not NPZ)")
+        info.append((tuple(p.source["shard"]), tuple(p.source["frames"]), p))
+    n = info[0][0][1]
+    total = info[0][1][2]
+    info.sort(key=lambda i: i[0][0])
+    ks = [i[0][0] for i in info]
+    if any(i[0][1] != n or i[1][2] != total for i in info):
+        raise InputError("shard files come from different runs (their K/N or frame totals differ)")
+    if ks != list(range(n)):
+        missing = sorted(set(range(n)) - set(ks))
+        dup = sorted({k for k in ks if ks.count(k) > 1})
+        raise InputError(f"shards of {n}: missing {missing or 'none'}, duplicated {dup or 'none'}")
+    for (_, (a, b, _), p), (_, (a2, _, _), _) in zip(info, info[1:]):
+        if b != a2:
+            raise InputError(f"{p.path}: frames end at {b} but the next shard starts at {a2}")
+    pos = np.concatenate([i[2].positions for i in info])
+    mask = np.concatenate([i[2].mask for i in info])
+    roots = [i[2].root for i in info]
+    root = np.concatenate(roots) if all(r is not None for r in roots) else None
+    first = info[0][2]
+    source = {k: v for k, v in first.source.items() if k not in ("shard", "frames", "path")}
+    return Take(positions=pos, mask=mask, fps=first.fps, root=root, source=source)
 
 
 def root_estimate(take: Take) -> np.ndarray:

@@ -60,7 +60,9 @@ def read(path: Path) -> Take:
         fps=fps,
         root=None if root is None else np.asarray(root, np.float32),
         confidence=None if confidence is None else np.asarray(confidence, np.float32),
-        source={"path": str(path), "format": "npz"},
+        source={"path": str(path), "format": "npz",
+                **({"shard": tuple(int(v) for v in files["shard"]), "frames": tuple(int(v) for v in files["frames"])}
+                   if "shard" in files and "frames" in files else {})},
     )
 
 
@@ -79,6 +81,9 @@ def write(take: Take, path: Path, force: bool = True) -> None:
         arrays["root"] = take.root.astype(np.float32)
     if take.confidence is not None:
         arrays["confidence"] = take.confidence.astype(np.float32)
+    if take.source.get("shard"):
+        arrays["shard"] = np.asarray(take.source["shard"], np.int64)  # (K, N)
+        arrays["frames"] = np.asarray(take.source["frames"], np.int64)  # (start, stop, total)
     with atomic_path(path, force) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)

@@ -1,0 +1,66 @@
+"""--shard K/N parts merged with `gfpose merge` equal a single-process run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gfpose_cli import io
+from gfpose_cli.take import Take
+
+from .conftest import synthetic_poses
+from .test_cli import run
+
+FAST = ["--steps", "4", "--quiet", "--batch-size", "7", "--seed", "5"]
+
+
+def sharded(tmp_path: Path, capsys, argv: list[str], n: int, name: str) -> np.ndarray:
+    for k in reversed(range(n)):  # any order
+        code, _, err = run([*argv, "-o", str(tmp_path / f"{name}.part{k}.npz"), "--shard", f"{k}/{n}", *FAST], capsys)
+        assert code == 0, err
+    code, _, err = run(["merge", str(tmp_path / f"{name}.part*.npz"), "-o", str(tmp_path / f"{name}.merged.npz"), "-q"], capsys)
+    assert code == 0, err
+    return io.read(tmp_path / f"{name}.merged.npz").positions
+
+
+def single(tmp_path: Path, capsys, argv: list[str], name: str) -> np.ndarray:
+    code, _, err = run([*argv, "-o", str(tmp_path / f"{name}.single.npz"), *FAST], capsys)
+    assert code == 0, err
+    return io.read(tmp_path / f"{name}.single.npz").positions
+
+
+def test_generate_shards_merge_to_the_single_run(tmp_path: Path, capsys) -> None:
+    argv = ["generate", "--n", "50"]
+    whole = single(tmp_path, capsys, argv, "g")
+    assert np.array_equal(sharded(tmp_path, capsys, argv, 3, "g"), whole)
+
+
+def test_lift_and_denoise_shards_merge_to_the_single_run(tmp_path: Path, capsys) -> None:
+    poses = synthetic_poses(23)
+    io.write(Take(positions=poses[..., :2] * 400 + 500), tmp_path / "kp.npz")
+    argv = ["lift", str(tmp_path / "kp.npz"), "-s", "3"]
+    whole = single(tmp_path, capsys, argv, "l")
+    assert whole.shape == (23, 3, 17, 3)
+    assert np.array_equal(sharded(tmp_path, capsys, argv, 2, "l"), whole)
+    io.write(Take(positions=poses + 0.01), tmp_path / "noisy.npz")
+    argv = ["denoise", str(tmp_path / "noisy.npz")]
+    assert np.array_equal(sharded(tmp_path, capsys, argv, 3, "d"), single(tmp_path, capsys, argv, "d"))
+
+
+def test_merge_refuses_incomplete_or_foreign_parts(tmp_path: Path, capsys) -> None:
+    for k in (0, 2):
+        run(["generate", "--n", "30", "-o", str(tmp_path / f"p{k}.npz"), "--shard", f"{k}/3", *FAST], capsys)
+    code, _, err = run(["merge", str(tmp_path / "p0.npz"), str(tmp_path / "p2.npz"), "-o", str(tmp_path / "m.npz")], capsys)
+    assert code == 2 and "missing [1]" in err and not (tmp_path / "m.npz").exists()
+    io.write(Take(positions=synthetic_poses(3)), tmp_path / "plain.npz")
+    code, _, err = run(["merge", str(tmp_path / "plain.npz"), "-o", str(tmp_path / "m.npz")], capsys)
+    assert code == 2 and "not a shard output" in err
+    code, _, err = run(["generate", "--n", "30", "-o", str(tmp_path / "p.csv"), "--shard", "0/3", *FAST], capsys)
+    assert code == 2 and "must be NPZ" in err
+
+
+@pytest.mark.parametrize("bad", ["3/3", "a/b", "1", "-1/2"])
+def test_bad_shard_spec(tmp_path: Path, capsys, bad: str) -> None:
+    code, _, err = run(["generate", "--n", "5", "-o", str(tmp_path / "g.npz"), "--shard", bad, *FAST], capsys)
+    assert code == 2 and "--shard" in err

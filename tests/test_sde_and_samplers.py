@@ -46,7 +46,7 @@ def run_sampler(name: str, steps: int, eps_fn, n: int = 6000, seed: int = 1) -> 
 
 # (sampler, steps): each sampler at the step count we rely on; PC at 300 keeps the test quick
 # (its error at 1000 is smaller still).
-CASES = [("dpm2m", 25), ("pc", 300), ("ode-euler", 100)]
+CASES = [("dpm2m", 25), ("sde-dpm2m", 50), ("pc", 300), ("ode-euler", 100)]
 MEAN_TOL, COV_TOL = 0.08, 0.08  # sampling error of 6000 draws is about 0.03 / 0.03
 
 

@@ -15,8 +15,8 @@ from .sde import SubVPSDE
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-SAMPLERS = ("dpm2m", "pc", "ode-euler")
-DEFAULT_STEPS = {"dpm2m": 25, "pc": 1000, "ode-euler": 100}
+SAMPLERS = ("dpm2m", "sde-dpm2m", "pc", "ode-euler")
+DEFAULT_STEPS = {"dpm2m": 25, "sde-dpm2m": 50, "pc": 1000, "ode-euler": 100}
 
 
 def _times(x: torch.Tensor, t: float) -> torch.Tensor:
@@ -86,12 +86,7 @@ def dpm_solver_2m(eps_fn: EpsFn, sde: SubVPSDE, x: torch.Tensor, steps: int = 25
     Exponential integrator in lambda with data prediction x0 = (x - sigma eps) / alpha and a
     multistep second-order correction; 1 NFE per step, deterministic.
     """
-    t0 = torch.tensor([t_start, sde.eps], dtype=torch.float64)
-    lam = lambda_of_t(sde, t0)
-    lams = torch.linspace(float(lam[0]), float(lam[1]), steps + 1, dtype=torch.float64)
-    ts = t_of_lambda(sde, lams)
-    ts[0], ts[-1] = t_start, sde.eps
-    alphas, sigmas = sde.alpha(ts), sde.sigma(ts)
+    ts, lams, alphas, sigmas = _log_snr_schedule(sde, steps, t_start)
     x0_prev, h_prev = None, None
     for i in range(steps):
         eps = eps_fn(x, _times(x, float(ts[i])))
@@ -107,12 +102,47 @@ def dpm_solver_2m(eps_fn: EpsFn, sde: SubVPSDE, x: torch.Tensor, steps: int = 25
     return x
 
 
+def _log_snr_schedule(sde: SubVPSDE, steps: int, t_start: float) -> tuple[torch.Tensor, ...]:
+    """Times uniform in lambda from t_start to eps, with their lambda, alpha and sigma."""
+    t0 = torch.tensor([t_start, sde.eps], dtype=torch.float64)
+    lam = lambda_of_t(sde, t0)
+    lams = torch.linspace(float(lam[0]), float(lam[1]), steps + 1, dtype=torch.float64)
+    ts = t_of_lambda(sde, lams)
+    ts[0], ts[-1] = t_start, sde.eps
+    return ts, lams, sde.alpha(ts), sde.sigma(ts)
+
+
+def sde_dpm_solver_2m(eps_fn: EpsFn, sde: SubVPSDE, x: torch.Tensor, steps: int = 25, t_start: float = 1.0,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """SDE-DPM-Solver++(2M) (Lu et al. 2022): the stochastic twin of dpm2m, 1 NFE per step.
+
+    x_t = (sigma_t/sigma_s) e^-h x_s + alpha_t (1 - e^-2h) D + sigma_t sqrt(1 - e^-2h) z, with D
+    the multistep data prediction. Fresh noise each step forgives score errors the way PC does.
+    """
+    ts, lams, alphas, sigmas = _log_snr_schedule(sde, steps, t_start)
+    x0_prev, h_prev = None, None
+    for i in range(steps):
+        eps = eps_fn(x, _times(x, float(ts[i])))
+        x0 = (x - float(sigmas[i]) * eps) / float(alphas[i])
+        h = float(lams[i + 1] - lams[i])
+        d = x0 if x0_prev is None else x0 + (0.5 * h / h_prev) * (x0 - x0_prev)
+        decay = math.exp(-h)
+        x = float(sigmas[i + 1] / sigmas[i]) * decay * x - float(alphas[i + 1]) * math.expm1(-2 * h) * d
+        if i < steps - 1:
+            noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x = x + float(sigmas[i + 1]) * math.sqrt(-math.expm1(-2 * h)) * noise
+        x0_prev, h_prev = x0, h
+    return x
+
+
 def sample(eps_fn: EpsFn, sde: SubVPSDE, x: torch.Tensor, sampler: str = "dpm2m", steps: int | None = None,
            t_start: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """Dispatch by sampler name; steps defaults per sampler (DEFAULT_STEPS)."""
     steps = steps or DEFAULT_STEPS[sampler]
     if sampler == "pc":
         return pc_sampler(eps_fn, sde, x, steps, t_start, generator=generator)
+    if sampler == "sde-dpm2m":
+        return sde_dpm_solver_2m(eps_fn, sde, x, steps, t_start, generator=generator)
     if sampler == "dpm2m":
         return dpm_solver_2m(eps_fn, sde, x, steps, t_start, generator=generator)
     if sampler == "ode-euler":

@@ -45,6 +45,8 @@ Steps = Annotated[Optional[int], typer.Option(help="Solver steps (default: 25 fo
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
 Fmt = Annotated[Optional[str], typer.Option("--format", help="Output format (npz, csv); default from -o's extension.")]
+MapOpt = Annotated[Optional[str], typer.Option("--map", help="Skeleton map for BVH/ASF/C3D input: a preset name or your .toml (default: auto).")]
+SubjectOpt = Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix, e.g. Derrick).")]
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
 
 
@@ -120,6 +122,16 @@ def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
             err.print(f"[red]failed[/] {src}: {exc}")
     if failures:
         raise InputError(f"{len(failures)} of {len(pairs)} inputs failed (listed above)")
+
+
+def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None):
+    from . import io
+
+    take = io.read(src, skeleton_map=skeleton_map, subject=subject)
+    if take.source.get("map"):
+        info(f"{src.name}: map '{take.source['map']}', {take.n_frames} frames at {take.fps:g} Hz, "
+             f"up axis {take.source.get('up', '?')}")
+    return take
 
 
 def write_take(take, dst: Path, fmt: Optional[str], force: bool) -> None:
@@ -226,6 +238,8 @@ def complete(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Fmt = None,
+    skeleton_map: MapOpt = None,
+    subject: SubjectOpt = None,
     shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -243,7 +257,7 @@ def complete(
     runners: dict[str, object] = {}
 
     def work(src: Path, dst: Path) -> str:
-        take = io.read(src)
+        take = read_take(src, skeleton_map, subject)
         task = "lift" if take.dim == 2 else "complete3d"
         if task not in runners:
             runners[task] = tasks.Runner.for_task(task, weights, opts)
@@ -272,6 +286,8 @@ def denoise(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Fmt = None,
+    skeleton_map: MapOpt = None,
+    subject: SubjectOpt = None,
     shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -286,7 +302,7 @@ def denoise(
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
 
     def work(src: Path, dst: Path) -> str:
-        take = io.read(src)
+        take = read_take(src, skeleton_map, subject)
         with progress_bar(f"denoising {src.name}", take.n_frames) as update:
             result = tasks.denoise(runner, take, t0, update, get_shard(shard))
         write_take(result, dst, fmt, force)
@@ -325,6 +341,31 @@ def evaluate(
     for name, value in result["per_joint_mpjpe_mm"].items():
         joints.add_row(name, f"{value:.1f}")
     out.print(joints)
+
+
+@app.command()
+def convert(
+    inputs: Annotated[list[str], typer.Argument(help="Mocap files (C3D, BVH, ASF/AMC, NPZ, CSV), folders or globs.")],
+    output: Output,
+    skeleton_map: MapOpt = None,
+    subject: SubjectOpt = None,
+    fmt: Fmt = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Bring any supported file to the 17-joint skeleton (metres, Z up) as NPZ or CSV.
+
+    Example: [bold]gfpose convert take01.c3d -o take01.npz --subject Derrick[/]
+    """
+    STATE["quiet"] = quiet
+
+    def work(src: Path, dst: Path) -> str:
+        take = read_take(src, skeleton_map, subject)
+        write_take(take, dst, fmt, force)
+        missing = int((~take.mask).sum())
+        return f"{take.n_frames} frames" + (f", {missing} missing joint samples (NaN)" if missing else "")
+
+    run_batch(inputs, output, fmt, force, work)
 
 
 @app.command()

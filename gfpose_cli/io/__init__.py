@@ -16,7 +16,7 @@ from ..take import Take
 from . import csv as csv_io
 from . import npz as npz_io
 
-READ_FORMATS = ("npz", "csv", "bvh", "amc")
+READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d")
 WRITE_FORMATS = ("npz", "csv")
 
 
@@ -110,8 +110,9 @@ def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | S
                 source={"path": str(amc_path), "format": "amc", "map": smap.name, "up": up})
 
 
-def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None) -> Take:
-    """Read any supported file into a Take."""
+def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None,
+         subject: str | None = None) -> Take:
+    """Read any supported file into a Take (skeleton_map: preset name or .toml; subject: C3D prefix)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -122,6 +123,10 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
         return npz_io.read(path)
     if kind == "csv":
         return csv_io.read(path)
+    if kind == "c3d":
+        from . import c3d
+
+        return c3d.read(path, skeleton_map, subject)
     if kind == "amc":
         return read_amc(path, skeleton_map=skeleton_map)
     return read_bvh(path, skeleton_map)

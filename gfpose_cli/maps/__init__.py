@@ -7,7 +7,7 @@ Source names are matched case-insensitively after stripping namespace prefixes s
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -34,15 +34,30 @@ class SkeletonMap:
     name: str
     description: str
     joints: dict[str, dict[str, float]]
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # normalised name -> alternatives
 
     def sources(self) -> set[str]:
         return {normalise_name(s) for w in self.joints.values() for s in w}
 
+    def _resolve(self, source: str, have: dict[str, int]) -> int | None:
+        """Index of a source name (or one of its aliases) among the file's names."""
+        key = normalise_name(source)
+        for candidate in (key, *self.aliases.get(key, ())):
+            if candidate in have:
+                return have[candidate]
+        return None
+
+    def resolved_sources(self, names: list[str]) -> list[str]:
+        """The file's names this map would read."""
+        have = {normalise_name(n): i for i, n in enumerate(names)}
+        idx = {self._resolve(s, have) for w in self.joints.values() for s in w}
+        return [names[i] for i in sorted(i for i in idx if i is not None)]
+
     def match_score(self, names: list[str]) -> float:
-        """Fraction of this map's source names present among names."""
-        have = {normalise_name(n) for n in names}
+        """Fraction of this map's source names present among names (aliases count)."""
+        have = {normalise_name(n): i for i, n in enumerate(names)}
         need = self.sources()
-        return len(need & have) / max(len(need), 1)
+        return sum(self._resolve(s, have) is not None for s in need) / max(len(need), 1)
 
     def apply(self, names: list[str], positions: np.ndarray, observed: np.ndarray | None = None,
               where: str = "input") -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +65,7 @@ class SkeletonMap:
 
         Raises InputError naming the joints whose sources are absent from the file.
         """
-        index = {normalise_name(n): i for i, n in enumerate(names)}
+        have = {normalise_name(n): i for i, n in enumerate(names)}
         F, _, D = positions.shape
         if observed is None:
             observed = np.isfinite(positions).all(-1)
@@ -59,11 +74,11 @@ class SkeletonMap:
         absent: list[str] = []
         for j, joint in enumerate(JOINTS):
             weights = self.joints[joint]
-            missing = [s for s in weights if normalise_name(s) not in index]
+            cols = [self._resolve(s, have) for s in weights]
+            missing = [s for s, c in zip(weights, cols) if c is None]
             if missing:
                 absent.append(f"{joint} (needs {', '.join(missing)})")
                 continue
-            cols = [index[normalise_name(s)] for s in weights]
             w = np.array(list(weights.values()), dtype=np.float64)
             w = w / w.sum()
             seen = observed[:, cols].all(axis=1)
@@ -90,7 +105,10 @@ def _parse(data: dict, name: str) -> SkeletonMap:
             joints[joint] = {str(k): float(v) for k, v in spec.items()}
         else:
             raise InputError(f"map {name}: joint {joint} must be a name or a table of name = weight")
-    return SkeletonMap(name=str(data.get("name", name)), description=str(data.get("description", "")), joints=joints)
+    aliases = {normalise_name(k): tuple(normalise_name(a) for a in ([v] if isinstance(v, str) else v))
+               for k, v in data.get("aliases", {}).items()}
+    return SkeletonMap(name=str(data.get("name", name)), description=str(data.get("description", "")),
+                       joints=joints, aliases=aliases)
 
 
 def preset_names() -> list[str]:
@@ -118,8 +136,13 @@ def auto_map(names: list[str], where: str = "input") -> SkeletonMap:
     scored = sorted(((load_map(n).match_score(names), n) for n in preset_names()), reverse=True)
     best_score, best = scored[0]
     if best_score < 1.0:
+        try:
+            load_map(best).apply(names, np.zeros((1, len(names), 3)), where=where)
+            detail = ""
+        except InputError as exc:
+            detail = ": " + str(exc).split(" cannot find ", 1)[-1]
         raise InputError(
-            f"{where}: no skeleton map matches its joint names (best: {best} with {best_score:.0%} of joints found); "
-            "pass --map with a preset or your own .toml"
+            f"{where}: no skeleton map matches its joint names; the closest, {best} ({best_score:.0%} of its "
+            f"sources found), cannot find {detail[2:] or 'some joints'}. Pass --map with a preset or your own .toml"
         )
     return load_map(best)

@@ -1,0 +1,85 @@
+"""C3D reading on the real fixtures: units, axes, gaps, subjects and clear refusals."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gfpose_cli import io
+from gfpose_cli.errors import InputError
+from gfpose_cli.metrics import body_height
+
+from .conftest import FIXTURES, needs_fixtures
+from .test_cli import run
+
+pytestmark = needs_fixtures
+
+
+@pytest.mark.parametrize("name,frames,fps", [("cmu_85_02", 810, 120.0), ("ktk_tennis_serve_nan", 1092, 50.0)])
+def test_plug_in_gait_files_map_to_an_upright_body_in_metres(name: str, frames: int, fps: float) -> None:
+    take = io.read(FIXTURES / f"{name}.c3d")
+    assert take.source["map"] == "plug-in-gait"  # auto-detected (CMU's LFWT/LBWT through aliases)
+    assert take.n_frames == frames and take.fps == fps
+    full = take.mask.all(1)
+    assert full.mean() > 0.8
+    p = take.positions[full]
+    assert 1.3 < np.median(body_height(p)) < 2.0  # mm (CMU) and m (tennis) both end in metres
+    assert np.median(p[:, 10, 2] - p[:, [3, 6], 2].mean(1)) > 1.0  # head above ankles: Z up
+
+
+def test_gaps_become_missing_joints_not_zeros() -> None:
+    take = io.read(FIXTURES / "ktk_tennis_serve_nan.c3d")
+    missing = ~take.mask
+    assert missing.any()
+    assert np.isnan(take.positions[missing]).all()
+    assert set(np.nonzero(missing.any(0))[0]) <= {11, 12, 14, 15}  # the shoulder marker's joints
+
+
+def test_positions_agree_with_the_independent_c3d_reader() -> None:
+    """py-c3d reads the same marker (LKNE -> joint LKnee) as our ezc3d path, frame by frame."""
+    import c3d
+
+    path = FIXTURES / "cmu_85_02.c3d"
+    with open(path, "rb") as fh:
+        reader = c3d.Reader(fh)
+        labels = [label.strip() for label in reader.point_labels]
+        col = labels.index("Male:LKNE")
+        frames = np.array([points[col, :3] for _, points, _ in reader.read_frames()])
+    ours = io.read(path).positions[:, 5]  # LKnee, metres, Z up (the file is already Z up)
+    assert np.abs(ours - frames / 1000.0).max() < 1e-5
+
+
+def test_unmappable_files_name_the_joints_they_lack() -> None:
+    with pytest.raises(InputError, match=r"btk_gait.c3d.*cannot find.*Head \(needs"):
+        io.read(FIXTURES / "btk_gait.c3d")
+    with pytest.raises(InputError, match="several subjects"):
+        io.read(FIXTURES / "ezc3d_vicon.c3d")
+    with pytest.raises(InputError, match="ezc3d_vicon.c3d.*cannot find"):
+        io.read(FIXTURES / "ezc3d_vicon.c3d", subject="Daphnee")
+    with pytest.raises(InputError, match="no markers of subject 'Nobody'"):
+        io.read(FIXTURES / "ezc3d_vicon.c3d", subject="Nobody")
+    with pytest.raises(InputError, match="ktk_duplicate_labels.c3d"):
+        io.read(FIXTURES / "ktk_duplicate_labels.c3d")
+
+
+def test_convert_and_complete_a_real_take(tmp_path: Path, capsys) -> None:
+    src = FIXTURES / "ktk_tennis_serve_nan.c3d"
+    before = src.read_bytes()
+    code, _, err = run(["convert", str(src), "-o", str(tmp_path / "t.npz"), "-q"], capsys)
+    assert code == 0, err
+    converted = io.read(tmp_path / "t.npz")
+    assert not converted.mask.all()
+    code, _, err = run(["complete", str(src), "-o", str(tmp_path / "f.npz"), "--steps", "5", "-q"], capsys)
+    assert code == 0, err
+    filled = io.read(tmp_path / "f.npz")
+    assert filled.mask.all() and np.isfinite(filled.positions).all()
+    assert np.allclose(filled.positions[converted.mask], converted.positions[converted.mask], atol=1e-5)
+    assert src.read_bytes() == before
+
+
+def test_truncated_c3d_is_an_input_error(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.c3d"
+    cut.write_bytes((FIXTURES / "cmu_85_02.c3d").read_bytes()[:3000])
+    with pytest.raises(InputError, match="cut.c3d"):
+        io.read(cut)

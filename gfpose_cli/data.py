@@ -25,7 +25,7 @@ TARGET_FPS = 30.0
 HELD_OUT = {"cmu": ("02", "09", "12"), "hdm05": ("mm",)}
 #: CMU trials recorded at 60 fps although their header says 120 (PROVENANCE.md).
 CMU_TRUE_FPS = {"dance-salsa": 60.0}
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: BVH/ASF Y-axis rotations fixed (were mirrored)
 ProgressFn = Callable[[str], None]
 
 

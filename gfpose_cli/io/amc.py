@@ -22,8 +22,8 @@ def _rot(axis: str, deg: np.ndarray) -> np.ndarray:
     c, s = np.cos(a), np.sin(a)
     R = np.zeros(np.shape(a) + (3, 3))
     k = "xyz".index(axis.lower())
-    i, j = [n for n in range(3) if n != k]
     R[..., k, k] = 1.0
+    i, j = (k + 1) % 3, (k + 2) % 3  # cyclic order keeps the right-hand rule for every axis
     R[..., i, i], R[..., i, j], R[..., j, i], R[..., j, j] = c, -s, s, c
     return R
 

@@ -110,8 +110,8 @@ def _axis_rotation(axis: int, angles_deg: np.ndarray) -> np.ndarray:
     a = np.deg2rad(angles_deg)
     c, s = np.cos(a), np.sin(a)
     R = np.zeros(a.shape + (3, 3))
-    i, j = [k for k in range(3) if k != axis]
     R[..., axis, axis] = 1.0
+    i, j = (axis + 1) % 3, (axis + 2) % 3  # cyclic order keeps the right-hand rule for every axis
     R[..., i, i], R[..., i, j], R[..., j, i], R[..., j, j] = c, -s, s, c
     return R
 

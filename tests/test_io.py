@@ -178,3 +178,22 @@ def test_hdm05_asf_amc_faces_its_walking_direction() -> None:
 def test_unmapped_bvh_fixture_gets_a_clear_message() -> None:
     with pytest.raises(InputError, match="no skeleton map matches"):
         io.read(FIXTURES / "cmu_12_01_walk.bvh")
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", ["cmu_12_01_walk", "fair_wave_hello"])
+def test_bvh_forward_kinematics_matches_blender(name: str) -> None:
+    """World joint positions equal Blender's BVH import (stored beside the fixture) to 1e-3 file units.
+
+    Blender turns Y-up files to Z-up as (x, -z, y); frames are numbered from 1. This caught
+    rotations about Y being mirrored in our FK.
+    """
+    import json
+
+    from gfpose_cli.io import bvh
+
+    ref = json.loads((FIXTURES / f"{name}.bvh.json").read_text())
+    skel = bvh.read_skeleton(FIXTURES / f"{name}.bvh")
+    world = bvh.forward_kinematics(skel)[np.array(ref["sampled_frames"]) - 1][:, [skel.names.index(b) for b in ref["bones"]]]
+    blender_frame = np.stack([world[..., 0], -world[..., 2], world[..., 1]], -1)
+    assert np.abs(blender_frame - np.array(ref["positions"])).max() < 1e-3

@@ -249,7 +249,7 @@ def complete(
     Example: [bold]gfpose complete partial.npz -o filled.npz[/]
     """
     STATE["quiet"] = quiet
-    from . import io, tasks
+    from . import tasks
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
@@ -297,7 +297,7 @@ def denoise(
     Example: [bold]gfpose denoise noisy.npz -o clean.npz --t0 0.1[/]
     """
     STATE["quiet"] = quiet
-    from . import io, tasks
+    from . import tasks
 
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
 

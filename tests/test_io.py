@@ -175,9 +175,23 @@ def test_hdm05_asf_amc_faces_its_walking_direction() -> None:
 
 
 @needs_fixtures
-def test_unmapped_bvh_fixture_gets_a_clear_message() -> None:
-    with pytest.raises(InputError, match="no skeleton map matches"):
-        io.read(FIXTURES / "cmu_12_01_walk.bvh")
+@pytest.mark.parametrize("name,preset,up", [("cmu_12_01_walk", "mixamo", "+Y"), ("cmu_131_03_hop", "anatomical", "+Y"),
+                                            ("fair_wave_hello", "mixamo", "+Z")])
+def test_bvh_fixtures_pick_their_map_and_stand_up(name: str, preset: str, up: str) -> None:
+    take = io.read(FIXTURES / f"{name}.bvh")
+    assert take.source["map"] == preset and take.source["up"] == up and take.mask.all()
+    p = take.positions[1:]
+    assert np.median(p[:, 10, 2] - p[:, [3, 6], 2].mean(1)) > 0.5  # head above ankles after Z-up
+    if name.startswith("cmu"):  # CMU adults in Acclaim units (inches / 0.45)
+        assert take.source["units"] == "acclaim" and 1.3 < np.median(body_height(p)) < 1.9
+
+
+def test_unmappable_bvh_names_the_missing_joints() -> None:
+    text = MINI_BVH
+    with pytest.raises(InputError, match=r"cannot find .*Pelvis \(needs"):
+        from gfpose_cli.io import bvh, take_from_bvh
+
+        take_from_bvh(bvh.parse(text), "mini.bvh")
 
 
 @needs_fixtures

@@ -72,16 +72,22 @@ def take_from_bvh(skel, path, skeleton_map=None, units: float | None = None) -> 
     rest = np.zeros_like(skel.offsets)
     for j, p in enumerate(skel.parents):
         rest[j] = skel.offsets[j] + (rest[p] if p >= 0 else 0)
-    scale = units if units is not None else bvh_io.unit_scale(float(np.ptp(rest, axis=0).max()))
     smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
         load_map(skeleton_map) if skeleton_map else auto_map(skel.names, str(path)))
+    rest17 = _rest_17(smap, skel.names, rest, str(path))
+    if units is None:
+        span = float(np.linalg.norm(rest17[JOINTS.index("Head")] - rest17[[JOINTS.index("RAnkle"), JOINTS.index("LAnkle")]].mean(0)))
+        scale, unit_name = bvh_io.unit_scale(span)
+    else:
+        scale, unit_name = units, "given"
     poses, mask = smap.apply(skel.names, world * scale, where=str(path))
-    poses, up = to_z_up(poses, _rest_17(smap, skel.names, rest, str(path)))
+    poses, up = to_z_up(poses, rest17)
     return Take(
         positions=poses.astype(np.float32),
         mask=mask,
         fps=skel.fps,
-        source={"path": str(path), "format": "bvh", "map": smap.name, "units_to_m": scale, "up": up},
+        source={"path": str(path), "format": "bvh", "map": smap.name, "units_to_m": scale, "units": unit_name,
+                "up": up},
     )
 
 

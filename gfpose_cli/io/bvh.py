@@ -156,12 +156,15 @@ def read_skeleton(path: Path) -> BvhSkeleton:
     return parse(text, path)
 
 
-def unit_scale(rest_height: float) -> float:
-    """Metres per file unit, guessed from the skeleton's rest height (BVH declares no units)."""
-    if rest_height < 5:
-        return 1.0  # metres
-    if rest_height < 100:
-        return 0.0254  # inches
-    if rest_height < 400:
-        return 0.01  # centimetres
-    return 0.001  # millimetres
+#: metres per file unit for the units BVH files are found in (BVH declares none)
+UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "acclaim": 0.0254 / 0.45}
+
+
+def unit_scale(ankle_to_head: float) -> tuple[float, str]:
+    """Metres per file unit, guessed from the rest pose's ankle-to-head distance (~1.5 m in adults).
+
+    Picks the unit that brings it closest to 1.5 m on a log scale; `acclaim` is the CMU/ASF length
+    unit (inches / 0.45) that many CMU BVH conversions kept.
+    """
+    name = min(UNITS, key=lambda u: abs(np.log(max(ankle_to_head, 1e-9) * UNITS[u] / 1.5)))
+    return UNITS[name], name

@@ -94,7 +94,7 @@ def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bo
     to_folder = len(inputs) > 1 or output.is_dir() or not output.suffix
     pairs = []
     for src in inputs:
-        ext = (fmt or src.suffix.lstrip(".") or "npz").lower()
+        ext = (fmt or (src.suffix.lstrip(".").lower() if src.suffix.lstrip(".").lower() in ("npz", "csv") else "npz")).lower()
         dst = output / f"{src.stem}.{ext}" if to_folder else output
         pairs.append((src, check_output(dst, force, src)))
     return pairs
@@ -220,7 +220,9 @@ def lift(
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
             result = tasks.lift(runner, kp, hypotheses, update, get_shard(shard))
         write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
-        return f"{kp.n_frames} frames x {hypotheses} hypotheses"
+        empty = int((~result.mask.any(1)).sum())
+        return f"{kp.n_frames} frames x {hypotheses} hypotheses" + (
+            f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "")
 
     run_batch(inputs, output, fmt, force, work)
 

@@ -267,7 +267,9 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
     found: list[Path] = []
     for item in items:
         p = Path(item)
-        if p.is_dir():
+        if p.is_dir() and any(p.glob("*_keypoints.json")):
+            found.append(p)  # an OpenPose folder is one take
+        elif p.is_dir():
             found += sorted(q for q in p.rglob("*") if q.is_file() and (q.suffix.lstrip(".").lower() in READ_FORMATS or archive_kind(q)))
         elif p.exists():
             found.append(p)

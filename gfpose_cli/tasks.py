@@ -188,11 +188,16 @@ def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: Progres
     """S 3D hypotheses (F, S, 17, 3) per frame of 2D keypoints, root-relative in the camera frame."""
     if keypoints.dim != 2 or keypoints.positions.ndim != 3:
         raise InputError(f"{keypoints.path}: lift needs 2D keypoints (frames, 17, 2), got {keypoints.positions.shape}")
-    _check_frames_seen(keypoints, minimum=2)
+    usable = keypoints.mask.sum(1) >= 2
+    if keypoints.n_frames == 0 or not usable.any():
+        raise InputError(f"{keypoints.path}: no frame has 2 or more observed keypoints; nothing to lift")
     per_frame = {"cond": np.nan_to_num(keypoints.positions), "mask": keypoints.mask}
-    poses, frames = _sample_frames(runner, keypoints.n_frames, hypotheses, shard, progress, per_frame)
+    poses, (a, b) = _sample_frames(runner, keypoints.n_frames, hypotheses, shard, progress, per_frame)
+    poses[~usable[a:b]] = np.nan  # frames without a detection stay empty rather than invented
+    mask = np.repeat(usable[a:b, None], 17, axis=1)
     source = {"task": "lift", "input": str(keypoints.path or "")}
-    return Take(positions=poses, fps=keypoints.fps, source=_shard_source(source, shard, frames, keypoints.n_frames))
+    return Take(positions=poses, mask=mask, fps=keypoints.fps,
+                source=_shard_source(source, shard, (a, b), keypoints.n_frames))
 
 
 def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: bool = True,
@@ -290,4 +295,4 @@ def aggregate(hyps: Take, how: str) -> Take:
     if how not in ("mean", "median"):
         raise InputError(f"--aggregate must be none, mean or median, got {how!r}")
     fn = np.mean if how == "mean" else np.median
-    return Take(positions=fn(hyps.positions, axis=1), fps=hyps.fps, source=hyps.source)
+    return Take(positions=fn(hyps.positions, axis=1), mask=hyps.mask, fps=hyps.fps, source=hyps.source)

@@ -16,7 +16,7 @@ from ..take import Take
 from . import csv as csv_io
 from . import npz as npz_io
 
-READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d")
+READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "json")
 WRITE_FORMATS = ("npz", "csv")
 
 
@@ -123,12 +123,20 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a file")
+        from . import keypoints2d
+
+        if keypoints2d.is_openpose_folder(path):
+            return keypoints2d.read_openpose(path)
+        raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder)")
     kind = format_of(path, fmt)
     if kind == "npz":
         return npz_io.read(path)
     if kind == "csv":
         return csv_io.read(path)
+    if kind == "json":
+        from . import keypoints2d
+
+        return keypoints2d.read_coco(path)
     if kind == "c3d":
         from . import c3d
 

@@ -1,0 +1,99 @@
+"""2D keypoints from pose estimators: COCO-17 JSON and OpenPose BODY_25 JSON folders.
+
+Detections become named 2D keypoints (pixels) and go through a skeleton map (coco17,
+openpose25) like markers do; a keypoint below the confidence threshold is missing, never zero.
+One person per frame: the detection with the highest mean confidence.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..maps import load_map
+from ..take import Take
+
+COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+          "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+          "left_knee", "right_knee", "left_ankle", "right_ankle")
+BODY25 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip",
+          "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar",
+          "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
+MIN_CONFIDENCE = 0.1
+
+
+def _load_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not readable JSON ({exc})") from None
+
+
+def _triplets(values, n: int, where: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size != 3 * n:
+        raise InputError(f"{where}: expected {n} keypoints as x, y, confidence triplets, found {arr.size} numbers")
+    return arr.reshape(n, 3)
+
+
+def _best(people: list[np.ndarray]) -> np.ndarray | None:
+    return max(people, key=lambda kp: kp[:, 2].mean()) if people else None
+
+
+def _to_take(frames: list[np.ndarray | None], names: tuple[str, ...], map_name: str, path: Path,
+             fps: float, min_confidence: float) -> Take:
+    if not frames:
+        raise InputError(f"{path}: no frames found")
+    raw = np.full((len(frames), len(names), 3), np.nan)
+    for f, kp in enumerate(frames):
+        if kp is not None:
+            raw[f] = kp
+    observed = np.isfinite(raw).all(-1) & (raw[..., 2] >= min_confidence)
+    smap = load_map(map_name)
+    xy, mask = smap.apply(list(names), raw[..., :2], observed, where=str(path))
+    conf = np.nan_to_num(raw[..., 2])
+    conf17 = np.zeros(mask.shape, np.float32)
+    for j, weights in enumerate(smap.joints.values()):
+        cols = [names.index(s) for s in weights]
+        conf17[:, j] = conf[:, cols].min(1)
+    return Take(positions=xy.astype(np.float32), mask=mask, fps=fps, confidence=conf17,
+                source={"path": str(path), "format": map_name, "map": map_name})
+
+
+def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
+    """COCO keypoint results (a list of detections with image_id) or a COCO dataset with annotations."""
+    data = _load_json(path)
+    detections = data.get("annotations") if isinstance(data, dict) else data
+    if not isinstance(detections, list):
+        raise InputError(f"{path}: expected a list of COCO detections or a dict with 'annotations'")
+    by_image: dict = {}
+    for k, det in enumerate(detections):
+        if not isinstance(det, dict) or "keypoints" not in det or "image_id" not in det:
+            raise InputError(f"{path}: detection {k} lacks 'image_id' or 'keypoints'")
+        kp = _triplets(det["keypoints"], 17, f"{path}: detection {k}")
+        if kp[:, 2].max() > 1.0 + 1e-6:  # dataset visibility flags 0/1/2 -> seen/not seen
+            kp[:, 2] = (kp[:, 2] > 0).astype(float)
+        by_image.setdefault(det["image_id"], []).append(kp)
+    images = sorted(by_image, key=lambda i: (str(type(i)), i))
+    return _to_take([_best(by_image[i]) for i in images], COCO17, "coco17", path, fps, min_confidence)
+
+
+def is_openpose_folder(path: Path) -> bool:
+    return Path(path).is_dir() and any(Path(path).glob("*_keypoints.json"))
+
+
+def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
+    """An OpenPose output folder: one `*_keypoints.json` per frame, BODY_25, sorted by name."""
+    files = sorted(Path(folder).glob("*_keypoints.json"))
+    if not files:
+        raise InputError(f"{folder}: no OpenPose *_keypoints.json files")
+    frames = []
+    for f in files:
+        data = _load_json(f)
+        people = data.get("people", []) if isinstance(data, dict) else None
+        if people is None:
+            raise InputError(f"{f}: not an OpenPose frame (no 'people' list)")
+        frames.append(_best([_triplets(p.get("pose_keypoints_2d", []), 25, str(f)) for p in people]))
+    return _to_take(frames, BODY25, "openpose25", Path(folder), fps, min_confidence)

@@ -1,0 +1,75 @@
+"""Pose-estimator output: COCO-17 JSON and OpenPose BODY_25 folders into `gfpose lift`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gfpose_cli import io
+from gfpose_cli.errors import InputError
+from gfpose_cli.io.keypoints2d import BODY25, COCO17
+
+from .conftest import synthetic_poses
+from .test_cli import run
+
+# where each COCO / BODY_25 keypoint sits among our 17 joints (None: not one of them)
+COCO_FROM_17 = {"left_shoulder": 11, "right_shoulder": 14, "left_elbow": 12, "right_elbow": 15, "left_wrist": 13,
+                "right_wrist": 16, "left_hip": 4, "right_hip": 1, "left_knee": 5, "right_knee": 2, "left_ankle": 6,
+                "right_ankle": 3, "nose": 9, "left_eye": 10, "right_eye": 10, "left_ear": 10, "right_ear": 10}
+BODY25_FROM_17 = {"Nose": 9, "Neck": 8, "RShoulder": 14, "RElbow": 15, "RWrist": 16, "LShoulder": 11, "LElbow": 12,
+                  "LWrist": 13, "MidHip": 0, "RHip": 1, "RKnee": 2, "RAnkle": 3, "LHip": 4, "LKnee": 5, "LAnkle": 6}
+
+
+def pixels(n: int = 6) -> np.ndarray:
+    return synthetic_poses(n, seed=2)[..., [0, 2]] * np.array([300.0, -300.0]) + 500.0
+
+
+def test_coco_results_map_to_17_joints(tmp_path: Path) -> None:
+    kp = pixels()
+    dets = []
+    for f, pose in enumerate(kp):
+        values = [[*pose[COCO_FROM_17[name]], 0.9] for name in COCO17]
+        values[COCO17.index("left_wrist")][2] = 0.05 if f == 2 else 0.9  # below the threshold
+        dets.append({"image_id": f, "category_id": 1, "keypoints": sum(values, []), "score": 0.9})
+        if f == 1:  # a weaker second person in the same image is ignored
+            dets.append({"image_id": f, "category_id": 1, "keypoints": [0.0, 0.0, 0.2] * 17, "score": 0.2})
+    (tmp_path / "coco.json").write_text(json.dumps(dets))
+    take = io.read(tmp_path / "coco.json")
+    assert take.positions.shape == (6, 17, 2) and take.source["map"] == "coco17"
+    assert np.allclose(take.positions[:, 1], kp[:, 1]) and np.allclose(take.positions[:, 13][take.mask[:, 13]], kp[take.mask[:, 13], 13])
+    assert np.allclose(take.positions[:, 0], 0.5 * (kp[:, 1] + kp[:, 4]))  # pelvis = hip midpoint
+    assert not take.mask[2, 13] and np.isnan(take.positions[2, 13]).all()
+
+
+def write_openpose(folder: Path, kp: np.ndarray, empty_frame: int) -> None:
+    folder.mkdir()
+    for f, pose in enumerate(kp):
+        people = [] if f == empty_frame else [{"pose_keypoints_2d": sum(
+            ([*pose[BODY25_FROM_17[n]], 0.8] if n in BODY25_FROM_17 else [*pose[10], 0.8] if "Ear" in n or "Eye" in n
+             else [0.0, 0.0, 0.0] for n in BODY25), [])}]
+        (folder / f"video_{f:012d}_keypoints.json").write_text(json.dumps({"version": 1.3, "people": people}))
+
+
+def test_openpose_folder_lifts_and_keeps_empty_frames_empty(tmp_path: Path, capsys) -> None:
+    write_openpose(tmp_path / "op", pixels(), empty_frame=3)
+    take = io.read(tmp_path / "op")
+    assert take.source["map"] == "openpose25" and take.n_frames == 6 and not take.mask[3].any()
+    code, _, err = run(["lift", str(tmp_path / "op"), "-o", str(tmp_path / "lifted.npz"), "--steps", "4", "-s", "2"], capsys)
+    assert code == 0, err
+    assert "1 frames with fewer than 2 keypoints" in err.replace("\n", " ")
+    lifted = io.read(tmp_path / "lifted.npz")
+    assert lifted.positions.shape == (6, 2, 17, 3)
+    assert np.isnan(lifted.positions[3]).all() and np.isfinite(lifted.positions[[0, 1, 2, 4, 5]]).all()
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{not json", "not readable JSON"),
+    (json.dumps([{"image_id": 0, "keypoints": [1, 2]}]), "17 keypoints"),
+    (json.dumps({"images": []}), "expected a list"),
+])
+def test_bad_keypoint_files_are_named(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "bad.json").write_text(content)
+    with pytest.raises(InputError, match=message):
+        io.read(tmp_path / "bad.json")

@@ -371,6 +371,38 @@ def convert(
 
 
 @app.command()
+def maps(
+    file: Annotated[Optional[Path], typer.Argument(help="A mocap file to resolve (C3D, BVH, JSON keypoints...).")] = None,
+    skeleton_map: MapOpt = None,
+    subject: SubjectOpt = None,
+) -> None:
+    """List the skeleton-map presets, or show how each of the 17 joints of FILE is resolved.
+
+    Example: [bold]gfpose maps take01.c3d --subject Derrick[/]
+    """
+    from .maps import load_map, preset_names
+
+    if file is None:
+        table = Table(title="skeleton maps (--map NAME, or a path to your own .toml)")
+        table.add_column("preset")
+        table.add_column("for")
+        for name in preset_names():
+            table.add_row(name, load_map(name).description)
+        out.print(table)
+        return
+    take = read_take(file, skeleton_map, subject)
+    smap = load_map(take.source["map"]) if take.source.get("map") in preset_names() else None
+    table = Table(title=f"{file.name}: map '{take.source.get('map', '-')}', {take.n_frames} frames")
+    for col in ("joint", "from", "frames seen"):
+        table.add_column(col, justify="right" if col == "frames seen" else "left")
+    for j, joint in enumerate(take.joint_names):
+        source = ", ".join(f"{k} x{w:g}" if len(smap.joints[joint]) > 1 else k
+                           for k, w in smap.joints[joint].items()) if smap else "-"
+        table.add_row(joint, source, f"{take.mask[:, j].mean():.1%}")
+    out.print(table)
+
+
+@app.command()
 def merge(
     parts: Annotated[list[str], typer.Argument(help="Shard outputs (NPZ written with --shard K/N), files or a glob.")],
     output: Output,

@@ -83,3 +83,11 @@ def test_truncated_c3d_is_an_input_error(tmp_path: Path) -> None:
     cut.write_bytes((FIXTURES / "cmu_85_02.c3d").read_bytes()[:3000])
     with pytest.raises(InputError, match="cut.c3d"):
         io.read(cut)
+
+
+def test_maps_lists_presets_and_resolves_a_file(capsys) -> None:
+    code, out, _ = run(["maps"], capsys)
+    assert code == 0 and all(name in out for name in ("plug-in-gait", "mixamo", "coco17", "openpose25"))
+    code, out, err = run(["maps", str(FIXTURES / "ktk_tennis_serve_nan.c3d")], capsys)
+    assert code == 0, err
+    assert "RShoulder" in out and "86.7%" in out  # the shoulder marker's gap shows up

@@ -89,8 +89,7 @@ def dpm_solver_2m(eps_fn: EpsFn, sde: SubVPSDE, x: torch.Tensor, steps: int = 25
     ts, lams, alphas, sigmas = _log_snr_schedule(sde, steps, t_start)
     x0_prev, h_prev = None, None
     for i in range(steps):
-        eps = eps_fn(x, _times(x, float(ts[i])))
-        x0 = (x - float(sigmas[i]) * eps) / float(alphas[i])
+        x0 = _data_prediction(eps_fn, x, float(ts[i]), float(alphas[i]), float(sigmas[i]))
         h = float(lams[i + 1] - lams[i])
         if x0_prev is None or (lower_order_final and i == steps - 1 and steps < 15):
             d = x0
@@ -100,6 +99,11 @@ def dpm_solver_2m(eps_fn: EpsFn, sde: SubVPSDE, x: torch.Tensor, steps: int = 25
         x = float(sigmas[i + 1] / sigmas[i]) * x - float(alphas[i + 1]) * math.expm1(-h) * d
         x0_prev, h_prev = x0, h
     return x
+
+
+def _data_prediction(eps_fn: EpsFn, x: torch.Tensor, t: float, alpha: float, sigma: float) -> torch.Tensor:
+    """x0 = (x - sigma eps) / alpha: the exponential integrators work on the predicted clean pose."""
+    return (x - sigma * eps_fn(x, _times(x, t))) / alpha
 
 
 def _log_snr_schedule(sde: SubVPSDE, steps: int, t_start: float) -> tuple[torch.Tensor, ...]:
@@ -122,8 +126,7 @@ def sde_dpm_solver_2m(eps_fn: EpsFn, sde: SubVPSDE, x: torch.Tensor, steps: int 
     ts, lams, alphas, sigmas = _log_snr_schedule(sde, steps, t_start)
     x0_prev, h_prev = None, None
     for i in range(steps):
-        eps = eps_fn(x, _times(x, float(ts[i])))
-        x0 = (x - float(sigmas[i]) * eps) / float(alphas[i])
+        x0 = _data_prediction(eps_fn, x, float(ts[i]), float(alphas[i]), float(sigmas[i]))
         h = float(lams[i + 1] - lams[i])
         d = x0 if x0_prev is None else x0 + (0.5 * h / h_prev) * (x0 - x0_prev)
         decay = math.exp(-h)

@@ -91,10 +91,13 @@ def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bo
     """Pair inputs with outputs: one input and -o FILE.ext -> that file; otherwise files in the folder -o."""
     if not inputs:
         raise InputError("no input files given")
+    from .io import WRITE_FORMATS  # imported here: the io package pulls in torch, --help should not
+
     to_folder = len(inputs) > 1 or output.is_dir() or not output.suffix
     pairs = []
     for src in inputs:
-        ext = (fmt or (src.suffix.lstrip(".").lower() if src.suffix.lstrip(".").lower() in ("npz", "csv") else "npz")).lower()
+        own = src.suffix.lstrip(".").lower()
+        ext = (fmt or (own if own in WRITE_FORMATS else "npz")).lower()
         dst = output / f"{src.stem}.{ext}" if to_folder else output
         pairs.append((src, check_output(dst, force, src)))
     return pairs

@@ -16,11 +16,6 @@ from .skeleton import ROOT
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=np.float64)
 
 
-def y_up_to_z_up(points: np.ndarray) -> np.ndarray:
-    """Rotate points (..., 3) from a Y-up frame into the canonical Z-up frame."""
-    return (points @ Y_UP_TO_Z_UP.T).astype(points.dtype)
-
-
 def root_relative(poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Split poses (..., 17, D) into root-relative poses and the root trajectory (..., D)."""
     root = poses[..., ROOT, :].copy()

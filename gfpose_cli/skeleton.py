@@ -39,15 +39,6 @@ SYMMETRIC_BONES: tuple[tuple[int, int], ...] = tuple(
 )
 
 
-def joint_index(name: str) -> int:
-    """Index of a joint by its canonical name (case-insensitive)."""
-    lowered = {n.lower(): i for i, n in enumerate(JOINTS)}
-    try:
-        return lowered[name.lower()]
-    except KeyError:
-        raise KeyError(f"unknown joint {name!r}; the 17 joints are: {', '.join(JOINTS)}") from None
-
-
 def bone_lengths(poses: np.ndarray) -> np.ndarray:
     """Bone lengths (..., 16) of poses (..., 17, D)."""
     parents = np.array([p for p, _ in BONES])

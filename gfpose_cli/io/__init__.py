@@ -17,7 +17,7 @@ from . import csv as csv_io
 from . import npz as npz_io
 
 READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "json")
-WRITE_FORMATS = ("npz", "csv")
+WRITE_FORMATS = ("npz", "csv", "bvh", "c3d")
 
 
 def format_of(path: Path, fmt: str | None = None) -> str:
@@ -39,8 +39,8 @@ def up_rotation(up: np.ndarray) -> np.ndarray:
     return np.array([[0, 0, -sign], [0, 1.0, 0], [sign, 0, 0]])  # X up: rotate about Y
 
 
-def to_z_up(poses: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, str]:
-    """Rotate mapped poses (F, 17, 3) so that the skeleton's up (ankles to head in its rest pose) is +Z.
+def rest_up(rest: np.ndarray) -> tuple[np.ndarray, str]:
+    """The rotation making a skeleton's up (ankles to head in its 17-joint rest pose) +Z, and its label.
 
     The rest pose (offsets with zero rotations) is used rather than the motion, because a take
     may spend its time bent over or lying down.
@@ -48,8 +48,7 @@ def to_z_up(poses: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, str]:
     head, ankles = JOINTS.index("Head"), [JOINTS.index("RAnkle"), JOINTS.index("LAnkle")]
     up = rest[head] - rest[ankles].mean(0)
     axis = int(np.argmax(np.abs(up)))
-    label = ("+" if up[axis] > 0 else "-") + "XYZ"[axis]
-    return poses @ up_rotation(up).T, label
+    return up_rotation(up), ("+" if up[axis] > 0 else "-") + "XYZ"[axis]
 
 
 def _rest_17(smap: SkeletonMap, names: list[str], rest: np.ndarray, where: str) -> np.ndarray:
@@ -81,13 +80,13 @@ def take_from_bvh(skel, path, skeleton_map=None, units: float | None = None) -> 
     else:
         scale, unit_name = units, "given"
     poses, mask = smap.apply(skel.names, world * scale, where=str(path))
-    poses, up = to_z_up(poses, rest17)
+    rot, up = rest_up(rest17)
     return Take(
-        positions=poses.astype(np.float32),
+        positions=(poses @ rot.T).astype(np.float32),
         mask=mask,
         fps=skel.fps,
         source={"path": str(path), "format": "bvh", "map": smap.name, "units_to_m": scale, "units": unit_name,
-                "up": up},
+                "up": up, "map_object": smap, "bvh": skel, "to_canonical": rot},
     )
 
 
@@ -111,8 +110,8 @@ def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | S
     smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
         load_map(skeleton_map) if skeleton_map else auto_map(names, str(amc_path)))
     poses, mask = smap.apply(names, world, where=str(amc_path))
-    poses, up = to_z_up(poses, _rest_17(smap, names, rest[0], str(amc_path)))
-    return Take(positions=poses.astype(np.float32), mask=mask, fps=120.0,
+    rot, up = rest_up(_rest_17(smap, names, rest[0], str(amc_path)))
+    return Take(positions=(poses @ rot.T).astype(np.float32), mask=mask, fps=120.0,
                 source={"path": str(amc_path), "format": "amc", "map": smap.name, "up": up})
 
 
@@ -146,13 +145,64 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     return read_bvh(path, skeleton_map)
 
 
-def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = True) -> None:
-    """Write a Take; the format follows the extension (npz, csv)."""
+def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = True, add_joints: bool = False) -> dict:
+    """Write a Take; the format follows the extension (npz, csv, bvh, c3d). Returns a summary dict.
+
+    BVH and C3D outputs of a take read from the same format go back into a copy of the source file
+    (its skeleton or markers follow the edited joints); otherwise they hold the 17 joints.
+    """
     path = Path(path)
     kind = (fmt or path.suffix.lstrip(".")).lower()
+    if add_joints and kind != "c3d":
+        raise InputError(f"{path}: --add-joints adds joint points to a C3D output; this output is {kind or 'unnamed'}")
     if kind == "npz":
         npz_io.write(take, path, force)
     elif kind == "csv":
         csv_io.write(take, path, force)
+    elif kind == "c3d":
+        from . import c3d
+
+        return c3d.write(take, path, force, add_joints)
+    elif kind == "bvh":
+        return write_bvh(take, path, force)
     else:
         raise InputError(f"{path}: cannot write format '{kind or '(no extension)'}'; supported: {', '.join(WRITE_FORMATS)}")
+    return {}
+
+
+def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.01) -> dict:
+    """BVH output: back into the source skeleton when the take came from a BVH, else a fresh
+    17-joint skeleton (Y up, centimetres as MotionBuilder and Maya expect). Returns the largest
+    distance (metres) between a requested joint position and the written skeleton's."""
+    from . import bvh as bvh_io
+    from .atomic import atomic_path
+    from .bvh_retarget import fresh_skeleton, retarget
+    from .c3d import world_poses
+
+    poses = world_poses(take, str(path))
+    src = take.source
+    skel = src.get("bvh")
+    if src.get("format") == "bvh" and skel is not None and len(poses) == skel.motion.shape[0]:
+        rot, scale, smap = src["to_canonical"], src["units_to_m"], src["map_object"]
+        original, _ = smap.apply(skel.names, bvh_io.forward_kinematics(skel))
+        edited = np.abs(poses - (original * scale) @ rot.T).max(-1) > 1e-6  # (F, 17): float32 noise is no edit
+        targets = np.where(edited[..., None], (np.nan_to_num(poses) @ rot) / scale, original)
+        motion = retarget(skel, smap, targets, take.mask & edited.any(1, keepdims=True))
+        text = bvh_io.dumps(skel, motion)
+        got, _ = smap.apply(skel.names, bvh_io.forward_kinematics(skel, motion))
+        error = np.abs(got - targets)[take.mask].max(initial=0.0) * scale
+        mode = "source skeleton"
+    else:
+        if not take.mask.all():
+            f, j = np.argwhere(~take.mask)[0]
+            raise InputError(f"{path}: frame {f} misses joint {JOINTS[j]}; a BVH cannot hold gaps: "
+                             "run `gfpose complete` first or write NPZ")
+        targets = (poses @ Y_UP_TO_Z_UP) / units_to_m
+        skel = fresh_skeleton(targets, take.fps)
+        text = bvh_io.dumps(skel)
+        got = bvh_io.forward_kinematics(skel)[:, [skel.names.index(j) for j in JOINTS]]
+        error = np.abs(got - targets).max(initial=0.0) * units_to_m
+        mode = "17-joint skeleton"
+    with atomic_path(path, force) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return {"bvh": mode, "max_error_m": float(error)}

@@ -28,6 +28,7 @@ class BvhSkeleton:
     channel_start: np.ndarray  # (N,) index of each joint's first channel in a motion row
     motion: np.ndarray  # (F, C) float64 channel values, degrees for rotations
     frame_time: float
+    header: str = ""  # the HIERARCHY text as read (up to MOTION), written back verbatim
 
     @property
     def fps(self) -> float:
@@ -103,6 +104,7 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
         channel_start=starts,
         motion=motion,
         frame_time=frame_time,
+        header=text[:upper].rstrip() + "\n",
     )
 
 
@@ -116,35 +118,46 @@ def _axis_rotation(axis: int, angles_deg: np.ndarray) -> np.ndarray:
     return R
 
 
-def forward_kinematics(skel: BvhSkeleton) -> np.ndarray:
+def local_transforms(skel: BvhSkeleton, j: int, motion: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Joint j's local rotation (F, 3, 3) and translation (F, 3) from its channels."""
+    motion = skel.motion if motion is None else motion
+    F = motion.shape[0]
+    local_R = np.broadcast_to(np.eye(3), (F, 3, 3)).copy()
+    local_t = np.broadcast_to(skel.offsets[j], (F, 3)).copy()
+    for k, ch in enumerate(skel.channels[j]):
+        col = motion[:, skel.channel_start[j] + k]
+        kind, axis = ch[1:].lower(), _AXIS.get(ch[0].lower())
+        if axis is None:
+            raise InputError(f"joint {skel.names[j]!r}: unknown channel {ch!r}")
+        if kind == "rotation":
+            local_R = local_R @ _axis_rotation(axis, col)
+        elif kind == "position":
+            local_t[:, axis] += col
+    return local_R, local_t
+
+
+def forward_kinematics(skel: BvhSkeleton, motion: np.ndarray | None = None,
+                       with_rotations: bool = False):
     """World positions (F, N, 3) of every joint and end site, in file units and axes.
 
     Rotation channels compose in the order listed (R = R_first @ R_second @ R_third), which is
-    the BVH convention; translation channels add to the joint's rest offset.
+    the BVH convention; translation channels add to the joint's rest offset. With
+    with_rotations, also returns the world rotations (F, N, 3, 3).
     """
-    F = skel.motion.shape[0]
+    motion = skel.motion if motion is None else motion
+    F = motion.shape[0]
     N = len(skel.names)
     pos = np.zeros((F, N, 3))
     rot = np.zeros((F, N, 3, 3))
     for j in range(N):
-        local_R = np.broadcast_to(np.eye(3), (F, 3, 3)).copy()
-        local_t = np.broadcast_to(skel.offsets[j], (F, 3)).copy()
-        for k, ch in enumerate(skel.channels[j]):
-            col = skel.motion[:, skel.channel_start[j] + k]
-            kind, axis = ch[1:].lower(), _AXIS.get(ch[0].lower())
-            if axis is None:
-                raise InputError(f"joint {skel.names[j]!r}: unknown channel {ch!r}")
-            if kind == "rotation":
-                local_R = local_R @ _axis_rotation(axis, col)
-            elif kind == "position":
-                local_t[:, axis] += col
+        local_R, local_t = local_transforms(skel, j, motion)
         p = skel.parents[j]
         if p < 0:
             pos[:, j], rot[:, j] = local_t, local_R
         else:
             pos[:, j] = pos[:, p] + np.einsum("fij,fj->fi", rot[:, p], local_t)
             rot[:, j] = rot[:, p] @ local_R
-    return pos
+    return (pos, rot) if with_rotations else pos
 
 
 def read_skeleton(path: Path) -> BvhSkeleton:
@@ -168,3 +181,18 @@ def unit_scale(ankle_to_head: float) -> tuple[float, str]:
     """
     name = min(UNITS, key=lambda u: abs(np.log(max(ankle_to_head, 1e-9) * UNITS[u] / 1.5)))
     return UNITS[name], name
+
+
+def dumps(skel: BvhSkeleton, motion: np.ndarray | None = None) -> str:
+    """BVH text: the skeleton's hierarchy as read (or built) and the motion, 9 significant digits.
+
+    Nine digits reproduce every value a BVH exporter writes (they print at most 6 decimals), so an
+    unedited channel reads back bit for bit.
+    """
+    motion = skel.motion if motion is None else motion
+    import io as _io
+
+    buf = _io.StringIO()
+    np.savetxt(buf, motion, fmt="%.9g", delimiter=" ")
+    return (f"{skel.header}MOTION\nFrames: {motion.shape[0]}\nFrame Time: {skel.frame_time:.9g}\n"
+            + buf.getvalue())

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..maps import SkeletonMap, auto_map, load_map, normalise_name
+from ..skeleton import JOINTS
 from ..take import Take
 
 UNIT_TO_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "dm": 0.1}
@@ -78,15 +79,21 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     if not mask.any():
         raise InputError(f"{path}: no frame has the markers the map '{smap.name}' needs")
     y_screen = _param(params, "POINT", "Y_SCREEN")
-    poses, up = _to_z_up(poses, mask, str(y_screen[0]).strip().upper() if y_screen else None)
+    rot, up = _z_up_rotation(poses, mask, str(y_screen[0]).strip().upper() if y_screen else None)
+    poses = (poses @ rot.T).astype(np.float32).astype(np.float64)  # what the Take holds, so unedited = unmoved
     rate = float((_param(params, "POINT", "RATE") or [0])[0]) or float(c["header"]["points"]["frame_rate"])
     first = int(c["header"]["points"]["first_frame"])
+    # what a writer needs to put edited joints back into this file (DESIGN.md §2)
+    markers = np.where(observed[..., None], xyz, np.nan) @ rot.T
     return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,
-                source={"path": str(path), "format": "c3d", "map": smap.name, "units": units, "up": up,
-                        "first_frame": first, "subject": subject or (subjects[0] if subjects else None)})
+                source={"path": str(path), "format": "c3d", "map": smap.name, "map_object": smap, "units": units,
+                        "up": up, "first_frame": first, "subject": subject or (subjects[0] if subjects else None),
+                        "to_canonical": rot, "units_to_m": UNIT_TO_M[units], "marker_index": np.array(keep),
+                        "markers": markers, "marker_observed": observed, "joints": poses, "joint_mask": mask})
 
 
-def _to_z_up(poses: np.ndarray, mask: np.ndarray, y_screen: str | None) -> tuple[np.ndarray, str]:
+def _z_up_rotation(poses: np.ndarray, mask: np.ndarray, y_screen: str | None) -> tuple[np.ndarray, str]:
+    """The rotation taking the file's axes to Z up (from Y_SCREEN, else from the body), and its label."""
     from . import up_rotation
 
     if y_screen in ("+X", "-X", "+Y", "-Y", "+Z", "-Z"):
@@ -95,7 +102,134 @@ def _to_z_up(poses: np.ndarray, mask: np.ndarray, y_screen: str | None) -> tuple
     else:
         ok = mask[:, 10] & mask[:, 3] & mask[:, 6]
         if not ok.any():
-            return poses, "unknown"
+            return np.eye(3), "unknown"
         up = np.median(poses[ok, 10] - poses[ok][:, [3, 6]].mean(1), axis=0)
     axis = int(np.argmax(np.abs(up)))
-    return poses @ up_rotation(up).T, ("+" if up[axis] > 0 else "-") + "XYZ"[axis]
+    return up_rotation(up), ("+" if up[axis] > 0 else "-") + "XYZ"[axis]
+
+
+# ---------------------------------------------------------------- writing
+#: camera frame of `lift` output (x right, y down, z forward) -> Z-up world (x right, y forward, z up)
+CAMERA_TO_Z_UP = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])
+
+
+def world_poses(take: Take, where: str) -> np.ndarray:
+    """(F, 17, 3) metres, Z up: single poses in the canonical frame, whatever task produced them."""
+    if take.dim != 3:
+        raise InputError(f"{where}: C3D and BVH outputs need 3D poses; these are 2D keypoints")
+    if take.positions.ndim == 4:
+        raise InputError(f"{where}: C3D and BVH hold one pose per frame; pass --aggregate mean (or median), "
+                         "or write all hypotheses to NPZ")
+    poses = take.positions.astype(np.float64)
+    if take.source.get("frame") == "camera":
+        poses = poses @ CAMERA_TO_Z_UP.T
+    return poses
+
+
+def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) -> dict:
+    """Write a take as C3D; returns a summary ({"moved": n, "filled": n, "markers": n, ...}).
+
+    A take read from a C3D goes back into a copy of that file: every parameter, analog sample,
+    event and marker is kept, markers ride the edited skeleton (gfpose_cli.markers), gaps are
+    filled only by `complete` (residual 0, listed in the GFPOSE parameter group). Any other take
+    becomes a fresh C3D with the 17 joints as points (mm, Z up).
+    """
+    from .. import markers as rig_mod
+    from .atomic import atomic_path
+
+    src = take.source
+    poses = world_poses(take, str(path))
+    back = src.get("format") == "c3d" and src.get("markers") is not None and Path(src.get("path", "")).exists()
+    if back and len(poses) != len(src["joints"]):
+        raise InputError(f"{path}: the take has {len(poses)} frames but its source {src['path']} has "
+                         f"{len(src['joints'])}; write NPZ instead")
+    c = open_c3d(Path(src["path"])) if back else _empty_c3d(take.fps, len(poses))
+    summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": 0}
+    if back:
+        rot, scale = src["to_canonical"], src["units_to_m"]
+        rig = rig_mod.fit_rig(src["joints"], src["joint_mask"], src["markers"], src["marker_observed"])
+        new, moved, filled = rig_mod.ride(rig, src["joints"], src["joint_mask"], np.nan_to_num(poses),
+                                          src["markers"], src["marker_observed"])
+        if src.get("task") != "complete":
+            filled[:] = False  # only `complete` invents marker samples
+        changed = moved | filled
+        points = np.array(c["data"]["points"], dtype=np.float64)
+        residuals = np.array(c["data"]["meta_points"]["residuals"], dtype=np.float64)
+        file_xyz = (new @ rot) / scale  # canonical metres -> file axes and units
+        cols = src["marker_index"]
+        for k, col in enumerate(cols):
+            rows = np.flatnonzero(changed[:, k])
+            if rows.size:
+                points[:3, col, rows] = file_xyz[rows, k].T
+            rows = np.flatnonzero(filled[:, k])
+            if rows.size:
+                points[3, col, rows] = 1.0
+                residuals[0, col, rows] = 0.0  # C3D: residual 0 = computed, not measured
+        c["data"]["points"] = points
+        c["data"]["meta_points"]["residuals"] = residuals
+        labels = [str(x).strip() for x in c["parameters"]["POINT"]["LABELS"]["value"]]
+        _flag(c, "FILLED", [labels[col] for col in cols], filled.sum(0))
+        _flag(c, "MOVED", [labels[col] for col in cols], moved.sum(0))
+        summary.update(moved=int(moved.sum()), filled=int(filled.sum()), markers=len(cols),
+                       riding=int((rig.segment >= 0).sum()))
+        c.add_parameter("GFPOSE", "MAP", [str(src.get("map", ""))])
+    if add_joints or not back:
+        prefix = f"{src['subject']}:" if back and src.get("subject") else ""
+        names = [f"{prefix}gfpose_{j}" if back else j for j in JOINTS]
+        to_file = (src["to_canonical"], src["units_to_m"]) if back else (np.eye(3), 0.001)
+        _append_points(c, names, (poses @ to_file[0]) / to_file[1], take.mask)
+        summary["joints_added"] = len(names)
+    from ..model.checkpoint import code_version
+
+    c.add_parameter("GFPOSE", "TASK", [str(src.get("task", "convert"))])
+    c.add_parameter("GFPOSE", "VERSION", [code_version()])
+    with atomic_path(Path(path), force) as tmp:
+        c.write(str(tmp))
+    return summary
+
+
+def _flag(c, name: str, labels: list[str], counts: np.ndarray) -> None:
+    """GFPOSE:<name>_LABELS / _COUNTS: which markers had samples filled or moved, and how many."""
+    hit = [(label, int(n)) for label, n in zip(labels, counts) if n > 0][:255]  # one C3D dimension
+    c.add_parameter("GFPOSE", f"{name}_LABELS", [label for label, _ in hit] or [""])
+    c.add_parameter("GFPOSE", f"{name}_COUNTS", [float(n) for _, n in hit] or [0.0])
+
+
+def _append_points(c, labels: list[str], xyz: np.ndarray, mask: np.ndarray) -> None:
+    """Add points (F, K, 3 in file units) with their labels, residuals and camera masks."""
+    point = c["parameters"]["POINT"]
+    old = [str(x) for x in point["LABELS"]["value"]]
+    if len(old) + len(labels) > 255:
+        raise InputError("the C3D would hold more than 255 points; drop --add-joints")
+    clash = sorted(set(old) & set(labels))
+    if clash:
+        raise InputError(f"the C3D already has points named {', '.join(clash)}; it was written by gfpose already?")
+    F = xyz.shape[0]
+    data = np.ones((4, len(labels), F))
+    data[:3] = np.where(mask[..., None], xyz, np.nan).transpose(2, 1, 0)
+    points = c["data"]["points"]
+    c["data"]["points"] = np.concatenate([points, data], axis=1) if points.size else data
+    meta = c["data"]["meta_points"]
+    res = np.where(mask.T, 0.0, -1.0)[None]
+    meta["residuals"] = np.concatenate([meta["residuals"], res], axis=1) if meta["residuals"].size else res
+    cams = np.zeros((7, len(labels), F), dtype=bool)
+    meta["camera_masks"] = (np.concatenate([meta["camera_masks"], cams], axis=1)
+                            if meta["camera_masks"].size else cams)
+    point["LABELS"]["value"] = old + labels
+    if "DESCRIPTIONS" in point and len(point["DESCRIPTIONS"]["value"]) == len(old):
+        point["DESCRIPTIONS"]["value"] = list(point["DESCRIPTIONS"]["value"]) + ["gfpose joint centre"] * len(labels)
+    point["USED"]["value"] = [len(old) + len(labels)]
+
+
+def _empty_c3d(fps: float, n_frames: int):
+    """A new C3D with no points yet: rate, mm, Z up (X_SCREEN +X, Y_SCREEN +Z)."""
+    import ezc3d
+
+    c = ezc3d.c3d()
+    point = c["parameters"]["POINT"]
+    point["RATE"]["value"] = [float(fps)]
+    point["UNITS"]["value"] = ["mm"]
+    c["data"]["points"] = np.zeros((4, 0, n_frames))
+    c.add_parameter("POINT", "X_SCREEN", ["+X"])
+    c.add_parameter("POINT", "Y_SCREEN", ["+Z"])
+    return c

@@ -35,6 +35,7 @@ class SkeletonMap:
     description: str
     joints: dict[str, dict[str, float]]
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # normalised name -> alternatives
+    priority: int = 0  # breaks ties in auto-detection when several presets find every source
 
     def sources(self) -> set[str]:
         return {normalise_name(s) for w in self.joints.values() for s in w}
@@ -108,7 +109,7 @@ def _parse(data: dict, name: str) -> SkeletonMap:
     aliases = {normalise_name(k): tuple(normalise_name(a) for a in ([v] if isinstance(v, str) else v))
                for k, v in data.get("aliases", {}).items()}
     return SkeletonMap(name=str(data.get("name", name)), description=str(data.get("description", "")),
-                       joints=joints, aliases=aliases)
+                       joints=joints, aliases=aliases, priority=int(data.get("priority", 0)))
 
 
 def preset_names() -> list[str]:
@@ -133,8 +134,9 @@ def load_map(name_or_path: str | Path) -> SkeletonMap:
 
 def auto_map(names: list[str], where: str = "input") -> SkeletonMap:
     """The preset whose source names best match names; refuses when none matches fully."""
-    scored = sorted(((load_map(n).match_score(names), n) for n in preset_names()), reverse=True)
-    best_score, best = scored[0]
+    maps = [load_map(n) for n in preset_names()]
+    scored = sorted(((m.match_score(names), m.priority, m.name) for m in maps), reverse=True)
+    best_score, _, best = scored[0]
     if best_score < 1.0:
         try:
             load_map(best).apply(names, np.zeros((1, len(names), 3)), where=where)

@@ -1,0 +1,88 @@
+"""Batched rotation helpers for writing skeletons: best-fit rotations and Euler channels.
+
+BVH stores joint rotations as Euler angles in a per-joint channel order; writers solve world
+rotations from positions (swing for one child, Kabsch for several) and turn the local
+rotations into angles that stay continuous with a reference (the file's original values, or
+the previous frame) so animation curves do not flip by 360 degrees.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+
+def kabsch(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Rotations R (F, 3, 3) minimising sum_k w_k |R a_k - b_k|^2 for vectors a, b of shape (F, K, 3)."""
+    w = np.ones(a.shape[1]) if weights is None else weights
+    H = np.einsum("k,fki,fkj->fij", w, a, b)
+    U, _, Vt = np.linalg.svd(H)
+    d = np.sign(np.linalg.det(np.einsum("fji,fkj->fik", Vt, U)))  # det(V U^T)
+    D = np.zeros_like(H)
+    D[:, 0, 0] = D[:, 1, 1] = 1.0
+    D[:, 2, 2] = np.where(d == 0, 1.0, d)
+    return np.einsum("fji,fjk,flk->fil", Vt, D, U)  # V D U^T
+
+
+def best_rotation(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Kabsch for vectors (F, K, 3) that span a plane; the swing of the longest vector where they
+    do not (one vector, collinear vectors, points at the pivot), since Kabsch is then free to spin."""
+    w = np.ones(a.shape[1]) if weights is None else weights
+    longest = np.argmax(np.linalg.norm(a, axis=-1) * w, axis=1)
+    rows = np.arange(len(a))
+    out = swing(a[rows, longest], b[rows, longest])
+    if a.shape[1] > 1:
+        H = np.einsum("k,fki,fkj->fij", w, a, b)
+        sv = np.linalg.svd(H, compute_uv=False)
+        planar = sv[:, 1] > 1e-9 * np.maximum(sv[:, 0], 1e-30)
+        if planar.any():
+            out[planar] = kabsch(a[planar], b[planar], w)
+    return out
+
+
+def swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotations (F, 3, 3) taking directions a (F, 3) to directions b (F, 3)."""
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    axis = np.cross(a, b)
+    sin = np.linalg.norm(axis, axis=-1)
+    cos = np.clip((a * b).sum(-1), -1.0, 1.0)
+    # antiparallel: any axis perpendicular to a
+    fallback = np.cross(a, np.where(np.abs(a[:, :1]) < 0.9, [[1.0, 0, 0]], [[0, 1.0, 0]]))
+    axis = np.where((sin < 1e-9)[:, None] & (cos < 0)[:, None], fallback, axis)
+    norm = np.linalg.norm(axis, axis=-1, keepdims=True)
+    angle = np.arctan2(sin, cos)
+    rotvec = np.where(norm > 1e-12, axis / np.maximum(norm, 1e-12), 0.0) * angle[:, None]
+    return Rotation.from_rotvec(rotvec).as_matrix()
+
+
+def euler_near(R: np.ndarray, order: str, reference: np.ndarray | None = None) -> np.ndarray:
+    """Intrinsic Euler angles (F, 3) in degrees for rotations R (F, 3, 3), channel order like "ZXY".
+
+    R = R_order[0] @ R_order[1] @ R_order[2] (the BVH convention). Of the two solutions and their
+    360-degree copies, picks the one nearest reference (F, 3); without a reference, the one
+    nearest the previous frame, so curves are continuous.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # gimbal lock: scipy still returns a valid solution
+        first = Rotation.from_matrix(R).as_euler(order.upper(), degrees=True)
+    second = first + np.array([180.0, 0.0, 180.0])
+    second[:, 1] = 180.0 - first[:, 1]
+    if reference is not None:
+        return _nearest(first, second, reference)
+    out = np.empty_like(first)
+    prev = first[0] * 0.0
+    for f in range(len(first)):
+        out[f] = _nearest(first[f:f + 1], second[f:f + 1], prev[None])[0]
+        prev = out[f]
+    return out
+
+
+def _nearest(first: np.ndarray, second: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    def wrap(angles: np.ndarray) -> np.ndarray:
+        return angles + 360.0 * np.round((ref - angles) / 360.0)
+
+    a, b = wrap(first), wrap(second)
+    pick_b = (np.abs(b - ref).sum(-1) < np.abs(a - ref).sum(-1))[:, None]
+    return np.where(pick_b, b, a)

@@ -44,7 +44,8 @@ Sampler = Annotated[str, typer.Option(help="dpm2m (fast ODE solver), sde-dpm2m (
 Steps = Annotated[Optional[int], typer.Option(help="Solver steps (default: 25 for dpm2m, 50 for sde-dpm2m, 1000 for pc, 100 for ode-euler).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
-Fmt = Annotated[Optional[str], typer.Option("--format", help="Output format (npz, csv); default from -o's extension.")]
+Fmt = Annotated[Optional[str], typer.Option("--format", help="Output format (npz, csv, bvh, c3d); default from -o's extension.")]
+AddJoints = Annotated[bool, typer.Option("--add-joints", help="C3D output: also store the 17 joint centres as points (<subject>:gfpose_<Joint>).")]
 MapOpt = Annotated[Optional[str], typer.Option("--map", help="Skeleton map for BVH/ASF/C3D input: a preset name or your .toml (default: auto).")]
 SubjectOpt = Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix, e.g. Derrick).")]
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
@@ -117,7 +118,7 @@ def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
     for src, dst in pairs:
         try:
             note = work(src, dst)
-            info(f"[green]wrote[/] {dst}" + (f"  {note}" if note else ""))
+            info((f"[green]wrote[/] {dst}" if dst.exists() else f"{src.name}:") + (f"  {note}" if note else ""))
         except GfposeError as exc:
             if len(pairs) == 1:
                 raise
@@ -137,12 +138,23 @@ def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[s
     return take
 
 
-def write_take(take, dst: Path, fmt: Optional[str], force: bool) -> None:
+def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: bool = False,
+               into_source: bool = True) -> str:
+    """Write a take; returns a short note on what the writer did (markers moved/filled, BVH fit)."""
     from . import io
 
     if take.source.get("shard") and (fmt or dst.suffix.lstrip(".")).lower() != "npz":
         raise InputError(f"{dst}: shard outputs must be NPZ (they carry the part's place for `gfpose merge`)")
-    io.write(take, dst, fmt=fmt, force=force)
+    summary = io.write(take, dst, fmt=fmt, force=force, add_joints=add_joints, into_source=into_source) or {}
+    notes = []
+    if "markers" in summary and summary["markers"]:
+        notes.append(f"{summary['riding']} of {summary['markers']} markers ride the skeleton: "
+                     f"{summary['moved']} samples moved, {summary['filled']} filled")
+    if summary.get("joints_added"):
+        notes.append(f"{summary['joints_added']} joint points")
+    if "bvh" in summary:
+        notes.append(f"BVH {summary['bvh']}, largest joint misfit {summary['max_error_m'] * 1000:.1f} mm")
+    return "; ".join(notes)
 
 
 def get_shard(text: Optional[str]):
@@ -175,17 +187,18 @@ def generate(
     from . import metrics, tasks
 
     if not output.suffix and not fmt:
-        raise InputError(f"{output}: give the output a file extension (.npz or .csv) or pass --format")
+        raise InputError(f"{output}: give the output a file extension (.npz, .csv, .bvh, .c3d) or pass --format")
     check_output(output, force)
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
     t0 = time.perf_counter()
     with progress_bar("generating", n) as update:
         take = tasks.generate(runner, n, update, get_shard(shard))
-    write_take(take, output, fmt, force)
+    note = write_take(take, output, fmt, force)
     stats = metrics.plausibility(take.positions)
     info(f"[green]wrote[/] {output}: {take.n_frames} poses in {time.perf_counter() - t0:.1f} s; "
          f"height {stats['height_mean_m']:.2f}±{stats['height_std_m']:.2f} m, "
-         f"bone-length CV {stats['bone_length_cv']:.1%}, L/R asymmetry {stats['symmetry_error']:.1%}")
+         f"bone-length CV {stats['bone_length_cv']:.1%}, L/R asymmetry {stats['symmetry_error']:.1%}"
+         + (f"; {note}" if note else ""))
 
 
 @app.command()
@@ -222,10 +235,11 @@ def lift(
         kp = io.read(src)
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
             result = tasks.lift(runner, kp, hypotheses, update, get_shard(shard))
-        write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
+        note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
         empty = int((~result.mask.any(1)).sum())
         return f"{kp.n_frames} frames x {hypotheses} hypotheses" + (
-            f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "")
+            f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "") + (
+            f"; {note}" if note else "")
 
     run_batch(inputs, output, fmt, force, work)
 
@@ -245,13 +259,17 @@ def complete(
     fmt: Fmt = None,
     skeleton_map: MapOpt = None,
     subject: SubjectOpt = None,
+    add_joints: AddJoints = False,
     shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Fill missing joints from the observed ones: 3D input uses the complete3d model, 2D input the lift model.
 
-    Example: [bold]gfpose complete partial.npz -o filled.npz[/]
+    A C3D output of a C3D input is the same file with its marker gaps filled (residual 0, listed
+    under the GFPOSE parameter group); everything else in it is kept.
+
+    Example: [bold]gfpose complete take01.c3d -o filled.c3d[/]
     """
     STATE["quiet"] = quiet
     from . import tasks
@@ -273,8 +291,11 @@ def complete(
                 result = result if hypotheses > 1 or shard else tasks.aggregate(result, "mean")
             else:
                 result = tasks.complete(runners[task], take, hypotheses, keep_observed, update, get_shard(shard))
-        write_take(result, dst, fmt, force)
-        return f"{missing} missing joint samples filled"
+        note = write_take(result, dst, fmt, force, add_joints)
+        left = result.source.get("frames_left", 0)
+        return (f"{missing - int((~result.mask).sum())} missing joint samples filled"
+                + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else "")
+                + (f"; {note}" if note else ""))
 
     run_batch(inputs, output, fmt, force, work)
 
@@ -293,13 +314,17 @@ def denoise(
     fmt: Fmt = None,
     skeleton_map: MapOpt = None,
     subject: SubjectOpt = None,
+    add_joints: AddJoints = False,
     shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Clean noisy 3D poses by running the reverse diffusion from t0 with the noisy pose as its start.
 
-    Example: [bold]gfpose denoise noisy.npz -o clean.npz --t0 0.1[/]
+    C3D and BVH inputs written to the same format come back as the same file with its markers or
+    skeleton moved onto the cleaned joints.
+
+    Example: [bold]gfpose denoise take01.c3d -o clean.c3d[/]
     """
     STATE["quiet"] = quiet
     from . import tasks
@@ -310,8 +335,8 @@ def denoise(
         take = read_take(src, skeleton_map, subject)
         with progress_bar(f"denoising {src.name}", take.n_frames) as update:
             result = tasks.denoise(runner, take, t0, update, get_shard(shard))
-        write_take(result, dst, fmt, force)
-        return f"{take.n_frames} frames"
+        note = write_take(result, dst, fmt, force, add_joints)
+        return f"{take.n_frames} frames" + (f"; {note}" if note else "")
 
     run_batch(inputs, output, fmt, force, work)
 
@@ -353,22 +378,37 @@ def convert(
     inputs: Annotated[list[str], typer.Argument(help="Mocap files (C3D, BVH, ASF/AMC, NPZ, CSV), folders or globs.")],
     output: Output,
     skeleton_map: MapOpt = None,
-    subject: SubjectOpt = None,
+    subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix), or 'all' for one output per performer.")] = None,
+    add_joints: AddJoints = False,
     fmt: Fmt = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Bring any supported file to the 17-joint skeleton (metres, Z up) as NPZ or CSV.
+    """Bring any supported file to the 17-joint skeleton (metres, Z up) as NPZ, CSV or BVH, or add the
+    17 joint centres to a C3D (--add-joints).
 
     Example: [bold]gfpose convert take01.c3d -o take01.npz --subject Derrick[/]
     """
     STATE["quiet"] = quiet
 
-    def work(src: Path, dst: Path) -> str:
-        take = read_take(src, skeleton_map, subject)
-        write_take(take, dst, fmt, force)
+    def one(src: Path, dst: Path, who: Optional[str]) -> str:
+        take = read_take(src, skeleton_map, who)
+        # a BVH from convert is the 17-joint skeleton; a C3D keeps its markers (and gains joints)
+        note = write_take(take, dst, fmt, force, add_joints, into_source=(fmt or dst.suffix).lower().endswith("c3d"))
         missing = int((~take.mask).sum())
-        return f"{take.n_frames} frames" + (f", {missing} missing joint samples (NaN)" if missing else "")
+        return f"{take.n_frames} frames" + (f", {missing} missing joint samples (NaN)" if missing else "") + (
+            f"; {note}" if note else "")
+
+    def work(src: Path, dst: Path) -> str:
+        if subject != "all":
+            return one(src, dst, subject)
+        from .io.c3d import subjects_in
+
+        notes = []
+        for who in subjects_in(src):
+            out_path = check_output(dst.with_name(f"{dst.stem}_{who}{dst.suffix}"), force, src)
+            notes.append(f"{who} -> {out_path.name}: {one(src, out_path, who)}")
+        return "\n  " + "\n  ".join(notes)
 
     run_batch(inputs, output, fmt, force, work)
 

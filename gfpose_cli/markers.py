@@ -97,8 +97,7 @@ def fit_rig(joints: np.ndarray, joint_mask: np.ndarray, markers: np.ndarray, obs
             max_error: float = MAX_FIT_ERROR_M) -> MarkerRig:
     """Assign every marker (F, N, 3) to the segment of joints (F, 17, 3) on which it is most rigid."""
     o, R, ok = segment_frames(joints, joint_mask)
-    F, N, _ = markers.shape
-    S = len(SEGMENTS)
+    N = markers.shape[1]
     segment = np.full(N, -1)
     offset = np.zeros((N, 3))
     fit = np.full(N, np.inf)

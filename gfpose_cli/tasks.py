@@ -195,7 +195,7 @@ def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: Progres
     poses, (a, b) = _sample_frames(runner, keypoints.n_frames, hypotheses, shard, progress, per_frame)
     poses[~usable[a:b]] = np.nan  # frames without a detection stay empty rather than invented
     mask = np.repeat(usable[a:b, None], 17, axis=1)
-    source = {"task": "lift", "input": str(keypoints.path or "")}
+    source = {"task": "lift", "input": str(keypoints.path or ""), "frame": "camera"}
     return Take(positions=poses, mask=mask, fps=keypoints.fps,
                 source=_shard_source(source, shard, (a, b), keypoints.n_frames))
 
@@ -205,17 +205,29 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
     """Fill missing joints of a 3D take (positions keep their global placement)."""
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: complete needs 3D poses (frames, 17, 3); for 2D input use lift")
-    _check_frames_seen(take, minimum=2)
-    root = root_estimate(take)
+    if take.n_frames == 0:
+        raise InputError(f"{take.path}: the take has no frames")
+    # a frame needs its place (pelvis or both hips) and one more joint; others stay as they are,
+    # like lift leaves frames without detections empty (a C3D take often starts before the subject)
+    m = take.mask
+    placeable = m[:, ROOT] | (m[:, 1] & m[:, 4])
+    usable = placeable & (m.sum(1) >= 2)
+    if not usable.any():
+        raise InputError(f"{take.path}: no frame has the pelvis (or both hips) and another joint; nothing to complete")
+    root = np.where(placeable[:, None], np.nan_to_num(root_estimate(take, strict=False)), 0.0)
     rel = np.nan_to_num(take.positions - root[:, None])
-    poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, {"cond": rel, "mask": take.mask})
+    poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, {"cond": rel, "mask": m})
     poses = poses + root[a:b, None, None]
     if keep_observed:
-        poses = np.where(take.mask[a:b, None, :, None], take.positions[a:b, None], poses)
+        poses = np.where(m[a:b, None, :, None], take.positions[a:b, None], poses)
+    skip = ~usable[a:b]
+    poses[skip] = np.where(m[a:b][skip][:, None, :, None], take.positions[a:b][skip][:, None], np.nan)
+    mask = np.where(skip[:, None], m[a:b], True)
     out = poses[:, 0] if hypotheses == 1 else poses
-    return Take(positions=out, mask=np.ones((b - a, N_JOINTS), bool), fps=take.fps,
+    return Take(positions=out, mask=mask, fps=take.fps,
                 root=None if take.root is None else take.root[a:b],
-                source=_shard_source({**take.source, "task": "complete"}, shard, (a, b), take.n_frames))
+                source=_shard_source({**take.source, "task": "complete", "frames_left": int(skip.sum())},
+                                     shard, (a, b), take.n_frames))
 
 
 def denoise(runner: Runner, take: Take, t0: float = 0.1, progress: ProgressFn | None = None,
@@ -268,24 +280,16 @@ def merge_shards(parts: list[Take]) -> Take:
     return Take(positions=pos, mask=mask, fps=first.fps, root=root, source=source)
 
 
-def root_estimate(take: Take) -> np.ndarray:
-    """Per-frame root: the pelvis where seen, else the hip midpoint; names the first frame with neither."""
+def root_estimate(take: Take, strict: bool = True) -> np.ndarray:
+    """Per-frame root: the pelvis where seen, else the hip midpoint; names the first frame with neither
+    (or, not strict, leaves it NaN)."""
     p, m = take.positions, take.mask
     root = np.where(m[:, ROOT, None], p[:, ROOT], 0.5 * (p[:, 1] + p[:, 4]))
     bad = ~m[:, ROOT] & ~(m[:, 1] & m[:, 4])
-    if bad.any():
+    if bad.any() and strict:
         raise InputError(f"{take.path}: frame {int(np.argmax(bad))} has neither the pelvis nor both hips; "
                          "the pose cannot be placed")
     return root
-
-
-def _check_frames_seen(take: Take, minimum: int) -> None:
-    seen = take.mask.sum(1)
-    if take.n_frames == 0:
-        raise InputError(f"{take.path}: the take has no frames")
-    if (seen < minimum).any():
-        f = int(np.argmax(seen < minimum))
-        raise InputError(f"{take.path}: frame {f} has {int(seen[f])} observed joints; at least {minimum} are needed")
 
 
 def aggregate(hyps: Take, how: str) -> Take:

@@ -145,12 +145,17 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     return read_bvh(path, skeleton_map)
 
 
-def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = True, add_joints: bool = False) -> dict:
+def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = True, add_joints: bool = False,
+          into_source: bool = True) -> dict:
     """Write a Take; the format follows the extension (npz, csv, bvh, c3d). Returns a summary dict.
 
-    BVH and C3D outputs of a take read from the same format go back into a copy of the source file
-    (its skeleton or markers follow the edited joints); otherwise they hold the 17 joints.
+    With into_source, BVH and C3D outputs of a take read from the same format go back into a copy
+    of the source file (its skeleton or markers follow the edited joints); otherwise they hold
+    the 17 joints.
     """
+    if not into_source and take.source.get("format") in ("bvh", "c3d"):
+        take = Take(positions=take.positions, mask=take.mask, fps=take.fps, root=take.root,
+                    source={k: take.source[k] for k in ("path", "task") if k in take.source})
     path = Path(path)
     kind = (fmt or path.suffix.lstrip(".")).lower()
     if add_joints and kind != "c3d":
@@ -185,7 +190,9 @@ def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.
     if src.get("format") == "bvh" and skel is not None and len(poses) == skel.motion.shape[0]:
         rot, scale, smap = src["to_canonical"], src["units_to_m"], src["map_object"]
         original, _ = smap.apply(skel.names, bvh_io.forward_kinematics(skel))
-        edited = np.abs(poses - (original * scale) @ rot.T).max(-1) > 1e-6  # (F, 17): float32 noise is no edit
+        was = (original * scale) @ rot.T
+        # (F, 17): a change within float32 rounding of the value read is no edit
+        edited = np.abs(poses - was).max(-1) > 1e-6 * np.maximum(1.0, np.abs(was).max(-1))
         targets = np.where(edited[..., None], (np.nan_to_num(poses) @ rot) / scale, original)
         motion = retarget(skel, smap, targets, take.mask & edited.any(1, keepdims=True))
         text = bvh_io.dumps(skel, motion)

@@ -184,15 +184,15 @@ def unit_scale(ankle_to_head: float) -> tuple[float, str]:
 
 
 def dumps(skel: BvhSkeleton, motion: np.ndarray | None = None) -> str:
-    """BVH text: the skeleton's hierarchy as read (or built) and the motion, 9 significant digits.
+    """BVH text: the skeleton's hierarchy as read (or built) and the motion, 15 significant digits.
 
-    Nine digits reproduce every value a BVH exporter writes (they print at most 6 decimals), so an
-    unedited channel reads back bit for bit.
+    Any decimal of up to 15 digits survives float64 and prints back the same, so an unedited
+    channel reads back bit for bit (one CMU file holds -0.00709999999999).
     """
     motion = skel.motion if motion is None else motion
     import io as _io
 
     buf = _io.StringIO()
-    np.savetxt(buf, motion, fmt="%.9g", delimiter=" ")
+    np.savetxt(buf, motion, fmt="%.15g", delimiter=" ")
     return (f"{skel.header}MOTION\nFrames: {motion.shape[0]}\nFrame Time: {skel.frame_time:.9g}\n"
             + buf.getvalue())

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..maps import SkeletonMap, normalise_name
-from ..rotations import best_rotation, euler_near, kabsch, swing
+from ..rotations import best_rotation, euler_near
 from ..skeleton import JOINTS, PARENTS
 from .bvh import BvhSkeleton, forward_kinematics, local_transforms
 

@@ -42,6 +42,35 @@ def subjects_of(labels: list[str]) -> list[str]:
     return [name for name, _ in counts.most_common()]
 
 
+def _disambiguate(labels: list[str], descriptions: list[str]) -> list[str]:
+    """Repeated labels (BTK's Gait.c3d has RKNE twice: lateral and medial) take their description
+    when that is unique; labels that stay ambiguous are left for the clash check to refuse."""
+    counts = Counter(normalise_name(label) for label in labels)
+    taken = {normalise_name(label) for label in labels}
+    out, seen = [], set()
+    for label, desc in zip(labels, descriptions):
+        key = normalise_name(label)
+        if counts[key] > 1 and key in seen and desc and normalise_name(desc) not in taken \
+                and sum(d == desc for d in descriptions) == 1:
+            out.append(desc)
+            taken.add(normalise_name(desc))
+        else:
+            out.append(label)
+        seen.add(key)
+    return out
+
+
+def subjects_in(path: Path) -> list[str]:
+    """The performers (label prefixes) of a C3D file; refuses a file with none."""
+    if Path(path).suffix.lower() != ".c3d":
+        raise InputError(f"{path}: --subject all is for C3D files with several performers")
+    c = open_c3d(Path(path))
+    found = subjects_of([str(label).strip() for label in (_param(c["parameters"], "POINT", "LABELS") or [])])
+    if not found:
+        raise InputError(f"{path}: its marker labels carry no subject prefix (like Derrick:); drop --subject")
+    return found
+
+
 def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str | None = None) -> Take:
     """Read a C3D file into a 17-joint Take (metres, Z up)."""
     c = open_c3d(path)
@@ -51,6 +80,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     if points.ndim != 3 or points.shape[1] == 0 or points.shape[2] == 0:
         raise InputError(f"{path}: the C3D file holds no marker data")
     labels = labels[: points.shape[1]] + [f"unlabelled{i}" for i in range(len(labels), points.shape[1])]
+    descriptions = [str(d).strip() for d in (_param(params, "POINT", "DESCRIPTIONS") or [])]
     subjects = subjects_of(labels)
     if subject is not None:
         keep = [i for i, label in enumerate(labels) if label.split(":", 1)[0] == subject]
@@ -60,7 +90,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
         raise InputError(f"{path}: several subjects ({', '.join(subjects)}); pick one with --subject")
     else:
         keep = list(range(len(labels)))
-    labels = [labels[i] for i in keep]
+    labels = _disambiguate([labels[i] for i in keep], [descriptions[i] if i < len(descriptions) else "" for i in keep])
     xyz = points[:3, keep].transpose(2, 1, 0)  # (F, N, 3)
     residuals = np.asarray(c["data"]["meta_points"]["residuals"])[0, keep].T  # (F, N)
     observed = np.isfinite(xyz).all(-1) & (residuals >= 0)
@@ -117,6 +147,8 @@ def world_poses(take: Take, where: str) -> np.ndarray:
     """(F, 17, 3) metres, Z up: single poses in the canonical frame, whatever task produced them."""
     if take.dim != 3:
         raise InputError(f"{where}: C3D and BVH outputs need 3D poses; these are 2D keypoints")
+    if take.positions.ndim == 4 and take.positions.shape[1] == 1:
+        take = take.with_positions(take.positions[:, 0], take.mask)
     if take.positions.ndim == 4:
         raise InputError(f"{where}: C3D and BVH hold one pose per frame; pass --aggregate mean (or median), "
                          "or write all hypotheses to NPZ")

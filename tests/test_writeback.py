@@ -80,6 +80,17 @@ def test_c3d_round_trip_keeps_every_parameter_analog_and_point(name: str, tmp_pa
     assert np.nanmax(np.abs(pa_ - pb_)) <= 2e-4 * max(1.0, abs(float(a["parameters"]["POINT"]["SCALE"]["value"][0])))
     assert io.read(tmp_path / "out.c3d", skeleton_map=smap, subject=subject).source["map"] == take.source["map"]
     assert src.read_bytes() == before
+    # an independent reader opens it (py-c3d checks the header against POINT:SCALE) and agrees
+    import warnings
+
+    import c3d as pyc3d
+
+    with open(tmp_path / "out.c3d", "rb") as handle, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frames = np.stack([points[:, :3] for _, points, _ in pyc3d.Reader(handle).read_frames()])
+    ours = pb_[:3].transpose(2, 1, 0)
+    seen = np.isfinite(ours).all(-1)
+    assert frames.shape == ours.shape and np.abs(frames[seen] - ours[seen]).max() < 1e-4
 
 
 def test_added_joints_read_the_same_in_the_independent_c3d_reader(tmp_path: Path) -> None:

@@ -215,9 +215,30 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
 
     c.add_parameter("GFPOSE", "TASK", [str(src.get("task", "convert"))])
     c.add_parameter("GFPOSE", "VERSION", [code_version()])
+    scale = float(np.asarray(c["parameters"]["POINT"]["SCALE"]["value"]).ravel()[0] or -1.0)
     with atomic_path(Path(path), force) as tmp:
         c.write(str(tmp))
+        _sync_header_scale(tmp, -abs(scale))
     return summary
+
+
+def _sync_header_scale(path: Path, scale: float) -> None:
+    """Make the header's scale factor equal POINT:SCALE in a file ezc3d wrote.
+
+    ezc3d stores floats and writes -1 in the header but keeps the parameter (e.g. -0.05), which
+    it uses for residuals; other readers (py-c3d) refuse the mismatch. ezc3d writes Intel byte
+    order; the header's scale factor is the float32 at byte 12.
+    """
+    import struct
+
+    with open(path, "r+b") as handle:
+        header = handle.read(16)
+        start = (header[0] - 1) * 512
+        handle.seek(start + 3)
+        if handle.read(1) != bytes([84]):  # 84 = Intel; anything else we do not patch
+            return
+        handle.seek(12)
+        handle.write(struct.pack("<f", scale))
 
 
 def _flag(c, name: str, labels: list[str], counts: np.ndarray) -> None:

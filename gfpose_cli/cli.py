@@ -28,8 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, for logs and grep
+out = Console(highlight=False, soft_wrap=True)
 STATE = {"debug": False, "quiet": False}
 #: click's usage-error base class, whether typer vendors click or uses the package
 USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -48,6 +48,8 @@ Fmt = Annotated[Optional[str], typer.Option("--format", help="Output format (npz
 AddJoints = Annotated[bool, typer.Option("--add-joints", help="C3D output: also store the 17 joint centres as points (<subject>:gfpose_<Joint>).")]
 MapOpt = Annotated[Optional[str], typer.Option("--map", help="Skeleton map for BVH/ASF/C3D input: a preset name or your .toml (default: auto).")]
 SubjectOpt = Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix, e.g. Derrick).")]
+InFmt = Annotated[Optional[str], typer.Option("--input-format", "--from", help="Input format when the extension does not say it (npz, csv, bvh, amc, c3d, json).")]
+Units = Annotated[Optional[str], typer.Option("--units", help="Length unit of BVH/C3D input, when the guess (BVH) or POINT:UNITS (C3D) is wrong: m, cm, mm, in, ft, acclaim, or metres per unit.")]
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
 
 
@@ -88,7 +90,8 @@ def check_output(dst: Path, force: bool, src: Path | None = None) -> Path:
     return dst
 
 
-def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bool) -> list[tuple[Path, Path]]:
+def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bool,
+                 in_fmt: Optional[str] = None) -> list[tuple[Path, Path]]:
     """Pair inputs with outputs: one input and -o FILE.ext -> that file; otherwise files in the folder -o."""
     if not inputs:
         raise InputError("no input files given")
@@ -97,7 +100,7 @@ def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bo
     to_folder = len(inputs) > 1 or output.is_dir() or not output.suffix
     pairs = []
     for src in inputs:
-        own = src.suffix.lstrip(".").lower()
+        own = (in_fmt or src.suffix.lstrip(".")).lower()
         ext = (fmt or (own if own in WRITE_FORMATS else "npz")).lower()
         dst = output / f"{src.stem}.{ext}" if to_folder else output
         pairs.append((src, check_output(dst, force, src)))
@@ -111,9 +114,9 @@ def expand(inputs: list[str]) -> list[Path]:
 
 
 def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
-              work: Callable[[Path, Path], str]) -> None:
+              work: Callable[[Path, Path], str], in_fmt: Optional[str] = None) -> None:
     """Run work(src, dst) for each input; a bad file does not stop the others; summary at the end."""
-    pairs = plan_outputs(expand(inputs), output, fmt, force)
+    pairs = plan_outputs(expand(inputs), output, fmt, force, in_fmt)
     failures = []
     for src, dst in pairs:
         try:
@@ -128,13 +131,15 @@ def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
         raise InputError(f"{len(failures)} of {len(pairs)} inputs failed (listed above)")
 
 
-def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None):
+def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None,
+              in_fmt: Optional[str] = None, units: Optional[str] = None):
     from . import io
 
-    take = io.read(src, skeleton_map=skeleton_map, subject=subject)
+    take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units)
     if take.source.get("map"):
+        unit = take.source.get("units")
         info(f"{src.name}: map '{take.source['map']}', {take.n_frames} frames at {take.fps:g} Hz, "
-             f"up axis {take.source.get('up', '?')}")
+             f"up axis {take.source.get('up', '?')}" + (f", units {unit}" if unit else ""))
     return take
 
 
@@ -214,6 +219,7 @@ def lift(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Fmt = None,
+    in_fmt: InFmt = None,
     shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
@@ -232,7 +238,7 @@ def lift(
     runner = tasks.Runner.for_task("lift", weights, sampler_options(sampler, steps, batch_size, seed, device))
 
     def work(src: Path, dst: Path) -> str:
-        kp = io.read(src)
+        kp = io.read(src, fmt=in_fmt)
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
             result = tasks.lift(runner, kp, hypotheses, update, get_shard(shard))
         note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
@@ -241,7 +247,7 @@ def lift(
             f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "") + (
             f"; {note}" if note else "")
 
-    run_batch(inputs, output, fmt, force, work)
+    run_batch(inputs, output, fmt, force, work, in_fmt)
 
 
 @app.command()
@@ -259,6 +265,8 @@ def complete(
     fmt: Fmt = None,
     skeleton_map: MapOpt = None,
     subject: SubjectOpt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
     add_joints: AddJoints = False,
     shard: ShardOpt = None,
     force: Force = False,
@@ -280,7 +288,7 @@ def complete(
     runners: dict[str, object] = {}
 
     def work(src: Path, dst: Path) -> str:
-        take = read_take(src, skeleton_map, subject)
+        take = read_take(src, skeleton_map, subject, in_fmt, units)
         task = "lift" if take.dim == 2 else "complete3d"
         if task not in runners:
             runners[task] = tasks.Runner.for_task(task, weights, opts)
@@ -297,7 +305,7 @@ def complete(
                 + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else "")
                 + (f"; {note}" if note else ""))
 
-    run_batch(inputs, output, fmt, force, work)
+    run_batch(inputs, output, fmt, force, work, in_fmt)
 
 
 @app.command()
@@ -314,6 +322,8 @@ def denoise(
     fmt: Fmt = None,
     skeleton_map: MapOpt = None,
     subject: SubjectOpt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
     add_joints: AddJoints = False,
     shard: ShardOpt = None,
     force: Force = False,
@@ -332,13 +342,13 @@ def denoise(
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
 
     def work(src: Path, dst: Path) -> str:
-        take = read_take(src, skeleton_map, subject)
+        take = read_take(src, skeleton_map, subject, in_fmt, units)
         with progress_bar(f"denoising {src.name}", take.n_frames) as update:
             result = tasks.denoise(runner, take, t0, update, get_shard(shard))
         note = write_take(result, dst, fmt, force, add_joints)
         return f"{take.n_frames} frames" + (f"; {note}" if note else "")
 
-    run_batch(inputs, output, fmt, force, work)
+    run_batch(inputs, output, fmt, force, work, in_fmt)
 
 
 @app.command()
@@ -346,6 +356,7 @@ def evaluate(
     pred: Annotated[Path, typer.Argument(help="Predicted poses (NPZ/CSV), one per frame or S hypotheses per frame.")],
     gt: Annotated[Path, typer.Argument(help="Ground-truth poses (NPZ/CSV/BVH) with the same frames.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")] = False,
+    in_fmt: InFmt = None,
 ) -> None:
     """Score predictions: MPJPE (P1), P-MPJPE (P2), minMPJPE over hypotheses, PCK@150mm, jitter, bone-length CV.
 
@@ -354,7 +365,7 @@ def evaluate(
     from . import io
     from .evaluation import evaluate as score
 
-    result = score(io.read(pred), io.read(gt))
+    result = score(io.read(pred, fmt=in_fmt), io.read(gt, fmt=in_fmt))
     if as_json:
         print(json.dumps(result, indent=2))
         return
@@ -381,6 +392,8 @@ def convert(
     subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix), or 'all' for one output per performer.")] = None,
     add_joints: AddJoints = False,
     fmt: Fmt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -392,7 +405,7 @@ def convert(
     STATE["quiet"] = quiet
 
     def one(src: Path, dst: Path, who: Optional[str]) -> str:
-        take = read_take(src, skeleton_map, who)
+        take = read_take(src, skeleton_map, who, in_fmt, units)
         # a BVH from convert is the 17-joint skeleton; a C3D keeps its markers (and gains joints)
         note = write_take(take, dst, fmt, force, add_joints, into_source=(fmt or dst.suffix).lower().endswith("c3d"))
         missing = int((~take.mask).sum())
@@ -410,7 +423,7 @@ def convert(
             notes.append(f"{who} -> {out_path.name}: {one(src, out_path, who)}")
         return "\n  " + "\n  ".join(notes)
 
-    run_batch(inputs, output, fmt, force, work)
+    run_batch(inputs, output, fmt, force, work, in_fmt)
 
 
 @app.command()
@@ -418,6 +431,8 @@ def maps(
     file: Annotated[Optional[Path], typer.Argument(help="A mocap file to resolve (C3D, BVH, JSON keypoints...).")] = None,
     skeleton_map: MapOpt = None,
     subject: SubjectOpt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
 ) -> None:
     """List the skeleton-map presets, or show how each of the 17 joints of FILE is resolved.
 
@@ -433,7 +448,7 @@ def maps(
             table.add_row(name, load_map(name).description)
         out.print(table)
         return
-    take = read_take(file, skeleton_map, subject)
+    take = read_take(file, skeleton_map, subject, in_fmt, units)
     smap = load_map(take.source["map"]) if take.source.get("map") in preset_names() else None
     table = Table(title=f"{file.name}: map '{take.source.get('map', '-')}', {take.n_frames} frames")
     for col in ("joint", "from", "frames seen"):
@@ -486,12 +501,16 @@ def train(
     mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Random left/right mirroring.")] = False,
     balance: Annotated[float, typer.Option(help="Family share ~ size^balance (1 = uniform over poses, 0 = equal per family).")] = 0.5,
     holdout: Annotated[bool, typer.Option("--holdout/--no-holdout", help="Leave out the held-out subjects (data.py).")] = True,
+    skeleton_map: MapOpt = None,
+    units: Units = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first input that cannot be used instead of skipping it.")] = False,
     resume: Annotated[Optional[Path], typer.Option(help="Continue a run from its checkpoint (bit for bit on the same device).")] = None,
     init_from: Annotated[Optional[Path], typer.Option(help="Warm start from a checkpoint's weights (new optimiser, step 0).")] = None,
     export: Annotated[Optional[Path], typer.Option(help="Also write a small fp16 shipping copy here at each checkpoint.")] = None,
     checkpoint_every: Annotated[float, typer.Option(help="Seconds between checkpoints.")] = 300.0,
     device: Device = "auto",
     seed: Seed = 0,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Start over even though -o already holds a checkpoint.")] = False,
     quiet: Quiet = False,
 ) -> None:
     """Fit a score model by denoising score matching; checkpoints periodically and resumes with --resume.
@@ -511,19 +530,32 @@ def train(
                       checkpoint_every_s=checkpoint_every, extra={"balance": balance})
     from .model import distributed
 
+    if output.exists() and resume is None and not force:
+        raise InputError(f"{output}: already holds a checkpoint; continue it with --resume {output}, "
+                         "or pass --force to start over")
     dist_ctx, dev = distributed.from_environment(resolve_device(device))
     if not dist_ctx.is_main:
         STATE["quiet"] = True
     elif dist_ctx.active:
         info(f"torchrun: {dist_ctx.world} processes, {cfg.batch_size // dist_ctx.world} poses each per step")
     paths = data_mod.expand_inputs(data)
+    skipped: Optional[list[tuple[str, str]]] = None if strict else []
     with progress_bar("reading training data", len(paths)) as update:
-        pose_set = data_mod.load_pose_files(paths, lambda _name: None)
+        pose_set = data_mod.load_pose_files(paths, lambda _name: None, skeleton_map, units, skipped)
         update(len(paths), len(paths))
+    if skipped:
+        table = Table(title=f"{len(skipped)} training inputs skipped (--strict stops instead)")
+        table.add_column("input")
+        table.add_column("why", overflow="fold")
+        for name, why in skipped:
+            why = why.split(": ", 1)[1] if why.startswith(name.split(" (")[0] + ":") else why
+            table.add_row(name, why if len(why) <= 150 else why[:147].rsplit(" ", 1)[0] + " ...")
+        err.print(table)
     train_set, held = pose_set.split() if holdout else (pose_set, pose_set.subset(pose_set.take < 0))
     if len(train_set.poses) == 0:
         raise InputError("no training poses left after removing the held-out subjects; pass --no-holdout")
-    summary = {**pose_set.summary(), "inputs": [str(p) for p in paths], "holdout": holdout}
+    summary = {**pose_set.summary(), "inputs": [str(p) for p in paths], "holdout": holdout,
+               "skipped": [name for name, _ in skipped or []]}
     info(f"training data: {summary['takes']} takes, {len(train_set.poses)} training poses, "
          f"{len(held.poses)} held-out poses")
     weights = torch.from_numpy(train_set.sampling_weights(balance))
@@ -544,7 +576,8 @@ def train(
                 update(step, cfg.steps)
 
         def on_ckpt(step: int, loss: float, val: float) -> None:
-            info(f"step {step}: loss {loss:.4f}, held-out loss {val:.4f} -> {output}")
+            held_out = f"held-out loss {val:.4f}" if val == val else "no held-out poses"
+            info(f"step {step}: loss {loss:.4f}, {held_out} -> {output}")
 
         try:
             trainer.run(output, export, on_step, on_ckpt)

@@ -19,6 +19,7 @@ import numpy as np
 
 from .errors import InputError
 from .geometry import root_relative
+from .take import Take
 
 TARGET_FPS = 30.0
 #: held-out subjects, never trained on: CMU subjects 02, 09 and 12, and HDM05 actor mm.
@@ -284,21 +285,57 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
     return unique
 
 
-def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None) -> PoseSet:
-    """Pose set from archives and pose files (NPZ, CSV, BVH); user files count as training data."""
-    from . import io
+def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, skeleton_map: str | None = None,
+                    units: str | None = None, skipped: list[tuple[str, str]] | None = None) -> PoseSet:
+    """Pose set from archives and pose files (NPZ, CSV, BVH, ASF/AMC, C3D); user files count as training data.
+
+    Every performer of a multi-subject C3D becomes its own take. With a skipped list, a file that
+    cannot be used (unreadable, unmappable, 2D) is recorded there as (file, reason) and training
+    goes on with the rest, as a studio folder often holds a prop or calibration take; without
+    it the first such file stops the load.
+    """
 
     sets = []
     for path in paths:
-        if archive_kind(path):
-            sets.append(load_archive(path, progress))
-            continue
-        if path.suffix.lower() == ".npz" and is_pose_set(path):
-            sets.append(_load_cache(path))
-            continue
-        take = io.read(path)
-        if take.dim != 3 or take.positions.ndim != 3:
-            raise InputError(f"{path}: training needs 3D poses (frames, 17, 3), got {take.positions.shape}")
-        sets.append(pose_set_from_takes([(str(path), f"user:{path.stem}", take.positions, take.mask, take.fps)],
-                                        progress, drop_glitches=False))
+        try:
+            if archive_kind(path):
+                sets.append(load_archive(path, progress))
+                continue
+            if path.suffix.lower() == ".npz" and is_pose_set(path):
+                sets.append(_load_cache(path))
+                continue
+            for name, take in _user_takes(path, skeleton_map, units, skipped):
+                if take.dim != 3 or take.positions.ndim != 3:
+                    raise InputError(f"{path}: training needs 3D poses (frames, 17, 3), got {take.positions.shape}")
+                sequence = take.source.get("format") in ("bvh", "c3d", "amc")  # not a pose collection
+                sets.append(pose_set_from_takes([(name, f"user:{name}", take.positions, take.mask, take.fps)],
+                                                progress, drop_glitches=sequence))
+        except InputError as exc:
+            if skipped is None:
+                raise
+            skipped.append((str(path), str(exc)))
+    if not sets:
+        raise InputError("none of the training inputs could be used" + (
+            f" ({len(skipped)} skipped: {skipped[0][1]})" if skipped else ""))
     return PoseSet.concat(sets)
+
+
+def _user_takes(path: Path, skeleton_map: str | None, units: str | None,
+                skipped: list[tuple[str, str]] | None) -> Iterator[tuple[str, Take]]:
+    """(take name, Take) for a user file: one per performer of a multi-subject C3D."""
+    from . import io
+
+    if path.suffix.lower() == ".c3d":
+        from .io.c3d import performers
+
+        who_all = performers(path)
+        if len(who_all) > 1:
+            for who in who_all:
+                try:
+                    yield f"{path.stem}:{who}", io.read(path, skeleton_map=skeleton_map, subject=who, units=units)
+                except InputError as exc:
+                    if skipped is None:
+                        raise
+                    skipped.append((f"{path} ({who})", str(exc)))
+            return
+    yield path.stem, io.read(path, skeleton_map=skeleton_map, units=units)

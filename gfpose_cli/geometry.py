@@ -14,6 +14,8 @@ from .skeleton import ROOT
 
 #: from a Y-up right-handed frame (x, y, z) to our Z-up right-handed frame (x, -z, y).
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=np.float64)
+#: camera frame of `lift` output (x right, y down, z forward) -> Z-up world (x right, y forward, z up)
+CAMERA_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]], dtype=np.float64)
 
 
 def root_relative(poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

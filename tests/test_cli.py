@@ -158,6 +158,9 @@ def test_train_resume_and_use_the_checkpoint(tmp_path: Path, capsys, truth: Take
               "--batch-size", "32", "--no-holdout", "-q", "--device", "cpu", "-o", str(tmp_path / "m.pt")]
     code, _, err = run([*common, "--steps", "3"], capsys)
     assert code == 0, err
+    before = (tmp_path / "m.pt").read_bytes()
+    code, _, err = run([*common, "--steps", "3"], capsys)  # a second run must not wipe the first
+    assert code == 2 and "--resume" in err and (tmp_path / "m.pt").read_bytes() == before
     code, _, err = run([*common, "--steps", "6", "--resume", str(tmp_path / "m.pt"), "--export", str(tmp_path / "ship.pt")], capsys)
     assert code == 0, err
     code, _, err = run(["generate", "--n", "4", "--weights", str(tmp_path / "ship.pt"), "-o", str(tmp_path / "g.npz"), *FAST], capsys)

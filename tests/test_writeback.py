@@ -236,3 +236,60 @@ def test_bvh_output_refuses_gaps_and_multiple_hypotheses(tmp_path: Path, capsys)
     code = run(["convert", str(FIXTURES / "ktk_tennis_serve_nan.c3d"), "-o", str(tmp_path / "t.bvh")])
     assert code == 2 and not (tmp_path / "t.bvh").exists()
     assert "misses joint RShoulder" in capsys.readouterr().err
+
+
+def test_input_format_and_unit_overrides(tmp_path: Path, capsys) -> None:
+    """--from reads a file whatever its extension; --units rescales a BVH or C3D and the C3D
+    written back stays in the file's own numbers."""
+    walk = tmp_path / "walk.txt"
+    walk.write_bytes((FIXTURES / "cmu_12_01_walk.bvh").read_bytes())
+    assert run(["convert", str(walk), "-o", str(tmp_path / "x.npz")]) == 2
+    assert "--from" in capsys.readouterr().err
+    assert run(["convert", str(walk), "--from", "bvh", "-o", str(tmp_path / "guessed.npz")]) == 0
+    assert run(["convert", str(walk), "--from", "bvh", "--units", "cm", "-o", str(tmp_path / "cm.npz")]) == 0
+    guessed, cm = io.read(tmp_path / "guessed.npz"), io.read(tmp_path / "cm.npz")
+    assert guessed.n_frames == cm.n_frames == 524
+    ratio = np.linalg.norm(cm.positions[:, 10]) / np.linalg.norm(guessed.positions[:, 10])
+    assert ratio == pytest.approx(0.01 / bvh_io.UNITS["acclaim"], rel=1e-4)  # the CMU unit was guessed
+
+    src = FIXTURES / "cmu_85_02.c3d"
+    in_m = io.read(src, units="m")
+    in_mm = io.read(src)
+    assert in_m.source["units"] == "m" and in_mm.source["units"] == "mm"
+    np.testing.assert_allclose(in_m.positions, in_mm.positions * 1000, rtol=1e-5, atol=1e-4)
+    assert run(["convert", str(src), "--units", "m", "--add-joints", "-o", str(tmp_path / "j.c3d"), "-q"]) == 0
+    a, b = ezc3d.c3d(str(src)), ezc3d.c3d(str(tmp_path / "j.c3d"))
+    n = a["data"]["points"].shape[1]
+    np.testing.assert_array_equal(b["data"]["points"][:, :n], a["data"]["points"])  # markers untouched
+    labels = b["parameters"]["POINT"]["LABELS"]["value"]
+    head = b["data"]["points"][:3, labels.index("Male:gfpose_Head")]
+    front_head = b["data"]["points"][:3, labels.index("Male:LFHD")]
+    # joints land among the markers in the file's own numbers, not scaled by the override
+    assert np.median(np.linalg.norm(head - front_head, axis=0)) < 200
+    assert b["parameters"]["POINT"]["UNITS"]["value"] == a["parameters"]["POINT"]["UNITS"]["value"]
+
+    for bad in (["--units", "furlong"], ["--units", "-2"]):
+        assert run(["convert", str(src), *bad, "-o", str(tmp_path / "y.npz")]) == 2
+        assert "--units" in capsys.readouterr().err
+    assert run(["convert", str(tmp_path / "cm.npz"), "--units", "cm", "-o", str(tmp_path / "z.npz")]) == 2
+    assert "applies to BVH and C3D" in capsys.readouterr().err
+
+
+def test_train_on_a_folder_of_c3d_files(tmp_path: Path, capsys) -> None:
+    """A studio folder: usable takes train, a prop-only or unmappable file is skipped and listed;
+    --strict stops at it instead."""
+    folder = tmp_path / "day3"
+    folder.mkdir()
+    for name in ("cmu_85_02", "ktk_tennis_serve_nan", "ezc3d_vicon"):
+        (folder / f"{name}.c3d").write_bytes((FIXTURES / f"{name}.c3d").read_bytes())
+    args = ["train", str(folder), "--width", "32", "--blocks", "1", "--batch-size", "32", "--steps", "2",
+            "--no-holdout", "--device", "cpu", "-q"]
+    assert run([*args, "-o", str(tmp_path / "m.pt")]) == 0
+    assert "2 training inputs skipped" in capsys.readouterr().err
+    from gfpose_cli.model import checkpoint
+
+    summary = checkpoint.read(tmp_path / "m.pt")["data_summary"]
+    assert summary["takes"] == 2
+    assert sorted(Path(s).name for s in summary["skipped"]) == ["ezc3d_vicon.c3d (Daphnee)", "ezc3d_vicon.c3d (boite)"]
+    assert run([*args, "--strict", "-o", str(tmp_path / "s.pt")]) == 2
+    assert "ezc3d_vicon.c3d" in capsys.readouterr().err and not (tmp_path / "s.pt").exists()

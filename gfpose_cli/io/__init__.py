@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import Y_UP_TO_Z_UP
+from ..geometry import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP
 from ..maps import SkeletonMap, auto_map, load_map
 from ..skeleton import JOINTS
 from ..take import Take
@@ -24,7 +24,7 @@ def format_of(path: Path, fmt: str | None = None) -> str:
     """The format named by fmt or by the file extension."""
     fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
     if fmt not in READ_FORMATS:
-        raise InputError(f"{path}: unsupported format '{fmt or '(no extension)'}'; supported: {', '.join(READ_FORMATS)}")
+        raise InputError(f"{path}: unsupported format '{fmt or '(no extension)'}'; supported: {', '.join(READ_FORMATS)} (name it with --from)")
     return fmt
 
 
@@ -55,7 +55,28 @@ def _rest_17(smap: SkeletonMap, names: list[str], rest: np.ndarray, where: str) 
     return smap.apply(names, rest[None], where=where)[0][0]
 
 
-def read_bvh(path: Path, skeleton_map: str | SkeletonMap | None = None, units: float | None = None) -> Take:
+#: length units a file may be in, as metres per unit (`acclaim` is the CMU/ASF unit, inches / 0.45)
+UNIT_NAMES = {"m": 1.0, "dm": 0.1, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048, "acclaim": 0.0254 / 0.45}
+
+
+def parse_units(text: str | float | None) -> tuple[float, str] | None:
+    """Metres per file unit from a unit name (m, cm, mm, in, ft, acclaim) or a number; None stays None."""
+    if text is None or text == "":
+        return None
+    name = str(text).strip().lower()
+    if name in UNIT_NAMES:
+        return UNIT_NAMES[name], name
+    try:
+        value = float(name)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        raise InputError(f"--units {text}: give a unit ({', '.join(UNIT_NAMES)}) or metres per file unit (e.g. 0.01)")
+    return value, f"{value:g} m"
+
+
+def read_bvh(path: Path, skeleton_map: str | SkeletonMap | None = None,
+             units: tuple[float, str] | None = None) -> Take:
     """Read a BVH file into a 17-joint Take (metres, Z up) through a skeleton map."""
     from . import bvh as bvh_io
 
@@ -63,8 +84,12 @@ def read_bvh(path: Path, skeleton_map: str | SkeletonMap | None = None, units: f
     return take_from_bvh(skel, path, skeleton_map, units)
 
 
-def take_from_bvh(skel, path, skeleton_map=None, units: float | None = None) -> Take:
-    """Forward kinematics, units, map and axes for a parsed BVH skeleton."""
+def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None = None) -> Take:
+    """Forward kinematics, units, map and axes for a parsed BVH skeleton.
+
+    BVH has no unit field, so without units (metres per unit, name) the unit is guessed from the
+    rest pose's height; the guess is reported, and --units overrides it.
+    """
     from . import bvh as bvh_io
 
     world = bvh_io.forward_kinematics(skel)
@@ -78,7 +103,7 @@ def take_from_bvh(skel, path, skeleton_map=None, units: float | None = None) -> 
         span = float(np.linalg.norm(rest17[JOINTS.index("Head")] - rest17[[JOINTS.index("RAnkle"), JOINTS.index("LAnkle")]].mean(0)))
         scale, unit_name = bvh_io.unit_scale(span)
     else:
-        scale, unit_name = units, "given"
+        scale, unit_name = units
     poses, mask = smap.apply(skel.names, world * scale, where=str(path))
     rot, up = rest_up(rest17)
     return Take(
@@ -116,9 +141,15 @@ def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | S
 
 
 def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None,
-         subject: str | None = None) -> Take:
-    """Read any supported file into a Take (skeleton_map: preset name or .toml; subject: C3D prefix)."""
+         subject: str | None = None, units: str | float | None = None) -> Take:
+    """Read any supported file into a Take.
+
+    fmt overrides the extension; skeleton_map is a preset name or .toml; subject a C3D label
+    prefix; units (a name such as cm, or metres per unit) overrides a BVH's guessed unit or a
+    C3D's POINT:UNITS, for files that get it wrong.
+    """
     path = Path(path)
+    unit = parse_units(units)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
@@ -128,6 +159,8 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
             return keypoints2d.read_openpose(path)
         raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder)")
     kind = format_of(path, fmt)
+    if unit is not None and kind not in ("bvh", "c3d"):
+        raise InputError(f"{path}: --units applies to BVH and C3D inputs; {kind.upper()} files are in metres (or pixels)")
     if kind == "npz":
         return npz_io.read(path)
     if kind == "csv":
@@ -139,10 +172,10 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     if kind == "c3d":
         from . import c3d
 
-        return c3d.read(path, skeleton_map, subject)
+        return c3d.read(path, skeleton_map, subject, unit)
     if kind == "amc":
         return read_amc(path, skeleton_map=skeleton_map)
-    return read_bvh(path, skeleton_map)
+    return read_bvh(path, skeleton_map, unit)
 
 
 def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = True, add_joints: bool = False,
@@ -175,6 +208,21 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
     return {}
 
 
+def world_poses(take: Take, where: str) -> np.ndarray:
+    """(F, 17, 3) metres, Z up: single poses in the canonical frame, whatever task produced them."""
+    if take.dim != 3:
+        raise InputError(f"{where}: C3D and BVH outputs need 3D poses; these are 2D keypoints")
+    if take.positions.ndim == 4 and take.positions.shape[1] == 1:
+        take = take.with_positions(take.positions[:, 0], take.mask)
+    if take.positions.ndim == 4:
+        raise InputError(f"{where}: C3D and BVH hold one pose per frame; pass --aggregate mean (or median), "
+                         "or write all hypotheses to NPZ")
+    poses = take.positions.astype(np.float64)
+    if take.source.get("frame") == "camera":
+        poses = poses @ CAMERA_TO_Z_UP.T
+    return poses
+
+
 def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.01) -> dict:
     """BVH output: back into the source skeleton when the take came from a BVH, else a fresh
     17-joint skeleton (Y up, centimetres as MotionBuilder and Maya expect). Returns the largest
@@ -182,19 +230,19 @@ def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.
     from . import bvh as bvh_io
     from .atomic import atomic_path
     from .bvh_retarget import fresh_skeleton, retarget
-    from .c3d import world_poses
 
     poses = world_poses(take, str(path))
     src = take.source
     skel = src.get("bvh")
     if src.get("format") == "bvh" and skel is not None and len(poses) == skel.motion.shape[0]:
         rot, scale, smap = src["to_canonical"], src["units_to_m"], src["map_object"]
-        original, _ = smap.apply(skel.names, bvh_io.forward_kinematics(skel))
+        fk = bvh_io.forward_kinematics(skel, with_rotations=True)  # computed once, used by retarget too
+        original, _ = smap.apply(skel.names, fk[0])
         was = (original * scale) @ rot.T
         # (F, 17): a change within float32 rounding of the value read is no edit
         edited = np.abs(poses - was).max(-1) > 1e-6 * np.maximum(1.0, np.abs(was).max(-1))
         targets = np.where(edited[..., None], (np.nan_to_num(poses) @ rot) / scale, original)
-        motion = retarget(skel, smap, targets, take.mask & edited.any(1, keepdims=True))
+        motion = retarget(skel, smap, targets, take.mask & edited.any(1, keepdims=True), fk)
         text = bvh_io.dumps(skel, motion)
         got, _ = smap.apply(skel.names, bvh_io.forward_kinematics(skel, motion))
         error = np.abs(got - targets)[take.mask].max(initial=0.0) * scale

@@ -35,13 +35,15 @@ def _ancestors(parents: np.ndarray, j: int) -> list[int]:
     return out  # j first, root last
 
 
-def retarget(skel: BvhSkeleton, smap: SkeletonMap, targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def retarget(skel: BvhSkeleton, smap: SkeletonMap, targets: np.ndarray, mask: np.ndarray,
+             fk: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """New motion (F, C) for skel whose mapped points move to targets (F, 17, 3, file units and axes).
 
-    Frames or joints with mask False keep their original channels.
+    Frames or joints with mask False keep their original channels. fk is the skeleton's own
+    forward kinematics (positions, rotations) when the caller already has it.
     """
     have = {normalise_name(n): i for i, n in enumerate(skel.names)}
-    world, wrot = forward_kinematics(skel, with_rotations=True)
+    world, wrot = fk if fk is not None else forward_kinematics(skel, with_rotations=True)
     # each of the 17 joints is a weighted point of source joints, owned by their lowest common ancestor
     points = []
     for j, joint in enumerate(JOINTS):

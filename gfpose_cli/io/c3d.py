@@ -60,19 +60,25 @@ def _disambiguate(labels: list[str], descriptions: list[str]) -> list[str]:
     return out
 
 
+def performers(path: Path) -> list[str]:
+    """The performers (label prefixes) of a C3D file, most markers first; empty when unprefixed."""
+    c = open_c3d(Path(path))
+    return subjects_of([str(label).strip() for label in (_param(c["parameters"], "POINT", "LABELS") or [])])
+
+
 def subjects_in(path: Path) -> list[str]:
     """The performers (label prefixes) of a C3D file; refuses a file with none."""
     if Path(path).suffix.lower() != ".c3d":
         raise InputError(f"{path}: --subject all is for C3D files with several performers")
-    c = open_c3d(Path(path))
-    found = subjects_of([str(label).strip() for label in (_param(c["parameters"], "POINT", "LABELS") or [])])
+    found = performers(path)
     if not found:
         raise InputError(f"{path}: its marker labels carry no subject prefix (like Derrick:); drop --subject")
     return found
 
 
-def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str | None = None) -> Take:
-    """Read a C3D file into a 17-joint Take (metres, Z up)."""
+def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str | None = None,
+         units: tuple[float, str] | None = None) -> Take:
+    """Read a C3D file into a 17-joint Take (metres, Z up); units (metres per unit, name) overrides POINT:UNITS."""
     c = open_c3d(path)
     params = c["parameters"]
     labels = [str(label).strip() for label in (_param(params, "POINT", "LABELS") or [])]
@@ -94,10 +100,14 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     xyz = points[:3, keep].transpose(2, 1, 0)  # (F, N, 3)
     residuals = np.asarray(c["data"]["meta_points"]["residuals"])[0, keep].T  # (F, N)
     observed = np.isfinite(xyz).all(-1) & (residuals >= 0)
-    units = str((_param(params, "POINT", "UNITS") or ["mm"])[0]).strip().lower()
-    if units not in UNIT_TO_M:
-        raise InputError(f"{path}: POINT:UNITS is {units!r}; expected mm, cm or m")
-    xyz = xyz * UNIT_TO_M[units]
+    if units is None:
+        units_name = str((_param(params, "POINT", "UNITS") or ["mm"])[0]).strip().lower()
+        if units_name not in UNIT_TO_M:
+            raise InputError(f"{path}: POINT:UNITS is {units_name!r}; expected mm, cm or m (or pass --units)")
+        to_m = UNIT_TO_M[units_name]
+    else:
+        to_m, units_name = units
+    xyz = xyz * to_m
     dupes = [n for n, k in Counter(normalise_name(label) for label in labels).items() if k > 1]
     smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
         load_map(skeleton_map) if skeleton_map else auto_map(labels, str(path)))
@@ -116,9 +126,9 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     # what a writer needs to put edited joints back into this file (DESIGN.md §2)
     markers = np.where(observed[..., None], xyz, np.nan) @ rot.T
     return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,
-                source={"path": str(path), "format": "c3d", "map": smap.name, "map_object": smap, "units": units,
+                source={"path": str(path), "format": "c3d", "map": smap.name, "map_object": smap, "units": units_name,
                         "up": up, "first_frame": first, "subject": subject or (subjects[0] if subjects else None),
-                        "to_canonical": rot, "units_to_m": UNIT_TO_M[units], "marker_index": np.array(keep),
+                        "to_canonical": rot, "units_to_m": to_m, "marker_index": np.array(keep),
                         "markers": markers, "marker_observed": observed, "joints": poses, "joint_mask": mask})
 
 
@@ -139,23 +149,6 @@ def _z_up_rotation(poses: np.ndarray, mask: np.ndarray, y_screen: str | None) ->
 
 
 # ---------------------------------------------------------------- writing
-#: camera frame of `lift` output (x right, y down, z forward) -> Z-up world (x right, y forward, z up)
-CAMERA_TO_Z_UP = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])
-
-
-def world_poses(take: Take, where: str) -> np.ndarray:
-    """(F, 17, 3) metres, Z up: single poses in the canonical frame, whatever task produced them."""
-    if take.dim != 3:
-        raise InputError(f"{where}: C3D and BVH outputs need 3D poses; these are 2D keypoints")
-    if take.positions.ndim == 4 and take.positions.shape[1] == 1:
-        take = take.with_positions(take.positions[:, 0], take.mask)
-    if take.positions.ndim == 4:
-        raise InputError(f"{where}: C3D and BVH hold one pose per frame; pass --aggregate mean (or median), "
-                         "or write all hypotheses to NPZ")
-    poses = take.positions.astype(np.float64)
-    if take.source.get("frame") == "camera":
-        poses = poses @ CAMERA_TO_Z_UP.T
-    return poses
 
 
 def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) -> dict:
@@ -170,6 +163,8 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     from .atomic import atomic_path
 
     src = take.source
+    from . import world_poses
+
     poses = world_poses(take, str(path))
     back = src.get("format") == "c3d" and src.get("markers") is not None and Path(src.get("path", "")).exists()
     if back and len(poses) != len(src["joints"]):

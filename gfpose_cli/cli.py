@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -50,6 +51,7 @@ MapOpt = Annotated[Optional[str], typer.Option("--map", help="Skeleton map for B
 SubjectOpt = Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix, e.g. Derrick).")]
 InFmt = Annotated[Optional[str], typer.Option("--input-format", "--from", help="Input format when the extension does not say it (npz, csv, bvh, amc, c3d, json).")]
 Units = Annotated[Optional[str], typer.Option("--units", help="Length unit of BVH/C3D input, when the guess (BVH) or POINT:UNITS (C3D) is wrong: m, cm, mm, in, ft, acclaim, or metres per unit.")]
+FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first input that fails (default: go on and report them all).")]
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
 
 
@@ -68,6 +70,11 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[int, int], None]]
     with Progress(*cols, console=err, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done, tot: bar.update(task, completed=done, total=tot)
+
+
+def esc(text: object) -> str:
+    """Text from files and paths, printed as it is: rich markup escaped, undecodable bytes shown as escapes."""
+    return escape(str(text).encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def info(message: str) -> None:
@@ -114,21 +121,36 @@ def expand(inputs: list[str]) -> list[Path]:
 
 
 def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
-              work: Callable[[Path, Path], str], in_fmt: Optional[str] = None) -> None:
-    """Run work(src, dst) for each input; a bad file does not stop the others; summary at the end."""
+              work: Callable[[Path, Path], str], in_fmt: Optional[str] = None, fail_fast: bool = False) -> None:
+    """Run work(src, dst) for each input; a bad file does not stop the others (unless fail_fast);
+    several inputs end with a table of what was written and what failed, and why."""
     pairs = plan_outputs(expand(inputs), output, fmt, force, in_fmt)
-    failures = []
+    results: list[tuple[Path, Path, str]] = []
     for src, dst in pairs:
         try:
             note = work(src, dst)
-            info((f"[green]wrote[/] {dst}" if dst.exists() else f"{src.name}:") + (f"  {note}" if note else ""))
+            results.append((src, dst, ""))
+            info((f"[green]wrote[/] {esc(dst)}" if dst.exists() else f"{esc(src.name)}:") + (f"  {esc(note)}" if note else ""))
         except GfposeError as exc:
             if len(pairs) == 1:
                 raise
-            failures.append((src, str(exc)))
-            err.print(f"[red]failed[/] {src}: {exc}")
-    if failures:
-        raise InputError(f"{len(failures)} of {len(pairs)} inputs failed (listed above)")
+            results.append((src, dst, str(exc)))
+            err.print(f"[red]failed[/] {esc(exc if str(exc).startswith(str(src)) else f'{src}: {exc}')}")
+            if fail_fast:
+                break
+    if len(pairs) == 1:
+        return
+    failed = [r for r in results if r[2]]
+    table = Table(title=f"{len(results) - len(failed)} ok, {len(failed)} failed"
+                  + (f", {len(pairs) - len(results)} not started (--fail-fast)" if len(results) < len(pairs) else ""))
+    for col in ("input", "result"):
+        table.add_column(col, overflow="fold")
+    for src, dst, why in results:
+        table.add_row(esc(src), f"[red]failed:[/] {esc(why.removeprefix(f'{src}: '))}" if why else f"[green]ok[/] -> {esc(dst)}")
+    if failed or not STATE["quiet"]:
+        err.print(table)
+    if failed or len(results) < len(pairs):
+        raise InputError(f"{len(failed)} of {len(pairs)} inputs failed (table above)")
 
 
 def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None,
@@ -138,8 +160,8 @@ def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[s
     take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units)
     if take.source.get("map"):
         unit = take.source.get("units")
-        info(f"{src.name}: map '{take.source['map']}', {take.n_frames} frames at {take.fps:g} Hz, "
-             f"up axis {take.source.get('up', '?')}" + (f", units {unit}" if unit else ""))
+        info(esc(f"{src.name}: map '{take.source['map']}', {take.n_frames} frames at {take.fps:g} Hz, "
+                 f"up axis {take.source.get('up', '?')}" + (f", units {unit}" if unit else "")))
     return take
 
 
@@ -195,15 +217,27 @@ def generate(
         raise InputError(f"{output}: give the output a file extension (.npz, .csv, .bvh, .c3d) or pass --format")
     check_output(output, force)
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
+    # a run longer than one chunk keeps its finished chunks, so the same command resumes after a kill
+    journal = tasks.job_journal(runner, output, {"task": "generate", "n": n, "shard": shard}, force) \
+        if n > runner.opts.batch_size else None
+    if journal and journal.resumed:
+        info(esc(f"resuming: {journal.resumed} finished chunks found in {journal.folder}"))
     t0 = time.perf_counter()
-    with progress_bar("generating", n) as update:
-        take = tasks.generate(runner, n, update, get_shard(shard))
+    try:
+        with progress_bar("generating", n) as update:
+            take = tasks.generate(runner, n, update, get_shard(shard), journal)
+    except KeyboardInterrupt:
+        if journal:
+            err.print(esc(f"interrupted; finished chunks are kept in {journal.folder}: run the same command again to resume"))
+        raise
     note = write_take(take, output, fmt, force)
+    if journal:
+        journal.finish()
     stats = metrics.plausibility(take.positions)
-    info(f"[green]wrote[/] {output}: {take.n_frames} poses in {time.perf_counter() - t0:.1f} s; "
+    info(f"[green]wrote[/] {esc(output)}: {take.n_frames} poses in {time.perf_counter() - t0:.1f} s; "
          f"height {stats['height_mean_m']:.2f}±{stats['height_std_m']:.2f} m, "
          f"bone-length CV {stats['bone_length_cv']:.1%}, L/R asymmetry {stats['symmetry_error']:.1%}"
-         + (f"; {note}" if note else ""))
+         + (f"; {esc(note)}" if note else ""))
 
 
 @app.command()
@@ -221,6 +255,7 @@ def lift(
     fmt: Fmt = None,
     in_fmt: InFmt = None,
     shard: ShardOpt = None,
+    fail_fast: FailFast = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -247,7 +282,7 @@ def lift(
             f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "") + (
             f"; {note}" if note else "")
 
-    run_batch(inputs, output, fmt, force, work, in_fmt)
+    run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 
 
 @app.command()
@@ -269,6 +304,7 @@ def complete(
     units: Units = None,
     add_joints: AddJoints = False,
     shard: ShardOpt = None,
+    fail_fast: FailFast = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -303,9 +339,9 @@ def complete(
         left = result.source.get("frames_left", 0)
         return (f"{missing - int((~result.mask).sum())} missing joint samples filled"
                 + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else "")
-                + (f"; {note}" if note else ""))
+                + (f"; {esc(note)}" if note else ""))
 
-    run_batch(inputs, output, fmt, force, work, in_fmt)
+    run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 
 
 @app.command()
@@ -326,6 +362,7 @@ def denoise(
     units: Units = None,
     add_joints: AddJoints = False,
     shard: ShardOpt = None,
+    fail_fast: FailFast = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -348,7 +385,7 @@ def denoise(
         note = write_take(result, dst, fmt, force, add_joints)
         return f"{take.n_frames} frames" + (f"; {note}" if note else "")
 
-    run_batch(inputs, output, fmt, force, work, in_fmt)
+    run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 
 
 @app.command()
@@ -394,6 +431,7 @@ def convert(
     fmt: Fmt = None,
     in_fmt: InFmt = None,
     units: Units = None,
+    fail_fast: FailFast = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -423,7 +461,7 @@ def convert(
             notes.append(f"{who} -> {out_path.name}: {one(src, out_path, who)}")
         return "\n  " + "\n  ".join(notes)
 
-    run_batch(inputs, output, fmt, force, work, in_fmt)
+    run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 
 
 @app.command()
@@ -456,7 +494,7 @@ def maps(
     for j, joint in enumerate(take.joint_names):
         source = ", ".join(f"{k} x{w:g}" if len(smap.joints[joint]) > 1 else k
                            for k, w in smap.joints[joint].items()) if smap else "-"
-        table.add_row(joint, source, f"{take.mask[:, j].mean():.1%}")
+        table.add_row(joint, esc(source), f"{take.mask[:, j].mean():.1%}")
     out.print(table)
 
 
@@ -480,7 +518,7 @@ def merge(
     check_output(output, force)
     merged = tasks.aggregate(tasks.merge_shards([io.read(p) for p in paths]), aggregate)
     write_take(merged, output, fmt, force)
-    info(f"[green]wrote[/] {output}: {merged.n_frames} frames from {len(paths)} parts")
+    info(f"[green]wrote[/] {esc(output)}: {merged.n_frames} frames from {len(paths)} parts")
 
 
 @app.command()
@@ -549,7 +587,7 @@ def train(
         table.add_column("why", overflow="fold")
         for name, why in skipped:
             why = why.split(": ", 1)[1] if why.startswith(name.split(" (")[0] + ":") else why
-            table.add_row(name, why if len(why) <= 150 else why[:147].rsplit(" ", 1)[0] + " ...")
+            table.add_row(esc(name), esc(why if len(why) <= 150 else why[:147].rsplit(" ", 1)[0] + " ..."))
         err.print(table)
     train_set, held = pose_set.split() if holdout else (pose_set, pose_set.subset(pose_set.take < 0))
     if len(train_set.poses) == 0:
@@ -563,10 +601,10 @@ def train(
                       dist_ctx)
     if init_from is not None:
         trainer.init_from(checkpoint.read(init_from), init_from)
-        info(f"initialised from {init_from}")
+        info(esc(f"initialised from {init_from}"))
     if resume is not None:
         trainer.load_state(checkpoint.read(resume), resume)
-        info(f"resumed {resume} at step {trainer.step}")
+        info(esc(f"resumed {resume} at step {trainer.step}"))
     if trainer.step >= cfg.steps:
         info(f"already at step {trainer.step} >= --steps {cfg.steps}; nothing to do")
         return
@@ -577,25 +615,33 @@ def train(
 
         def on_ckpt(step: int, loss: float, val: float) -> None:
             held_out = f"held-out loss {val:.4f}" if val == val else "no held-out poses"
-            info(f"step {step}: loss {loss:.4f}, {held_out} -> {output}")
+            info(esc(f"step {step}: loss {loss:.4f}, {held_out} -> {output}"))
 
         try:
             trainer.run(output, export, on_step, on_ckpt)
             distributed.shutdown()
         except KeyboardInterrupt:
-            err.print(f"stopped at step {trainer.step}; checkpoint saved to {output}. Resume with: "
-                      f"gfpose train {' '.join(data)} --task {task} --steps {steps} --resume {output} -o {output}")
+            err.print(esc(f"stopped at step {trainer.step}; checkpoint saved to {output}. Resume with: "
+                          f"gfpose train {' '.join(data)} --task {task} --steps {steps} --resume {output} -o {output}"))
             raise typer.Exit(130)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: temp files removed, resume state kept
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning known errors into one line and an exit code."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate)  # a batch scheduler's kill cleans up like Ctrl-C
     try:
         result = app(args=argv, standalone_mode=False)
         if isinstance(result, int) and result:
             sys.exit(result)
     except GfposeError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {esc(exc)}")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -611,5 +657,5 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         if STATE["debug"]:
             raise
-        err.print(f"[red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        err.print(f"[red]internal error:[/] {type(exc).__name__}: {esc(exc)} (rerun with --debug for the traceback)")
         sys.exit(1)

@@ -16,3 +16,9 @@ class InputError(GfposeError):
 
 class CheckpointError(InputError):
     """A checkpoint that is damaged, from another task or otherwise unusable."""
+
+
+class OutputError(GfposeError):
+    """An output could not be written (disk full, no permission); nothing partial is left (exit 1)."""
+
+    exit_code = 1

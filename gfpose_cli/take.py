@@ -34,7 +34,8 @@ class Take:
     source: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.positions = np.asarray(self.positions, dtype=np.float32)
+        with np.errstate(over="ignore"):  # values past float32 become inf; readers report them (io.check_take)
+            self.positions = np.asarray(self.positions, dtype=np.float32)
         p = self.positions
         if p.ndim not in (3, 4) or p.shape[-2] != N_JOINTS or p.shape[-1] not in (2, 3):
             raise ValueError(

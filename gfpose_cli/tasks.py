@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .journal import ChunkJournal, file_digest
 from .model.checkpoint import LoadedModel, load_model
 from .model.problem import encode_condition
 from .model.sampling import DEFAULT_STEPS, SAMPLERS, sample
@@ -94,17 +95,24 @@ class Runner:
     def sample_rows(self, n_rows: int, cond_raw: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                     x_init: torch.Tensor | None = None, t_start: float = 1.0,
                     progress: ProgressFn | None = None, chunk_rows: int | None = None,
-                    first_chunk: int = 0) -> np.ndarray:
+                    first_chunk: int = 0, journal: ChunkJournal | None = None) -> np.ndarray:
         """Sample n_rows poses (metres, (n_rows, 17, 3)); cond/mask/x_init are per row.
 
         Chunk c of chunk_rows rows draws its noise from chunk_seed(seed, first_chunk + c), so a
-        shard that starts at chunk first_chunk reproduces those rows of a single-process run.
+        shard that starts at chunk first_chunk reproduces those rows of a single-process run,
+        and a journal can keep finished chunks for a resumed run.
         """
         net, norm, task = self.model.network, self.model.normaliser, self.model.task
         out = np.empty((n_rows, N_JOINTS, 3), dtype=np.float32)
         bs = chunk_rows or self.opts.batch_size
         for c, start in enumerate(range(0, n_rows, bs)):
             stop = min(start + bs, n_rows)
+            saved = journal.load(first_chunk + c, (stop - start, N_JOINTS, 3)) if journal else None
+            if saved is not None:
+                out[start:stop] = saved
+                if progress:
+                    progress(stop, n_rows)
+                continue
             gen = torch.Generator(device=self.device).manual_seed(chunk_seed(self.opts.seed, first_chunk + c))
             if x_init is None:
                 x = self.sde.prior_sampling((stop - start, N_JOINTS * 3), gen, self.device)
@@ -122,6 +130,8 @@ class Runner:
 
             x = sample(eps_fn, self.sde, x, self.opts.sampler, self.opts.steps, t_start, gen)
             out[start:stop] = norm.decode(x).cpu().numpy()
+            if journal:
+                journal.save(first_chunk + c, out[start:stop])
             if progress:
                 progress(stop, n_rows)
         out -= out[:, ROOT : ROOT + 1]
@@ -129,6 +139,15 @@ class Runner:
 
 
 Shard = tuple[int, int]  # (k, n): the k-th of n parts, 0 <= k < n
+
+
+def job_journal(runner: Runner, output: Path, job: dict, force: bool = False) -> ChunkJournal:
+    """Resume state for a sampling job writing output: tied to the settings, weights and device
+    type, since the same seed gives other numbers on another model or device."""
+    opts = runner.opts
+    settings = {**job, "sampler": opts.sampler, "steps": opts.steps, "batch_size": opts.batch_size,
+                "seed": opts.seed, "device": runner.device.type, "weights": file_digest(runner.model.path)}
+    return ChunkJournal(output, settings, force)
 
 
 def parse_shard(text: str | None) -> Shard | None:
@@ -160,14 +179,14 @@ def shard_range(n_frames: int, per_chunk: int, shard: Shard | None) -> tuple[int
 
 def _sample_frames(runner: Runner, n_frames: int, rows_per_frame: int, shard: Shard | None,
                    progress: ProgressFn | None, per_frame: dict[str, np.ndarray | None],
-                   t_start: float = 1.0) -> tuple[np.ndarray, tuple[int, int]]:
+                   t_start: float = 1.0, journal: ChunkJournal | None = None) -> tuple[np.ndarray, tuple[int, int]]:
     """Sample rows_per_frame poses for each frame of a (sharded) frame range: (F_k, S, 17, 3)."""
     per_chunk = frames_per_chunk(runner, rows_per_frame)
     start, stop = shard_range(n_frames, per_chunk, shard)
     rows = {k: None if v is None else torch.from_numpy(np.repeat(v[start:stop], rows_per_frame, axis=0))
             for k, v in per_frame.items()}
     out = runner.sample_rows((stop - start) * rows_per_frame, rows.get("cond"), rows.get("mask"), rows.get("x_init"),
-                             t_start, progress, per_chunk * rows_per_frame, start // per_chunk)
+                             t_start, progress, per_chunk * rows_per_frame, start // per_chunk, journal)
     return out.reshape(stop - start, rows_per_frame, N_JOINTS, 3), (start, stop)
 
 
@@ -175,11 +194,15 @@ def _shard_source(source: dict, shard: Shard | None, frames: tuple[int, int], to
     return {**source, "shard": shard, "frames": (frames[0], frames[1], total)} if shard else source
 
 
-def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: Shard | None = None) -> Take:
-    """n unconditional poses (canonical Z-up frame, root at the origin); a shard gives its part."""
+def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: Shard | None = None,
+             journal: ChunkJournal | None = None) -> Take:
+    """n unconditional poses (canonical Z-up frame, root at the origin); a shard gives its part.
+
+    With a journal, finished chunks are kept on disk and reused, so a killed run resumes.
+    """
     if n < 1:
         raise InputError("--n must be at least 1")
-    poses, frames = _sample_frames(runner, n, 1, shard, progress, {})
+    poses, frames = _sample_frames(runner, n, 1, shard, progress, {}, journal=journal)
     return Take(positions=poses[:, 0], fps=30.0, source=_shard_source({"task": "generate"}, shard, frames, n))
 
 

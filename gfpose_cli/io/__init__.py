@@ -140,6 +140,36 @@ def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | S
                 source={"path": str(amc_path), "format": "amc", "map": smap.name, "up": up})
 
 
+#: largest believable coordinate: a million metres (3D) or pixels (2D); past it a file is damaged
+MAX_COORDINATE = 1e6
+
+
+def check_take(take: Take, path: Path) -> Take:
+    """The checks every reader's output passes before any work starts (DESIGN.md §9).
+
+    Frames, frame rate, and coordinates (finite and believable where observed) are checked here
+    once, so a damaged number in any format gets the same one-line answer naming frame and joint.
+    """
+    if take.n_frames == 0:
+        raise InputError(f"{path}: holds no frames")
+    if not np.isfinite(take.fps) or not 0 < take.fps <= 1e5:
+        raise InputError(f"{path}: frame rate {take.fps:g} is not usable; expected a positive rate up to 100000 Hz")
+    p = take.positions
+    observed = take.mask if p.ndim == 3 else take.mask[:, None, :].repeat(p.shape[1], 1)
+    with np.errstate(invalid="ignore"):
+        bad = observed & ~(np.abs(p) <= MAX_COORDINATE).all(-1)
+    if bad.any():
+        where = np.argwhere(bad)[0]
+        value = p[tuple(where)][np.argmax(~(np.abs(p[tuple(where)]) <= MAX_COORDINATE))]
+        raise InputError(f"{path}: frame {where[0]}, joint {JOINTS[where[-1]]}: coordinate {value:g} is out of range; "
+                         "the file looks damaged (mark missing joints with NaN)")
+    for name in ("root", "confidence"):
+        extra = getattr(take, name)
+        if extra is not None and np.isinf(extra).any():
+            raise InputError(f"{path}: frame {int(np.argwhere(np.isinf(extra))[0][0])}: infinite {name} value")
+    return take
+
+
 def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None,
          subject: str | None = None, units: str | float | None = None) -> Take:
     """Read any supported file into a Take.
@@ -150,6 +180,11 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     """
     path = Path(path)
     unit = parse_units(units)
+    return check_take(_read(path, fmt, skeleton_map, subject, unit), path)
+
+
+def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | None,
+          unit: tuple[float, str] | None) -> Take:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():

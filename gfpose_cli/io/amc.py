@@ -56,6 +56,29 @@ class AsfSkeleton:
     length_to_m: float
 
 
+def _vec3(words: list[str]) -> np.ndarray:
+    v = np.array([float(w) for w in words[:3]])
+    if v.shape != (3,) or not np.isfinite(v).all():
+        raise ValueError(f"expected 3 finite numbers, got {' '.join(words)}")
+    return v
+
+
+def _axes(order: str) -> str:
+    if sorted(order.upper()) != ["X", "Y", "Z"]:
+        raise ValueError(f"axis order {order!r} is not a permutation of XYZ")
+    return order.upper()
+
+
+def _positive(word: str) -> float:
+    value = float(word)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{word} is not a positive number")
+    return value
+
+
+DOF_NAMES = {"rx", "ry", "rz", "tx", "ty", "tz", "l"}
+
+
 def parse_asf(text: str, where: str = "<asf>") -> AsfSkeleton:
     """Parse an ASF skeleton; lengths are converted to metres via `:units length` (inches / value)."""
     bones: dict[str, AsfBone] = {}
@@ -73,11 +96,13 @@ def parse_asf(text: str, where: str = "<asf>") -> AsfSkeleton:
             words = line.split()
             key = words[0].lower()
             if section == "units" and key == "length":
-                length_unit = float(words[1])
+                length_unit = _positive(words[1])
             elif section == "root" and key == "order":
                 root_order = [w.upper() for w in words[1:]]
+                if not set(root_order) <= {"TX", "TY", "TZ", "RX", "RY", "RZ"}:
+                    raise ValueError(f"root order {' '.join(words[1:])}")
             elif section == "root" and key == "axis":
-                root_axis = words[1].upper()
+                root_axis = _axes(words[1])
             elif section == "bonedata":
                 if key == "begin":
                     cur = {"dof": []}
@@ -89,14 +114,18 @@ def parse_asf(text: str, where: str = "<asf>") -> AsfSkeleton:
                 elif cur is not None and key == "name":
                     cur["name"] = words[1]
                 elif cur is not None and key == "direction":
-                    cur["direction"] = np.array([float(v) for v in words[1:4]])
+                    cur["direction"] = _vec3(words[1:])
                 elif cur is not None and key == "length":
                     cur["length"] = float(words[1])
+                    if not np.isfinite(cur["length"]) or cur["length"] < 0:
+                        raise ValueError(f"bone length {words[1]}")
                 elif cur is not None and key == "axis":
-                    cur["axis"] = np.array([float(v) for v in words[1:4]])
-                    cur["axis_order"] = words[4].upper() if len(words) > 4 else "XYZ"
+                    cur["axis"] = _vec3(words[1:])
+                    cur["axis_order"] = _axes(words[4]) if len(words) > 4 else "XYZ"
                 elif cur is not None and key == "dof":
                     cur["dof"] = [w.lower() for w in words[1:]]
+                    if not set(cur["dof"]) <= DOF_NAMES:
+                        raise ValueError(f"dof {' '.join(words[1:])}")
             elif section == "hierarchy" and key not in ("begin", "end"):
                 for child in words[1:]:
                     parents[child] = words[0]

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 
 
 @contextlib.contextmanager
@@ -19,8 +19,11 @@ def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
     target = Path(target)
     if target.exists() and not force:
         raise InputError(f"{target}: output exists; pass --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write here ({exc.strerror or exc}); choose another -o") from None
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
@@ -29,7 +32,10 @@ def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(exc, OSError):  # disk full, quota, permissions: say so, leave nothing behind
+            raise OutputError(f"{target}: could not be written ({exc.strerror or exc}); nothing was left "
+                              "behind; free some space or choose another -o") from None
         raise

@@ -35,6 +35,25 @@ class BvhSkeleton:
         return 1.0 / self.frame_time if self.frame_time > 0 else 30.0
 
 
+CHANNEL_NAMES = {f"{a}{kind}" for a in "XYZ" for kind in ("position", "rotation")}
+
+
+def _offset(values: list[str]) -> list[float]:
+    """Three finite numbers, or ValueError."""
+    out = [float(v) for v in values]
+    if len(out) != 3 or not np.isfinite(out).all():
+        raise ValueError(f"OFFSET needs 3 finite numbers, got {' '.join(values)}")
+    return out
+
+
+def _channels(values: list[str]) -> list[str]:
+    """Channel names after the count, checked against the count and the six known names."""
+    names = [v[:1].upper() + v[1:].lower() for v in values[1:]]
+    if int(values[0]) != len(names) or not set(names) <= CHANNEL_NAMES or len(set(names)) != len(names):
+        raise ValueError(f"CHANNELS {' '.join(values)} is not a count followed by that many distinct channel names")
+    return names
+
+
 def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
     """Parse BVH text into a BvhSkeleton; raises InputError naming the file on any defect."""
     upper = text.find("MOTION")
@@ -47,6 +66,8 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
         n_frames, frame_time = int(match.group(1)), float(match.group(2))
     except ValueError:
         raise InputError(f"{path}: bad 'Frames:' or 'Frame Time:' value") from None
+    if n_frames < 1 or not (np.isfinite(frame_time) and frame_time > 0):
+        raise InputError(f"{path}: 'Frames: {n_frames}' and 'Frame Time: {frame_time:g}' must both be positive")
     header_end = upper + match.end()
     try:
         mocap = Bvh(text[:header_end])
@@ -64,9 +85,9 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
         names.append(node.name)
         parents.append(parent)
         try:
-            offsets.append([float(v) for v in node["OFFSET"]])
+            offsets.append(_offset(node["OFFSET"]))
             chans = node["CHANNELS"]
-            channels.append(list(chans[1:]) if chans else [])
+            channels.append(_channels(chans) if chans else [])
         except (IndexError, ValueError) as exc:
             raise InputError(f"{path}: joint {node.name!r} has a bad OFFSET or CHANNELS line ({exc})") from None
         for child in node.children:
@@ -76,7 +97,7 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
                 names.append(f"{node.name}_End")
                 parents.append(idx)
                 try:
-                    offsets.append([float(v) for v in child["OFFSET"]])
+                    offsets.append(_offset(child["OFFSET"]))
                 except (IndexError, ValueError):
                     raise InputError(f"{path}: End Site of {node.name!r} has a bad OFFSET") from None
                 channels.append([])

@@ -29,6 +29,9 @@ def _param(params: dict, group: str, name: str):
 def open_c3d(path: Path):
     import ezc3d
 
+    from .sandbox import preflight
+
+    preflight(path, lambda p: ezc3d.c3d(str(p), extract_forceplat_data=False), "C3D")
     try:
         return ezc3d.c3d(str(path), extract_forceplat_data=False)
     except Exception as exc:  # ezc3d raises plain RuntimeError/ValueError on bad files
@@ -213,8 +216,21 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     scale = float(np.asarray(c["parameters"]["POINT"]["SCALE"]["value"]).ravel()[0] or -1.0)
     with atomic_path(Path(path), force) as tmp:
         c.write(str(tmp))
+        _check_written(tmp, np.asarray(c["data"]["points"]).shape)
         _sync_header_scale(tmp, -abs(scale))
     return summary
+
+
+def _check_written(path: Path, shape: tuple[int, ...]) -> None:
+    """Read back what ezc3d wrote: its C++ writer does not report a full disk, it stops short."""
+    import errno
+
+    try:
+        written = np.asarray(open_c3d(path)["data"]["points"]).shape
+    except InputError:
+        written = None
+    if written != tuple(shape):
+        raise OSError(errno.EIO, "the file came out incomplete; is the disk full?")
 
 
 def _sync_header_scale(path: Path, scale: float) -> None:

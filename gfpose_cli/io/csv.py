@@ -51,8 +51,10 @@ def read(path: Path) -> Take:
                 values[r, k] = float(cell) if cell else np.nan
             frames[r] = int(float(row[frame_col])) if frame_col is not None else r
             hyps[r] = int(float(row[hyp_col])) if hyp_col is not None else 0
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise InputError(f"{path}: line {line}: not a number ({exc})") from None
+        except IndexError:
+            raise InputError(f"{path}: line {line} has {len(row)} cells, fewer than the header's {len(header)}") from None
     if np.isinf(values).any():
         line = int(np.argwhere(np.isinf(values))[0][0]) + 2
         raise InputError(f"{path}: line {line} holds an infinite coordinate; leave the cell empty for missing")
@@ -61,6 +63,8 @@ def read(path: Path) -> Take:
         order = np.argsort(frames, kind="stable")
         poses = values[order].reshape(-1, N_JOINTS, dim)
     else:
+        if hyps.min() < 0:
+            raise InputError(f"{path}: line {int(np.argmin(hyps)) + 2}: negative hypothesis index")
         n_f, n_s = int(frames.max()) + 1 - int(frames.min()), int(hyps.max()) + 1
         if n_f * n_s != len(values):
             raise InputError(f"{path}: expected {n_f} frames x {n_s} hypotheses rows, found {len(values)}")

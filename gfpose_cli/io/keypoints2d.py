@@ -58,7 +58,7 @@ def _to_take(frames: list[np.ndarray | None], names: tuple[str, ...], map_name: 
     for j, weights in enumerate(smap.joints.values()):
         cols = [names.index(s) for s in weights]
         conf17[:, j] = conf[:, cols].min(1)
-    return Take(positions=xy.astype(np.float32), mask=mask, fps=fps, confidence=conf17,
+    return Take(positions=xy, mask=mask, fps=fps, confidence=conf17,
                 source={"path": str(path), "format": map_name, "map": map_name})
 
 

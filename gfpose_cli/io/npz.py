@@ -23,8 +23,8 @@ def read(path: Path) -> Take:
     try:
         with np.load(path, allow_pickle=False) as data:
             files = dict(data.items())
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"{path}: not a readable NPZ file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - zlib, zipfile and numpy each raise their own kinds on damage
+        raise InputError(f"{path}: not a readable NPZ file ({type(exc).__name__}: {str(exc)[:120]})") from None
     key = next((k for k in POSE_KEYS if k in files), None)
     if key is None:
         raise InputError(f"{path}: no 'poses' array (found: {', '.join(files) or 'nothing'})")
@@ -84,6 +84,18 @@ def write(take: Take, path: Path, force: bool = True) -> None:
     if take.source.get("shard"):
         arrays["shard"] = np.asarray(take.source["shard"], np.int64)  # (K, N)
         arrays["frames"] = np.asarray(take.source["frames"], np.int64)  # (start, stop, total)
-    with atomic_path(path, force) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+    with atomic_path(path, force) as tmp, open(tmp, "wb") as fh:
+        save_npz(fh, arrays)
+
+
+def save_npz(fh, arrays: dict[str, np.ndarray]) -> None:
+    """np.savez_compressed with fixed member timestamps, so the same poses give the same bytes.
+
+    numpy stamps each member with the current time, which makes two identical runs differ.
+    """
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)

@@ -75,6 +75,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, train_poses: torch.Tensor, val_poses: torch.Tensor | None,
                  data_summary: dict[str, Any], device: str | torch.device = "cpu",
                  weights: torch.Tensor | None = None, dist: DistContext = DistContext()) -> None:
+        checkpoint.code_version()  # fixed now: the code that starts the run is the code recorded
         self.cfg, self.device, self.dist = cfg, torch.device(device), dist
         if cfg.batch_size % dist.world:
             raise InputError(f"--batch-size {cfg.batch_size} must divide evenly among {dist.world} processes")

@@ -35,7 +35,7 @@ def gfpose(args: list[str], limits=None, timeout: float = 300) -> subprocess.Com
 def popen(args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "gfpose_cli", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for(condition, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -125,6 +125,20 @@ def test_kill_9_during_generate_then_resume_gives_identical_output(tmp_path: Pat
     assert f"resuming: {kept} finished chunks" in resumed.stderr
     assert (tmp_path / "killed.npz").read_bytes() == (tmp_path / "whole.npz").read_bytes()
     assert not state.exists(), "resume state is removed once the output is written"
+
+
+def test_sigterm_during_generate_says_how_to_resume(tmp_path: Path, tiny_weights: Path) -> None:
+    common = ["generate", "--n", "60000", "--weights", str(tiny_weights), "--steps", "2", "--batch-size", "1000", "-q"]
+    state = tmp_path / ".g.npz.gfpose-resume"
+    job = popen([*common, "-o", str(tmp_path / "g.npz")])
+    wait_for(lambda: len(list(state.glob("chunk_*.npy"))) >= 2, job)
+    job.send_signal(signal.SIGTERM)
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 130
+    assert "run the same command again to resume" in err and "Traceback" not in err
+    assert not (tmp_path / "g.npz").exists() and leftovers(tmp_path) == []
+    assert gfpose([*common, "-o", str(tmp_path / "g.npz")]).returncode == 0
+    assert not state.exists()
 
 
 def test_resume_state_of_another_job_is_not_mixed_in(tmp_path: Path, tiny_weights: Path) -> None:

@@ -49,3 +49,11 @@ def synthetic_poses(n: int, seed: int = 0) -> np.ndarray:
             world_R[:, j] = world_R[:, p] @ local
             pos[:, j] = pos[:, p] + np.einsum("nij,j->ni", world_R[:, p], REST[j])
     return pos.astype(np.float32)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Print the fuzz suite's case count and seed in every run, passing or not."""
+    from .test_fuzz import FUZZ_SUMMARY
+
+    for line in config.stash.get(FUZZ_SUMMARY, []):
+        terminalreporter.write_line(line)

@@ -32,6 +32,7 @@ from .test_cli import run
 SEED = int(os.environ.get("GFPOSE_FUZZ_SEED", "20261126"))
 CASES = int(os.environ.get("GFPOSE_FUZZ_CASES", "1100"))
 CASE_TIMEOUT_S = 60
+FUZZ_SUMMARY = pytest.StashKey[list]()
 TEXT = {"bvh", "csv", "json", "amc", "asf"}
 NUMBERS = ["nan", "NaN", "inf", "-inf", "1e308", "-1e308", "0", "-0", "", "abc", "999999999999", "1e-320", "0x10"]
 
@@ -210,7 +211,7 @@ def bases(tmp_path: Path) -> list[tuple[Path, str]]:
     return build_bases(folder)
 
 
-def test_fuzz_every_reader_through_convert(tmp_path: Path, capsys, bases) -> None:
+def test_fuzz_every_reader_through_convert(tmp_path: Path, capsys, bases, request) -> None:
     rng = random.Random(SEED)
     failures: list[str] = []
     tally: Counter = Counter()
@@ -262,7 +263,8 @@ def test_fuzz_every_reader_through_convert(tmp_path: Path, capsys, bases) -> Non
                 child.unlink()
     finally:
         signal.signal(signal.SIGALRM, previous)
-    print(f"\nfuzz: {sum(tally.values())} cases, seed {SEED}; per format {dict(sorted(tally.items()))}; "
-          f"exit codes {dict(sorted(outcomes.items()))}")
+    summary = (f"fuzz: {sum(tally.values())} cases, seed {SEED}; per format {dict(sorted(tally.items()))}; "
+               f"exit codes {dict(sorted(outcomes.items()))}; {len(failures)} failed")
+    request.config.stash.setdefault(FUZZ_SUMMARY, []).append(summary)  # printed at the end of the run
     assert sum(tally.values()) >= 1000
     assert not failures, f"{len(failures)} of {sum(tally.values())} cases failed:\n" + "\n".join(failures[:15])

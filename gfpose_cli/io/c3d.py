@@ -36,6 +36,8 @@ def open_c3d(path: Path):
         return ezc3d.c3d(str(path), extract_forceplat_data=False)
     except Exception as exc:  # ezc3d raises plain RuntimeError/ValueError on bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "ignoreBadFormatting" in first:  # ezc3d's hint names an option gfpose users do not have
+            first = "it is cut off or does not follow the C3D layout"
         raise InputError(f"{path}: not a readable C3D file ({first[:120]})") from None
 
 

@@ -38,13 +38,20 @@ def read(path: Path) -> Take:
     if missing:
         raise InputError(f"{path}: missing columns {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
     cols = [lowered[c.lower()] for c in _columns(dim)]
+    numbered = [(n + 2, row) for n, row in enumerate(rows[1:]) if any(cell.strip() for cell in row)]
+    for line, row in numbered:  # a short row is a cut-off file, not missing joints (those are empty cells)
+        if len(row) != len(header):
+            raise InputError(f"{path}: line {line} has {len(row)} cells but the header has {len(header)}; "
+                             "the file looks cut off or damaged (leave cells empty for missing joints)")
+    rows = rows[:1] + [row for _, row in numbered]
+    line_of = [line for line, _ in numbered]
     hyp_col = lowered.get("hypothesis")
     frame_col = lowered.get("frame")
     values = np.full((len(rows) - 1, len(cols)), np.nan, dtype=np.float64)
     frames = np.zeros(len(rows) - 1, dtype=np.int64)
     hyps = np.zeros(len(rows) - 1, dtype=np.int64)
     for r, row in enumerate(rows[1:]):
-        line = r + 2
+        line = line_of[r]
         try:
             for k, c in enumerate(cols):
                 cell = row[c].strip() if c < len(row) else ""
@@ -56,7 +63,7 @@ def read(path: Path) -> Take:
         except IndexError:
             raise InputError(f"{path}: line {line} has {len(row)} cells, fewer than the header's {len(header)}") from None
     if np.isinf(values).any():
-        line = int(np.argwhere(np.isinf(values))[0][0]) + 2
+        line = line_of[int(np.argwhere(np.isinf(values))[0][0])]
         raise InputError(f"{path}: line {line} holds an infinite coordinate; leave the cell empty for missing")
     fps = 30.0
     if hyp_col is None:
@@ -64,7 +71,7 @@ def read(path: Path) -> Take:
         poses = values[order].reshape(-1, N_JOINTS, dim)
     else:
         if hyps.min() < 0:
-            raise InputError(f"{path}: line {int(np.argmin(hyps)) + 2}: negative hypothesis index")
+            raise InputError(f"{path}: line {line_of[int(np.argmin(hyps))]}: negative hypothesis index")
         n_f, n_s = int(frames.max()) + 1 - int(frames.min()), int(hyps.max()) + 1
         if n_f * n_s != len(values):
             raise InputError(f"{path}: expected {n_f} frames x {n_s} hypotheses rows, found {len(values)}")

@@ -72,6 +72,8 @@ def read(path: Path) -> dict[str, Any]:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "Weights only load failed" in first or not zipfile.is_zipfile(path):
+            first = "not a PyTorch checkpoint archive"  # torch's own text is a page about weights_only
         raise CheckpointError(f"{path}: damaged or not a gfpose checkpoint ({first[:120]})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a gfpose checkpoint")

@@ -191,6 +191,71 @@ def get_shard(text: Optional[str]):
 
 
 # ---------------------------------------------------------------- subcommands
+def _pair(text: str, name: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise InputError(f"--{name} {text!r}: expected LO,HI, e.g. 2.5,8") from None
+    if not (lo <= hi) or not all(map(lambda v: abs(v) < 1e6, (lo, hi))):
+        raise InputError(f"--{name} {text!r}: need LO <= HI")
+    return lo, hi
+
+
+def camera_setup(count: int, config: Optional[Path], azimuth: str, elevation: str, distance: str, focal: str,
+                 image_size: str) -> dict | None:
+    """What generate's camera options ask for: {'rig': arrays} or {'ranges': CameraRanges, 'k': K}, or None."""
+    from .cameras import CameraRanges, rig_from_toml
+
+    if count < 0:
+        raise InputError("--cameras must be 0 or more")
+    if config is not None:
+        return {"rig": rig_from_toml(config), "file": str(config)}
+    if count == 0:
+        return None
+    try:
+        w, h = (int(v) for v in image_size.lower().split("x"))
+        assert w > 0 and h > 0
+    except (ValueError, AssertionError):
+        raise InputError(f"--image-size {image_size!r}: expected WIDTHxHEIGHT, e.g. 1920x1080") from None
+    ranges = CameraRanges(_pair(azimuth, "azimuth"), _pair(elevation, "elevation"), _pair(distance, "distance"),
+                          _pair(focal, "focal"), (w, h))
+    if ranges.distance_m[0] <= 0 or ranges.focal_px[0] <= 0:
+        raise InputError("--distance and --focal must be positive")
+    return {"ranges": ranges, "k": count}
+
+
+def write_dataset(take, output: Path, kind: str, views: Optional[dict], force: bool, runner, n: int, seed: int) -> str:
+    """Generated poses (and their camera views) as one NPZ or a dataset folder with a manifest."""
+    from . import cameras as cam_mod
+    from . import synthetic
+    from .journal import file_digest
+    from .model.checkpoint import code_version
+
+    poses = take.positions
+    manifest = {"format": "gfpose-synthetic", "version": 1, "seed": seed, "n": n, "fps": take.fps,
+                "sampler": runner.opts.sampler, "steps": runner.opts.steps, "device": runner.device.type,
+                "weights_sha256": file_digest(runner.model.path), "code_version": code_version(), "cameras": None}
+    cams = None
+    if views and "rig" in views:
+        cams = cam_mod.fixed_cameras(views["rig"], len(poses))
+        manifest["cameras"] = {"rig": views["file"], "digest": cam_mod.rig_digest(views["rig"]),
+                               "views": int(views["rig"]["K"].shape[0])}
+    elif views:
+        cams = cam_mod.random_cameras(len(poses), views["k"], seed, views["ranges"])
+        manifest["cameras"] = {"views": views["k"], "random": views["ranges"].describe()}
+    arrays = synthetic.dataset_arrays(poses, cams, take.fps)
+    if kind == "folder":
+        names = synthetic.write_folder(arrays, output, manifest, force)
+        note = f"{len(names)} shards and manifest.json"
+    else:
+        synthetic.write_npz(arrays, output, force)
+        note = ""
+    if cams is not None:
+        seen = float(arrays["visible"].mean())
+        note += ("; " if note else "") + f"{cams['K'].shape[1]} views per pose, {seen:.1%} of joints inside the image"
+    return note
+
+
 @app.command()
 def generate(
     output: Output,
@@ -201,21 +266,39 @@ def generate(
     batch_size: BatchSize = 4096,
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
-    fmt: Fmt = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="npz, csv, bvh, c3d, or folder (a dataset folder of NPZ shards and a manifest); default from -o's extension.")] = None,
+    cameras: Annotated[int, typer.Option("--cameras", help="Random virtual cameras per pose; adds 2D views (NPZ or folder output).")] = 0,
+    camera_config: Annotated[Optional[Path], typer.Option("--camera-config", help="A fixed rig (TOML [[camera]] tables) instead of random cameras.")] = None,
+    azimuth: Annotated[str, typer.Option(help="Random cameras: azimuth range in degrees, LO,HI.")] = "0,360",
+    elevation: Annotated[str, typer.Option(help="Random cameras: elevation range in degrees, LO,HI.")] = "-15,35",
+    distance: Annotated[str, typer.Option(help="Random cameras: distance range in metres, LO,HI.")] = "2.5,8",
+    focal: Annotated[str, typer.Option(help="Random cameras: focal length range in pixels, LO,HI.")] = "800,1600",
+    image_size: Annotated[str, typer.Option(help="Random cameras: image WIDTHxHEIGHT in pixels (principal point at the centre).")] = "1000x1000",
     shard: ShardOpt = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Sample N plausible 3D poses from the unconditional prior (Z up, metres, pelvis at origin).
 
-    Example: [bold]gfpose generate --n 177200 -o synth.npz[/]
+    With --cameras K (or --camera-config) every pose also gets K camera views in pixels, for
+    training 2D-to-3D lifters; --format folder writes a dataset folder that
+    gfpose_cli.synthetic.SyntheticPoses loads.
+
+    Example: [bold]gfpose generate --n 177200 --cameras 4 -o synth/ --format folder[/]
     """
     STATE["quiet"] = quiet
     from . import metrics, tasks
 
     if not output.suffix and not fmt:
         raise InputError(f"{output}: give the output a file extension (.npz, .csv, .bvh, .c3d) or pass --format")
-    check_output(output, force)
+    kind = (fmt or output.suffix.lstrip(".")).lower()
+    views = camera_setup(cameras, camera_config, azimuth, elevation, distance, focal, image_size)
+    if (views or kind == "folder") and kind not in ("npz", "folder"):
+        raise InputError(f"{output}: camera views go into NPZ or --format folder output, not {kind}")
+    if (views or kind == "folder") and shard:
+        raise InputError("--shard is for plain pose files; a dataset folder is written by one job")
+    if kind != "folder":
+        check_output(output, force)
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
     # a run longer than one chunk keeps its finished chunks, so the same command resumes after a kill
     journal = tasks.job_journal(runner, output, {"task": "generate", "n": n, "shard": shard}, force) \
@@ -230,7 +313,10 @@ def generate(
         if journal:
             err.print(esc(f"interrupted; finished chunks are kept in {journal.folder}: run the same command again to resume"))
         raise
-    note = write_take(take, output, fmt, force)
+    if views or kind == "folder":
+        note = write_dataset(take, output, kind, views, force, runner, n, seed)
+    else:
+        note = write_take(take, output, fmt, force)
     if journal:
         journal.finish()
     stats = metrics.plausibility(take.positions)

@@ -8,6 +8,7 @@ the child read cleanly is then parsed in-process. Where fork does not exist the 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import resource
 import select
@@ -47,6 +48,10 @@ def preflight(path: Path, parse: Callable[[Path], object], what: str, timeout_s:
         code = 0
         try:
             os.close(read_fd)
+            faulthandler.disable()  # a crash here is the expected answer, not something to print
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
             if _address_space():
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
             parse(path)

@@ -1,0 +1,145 @@
+"""Virtual pinhole cameras for synthetic 2D views of generated poses.
+
+Conventions (the same as OpenCV, so users can feed the arrays to cv2.projectPoints):
+world is gfpose's Z-up metres with the pelvis at the origin; a camera maps a world point X to
+x_cam = R @ X + t (x right, y down, z forward) and to pixels u = K @ x_cam / z. Random cameras sit
+on a sphere around the subject (azimuth, elevation, distance) and look at the pelvis; a fixed rig
+comes from a TOML file. Everything is numpy and seeded per block of poses, so a sharded job draws
+the same cameras as a single run.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+#: poses per camera-seed block: cameras of pose i come from seed (seed, i // BLOCK)
+BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class CameraRanges:
+    """Uniform ranges the random cameras are drawn from; defaults suit a 1000 x 1000 image."""
+
+    azimuth_deg: tuple[float, float] = (0.0, 360.0)
+    elevation_deg: tuple[float, float] = (-15.0, 35.0)
+    distance_m: tuple[float, float] = (2.5, 8.0)
+    focal_px: tuple[float, float] = (800.0, 1600.0)
+    image_size: tuple[int, int] = (1000, 1000)  # width, height; the principal point is the centre
+    principal_jitter_px: float = 0.0
+
+    def describe(self) -> dict:
+        return asdict(self)
+
+
+def look_at(azimuth: np.ndarray, elevation: np.ndarray, distance: np.ndarray, target: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """World-to-camera (R (..., 3, 3), t (..., 3)) for cameras at azimuth/elevation (radians) and
+    distance around target (default the origin), looking at it with Z up in the world."""
+    ca, sa, ce, se = np.cos(azimuth), np.sin(azimuth), np.cos(elevation), np.sin(elevation)
+    offset = np.stack([ca * ce, sa * ce, se], -1)
+    target = np.zeros(3) if target is None else np.asarray(target, float)
+    centre = target + distance[..., None] * offset
+    forward = -offset
+    right = np.cross(forward, np.array([0.0, 0.0, 1.0]))
+    right /= np.linalg.norm(right, axis=-1, keepdims=True)
+    down = np.cross(forward, right)
+    R = np.stack([right, down, forward], -2)
+    t = -np.einsum("...ij,...j->...i", R, centre)
+    return R, t
+
+
+def intrinsics(focal: np.ndarray, principal: np.ndarray) -> np.ndarray:
+    """K matrices (..., 3, 3) from focal lengths (...) and principal points (..., 2), square pixels."""
+    K = np.zeros(focal.shape + (3, 3))
+    K[..., 0, 0] = K[..., 1, 1] = focal
+    K[..., :2, 2] = principal
+    K[..., 2, 2] = 1.0
+    return K
+
+
+def random_cameras(n: int, k: int, seed: int, ranges: CameraRanges = CameraRanges(), first: int = 0) -> dict:
+    """K cameras for each of n poses numbered first..first+n: arrays K, R, t (n, k, ...), image_size (2,)."""
+    blocks = range(first // BLOCK, (first + n - 1) // BLOCK + 1)
+    draws = []
+    for b in blocks:
+        rng = np.random.default_rng([seed, 0x43414D, b])  # "CAM": independent of the pose noise streams
+        draws.append(rng.random((BLOCK, k, 6)))
+    u = np.concatenate(draws)[first - blocks[0] * BLOCK:][:n]
+
+    def span(lo_hi: tuple[float, float], v: np.ndarray) -> np.ndarray:
+        return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * v
+
+    az, el = np.deg2rad(span(ranges.azimuth_deg, u[..., 0])), np.deg2rad(span(ranges.elevation_deg, u[..., 1]))
+    R, t = look_at(az, el, span(ranges.distance_m, u[..., 2]))
+    w, h = ranges.image_size
+    principal = np.array([w / 2, h / 2]) + ranges.principal_jitter_px * (2 * u[..., 4:6] - 1)
+    return {"K": intrinsics(span(ranges.focal_px, u[..., 3]), principal), "R": R, "t": t,
+            "image_size": np.array([w, h], np.int32)}
+
+
+def rig_from_toml(path: Path) -> dict:
+    """A fixed rig: [[camera]] tables with either azimuth_deg/elevation_deg/distance_m (look at the
+    pelvis) or R (3x3) and t (3); plus focal_px and optional principal_px; image_size at the top."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path}: not a readable camera TOML ({exc})") from None
+    cams = data.get("camera")
+    if not isinstance(cams, list) or not cams:
+        raise InputError(f"{path}: needs at least one [[camera]] table")
+    try:
+        w, h = (int(v) for v in data.get("image_size", [1000, 1000]))
+        Ks, Rs, ts = [], [], []
+        for i, cam in enumerate(cams):
+            if "R" in cam:
+                R, t = np.array(cam["R"], float), np.array(cam["t"], float)
+                if R.shape != (3, 3) or t.shape != (3,) or not np.allclose(R @ R.T, np.eye(3), atol=1e-4):
+                    raise ValueError(f"camera {i + 1}: R must be a 3x3 rotation and t 3 numbers")
+            else:
+                R, t = look_at(np.deg2rad(np.array(float(cam["azimuth_deg"]))),
+                               np.deg2rad(np.array(float(cam.get("elevation_deg", 0.0)))),
+                               np.array(float(cam["distance_m"])))
+            principal = np.array(cam.get("principal_px", [w / 2, h / 2]), float)
+            Ks.append(intrinsics(np.array(float(cam["focal_px"])), principal))
+            Rs.append(R)
+            ts.append(t)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: bad camera entry ({exc}); see README 'Synthetic datasets'") from None
+    return {"K": np.stack(Ks), "R": np.stack(Rs), "t": np.stack(ts), "image_size": np.array([w, h], np.int32)}
+
+
+def fixed_cameras(rig: dict, n: int) -> dict:
+    """The same rig for each of n poses, in the (n, k, ...) layout of random_cameras."""
+    return {**{key: np.broadcast_to(rig[key], (n,) + rig[key].shape).copy() for key in ("K", "R", "t")},
+            "image_size": rig["image_size"]}
+
+
+def project(poses: np.ndarray, cams: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels (n, k, 17, 2) of poses (n, 17, 3) in every camera, and visibility (n, k, 17):
+    in front of the camera and inside the image."""
+    x = np.einsum("nkij,nqj->nkqi", cams["R"], poses) + cams["t"][:, :, None, :]
+    z = x[..., 2:3]
+    uvw = np.einsum("nkij,nkqj->nkqi", cams["K"], x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = uvw[..., :2] / uvw[..., 2:3]
+    w, h = cams["image_size"]
+    visible = (z[..., 0] > 1e-3) & (uv[..., 0] >= 0) & (uv[..., 0] < w) & (uv[..., 1] >= 0) & (uv[..., 1] < h)
+    return uv.astype(np.float32), visible
+
+
+def rig_digest(cams: dict) -> str:
+    """Short hash of a fixed rig, for the dataset manifest."""
+    h = hashlib.sha256()
+    for key in ("K", "R", "t", "image_size"):
+        h.update(np.ascontiguousarray(cams[key], np.float64).tobytes())
+    return h.hexdigest()[:16]

@@ -225,35 +225,14 @@ def camera_setup(count: int, config: Optional[Path], azimuth: str, elevation: st
 
 
 def write_dataset(take, output: Path, kind: str, views: Optional[dict], force: bool, runner, n: int, seed: int) -> str:
-    """Generated poses (and their camera views) as one NPZ or a dataset folder with a manifest."""
-    from . import cameras as cam_mod
+    """Generated poses (and their camera views) as one NPZ or a dataset folder; returns a note."""
     from . import synthetic
     from .journal import file_digest
     from .model.checkpoint import code_version
 
-    poses = take.positions
-    manifest = {"format": "gfpose-synthetic", "version": 1, "seed": seed, "n": n, "fps": take.fps,
-                "sampler": runner.opts.sampler, "steps": runner.opts.steps, "device": runner.device.type,
-                "weights_sha256": file_digest(runner.model.path), "code_version": code_version(), "cameras": None}
-    cams = None
-    if views and "rig" in views:
-        cams = cam_mod.fixed_cameras(views["rig"], len(poses))
-        manifest["cameras"] = {"rig": views["file"], "digest": cam_mod.rig_digest(views["rig"]),
-                               "views": int(views["rig"]["K"].shape[0])}
-    elif views:
-        cams = cam_mod.random_cameras(len(poses), views["k"], seed, views["ranges"])
-        manifest["cameras"] = {"views": views["k"], "random": views["ranges"].describe()}
-    arrays = synthetic.dataset_arrays(poses, cams, take.fps)
-    if kind == "folder":
-        names = synthetic.write_folder(arrays, output, manifest, force)
-        note = f"{len(names)} shards and manifest.json"
-    else:
-        synthetic.write_npz(arrays, output, force)
-        note = ""
-    if cams is not None:
-        seen = float(arrays["visible"].mean())
-        note += ("; " if note else "") + f"{cams['K'].shape[1]} views per pose, {seen:.1%} of joints inside the image"
-    return note
+    job = {"seed": seed, "n": n, "sampler": runner.opts.sampler, "steps": runner.opts.steps,
+           "device": runner.device.type, "weights_sha256": file_digest(runner.model.path), "code_version": code_version()}
+    return synthetic.write_dataset(take.positions, take.fps, output, kind, views, force, job, seed)
 
 
 @app.command()

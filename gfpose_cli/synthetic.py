@@ -47,6 +47,33 @@ def dataset_arrays(poses: np.ndarray, cams: dict | None, fps: float = 30.0) -> d
     return arrays
 
 
+def write_dataset(poses: np.ndarray, fps: float, output: Path, kind: str, views: dict | None, force: bool,
+                  job: dict, seed: int) -> str:
+    """Poses (N, 17, 3) with the views asked for ({'rig': arrays, 'file': path} or {'ranges': CameraRanges,
+    'k': K}) as one NPZ (kind 'npz') or a dataset folder with a manifest (kind 'folder'); returns a note."""
+    from . import cameras as cam_mod
+
+    manifest = {"format": "gfpose-synthetic", "version": 1, "fps": fps, **job, "cameras": None}
+    cams = None
+    if views and "rig" in views:
+        cams = cam_mod.fixed_cameras(views["rig"], len(poses))
+        manifest["cameras"] = {"rig": views["file"], "digest": cam_mod.rig_digest(views["rig"]),
+                               "views": int(views["rig"]["K"].shape[0])}
+    elif views:
+        cams = cam_mod.random_cameras(len(poses), views["k"], seed, views["ranges"])
+        manifest["cameras"] = {"views": views["k"], "random": views["ranges"].describe()}
+    arrays = dataset_arrays(poses, cams, fps)
+    if kind == "folder":
+        note = f"{len(write_folder(arrays, output, manifest, force))} shards and manifest.json"
+    else:
+        write_npz(arrays, output, force)
+        note = ""
+    if cams is not None:
+        note += ("; " if note else "") + (f"{cams['K'].shape[1]} views per pose, "
+                                          f"{float(arrays['visible'].mean()):.1%} of joints inside the image")
+    return note
+
+
 def _slice(arrays: dict[str, np.ndarray], a: int, b: int) -> dict[str, np.ndarray]:
     n = len(arrays["poses"])
     return {k: v[a:b] if v.ndim and v.shape[0] == n and k not in ("joints", "image_size") else v

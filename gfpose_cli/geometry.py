@@ -5,11 +5,11 @@ root at origin), camera frames (x right, y down, z forward) and normalised 2D.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from .cameras import CameraRanges  # one definition of the camera ranges, numpy and torch alike
 from .skeleton import ROOT
 
 #: from a Y-up right-handed frame (x, y, z) to our Z-up right-handed frame (x, -z, y).
@@ -45,16 +45,6 @@ def look_at_rotation(azimuth: torch.Tensor, elevation: torch.Tensor) -> torch.Te
     right = right / right.norm(dim=-1, keepdim=True)
     down = torch.linalg.cross(forward, right)
     return torch.stack([right, down, forward], -2)
-
-
-@dataclass(frozen=True)
-class CameraRanges:
-    """Ranges of the virtual cameras that see mocap poses (DESIGN.md §3)."""
-
-    azimuth_deg: tuple[float, float] = (0.0, 360.0)
-    elevation_deg: tuple[float, float] = (-15.0, 35.0)
-    distance_m: tuple[float, float] = (2.5, 8.0)
-    focal_px: tuple[float, float] = (800.0, 1600.0)
 
 
 def random_cameras(n: int, generator: torch.Generator | None = None, ranges: CameraRanges = CameraRanges(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -74,11 +75,9 @@ class ChunkJournal:
         return value if value.shape == shape and value.dtype == np.float32 else None
 
     def save(self, index: int, value: np.ndarray) -> None:
-        path = self._chunk(index)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(value, np.float32), allow_pickle=False)
-        os.replace(tmp, path)
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(value, np.float32), allow_pickle=False)
+        self._atomic_write(self._chunk(index), buf.getvalue())
 
     def finish(self) -> None:
         """Drop the state once the output is safely written."""

@@ -8,7 +8,6 @@ performances the model never saw.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
@@ -108,11 +107,10 @@ def cache_dir() -> Path:
 
 
 def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+    """Short sha256 of a source archive, the key of its cached pose set."""
+    from .journal import file_digest as sha256_of
+
+    return sha256_of(path)[:16]
 
 
 def subsample_step(fps: float) -> int:

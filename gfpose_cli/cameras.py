@@ -67,20 +67,29 @@ def intrinsics(focal: np.ndarray, principal: np.ndarray) -> np.ndarray:
     return K
 
 
-def random_cameras(n: int, k: int, seed: int, ranges: CameraRanges = CameraRanges(), first: int = 0) -> dict:
-    """K cameras for each of n poses numbered first..first+n: arrays K, R, t (n, k, ...), image_size (2,)."""
+def block_uniform(n: int, shape: tuple[int, ...], seed: int, stream: int, first: int = 0) -> np.ndarray:
+    """Uniform [0, 1) draws (n, *shape) for items first..first+n of a numbered series: item i's draw
+    depends only on (seed, stream, i // BLOCK), so a shard of the series gets the single run's numbers."""
     blocks = range(first // BLOCK, (first + n - 1) // BLOCK + 1)
-    draws = []
-    for b in blocks:
-        rng = np.random.default_rng([seed, 0x43414D, b])  # "CAM": independent of the pose noise streams
-        draws.append(rng.random((BLOCK, k, 6)))
-    u = np.concatenate(draws)[first - blocks[0] * BLOCK:][:n]
+    draws = [np.random.default_rng([seed, stream, b]).random((BLOCK, *shape)) for b in blocks]
+    return np.concatenate(draws)[first - blocks[0] * BLOCK:][:n]
+
+
+def random_cameras(n: int, k: int, seed: int, ranges: CameraRanges = CameraRanges(), first: int = 0,
+                   targets: np.ndarray | None = None) -> dict:
+    """K cameras for each of n poses numbered first..first+n: arrays K, R, t (n, k, ...), image_size (2,).
+
+    They look at targets (n, 3) (each pose's pelvis, for poses placed in the world), else the origin.
+    """
+    u = block_uniform(n, (k, 6), seed, 0x43414D, first)  # "CAM": independent of the pose noise streams
 
     def span(lo_hi: tuple[float, float], v: np.ndarray) -> np.ndarray:
         return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * v
 
     az, el = np.deg2rad(span(ranges.azimuth_deg, u[..., 0])), np.deg2rad(span(ranges.elevation_deg, u[..., 1]))
     R, t = look_at(az, el, span(ranges.distance_m, u[..., 2]))
+    if targets is not None:  # x_cam = R (X - target) + t
+        t = t - np.einsum("nkij,nj->nki", R, targets)
     w, h = ranges.image_size
     principal = np.array([w / 2, h / 2]) + ranges.principal_jitter_px * (2 * u[..., 4:6] - 1)
     return {"K": intrinsics(span(ranges.focal_px, u[..., 3]), principal), "R": R, "t": t,

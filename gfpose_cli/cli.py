@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .errors import GfposeError, InputError
+from .journal import file_digest
 
 app = typer.Typer(
     name="gfpose",
@@ -82,10 +83,17 @@ def info(message: str) -> None:
         err.print(message)
 
 
-def sampler_options(sampler: str, steps: Optional[int], batch_size: int, seed: int, device: str):
+def warn(message: str) -> None:
+    """A warning is printed even with --quiet: it says the output may not be what was meant."""
+    err.print(f"[yellow]warning:[/] {message}")
+
+
+def sampler_options(sampler: str, steps: Optional[int], batch_size: int, seed: int, device: str,
+                    temperature: float = 1.0):
     from .tasks import SamplerOptions
 
-    return SamplerOptions(sampler=sampler, steps=steps, batch_size=batch_size, seed=seed, device=device)
+    return SamplerOptions(sampler=sampler, steps=steps, batch_size=batch_size, seed=seed, device=device,
+                          temperature=temperature)
 
 
 def check_output(dst: Path, force: bool, src: Path | None = None) -> Path:
@@ -224,15 +232,53 @@ def camera_setup(count: int, config: Optional[Path], azimuth: str, elevation: st
     return {"ranges": ranges, "k": count}
 
 
-def write_dataset(take, output: Path, kind: str, views: Optional[dict], force: bool, runner, n: int, seed: int) -> str:
+def write_dataset(take, output: Path, kind: str, views: Optional[dict], force: bool, runner, n: int, seed: int,
+                  extra: dict) -> str:
     """Generated poses (and their camera views) as one NPZ or a dataset folder; returns a note."""
     from . import synthetic
-    from .journal import file_digest
     from .model.checkpoint import code_version
 
     job = {"seed": seed, "n": n, "sampler": runner.opts.sampler, "steps": runner.opts.steps,
-           "device": runner.device.type, "weights_sha256": file_digest(runner.model.path), "code_version": code_version()}
-    return synthetic.write_dataset(take.positions, take.fps, output, kind, views, force, job, seed)
+           "device": runner.device.type, "weights_sha256": file_digest(runner.model.path), "code_version": code_version(),
+           **extra}
+    placed = extra.get("placement") is not None
+    return synthetic.write_dataset(take.positions, take.fps, output, kind, views, force, job, seed,
+                                   targets=take.positions[:, 0] if placed else None)
+
+
+def free_joints(text: Optional[str]) -> list[int]:
+    """Joint indices named by --free: body parts (left_arm, ...) and/or joint names, comma-separated."""
+    from .skeleton import JOINTS, PARTS
+
+    if not text:
+        return []
+    by_name = {j.lower(): i for i, j in enumerate(JOINTS)}
+    out: list[int] = []
+    for item in (v.strip() for v in text.split(",") if v.strip()):
+        key = item.lower().replace("-", "_")
+        if key in PARTS:
+            out += PARTS[key]
+        elif key in by_name:
+            out.append(by_name[key])
+        else:
+            raise InputError(f"--free {item!r}: not a body part ({', '.join(PARTS)}) or a joint ({', '.join(JOINTS)})")
+    return sorted(set(out))
+
+
+def placement_setup(yaw: Optional[str], floor: bool, area: Optional[str], trajectory: Optional[Path],
+                    skeleton_map: Optional[str], units: Optional[str]):
+    """The Placement asked for by generate's world-space options."""
+    from .placement import Placement, trajectory_from_take
+
+    yaw_range = _pair(yaw, "yaw") if yaw else None
+    area_m = _pair(area, "area") if area else None
+    if area_m and min(area_m) < 0:
+        raise InputError("--area W,D needs sizes of 0 or more (metres)")
+    path_roots = path_yaw = None
+    if trajectory is not None:
+        path_roots, path_yaw = trajectory_from_take(read_take(trajectory, skeleton_map, None, None, units).positions,
+                                                    str(trajectory))
+    return Placement(yaw_range, floor, area_m, path_roots, path_yaw, str(trajectory) if trajectory else None)
 
 
 @app.command()
@@ -246,6 +292,16 @@ def generate(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="npz, csv, bvh, c3d, or folder (a dataset folder of NPZ shards and a manifest); default from -o's extension.")] = None,
+    temperature: Annotated[float, typer.Option("--temperature", help="Scale of the starting noise: below 1 gives more typical, less varied poses (0.5-1).")] = 1.0,
+    dedupe: Annotated[Optional[float], typer.Option("--dedupe", help="Drop a pose within this many mm (P-MPJPE) of one already kept, and draw more until N are kept.")] = None,
+    condition: Annotated[Optional[Path], typer.Option("--condition", help="Generate around the partial 3D poses of this file (pose i from frame i mod F): its missing joints, and those named by --free, are sampled by the completion model.")] = None,
+    free: Annotated[Optional[str], typer.Option("--free", help="With --condition: body parts or joints to resample, e.g. left_arm,right_arm or RWrist.")] = None,
+    skeleton_map: MapOpt = None,
+    units: Units = None,
+    yaw: Annotated[Optional[str], typer.Option("--yaw", help="World space: each pose faces a heading drawn from LO,HI degrees (0 = +X, 90 = +Y).")] = None,
+    floor: Annotated[bool, typer.Option("--floor", help="World space: lowest joint on z = 0 instead of the pelvis at the origin.")] = False,
+    area: Annotated[Optional[str], typer.Option("--area", help="World space: pelvis spread uniformly over a W,D metre rectangle around the origin.")] = None,
+    trajectory: Annotated[Optional[Path], typer.Option("--trajectory", help="World space: pose i stands at frame i mod F of this take's pelvis, facing its way (unless --yaw).")] = None,
     cameras: Annotated[int, typer.Option("--cameras", help="Random virtual cameras per pose; adds 2D views (NPZ or folder output).")] = 0,
     camera_config: Annotated[Optional[Path], typer.Option("--camera-config", help="A fixed rig (TOML [[camera]] tables) instead of random cameras.")] = None,
     azimuth: Annotated[str, typer.Option(help="Random cameras: azimuth range in degrees, LO,HI.")] = "0,360",
@@ -257,16 +313,21 @@ def generate(
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Sample N plausible 3D poses from the unconditional prior (Z up, metres, pelvis at origin).
+    """Sample N plausible 3D poses from the prior (Z up, metres, pelvis at the origin unless placed).
 
     With --cameras K (or --camera-config) every pose also gets K camera views in pixels, for
     training 2D-to-3D lifters; --format folder writes a dataset folder that
-    gfpose_cli.synthetic.SyntheticPoses loads.
+    gfpose_cli.synthetic.SyntheticPoses loads. --condition generates around partial poses,
+    --temperature and --dedupe trade variety, --yaw/--floor/--area/--trajectory place poses in
+    the world (random cameras then aim at each pelvis; a fixed rig stays where it is).
 
-    Example: [bold]gfpose generate --n 177200 --cameras 4 -o synth/ --format folder[/]
+    Examples: [bold]gfpose generate --n 177200 --cameras 4 -o synth/ --format folder[/]
+              [bold]gfpose generate --n 5000 --condition take.c3d --free left_arm,right_arm -o arms.npz[/]
     """
     STATE["quiet"] = quiet
     from . import metrics, tasks
+    from .bones import performer_lengths
+    from .placement import place
 
     if not output.suffix and not fmt:
         raise InputError(f"{output}: give the output a file extension (.npz, .csv, .bvh, .c3d) or pass --format")
@@ -276,31 +337,62 @@ def generate(
         raise InputError(f"{output}: camera views go into NPZ or --format folder output, not {kind}")
     if (views or kind == "folder") and shard:
         raise InputError("--shard is for plain pose files; a dataset folder is written by one job")
+    if dedupe is not None and (dedupe <= 0 or condition is not None):
+        raise InputError("--dedupe needs a distance above 0 mm and the unconditional prior (not --condition)")
+    if free and condition is None:
+        raise InputError("--free names the joints to resample in a --condition file")
+    placement = placement_setup(yaw, floor, area, trajectory, skeleton_map, units)
+    partial = None
+    if condition is not None:
+        partial = read_take(condition, skeleton_map, None, None, units)
+        lengths = performer_lengths(partial.positions, partial.mask) if partial.positions.ndim == 3 else None
+        drop = free_joints(free)
+        if drop and partial.positions.ndim == 3:
+            partial.mask[:, drop] = False
+            partial.positions[:, drop] = float("nan")
+        if partial.positions.ndim == 3 and partial.mask.all():
+            warn(esc(f"{condition}: every joint is given in every frame, so every pose copies the file; "
+                     "name what to resample with --free"))
     if kind != "folder":
         check_output(output, force)
-    runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
+    opts = sampler_options(sampler, steps, batch_size, seed, device, temperature)
+    runner = tasks.Runner.for_task("complete3d" if partial is not None else "prior", weights, opts)
     # a run longer than one chunk keeps its finished chunks, so the same command resumes after a kill
-    journal = tasks.job_journal(runner, output, {"task": "generate", "n": n, "shard": shard}, force) \
-        if n > runner.opts.batch_size else None
+    job = {"task": "generate", "n": n, "shard": shard, "dedupe_mm": dedupe,
+           "condition": None if condition is None else file_digest(condition), "free": free}
+    journal = tasks.job_journal(runner, output, job, force) if n > runner.opts.batch_size else None
     if journal and journal.resumed:
         info(esc(f"resuming: {journal.resumed} finished chunks found in {journal.folder}"))
     t0 = time.perf_counter()
     try:
         with progress_bar("generating", n) as update:
-            take = tasks.generate(runner, n, update, get_shard(shard), journal)
+            if partial is not None:
+                take = tasks.generate_around(runner, partial, n, update, get_shard(shard), journal, lengths)
+            else:
+                take = tasks.generate(runner, n, update, get_shard(shard), journal,
+                                      None if dedupe is None else dedupe / 1000.0)
     except KeyboardInterrupt:
         if journal:
             err.print(esc(f"interrupted; finished chunks are kept in {journal.folder}: run the same command again to resume"))
         raise
+    rel = take.positions
+    if placement.active():
+        first = take.source.get("frames", (0,))[0]
+        take.positions = place(take.positions, placement, seed, first)
     if views or kind == "folder":
-        note = write_dataset(take, output, kind, views, force, runner, n, seed)
+        extra = {"temperature": temperature, "dedupe_mm": dedupe, "drawn": take.source.get("drawn"),
+                 "condition": None if condition is None else str(condition), "free": free,
+                 "placement": placement.describe() if placement.active() else None}
+        note = write_dataset(take, output, kind, views, force, runner, n, seed, extra)
     else:
         note = write_take(take, output, fmt, force)
     if journal:
         journal.finish()
-    stats = metrics.plausibility(take.positions)
-    info(f"[green]wrote[/] {esc(output)}: {take.n_frames} poses in {time.perf_counter() - t0:.1f} s; "
-         f"height {stats['height_mean_m']:.2f}±{stats['height_std_m']:.2f} m, "
+    stats = metrics.plausibility(rel)
+    drawn = take.source.get("drawn")
+    info(f"[green]wrote[/] {esc(output)}: {take.n_frames} poses in {time.perf_counter() - t0:.1f} s"
+         + (f" ({drawn} drawn, {drawn - take.n_frames} near-duplicates dropped)" if drawn else "")
+         + f"; height {stats['height_mean_m']:.2f}±{stats['height_std_m']:.2f} m, "
          f"bone-length CV {stats['bone_length_cv']:.1%}, L/R asymmetry {stats['symmetry_error']:.1%}"
          + (f"; {esc(note)}" if note else ""))
 
@@ -455,18 +547,33 @@ def denoise(
 
 @app.command()
 def evaluate(
-    pred: Annotated[Path, typer.Argument(help="Predicted poses (NPZ/CSV), one per frame or S hypotheses per frame.")],
-    gt: Annotated[Path, typer.Argument(help="Ground-truth poses (NPZ/CSV/BVH) with the same frames.")],
+    pred: Annotated[Optional[Path], typer.Argument(help="Predicted poses (NPZ/CSV), one per frame or S hypotheses per frame.")] = None,
+    gt: Annotated[Optional[Path], typer.Argument(help="Ground-truth poses (NPZ/CSV/BVH) with the same frames.")] = None,
+    stats: Annotated[Optional[Path], typer.Option("--stats", help="Describe a pose set instead (a generated NPZ, a dataset folder, mocap files or archives): plausibility, diversity, and with --reference coverage and precision.")] = None,
+    reference: Annotated[Optional[Path], typer.Option("--reference", help="With --stats: the set to compare against (e.g. the real training data).")] = None,
+    reference_split: Annotated[str, typer.Option("--reference-split", help="Part of a reference built from shared/data: all, train or held-out.")] = "all",
+    sample: Annotated[int, typer.Option("--sample", help="With --reference: poses per set used for the nearest-neighbour figures.")] = 20000,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")] = False,
     in_fmt: InFmt = None,
 ) -> None:
     """Score predictions: MPJPE (P1), P-MPJPE (P2), minMPJPE over hypotheses, PCK@150mm, jitter, bone-length CV.
 
-    Example: [bold]gfpose evaluate lifted.npz truth.npz --json[/]
+    With --stats SET: is a pose set plausible (bone lengths, symmetry, joint-angle limits) and
+    diverse, and with --reference REAL does it cover the real poses (coverage, recall) without
+    leaving them (precision)? Distances are P-MPJPE.
+
+    Examples: [bold]gfpose evaluate lifted.npz truth.npz --json[/]
+              [bold]gfpose evaluate --stats synth/ --reference ../shared/data --reference-split train[/]
     """
     from . import io
     from .evaluation import evaluate as score
 
+    if stats is not None:
+        if pred is not None or gt is not None:
+            raise InputError("--stats describes one set; give either --stats SET or PRED GT, not both")
+        return evaluate_set(stats, reference, reference_split, sample, as_json)
+    if pred is None or gt is None:
+        raise InputError("evaluate needs PRED and GT files (or --stats SET); see gfpose evaluate --help")
     result = score(io.read(pred, fmt=in_fmt), io.read(gt, fmt=in_fmt))
     if as_json:
         print(json.dumps(result, indent=2))
@@ -484,6 +591,49 @@ def evaluate(
     for name, value in result["per_joint_mpjpe_mm"].items():
         joints.add_row(name, f"{value:.1f}")
     out.print(joints)
+
+
+def evaluate_set(path: Path, reference: Optional[Path], reference_split: str, sample: int, as_json: bool) -> None:
+    """`evaluate --stats`: the figures of setstats.set_stats as tables or JSON."""
+    from . import setstats
+
+    with err.status(esc(f"reading {path}")):
+        poses = setstats.load_set(path)
+        ref = setstats.load_set(reference, reference_split) if reference is not None else None
+    with err.status("measuring" + (" (nearest neighbours both ways)" if ref is not None else "")):
+        result = setstats.set_stats(poses, ref, sample=sample)
+    result["set"]["path"] = str(path)
+    if ref is not None:
+        result["reference"]["path"] = str(reference)
+        result["reference"]["split"] = reference_split
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    sets = [k for k in ("set", "reference") if k in result]
+    table = Table(title="pose set statistics")
+    table.add_column("figure")
+    for k in sets:
+        table.add_column(esc(Path(result[k]["path"]).name or result[k]["path"]), justify="right")
+    rows = [("poses", "poses", "{:,.0f}"), ("bone-length CV", "bone_length_cv", "{:.1%}"),
+            ("left/right bone asymmetry", "symmetry_error", "{:.1%}"), ("height mean (m)", "height_mean_m", "{:.3f}"),
+            ("height std (m)", "height_std_m", "{:.3f}"), ("diversity: mean pairwise P-MPJPE (mm)", "diversity_mm", "{:.1f}"),
+            ("poses breaking a joint-angle limit", "poses_violating_any_limit", "{:.2%}")]
+    for label, key, fmt in rows:
+        table.add_row(label, *(fmt.format(result[k][key]) for k in sets))
+    for name in result["set"]["angle_limits_violated"]:
+        table.add_row(f"  {name}", *(f"{result[k]['angle_limits_violated'][name]:.2%}" for k in sets))
+    out.print(table)
+    if ref is not None:
+        c = result["comparison"]
+        cmp = Table(title=f"against the reference ({c['poses_compared']:,} vs {c['reference_compared']:,} poses, k={c['k']})")
+        cmp.add_column("figure")
+        cmp.add_column("value", justify="right")
+        cmp.add_row("nearest reference pose, median (mm)", f"{c['nn_to_reference_mm']['median']:.1f}")
+        cmp.add_row("nearest pose of the set from a reference pose, median (mm)", f"{c['nn_from_reference_mm']['median']:.1f}")
+        cmp.add_row("precision (set inside the reference's k-NN balls)", f"{c['precision']:.1%}")
+        cmp.add_row("recall (reference inside the set's k-NN balls)", f"{c['recall']:.1%}")
+        cmp.add_row("coverage (reference balls holding a pose of the set)", f"{c['coverage']:.1%}")
+        out.print(cmp)
 
 
 @app.command()

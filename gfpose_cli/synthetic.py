@@ -48,9 +48,11 @@ def dataset_arrays(poses: np.ndarray, cams: dict | None, fps: float = 30.0) -> d
 
 
 def write_dataset(poses: np.ndarray, fps: float, output: Path, kind: str, views: dict | None, force: bool,
-                  job: dict, seed: int) -> str:
+                  job: dict, seed: int, targets: np.ndarray | None = None) -> str:
     """Poses (N, 17, 3) with the views asked for ({'rig': arrays, 'file': path} or {'ranges': CameraRanges,
-    'k': K}) as one NPZ (kind 'npz') or a dataset folder with a manifest (kind 'folder'); returns a note."""
+    'k': K}) as one NPZ (kind 'npz') or a dataset folder with a manifest (kind 'folder'); returns a note.
+
+    Random cameras look at targets (N, 3) when poses are placed in the world, else at the origin."""
     from . import cameras as cam_mod
 
     manifest = {"format": "gfpose-synthetic", "version": 1, "fps": fps, **job, "cameras": None}
@@ -60,7 +62,7 @@ def write_dataset(poses: np.ndarray, fps: float, output: Path, kind: str, views:
         manifest["cameras"] = {"rig": views["file"], "digest": cam_mod.rig_digest(views["rig"]),
                                "views": int(views["rig"]["K"].shape[0])}
     elif views:
-        cams = cam_mod.random_cameras(len(poses), views["k"], seed, views["ranges"])
+        cams = cam_mod.random_cameras(len(poses), views["k"], seed, views["ranges"], targets=targets)
         manifest["cameras"] = {"views": views["k"], "random": views["ranges"].describe()}
     arrays = dataset_arrays(poses, cams, fps)
     if kind == "folder":

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .errors import InputError
+from .bones import hold_lengths
 from .journal import ChunkJournal, file_digest
 from .model.checkpoint import LoadedModel, load_model
 from .model.problem import encode_condition
@@ -62,6 +63,7 @@ class SamplerOptions:
     batch_size: int = 4096
     seed: int = 0
     device: str = "auto"
+    temperature: float = 1.0  # scale of the initial noise: below 1 gives more typical, less varied poses
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -70,6 +72,8 @@ class SamplerOptions:
             raise InputError("--steps must be at least 1")
         if self.batch_size < 1:
             raise InputError("--batch-size must be at least 1")
+        if not 0.0 < self.temperature <= 2.0:
+            raise InputError(f"--temperature must be in (0, 2], got {self.temperature}")
         self.steps = self.steps or DEFAULT_STEPS[self.sampler]
 
 
@@ -115,7 +119,7 @@ class Runner:
                 continue
             gen = torch.Generator(device=self.device).manual_seed(chunk_seed(self.opts.seed, first_chunk + c))
             if x_init is None:
-                x = self.sde.prior_sampling((stop - start, N_JOINTS * 3), gen, self.device)
+                x = self.sde.prior_sampling((stop - start, N_JOINTS * 3), gen, self.device) * self.opts.temperature
             else:
                 x = x_init[start:stop].to(self.device)
             cond = m = None
@@ -146,7 +150,7 @@ def job_journal(runner: Runner, output: Path, job: dict, force: bool = False) ->
     type, since the same seed gives other numbers on another model or device."""
     opts = runner.opts
     settings = {**job, "sampler": opts.sampler, "steps": opts.steps, "batch_size": opts.batch_size,
-                "seed": opts.seed, "device": runner.device.type, "weights": file_digest(runner.model.path)}
+                "seed": opts.seed, "temperature": opts.temperature, "device": runner.device.type, "weights": file_digest(runner.model.path)}
     return ChunkJournal(output, settings, force)
 
 
@@ -195,15 +199,63 @@ def _shard_source(source: dict, shard: Shard | None, frames: tuple[int, int], to
 
 
 def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: Shard | None = None,
-             journal: ChunkJournal | None = None) -> Take:
+             journal: ChunkJournal | None = None, dedupe_m: float | None = None, max_draws: int = 20) -> Take:
     """n unconditional poses (canonical Z-up frame, root at the origin); a shard gives its part.
 
-    With a journal, finished chunks are kept on disk and reused, so a killed run resumes.
+    With a journal, finished chunks are kept on disk and reused, so a killed run resumes. With
+    dedupe_m, a pose within that P-MPJPE (metres) of an already kept one is dropped and sampling
+    goes on (whole chunks, same seeds) until n are kept, giving up after max_draws * n draws.
     """
     if n < 1:
         raise InputError("--n must be at least 1")
-    poses, frames = _sample_frames(runner, n, 1, shard, progress, {}, journal=journal)
-    return Take(positions=poses[:, 0], fps=30.0, source=_shard_source({"task": "generate"}, shard, frames, n))
+    if dedupe_m is None:
+        poses, frames = _sample_frames(runner, n, 1, shard, progress, {}, journal=journal)
+        return Take(positions=poses[:, 0], fps=30.0, source=_shard_source({"task": "generate"}, shard, frames, n))
+    if shard is not None:
+        raise InputError("--dedupe needs every pose in one job; it cannot be combined with --shard")
+    from .setstats import novel
+
+    bs = runner.opts.batch_size
+    kept, drawn, chunk = np.empty((0, N_JOINTS, 3), np.float32), 0, 0
+    while len(kept) < n:
+        if drawn >= max_draws * n:
+            raise InputError(f"--dedupe {dedupe_m * 1000:g} mm: only {len(kept)} distinct poses in {drawn} drawn; "
+                             "lower --dedupe or --n")
+        batch = runner.sample_rows(bs, chunk_rows=bs, first_chunk=chunk, journal=journal)
+        kept = np.concatenate([kept, batch[novel(batch, kept, dedupe_m)]])
+        drawn, chunk = drawn + bs, chunk + 1
+        if progress:
+            progress(min(len(kept), n), n)
+    return Take(positions=kept[:n], fps=30.0,
+                source={"task": "generate", "dedupe_mm": dedupe_m * 1000, "drawn": drawn})
+
+
+def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn | None = None,
+                    shard: Shard | None = None, journal: ChunkJournal | None = None,
+                    lengths: np.ndarray | None = None) -> Take:
+    """n poses completing a take's partial poses (pose i from frame i mod F) with a completion
+    model; root at the origin, like generate. Joints the take has stay as they are; sampled joints
+    are held to the performer's bone lengths (16,) when given (bones.performer_lengths)."""
+    if n < 1:
+        raise InputError("--n must be at least 1")
+    if partial.dim != 3 or partial.positions.ndim != 3:
+        raise InputError(f"{partial.path}: --condition needs partial 3D poses (frames, 17, 3); "
+                         "for 2D keypoints use gfpose lift --hypotheses S")
+    m = partial.mask
+    unusable = ~((m[:, ROOT] | (m[:, 1] & m[:, 4])) & (m.sum(1) >= 2))
+    if unusable.any():
+        raise InputError(f"{partial.path}: frame {int(np.flatnonzero(unusable)[0])} has neither the pelvis nor "
+                         "both hips plus another joint; nothing to generate around")
+    idx = np.arange(n) % partial.n_frames
+    tiled = Take(positions=partial.positions[idx], mask=m[idx], fps=30.0, source={"path": str(partial.path)})
+    out = complete(runner, tiled, 1, progress=progress, shard=shard, journal=journal)
+    poses = out.positions
+    if lengths is not None:
+        a, b = out.source.get("frames", (0, n))[:2]
+        poses = hold_lengths(poses, lengths, ~tiled.mask[a:b])
+    poses = poses - poses[:, ROOT : ROOT + 1]
+    source = {"task": "generate", "condition": str(partial.path), "condition_frames": partial.n_frames}
+    return Take(positions=poses, fps=30.0, source={**source, **{k: v for k, v in out.source.items() if k in ("shard", "frames")}})
 
 
 def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: ProgressFn | None = None,
@@ -224,7 +276,8 @@ def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: Progres
 
 
 def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: bool = True,
-             progress: ProgressFn | None = None, shard: Shard | None = None) -> Take:
+             progress: ProgressFn | None = None, shard: Shard | None = None,
+             journal: ChunkJournal | None = None) -> Take:
     """Fill missing joints of a 3D take (positions keep their global placement)."""
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: complete needs 3D poses (frames, 17, 3); for 2D input use lift")
@@ -239,7 +292,8 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
         raise InputError(f"{take.path}: no frame has the pelvis (or both hips) and another joint; nothing to complete")
     root = np.where(placeable[:, None], np.nan_to_num(root_estimate(take, strict=False)), 0.0)
     rel = np.nan_to_num(take.positions - root[:, None])
-    poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, {"cond": rel, "mask": m})
+    poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, {"cond": rel, "mask": m},
+                                   journal=journal)
     poses = poses + root[a:b, None, None]
     if keep_observed:
         poses = np.where(m[a:b, None, :, None], take.positions[a:b, None], poses)

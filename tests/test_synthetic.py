@@ -81,3 +81,91 @@ def test_generate_a_dataset_folder_that_loads_and_reprojects(tmp_path: Path, cap
     assert code == 2 and "--force" in err
     code, _, err = run(["generate", "--n", "12", "--cameras", "3", "-o", str(tmp_path / "x.bvh"), *FAST], capsys)
     assert code == 2 and "NPZ or --format folder" in err
+
+
+def _poses(path: Path) -> np.ndarray:
+    with np.load(path) as d:
+        return d["poses"].astype(np.float64)
+
+
+def test_dedupe_and_temperature(tmp_path: Path, capsys) -> None:
+    from gfpose_cli import setstats
+
+    out = tmp_path / "d.npz"
+    code, _, err = run(["generate", "--n", "150", "--batch-size", "100", "--dedupe", "60", "-o", str(out), "--steps", "5"],
+                       capsys)
+    assert code == 0, err
+    poses = _poses(out)
+    assert len(poses) == 150 and "near-duplicates dropped" in err
+    for i in range(len(poses)):  # no two kept poses within 60 mm (exact P-MPJPE, every pair)
+        others = np.delete(poses, i, 0)
+        assert setstats.p_mpjpe_pairs(np.repeat(poses[i : i + 1], len(others), 0), others).min() > 0.06
+    cool, warm = tmp_path / "t05.npz", tmp_path / "t10.npz"
+    for path, temp in ((cool, "0.5"), (warm, "1.0")):
+        code, _, err = run(["generate", "--n", "400", "--temperature", temp, "-o", str(path), *FAST], capsys)
+        assert code == 0, err
+    assert setstats.diversity(_poses(cool)) < 0.8 * setstats.diversity(_poses(warm))
+    code, _, err = run(["generate", "--n", "10", "--temperature", "0", "-o", str(tmp_path / "x.npz"), *FAST], capsys)
+    assert code == 2 and "--temperature" in err
+
+
+def test_generate_around_partial_poses(tmp_path: Path, capsys) -> None:
+    from gfpose_cli.io.npz import save_npz
+    from gfpose_cli.skeleton import PARTS, bone_lengths
+
+    from .conftest import synthetic_poses
+
+    src = synthetic_poses(10, seed=3).astype(np.float64) + np.array([1.0, 2.0, 1.0])  # somewhere in the room
+    cond = tmp_path / "cond.npz"
+    save_npz(cond, {"poses": src.astype(np.float32), "fps": np.float32(30)})
+    out = tmp_path / "arms.npz"
+    code, _, err = run(["generate", "--n", "30", "--condition", str(cond), "--free", "left_arm,right_arm",
+                        "-o", str(out), *FAST], capsys)
+    assert code == 0, err
+    poses = _poses(out)
+    rel = src - src[:, :1]
+    arms = list(PARTS["left_arm"] + PARTS["right_arm"])
+    fixed = [j for j in range(17) if j not in arms]
+    np.testing.assert_allclose(poses[:, fixed], rel[np.arange(30) % 10][:, fixed], atol=1e-5)
+    # three poses per source frame, each with its own arms, all at the performer's arm lengths
+    assert np.linalg.norm(poses[0, arms] - poses[10, arms], axis=-1).mean() > 0.01
+    np.testing.assert_allclose(bone_lengths(poses)[:, 10:], np.broadcast_to(bone_lengths(rel)[0, 10:], (30, 6)), rtol=1e-4)
+    src[4, [0, 1, 4]] = np.nan  # a frame without pelvis and hips cannot be placed
+    save_npz(cond, {"poses": src.astype(np.float32), "fps": np.float32(30)})
+    code, _, err = run(["generate", "--n", "30", "--condition", str(cond), "-o", str(tmp_path / "x.npz"), *FAST], capsys)
+    assert code == 2 and "frame 4" in err
+    code, _, err = run(["generate", "--n", "5", "--free", "left_arm", "-o", str(tmp_path / "y.npz"), *FAST], capsys)
+    assert code == 2 and "--condition" in err
+
+
+def test_world_placement_with_cameras_following_the_pelvis(tmp_path: Path, capsys) -> None:
+    from gfpose_cli.io.npz import save_npz
+    from gfpose_cli.placement import Placement, facing, place
+
+    out = tmp_path / "w.npz"
+    code, _, err = run(["generate", "--n", "40", "--yaw", "30,30", "--floor", "--area", "2,3", "--cameras", "2",
+                        "-o", str(out), *FAST], capsys)
+    assert code == 0, err
+    with np.load(out) as d:
+        poses, uv = d["poses"].astype(np.float64), d["poses_2d"]
+    np.testing.assert_allclose(np.degrees(facing(poses)), 30.0, atol=1e-3)
+    np.testing.assert_allclose(poses[..., 2].min(1), 0.0, atol=1e-6)
+    assert (np.abs(poses[:, 0, 0]) <= 1.0).all() and (np.abs(poses[:, 0, 1]) <= 1.5).all()
+    assert poses[:, 0, :2].std(0).min() > 0.2  # spread over the area, not stacked
+    np.testing.assert_allclose(uv[:, :, 0], 500.0, atol=1e-2)  # random cameras aim at each pelvis
+    # a root trajectory: pose i stands on frame i mod F of the take, facing its way
+    path = np.zeros((5, 17, 3), np.float32)
+    path[:, 0] = [[0, 0, 1], [1, 0, 1], [2, 0, 1], [3, 0, 1], [4, 0, 1]]
+    path[:, 1], path[:, 4] = path[:, 0] + [0, -0.1, 0], path[:, 0] + [0, 0.1, 0]  # hips: facing +X
+    take = tmp_path / "path.npz"
+    save_npz(take, {"poses": path, "fps": np.float32(30)})
+    code, _, err = run(["generate", "--n", "12", "--trajectory", str(take), "-o", str(out), "--force", *FAST], capsys)
+    assert code == 0, err
+    poses = _poses(out)
+    np.testing.assert_allclose(poses[:, 0], path[np.arange(12) % 5, 0], atol=1e-5)
+    np.testing.assert_allclose(np.degrees(facing(poses)), 0.0, atol=1e-3)
+    # a shard of the series is placed as the single run places those poses
+    placement = Placement(yaw_deg=(0.0, 360.0), area_m=(5.0, 5.0))
+    rel = np.repeat(poses - poses[:, :1], 500, axis=0)
+    whole = place(rel, placement, seed=3)
+    np.testing.assert_array_equal(whole[4500:], place(rel[4500:], placement, seed=3, first=4500))

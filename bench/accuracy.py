@@ -76,17 +76,17 @@ def main() -> None:
             mask = np.ones(poses.shape[:2], bool)
             mask[:, list(PARTS[part])] = False
             partial = Take(positions=np.where(mask[..., None], poses, np.nan), mask=mask)
-            filled = complete(runners["complete3d"], partial, 1).positions
+            filled = complete(runners["complete3d"], partial, 1, temporal=False).positions
             rows.append((f"complete 3D, {part} missing, S=1 ({fam})", "mm",
                          metrics.per_joint_error(filled, poses, "none")[:, list(PARTS[part])].mean() * mm))
         rng = np.random.default_rng(args.seed)
         noisy = poses + rng.normal(0, 0.02, poses.shape).astype(np.float32)
         noisy[:, 0] = poses[:, 0]
         before = metrics.mpjpe(noisy, poses, "procrustes") * mm
-        clean = denoise(runners["prior"], Take(positions=noisy), 0.1).positions
+        clean = denoise(runners["prior"], Take(positions=noisy), 0.1, temporal=False).positions
         rows.append((f"denoise 20 mm noise: P2 before ({fam})", "mm", before))
         rows.append((f"denoise 20 mm noise: P2 after, t0=0.1 ({fam})", "mm", metrics.mpjpe(clean, poses, "procrustes") * mm))
-        clean0 = denoise(runners["prior"], Take(positions=poses), 0.1).positions
+        clean0 = denoise(runners["prior"], Take(positions=poses), 0.1, temporal=False).positions
         rows.append((f"denoise clean input: P2 added ({fam})", "mm", metrics.mpjpe(clean0, poses, "procrustes") * mm))
     g = runners["prior"]
     from gfpose_cli.tasks import generate

@@ -321,8 +321,8 @@ def generate(
     --temperature and --dedupe trade variety, --yaw/--floor/--area/--trajectory place poses in
     the world (random cameras then aim at each pelvis; a fixed rig stays where it is).
 
-    Examples: [bold]gfpose generate --n 177200 --cameras 4 -o synth/ --format folder[/]
-              [bold]gfpose generate --n 5000 --condition take.c3d --free left_arm,right_arm -o arms.npz[/]
+    Example: [bold]gfpose generate --n 177200 --cameras 4 -o synth/ --format folder[/]
+    Example: [bold]gfpose generate --n 5000 --condition take.c3d --free left_arm,right_arm -o arms.npz[/]
     """
     STATE["quiet"] = quiet
     from . import metrics, tasks
@@ -447,7 +447,8 @@ def complete(
     inputs: Annotated[list[str], typer.Argument(help="Takes with missing joints (NaN / mask): 3D NPZ/CSV/BVH, or 2D keypoints.")],
     output: Output,
     hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="Completions per frame (S).")] = 1,
-    keep_observed: Annotated[bool, typer.Option("--keep-observed/--no-keep-observed", help="Observed joints keep their values.")] = True,
+    keep_observed: Annotated[bool, typer.Option("--keep-observed/--no-keep-observed", help="Observed joints keep their values (--no-keep-observed implies --per-frame).")] = True,
+    per_frame: Annotated[bool, typer.Option("--per-frame", help="Treat frames as unrelated poses (the paper's setting): no spline blending at gap ends, no shared noise, no bone-length holding.")] = False,
     weights: Weights = None,
     device: Device = "auto",
     seed: Seed = 0,
@@ -466,6 +467,10 @@ def complete(
     quiet: Quiet = False,
 ) -> None:
     """Fill missing joints from the observed ones: 3D input uses the complete3d model, 2D input the lift model.
+
+    On a 3D take, each gap is filled by the model (one shared starting noise for all frames, so
+    the fill moves smoothly), shifted to meet the observed samples at both ends, blended with a
+    cubic spline within 0.4 s of them, and held to the performer's bone lengths.
 
     A C3D output of a C3D input is the same file with its marker gaps filled (residual 0, listed
     under the GFPOSE parameter group); everything else in it is kept.
@@ -491,7 +496,8 @@ def complete(
                 result = tasks.lift(runners[task], take, hypotheses, update, get_shard(shard))
                 result = result if hypotheses > 1 or shard else tasks.aggregate(result, "mean")
             else:
-                result = tasks.complete(runners[task], take, hypotheses, keep_observed, update, get_shard(shard))
+                result = tasks.complete(runners[task], take, hypotheses, keep_observed, update, get_shard(shard),
+                                        temporal=keep_observed and not per_frame)
         note = write_take(result, dst, fmt, force, add_joints)
         left = result.source.get("frames_left", 0)
         return (f"{missing - int((~result.mask).sum())} missing joint samples filled"
@@ -501,11 +507,32 @@ def complete(
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 
 
+def parse_t0(text: str) -> Optional[float]:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"--t0 {text!r}: give a time in (0, 1] or auto") from None
+
+
+def denoise_report(r: dict) -> str:
+    """One line saying what denoise measured and chose, so a user can reproduce or adjust it."""
+    parts = [f"noise {r['noise_mm']:.1f} mm"]
+    if r["temporal"]:
+        parts.append(f"smoothed (lambda {r['smoothing']:.3g})" + (f", {r['spikes']} spike samples ignored" if r["spikes"] else ""))
+    parts.append(f"prior from t0 {r['t0']:.3f}" if r["t0"] is not None else "prior pass off (--t0 T runs it)")
+    if "bone_length_cv" in r:
+        parts.append(f"bone lengths held (CV {r['bone_length_cv']:.2%})")
+    return ", ".join(parts)
+
+
 @app.command()
 def denoise(
     inputs: Annotated[list[str], typer.Argument(help="Noisy 3D takes (NPZ, CSV, BVH), folders or globs.")],
     output: Output,
-    t0: Annotated[float, typer.Option(help="Diffusion time to start from (0-1]: larger removes more noise.")] = 0.1,
+    t0: Annotated[str, typer.Option(help="Diffusion time to start the prior from, (0-1] (larger removes more), or auto (takes: no prior pass; --per-frame: matched to the measured noise).")] = "auto",
+    per_frame: Annotated[bool, typer.Option("--per-frame", help="The paper's frame-by-frame denoiser: no smoothing along time, no bone-length holding.")] = False,
     weights: Weights = None,
     device: Device = "auto",
     seed: Seed = 0,
@@ -523,7 +550,11 @@ def denoise(
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Clean noisy 3D poses by running the reverse diffusion from t0 with the noisy pose as its start.
+    """Clean a noisy take: smooth it along time at the strength its measured noise calls for (spikes
+    such as marker swaps are ignored) and hold the performer's bone lengths; --t0 T also runs the
+    pose prior from t0 (auto leaves it off for takes, where it did not help; with --per-frame, the
+    paper's frame-by-frame denoiser, auto matches t0 to the measured noise). What was measured and
+    chosen is printed.
 
     C3D and BVH inputs written to the same format come back as the same file with its markers or
     skeleton moved onto the cleaned joints.
@@ -533,14 +564,15 @@ def denoise(
     STATE["quiet"] = quiet
     from . import tasks
 
+    start = parse_t0(t0)
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
 
     def work(src: Path, dst: Path) -> str:
         take = read_take(src, skeleton_map, subject, in_fmt, units)
         with progress_bar(f"denoising {src.name}", take.n_frames) as update:
-            result = tasks.denoise(runner, take, t0, update, get_shard(shard))
+            result = tasks.denoise(runner, take, start, update, get_shard(shard), temporal=not per_frame)
         note = write_take(result, dst, fmt, force, add_joints)
-        return f"{take.n_frames} frames" + (f"; {note}" if note else "")
+        return f"{take.n_frames} frames; {denoise_report(result.source['denoise'])}" + (f"; {note}" if note else "")
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 
@@ -562,8 +594,8 @@ def evaluate(
     diverse, and with --reference REAL does it cover the real poses (coverage, recall) without
     leaving them (precision)? Distances are P-MPJPE.
 
-    Examples: [bold]gfpose evaluate lifted.npz truth.npz --json[/]
-              [bold]gfpose evaluate --stats synth/ --reference ../shared/data --reference-split train[/]
+    Example: [bold]gfpose evaluate lifted.npz truth.npz --json[/]
+    Example: [bold]gfpose evaluate --stats synth/ --reference ../shared/data --reference-split train[/]
     """
     from . import io
     from .evaluation import evaluate as score

@@ -48,10 +48,17 @@ def jitter(poses: np.ndarray, fps: float) -> float:
     return float(np.linalg.norm(acc, axis=-1).mean())
 
 
+#: bones shorter than this on average are left out of the CV: some maps put two joints at one
+#: place (CMU's Spine and Thorax), and a ratio to a zero length says nothing
+MIN_BONE_M = 0.01
+
+
 def bone_length_cv(poses: np.ndarray) -> float:
     """Mean over bones of the coefficient of variation of bone length across frames (F, 17, 3)."""
     lengths = bone_lengths(poses)  # (F, 16)
-    return float((lengths.std(0) / np.maximum(lengths.mean(0), 1e-9)).mean())
+    mean = lengths.mean(0)
+    real = mean >= MIN_BONE_M
+    return float((lengths.std(0)[real] / mean[real]).mean()) if real.any() else 0.0
 
 
 def symmetry_error(poses: np.ndarray) -> float:
@@ -72,11 +79,10 @@ def body_height(poses: np.ndarray) -> np.ndarray:
 
 def plausibility(poses: np.ndarray) -> dict[str, float]:
     """Summary figures for a set of generated poses (N, 17, 3)."""
-    lengths = bone_lengths(poses)
     height = body_height(poses)
     return {
         "poses": float(len(poses)),
-        "bone_length_cv": float((lengths.std(0) / np.maximum(lengths.mean(0), 1e-9)).mean()),
+        "bone_length_cv": bone_length_cv(poses),
         "symmetry_error": symmetry_error(poses),
         "height_mean_m": float(height.mean()),
         "height_std_m": float(height.std()),

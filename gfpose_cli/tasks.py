@@ -7,6 +7,7 @@ bounded by batch_size, not by the take length.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,15 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .bones import fit_lengths, hold_lengths, performer_lengths
 from .errors import InputError
-from .bones import hold_lengths
 from .journal import ChunkJournal, file_digest
+from .metrics import bone_length_cv
 from .model.checkpoint import LoadedModel, load_model
 from .model.problem import encode_condition
-from .model.sampling import DEFAULT_STEPS, SAMPLERS, sample
+from .model.sampling import DEFAULT_STEPS, SAMPLERS, sample, t_of_lambda
 from .model.sde import SubVPSDE
 from .skeleton import JOINTS, N_JOINTS, ROOT
 from .take import Take
+from .temporal import noise_level, smooth_take, spline_fill
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 ProgressFn = Callable[[int, int], None]  # (rows done, rows total)
@@ -248,7 +251,7 @@ def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn 
                          "both hips plus another joint; nothing to generate around")
     idx = np.arange(n) % partial.n_frames
     tiled = Take(positions=partial.positions[idx], mask=m[idx], fps=30.0, source={"path": str(partial.path)})
-    out = complete(runner, tiled, 1, progress=progress, shard=shard, journal=journal)
+    out = complete(runner, tiled, 1, progress=progress, shard=shard, journal=journal, temporal=False)
     poses = out.positions
     if lengths is not None:
         a, b = out.source.get("frames", (0, n))[:2]
@@ -275,14 +278,29 @@ def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: Progres
                 source=_shard_source(source, shard, (a, b), keypoints.n_frames))
 
 
+#: gap filling: within this many seconds of an observed sample a cubic spline is trusted more than
+#: the model (weight falls linearly to the model's); chosen on training-subject CMU takes
+SPLINE_REACH_S = 0.4
+
+
 def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: bool = True,
              progress: ProgressFn | None = None, shard: Shard | None = None,
-             journal: ChunkJournal | None = None) -> Take:
-    """Fill missing joints of a 3D take (positions keep their global placement)."""
+             journal: ChunkJournal | None = None, temporal: bool = True) -> Take:
+    """Fill missing joints of a 3D take (positions keep their global placement).
+
+    On a take (temporal, one hypothesis) the model fills every frame from one shared starting
+    noise, so neighbouring frames get neighbouring answers; each fill is shifted to meet the
+    observed samples at both ends of its gap, blended with a cubic spline near those ends
+    (SPLINE_REACH_S), and held to the performer's bone lengths. temporal=False treats frames as
+    unrelated poses (the paper's setting).
+    """
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: complete needs 3D poses (frames, 17, 3); for 2D input use lift")
     if take.n_frames == 0:
         raise InputError(f"{take.path}: the take has no frames")
+    temporal = temporal and hypotheses == 1 and take.n_frames >= 8
+    if temporal and shard is not None:
+        raise InputError("gap filling along a take needs the whole take in one job; use --per-frame with --shard")
     # a frame needs its place (pelvis or both hips) and one more joint; others stay as they are,
     # like lift leaves frames without detections empty (a C3D take often starts before the subject)
     m = take.mask
@@ -292,10 +310,16 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
         raise InputError(f"{take.path}: no frame has the pelvis (or both hips) and another joint; nothing to complete")
     root = np.where(placeable[:, None], np.nan_to_num(root_estimate(take, strict=False)), 0.0)
     rel = np.nan_to_num(take.positions - root[:, None])
-    poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, {"cond": rel, "mask": m},
-                                   journal=journal)
+    per_frame: dict[str, np.ndarray | None] = {"cond": rel, "mask": m}
+    if temporal:
+        g = torch.Generator(device=runner.device).manual_seed(chunk_seed(runner.opts.seed, 0))
+        noise = runner.sde.prior_sampling((1, N_JOINTS * 3), g, runner.device).cpu().numpy() * runner.opts.temperature
+        per_frame["x_init"] = np.repeat(noise, take.n_frames, axis=0)
+    poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, per_frame, journal=journal)
     poses = poses + root[a:b, None, None]
-    if keep_observed:
+    if temporal:
+        poses = fill_gaps(take.positions.astype(np.float64), m, poses[:, 0].astype(np.float64), usable, take.fps)[:, None]
+    elif keep_observed:
         poses = np.where(m[a:b, None, :, None], take.positions[a:b, None], poses)
     skip = ~usable[a:b]
     poses[skip] = np.where(m[a:b][skip][:, None, :, None], take.positions[a:b][skip][:, None], np.nan)
@@ -303,27 +327,102 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
     out = poses[:, 0] if hypotheses == 1 else poses
     return Take(positions=out, mask=mask, fps=take.fps,
                 root=None if take.root is None else take.root[a:b],
-                source=_shard_source({**take.source, "task": "complete", "frames_left": int(skip.sum())},
-                                     shard, (a, b), take.n_frames))
+                source=_shard_source({**take.source, "task": "complete", "frames_left": int(skip.sum()),
+                                      "temporal": temporal}, shard, (a, b), take.n_frames))
 
 
-def denoise(runner: Runner, take: Take, t0: float = 0.1, progress: ProgressFn | None = None,
-            shard: Shard | None = None) -> Take:
-    """Clean a 3D take by running the reverse process from t0 with the noisy pose as x(t0)."""
+def fill_gaps(positions: np.ndarray, mask: np.ndarray, model: np.ndarray, usable: np.ndarray,
+              fps: float) -> np.ndarray:
+    """Observed samples kept; each gap filled by the model's poses shifted to meet the observed
+    samples at its ends, blended with a cubic spline near them, then held to the bone lengths."""
+    out = np.where(mask[..., None], positions, model)
+    spline = spline_fill(np.where(mask[..., None], positions, 0.0), mask)
+    t = np.arange(len(positions))
+    reach = max(SPLINE_REACH_S * fps, 1.0)
+    for j in range(positions.shape[1]):
+        seen = mask[:, j] & usable
+        if seen.all() or not seen.any():
+            continue
+        idx = np.flatnonzero(seen)
+        offset = positions[idx, j] - model[idx, j]
+        shift = np.stack([np.interp(t, idx, offset[:, k]) for k in range(3)], -1)
+        w = np.clip(_distance_to(idx, len(t)) / reach, 0.0, 1.0)
+        w[(t < idx[0]) | (t > idx[-1])] = 1.0  # before the first or after the last sample: no spline
+        w = w[:, None]
+        fill = (1 - w) * spline[:, j] + w * (model[:, j] + shift) if len(idx) >= 2 else model[:, j] + shift
+        gap = ~mask[:, j]
+        out[gap, j] = fill[gap]
+    lengths = performer_lengths(positions, mask)
+    return hold_lengths(out, lengths, ~mask)
+
+
+def _distance_to(idx: np.ndarray, n: int) -> np.ndarray:
+    """Frames from each of n frames to the nearest of the sorted frames idx."""
+    t = np.arange(n)
+    pos = np.searchsorted(idx, t)
+    right = idx[np.minimum(pos, len(idx) - 1)]
+    left = idx[np.maximum(pos - 1, 0)]
+    return np.minimum(np.abs(t - left), np.abs(t - right))
+
+
+def t0_for_noise(runner: Runner, noise_m: float) -> float:
+    """Diffusion time whose noise level matches noise_m (metres per coordinate) on the model's scale:
+    x(t0) = alpha y has noise alpha * noise, which the SDE calls sigma_t, so log-SNR = -log(noise/spread)."""
+    spread = float(runner.model.normaliser.std[1:].median())
+    lam = -math.log(max(noise_m, 1e-6) / spread)
+    return float(min(max(float(t_of_lambda(runner.sde, torch.tensor(lam))), runner.sde.eps), 1.0))
+
+
+def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: ProgressFn | None = None,
+            shard: Shard | None = None, temporal: bool = True) -> Take:
+    """Clean a 3D take: smooth it along time (temporal.smooth_take), optionally run the reverse
+    process from t0 with the pose as x(t0), and hold the performer's bone lengths.
+
+    t0 None ("auto") skips the prior pass on a smoothed take: on held-out takes it moved joints
+    more than the noise it removed (bench/results/takes.md). temporal=False is the paper's
+    per-frame denoiser, where t0 None is matched to the take's measured noise level. What was
+    estimated and chosen is in the result's source['denoise'].
+    """
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
-    if not 0.0 < t0 <= 1.0:
+    if t0 is not None and not 0.0 < t0 <= 1.0:
         raise InputError(f"--t0 must be in (0, 1], got {t0}")
     if not take.mask.all():
         f, j = np.argwhere(~take.mask)[0]
         raise InputError(f"{take.path}: frame {f} is missing joint {JOINTS[j]}; run `gfpose complete` first")
-    root = take.positions[:, ROOT].copy()
-    rel = take.positions - root[:, None]
-    x = runner.model.normaliser.encode(torch.from_numpy(rel)) * float(runner.sde.alpha(torch.tensor(t0)))
-    poses, (a, b) = _sample_frames(runner, take.n_frames, 1, shard, progress, {"x_init": x.numpy()}, t0)
-    return Take(positions=poses[:, 0] + root[a:b, None], fps=take.fps,
+    positions = take.positions.astype(np.float64)
+    temporal = temporal and take.n_frames >= 8
+    report: dict = {"temporal": temporal}
+    if temporal:
+        smoothed = smooth_take(positions, take.mask)
+        positions = smoothed.positions
+        report.update(noise_mm=smoothed.noise_m * 1000, smoothing=smoothed.lam, spikes=smoothed.outliers,
+                      remaining_noise_mm=smoothed.residual_noise_m * 1000)
+    else:
+        remaining = noise_level(positions)
+        report["noise_mm"] = remaining * 1000
+    if t0 is None and not temporal:
+        t0 = t0_for_noise(runner, remaining)
+    report["t0"] = t0
+    root = positions[:, ROOT].copy()
+    rel = (positions - root[:, None]).astype(np.float32)
+    a, b = shard_range(take.n_frames, frames_per_chunk(runner, 1), shard)
+    if t0 is not None and t0 > 2 * runner.sde.eps:  # below that the reverse process has nothing to do
+        x = runner.model.normaliser.encode(torch.from_numpy(rel)) * float(runner.sde.alpha(torch.tensor(t0)))
+        poses, (a, b) = _sample_frames(runner, take.n_frames, 1, shard, progress, {"x_init": x.numpy()}, t0)
+        out = poses[:, 0] + root[a:b, None]
+    else:
+        out = positions[a:b]
+        if progress:
+            progress(b - a, b - a)
+    if temporal:
+        lengths = performer_lengths(positions, take.mask)
+        out = fit_lengths(out, lengths)
+        report["bone_length_cv"] = float(bone_length_cv(out))
+    return Take(positions=out, fps=take.fps,
                 root=None if take.root is None else take.root[a:b],
-                source=_shard_source({**take.source, "task": "denoise"}, shard, (a, b), take.n_frames))
+                source=_shard_source({**take.source, "task": "denoise", "denoise": report}, shard, (a, b),
+                                     take.n_frames))
 
 
 def merge_shards(parts: list[Take]) -> Take:

@@ -712,6 +712,41 @@ def convert(
 
 
 @app.command()
+def render(
+    take_file: Annotated[Path, typer.Argument(metavar="INPUT", help="A take in any supported format (3D, or 2D keypoints).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="out.gif, out.mp4 (needs ffmpeg) or out.png (a filmstrip).")],
+    compare: Annotated[Optional[Path], typer.Option("--compare", help="A second take drawn beside the first (e.g. the denoised or filled one).")] = None,
+    fps: Annotated[float, typer.Option("--fps", help="Frames per second drawn (the take is subsampled).")] = 30.0,
+    start: Annotated[float, typer.Option("--start", help="First second to draw.")] = 0.0,
+    end: Annotated[Optional[float], typer.Option("--end", help="Last second to draw (default: the end).")] = None,
+    markers: Annotated[bool, typer.Option("--markers", help="Also draw a C3D's raw markers (grey dots).")] = False,
+    panels: Annotated[int, typer.Option("--panels", help="Frames in a PNG filmstrip.")] = 6,
+    skeleton_map: MapOpt = None,
+    subject: SubjectOpt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Draw a take as a stick figure over time (right limbs red, left blue), optionally beside another.
+
+    Example: [bold]gfpose render noisy.c3d --compare clean.c3d --markers -o before_after.gif[/]
+    """
+    STATE["quiet"] = quiet
+    from .render import render as draw
+
+    if fps <= 0 or panels < 1:
+        raise InputError("--fps and --panels must be positive")
+    check_output(output, force, take_file)
+    files = [take_file] + ([compare] if compare is not None else [])
+    takes = [(f.name, read_take(f, skeleton_map, subject, in_fmt, units)) for f in files]
+    dots = [t.source.get("markers") if markers else None for _, t in takes]
+    with progress_bar(f"drawing {output.name}", 1) as update:
+        n = draw(takes, output, fps, start, end, panels, dots, update, force=True)
+    info(f"[green]wrote[/] {esc(output)}: {n} frames of {', '.join(esc(f.name) for f in files)}")
+
+
+@app.command()
 def maps(
     file: Annotated[Optional[Path], typer.Argument(help="A mocap file to resolve (C3D, BVH, JSON keypoints...).")] = None,
     skeleton_map: MapOpt = None,

@@ -23,6 +23,11 @@ def _colour(child: int) -> str:
     return "tab:red" if name.startswith("R") else "tab:blue" if name.startswith("L") else "0.3"
 
 
+def _title(label: str, seconds: float) -> str:
+    short = label if len(label) <= 26 else label[:12] + "..." + label[-11:]
+    return f"{short}\n{seconds:.2f} s"
+
+
 def _pyplot():
     try:
         import matplotlib
@@ -109,7 +114,7 @@ def render(takes: list[tuple[str, Take]], output: Path, fps: float = 30.0, start
                                      subplot_kw=proj, squeeze=False)
             for r, ((label, take), pose, extra) in enumerate(zip(takes, poses, marker_sets)):
                 for c, f in enumerate(pick):
-                    setup(axes[r, c], f"{label}  {f / take.fps:.2f} s", f)
+                    setup(axes[r, c], _title(label, f / take.fps), f)
                     draw(axes[r, c], pose[f], None if extra is None else extra[f])
             fig.tight_layout()
             fig.savefig(tmp, format="png", dpi=90)
@@ -126,7 +131,7 @@ def render(takes: list[tuple[str, Take]], output: Path, fps: float = 30.0, start
             for k, f in enumerate(idx):
                 for ax, (label, take), pose, extra in zip(axes, takes, poses, marker_sets):
                     ax.cla()
-                    setup(ax, f"{label}  {f / take.fps:.2f} s", f)
+                    setup(ax, _title(label, f / take.fps), f)
                     draw(ax, pose[f], None if extra is None else extra[f])
                 writer.grab_frame()
                 if progress:

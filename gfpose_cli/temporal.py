@@ -2,8 +2,8 @@
 
 The score model sees one frame at a time, so alone it jitters and cannot tell noise from motion.
 Motion is smooth at mocap rates and noise is not, so a take is first smoothed with a Whittaker
-smoother (penalised least squares on third differences; Eilers 2003) whose strength comes from the
-take's own noise level (discrepancy principle: remove as much as the noise explains, no more).
+smoother (penalised least squares on third differences; Eilers 2003) whose strength is chosen by
+generalised cross-validation on the take itself (no cut-off to tune, any noise distribution).
 On held-out CMU takes it beats a Butterworth filter whose cut-off was tuned on the answer
 (bench/results/takes.md). Missing samples get zero weight, so the same solve bridges short gaps.
 """
@@ -78,12 +78,12 @@ class Smoothed:
 
 def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: float | None = None,
                 spike_sigmas: float = 5.0) -> Smoothed:
-    """Whittaker-smooth a take (F, J, 3) with the strength its noise level calls for.
+    """Whittaker-smooth a take (F, J, 3) at the strength chosen by generalised cross-validation.
 
-    The strength is the largest whose residual RMS stays within the noise level. Samples further
-    than spike_sigmas noise levels from the first fit (marker swaps, flips) are dropped and the take
-    is smoothed again, so one spike does not smear over its neighbours. Missing samples (mask False)
-    are filled by the same fit.
+    GCV needs no cut-off and no noise model; the measured noise level only tells spikes apart:
+    samples further than spike_sigmas noise levels from the first fit (marker swaps, flips) are
+    dropped and the take is smoothed again, so one spike does not smear over its neighbours.
+    Missing samples (mask False) are filled by the same fit.
     """
     F = len(positions)
     mask = np.isfinite(positions).all(-1) if mask is None else mask & np.isfinite(positions).all(-1)
@@ -94,7 +94,7 @@ def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: 
     out, lam = positions, 0.0
     n_out = 0
     for _ in range(2):
-        lam, fit = _discrepancy(positions, weights, sigma)
+        lam, fit = _gcv(positions, weights, sigma)
         resid = np.linalg.norm(np.nan_to_num(fit - positions), axis=-1)
         spikes = (weights > 0) & (resid > spike_sigmas * sigma * np.sqrt(3))
         out = fit
@@ -105,21 +105,27 @@ def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: 
     return Smoothed(out, sigma, lam, sigma * noise_gain(lam) if lam else sigma, n_out)
 
 
-def _discrepancy(y: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[float, np.ndarray]:
-    """Per joint weights (F, J): the largest lambda whose residual scale on observed samples <= sigma."""
+def _gcv(y: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[float, np.ndarray]:
+    """The lambda minimising generalised cross-validation, mean r^2 / (1 - tr(H)/n)^2, over the
+    observed samples (those beyond 4 noise levels left out, so spikes do not steer it)."""
     seen = weights > 0
-    best_lam, best = 0.0, None
+    best: tuple[float, float, np.ndarray | None] = (np.inf, _LAMBDAS[0], None)
     for lam in _LAMBDAS:
         fit = _fit_joints(y, weights, lam)
-        # robust residual scale (median, like the noise estimate): a few spikes must not stop the
-        # smoothing that would expose them
-        rms = float(np.median(np.abs(fit - y)[seen])) / 0.6745 if seen.any() else 0.0
-        if rms > sigma and best is not None:
-            break
-        best_lam, best = lam, fit  # the lightest smoothing always fills gaps, even if it overshoots
-        if rms > sigma:
-            break
-    return best_lam, best
+        r = (fit - y)[seen].ravel()
+        r = r[np.abs(r) < 4 * sigma] if sigma > 0 else r
+        score = float((r**2).mean()) / (1.0 - _centre_weight(lam, len(y))) ** 2 if r.size else np.inf
+        if score < best[0]:
+            best = (score, lam, fit)
+    return best[1], best[2]
+
+
+def _centre_weight(lam: float, n: int) -> float:
+    """tr(H)/n of the smoother: the weight a long take's middle sample gives itself."""
+    half = max(1, min(200, n // 2))
+    impulse = np.zeros(2 * half + 1)
+    impulse[half] = 1.0
+    return float(Whittaker(len(impulse), lam)(impulse[:, None])[half, 0])
 
 
 def _fit_joints(y: np.ndarray, weights: np.ndarray, lam: float) -> np.ndarray:

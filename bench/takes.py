@@ -171,22 +171,17 @@ def main() -> None:
           f"Sampler {runner.opts.sampler}-{runner.opts.steps}, seed {args.seed}. Means over takes; jitter is mean "
           "|acceleration| relative to the clean take's; 'frames better' = share of frames where gfpose's P2 beats "
           "the better of the two tuned filters.\n")
-    for rate, step in rates.items():
-        sub = {k: (v[0][::step], v[1] / step) for k, v in takes.items()}
-        print(f"\n### Denoising, {rate}\n")
-        print("| noise | method | P1 (mm) | P2 (mm) | jitter / clean | bone-length CV (%) | frames better |")
-        print("|---|---|---|---|---|---|---|")
-        for line in denoise_rows(sub, runner, conditions, args.seed):
-            print(line, flush=True)
     filler = tasks.Runner.for_task("complete3d", None, tasks.SamplerOptions(steps=args.steps, seed=args.seed))
     gaps = [0.5, 2.0] if args.quick else [0.2, 0.5, 1.0, 2.0, 5.0]
-    for rate, step in rates.items():
-        sub = {k: (v[0][::step], v[1] / step) for k, v in takes.items()}
-        print(f"\n### Gap filling, {rate}\n")
-        print("| gap | method | error of filled samples (mm) | trials | trials better than the spline |")
-        print("|---|---|---|---|---|")
-        for line in gap_rows(sub, filler, gaps, args.seed):
-            print(line, flush=True)
+    sections = (("Denoising", ("noise", "method", "P1 (mm)", "P2 (mm)", "jitter / clean", "bone-length CV (%)",
+                               "frames better"), lambda sub: denoise_rows(sub, runner, conditions, args.seed)),
+                ("Gap filling", ("gap", "method", "error of filled samples (mm)", "trials",
+                                 "trials better than the spline"), lambda sub: gap_rows(sub, filler, gaps, args.seed)))
+    for title, header, rows in sections:
+        for rate, step in rates.items():
+            print(f"\n### {title}, {rate}\n\n| " + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
+            for line in rows({k: (v[0][::step], v[1] / step) for k, v in takes.items()}):
+                print(line, flush=True)
     print(f"\n{time.perf_counter() - t_start:.0f} s on {runner.device}")
 
 

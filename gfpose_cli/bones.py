@@ -44,11 +44,13 @@ def hold_lengths(poses: np.ndarray, lengths: np.ndarray, free: np.ndarray) -> np
     return out
 
 
-def fit_lengths(positions: np.ndarray, lengths: np.ndarray, iterations: int = 20) -> np.ndarray:
+def fit_lengths(positions: np.ndarray, lengths: np.ndarray, observed: np.ndarray | None = None,
+                iterations: int = 20) -> np.ndarray:
     """Least-change fit of poses (F, 17, 3) to bone lengths (16,): each bone's error is shared by its
     two ends, sweeping the skeleton until lengths settle. Unlike hold_lengths it moves every joint a
     little rather than pushing one chain's errors down to the hands and feet, so it also removes
-    the part of measurement noise that lies along the bones."""
+    the part of measurement noise that lies along the bones. With observed (F, 17), a bone is only
+    fitted in frames where both its joints were observed."""
     x = positions.astype(np.float64).copy()
     for _ in range(iterations):
         for i, (p, c) in enumerate(BONES):
@@ -57,6 +59,8 @@ def fit_lengths(positions: np.ndarray, lengths: np.ndarray, iterations: int = 20
             d = x[:, c] - x[:, p]
             r = np.linalg.norm(d, axis=-1, keepdims=True)
             step = 0.5 * (r - lengths[i]) / np.maximum(r, 1e-9) * d
+            if observed is not None:
+                step *= (observed[:, p] & observed[:, c])[:, None]
             x[:, p] += step
             x[:, c] -= step
     return x

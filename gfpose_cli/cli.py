@@ -533,6 +533,7 @@ def denoise(
     output: Output,
     t0: Annotated[str, typer.Option(help="Diffusion time to start the prior from, (0-1] (larger removes more), or auto (takes: no prior pass; --per-frame: matched to the measured noise).")] = "auto",
     per_frame: Annotated[bool, typer.Option("--per-frame", help="The paper's frame-by-frame denoiser: no smoothing along time, no bone-length holding.")] = False,
+    hold_bones: Annotated[bool, typer.Option("--hold-bones/--free-bones", help="Fit the skeleton to the performer's median bone lengths (--free-bones keeps the take's own variation, e.g. soft tissue in marker-derived joints).")] = True,
     weights: Weights = None,
     device: Device = "auto",
     seed: Seed = 0,
@@ -570,7 +571,8 @@ def denoise(
     def work(src: Path, dst: Path) -> str:
         take = read_take(src, skeleton_map, subject, in_fmt, units)
         with progress_bar(f"denoising {src.name}", take.n_frames) as update:
-            result = tasks.denoise(runner, take, start, update, get_shard(shard), temporal=not per_frame)
+            result = tasks.denoise(runner, take, start, update, get_shard(shard), temporal=not per_frame,
+                                   hold_bones=hold_bones)
         note = write_take(result, dst, fmt, force, add_joints)
         return f"{take.n_frames} frames; {denoise_report(result.source['denoise'])}" + (f"; {note}" if note else "")
 

@@ -374,9 +374,10 @@ def t0_for_noise(runner: Runner, noise_m: float) -> float:
 
 
 def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: ProgressFn | None = None,
-            shard: Shard | None = None, temporal: bool = True) -> Take:
+            shard: Shard | None = None, temporal: bool = True, hold_bones: bool = True) -> Take:
     """Clean a 3D take: smooth it along time (temporal.smooth_take), optionally run the reverse
-    process from t0 with the pose as x(t0), and hold the performer's bone lengths.
+    process from t0 with the pose as x(t0), and hold the performer's bone lengths. Missing samples
+    stay missing (filling them is `complete`'s job); the per-frame denoiser refuses them.
 
     t0 None ("auto") skips the prior pass on a smoothed take: on held-out takes it moved joints
     more than the noise it removed (bench/results/takes.md). temporal=False is the paper's
@@ -387,11 +388,11 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
     if t0 is not None and not 0.0 < t0 <= 1.0:
         raise InputError(f"--t0 must be in (0, 1], got {t0}")
-    if not take.mask.all():
+    temporal = temporal and take.n_frames >= 8
+    if not temporal and not take.mask.all():
         f, j = np.argwhere(~take.mask)[0]
         raise InputError(f"{take.path}: frame {f} is missing joint {JOINTS[j]}; run `gfpose complete` first")
     positions = take.positions.astype(np.float64)
-    temporal = temporal and take.n_frames >= 8
     report: dict = {"temporal": temporal}
     if temporal:
         smoothed = smooth_take(positions, take.mask)
@@ -404,6 +405,8 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
     if t0 is None and not temporal:
         t0 = t0_for_noise(runner, remaining)
     report["t0"] = t0
+    # gaps were bridged by the smoother for the sums below; they are handed back as gaps
+    positions = np.where(np.isfinite(positions), positions, 0.0)
     root = positions[:, ROOT].copy()
     rel = (positions - root[:, None]).astype(np.float32)
     a, b = shard_range(take.n_frames, frames_per_chunk(runner, 1), shard)
@@ -415,11 +418,12 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
         out = positions[a:b]
         if progress:
             progress(b - a, b - a)
-    if temporal:
-        lengths = performer_lengths(positions, take.mask)
-        out = fit_lengths(out, lengths)
-        report["bone_length_cv"] = float(bone_length_cv(out))
-    return Take(positions=out, fps=take.fps,
+    mask = take.mask[a:b]
+    if temporal and hold_bones:
+        out = fit_lengths(out, performer_lengths(positions, take.mask), mask)
+        report["bone_length_cv"] = float(bone_length_cv(out[mask.all(1)])) if mask.all(1).any() else 0.0
+    out = np.where(mask[..., None], out, np.nan)
+    return Take(positions=out, mask=mask, fps=take.fps,
                 root=None if take.root is None else take.root[a:b],
                 source=_shard_source({**take.source, "task": "denoise", "denoise": report}, shard, (a, b),
                                      take.n_frames))

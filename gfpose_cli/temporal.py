@@ -76,6 +76,11 @@ class Smoothed:
     outliers: int  # samples (joint x frame) ignored as spikes
 
 
+#: a spike must also be at least this far off the fit: filtered studio data can measure almost
+#: no noise, and a marker swap moves a marker by centimetres
+MIN_SPIKE_M = 0.03
+
+
 def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: float | None = None,
                 spike_sigmas: float = 5.0) -> Smoothed:
     """Whittaker-smooth a take (F, J, 3) at the strength chosen by generalised cross-validation.
@@ -96,7 +101,7 @@ def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: 
     for _ in range(2):
         lam, fit = _gcv(positions, weights, sigma)
         resid = np.linalg.norm(np.nan_to_num(fit - positions), axis=-1)
-        spikes = (weights > 0) & (resid > spike_sigmas * sigma * np.sqrt(3))
+        spikes = (weights > 0) & (resid > max(spike_sigmas * sigma * np.sqrt(3), MIN_SPIKE_M))
         out = fit
         if not spikes.any():
             break
@@ -133,6 +138,9 @@ def _fit_joints(y: np.ndarray, weights: np.ndarray, lam: float) -> np.ndarray:
     fit = np.empty(y.shape, dtype=np.float64)
     solvers: dict[bytes, Whittaker] = {}
     for j in range(y.shape[1]):
+        if (weights[:, j] > 0).sum() <= ORDER:  # too few samples to fit: left as they are
+            fit[:, j] = y[:, j]
+            continue
         key = weights[:, j].tobytes()
         if key not in solvers:
             solvers[key] = Whittaker(len(y), lam, weights[:, j])

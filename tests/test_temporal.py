@@ -82,3 +82,23 @@ def test_denoise_a_real_take_end_to_end(tmp_path: Path, capsys, walk: Take) -> N
     assert code == 0, err
     back = io.read(tmp_path / "c.npz").positions
     assert np.median(np.linalg.norm(back - clean, axis=-1)) < 0.005
+
+
+def test_denoise_a_real_c3d_with_gaps(tmp_path: Path, capsys) -> None:
+    """Real marker data with NaN gaps: the gaps stay gaps, clean data barely moves, c3d reads it."""
+    import c3d
+
+    src = FIXTURES / "ktk_tennis_serve_nan.c3d"
+    out = tmp_path / "clean.c3d"
+    code, _, err = run(["denoise", str(src), "-o", str(out), "--steps", "5"], capsys)
+    assert code == 0, err
+    before, after = io.read(src), io.read(out)
+    assert np.array_equal(before.mask, after.mask)
+    moved = np.linalg.norm(after.positions - before.positions, axis=-1)[before.mask]
+    assert np.median(moved) < 0.005  # this take is already clean: median displacement under 5 mm
+    with out.open("rb") as fh:
+        assert sum(1 for _ in c3d.Reader(fh).read_frames()) == before.n_frames
+    code, _, err = run(["denoise", str(src), "-o", str(tmp_path / "free.c3d"), "--free-bones", "--steps", "5"], capsys)
+    assert code == 0, err
+    free = io.read(tmp_path / "free.c3d")
+    assert np.median(np.linalg.norm(free.positions - before.positions, axis=-1)[before.mask]) < 0.001

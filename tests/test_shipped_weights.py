@@ -1,0 +1,74 @@
+"""The shipped checkpoints: what they record, and that they still score what bench/results says.
+
+Guards against silently shipping worse weights: the quick accuracy rows are recomputed on the
+same held-out frames, cameras and seeds as bench/accuracy.py --quick and compared with the
+committed table (read from the file, not copied here).
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gfpose_cli import metrics
+from gfpose_cli.model.checkpoint import load_model
+from gfpose_cli.skeleton import PARTS
+from gfpose_cli.take import Take
+from gfpose_cli.tasks import Runner, SamplerOptions, complete, lift, shipped_weights
+
+from .conftest import SHARED
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "accuracy-quick.md"
+#: a recomputed row may differ from the committed one by float order on another CPU: a little slack,
+#: far less than any real regression
+MARGIN = 1.03
+
+
+def committed_rows() -> dict[str, float]:
+    rows = {}
+    for line in RESULTS.read_text().splitlines():
+        m = re.match(r"\| (.+?) \| (mm|%|m) \| ([0-9.]+) \|$", line)
+        if m:
+            rows[m.group(1)] = float(m.group(3))
+    return rows
+
+
+@pytest.mark.parametrize("task", ["prior", "lift", "complete3d"])
+def test_checkpoint_records_what_made_it(task: str) -> None:
+    path = shipped_weights(task)
+    model = load_model(path, task)
+    meta = model.meta
+    assert model.task == task and meta["step"] > 0 and meta["code_version"].startswith("0.1.0+")
+    summary = meta["data_summary"]
+    assert summary["holdout"] and summary["train_poses"] > 50_000
+    held = " ".join(map(str, summary["held_out_subjects"]))
+    assert "mm" in held and all(s in held for s in ("02", "09", "12"))  # data.HELD_OUT never trained on
+    assert meta["train_config"]["task"] == task and meta["history"][-1]["step"] == meta["step"]
+    assert sum(shipped_weights(t).stat().st_size for t in ("prior", "lift", "complete3d")) < 60e6
+
+
+@pytest.mark.skipif(not (SHARED / "data").is_dir(), reason="../shared/data is not present")
+def test_quick_accuracy_rows_hold() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from accuracy import camera_views, held_out_sets
+
+    rows = committed_rows()
+    opts = SamplerOptions(batch_size=8192, seed=0)
+    lifter = Runner.for_task("lift", None, opts)
+    filler = Runner.for_task("complete3d", None, opts)
+    for fam, poses in held_out_sets(200, 0).items():
+        cam3d, kp = camera_views(poses, 0)
+        one = lift(lifter, Take(positions=kp), 1).positions[:, 0]
+        p1 = metrics.mpjpe(one, cam3d) * 1000
+        assert p1 <= rows[f"lift GT 2D, S=1, P1 ({fam})"] * MARGIN, (fam, p1)
+        joints = list(PARTS["left_leg"])
+        mask = np.ones(poses.shape[:2], bool)
+        mask[:, joints] = False
+        partial = Take(positions=np.where(mask[..., None], poses, np.nan), mask=mask)
+        filled = complete(filler, partial, 1, temporal=False).positions
+        err = float(metrics.per_joint_error(filled, poses, "none")[:, joints].mean() * 1000)
+        assert err <= rows[f"complete 3D, left_leg missing, S=1 ({fam})"] * MARGIN, (fam, err)

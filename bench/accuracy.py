@@ -21,7 +21,7 @@ from gfpose_cli import data, metrics  # noqa: E402
 from gfpose_cli.model.problem import view_from_cameras  # noqa: E402
 from gfpose_cli.skeleton import PARTS  # noqa: E402
 from gfpose_cli.take import Take  # noqa: E402
-from gfpose_cli.tasks import Runner, SamplerOptions, complete, denoise, lift  # noqa: E402
+from gfpose_cli.tasks import Runner, SamplerOptions, complete, denoise, generate, lift, resolve_device  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
@@ -45,25 +45,14 @@ def camera_views(poses: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return cam3d.numpy(), kp.numpy()
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer frames and hypotheses (CI-sized)")
-    ap.add_argument("--frames", type=int, default=None)
-    ap.add_argument("--weights-dir", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
-    ap.add_argument("--sampler", default="dpm2m")
-    ap.add_argument("--steps", type=int, default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    n = args.frames or (200 if args.quick else 1000)
-    s_many = 10 if args.quick else 200
-    opts = SamplerOptions(sampler=args.sampler, steps=args.steps, batch_size=8192, seed=args.seed, device="auto")
-    runners = {t: Runner.for_task(t, args.weights_dir / f"{t}.pt", opts) for t in ("prior", "lift", "complete3d")}
-    sets = held_out_sets(n, args.seed)
+def measure(weights_dir: Path, opts: SamplerOptions, sets: dict[str, np.ndarray], s_many: int,
+            seed: int = 0) -> list[tuple[str, str, float]]:
+    """The §6 rows for one sampler setting: (name, unit, value)."""
+    runners = {t: Runner.for_task(t, weights_dir / f"{t}.pt", opts) for t in ("prior", "lift", "complete3d")}
     rows: list[tuple[str, str, float]] = []
-    t_start = time.perf_counter()
     mm = 1000.0
     for fam, poses in sets.items():
-        cam3d, kp = camera_views(poses, args.seed)
+        cam3d, kp = camera_views(poses, seed)
         take2d = Take(positions=kp)
         one = lift(runners["lift"], take2d, 1).positions
         rows.append((f"lift GT 2D, S=1, P1 ({fam})", "mm", metrics.mpjpe(one[:, 0], cam3d) * mm))
@@ -79,7 +68,7 @@ def main() -> None:
             filled = complete(runners["complete3d"], partial, 1, temporal=False).positions
             rows.append((f"complete 3D, {part} missing, S=1 ({fam})", "mm",
                          metrics.per_joint_error(filled, poses, "none")[:, list(PARTS[part])].mean() * mm))
-        rng = np.random.default_rng(args.seed)
+        rng = np.random.default_rng(seed)
         noisy = poses + rng.normal(0, 0.02, poses.shape).astype(np.float32)
         noisy[:, 0] = poses[:, 0]
         before = metrics.mpjpe(noisy, poses, "procrustes") * mm
@@ -88,10 +77,7 @@ def main() -> None:
         rows.append((f"denoise 20 mm noise: P2 after, t0=0.1 ({fam})", "mm", metrics.mpjpe(clean, poses, "procrustes") * mm))
         clean0 = denoise(runners["prior"], Take(positions=poses), 0.1, temporal=False).positions
         rows.append((f"denoise clean input: P2 added ({fam})", "mm", metrics.mpjpe(clean0, poses, "procrustes") * mm))
-    g = runners["prior"]
-    from gfpose_cli.tasks import generate
-
-    gen = generate(g, 2000).positions
+    gen = generate(runners["prior"], 2000).positions
     stats = metrics.plausibility(gen)
     ref = metrics.plausibility(np.concatenate(list(sets.values())))
     rows.append(("generate: bone-length CV (held-out data)", "%", ref["bone_length_cv"] * 100))
@@ -100,11 +86,28 @@ def main() -> None:
     rows.append(("generate: L/R asymmetry (generated)", "%", stats["symmetry_error"] * 100))
     rows.append(("generate: height (held-out data)", "m", ref["height_mean_m"]))
     rows.append(("generate: height (generated)", "m", stats["height_mean_m"]))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer frames and hypotheses (CI-sized)")
+    ap.add_argument("--frames", type=int, default=None)
+    ap.add_argument("--weights-dir", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
+    ap.add_argument("--sampler", default="dpm2m")
+    ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    n = args.frames or (200 if args.quick else 1000)
+    s_many = 10 if args.quick else 200
+    opts = SamplerOptions(sampler=args.sampler, steps=args.steps, batch_size=8192, seed=args.seed, device="auto")
+    t_start = time.perf_counter()
+    rows = measure(args.weights_dir, opts, held_out_sets(n, args.seed), s_many, args.seed)
     print(f"| measurement ({n} held-out frames per family, sampler {opts.sampler}-{opts.steps}, seed {args.seed}) | unit | value |")
     print("|---|---|---|")
     for name, unit, value in rows:
         print(f"| {name} | {unit} | {value:.1f} |" if unit != "m" else f"| {name} | {unit} | {value:.3f} |")
-    print(f"\n{time.perf_counter() - t_start:.0f} s on {runners['prior'].device}")
+    print(f"\n{time.perf_counter() - t_start:.0f} s on {resolve_device(opts.device)}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,69 @@
+"""Which sampler setting is cheap enough and still as accurate as the paper's PC-1000? Runs the
+§6 rows of bench/accuracy.py for each setting on the same held-out frames, cameras and seeds
+and prints them side by side with the change against the reference (commit as bench/results/nfe.md).
+
+    python bench/nfe.py [--frames 100] [--settings pc:1000,dpm2m:10,dpm2m:15,dpm2m:20,dpm2m:25,dpm2m:50]
+
+The first setting is the reference. Rows marked * are more than 3 % worse than it (lower is better
+for every row except the held-out-data reference rows, which do not depend on the sampler).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from accuracy import held_out_sets, measure  # noqa: E402
+
+from gfpose_cli.model.sampling import SAMPLERS  # noqa: E402
+from gfpose_cli.tasks import SamplerOptions  # noqa: E402
+
+NFE_PER_STEP = {"pc": 2, "dpm2m": 1, "sde-dpm2m": 1, "ode-euler": 1}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--hypotheses", type=int, default=10)
+    ap.add_argument("--settings", default="pc:1000,dpm2m:10,dpm2m:15,dpm2m:20,dpm2m:25,dpm2m:50")
+    ap.add_argument("--weights-dir", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    settings = [(name, int(steps)) for name, steps in (s.split(":") for s in args.settings.split(","))]
+    if any(name not in SAMPLERS for name, _ in settings):
+        raise SystemExit(f"samplers are {', '.join(SAMPLERS)}")
+    sets = held_out_sets(args.frames, args.seed)
+    results, seconds = [], []
+    for name, steps in settings:
+        t0 = time.perf_counter()
+        opts = SamplerOptions(sampler=name, steps=steps, batch_size=8192, seed=args.seed)
+        results.append(measure(args.weights_dir, opts, sets, args.hypotheses, args.seed))
+        seconds.append(time.perf_counter() - t0)
+        print(f"{name}-{steps}: {seconds[-1]:.0f} s", file=sys.stderr, flush=True)
+    heads = [f"{n}-{s} ({s * NFE_PER_STEP[n]} NFE)" for n, s in settings]
+    print(f"{args.frames} held-out frames per family, S={args.hypotheses}, seed {args.seed}; change against "
+          f"{heads[0]} in brackets, * = more than 3 % worse.\n")
+    print("| row | unit | " + " | ".join(heads) + " |")
+    print("|---|---|" + "---|" * len(heads))
+    worst = [0.0] * len(settings)
+    for i, (row, unit, ref) in enumerate(results[0]):
+        cells = [f"{ref:.1f}" if unit != "m" else f"{ref:.3f}"]
+        sampler_free = "held-out data" in row or "P2 before" in row
+        for k, res in enumerate(results[1:], start=1):
+            value = res[i][2]
+            change = (value - ref) / abs(ref) if ref else 0.0
+            if not sampler_free and "height" not in row:
+                worst[k] = max(worst[k], change)
+            mark = "*" if change > 0.03 and not sampler_free and "height" not in row else ""
+            cells.append(f"{value:.1f} ({change:+.1%}){mark}" if unit != "m" else f"{value:.3f}")
+        print(f"| {row} | {unit} | " + " | ".join(cells) + " |")
+    print("| worst change | | | " + " | ".join(f"{w:+.1%}" for w in worst[1:]) + " |")
+    print("| wall time (s) | | " + " | ".join(f"{s:.0f}" for s in seconds) + " |")
+
+
+if __name__ == "__main__":
+    main()

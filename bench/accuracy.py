@@ -46,7 +46,7 @@ def camera_views(poses: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 
 
 def measure(weights_dir: Path, opts: SamplerOptions, sets: dict[str, np.ndarray], s_many: int,
-            seed: int = 0) -> list[tuple[str, str, float]]:
+            seed: int = 0, n_generate: int = 2000) -> list[tuple[str, str, float]]:
     """The §6 rows for one sampler setting: (name, unit, value)."""
     runners = {t: Runner.for_task(t, weights_dir / f"{t}.pt", opts) for t in ("prior", "lift", "complete3d")}
     rows: list[tuple[str, str, float]] = []
@@ -77,7 +77,7 @@ def measure(weights_dir: Path, opts: SamplerOptions, sets: dict[str, np.ndarray]
         rows.append((f"denoise 20 mm noise: P2 after, t0=0.1 ({fam})", "mm", metrics.mpjpe(clean, poses, "procrustes") * mm))
         clean0 = denoise(runners["prior"], Take(positions=poses), 0.1, temporal=False).positions
         rows.append((f"denoise clean input: P2 added ({fam})", "mm", metrics.mpjpe(clean0, poses, "procrustes") * mm))
-    gen = generate(runners["prior"], 2000).positions
+    gen = generate(runners["prior"], n_generate).positions
     stats = metrics.plausibility(gen)
     ref = metrics.plausibility(np.concatenate(list(sets.values())))
     rows.append(("generate: bone-length CV (held-out data)", "%", ref["bone_length_cv"] * 100))

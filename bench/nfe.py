@@ -29,6 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--hypotheses", type=int, default=10)
+    ap.add_argument("--generate", type=int, default=500, help="poses generated for the generate rows")
     ap.add_argument("--settings", default="pc:1000,dpm2m:10,dpm2m:15,dpm2m:20,dpm2m:25,dpm2m:50")
     ap.add_argument("--weights-dir", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
     ap.add_argument("--seed", type=int, default=0)
@@ -41,11 +42,12 @@ def main() -> None:
     for name, steps in settings:
         t0 = time.perf_counter()
         opts = SamplerOptions(sampler=name, steps=steps, batch_size=8192, seed=args.seed)
-        results.append(measure(args.weights_dir, opts, sets, args.hypotheses, args.seed))
+        results.append(measure(args.weights_dir, opts, sets, args.hypotheses, args.seed, args.generate))
         seconds.append(time.perf_counter() - t0)
         print(f"{name}-{steps}: {seconds[-1]:.0f} s", file=sys.stderr, flush=True)
     heads = [f"{n}-{s} ({s * NFE_PER_STEP[n]} NFE)" for n, s in settings]
-    print(f"{args.frames} held-out frames per family, S={args.hypotheses}, seed {args.seed}; change against "
+    print(f"{args.frames} held-out frames per family, S={args.hypotheses}, {args.generate} generated poses, "
+          f"seed {args.seed}; change against "
           f"{heads[0]} in brackets, * = more than 3 % worse.\n")
     print("| row | unit | " + " | ".join(heads) + " |")
     print("|---|---|" + "---|" * len(heads))

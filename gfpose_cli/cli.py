@@ -520,7 +520,9 @@ def denoise_report(r: dict) -> str:
     """One line saying what denoise measured and chose, so a user can reproduce or adjust it."""
     parts = [f"noise {r['noise_mm']:.1f} mm"]
     if r["temporal"]:
-        parts.append(f"smoothed (lambda {r['smoothing']:.3g})" + (f", {r['spikes']} spike samples ignored" if r["spikes"] else ""))
+        lo, hi = min(r["smoothing"]), max(r["smoothing"])
+        parts.append(f"smoothed (lambda {lo:.2g}" + (f"-{hi:.2g}" if hi > lo else "") + " by joint)"
+                     + (f", {r['spikes']} spike samples ignored" if r["spikes"] else ""))
     parts.append(f"prior from t0 {r['t0']:.3f}" if r["t0"] is not None else "prior pass off (--t0 T runs it)")
     if "bone_length_cv" in r:
         parts.append(f"bone lengths held (CV {r['bone_length_cv']:.2%})")

@@ -397,7 +397,7 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
     if temporal:
         smoothed = smooth_take(positions, take.mask)
         positions = smoothed.positions
-        report.update(noise_mm=smoothed.noise_m * 1000, smoothing=smoothed.lam, spikes=smoothed.outliers,
+        report.update(noise_mm=smoothed.noise_m * 1000, smoothing=[float(v) for v in smoothed.lam], spikes=smoothed.outliers,
                       remaining_noise_mm=smoothed.residual_noise_m * 1000)
     else:
         remaining = noise_level(positions)

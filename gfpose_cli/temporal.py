@@ -71,8 +71,8 @@ def noise_gain(lam: float, order: int = ORDER, half: int = 200) -> float:
 class Smoothed:
     positions: np.ndarray
     noise_m: float  # estimated input noise (per coordinate)
-    lam: float  # smoothing strength chosen
-    residual_noise_m: float  # noise expected to remain after smoothing
+    lam: np.ndarray  # smoothing strength chosen per joint (J,)
+    residual_noise_m: float  # noise expected to remain after smoothing (median over joints)
     outliers: int  # samples (joint x frame) ignored as spikes
 
 
@@ -83,7 +83,7 @@ MIN_SPIKE_M = 0.03
 
 def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: float | None = None,
                 spike_sigmas: float = 5.0) -> Smoothed:
-    """Whittaker-smooth a take (F, J, 3) at the strength chosen by generalised cross-validation.
+    """Whittaker-smooth a take (F, J, 3) at strengths chosen per joint by generalised cross-validation.
 
     GCV needs no cut-off and no noise model; the measured noise level only tells spikes apart:
     samples further than spike_sigmas noise levels from the first fit (marker swaps, flips) are
@@ -94,9 +94,9 @@ def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: 
     mask = np.isfinite(positions).all(-1) if mask is None else mask & np.isfinite(positions).all(-1)
     sigma = noise_level(positions, mask) if noise_m is None else float(noise_m)
     if F < ORDER + 2 or sigma <= 0:
-        return Smoothed(positions.copy(), sigma, 0.0, sigma, 0)
+        return Smoothed(positions.copy(), sigma, np.zeros(positions.shape[1]), sigma, 0)
     weights = mask.astype(float)
-    out, lam = positions, 0.0
+    out, lam = positions, np.zeros(positions.shape[1])
     n_out = 0
     for _ in range(2):
         lam, fit = _gcv(positions, weights, sigma)
@@ -107,22 +107,35 @@ def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: 
             break
         n_out += int(spikes.sum())
         weights = np.where(spikes, 0.0, weights)
-    return Smoothed(out, sigma, lam, sigma * noise_gain(lam) if lam else sigma, n_out)
+    gain_of = {float(v): noise_gain(float(v)) for v in np.unique(lam)}
+    gains = [gain_of[float(v)] for v in lam]
+    return Smoothed(out, sigma, lam, sigma * float(np.median(gains)), n_out)
 
 
-def _gcv(y: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[float, np.ndarray]:
-    """The lambda minimising generalised cross-validation, mean r^2 / (1 - tr(H)/n)^2, over the
-    observed samples (those beyond 4 noise levels left out, so spikes do not steer it)."""
-    seen = weights > 0
-    best: tuple[float, float, np.ndarray | None] = (np.inf, _LAMBDAS[0], None)
+def _gcv(y: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per joint, the lambda minimising generalised cross-validation, mean r^2 / (1 - tr(H)/n)^2,
+    over its observed samples (those beyond 4 noise levels and MIN_SPIKE_M left out, so spikes do
+    not steer it).
+    Per joint because a wrist moves faster than the pelvis: one strength for all over-smooths one
+    or under-smooths the other. Returns the lambdas (J,) and the fit (F, J, 3)."""
+    J = y.shape[1]
+    best_score = np.full(J, np.inf)
+    best_lam = np.full(J, _LAMBDAS[0])
+    best_fit = None
+    limit = max(4 * sigma, MIN_SPIKE_M)
     for lam in _LAMBDAS:
         fit = _fit_joints(y, weights, lam)
-        r = (fit - y)[seen].ravel()
-        r = r[np.abs(r) < 4 * sigma] if sigma > 0 else r
-        score = float((r**2).mean()) / (1.0 - _centre_weight(lam, len(y))) ** 2 if r.size else np.inf
-        if score < best[0]:
-            best = (score, lam, fit)
-    return best[1], best[2]
+        if best_fit is None:
+            best_fit = fit.copy()
+        denom = (1.0 - _centre_weight(lam, len(y))) ** 2
+        for j in range(J):
+            seen = weights[:, j] > 0
+            r = (fit[seen, j] - y[seen, j]).ravel()
+            r = r[np.abs(r) < limit]
+            score = float((r**2).mean()) / denom if r.size else np.inf
+            if score < best_score[j]:
+                best_score[j], best_lam[j], best_fit[:, j] = score, lam, fit[:, j]
+    return best_lam, best_fit
 
 
 def _centre_weight(lam: float, n: int) -> float:

@@ -500,7 +500,8 @@ def complete(
                                         temporal=keep_observed and not per_frame)
         note = write_take(result, dst, fmt, force, add_joints)
         left = result.source.get("frames_left", 0)
-        return (f"{missing - int((~result.mask).sum())} missing joint samples filled"
+        how = "" if take.dim == 2 or result.source.get("temporal") else " (frame by frame)"
+        return (f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
                 + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else "")
                 + (f"; {esc(note)}" if note else ""))
 
@@ -518,7 +519,7 @@ def parse_t0(text: str) -> Optional[float]:
 
 def denoise_report(r: dict) -> str:
     """One line saying what denoise measured and chose, so a user can reproduce or adjust it."""
-    parts = [f"noise {r['noise_mm']:.1f} mm"]
+    parts = [f"noise {r['noise_mm']:.1f} mm" if r["noise_mm"] is not None else "unrelated poses, cleaned one by one"]
     if r["temporal"]:
         lo, hi = min(r["smoothing"]), max(r["smoothing"])
         parts.append(f"smoothed (lambda {lo:.2g}" + (f"-{hi:.2g}" if hi > lo else "") + " by joint)"

@@ -278,6 +278,25 @@ def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: Progres
                 source=_shard_source(source, shard, (a, b), keypoints.n_frames))
 
 
+#: consecutive frames of a take move joints (relative to the pelvis) by a few cm (12 cm with 40 mm
+#: of noise at 30 Hz); a file of unrelated poses (a generated or shuffled set) jumps by about 30 cm
+SEQUENCE_STEP_M = 0.2
+
+
+def looks_like_sequence(take: Take) -> bool:
+    """True when consecutive frames are close enough to be one take (smoothing along time makes
+    sense), False for a collection of unrelated poses, which is cleaned one pose at a time."""
+    p = take.positions if take.positions.ndim == 3 else take.positions.mean(1)
+    if take.dim != 3 or len(p) < 8:
+        return False
+    rel = p - p[:, ROOT : ROOT + 1]
+    dist = np.linalg.norm(np.diff(rel, axis=0), axis=-1)
+    seen = np.isfinite(dist)
+    step = np.where(seen, dist, 0.0).sum(1) / np.maximum(seen.sum(1), 1)
+    step = step[seen.any(1)]
+    return bool(len(step)) and float(np.median(step)) < SEQUENCE_STEP_M
+
+
 #: gap filling: within this many seconds of an observed sample a cubic spline is trusted more than
 #: the model (weight falls linearly to the model's); chosen on training-subject CMU takes
 SPLINE_REACH_S = 0.4
@@ -298,7 +317,7 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
         raise InputError(f"{take.path}: complete needs 3D poses (frames, 17, 3); for 2D input use lift")
     if take.n_frames == 0:
         raise InputError(f"{take.path}: the take has no frames")
-    temporal = temporal and hypotheses == 1 and take.n_frames >= 8
+    temporal = temporal and hypotheses == 1 and looks_like_sequence(take)
     if temporal and shard is not None:
         raise InputError("gap filling along a take needs the whole take in one job; use --per-frame with --shard")
     # a frame needs its place (pelvis or both hips) and one more joint; others stay as they are,
@@ -388,12 +407,13 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
     if t0 is not None and not 0.0 < t0 <= 1.0:
         raise InputError(f"--t0 must be in (0, 1], got {t0}")
-    temporal = temporal and take.n_frames >= 8
+    sequence = looks_like_sequence(take)
+    temporal = temporal and sequence
     if not temporal and not take.mask.all():
         f, j = np.argwhere(~take.mask)[0]
         raise InputError(f"{take.path}: frame {f} is missing joint {JOINTS[j]}; run `gfpose complete` first")
     positions = take.positions.astype(np.float64)
-    report: dict = {"temporal": temporal}
+    report: dict = {"temporal": temporal, "sequence": sequence}
     if temporal:
         smoothed = smooth_take(positions, take.mask)
         positions = smoothed.positions
@@ -403,7 +423,9 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
         remaining = noise_level(positions)
         report["noise_mm"] = remaining * 1000
     if t0 is None and not temporal:
-        t0 = t0_for_noise(runner, remaining)
+        # across unrelated poses there is no time to measure noise against: the paper's usual start
+        t0 = t0_for_noise(runner, remaining) if sequence else 0.1
+        report["noise_mm"] = report["noise_mm"] if sequence else None
     report["t0"] = t0
     # gaps were bridged by the smoother for the sums below; they are handed back as gaps
     positions = np.where(np.isfinite(positions), positions, 0.0)

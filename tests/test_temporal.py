@@ -102,3 +102,17 @@ def test_denoise_a_real_c3d_with_gaps(tmp_path: Path, capsys) -> None:
     assert code == 0, err
     free = io.read(tmp_path / "free.c3d")
     assert np.median(np.linalg.norm(free.positions - before.positions, axis=-1)[before.mask]) < 0.001
+
+
+def test_unrelated_poses_are_cleaned_one_by_one(tmp_path: Path, capsys, walk: Take) -> None:
+    from gfpose_cli.tasks import looks_like_sequence
+
+    from .conftest import synthetic_poses
+
+    noisy_walk = walk.positions + np.random.default_rng(5).normal(0, 0.04, walk.positions.shape)
+    assert looks_like_sequence(walk) and looks_like_sequence(Take(positions=noisy_walk, fps=walk.fps))
+    pile = Take(positions=synthetic_poses(50, seed=6), fps=30.0)
+    assert not looks_like_sequence(pile)
+    io.write(pile, tmp_path / "pile.npz")
+    code, _, err = run(["denoise", str(tmp_path / "pile.npz"), "-o", str(tmp_path / "d.npz"), "--steps", "5"], capsys)
+    assert code == 0 and "unrelated poses, cleaned one by one" in err and "prior from t0 0.100" in err

@@ -245,7 +245,7 @@ def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn 
         raise InputError(f"{partial.path}: --condition needs partial 3D poses (frames, 17, 3); "
                          "for 2D keypoints use gfpose lift --hypotheses S")
     m = partial.mask
-    unusable = ~((m[:, ROOT] | (m[:, 1] & m[:, 4])) & (m.sum(1) >= 2))
+    unusable = ~completable_frames(m)
     if unusable.any():
         raise InputError(f"{partial.path}: frame {int(np.flatnonzero(unusable)[0])} has neither the pelvis nor "
                          "both hips plus another joint; nothing to generate around")
@@ -276,6 +276,12 @@ def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: Progres
     source = {"task": "lift", "input": str(keypoints.path or ""), "frame": "camera"}
     return Take(positions=poses, mask=mask, fps=keypoints.fps,
                 source=_shard_source(source, shard, (a, b), keypoints.n_frames))
+
+
+def completable_frames(mask: np.ndarray) -> np.ndarray:
+    """Frames (bool (F,)) the completion model can fill: their place is known (pelvis, or both hips)
+    and one more joint is seen."""
+    return (mask[:, ROOT] | (mask[:, 1] & mask[:, 4])) & (mask.sum(1) >= 2)
 
 
 #: consecutive frames of a take move joints (relative to the pelvis) by a few cm (12 cm with 40 mm
@@ -324,7 +330,7 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
     # like lift leaves frames without detections empty (a C3D take often starts before the subject)
     m = take.mask
     placeable = m[:, ROOT] | (m[:, 1] & m[:, 4])
-    usable = placeable & (m.sum(1) >= 2)
+    usable = completable_frames(m)
     if not usable.any():
         raise InputError(f"{take.path}: no frame has the pelvis (or both hips) and another joint; nothing to complete")
     root = np.where(placeable[:, None], np.nan_to_num(root_estimate(take, strict=False)), 0.0)

@@ -58,13 +58,17 @@ class Whittaker:
         return self.lu.solve(rhs).reshape(y.shape)
 
 
+def _impulse_response(lam: float, order: int = ORDER, half: int = 200) -> np.ndarray:
+    """Weights (2 half + 1,) the smoother gives the samples around the middle of a long take."""
+    impulse = np.zeros(2 * half + 1)
+    impulse[half] = 1.0
+    return Whittaker(len(impulse), lam, order=order)(impulse[:, None])[:, 0]
+
+
 def noise_gain(lam: float, order: int = ORDER, half: int = 200) -> float:
     """Fraction of white-noise standard deviation a Whittaker smoother lets through (sqrt of the sum
     of squared weights of its impulse response in a long take)."""
-    impulse = np.zeros(2 * half + 1)
-    impulse[half] = 1.0
-    h = Whittaker(len(impulse), lam, order=order)(impulse[:, None])[:, 0]
-    return float(np.sqrt((h**2).sum()))
+    return float(np.sqrt((_impulse_response(lam, order, half) ** 2).sum()))
 
 
 @dataclass
@@ -141,9 +145,7 @@ def _gcv(y: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[np.ndarray, 
 def _centre_weight(lam: float, n: int) -> float:
     """tr(H)/n of the smoother: the weight a long take's middle sample gives itself."""
     half = max(1, min(200, n // 2))
-    impulse = np.zeros(2 * half + 1)
-    impulse[half] = 1.0
-    return float(Whittaker(len(impulse), lam)(impulse[:, None])[half, 0])
+    return float(_impulse_response(lam, half=half)[half])
 
 
 def _fit_joints(y: np.ndarray, weights: np.ndarray, lam: float) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Take-level cleaning against the classical tools studios use (DESIGN.md §6 "Beyond the paper").
 Prints markdown; commit it as bench/results/takes.md.
 
-    python bench/takes.py [--quick] [--steps 25]
+    python bench/takes.py [--quick] [--steps 25] [--only denoise|gaps]
 
 Takes: held-out CMU subjects (data.HELD_OUT; five takes, at most 20 s each) at their 120 Hz and
 subsampled to 30 Hz, and the real C3D fixture cmu_85_02 (its longest gap-free stretch). Noise
@@ -9,7 +9,8 @@ is added with fixed seeds: Gaussian, uniform (same standard deviation) and spike
 thrown 10-40 cm, as marker swaps do, on top of 10 mm Gaussian). The baselines get their best
 setting chosen on the answer (the clean take), which no user can do; gfpose picks its own from
 the noisy take. Gaps: one joint (left wrist) or a whole limb (left leg) missing for 0.2-5 s,
-filled by cubic splines (the studio default) and by gfpose.
+filled by cubic splines (the studio default), by the model frame by frame (the paper), and by
+gfpose's take-level fill (gapfill.py).
 """
 from __future__ import annotations
 
@@ -159,6 +160,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="120 Hz only, two noise rows, two gap lengths")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=("denoise", "gaps"), help="run one section")
     args = ap.parse_args()
     t_start = time.perf_counter()
     runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(steps=args.steps, seed=args.seed))
@@ -177,6 +179,8 @@ def main() -> None:
                                "frames better"), lambda sub: denoise_rows(sub, runner, conditions, args.seed)),
                 ("Gap filling", ("gap", "method", "error of filled samples (mm)", "trials",
                                  "trials better than the spline"), lambda sub: gap_rows(sub, filler, gaps, args.seed)))
+    if args.only:
+        sections = sections[:1] if args.only == "denoise" else sections[1:]
     for title, header, rows in sections:
         for rate, step in rates.items():
             print(f"\n### {title}, {rate}\n\n| " + " | ".join(header) + " |\n" + "|---" * len(header) + "|")

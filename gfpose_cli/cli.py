@@ -448,7 +448,7 @@ def complete(
     output: Output,
     hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="Completions per frame (S).")] = 1,
     keep_observed: Annotated[bool, typer.Option("--keep-observed/--no-keep-observed", help="Observed joints keep their values (--no-keep-observed implies --per-frame).")] = True,
-    per_frame: Annotated[bool, typer.Option("--per-frame", help="Treat frames as unrelated poses (the paper's setting): no spline blending at gap ends, no shared noise, no bone-length holding.")] = False,
+    per_frame: Annotated[bool, typer.Option("--per-frame", help="Treat frames as unrelated poses (the paper's setting): one completion per frame, no smoothing along time, no bone-length holding.")] = False,
     weights: Weights = None,
     device: Device = "auto",
     seed: Seed = 0,
@@ -468,9 +468,9 @@ def complete(
 ) -> None:
     """Fill missing joints from the observed ones: 3D input uses the complete3d model, 2D input the lift model.
 
-    On a 3D take, each gap is filled by the model (one shared starting noise for all frames, so
-    the fill moves smoothly), shifted to meet the observed samples at both ends, blended with a
-    cubic spline within 0.4 s of them, and held to the performer's bone lengths.
+    On a 3D take, each gap becomes the most likely smooth path through the model's completions
+    (8 per frame), which are trusted as far as the model gets the observed frames next to the gap
+    right; then bone lengths are held to the performer's.
 
     A C3D output of a C3D input is the same file with its marker gaps filled (residual 0, listed
     under the GFPOSE parameter group); everything else in it is kept.

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import gapfill
 from .bones import fit_lengths, hold_lengths, performer_lengths
 from .errors import InputError
 from .journal import ChunkJournal, file_digest
@@ -25,7 +26,7 @@ from .model.sampling import DEFAULT_STEPS, SAMPLERS, sample, t_of_lambda
 from .model.sde import SubVPSDE
 from .skeleton import JOINTS, N_JOINTS, ROOT
 from .take import Take
-from .temporal import noise_level, smooth_take, spline_fill
+from .temporal import noise_level, smooth_take
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 ProgressFn = Callable[[int, int], None]  # (rows done, rows total)
@@ -303,21 +304,15 @@ def looks_like_sequence(take: Take) -> bool:
     return bool(len(step)) and float(np.median(step)) < SEQUENCE_STEP_M
 
 
-#: gap filling: within this many seconds of an observed sample a cubic spline is trusted more than
-#: the model (weight falls linearly to the model's); chosen on training-subject CMU takes
-SPLINE_REACH_S = 0.4
-
-
 def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: bool = True,
              progress: ProgressFn | None = None, shard: Shard | None = None,
              journal: ChunkJournal | None = None, temporal: bool = True) -> Take:
     """Fill missing joints of a 3D take (positions keep their global placement).
 
-    On a take (temporal, one hypothesis) the model fills every frame from one shared starting
-    noise, so neighbouring frames get neighbouring answers; each fill is shifted to meet the
-    observed samples at both ends of its gap, blended with a cubic spline near those ends
-    (SPLINE_REACH_S), and held to the performer's bone lengths. temporal=False treats frames as
-    unrelated poses (the paper's setting).
+    On a take (temporal, one hypothesis) each gap is the most likely smooth path given the
+    observed samples around it and the model's completions inside it, weighted by the error the
+    model makes on this take (gapfill.py), then held to the performer's bone lengths.
+    temporal=False treats frames as unrelated poses (the paper's setting).
     """
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: complete needs 3D poses (frames, 17, 3); for 2D input use lift")
@@ -335,16 +330,18 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
         raise InputError(f"{take.path}: no frame has the pelvis (or both hips) and another joint; nothing to complete")
     root = np.where(placeable[:, None], np.nan_to_num(root_estimate(take, strict=False)), 0.0)
     rel = np.nan_to_num(take.positions - root[:, None])
-    per_frame: dict[str, np.ndarray | None] = {"cond": rel, "mask": m}
+    source = {**take.source, "task": "complete", "temporal": temporal}
     if temporal:
-        g = torch.Generator(device=runner.device).manual_seed(chunk_seed(runner.opts.seed, 0))
-        noise = runner.sde.prior_sampling((1, N_JOINTS * 3), g, runner.device).cpu().numpy() * runner.opts.temperature
-        per_frame["x_init"] = np.repeat(noise, take.n_frames, axis=0)
-    poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, per_frame, journal=journal)
+        def sample(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
+            return _complete_rows(runner, rel, root, frames, masks, progress)
+
+        filled, mask = gapfill.fill(take.positions.astype(np.float64), m, usable, take.fps, sample)
+        return Take(positions=filled.astype(np.float32), mask=mask, fps=take.fps, root=take.root,
+                    source={**source, "frames_left": int((~usable).sum())})
+    poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, {"cond": rel, "mask": m},
+                                   journal=journal)
     poses = poses + root[a:b, None, None]
-    if temporal:
-        poses = fill_gaps(take.positions.astype(np.float64), m, poses[:, 0].astype(np.float64), usable, take.fps)[:, None]
-    elif keep_observed:
+    if keep_observed:
         poses = np.where(m[a:b, None, :, None], take.positions[a:b, None], poses)
     skip = ~usable[a:b]
     poses[skip] = np.where(m[a:b][skip][:, None, :, None], take.positions[a:b][skip][:, None], np.nan)
@@ -352,42 +349,22 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
     out = poses[:, 0] if hypotheses == 1 else poses
     return Take(positions=out, mask=mask, fps=take.fps,
                 root=None if take.root is None else take.root[a:b],
-                source=_shard_source({**take.source, "task": "complete", "frames_left": int(skip.sum()),
-                                      "temporal": temporal}, shard, (a, b), take.n_frames))
+                source=_shard_source({**source, "frames_left": int(skip.sum())}, shard, (a, b), take.n_frames))
 
 
-def fill_gaps(positions: np.ndarray, mask: np.ndarray, model: np.ndarray, usable: np.ndarray,
-              fps: float) -> np.ndarray:
-    """Observed samples kept; each gap filled by the model's poses shifted to meet the observed
-    samples at its ends, blended with a cubic spline near them, then held to the bone lengths."""
-    out = np.where(mask[..., None], positions, model)
-    spline = spline_fill(np.where(mask[..., None], positions, 0.0), mask)
-    t = np.arange(len(positions))
-    reach = max(SPLINE_REACH_S * fps, 1.0)
-    for j in range(positions.shape[1]):
-        seen = mask[:, j] & usable
-        if seen.all() or not seen.any():
-            continue
-        idx = np.flatnonzero(seen)
-        offset = positions[idx, j] - model[idx, j]
-        shift = np.stack([np.interp(t, idx, offset[:, k]) for k in range(3)], -1)
-        w = np.clip(_distance_to(idx, len(t)) / reach, 0.0, 1.0)
-        w[(t < idx[0]) | (t > idx[-1])] = 1.0  # before the first or after the last sample: no spline
-        w = w[:, None]
-        fill = (1 - w) * spline[:, j] + w * (model[:, j] + shift) if len(idx) >= 2 else model[:, j] + shift
-        gap = ~mask[:, j]
-        out[gap, j] = fill[gap]
-    lengths = performer_lengths(positions, mask)
-    return hold_lengths(out, lengths, ~mask)
-
-
-def _distance_to(idx: np.ndarray, n: int) -> np.ndarray:
-    """Frames from each of n frames to the nearest of the sorted frames idx."""
-    t = np.arange(n)
-    pos = np.searchsorted(idx, t)
-    right = idx[np.minimum(pos, len(idx) - 1)]
-    left = idx[np.maximum(pos - 1, 0)]
-    return np.minimum(np.abs(t - left), np.abs(t - right))
+def _complete_rows(runner: Runner, rel: np.ndarray, root: np.ndarray, frames: np.ndarray, masks: np.ndarray,
+                   progress: ProgressFn | None) -> np.ndarray:
+    """gapfill.HYPOTHESES completions of the given frames with the given joints seen: (R, K, 17, 3),
+    placed at each frame's root. Hypothesis k starts from the same noise in every frame, so
+    consecutive frames get consecutive answers."""
+    k = gapfill.HYPOTHESES
+    g = torch.Generator(device=runner.device).manual_seed(chunk_seed(runner.opts.seed, 0))
+    noise = runner.sde.prior_sampling((k, N_JOINTS * 3), g, runner.device).cpu() * runner.opts.temperature
+    cond = np.where(masks[..., None], rel[frames], 0.0)
+    rows = runner.sample_rows(len(frames) * k, torch.from_numpy(np.repeat(cond, k, 0)).float(),
+                              torch.from_numpy(np.repeat(masks, k, 0)), noise.repeat(len(frames), 1),
+                              progress=progress)
+    return rows.reshape(len(frames), k, N_JOINTS, 3).astype(np.float64) + root[frames, None, None]
 
 
 def t0_for_noise(runner: Runner, noise_m: float) -> float:

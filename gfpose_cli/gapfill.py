@@ -1,0 +1,184 @@
+"""Gap filling along a take: the completion model's answer fused with smooth motion.
+
+Alone, each tool fails somewhere. A cubic spline is right for a tenth of a second and wild after
+one; the model knows what a body does but not what this performer did, and for a free joint
+(a wrist next to a seen elbow) its answer can be off by a forearm. So a gap is filled by the
+maximum a posteriori path under two Gaussian beliefs:
+
+* motion is smooth: accelerations are ~N(0, ACCEL_MPS2^2) per frame (the prior whose optimum is
+  a cubic spline), and the observed samples around the gap are fixed;
+* each gap frame's position is near the mean of HYPOTHESES model completions, within the error
+  the model actually makes on this take: the same joints are hidden on observed frames next to
+  the gap (CALIBRATION_S either side) and the completions compared with what was seen. Their mean
+  error (the model's bias here) is carried into the gap, fading like a Brownian bridge over
+  BIAS_TAU_S; their scatter about it, plus whatever bias has faded, sets the weight.
+
+Short gaps are then spline-like, long ones follow the model where it is reliable and stay smooth
+where it is not. The constants were chosen on training-subject CMU takes (01_01, 05_02, 07_01,
+08_03), not the held-out takes of bench/takes.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+
+from .bones import hold_lengths, performer_lengths
+
+HYPOTHESES = 8  # completions averaged per gap frame, each sharing its starting noise across frames
+CALIBRATION_S = 0.5  # observed context each side of a gap on which the model's error is measured
+CALIBRATION_HZ = 30.0  # context frames used per second (neighbouring frames at 120 Hz say the same)
+ACCEL_MPS2 = 2.5  # typical joint acceleration: the smoothness prior's standard deviation
+FLOOR_M = 0.01  # the model is never trusted to better than this (per coordinate)
+BIAS_TAU_S = 2.0  # time scale over which the model's bias at a gap end stays informative
+RATE_REF_HZ = 30.0  # model errors of frames closer than 1/30 s are not independent evidence
+
+#: (frames (R,), masks (R, 17)) -> HYPOTHESES completions per row, absolute positions (R, K, 17, 3)
+SampleFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class Row:
+    frame: int
+    mask: np.ndarray  # joints given to the model
+
+
+def _runs(missing: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True."""
+    edges = np.flatnonzero(np.diff(np.r_[0, missing.astype(np.int8), 0]))
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def _context(mask: np.ndarray, usable: np.ndarray, j: int, a: int, b: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Observed frames of joint j within CALIBRATION_S before a and after b (exclusive), thinned."""
+    reach = max(int(round(CALIBRATION_S * fps)), 1)
+    stride = max(int(round(fps / CALIBRATION_HZ)), 1)
+    ok = mask[:, j] & usable
+    left = np.arange(max(a - reach, 0), a)[::-1][::stride][::-1]
+    right = np.arange(b, min(b + reach, len(mask)))[::stride]
+    return left[ok[left]], right[ok[right]]
+
+
+def plan_rows(mask: np.ndarray, usable: np.ndarray, fps: float) -> list[Row]:
+    """Model rows a take needs: every usable frame with a missing joint, and calibration rows that
+    hide, on observed frames next to a gap, the joints missing at that end of the gap."""
+    rows: dict[tuple[int, bytes], Row] = {}
+    for f in np.flatnonzero(usable & ~mask.all(1)):
+        rows[(f, mask[f].tobytes())] = Row(int(f), mask[f])
+    for j in range(mask.shape[1]):
+        for a, b in _runs(~mask[:, j]):
+            left, right = _context(mask, usable, j, a, b, fps)
+            for frames, edge in ((left, a), (right, b - 1)):
+                for c in frames:
+                    m = mask[c] & mask[edge]
+                    if m.sum() >= 2 and (m[0] or (m[1] and m[4])):
+                        rows.setdefault((int(c), m.tobytes()), Row(int(c), m))
+    return list(rows.values())
+
+
+def _diff2(n: int) -> sparse.csr_matrix:
+    d = sparse.eye(n, format="csr")
+    return d[2:] - 2 * d[1:-1] + d[:-2] if n > 2 else sparse.csr_matrix((0, n))
+
+
+def fill(positions: np.ndarray, mask: np.ndarray, usable: np.ndarray, fps: float, sample: SampleFn,
+         hold_bones: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Fill the missing samples of a take (F, 17, 3) in usable frames; returns (positions, filled mask).
+
+    Observed samples are kept exactly. Samples in frames the model cannot place (no pelvis or
+    hips) are left missing, as before.
+    """
+    n_frames, n_joints = mask.shape
+    rows = plan_rows(mask, usable, fps)
+    if not rows:
+        return positions.copy(), mask.copy()
+    hyps = sample(np.array([r.frame for r in rows]), np.stack([r.mask for r in rows]))
+    mean = hyps.mean(1)
+    spread = hyps.var(1).sum(-1) / 3.0  # (R, J) per-coordinate variance across hypotheses
+    at: dict[tuple[int, bytes], int] = {(r.frame, r.mask.tobytes()): i for i, r in enumerate(rows)}
+    out = np.where(mask[..., None], positions, 0.0).astype(np.float64)
+    filled = mask.copy()
+    dt = 1.0 / fps
+    prior_var = (ACCEL_MPS2 * dt * dt) ** 2
+    D = _diff2(n_frames)
+    for j in range(n_joints):
+        gap = ~mask[:, j]
+        if not gap.any() or not (gap & usable).any():
+            continue
+        target = np.zeros((n_frames, 3))
+        weight = np.zeros(n_frames)
+        for a, b in _runs(gap):
+            frames = np.arange(a, b)
+            row = np.array([at.get((f, mask[f].tobytes()), -1) if usable[f] else -1 for f in frames])
+            have = row >= 0
+            if not have.any():
+                continue
+            m = np.zeros((len(frames), 3))
+            m[have] = mean[row[have], j]
+            residual = {}
+            for side, ctx, edge in zip(("left", "right"), _context(mask, usable, j, a, b, fps), (a, b - 1)):
+                idx = [at[(c, (mask[c] & mask[edge]).tobytes())] for c in ctx
+                       if (c, (mask[c] & mask[edge]).tobytes()) in at]
+                if idx:
+                    residual[side] = positions[[rows[i].frame for i in idx], j] - mean[idx, j]
+            if residual:
+                bias, faded = _bias(residual, frames - a + 1, b - frames, b - a + 1, fps)
+                m[have] += bias[have]
+                # the model's error here: its scatter about its bias at the ends, plus what is left of
+                # that bias where the correction has faded
+                scatter = np.mean([((r - r.mean(0)) ** 2).sum(-1).mean() for r in residual.values()]) / 3.0
+                size = np.mean([(r.mean(0) ** 2).sum() for r in residual.values()]) / 3.0
+                if sum(len(r) for r in residual.values()) < 3:  # too few to measure a scatter
+                    scatter += spread[row[have], j].mean()
+                err2 = scatter + faded ** 2 * size
+            else:  # joint never seen near this gap: trust the model as far as its hypotheses agree
+                err2 = np.full(len(frames), spread[row[have], j].mean())
+            target[frames] = m
+            weight[frames] = np.where(have, 1.0 / ((FLOOR_M ** 2 + err2) * fps / RATE_REF_HZ), 0.0)
+        unknown = np.flatnonzero(gap)
+        known = np.flatnonzero(~gap)
+        DU, DK = D[:, unknown], D[:, known]
+        w = weight[unknown]
+        if not known.size and not (w > 0).any():
+            continue
+        # a whisker of weight keeps the solve defined where neither evidence nor neighbours pin a sample
+        anchor = _anchor(out[:, j], mask[:, j], target, weight > 0)[unknown]
+        A = sparse.diags(w + 1e-9) + (DU.T @ DU) / prior_var
+        rhs = (w[:, None] * target[unknown] + 1e-9 * anchor) - (DU.T @ (DK @ out[known, j])) / prior_var
+        out[unknown, j] = spsolve(A.tocsc(), rhs).reshape(len(unknown), 3)
+        filled[unknown, j] = usable[unknown]
+    out = np.where(filled[..., None], out, np.nan)
+    if hold_bones:
+        out = hold_lengths(out, performer_lengths(positions, mask), filled & ~mask)
+    return out, filled
+
+
+def _bias(residual: dict[str, np.ndarray], from_left: np.ndarray, from_right: np.ndarray, span: int,
+          fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The model's mean error at the gap's ends carried into it, (frames, 3), blended like a Brownian
+    bridge (linear for short gaps, fading in the middle of long ones), and the share of it that has
+    faded at each frame (frames,)."""
+    tau = BIAS_TAU_S * fps
+    left = residual["left"].mean(0) if "left" in residual else None
+    right = residual["right"].mean(0) if "right" in residual else None
+    if left is not None and right is not None:
+        wl = np.sinh(from_right / tau) / np.sinh(span / tau)
+        wr = np.sinh(from_left / tau) / np.sinh(span / tau)
+        return wl[:, None] * left + wr[:, None] * right, 1.0 - wl - wr
+    w = np.exp(-(from_left if left is not None else from_right) / tau)
+    return w[:, None] * (left if left is not None else right), 1.0 - w
+
+
+def _anchor(values: np.ndarray, seen: np.ndarray, target: np.ndarray, has_target: np.ndarray) -> np.ndarray:
+    """A fallback value per frame (F, 3): the model's target where there is one, else the nearest
+    observed sample."""
+    t = np.arange(len(values))
+    out = target.copy()
+    src = np.flatnonzero(seen)
+    if src.size:
+        for k in range(3):
+            out[~has_target, k] = np.interp(t[~has_target], src, values[src, k])
+    return out

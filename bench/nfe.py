@@ -4,6 +4,8 @@ and prints them side by side with the change against the reference (commit as be
 
     python bench/nfe.py [--frames 100] [--settings pc:1000,dpm2m:10,dpm2m:15,dpm2m:20,dpm2m:25,dpm2m:50]
 
+A setting is SAMPLER:STEPS or SAMPLER:STEPS:TEMPERATURE (scale of the starting noise, default 1).
+
 The first setting is the reference. Rows marked * are more than 3 % worse than it (lower is better
 for every row except the held-out-data reference rows, which do not depend on the sampler).
 """
@@ -34,18 +36,19 @@ def main() -> None:
     ap.add_argument("--weights-dir", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    settings = [(name, int(steps)) for name, steps in (s.split(":") for s in args.settings.split(","))]
-    if any(name not in SAMPLERS for name, _ in settings):
+    settings = [(f[0], int(f[1]), float(f[2]) if len(f) > 2 else 1.0)
+                for f in (s.split(":") for s in args.settings.split(","))]
+    if any(name not in SAMPLERS for name, _, _ in settings):
         raise SystemExit(f"samplers are {', '.join(SAMPLERS)}")
     sets = held_out_sets(args.frames, args.seed)
     results, seconds = [], []
-    for name, steps in settings:
+    for name, steps, temperature in settings:
         t0 = time.perf_counter()
-        opts = SamplerOptions(sampler=name, steps=steps, batch_size=8192, seed=args.seed)
+        opts = SamplerOptions(sampler=name, steps=steps, batch_size=8192, seed=args.seed, temperature=temperature)
         results.append(measure(args.weights_dir, opts, sets, args.hypotheses, args.seed, args.generate))
         seconds.append(time.perf_counter() - t0)
-        print(f"{name}-{steps}: {seconds[-1]:.0f} s", file=sys.stderr, flush=True)
-    heads = [f"{n}-{s} ({s * NFE_PER_STEP[n]} NFE)" for n, s in settings]
+        print(f"{name}-{steps} x{temperature:g}: {seconds[-1]:.0f} s", file=sys.stderr, flush=True)
+    heads = [f"{n}-{s}{'' if t == 1 else f' T={t:g}'} ({s * NFE_PER_STEP[n]} NFE)" for n, s, t in settings]
     print(f"{args.frames} held-out frames per family, S={args.hypotheses}, {args.generate} generated poses, "
           f"seed {args.seed}; change against "
           f"{heads[0]} in brackets, * = more than 3 % worse.\n")

@@ -591,6 +591,17 @@ def evaluate(
     reference_split: Annotated[str, typer.Option("--reference-split", help="Part of a reference built from shared/data: all, train or held-out.")] = "all",
     sample: Annotated[int, typer.Option("--sample", help="With --reference: poses per set used for the nearest-neighbour figures.")] = 20000,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")] = False,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Run the paper's protocols on --data: lift, lift-noisy, lift-missing, complete, denoise, generate (comma-separated) or all.")] = None,
+    data_path: Annotated[Optional[Path], typer.Option("--data", help="With --protocol: 3D mocap to test on (files, a folder, an archive, a pose NPZ).")] = None,
+    data_split: Annotated[str, typer.Option("--data-split", help="With --protocol on shared/data: all, train or held-out.")] = "all",
+    frames: Annotated[int, typer.Option("--frames", help="With --protocol: poses drawn from --data (fixed by --seed).")] = 500,
+    hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="With --protocol: S for the best-of-S rows.")] = 200,
+    weights_dir: Annotated[Optional[Path], typer.Option("--weights-dir", help="With --protocol: folder with prior.pt, lift.pt, complete3d.pt (default: the shipped weights).")] = None,
+    device: Device = "auto",
+    seed: Seed = 0,
+    batch_size: BatchSize = 4096,
+    sampler: Sampler = "dpm2m",
+    steps: Steps = None,
     in_fmt: InFmt = None,
 ) -> None:
     """Score predictions: MPJPE (P1), P-MPJPE (P2), minMPJPE over hypotheses, PCK@150mm, jitter, bone-length CV.
@@ -600,11 +611,23 @@ def evaluate(
     leaving them (precision)? Distances are P-MPJPE.
 
     Example: [bold]gfpose evaluate lifted.npz truth.npz --json[/]
+    With --protocol P --data MOCAP: the measurements of bench/accuracy.py (DESIGN.md §6) on your
+    own poses: lifting from exact, noisy and partial 2D of random virtual cameras, completing each
+    limb, denoising at the paper's noise levels, and generation, with the paper's figures and our
+    targets beside them.
+
+    Example: [bold]gfpose evaluate lifted.npz truth.npz --json[/]
     Example: [bold]gfpose evaluate --stats synth/ --reference ../shared/data --reference-split train[/]
+    Example: [bold]gfpose evaluate --protocol lift,complete --data my_heldout/ --frames 300[/]
     """
     from . import io
     from .evaluation import evaluate as score
 
+    if protocol is not None:
+        if pred is not None or gt is not None or stats is not None or data_path is None:
+            raise InputError("--protocol runs on --data MOCAP alone; e.g. gfpose evaluate --protocol lift --data takes/")
+        return evaluate_protocols(protocol, data_path, data_split, frames, hypotheses, weights_dir,
+                                  sampler_options(sampler, steps, batch_size, seed, device), as_json)
     if stats is not None:
         if pred is not None or gt is not None:
             raise InputError("--stats describes one set; give either --stats SET or PRED GT, not both")
@@ -628,6 +651,43 @@ def evaluate(
     for name, value in result["per_joint_mpjpe_mm"].items():
         joints.add_row(name, f"{value:.1f}")
     out.print(joints)
+
+
+def evaluate_protocols(text: str, path: Path, split: str, frames: int, hypotheses: int,
+                       weights_dir: Optional[Path], opts, as_json: bool) -> None:
+    """`evaluate --protocol`: protocols.measure on poses drawn from the user's mocap."""
+    import numpy as np
+
+    from . import protocols, setstats
+
+    chosen = protocols.parse(text)
+    if frames < 1 or hypotheses < 1:
+        raise InputError("--frames and --hypotheses must be at least 1")
+    with err.status(esc(f"reading {path}")):
+        poses = setstats.load_set(path, split)
+    poses = poses[np.isfinite(poses).all((1, 2))]
+    if not len(poses):
+        raise InputError(f"{path}: no complete 3D poses to test on")
+    pick = np.random.default_rng(opts.seed).choice(len(poses), size=min(frames, len(poses)), replace=False)
+    runners = protocols.runners_for(chosen, weights_dir, opts)
+    tag = path.name or str(path)
+    with err.status("measuring") as status:
+        rows = protocols.measure(chosen, {tag: poses[np.sort(pick)]}, runners, hypotheses, opts.seed,
+                                 progress=lambda msg: status.update(esc(f"measuring: {msg}")))
+    for r in rows:
+        r.name = r.name.replace(f" ({tag})", "").replace(f" / {tag}", " / real")
+    if as_json:
+        print(json.dumps([{**vars(r), "meets": r.meets} for r in rows], indent=2))
+        return
+    table = Table(title=f"{len(pick)} poses of {esc(str(path))}, sampler {opts.sampler}-{opts.steps or 'default'}, seed {opts.seed}")
+    for col, justify in (("measurement", "left"), ("unit", "left"), ("paper (H36M)", "right"), ("target", "right"),
+                         ("ours", "right"), ("meets", "left")):
+        table.add_column(col, justify=justify)
+    for r in rows:
+        value = f"{r.value:.3f}" if r.unit in ("m", "ratio") else f"{r.value:.1f}"
+        table.add_row(esc(r.name), r.unit, r.paper, esc(r.target), value,
+                      "" if r.meets is None else ("yes" if r.meets else "[red]no[/]"))
+    out.print(table)
 
 
 def evaluate_set(path: Path, reference: Optional[Path], reference_split: str, sample: int, as_json: bool) -> None:

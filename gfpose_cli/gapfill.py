@@ -5,8 +5,9 @@ one; the model knows what a body does but not what this performer did, and for a
 (a wrist next to a seen elbow) its answer can be off by a forearm. So a gap is filled by the
 maximum a posteriori path under two Gaussian beliefs:
 
-* motion is smooth: accelerations are ~N(0, ACCEL_MPS2^2) per frame (the prior whose optimum is
-  a cubic spline), and the observed samples around the gap are fixed;
+* motion is smooth: acceleration is white noise of spectral density ACCEL_NOISE (the prior whose
+  optimum is a cubic spline; in continuous time, so a take means the same at 30 and 120 Hz),
+  and the observed samples around the gap are fixed;
 * each gap frame's position is near the mean of HYPOTHESES model completions, within the error
   the model actually makes on this take: the same joints are hidden on observed frames next to
   the gap (CALIBRATION_S either side) and the completions compared with what was seen. Their mean
@@ -31,7 +32,7 @@ from .bones import hold_lengths, performer_lengths
 HYPOTHESES = 8  # completions averaged per gap frame, each sharing its starting noise across frames
 CALIBRATION_S = 0.5  # observed context each side of a gap on which the model's error is measured
 CALIBRATION_HZ = 30.0  # context frames used per second (neighbouring frames at 120 Hz say the same)
-ACCEL_MPS2 = 2.5  # typical joint acceleration: the smoothness prior's standard deviation
+ACCEL_NOISE = 0.1  # m^2/s^3: spectral density of the smoothness prior's white-noise acceleration
 FLOOR_M = 0.01  # the model is never trusted to better than this (per coordinate)
 BIAS_TAU_S = 2.0  # time scale over which the model's bias at a gap end stays informative
 RATE_REF_HZ = 30.0  # model errors of frames closer than 1/30 s are not independent evidence
@@ -101,8 +102,7 @@ def fill(positions: np.ndarray, mask: np.ndarray, usable: np.ndarray, fps: float
     at: dict[tuple[int, bytes], int] = {(r.frame, r.mask.tobytes()): i for i, r in enumerate(rows)}
     out = np.where(mask[..., None], positions, 0.0).astype(np.float64)
     filled = mask.copy()
-    dt = 1.0 / fps
-    prior_var = (ACCEL_MPS2 * dt * dt) ** 2
+    prior_var = ACCEL_NOISE / fps ** 3  # variance of a second difference of the prior's path
     D = _diff2(n_frames)
     for j in range(n_joints):
         gap = ~mask[:, j]

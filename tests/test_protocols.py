@@ -1,0 +1,47 @@
+"""`gfpose evaluate --protocol`: the paper's measurements (gfpose_cli/protocols.py) on a user's mocap."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from gfpose_cli import io, metrics, protocols
+
+from .conftest import FIXTURES, needs_fixtures
+from .test_cli import run
+
+pytestmark = needs_fixtures
+
+
+def test_noise_is_calibrated_to_the_papers_before_values() -> None:
+    poses = io.read(FIXTURES / "cmu_131_03_hop.bvh").positions[::8].astype(np.float64)
+    poses = poses - poses[:, :1]
+    for kind in ("gaussian", "uniform"):
+        for before in protocols.DENOISE_BEFORE_MM:
+            sigma = protocols.calibrated_sigma(poses, kind, before, 0)
+            noisy = protocols._noise(poses, kind, sigma, np.random.default_rng(99))
+            assert abs(metrics.mpjpe(noisy, poses, "procrustes") * 1000 - before) < 0.05 * before
+
+
+def test_protocols_on_a_users_take_are_reproducible(capsys) -> None:
+    args = ["evaluate", "--protocol", "lift,complete", "--data", str(FIXTURES / "cmu_12_01_walk.bvh"),
+            "--frames", "12", "--hypotheses", "3", "--json"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    names = [r["name"] for r in rows]
+    assert "lift GT 2D, S=1, P1" in names and "complete 3D, right_arm missing, S=3 min" in names
+    assert all(np.isfinite(r["value"]) and r["value"] > 0 for r in rows)
+    one = {r["name"]: r for r in rows}
+    # the best of three completions is never worse than the first one alone
+    assert one["complete 3D, left_leg missing, S=3 min"]["value"] <= one["complete 3D, left_leg missing, S=1"]["value"]
+    assert one["lift GT 2D, S=1, P1"]["paper"] == "35.6" and one["lift GT 2D, S=1, P1"]["meets"] in (True, False)
+    code, again, _ = run(args, capsys)
+    assert code == 0 and json.loads(again) == rows
+
+
+def test_unknown_protocol_and_missing_data_are_one_line_errors(capsys) -> None:
+    code, _, err = run(["evaluate", "--protocol", "lift,teleport", "--data", str(FIXTURES / "cmu_12_01_walk.bvh")], capsys)
+    assert code == 2 and "teleport" in err and "Traceback" not in err
+    code, _, err = run(["evaluate", "--protocol", "lift"], capsys)
+    assert code == 2 and "--data" in err

@@ -145,10 +145,12 @@ def main() -> None:
     ap.add_argument("--sampler", default="dpm2m")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--temperature", type=float, default=None, help="default: each task's (tasks.DEFAULT_TEMPERATURE)")
     args = ap.parse_args()
     n = args.frames or (200 if args.quick else 1000)
     s_many = 10 if args.quick else args.hypotheses
-    opts = SamplerOptions(sampler=args.sampler, steps=args.steps, batch_size=8192, seed=args.seed, device="auto")
+    opts = SamplerOptions(sampler=args.sampler, steps=args.steps, batch_size=8192, seed=args.seed, device="auto",
+                          temperature=args.temperature)
     t_start = time.perf_counter()
     if not args.quick:
         return full_run(args, opts, n, s_many, t_start)
@@ -174,7 +176,7 @@ def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int
     if "generate" in chosen:
         rows += table8_row()
     print(f"Held-out subjects (CMU 02/09/12, HDM05 mm), {n} frames per family, S={s_many}, sampler "
-          f"{opts.sampler}-{opts.steps or DEFAULT_STEPS[opts.sampler]} (temperature {opts.temperature:g}), "
+          f"{opts.sampler}-{opts.steps or DEFAULT_STEPS[opts.sampler]} (temperature {'per task' if opts.temperature is None else opts.temperature}), "
           f"seed {args.seed}. 2D from one random virtual camera per pose (1000 px); denoising starts at the "
           "time matched to the known noise level. 'meets' compares with our target.\n")
     print(protocols.markdown(rows, "measurement"))

@@ -4,7 +4,8 @@ and prints them side by side with the change against the reference (commit as be
 
     python bench/nfe.py [--frames 100] [--settings pc:1000,dpm2m:10,dpm2m:15,dpm2m:20,dpm2m:25,dpm2m:50]
 
-A setting is SAMPLER:STEPS or SAMPLER:STEPS:TEMPERATURE (scale of the starting noise, default 1).
+A setting is SAMPLER:STEPS or SAMPLER:STEPS:TEMPERATURE (scale of the starting noise; default: the
+task's, tasks.DEFAULT_TEMPERATURE, and 1 for pc).
 
 The first setting is the reference. Rows marked * are more than 3 % worse than it (lower is better
 for every row except the held-out-data reference rows, which do not depend on the sampler).
@@ -36,7 +37,7 @@ def main() -> None:
     ap.add_argument("--weights-dir", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    settings = [(f[0], int(f[1]), float(f[2]) if len(f) > 2 else 1.0)
+    settings = [(f[0], int(f[1]), float(f[2]) if len(f) > 2 else None)
                 for f in (s.split(":") for s in args.settings.split(","))]
     if any(name not in SAMPLERS for name, _, _ in settings):
         raise SystemExit(f"samplers are {', '.join(SAMPLERS)}")
@@ -47,8 +48,8 @@ def main() -> None:
         opts = SamplerOptions(sampler=name, steps=steps, batch_size=8192, seed=args.seed, temperature=temperature)
         results.append(measure(args.weights_dir, opts, sets, args.hypotheses, args.seed, args.generate))
         seconds.append(time.perf_counter() - t0)
-        print(f"{name}-{steps} x{temperature:g}: {seconds[-1]:.0f} s", file=sys.stderr, flush=True)
-    heads = [f"{n}-{s}{'' if t == 1 else f' T={t:g}'} ({s * NFE_PER_STEP[n]} NFE)" for n, s, t in settings]
+        print(f"{name}-{steps} T={temperature}: {seconds[-1]:.0f} s", file=sys.stderr, flush=True)
+    heads = [f"{n}-{s}{'' if t is None else f' T={t:g}'} ({s * NFE_PER_STEP[n]} NFE)" for n, s, t in settings]
     print(f"{args.frames} held-out frames per family, S={args.hypotheses}, {args.generate} generated poses, "
           f"seed {args.seed}; change against "
           f"{heads[0]} in brackets, * = more than 3 % worse.\n")

@@ -44,6 +44,7 @@ Seed = Annotated[int, typer.Option(help="Random seed; same seed, same device, sa
 BatchSize = Annotated[int, typer.Option(help="Rows (frames x hypotheses) per network batch; bounds memory.")]
 Sampler = Annotated[str, typer.Option(help="dpm2m (fast ODE solver), sde-dpm2m (its stochastic twin), pc (the paper's Predictor-Corrector) or ode-euler.")]
 Steps = Annotated[Optional[int], typer.Option(help="Solver steps (default: 25 for dpm2m, 50 for sde-dpm2m, 1000 for pc, 100 for ode-euler).")]
+Temperature = Annotated[Optional[float], typer.Option("--temperature", help="Scale of the starting noise, 0-2: lower gives more typical, less varied poses. Default: matched to the paper's PC-1000 sampler per task (0.8 generate, 0.6 lift, 0.7 complete; 1 with --sampler pc).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
 Fmt = Annotated[Optional[str], typer.Option("--format", help="Output format (npz, csv, bvh, c3d); default from -o's extension.")]
@@ -89,7 +90,7 @@ def warn(message: str) -> None:
 
 
 def sampler_options(sampler: str, steps: Optional[int], batch_size: int, seed: int, device: str,
-                    temperature: float = 1.0):
+                    temperature: Optional[float] = None):
     from .tasks import SamplerOptions
 
     return SamplerOptions(sampler=sampler, steps=steps, batch_size=batch_size, seed=seed, device=device,
@@ -292,7 +293,7 @@ def generate(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="npz, csv, bvh, c3d, or folder (a dataset folder of NPZ shards and a manifest); default from -o's extension.")] = None,
-    temperature: Annotated[float, typer.Option("--temperature", help="Scale of the starting noise: below 1 gives more typical, less varied poses (0.5-1).")] = 1.0,
+    temperature: Temperature = None,
     dedupe: Annotated[Optional[float], typer.Option("--dedupe", help="Drop a pose within this many mm (P-MPJPE) of one already kept, and draw more until N are kept.")] = None,
     condition: Annotated[Optional[Path], typer.Option("--condition", help="Generate around the partial 3D poses of this file (pose i from frame i mod F): its missing joints, and those named by --free, are sampled by the completion model.")] = None,
     free: Annotated[Optional[str], typer.Option("--free", help="With --condition: body parts or joints to resample, e.g. left_arm,right_arm or RWrist.")] = None,
@@ -380,7 +381,7 @@ def generate(
         first = take.source.get("frames", (0,))[0]
         take.positions = place(take.positions, placement, seed, first)
     if views or kind == "folder":
-        extra = {"temperature": temperature, "dedupe_mm": dedupe, "drawn": take.source.get("drawn"),
+        extra = {"temperature": runner.temperature, "dedupe_mm": dedupe, "drawn": take.source.get("drawn"),
                  "condition": None if condition is None else str(condition), "free": free,
                  "placement": placement.describe() if placement.active() else None}
         note = write_dataset(take, output, kind, views, force, runner, n, seed, extra)
@@ -409,6 +410,7 @@ def lift(
     batch_size: BatchSize = 4096,
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
+    temperature: Temperature = None,
     fmt: Fmt = None,
     in_fmt: InFmt = None,
     shard: ShardOpt = None,
@@ -427,7 +429,7 @@ def lift(
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
-    runner = tasks.Runner.for_task("lift", weights, sampler_options(sampler, steps, batch_size, seed, device))
+    runner = tasks.Runner.for_task("lift", weights, sampler_options(sampler, steps, batch_size, seed, device, temperature))
 
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
@@ -455,6 +457,7 @@ def complete(
     batch_size: BatchSize = 4096,
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
+    temperature: Temperature = None,
     fmt: Fmt = None,
     skeleton_map: MapOpt = None,
     subject: SubjectOpt = None,
@@ -482,7 +485,7 @@ def complete(
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
-    opts = sampler_options(sampler, steps, batch_size, seed, device)
+    opts = sampler_options(sampler, steps, batch_size, seed, device, temperature)
     runners: dict[str, object] = {}
 
     def work(src: Path, dst: Path) -> str:

@@ -5,9 +5,10 @@ one; the model knows what a body does but not what this performer did, and for a
 (a wrist next to a seen elbow) its answer can be off by a forearm. So a gap is filled by the
 maximum a posteriori path under two Gaussian beliefs:
 
-* motion is smooth: acceleration is white noise of spectral density ACCEL_NOISE (the prior whose
-  optimum is a cubic spline; in continuous time, so a take means the same at 30 and 120 Hz),
-  and the observed samples around the gap are fixed;
+* motion is smooth: the joint's offset from its nearest ancestor seen throughout the gap (a wrist
+  from its elbow, a leg from the pelvis) has white-noise acceleration of spectral density
+  ACCEL_NOISE (the prior whose optimum is a cubic spline; set in continuous time, so a take means
+  the same at 30 and 120 Hz), and the observed samples around the gap are fixed;
 * each gap frame's position is near the mean of HYPOTHESES model completions, within the error
   the model actually makes on this take: the same joints are hidden on observed frames next to
   the gap (CALIBRATION_S either side) and the completions compared with what was seen. Their mean
@@ -28,6 +29,7 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
 from .bones import hold_lengths, performer_lengths
+from .skeleton import PARENTS
 
 HYPOTHESES = 8  # completions averaged per gap frame, each sharing its starting noise across frames
 CALIBRATION_S = 0.5  # observed context each side of a gap on which the model's error is measured
@@ -103,57 +105,80 @@ def fill(positions: np.ndarray, mask: np.ndarray, usable: np.ndarray, fps: float
     out = np.where(mask[..., None], positions, 0.0).astype(np.float64)
     filled = mask.copy()
     prior_var = ACCEL_NOISE / fps ** 3  # variance of a second difference of the prior's path
-    D = _diff2(n_frames)
     for j in range(n_joints):
-        gap = ~mask[:, j]
-        if not gap.any() or not (gap & usable).any():
-            continue
-        target = np.zeros((n_frames, 3))
-        weight = np.zeros(n_frames)
-        for a, b in _runs(gap):
+        for a, b in _runs(~mask[:, j]):
+            if not usable[a:b].any():
+                continue
             frames = np.arange(a, b)
             row = np.array([at.get((f, mask[f].tobytes()), -1) if usable[f] else -1 for f in frames])
             have = row >= 0
-            if not have.any():
-                continue
-            m = np.zeros((len(frames), 3))
-            m[have] = mean[row[have], j]
-            residual = {}
-            for side, ctx, edge in zip(("left", "right"), _context(mask, usable, j, a, b, fps), (a, b - 1)):
-                idx = [at[(c, (mask[c] & mask[edge]).tobytes())] for c in ctx
-                       if (c, (mask[c] & mask[edge]).tobytes()) in at]
-                if idx:
-                    residual[side] = positions[[rows[i].frame for i in idx], j] - mean[idx, j]
-            if residual:
-                bias, faded = _bias(residual, frames - a + 1, b - frames, b - a + 1, fps)
-                m[have] += bias[have]
-                # the model's error here: its scatter about its bias at the ends, plus what is left of
-                # that bias where the correction has faded
-                scatter = np.mean([((r - r.mean(0)) ** 2).sum(-1).mean() for r in residual.values()]) / 3.0
-                size = np.mean([(r.mean(0) ** 2).sum() for r in residual.values()]) / 3.0
-                if sum(len(r) for r in residual.values()) < 3:  # too few to measure a scatter
-                    scatter += spread[row[have], j].mean()
-                err2 = scatter + faded ** 2 * size
-            else:  # joint never seen near this gap: trust the model as far as its hypotheses agree
-                err2 = np.full(len(frames), spread[row[have], j].mean())
-            target[frames] = m
-            weight[frames] = np.where(have, 1.0 / ((FLOOR_M ** 2 + err2) * fps / RATE_REF_HZ), 0.0)
-        unknown = np.flatnonzero(gap)
-        known = np.flatnonzero(~gap)
-        DU, DK = D[:, unknown], D[:, known]
-        w = weight[unknown]
-        if not known.size and not (w > 0).any():
-            continue
-        # a whisker of weight keeps the solve defined where neither evidence nor neighbours pin a sample
-        anchor = _anchor(out[:, j], mask[:, j], target, weight > 0)[unknown]
-        A = sparse.diags(w + 1e-9) + (DU.T @ DU) / prior_var
-        rhs = (w[:, None] * target[unknown] + 1e-9 * anchor) - (DU.T @ (DK @ out[known, j])) / prior_var
-        out[unknown, j] = spsolve(A.tocsc(), rhs).reshape(len(unknown), 3)
-        filled[unknown, j] = usable[unknown]
+            target = np.zeros((len(frames), 3))
+            target[have] = mean[row[have], j]
+            weight = np.zeros(len(frames))
+            if have.any():
+                residual = {}
+                for side, ctx, edge in zip(("left", "right"), _context(mask, usable, j, a, b, fps), (a, b - 1)):
+                    idx = [at[(c, (mask[c] & mask[edge]).tobytes())] for c in ctx
+                           if (c, (mask[c] & mask[edge]).tobytes()) in at]
+                    if idx:
+                        residual[side] = positions[[rows[i].frame for i in idx], j] - mean[idx, j]
+                if residual:
+                    bias, faded = _bias(residual, frames - a + 1, b - frames, b - a + 1, fps)
+                    target[have] += bias[have]
+                    # the model's error here: its scatter about its bias at the ends, plus what is
+                    # left of that bias where the correction has faded
+                    scatter = np.mean([((r - r.mean(0)) ** 2).sum(-1).mean() for r in residual.values()]) / 3.0
+                    size = np.mean([(r.mean(0) ** 2).sum() for r in residual.values()]) / 3.0
+                    if sum(len(r) for r in residual.values()) < 3:  # too few to measure a scatter
+                        scatter += spread[row[have], j].mean()
+                    err2 = scatter + faded ** 2 * size
+                else:  # joint never seen near this gap: trust the model as far as its hypotheses agree
+                    err2 = np.full(len(frames), spread[row[have], j].mean())
+                weight = np.where(have, 1.0 / ((FLOOR_M ** 2 + err2) * fps / RATE_REF_HZ), 0.0)
+            lo, hi = max(a - 2, 0), min(b + 2, n_frames)  # a second difference reaches two samples out
+            if lo == a and hi == b and not (weight > 0).any():
+                continue  # nothing observed and nothing modelled: leave it missing
+            out[a:b, j] = _solve_segment(positions[lo:hi, j], mask[lo:hi], j, a - lo, b - lo, target, weight,
+                                         positions[lo:hi], prior_var)
+            filled[a:b, j] = usable[a:b]
     out = np.where(filled[..., None], out, np.nan)
     if hold_bones:
         out = hold_lengths(out, performer_lengths(positions, mask), filled & ~mask)
     return out, filled
+
+
+def reference_joint(seen: np.ndarray, j: int) -> int | None:
+    """The nearest ancestor of joint j seen on every frame of seen (F, 17), or None."""
+    r = PARENTS[j]
+    while r >= 0 and not seen[:, r].all():
+        r = PARENTS[r]
+    return r if r >= 0 else None
+
+
+def _solve_segment(values: np.ndarray, seen: np.ndarray, j: int, a: int, b: int, target: np.ndarray,
+                   weight: np.ndarray, window: np.ndarray, prior_var: float) -> np.ndarray:
+    """The most likely path of joint j over frames [a, b) of a short window (its observed samples
+    around the gap fixed), as an offset from its nearest ancestor seen throughout: a wrist moves
+    far more smoothly relative to its elbow than in the room."""
+    ref = reference_joint(seen, j)
+    offset = window[:, ref] if ref is not None else np.zeros_like(values)
+    x = values - offset
+    t = target - offset[a:b]
+    n = len(values)
+    d = _diff2(n)
+    unknown = np.arange(a, b)
+    known = np.r_[np.arange(0, a), np.arange(b, n)]
+    du, dk = d[:, unknown], d[:, known]
+    # a whisker of weight towards the nearest observed sample (or the target) keeps the solve
+    # defined where neither evidence nor neighbours pin a sample
+    anchor = t.copy()
+    if known.size:
+        for k in range(3):
+            anchor[weight == 0, k] = np.interp(unknown[weight == 0], known, x[known, k])
+    A = sparse.diags(weight + 1e-9) + (du.T @ du) / prior_var
+    rhs = weight[:, None] * t + 1e-9 * anchor - (du.T @ (dk @ x[known])) / prior_var if known.size else \
+        weight[:, None] * t + 1e-9 * anchor
+    return spsolve(A.tocsc(), rhs).reshape(b - a, 3) + offset[a:b]
 
 
 def _bias(residual: dict[str, np.ndarray], from_left: np.ndarray, from_right: np.ndarray, span: int,
@@ -170,15 +195,3 @@ def _bias(residual: dict[str, np.ndarray], from_left: np.ndarray, from_right: np
         return wl[:, None] * left + wr[:, None] * right, 1.0 - wl - wr
     w = np.exp(-(from_left if left is not None else from_right) / tau)
     return w[:, None] * (left if left is not None else right), 1.0 - w
-
-
-def _anchor(values: np.ndarray, seen: np.ndarray, target: np.ndarray, has_target: np.ndarray) -> np.ndarray:
-    """A fallback value per frame (F, 3): the model's target where there is one, else the nearest
-    observed sample."""
-    t = np.arange(len(values))
-    out = target.copy()
-    src = np.flatnonzero(seen)
-    if src.size:
-        for k in range(3):
-            out[~has_target, k] = np.interp(t[~has_target], src, values[src, k])
-    return out

@@ -92,3 +92,17 @@ def test_the_real_model_beats_the_spline_and_the_per_frame_fill_on_a_one_second_
         errs["per frame"].append(filled_error_mm(tasks.complete(runner, take, 1, temporal=False).positions, window, mask))
     mean = {k: float(np.mean(v)) for k, v in errs.items()}
     assert mean["ours"] < mean["spline"] and mean["ours"] < mean["per frame"], mean
+
+
+def test_a_gap_follows_the_nearest_seen_ancestor(walk30) -> None:
+    clean, fps = walk30
+    rigid = clean.copy()
+    rigid[:, 13] = rigid[:, 12] + np.array([0.0, 0.05, -0.24])  # a wrist held still relative to its elbow
+    mask = cut(rigid, [13], 40, 30)  # one second without it
+    usable = tasks.completable_frames(mask)
+    assert gapfill.reference_joint(mask[38:72], 13) == 12
+    # a model that knows nothing (hypotheses scattered 2 m): the smooth path alone decides
+    out, _ = gapfill.fill(rigid, mask, usable, fps, model_from(rigid, 0.0, 2.0), hold_bones=False)
+    spline = temporal.spline_fill(np.where(mask[..., None], rigid, 0), mask)
+    assert filled_error_mm(out, rigid, mask) < 5.0  # the elbow's path carries the wrist through the gap
+    assert filled_error_mm(spline, rigid, mask) > 20.0  # in room coordinates the same gap is a curve

@@ -99,14 +99,27 @@ def nearest(queries: np.ndarray, refs: np.ndarray, k: int = 1, candidates: int =
     return np.concatenate(dists), np.concatenate(idxs)
 
 
+#: below this many pose pairs novel() compares every pair exactly instead of searching candidates
+EXACT_PAIRS = 4_000_000
+
+
 def novel(new: np.ndarray, kept: np.ndarray, threshold_m: float, candidates: int = 16) -> np.ndarray:
     """Which poses of new (bool (N,)) to keep: those farther than threshold_m P-MPJPE from every
-    kept pose and from every earlier kept pose of new (checked among the nearest candidates)."""
+    kept pose and from every earlier kept pose of new (exact for small sets, else checked among
+    the nearest candidates). P-MPJPE with scale is not symmetric: the later pose is aligned to the
+    earlier one."""
     keep = np.ones(len(new), bool)
     if len(kept):
-        keep &= nearest(new, kept, 1, candidates)[0][:, 0] > threshold_m
+        c = len(kept) if len(kept) * len(new) <= EXACT_PAIRS else candidates
+        keep &= nearest(new, kept, 1, c)[0][:, 0] > threshold_m
     if len(new) > 1:
-        d, idx = nearest(new, new, min(candidates, len(new) - 1), candidates, exclude_self=True)
+        k = min(candidates, len(new) - 1)
+        while True:  # a dense set can hold more than k poses within the threshold: widen until it does not
+            c = len(new) - 1 if len(new) ** 2 <= EXACT_PAIRS else max(candidates, k)
+            d, idx = nearest(new, new, k, c, exclude_self=True)
+            if k >= len(new) - 1 or not (d[:, -1] <= threshold_m).any():
+                break
+            k = min(2 * k, len(new) - 1)
         close = (d <= threshold_m) & (idx < np.arange(len(new))[:, None])
         for i in np.flatnonzero(close.any(1)):  # in order, so a pose is judged against kept ones only
             if keep[i] and keep[idx[i][close[i]]].any():

@@ -30,6 +30,7 @@ from scipy.sparse.linalg import spsolve
 
 from .bones import hold_lengths, performer_lengths
 from .skeleton import PARENTS
+from .temporal import difference_matrix
 
 HYPOTHESES = 8  # completions averaged per gap frame, each sharing its starting noise across frames
 CALIBRATION_S = 0.5  # observed context each side of a gap on which the model's error is measured
@@ -82,11 +83,6 @@ def plan_rows(mask: np.ndarray, usable: np.ndarray, fps: float) -> list[Row]:
     return list(rows.values())
 
 
-def _diff2(n: int) -> sparse.csr_matrix:
-    d = sparse.eye(n, format="csr")
-    return d[2:] - 2 * d[1:-1] + d[:-2] if n > 2 else sparse.csr_matrix((0, n))
-
-
 def fill(positions: np.ndarray, mask: np.ndarray, usable: np.ndarray, fps: float, sample: SampleFn,
          hold_bones: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Fill the missing samples of a take (F, 17, 3) in usable frames; returns (positions, filled mask).
@@ -118,8 +114,8 @@ def fill(positions: np.ndarray, mask: np.ndarray, usable: np.ndarray, fps: float
             if have.any():
                 residual = {}
                 for side, ctx, edge in zip(("left", "right"), _context(mask, usable, j, a, b, fps), (a, b - 1)):
-                    idx = [at[(c, (mask[c] & mask[edge]).tobytes())] for c in ctx
-                           if (c, (mask[c] & mask[edge]).tobytes()) in at]
+                    keys = [(c, (mask[c] & mask[edge]).tobytes()) for c in ctx]
+                    idx = [at[k] for k in keys if k in at]
                     if idx:
                         residual[side] = positions[[rows[i].frame for i in idx], j] - mean[idx, j]
                 if residual:
@@ -138,8 +134,7 @@ def fill(positions: np.ndarray, mask: np.ndarray, usable: np.ndarray, fps: float
             lo, hi = max(a - 2, 0), min(b + 2, n_frames)  # a second difference reaches two samples out
             if lo == a and hi == b and not (weight > 0).any():
                 continue  # nothing observed and nothing modelled: leave it missing
-            out[a:b, j] = _solve_segment(positions[lo:hi, j], mask[lo:hi], j, a - lo, b - lo, target, weight,
-                                         positions[lo:hi], prior_var)
+            out[a:b, j] = _solve_segment(positions[lo:hi], mask[lo:hi], j, a - lo, b - lo, target, weight, prior_var)
             filled[a:b, j] = usable[a:b]
     out = np.where(filled[..., None], out, np.nan)
     if hold_bones:
@@ -155,17 +150,18 @@ def reference_joint(seen: np.ndarray, j: int) -> int | None:
     return r if r >= 0 else None
 
 
-def _solve_segment(values: np.ndarray, seen: np.ndarray, j: int, a: int, b: int, target: np.ndarray,
-                   weight: np.ndarray, window: np.ndarray, prior_var: float) -> np.ndarray:
+def _solve_segment(window: np.ndarray, seen: np.ndarray, j: int, a: int, b: int, target: np.ndarray,
+                   weight: np.ndarray, prior_var: float) -> np.ndarray:
     """The most likely path of joint j over frames [a, b) of a short window (its observed samples
     around the gap fixed), as an offset from its nearest ancestor seen throughout: a wrist moves
     far more smoothly relative to its elbow than in the room."""
     ref = reference_joint(seen, j)
+    values = window[:, j]
     offset = window[:, ref] if ref is not None else np.zeros_like(values)
     x = values - offset
     t = target - offset[a:b]
     n = len(values)
-    d = _diff2(n)
+    d = difference_matrix(n, 2)
     unknown = np.arange(a, b)
     known = np.r_[np.arange(0, a), np.arange(b, n)]
     du, dk = d[:, unknown], d[:, known]

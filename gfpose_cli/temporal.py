@@ -41,13 +41,21 @@ def noise_level(positions: np.ndarray, mask: np.ndarray | None = None, order: in
     return float(np.median(np.abs(z)) / 0.6745 / np.sqrt(_DIFF_GAIN[order]))
 
 
+def difference_matrix(n: int, order: int) -> sparse.csr_matrix:
+    """Sparse (n - order, n) matrix of order-th differences along n frames; empty when n <= order."""
+    if n <= order:
+        return sparse.csr_matrix((0, n))
+    D = sparse.eye(n, format="csr")
+    for _ in range(order):
+        D = D[1:] - D[:-1]
+    return D
+
+
 class Whittaker:
     """Solver for min_x sum w (x - y)^2 + lam * |D^ORDER x|^2 over a take's frames, factorised once."""
 
     def __init__(self, n: int, lam: float, weights: np.ndarray | None = None, order: int = ORDER) -> None:
-        D = sparse.eye(n, format="csr")
-        for _ in range(min(order, n - 1)):
-            D = D[1:] - D[:-1]
+        D = difference_matrix(n, min(order, n - 1))
         W = sparse.diags(np.ones(n) if weights is None else weights.astype(float))
         self.weights = weights
         self.lu = splu((W + lam * (D.T @ D)).tocsc())

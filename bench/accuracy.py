@@ -33,10 +33,15 @@ from gfpose_cli.tasks import Runner, SamplerOptions, complete, denoise, generate
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
-def held_out_sets(n: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """n held-out poses per family (canonical frame, root-relative), fixed by seed."""
-    sets = [data.load_archive(SHARED / name) for name in ("cmu-bvh.tar.xz", "hdm05-amc.tar.xz")]
-    pose_set = data.PoseSet.concat(sets)
+def held_out_sets(n: int, seed: int = 0, pose_set_file: Path | None = None) -> dict[str, np.ndarray]:
+    """n held-out poses per family (canonical frame, root-relative), fixed by seed.
+
+    From the archives in ../shared/data, or from a pose set written by data.save_pose_set of those
+    archives (the same poses, for a machine without ../shared, such as a lent GPU)."""
+    if pose_set_file is not None:
+        pose_set = data.load_pose_files([pose_set_file], lambda _name: None)
+    else:
+        pose_set = data.PoseSet.concat([data.load_archive(SHARED / name) for name in ("cmu-bvh.tar.xz", "hdm05-amc.tar.xz")])
     _, held = pose_set.split()
     rng = np.random.default_rng(seed)
     out = {}
@@ -145,6 +150,7 @@ def main() -> None:
     ap.add_argument("--sampler", default="dpm2m")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pose-set", type=Path, default=None, help="read the archives' poses from this save_pose_set file")
     ap.add_argument("--temperature", type=float, default=None, help="default: each task's (tasks.DEFAULT_TEMPERATURE)")
     args = ap.parse_args()
     n = args.frames or (200 if args.quick else 1000)
@@ -154,7 +160,7 @@ def main() -> None:
     t_start = time.perf_counter()
     if not args.quick:
         return full_run(args, opts, n, s_many, t_start)
-    rows = measure(args.weights_dir, opts, held_out_sets(n, args.seed), s_many, args.seed)
+    rows = measure(args.weights_dir, opts, held_out_sets(n, args.seed, args.pose_set), s_many, args.seed)
     print(f"| measurement ({n} held-out frames per family, sampler {opts.sampler}-{opts.steps}, seed {args.seed}) | unit | value |")
     print("|---|---|---|")
     for name, unit, value in rows:
@@ -166,7 +172,7 @@ def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int
     from gfpose_cli import protocols
 
     chosen = protocols.parse(args.protocol)
-    sets = held_out_sets(n, args.seed)
+    sets = held_out_sets(n, args.seed, args.pose_set)
     runners = protocols.runners_for(chosen, args.weights_dir, opts)
     rows = protocols.measure(chosen, sets, runners, s_many, args.seed,
                              progress=lambda msg: print(f"  {msg} ({time.perf_counter() - t_start:.0f} s)",

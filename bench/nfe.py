@@ -36,12 +36,13 @@ def main() -> None:
     ap.add_argument("--settings", default="pc:1000,dpm2m:10,dpm2m:15,dpm2m:20,dpm2m:25,dpm2m:50")
     ap.add_argument("--weights-dir", type=Path, default=Path(__file__).resolve().parent.parent / "weights")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pose-set", type=Path, default=None, help="read the archives' poses from this save_pose_set file")
     args = ap.parse_args()
     settings = [(f[0], int(f[1]), float(f[2]) if len(f) > 2 else None)
                 for f in (s.split(":") for s in args.settings.split(","))]
     if any(name not in SAMPLERS for name, _, _ in settings):
         raise SystemExit(f"samplers are {', '.join(SAMPLERS)}")
-    sets = held_out_sets(args.frames, args.seed)
+    sets = held_out_sets(args.frames, args.seed, args.pose_set)
     results, seconds = [], []
     for name, steps, temperature in settings:
         t0 = time.perf_counter()

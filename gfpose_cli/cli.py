@@ -887,6 +887,7 @@ def train(
     blocks: Annotated[int, typer.Option(help="Residual blocks.")] = 2,
     dropout: Annotated[float, typer.Option(help="Dropout probability inside the residual blocks.")] = 0.0,
     mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Random left/right mirroring.")] = False,
+    bone_scale: Annotated[float, typer.Option(help="Random body proportions: std of each bone's log length factor (left/right alike; 0.05 = 5 %); 0 = off.")] = 0.0,
     balance: Annotated[float, typer.Option(help="Family share ~ size^balance (1 = uniform over poses, 0 = equal per family).")] = 0.5,
     holdout: Annotated[bool, typer.Option("--holdout/--no-holdout", help="Leave out the held-out subjects (data.py).")] = True,
     skeleton_map: MapOpt = None,
@@ -914,7 +915,7 @@ def train(
     from .tasks import resolve_device
 
     cfg = TrainConfig(task=task, mask=mask, steps=steps, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-                      warmup=warmup, ema=ema, width=width, blocks=blocks, dropout=dropout, mirror=mirror, seed=seed,
+                      warmup=warmup, ema=ema, width=width, blocks=blocks, dropout=dropout, mirror=mirror, bone_scale=bone_scale, seed=seed,
                       checkpoint_every_s=checkpoint_every, extra={"balance": balance})
     from .model import distributed
 

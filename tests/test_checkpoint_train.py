@@ -99,3 +99,30 @@ def test_shipped_checkpoint_metadata(task: str) -> None:
     assert meta["code_version"].startswith("0.")
     assert torch.isfinite(model.normaliser.std).all() and (model.normaliser.std > 0).all()
     assert path.stat().st_size < 20_000_000
+
+
+def test_bone_scale_gives_new_proportions_and_keeps_the_pose() -> None:
+    """The augmentation changes bone lengths (left and right alike) but not bone directions or the root."""
+    import numpy as np
+
+    from gfpose_cli.model.problem import random_bone_scale
+    from gfpose_cli.skeleton import MIRROR, PARENTS
+
+    poses = torch.from_numpy(synthetic_poses(400)).float()
+    scaled = random_bone_scale(poses, 0.05, torch.Generator().manual_seed(0))
+    assert torch.equal(random_bone_scale(poses, 0.0), poses)
+    assert torch.allclose(scaled[:, 0], poses[:, 0])
+    child = list(range(1, 17))
+    parent = [PARENTS[j] for j in child]
+    bone0, bone1 = poses[:, child] - poses[:, parent], scaled[:, child] - scaled[:, parent]
+    cos = torch.nn.functional.cosine_similarity(bone0, bone1, dim=-1)
+    assert cos.min() > 1 - 1e-5  # directions (the joint angles) untouched
+    ratio = (bone1.norm(dim=-1) / bone0.norm(dim=-1)).log()
+    assert 0.04 < float(ratio.std()) < 0.06
+    assert abs(float(ratio.mean())) < 0.01
+    twin = [MIRROR[j] - 1 for j in child]
+    assert torch.allclose(ratio, ratio[:, twin], atol=1e-5)  # the left thigh matches the right thigh
+    assert not torch.allclose(ratio[:, 0], ratio[:, 6])  # but a thigh does not match the spine
+    with pytest.raises(InputError):
+        TrainConfig(bone_scale=-0.1)
+    assert np.isfinite(scaled.numpy()).all()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from ..geometry import CameraRanges, normalise_2d, project, random_cameras, rotation_z, to_camera
-from ..skeleton import MIRROR, N_JOINTS
+from ..skeleton import MIRROR, N_JOINTS, PARENTS
 
 TASKS = ("prior", "lift", "complete3d")
 COND_DIM = {"prior": 0, "lift": 2, "complete3d": 3}
@@ -60,6 +60,30 @@ def random_mirror(poses: torch.Tensor, generator: torch.Generator | None = None,
     return torch.where(flip[:, None, None], mirrored, poses)
 
 
+def random_bone_scale(poses: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Give each pose (B, 17, 3) new proportions: every bone scaled by its own log-normal factor (std
+    sigma; left and right alike), the joint angles kept.
+
+    Why: the CMU archive is one retargeted body and HDM05 four, so without this the model learns a
+    handful of skeletons and fits an unseen performer's proportions badly. Overall size is left
+    alone: a lifter cannot see it in scale-normalised 2D, and the data already holds five sizes.
+    """
+    if sigma <= 0:
+        return poses
+    dev = poses.device
+    z = torch.randn(poses.shape[0], N_JOINTS, generator=generator, device=dev)
+    mirror = torch.tensor(MIRROR, device=dev)
+    paired = mirror != torch.arange(N_JOINTS, device=dev)
+    # a left bone and its right twin share one draw; centre bones keep theirs; std stays sigma for both
+    z = torch.where(paired, (z + z[:, mirror]) / 2**0.5, z)
+    bone = torch.exp(sigma * z)
+    joints = [poses[:, 0]]
+    for j in range(1, N_JOINTS):  # PARENTS lists every parent before its children
+        p = PARENTS[j]
+        joints.append(joints[p] + (poses[:, j] - poses[:, p]) * bone[:, j, None])
+    return torch.stack(joints, 1)
+
+
 def view_from_cameras(poses: torch.Tensor, generator: torch.Generator | None = None,
                       ranges: CameraRanges = CameraRanges()) -> tuple[torch.Tensor, torch.Tensor]:
     """Root-relative camera-frame 3D (B, 17, 3) and pixel 2D (B, 17, 2) of canonical poses."""
@@ -69,8 +93,9 @@ def view_from_cameras(poses: torch.Tensor, generator: torch.Generator | None = N
 
 
 def task_batch(task: str, poses: torch.Tensor, generator: torch.Generator | None = None,
-               augment_mirror: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+               augment_mirror: bool = False, bone_scale: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Augmented training targets x (B, 17, 3, metres) and raw condition (2D pixels for lift)."""
+    poses = random_bone_scale(poses, bone_scale, generator)
     poses = random_yaw(poses, generator)
     if augment_mirror:
         poses = random_mirror(poses, generator)

@@ -39,6 +39,7 @@ class TrainConfig:
     blocks: int = 2
     dropout: float = 0.0
     mirror: bool = False
+    bone_scale: float = 0.0  # std of the log bone-length factors (problem.random_bone_scale); 0 = off
     seed: int = 0
     checkpoint_every_s: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -51,6 +52,8 @@ class TrainConfig:
             parse_strategy(self.mask)
         except ValueError as exc:
             raise InputError(str(exc)) from None
+        if not 0 <= self.bone_scale <= 0.5:
+            raise InputError(f"--bone-scale {self.bone_scale} is outside 0..0.5 (a log-length std; 0.05 is 5 %)")
         if self.lr_schedule not in ("constant", "cosine"):
             raise InputError(f"unknown --lr-schedule {self.lr_schedule!r}; choose constant or cosine")
 
@@ -110,7 +113,7 @@ class Trainer:
         g = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 1)
         n = min(len(self.poses), 50000)
         idx = torch.randint(len(self.poses), (n,), generator=g, device=self.device)
-        x, _ = task_batch(self.cfg.task, self.poses[idx], g, self.cfg.mirror)
+        x, _ = task_batch(self.cfg.task, self.poses[idx], g, self.cfg.mirror, self.cfg.bone_scale)
         return Normaliser.fit(x.cpu())
 
     def loss(self, poses: torch.Tensor, gen: torch.Generator, net: torch.nn.Module,
@@ -119,7 +122,7 @@ class Trainer:
 
         All randomness is drawn for the whole batch; only rows `part` go through the network.
         """
-        x_metric, raw = task_batch(self.cfg.task, poses, gen, self.cfg.mirror)
+        x_metric, raw = task_batch(self.cfg.task, poses, gen, self.cfg.mirror, self.cfg.bone_scale)
         x0 = self.normaliser.encode(x_metric)
         B = x0.shape[0]
         mask = sample_mask(B, self.strategies, gen, self.device) if self.net_cfg.cond_dim else None
@@ -141,9 +144,8 @@ class Trainer:
         loss.backward()
         self.opt.step()
         decay = ema_decay(self.cfg, self.step)
-        with torch.no_grad():
-            for pe, p in zip(self.ema.parameters(), self.net.parameters()):
-                pe.lerp_(p, 1 - decay)
+        with torch.no_grad():  # one fused update for all tensors: the per-tensor loop was launch-bound on GPU
+            torch._foreach_lerp_(list(self.ema.parameters()), list(self.net.parameters()), 1 - decay)
         self.step += 1
         return float(loss.detach())
 

@@ -90,7 +90,7 @@ def chunk_seed(seed: int, chunk: int) -> int:
 #: paper's PC sampler (1000 Langevin-corrected steps) draws sharper poses than the probability-flow
 #: ODE from the same network; scaling the ODE's starting noise matches PC-1000's accuracy at 25
 #: NFE (bench/results/nfe.md). PC itself keeps 1.
-DEFAULT_TEMPERATURE = {"prior": 0.8, "lift": 0.6, "complete3d": 0.7}
+DEFAULT_TEMPERATURE = {"prior": 0.8, "lift": 0.6, "complete3d": 0.5}
 
 
 class Runner:

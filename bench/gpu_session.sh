@@ -38,17 +38,8 @@ for run in "$@"; do
 done
 wait
 calib_wall=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$calib_start" "$(date +%s.%N)")
-per_step=$(python3 - "$state" "$calib" "$calib_wall" "$@" <<'PY'
-import sys, torch
-# from the checkpoint history (start-up excluded); with too few checkpoints, the whole round's wall time
-rates = []
-for run in sys.argv[4:]:
-    h = torch.load(f"{sys.argv[1]}/calib-{run.split(':')[0]}.pt", weights_only=True)["history"]
-    steps = h[-1]["step"] - h[0]["step"]
-    rates.append((h[-1]["time"] - h[0]["time"]) / steps if steps >= 50 else float(sys.argv[3]) / int(sys.argv[2]))
-print(max(rates))
-PY
-) || { echo "calibration failed" >>"$log"; exit 1; }
+calib_files=(); for run in "$@"; do calib_files+=("$state/calib-${run%%:*}.pt"); done
+per_step=$(python3 bench/step_rate.py "${calib_files[@]}" --wall "$calib_wall" --steps "$calib") || { echo "calibration failed" >>"$log"; exit 1; }
 steps=$(python3 -c "import sys; print(int(0.97 * float(sys.argv[1]) / float(sys.argv[2])))" "$secs" "$per_step")
 echo "calibration: ${per_step}s per step with $# runs sharing $device -> $steps steps each" >>"$log"
 for run in "$@"; do

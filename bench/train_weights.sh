@@ -20,15 +20,8 @@ gf() { python3 -m gfpose_cli train "$data" "${recipe[@]}" "$@"; }
 for t in "${tasks[@]}"; do gf --task "$t" --steps 600 --checkpoint-every 2 -o "$outdir/calib-$t.pt" & done
 wait
 # seconds per step from the checkpoint history (start-up excluded), slowest of the runs
-per_step=$(python3 - "$outdir" "${tasks[@]}" <<'PY'
-import sys, torch
-rates = []
-for t in sys.argv[2:]:
-    h = torch.load(f"{sys.argv[1]}/calib-{t}.pt", weights_only=True)["history"]
-    rates.append((h[-1]["time"] - h[0]["time"]) / max(h[-1]["step"] - h[0]["step"], 1))
-print(max(rates))
-PY
-)
+calib_files=(); for t in "${tasks[@]}"; do calib_files+=("$outdir/calib-$t.pt"); done
+per_step=$(python3 bench/step_rate.py "${calib_files[@]}")
 steps=$(python3 -c "import sys; print(int(0.97 * float(sys.argv[1]) / float(sys.argv[2])))" "$seconds" "$per_step")
 rm -f "$outdir"/calib-*.pt
 echo "calibration: ${per_step}s per step with ${#tasks[@]} runs sharing $device -> $steps steps each"

@@ -39,8 +39,9 @@ done
 wait
 calib_wall=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$calib_start" "$(date +%s.%N)")
 calib_files=(); for run in "$@"; do calib_files+=("$state/calib-${run%%:*}.pt"); done
-per_step=$(python3 bench/step_rate.py "${calib_files[@]}" --wall "$calib_wall" --steps "$calib") || { echo "calibration failed" >>"$log"; exit 1; }
-steps=$(python3 -c "import sys; print(int(0.97 * float(sys.argv[1]) / float(sys.argv[2])))" "$secs" "$per_step")
+rate=$(python3 bench/step_rate.py "${calib_files[@]}" --wall "$calib_wall" --steps "$calib" --budget "$secs") \
+  || { echo "calibration failed" >>"$log"; exit 1; }
+read -r per_step steps <<<"$rate"
 echo "calibration: ${per_step}s per step with $# runs sharing $device -> $steps steps each" >>"$log"
 for run in "$@"; do
   IFS=: read -r name task extra <<<"$run"

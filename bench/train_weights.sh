@@ -21,8 +21,7 @@ for t in "${tasks[@]}"; do gf --task "$t" --steps 600 --checkpoint-every 2 -o "$
 wait
 # seconds per step from the checkpoint history (start-up excluded), slowest of the runs
 calib_files=(); for t in "${tasks[@]}"; do calib_files+=("$outdir/calib-$t.pt"); done
-per_step=$(python3 bench/step_rate.py "${calib_files[@]}")
-steps=$(python3 -c "import sys; print(int(0.97 * float(sys.argv[1]) / float(sys.argv[2])))" "$seconds" "$per_step")
+read -r per_step steps < <(python3 bench/step_rate.py "${calib_files[@]}" --budget "$seconds")
 rm -f "$outdir"/calib-*.pt
 echo "calibration: ${per_step}s per step with ${#tasks[@]} runs sharing $device -> $steps steps each"
 for t in "${tasks[@]}"; do

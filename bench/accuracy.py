@@ -33,16 +33,17 @@ from gfpose_cli.tasks import Runner, SamplerOptions, complete, denoise, generate
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
-def held_out_sets(n: int, seed: int = 0, pose_set_file: Path | None = None) -> dict[str, np.ndarray]:
-    """n held-out poses per family (canonical frame, root-relative), fixed by seed.
-
-    From the archives in ../shared/data, or from a pose set written by data.save_pose_set of those
-    archives (the same poses, for a machine without ../shared, such as a lent GPU)."""
+def archive_pose_set(pose_set_file: Path | None = None) -> data.PoseSet:
+    """Both archives' poses: from ../shared/data, or from a pose set written by data.save_pose_set of
+    those archives (the same poses, for a machine without ../shared, such as a lent GPU)."""
     if pose_set_file is not None:
-        pose_set = data.load_pose_files([pose_set_file], lambda _name: None)
-    else:
-        pose_set = data.PoseSet.concat([data.load_archive(SHARED / name) for name in ("cmu-bvh.tar.xz", "hdm05-amc.tar.xz")])
-    _, held = pose_set.split()
+        return data.load_pose_files([pose_set_file], lambda _name: None)
+    return data.PoseSet.concat([data.load_archive(SHARED / name) for name in ("cmu-bvh.tar.xz", "hdm05-amc.tar.xz")])
+
+
+def held_out_sets(n: int, seed: int = 0, pose_set_file: Path | None = None) -> dict[str, np.ndarray]:
+    """n held-out poses per family (canonical frame, root-relative), fixed by seed."""
+    _, held = archive_pose_set(pose_set_file).split()
     rng = np.random.default_rng(seed)
     out = {}
     for fam in ("cmu", "hdm05"):
@@ -57,16 +58,16 @@ def camera_views(poses: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     return cam3d.numpy(), kp.numpy()
 
 
-def deterministic_rows(sets: dict[str, np.ndarray], p_rows: list, seed: int, steps: int) -> list:
+def deterministic_rows(sets: dict[str, np.ndarray], p_rows: list, seed: int, steps: int,
+                       pose_set_file: Path | None = None) -> list:
     """P vs D (Table 4): bench/lifter.py's regressor trained on the training split (4 views per
     pose, the camera code and ranges the score model trained with), on the S=1 rows' exact inputs."""
     from lifter import lift_mpjpe, train_lifter, training_pairs
-    from synthetic import real_training_poses
 
     from gfpose_cli import cameras, protocols
     from gfpose_cli.synthetic import dataset_arrays
 
-    real = real_training_poses()
+    real = archive_pose_set(pose_set_file).split()[0].poses
     arrays = dataset_arrays(real, cameras.random_cameras(len(real), 4, seed + 1))
     kp, target = training_pairs(arrays["poses"], arrays["cam_R"], arrays["poses_2d"])
     model = train_lifter(kp, target, steps=steps, seed=seed, log=True)
@@ -178,7 +179,7 @@ def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int
                              progress=lambda msg: print(f"  {msg} ({time.perf_counter() - t_start:.0f} s)",
                                                         file=sys.stderr, flush=True))
     if "lift" in chosen and args.d_steps:
-        rows += deterministic_rows(sets, rows, args.seed, args.d_steps)
+        rows += deterministic_rows(sets, rows, args.seed, args.d_steps, args.pose_set)
     if "generate" in chosen:
         rows += table8_row()
     print(f"Held-out subjects (CMU 02/09/12, HDM05 mm), {n} frames per family, S={s_many}, sampler "

@@ -23,17 +23,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from accuracy import SHARED, camera_views, held_out_sets  # noqa: E402
+from accuracy import archive_pose_set, camera_views, held_out_sets  # noqa: E402
 from lifter import lift_mpjpe, train_lifter, training_pairs  # noqa: E402
 
-from gfpose_cli import cameras, data  # noqa: E402
+from gfpose_cli import cameras  # noqa: E402
 from gfpose_cli.synthetic import SyntheticPoses, dataset_arrays  # noqa: E402
 
 
 def real_training_poses() -> np.ndarray:
-    sets = [data.load_archive(SHARED / name) for name in ("cmu-bvh.tar.xz", "hdm05-amc.tar.xz")]
-    train, _ = data.PoseSet.concat(sets).split()
-    return train.poses
+    return archive_pose_set().split()[0].poses
 
 
 def synthetic_set(path: Path | None, n: int, seed: int) -> dict[str, np.ndarray]:

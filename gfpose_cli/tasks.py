@@ -378,19 +378,12 @@ def _complete_rows(runner: Runner, rel: np.ndarray, root: np.ndarray, frames: np
     return rows.reshape(len(frames), k, N_JOINTS, 3).astype(np.float64) + root[frames, None, None]
 
 
-#: The per-frame denoiser starts where the SDE's noise is this many times the pose's. From the matched
-#: time the deterministic solver removes too little: on 300 training poses per family the P2 after/
-#: before ratio fell from 0.71-0.82 to 0.57-0.73 at every Gaussian and uniform level with 2 (1.4 and 4
-#: were worse, 2.8 about the same).
-T0_NOISE_FACTOR = 2.0
-
-
-def t0_for_noise(runner: Runner, noise_m: float) -> float:
+def t0_for_noise(runner: Runner, noise_m: float, factor: float = 1.0) -> float:
     """Start time of the per-frame denoiser for noise of noise_m (metres per coordinate): where
-    x(t0) = alpha y, whose noise is alpha * noise, has sigma_t = T0_NOISE_FACTOR times that, i.e.
+    x(t0) = alpha y, whose noise is alpha * noise, has sigma_t = factor times that, i.e.
     log-SNR = -log(factor * noise / spread)."""
     spread = float(runner.model.normaliser.std[1:].median())
-    lam = -math.log(max(T0_NOISE_FACTOR * noise_m, 1e-6) / spread)
+    lam = -math.log(max(factor * noise_m, 1e-6) / spread)
     return float(min(max(float(t_of_lambda(runner.sde, torch.tensor(lam))), runner.sde.eps), 1.0))
 
 

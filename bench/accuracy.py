@@ -185,7 +185,7 @@ def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int
     print(f"Held-out subjects (CMU 02/09/12, HDM05 mm), {n} frames per family, S={s_many}, sampler "
           f"{opts.sampler}-{opts.steps or DEFAULT_STEPS[opts.sampler]} (temperature {'per task' if opts.temperature is None else opts.temperature}), "
           f"seed {args.seed}. 2D from one random virtual camera per pose (1000 px); denoising starts at the "
-          "time matched to the known noise level. 'meets' compares with our target.\n")
+          "time set by the known noise level (protocols.T0_NOISE_FACTOR). 'meets' compares with our target.\n")
     print(protocols.markdown(rows, "measurement"))
     missed = [r.name for r in rows if r.meets is False]
     print(f"\n{sum(r.meets is True for r in rows)} rows meet their target, {len(missed)} miss.")

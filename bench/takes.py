@@ -8,9 +8,10 @@ subsampled to 30 Hz, and the real C3D fixture cmu_85_02 (its longest gap-free st
 is added with fixed seeds: Gaussian, uniform (same standard deviation) and spikes (2 % of samples
 thrown 10-40 cm, as marker swaps do, on top of 10 mm Gaussian). The baselines get their best
 setting chosen on the answer (the clean take), which no user can do; gfpose picks its own from
-the noisy take. Gaps: one joint (left wrist) or a whole limb (left leg) missing for 0.2-5 s,
-filled by cubic splines (the studio default), by the model frame by frame (the paper), and by
-gfpose's take-level fill (gapfill.py).
+the noisy take. Gaps: one joint (left wrist), a whole limb (left leg) or two random joints missing
+for 0.2-5 s (about 6 s of gaps per take and row: 30 trials of 0.2 s down to 2 of 5 s), filled by
+cubic splines (the studio default), by the model frame by frame (the paper), and by gfpose's
+take-level fill (gapfill.py).
 """
 from __future__ import annotations
 
@@ -119,10 +120,24 @@ def denoise_rows(takes: dict, runner: tasks.Runner, conditions: list[tuple[str, 
 
 
 GAP_TARGETS = {"left wrist": [13], "left leg": list(PARTS["left_leg"]), "two random joints": None}
+GAP_SECONDS_PER_TAKE = 6.0  # missing seconds cut per take and row: 30 trials of 0.2 s, 12 of 0.5 s, ... 2 of 5 s
 
 
-def gap_rows(takes: dict, runner: tasks.Runner, gaps_s: list[float], seed: int, per_take: int = 2) -> list[str]:
-    """Fill gaps cut into clean takes; each trial completes a window of the gap and 1 s either side."""
+def trials_per_take(gap_s: float) -> int:
+    """Equal missing time per row, so short gaps get more trials.
+
+    Per-trial differences to the spline are heavy-tailed (a 0.5 s gap over a fast swing is off by
+    10 cm either way); with a fixed two trials per take, one or two trials decided the short rows.
+    """
+    return max(2, int(round(GAP_SECONDS_PER_TAKE / gap_s)))
+
+
+def gap_rows(takes: dict, runner: tasks.Runner, gaps_s: list[float], seed: int,
+             per_take: int | None = None) -> list[str]:
+    """Fill gaps cut into clean takes; each trial completes a window of the gap and 1 s either side.
+
+    per_take=None uses trials_per_take; the first trials of a row are the same for any count.
+    """
     lines = []
     for target, joints in GAP_TARGETS.items():
         for gap_s in gaps_s:
@@ -132,7 +147,7 @@ def gap_rows(takes: dict, runner: tasks.Runner, gaps_s: list[float], seed: int, 
                 if len(clean) < n + 2 * ctx:
                     continue
                 rng = np.random.default_rng([seed, i, int(gap_s * 10)])
-                for _ in range(per_take):
+                for _ in range(per_take or trials_per_take(gap_s)):
                     start = int(rng.integers(ctx, len(clean) - n - ctx + 1))
                     window = clean[start - ctx : start + n + ctx]
                     mask = np.ones(window.shape[:2], bool)

@@ -134,7 +134,8 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
                 source={"path": str(path), "format": "c3d", "map": smap.name, "map_object": smap, "units": units_name,
                         "up": up, "first_frame": first, "subject": subject or (subjects[0] if subjects else None),
                         "to_canonical": rot, "units_to_m": to_m, "marker_index": np.array(keep),
-                        "markers": markers, "marker_observed": observed, "joints": poses, "joint_mask": mask})
+                        "markers": markers, "marker_observed": observed, "marker_labels": labels,
+                        "joints": poses, "joint_mask": mask})
 
 
 def _z_up_rotation(poses: np.ndarray, mask: np.ndarray, y_screen: str | None) -> tuple[np.ndarray, str]:
@@ -179,11 +180,18 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": 0}
     if back:
         rot, scale = src["to_canonical"], src["units_to_m"]
-        rig = rig_mod.fit_rig(src["joints"], src["joint_mask"], src["markers"], src["marker_observed"])
-        new, moved, filled = rig_mod.ride(rig, src["joints"], src["joint_mask"], np.nan_to_num(poses),
-                                          src["markers"], src["marker_observed"])
+        markers, joints, joint_mask, observed = src["markers"], src["joints"], src["joint_mask"], src["marker_observed"]
+        # a take cleaned along time gets its markers cleaned along time (not `denoise --per-frame`)
+        smooth = (src.get("task") == "denoise" and (src.get("denoise") or {}).get("temporal", False)
+                  and src.get("marker_labels") is not None)
+        if smooth:
+            markers, joints, joint_mask = rig_mod.smoothed_markers(markers, observed, _joints_of(src))
+        rig = rig_mod.fit_rig(joints, joint_mask, markers, observed)
+        new, moved, filled = rig_mod.ride(rig, joints, joint_mask, np.nan_to_num(poses), markers, observed)
         if src.get("task") != "complete":
             filled[:] = False  # only `complete` invents marker samples
+        if smooth:  # every observed sample that is not where it was: ridden, or smoothed on no segment
+            moved = observed & (np.abs(np.nan_to_num(new - src["markers"])).max(-1) > 1e-9)
         changed = moved | filled
         points = np.array(c["data"]["points"], dtype=np.float64)
         residuals = np.array(c["data"]["meta_points"]["residuals"], dtype=np.float64)
@@ -221,6 +229,18 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
         _check_written(tmp, np.asarray(c["data"]["points"]).shape)
         _sync_header_scale(tmp, -abs(scale))
     return summary
+
+
+def _joints_of(src: dict):
+    """markers (canonical frame) -> the joints and mask the file's map makes of them, as read() does."""
+    rot = src["to_canonical"]
+
+    def joints_of(markers: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        poses, mask = src["map_object"].apply(src["marker_labels"], np.nan_to_num(markers) @ rot, observed,
+                                              where=str(src.get("path", "")))
+        return (poses @ rot.T).astype(np.float32).astype(np.float64), mask
+
+    return joints_of
 
 
 def _check_written(path: Path, shape: tuple[int, ...]) -> None:

@@ -125,7 +125,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
         raise InputError(f"{path}: no frame has the markers the map '{smap.name}' needs")
     y_screen = _param(params, "POINT", "Y_SCREEN")
     rot, up = _z_up_rotation(poses, mask, str(y_screen[0]).strip().upper() if y_screen else None)
-    poses = (poses @ rot.T).astype(np.float32).astype(np.float64)  # what the Take holds, so unedited = unmoved
+    poses = _canonical(poses, rot)
     rate = float((_param(params, "POINT", "RATE") or [0])[0]) or float(c["header"]["points"]["frame_rate"])
     first = int(c["header"]["points"]["first_frame"])
     # what a writer needs to put edited joints back into this file (DESIGN.md §2)
@@ -136,6 +136,11 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
                         "to_canonical": rot, "units_to_m": to_m, "marker_index": np.array(keep),
                         "markers": markers, "marker_observed": observed, "marker_labels": labels,
                         "joints": poses, "joint_mask": mask})
+
+
+def _canonical(poses: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """File-axes joints -> the Z-up frame at the Take's float32 precision, so unedited = unmoved."""
+    return (poses @ rot.T).astype(np.float32).astype(np.float64)
 
 
 def _z_up_rotation(poses: np.ndarray, mask: np.ndarray, y_screen: str | None) -> tuple[np.ndarray, str]:
@@ -238,7 +243,7 @@ def _joints_of(src: dict):
     def joints_of(markers: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         poses, mask = src["map_object"].apply(src["marker_labels"], np.nan_to_num(markers) @ rot, observed,
                                               where=str(src.get("path", "")))
-        return (poses @ rot.T).astype(np.float32).astype(np.float64), mask
+        return _canonical(poses, rot), mask
 
     return joints_of
 

@@ -121,6 +121,7 @@ def test_fast_sampler_temperature_defaults_per_task_and_yields_to_the_user() -> 
         assert Runner.for_task(task, None, SamplerOptions()).temperature == expected
         assert Runner.for_task(task, None, SamplerOptions(temperature=1.0)).temperature == 1.0
         assert Runner.for_task(task, None, SamplerOptions(sampler="pc", steps=2)).temperature == 1.0
+        assert Runner.for_task(task, None, SamplerOptions(sampler="sde-dpm2m", steps=2)).temperature == 1.0
     # a lower temperature draws poses nearer the typical ones: less spread, same seed
     import numpy as np
 
@@ -130,3 +131,24 @@ def test_fast_sampler_temperature_defaults_per_task_and_yields_to_the_user() -> 
         poses = runner.sample_rows(300)
         spread[t] = float(np.linalg.norm(poses - poses.mean(0), axis=-1).mean())
     assert spread[0.5] < 0.9 * spread[1.0]
+
+
+@pytest.mark.parametrize("name,steps", [("sde-dpm2m", 50), ("pc", 100)])
+def test_stochastic_samplers_forget_their_start_so_temperature_is_refused(name: str, steps: int) -> None:
+    """Why --temperature is an error with pc / sde-dpm2m: their output does not depend on the start's scale."""
+    from gfpose_cli.errors import InputError
+    from gfpose_cli.tasks import SamplerOptions
+
+    mu, cov = gaussian_problem()
+    eps_fn = exact_eps(mu, cov)
+    z = torch.randn(500, mu.shape[0], generator=torch.Generator().manual_seed(3))
+
+    def from_scale(sampler: str, n: int, scale: float) -> torch.Tensor:
+        return sampling.sample(eps_fn, SDE, z * scale, sampler, n, generator=torch.Generator().manual_seed(4))
+
+    spread = float(from_scale(name, steps, 1.0).std())
+    assert float((from_scale(name, steps, 0.3) - from_scale(name, steps, 1.0)).abs().max()) < 0.05 * spread
+    # the ODE, by contrast, maps each start to its own sample
+    assert float((from_scale("dpm2m", 25, 0.3) - from_scale("dpm2m", 25, 1.0)).abs().max()) > 0.5 * spread
+    with pytest.raises(InputError, match="forgets its start"):
+        SamplerOptions(sampler=name, temperature=0.5)

@@ -107,6 +107,9 @@ def test_dedupe_and_temperature(tmp_path: Path, capsys) -> None:
     assert setstats.diversity(_poses(cool)) < 0.8 * setstats.diversity(_poses(warm))
     code, _, err = run(["generate", "--n", "10", "--temperature", "0", "-o", str(tmp_path / "x.npz"), *FAST], capsys)
     assert code == 2 and "--temperature" in err
+    code, _, err = run(["generate", "--n", "10", "--sampler", "pc", "--temperature", "0.5",
+                        "-o", str(tmp_path / "y.npz")], capsys)
+    assert code == 2 and "forgets its start" in err and not (tmp_path / "y.npz").exists()
 
 
 def test_generate_around_partial_poses(tmp_path: Path, capsys) -> None:

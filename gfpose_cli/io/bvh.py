@@ -153,7 +153,7 @@ def local_transforms(skel: BvhSkeleton, j: int, motion: np.ndarray | None = None
         if kind == "rotation":
             local_R = local_R @ _axis_rotation(axis, col)
         elif kind == "position":
-            local_t[:, axis] += col
+            local_t[:, axis] = col  # position channels replace the OFFSET (BVH; Blender, MotionBuilder)
     return local_R, local_t
 
 
@@ -162,7 +162,9 @@ def forward_kinematics(skel: BvhSkeleton, motion: np.ndarray | None = None,
     """World positions (F, N, 3) of every joint and end site, in file units and axes.
 
     Rotation channels compose in the order listed (R = R_first @ R_second @ R_third), which is
-    the BVH convention; translation channels add to the joint's rest offset. With
+    the BVH convention; a joint's position channels give its position in its parent's frame,
+    replacing its OFFSET (the rest position); for the usual root with a zero OFFSET, and joints
+    without position channels, nothing differs. With
     with_rotations, also returns the world rotations (F, N, 3, 3).
     """
     motion = skel.motion if motion is None else motion

@@ -106,7 +106,7 @@ def retarget(skel: BvhSkeleton, smap: SkeletonMap, targets: np.ndarray, mask: np
             pos_idx = [k for k, c in enumerate(skel.channels[j]) if c.lower().endswith("position")]
             for k in pos_idx:
                 axis = "xyz".index(skel.channels[j][k][0].lower())
-                motion[rows, skel.channel_start[j] + k] = pos_new[change, axis] - skel.offsets[j, axis]
+                motion[rows, skel.channel_start[j] + k] = pos_new[change, axis]  # replaces the OFFSET
             new_pos[change, j] = pos_new[change]
     return motion
 

@@ -6,7 +6,9 @@ markers: the body is upright most of the time). Label prefixes (`Derrick:`) name
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +17,188 @@ from ..errors import InputError
 from ..maps import SkeletonMap, auto_map, load_map, normalise_name
 from ..skeleton import JOINTS
 from ..take import Take
+from . import c3d_raw
 
 UNIT_TO_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "dm": 0.1}
 
 
 def _param(params: dict, group: str, name: str):
+    """A parameter's value list from {GROUP: {NAME: list}}, or None."""
     try:
-        return params[group][name]["value"]
+        return params[group][name]
     except KeyError:
         return None
 
 
-def open_c3d(path: Path):
+#: POINT parameters that list model outputs stored as points (Vicon Plug-in Gait, Polygon, Nexus)
+MODEL_OUTPUT_GROUPS = ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS", "MODELED_MARKERS")
+#: Plug-in Gait virtual points (bone origins/axes, centre of mass): computed, not measured
+_VIRTUAL = re.compile(r"^(?:(?:PEL|HED|TRX|[LR](?:FE|TI|FO|TO|CL|HU|RA|HN))[OALP]|CENTREOFMASS(?:FLOOR)?|COM|COMFLOOR)$")
+#: labels that name no marker: unlabelled trajectories (*12, #), blanks, bare numbers
+_UNLABELLED = re.compile(r"^(?:\*\d*|#|\d*|unlabel+ed\d*)$", re.IGNORECASE)
+
+
+def point_kinds(labels: list[str], params: dict) -> list[str]:
+    """What each point is: 'marker', 'model output' (listed in POINT:ANGLES ... or the groups that
+    POINT:TYPE_GROUPS names), 'virtual' (Plug-in Gait bone points, centre of mass) or
+    'unlabelled'. Only markers are ever moved or filled by gfpose."""
+    point = params.get("POINT", {})
+    groups = set(MODEL_OUTPUT_GROUPS)
+    type_groups = point.get("TYPE_GROUPS") or []
+    groups |= {str(v).strip().upper() for v in type_groups[0::2]}
+    listed = set()
+    for g in groups:
+        for v in point.get(g) or []:
+            if isinstance(v, str) and v.strip():
+                listed.add(v.strip())
+    kinds = []
+    for label in labels:
+        bare = label.rsplit(":", 1)[-1].strip()
+        if label.strip() in listed or bare in listed:
+            kinds.append("model output")
+        elif _UNLABELLED.match(bare):
+            kinds.append("unlabelled")
+        elif _VIRTUAL.match(bare.upper()):
+            kinds.append("virtual")
+        else:
+            kinds.append("marker")
+    return kinds
+
+
+@dataclass
+class C3DData:
+    """What gfpose reads of a C3D: parameters, labels, and every point sample with its validity."""
+
+    path: Path
+    params: dict  # {GROUP: {NAME: list of values}}
+    labels: list[str]
+    xyz: np.ndarray  # (F, N, 3) file units and axes
+    observed: np.ndarray  # (F, N) valid samples (C3D rules: fourth word >= 0, finite, not exactly 0,0,0)
+    first_frame: int
+    rate: float
+    raw: c3d_raw.RawC3D | None  # the byte layout, for write-back; None where only a library read it
+    reader: str  # which reader parsed the parameters: ezc3d, c3d (py-c3d) or gfpose (tolerant walk)
+    notes: list[str]
+    digest: str
+
+
+def _ezc3d_params(c) -> dict:
+    out = {}
+    for g, grp in c["parameters"].items():
+        out[g.upper()] = {}
+        for k, v in grp.items():
+            if k == "__METADATA__":
+                continue
+            value = v["value"]
+            out[g.upper()][k.upper()] = [str(x) for x in value] if isinstance(value, list) else np.asarray(value).ravel().tolist()
+    return out
+
+
+def _pyc3d_params(path: Path) -> dict:
+    import warnings
+
+    import c3d as pyc3d
+
+    out: dict = {}
+    with open(path, "rb") as handle, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reader = pyc3d.Reader(handle)
+        for gname, group in reader.group_items():
+            if not isinstance(gname, str):
+                continue
+            params = out.setdefault(gname.upper(), {})
+            for pname, param in group.param_items():
+                if param.bytes_per_element == -1:
+                    params[pname.upper()] = [str(s) for s in np.atleast_1d(param.string_array).ravel()] \
+                        if param.dimensions else [param.bytes_value.decode("latin-1")]
+                elif param.bytes_per_element == 4:
+                    params[pname.upper()] = np.atleast_1d(param.float_array).ravel().tolist()
+                elif param.bytes_per_element == 2:
+                    params[pname.upper()] = np.atleast_1d(param.int16_array).ravel().tolist()
+                else:
+                    params[pname.upper()] = np.atleast_1d(param.uint8_array).ravel().tolist()
+    return out
+
+
+def load(path: Path) -> C3DData:
+    """Read a C3D file (read-only): parameters through ezc3d (else the `c3d` package, else a
+    tolerant walk of the parameter section), points from the file's bytes in its own encoding.
+
+    Why the points come from the bytes: ezc3d reads BTS files whose header and ANALOG parameters
+    disagree with the wrong stride (every marker jumps a metre a frame), reads no MIPS/SGI file,
+    and neither library follows the specification's invalid-sample rule for float files (a fourth
+    word of 65535.0). The layout is the one that accounts for the file's size (c3d_raw._layout),
+    and the tests compare it with both libraries on every real fixture they can read.
+    """
+    import hashlib
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror})") from None
+    if not data:
+        raise InputError(f"{path}: the file is empty (0 bytes)")
+    try:
+        raw = c3d_raw.parse(data)
+        raw_error = ""
+    except c3d_raw.C3DLayoutError as exc:
+        raw, raw_error = None, str(exc)
+    params, reader, lib_points, why = None, "", None, []
+    try:
+        c = _open_ezc3d(path)
+        params, reader = _ezc3d_params(c), "ezc3d"
+        if raw is None:  # only ezc3d makes sense of it: take its points and residuals
+            lib_points = (np.asarray(c["data"]["points"], dtype=np.float64)[:3].transpose(2, 1, 0),
+                          np.asarray(c["data"]["meta_points"]["residuals"])[0].T >= 0,
+                          int(c["header"]["points"]["first_frame"]) + 1)
+    except InputError as exc:
+        why.append(str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc))
+    if params is None and raw is not None:
+        try:
+            params, reader = _pyc3d_params(path), "c3d"
+        except Exception:  # noqa: BLE001 - any failure of the second library sends us to the third way
+            params, reader = raw.params(), "gfpose"
+    if params is None:
+        detail = raw_error or (why[0] if why else "its layout is not C3D")
+        raise InputError(f"{path}: not a readable C3D file ({detail[:120]}); if your capture software opens it, "
+                         "export it again as C3D")
+    point = params.get("POINT", {})
+    labels = [str(x).replace("\x00", "").strip() for key in ("LABELS", "LABELS2", "LABELS3", "LABELS4")
+              for x in (point.get(key) or [])]
+    notes = list(raw.notes) if raw is not None else []
+    if reader != "ezc3d":
+        notes.append(f"read with {'the c3d package' if reader == 'c3d' else 'a tolerant parameter walk'} "
+                     "(ezc3d cannot parse this file)")
+    if raw is not None:
+        xyz, word = raw.points()
+        with np.errstate(invalid="ignore"):
+            observed = (word >= 0) & np.isfinite(xyz).all(-1) & ~(xyz == 0).all(-1)
+        first = raw.first_frame
+    else:
+        xyz, observed, first = lib_points
+        with np.errstate(invalid="ignore"):
+            observed = observed & np.isfinite(xyz).all(-1) & ~(xyz == 0).all(-1)
+    n = xyz.shape[1]
+    labels = labels[:n] + [f"unlabelled{i}" for i in range(len(labels), n)]
+    rate = _rate(params, raw)
+    return C3DData(path=path, params=params, labels=labels, xyz=xyz, observed=observed, first_frame=first, rate=rate,
+                   raw=raw, reader=reader, notes=notes, digest=hashlib.sha256(data).hexdigest())
+
+
+def _rate(params: dict, raw) -> float:
+    value = _param(params, "POINT", "RATE")
+    try:
+        rate = float(value[0]) if value else 0.0
+    except (TypeError, ValueError):
+        rate = 0.0
+    if not (np.isfinite(rate) and rate > 0) and raw is not None:
+        header = float(c3d_raw.decode_floats(raw.data[20:24], raw.proc)[0])
+        rate = header if np.isfinite(header) and header > 0 else 0.0
+    return rate
+
+
+def _open_ezc3d(path: Path):
     import ezc3d
 
     from .sandbox import preflight
@@ -36,9 +208,14 @@ def open_c3d(path: Path):
         return ezc3d.c3d(str(path), extract_forceplat_data=False)
     except Exception as exc:  # ezc3d raises plain RuntimeError/ValueError on bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "ignoreBadFormatting" in first:  # ezc3d's hint names an option gfpose users do not have
-            first = "it is cut off or does not follow the C3D layout"
+        if "ignoreBadFormatting" in first or "not standard" in first:
+            first = "it does not follow the C3D layout"
         raise InputError(f"{path}: not a readable C3D file ({first[:120]})") from None
+
+
+def open_c3d(path: Path):
+    """ezc3d's object for a file (sandboxed parse first): for writers that build a new file."""
+    return _open_ezc3d(Path(path))
 
 
 def subjects_of(labels: list[str]) -> list[str]:
@@ -67,8 +244,7 @@ def _disambiguate(labels: list[str], descriptions: list[str]) -> list[str]:
 
 def performers(path: Path) -> list[str]:
     """The performers (label prefixes) of a C3D file, most markers first; empty when unprefixed."""
-    c = open_c3d(Path(path))
-    return subjects_of([str(label).strip() for label in (_param(c["parameters"], "POINT", "LABELS") or [])])
+    return subjects_of(load(Path(path)).labels)
 
 
 def subjects_in(path: Path) -> list[str]:
@@ -84,13 +260,15 @@ def subjects_in(path: Path) -> list[str]:
 def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str | None = None,
          units: tuple[float, str] | None = None) -> Take:
     """Read a C3D file into a 17-joint Take (metres, Z up); units (metres per unit, name) overrides POINT:UNITS."""
-    c = open_c3d(path)
-    params = c["parameters"]
-    labels = [str(label).strip() for label in (_param(params, "POINT", "LABELS") or [])]
-    points = np.asarray(c["data"]["points"], dtype=np.float64)  # (4, N, F)
-    if points.ndim != 3 or points.shape[1] == 0 or points.shape[2] == 0:
-        raise InputError(f"{path}: the C3D file holds no marker data")
-    labels = labels[: points.shape[1]] + [f"unlabelled{i}" for i in range(len(labels), points.shape[1])]
+    f = load(path)
+    params = f.params
+    labels = f.labels
+    if f.xyz.shape[1] == 0 or f.xyz.shape[0] == 0:
+        raise InputError(f"{path}: the C3D file holds no marker data (analog channels only)")
+    kinds = point_kinds(labels, params)
+    if not any(k == "marker" for k in kinds):
+        what = "only model outputs (angles, forces, moments, powers)" if "model output" in kinds else "no labelled markers"
+        raise InputError(f"{path}: the C3D file holds {what}; there is no body to read")
     descriptions = [str(d).strip() for d in (_param(params, "POINT", "DESCRIPTIONS") or [])]
     subjects = subjects_of(labels)
     if subject is not None:
@@ -102,40 +280,50 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     else:
         keep = list(range(len(labels)))
     labels = _disambiguate([labels[i] for i in keep], [descriptions[i] if i < len(descriptions) else "" for i in keep])
-    xyz = points[:3, keep].transpose(2, 1, 0)  # (F, N, 3)
-    residuals = np.asarray(c["data"]["meta_points"]["residuals"])[0, keep].T  # (F, N)
-    observed = np.isfinite(xyz).all(-1) & (residuals >= 0)
+    kinds = [kinds[i] for i in keep]
+    xyz = f.xyz[:, keep]
+    observed = f.observed[:, keep]
+    is_marker = np.array([k == "marker" for k in kinds], dtype=bool)
+    if not observed[:, is_marker].any():
+        raise InputError(f"{path}: no marker holds a valid sample (every one is missing, or stored as 0,0,0)")
     if units is None:
-        units_name = str((_param(params, "POINT", "UNITS") or ["mm"])[0]).strip().lower()
+        units_name = str((_param(params, "POINT", "UNITS") or ["mm"])[0]).replace("\x00", "").strip().lower()
+        units_name = {"": "mm", "mete": "m", "meter": "m", "meters": "m", "metre": "m", "metres": "m",
+                      "millimeters": "mm", "millimetres": "mm", "centimeters": "cm"}.get(units_name, units_name)
         if units_name not in UNIT_TO_M:
             raise InputError(f"{path}: POINT:UNITS is {units_name!r}; expected mm, cm or m (or pass --units)")
         to_m = UNIT_TO_M[units_name]
     else:
         to_m, units_name = units
     xyz = xyz * to_m
-    dupes = [n for n, k in Counter(normalise_name(label) for label in labels).items() if k > 1]
+    dupes = [n for n, k in Counter(normalise_name(label) for label, kind in zip(labels, kinds)
+                                  if kind == "marker").items() if k > 1]
+    # model outputs and virtual points are never read as markers (an ankle angle is not an ankle)
+    names = [label if kind == "marker" else f"{label}\x00{kind}" for label, kind in zip(labels, kinds)]
     smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
-        load_map(skeleton_map) if skeleton_map else auto_map(labels, str(path)))
-    used = {normalise_name(s) for s in smap.resolved_sources(labels)}
+        load_map(skeleton_map) if skeleton_map else auto_map(names, str(path)))
+    used = {normalise_name(s) for s in smap.resolved_sources(names)}
     clash = sorted(set(dupes) & used)
     if clash:
         raise InputError(f"{path}: marker labels {', '.join(clash)} appear more than once; the map cannot tell them apart")
-    poses, mask = smap.apply(labels, xyz, observed, where=str(path))
+    poses, mask = smap.apply(names, xyz, observed, where=str(path))
     if not mask.any():
         raise InputError(f"{path}: no frame has the markers the map '{smap.name}' needs")
     y_screen = _param(params, "POINT", "Y_SCREEN")
     rot, up = _z_up_rotation(poses, mask, str(y_screen[0]).strip().upper() if y_screen else None)
     poses = _canonical(poses, rot)
-    rate = float((_param(params, "POINT", "RATE") or [0])[0]) or float(c["header"]["points"]["frame_rate"])
-    first = int(c["header"]["points"]["first_frame"])
+    rate = f.rate
+    if not rate:
+        raise InputError(f"{path}: the C3D declares no frame rate (POINT:RATE)")
     # what a writer needs to put edited joints back into this file (DESIGN.md §2)
     markers = np.where(observed[..., None], xyz, np.nan) @ rot.T
     return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,
                 source={"path": str(path), "format": "c3d", "map": smap.name, "map_object": smap, "units": units_name,
-                        "up": up, "first_frame": first, "subject": subject or (subjects[0] if subjects else None),
+                        "up": up, "first_frame": f.first_frame, "subject": subject or (subjects[0] if subjects else None),
                         "to_canonical": rot, "units_to_m": to_m, "marker_index": np.array(keep),
-                        "markers": markers, "marker_observed": observed, "marker_labels": labels,
-                        "joints": poses, "joint_mask": mask})
+                        "markers": markers, "marker_observed": observed, "marker_labels": names,
+                        "marker_kinds": kinds, "joints": poses, "joint_mask": mask, "c3d_digest": f.digest,
+                        "reader": f.reader, "notes": f.notes})
 
 
 def _canonical(poses: np.ndarray, rot: np.ndarray) -> np.ndarray:
@@ -165,12 +353,13 @@ def _z_up_rotation(poses: np.ndarray, mask: np.ndarray, y_screen: str | None) ->
 def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) -> dict:
     """Write a take as C3D; returns a summary ({"moved": n, "filled": n, "markers": n, ...}).
 
-    A take read from a C3D goes back into a copy of that file: every parameter, analog sample,
-    event and marker is kept, markers ride the edited skeleton (gfpose_cli.markers), gaps are
-    filled only by `complete` (residual 0, listed in the GFPOSE parameter group). Any other take
-    becomes a fresh C3D with the 17 joints as points (mm, Z up).
+    A take read from a C3D goes back into a copy of that file's bytes: only the marker samples
+    that moved or were filled are rewritten, in the file's own encoding (an integer file stays
+    integer with its scale, DEC stays DEC), and a GFPOSE parameter group records what changed.
+    Markers ride the edited skeleton (gfpose_cli.markers); model outputs, virtual points and
+    unlabelled trajectories never move; gaps are filled only by `complete` (residual 0).
+    Any other take becomes a fresh C3D with the 17 joints as points (mm, Z up).
     """
-    from .. import markers as rig_mod
     from .atomic import atomic_path
 
     src = take.source
@@ -181,59 +370,169 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     if back and len(poses) != len(src["joints"]):
         raise InputError(f"{path}: the take has {len(poses)} frames but its source {src['path']} has "
                          f"{len(src['joints'])}; write NPZ instead")
-    c = open_c3d(Path(src["path"])) if back else _empty_c3d(take.fps, len(poses))
-    summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": 0}
-    if back:
-        rot, scale = src["to_canonical"], src["units_to_m"]
-        markers, joints, joint_mask, observed = src["markers"], src["joints"], src["joint_mask"], src["marker_observed"]
-        # a take cleaned along time gets its markers cleaned along time (not `denoise --per-frame`)
-        smooth = (src.get("task") == "denoise" and (src.get("denoise") or {}).get("temporal", False)
-                  and src.get("marker_labels") is not None)
-        if smooth:
-            markers, joints, joint_mask = rig_mod.smoothed_markers(markers, observed, _joints_of(src))
-        rig = rig_mod.fit_rig(joints, joint_mask, markers, observed)
-        new, moved, filled = rig_mod.ride(rig, joints, joint_mask, np.nan_to_num(poses), markers, observed)
-        if src.get("task") != "complete":
-            filled[:] = False  # only `complete` invents marker samples
-        if smooth:  # every observed sample that is not where it was: ridden, or smoothed on no segment
-            moved = observed & (np.abs(np.nan_to_num(new - src["markers"])).max(-1) > 1e-9)
-        changed = moved | filled
-        points = np.array(c["data"]["points"], dtype=np.float64)
-        residuals = np.array(c["data"]["meta_points"]["residuals"], dtype=np.float64)
-        file_xyz = (new @ rot) / scale  # canonical metres -> file axes and units
-        cols = src["marker_index"]
-        for k, col in enumerate(cols):
-            rows = np.flatnonzero(changed[:, k])
-            if rows.size:
-                points[:3, col, rows] = file_xyz[rows, k].T
-            rows = np.flatnonzero(filled[:, k])
-            if rows.size:
-                points[3, col, rows] = 1.0
-                residuals[0, col, rows] = 0.0  # C3D: residual 0 = computed, not measured
-        c["data"]["points"] = points
-        c["data"]["meta_points"]["residuals"] = residuals
-        labels = [str(x).strip() for x in c["parameters"]["POINT"]["LABELS"]["value"]]
-        _flag(c, "FILLED", [labels[col] for col in cols], filled.sum(0))
-        _flag(c, "MOVED", [labels[col] for col in cols], moved.sum(0))
-        summary.update(moved=int(moved.sum()), filled=int(filled.sum()), markers=len(cols),
-                       riding=int((rig.segment >= 0).sum()))
-        c.add_parameter("GFPOSE", "MAP", [str(src.get("map", ""))])
-    if add_joints or not back:
-        prefix = f"{src['subject']}:" if back and src.get("subject") else ""
-        names = [f"{prefix}gfpose_{j}" if back else j for j in JOINTS]
-        to_file = (src["to_canonical"], src["units_to_m"]) if back else (np.eye(3), 0.001)
-        _append_points(c, names, (poses @ to_file[0]) / to_file[1], take.mask)
-        summary["joints_added"] = len(names)
+    if not back:
+        c = _empty_c3d(take.fps, len(poses))
+        _append_points(c, list(JOINTS), poses / 0.001, take.mask)
+        _add_provenance(c, src)
+        with atomic_path(Path(path), force) as tmp:
+            c.write(str(tmp))
+            _check_written(tmp, np.asarray(c["data"]["points"]).shape)
+            _sync_header_scale(tmp, -1.0)
+        return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
+    f = load(Path(src["path"]))
+    if f.digest != src.get("c3d_digest", f.digest):
+        raise InputError(f"{src['path']} changed since it was read; run the command again")
+    edits = marker_edits(take, poses)
+    summary = {"moved": int(edits.moved.sum()), "filled": int(edits.filled.sum()), "markers": int(edits.body.sum()),
+               "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": 0}
+    if add_joints:
+        data = _with_joints(f, take, poses, edits, src)
+        summary["joints_added"] = len(JOINTS)
+    else:
+        if f.raw is None:
+            raise InputError(f"{src['path']}: gfpose cannot write into this C3D's layout; write NPZ or BVH instead")
+        data = _patched(f, edits, src)
+    with atomic_path(Path(path), force) as tmp:
+        tmp.write_bytes(data)
+    return summary
+
+
+@dataclass
+class MarkerEdits:
+    """What a task did to a C3D's markers: new positions and which samples changed."""
+
+    new: np.ndarray  # (F, K, 3) canonical metres
+    moved: np.ndarray  # (F, K) observed samples that moved
+    filled: np.ndarray  # (F, K) missing samples now filled
+    body: np.ndarray  # (K,) points that are markers
+    riding: np.ndarray  # (K,) markers that ride a body segment
+    kept: dict  # kind -> count of points never modified (model outputs, virtual, unlabelled, riding nothing)
+
+
+#: samples in an observed run shorter than this are not smoothed (a scattered ghost marker)
+MIN_RUN = 5
+
+
+def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
+    """How the markers of the take's source C3D follow its edited joints (poses, canonical metres)."""
+    from .. import markers as rig_mod
+
+    src = take.source
+    markers, joints, joint_mask, observed = src["markers"], src["joints"], src["joint_mask"], src["marker_observed"]
+    kinds = src.get("marker_kinds") or ["marker"] * markers.shape[1]
+    body = np.array([k == "marker" for k in kinds], dtype=bool)
+    smooth = (src.get("task") == "denoise" and (src.get("denoise") or {}).get("temporal", False)
+              and src.get("marker_labels") is not None)
+    base = markers
+    if smooth:
+        smoothed, joints, joint_mask = rig_mod.smoothed_markers(markers, observed, _joints_of(src))
+        # isolated samples (a ghost trajectory seen now and then) are not smoothed: no neighbours
+        base = np.where(_long_runs(observed)[..., None], smoothed, markers)
+    rig = rig_mod.fit_rig(joints, joint_mask, base, observed)
+    rig.segment[~body] = -1  # model outputs, virtual points, unlabelled trajectories ride nothing
+    new, moved, filled = rig_mod.ride(rig, joints, joint_mask, np.nan_to_num(poses), base, observed)
+    riding = rig.segment >= 0
+    if src.get("task") != "complete":
+        filled[:] = False  # only `complete` invents marker samples
+    # a body marker on no segment (a toe marker, a loose one) is only smoothed along time by denoise;
+    # model outputs, virtual points and unlabelled trajectories are left exactly as they were
+    new = np.where(riding[None, :, None], new, np.where(body[None, :, None], base, markers))
+    new = np.where(filled[..., None] | observed[..., None], new, markers)
+    moved = observed & body[None] & (np.abs(np.nan_to_num(new - markers)).max(-1) > 1e-9)
+    kept = Counter(kinds[i] for i in range(len(kinds)) if not body[i])
+    return MarkerEdits(new=new, moved=moved, filled=filled, body=body, riding=riding, kept=dict(kept))
+
+
+def _long_runs(observed: np.ndarray) -> np.ndarray:
+    """(F, K): samples in runs of at least MIN_RUN consecutive observed frames."""
+    F, K = observed.shape
+    out = np.zeros_like(observed)
+    for k in range(K):
+        o = observed[:, k].astype(np.int8)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], o, [0]])))
+        for a, b in zip(edges[0::2], edges[1::2]):
+            if b - a >= MIN_RUN:
+                out[a:b, k] = True
+    return out
+
+
+def _patched(f: C3DData, edits: MarkerEdits, src: dict) -> bytes:
+    """The source file's bytes with the edited samples rewritten and the GFPOSE group set."""
+    rot, scale = src["to_canonical"], src["units_to_m"]
+    changed = edits.moved | edits.filled
+    rows, ks = np.nonzero(changed)
+    cols = np.asarray(src["marker_index"])[ks]
+    file_xyz = (edits.new[rows, ks] @ rot) / scale  # canonical metres -> file axes and units
+    labels = f.labels
+    params = {**_flags("FILLED", [labels[c] for c in src["marker_index"]], edits.filled.sum(0)),
+              **_flags("MOVED", [labels[c] for c in src["marker_index"]], edits.moved.sum(0)),
+              **_provenance(src)}
+    return f.raw.patched(rows, cols, file_xyz, edits.filled[rows, ks], "GFPOSE", params)
+
+
+def _flags(name: str, labels: list[str], counts: np.ndarray) -> dict:
+    """GFPOSE:<name>_LABELS / _COUNTS: which markers had samples filled or moved, and how many."""
+    hit = [(label, int(n)) for label, n in zip(labels, counts) if n > 0][:255]  # one C3D dimension
+    return {f"{name}_LABELS": [label for label, _ in hit] or [""],
+            f"{name}_COUNTS": [float(n) for _, n in hit] or [0.0]}
+
+
+def _provenance(src: dict) -> dict:
     from ..model.checkpoint import code_version
 
-    c.add_parameter("GFPOSE", "TASK", [str(src.get("task", "convert"))])
-    c.add_parameter("GFPOSE", "VERSION", [code_version()])
-    scale = float(np.asarray(c["parameters"]["POINT"]["SCALE"]["value"]).ravel()[0] or -1.0)
-    with atomic_path(Path(path), force) as tmp:
+    return {"MAP": [str(src.get("map", ""))], "TASK": [str(src.get("task", "convert"))], "VERSION": [code_version()]}
+
+
+def _add_provenance(c, src: dict) -> None:
+    for name, value in _provenance(src).items():
+        c.add_parameter("GFPOSE", name, value)
+
+
+def _with_joints(f: C3DData, take: Take, poses: np.ndarray, edits: MarkerEdits, src: dict) -> bytes:
+    """--add-joints: the file rewritten by ezc3d with the 17 joint centres appended as points.
+
+    ezc3d writes Intel float, so this is offered only where that changes nothing: an Intel float
+    file whose points ezc3d reads exactly as its bytes say.
+    """
+    import tempfile
+
+    raw = f.raw
+    c = _open_ezc3d(f.path)
+    theirs = np.asarray(c["data"]["points"], dtype=np.float64)[:3].transpose(2, 1, 0)
+    same = raw is not None and raw.proc == "Intel" and raw.is_float and theirs.shape == f.xyz.shape and np.array_equal(
+        np.where(f.observed[..., None], theirs, 0.0), np.where(f.observed[..., None], f.xyz, 0.0))
+    if not same:
+        raise InputError(f"{f.path}: --add-joints rewrites the whole file as Intel float C3D, which would change how "
+                         "this file stores its points; write the joints with `gfpose convert ... -o joints.npz` instead")
+    rot, scale = src["to_canonical"], src["units_to_m"]
+    points = np.array(c["data"]["points"], dtype=np.float64)
+    residuals = np.array(c["data"]["meta_points"]["residuals"], dtype=np.float64)
+    changed = edits.moved | edits.filled
+    file_xyz = (edits.new @ rot) / scale
+    for k, col in enumerate(src["marker_index"]):
+        rows = np.flatnonzero(changed[:, k])
+        if rows.size:
+            points[:3, col, rows] = file_xyz[rows, k].T
+        rows = np.flatnonzero(edits.filled[:, k])
+        if rows.size:
+            points[3, col, rows] = 1.0
+            residuals[0, col, rows] = 0.0
+    c["data"]["points"] = points
+    c["data"]["meta_points"]["residuals"] = residuals
+    labels = f.labels
+    for name, value in {**_flags("FILLED", [labels[i] for i in src["marker_index"]], edits.filled.sum(0)),
+                        **_flags("MOVED", [labels[i] for i in src["marker_index"]], edits.moved.sum(0))}.items():
+        c.add_parameter("GFPOSE", name, value)
+    prefix = f"{src['subject']}:" if src.get("subject") else ""
+    _append_points(c, [f"{prefix}gfpose_{j}" for j in JOINTS], (poses @ rot) / scale, take.mask)
+    _add_provenance(c, src)
+    scale_param = float(np.asarray(c["parameters"]["POINT"]["SCALE"]["value"]).ravel()[0] or -1.0)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir) / "joints.c3d"
         c.write(str(tmp))
         _check_written(tmp, np.asarray(c["data"]["points"]).shape)
-        _sync_header_scale(tmp, -abs(scale))
-    return summary
+        _sync_header_scale(tmp, -abs(scale_param))
+        return tmp.read_bytes()
 
 
 def _joints_of(src: dict):
@@ -277,13 +576,6 @@ def _sync_header_scale(path: Path, scale: float) -> None:
             return
         handle.seek(12)
         handle.write(struct.pack("<f", scale))
-
-
-def _flag(c, name: str, labels: list[str], counts: np.ndarray) -> None:
-    """GFPOSE:<name>_LABELS / _COUNTS: which markers had samples filled or moved, and how many."""
-    hit = [(label, int(n)) for label, n in zip(labels, counts) if n > 0][:255]  # one C3D dimension
-    c.add_parameter("GFPOSE", f"{name}_LABELS", [label for label, _ in hit] or [""])
-    c.add_parameter("GFPOSE", f"{name}_COUNTS", [float(n) for _, n in hit] or [0.0])
 
 
 def _append_points(c, labels: list[str], xyz: np.ndarray, mask: np.ndarray) -> None:

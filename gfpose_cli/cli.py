@@ -32,7 +32,7 @@ app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, for logs and grep
 out = Console(highlight=False, soft_wrap=True)
-STATE = {"debug": False, "quiet": False}
+STATE = {"debug": False, "quiet": False, "force_read": False}
 #: click's usage-error base class, whether typer vendors click or uses the package
 USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
@@ -52,6 +52,7 @@ AddJoints = Annotated[bool, typer.Option("--add-joints", help="C3D output: also 
 MapOpt = Annotated[Optional[str], typer.Option("--map", help="Skeleton map for BVH/ASF/C3D input: a preset name or your .toml (default: auto).")]
 SubjectOpt = Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix, e.g. Derrick).")]
 InFmt = Annotated[Optional[str], typer.Option("--input-format", "--from", help="Input format when the extension does not say it (npz, csv, bvh, amc, c3d, json).")]
+ForceRead = Annotated[bool, typer.Option("--force-read", help="Read a 3D take even when its body looks implausible (limbs no person has, joints exactly at the origin); the check's finding is printed as a warning.")]
 Units = Annotated[Optional[str], typer.Option("--units", help="Length unit of BVH/C3D input, when the guess (BVH) or POINT:UNITS (C3D) is wrong: m, cm, mm, in, ft, acclaim, or metres per unit.")]
 FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first input that fails (default: go on and report them all).")]
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
@@ -166,11 +167,16 @@ def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[s
               in_fmt: Optional[str] = None, units: Optional[str] = None):
     from . import io
 
-    take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units)
+    take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
+                   force_read=STATE["force_read"])
     if take.source.get("map"):
         unit = take.source.get("units")
         info(esc(f"{src.name}: map '{take.source['map']}', {take.n_frames} frames at {take.fps:g} Hz, "
                  f"up axis {take.source.get('up', '?')}" + (f", units {unit}" if unit else "")))
+    for note in take.source.get("notes", []):
+        info(esc(f"{src.name}: {note}"))
+    for line in take.source.get("warnings", []):
+        warn(esc(line))
     return take
 
 
@@ -186,6 +192,11 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
     if "markers" in summary and summary["markers"]:
         notes.append(f"{summary['riding']} of {summary['markers']} markers ride the skeleton: "
                      f"{summary['moved']} samples moved, {summary['filled']} filled")
+    kept = summary.get("kept") or {}
+    if kept:
+        notes.append("left untouched: " + ", ".join(f"{n} {k}{'s' if n > 1 and not k.endswith('output') else ''}"
+                                                    .replace("model output", "model outputs" if n > 1 else "model output")
+                                                    for k, n in sorted(kept.items())))
     if summary.get("joints_added"):
         notes.append(f"{summary['joints_added']} joint points")
     if "bvh" in summary:
@@ -299,6 +310,7 @@ def generate(
     free: Annotated[Optional[str], typer.Option("--free", help="With --condition: body parts or joints to resample, e.g. left_arm,right_arm or RWrist.")] = None,
     skeleton_map: MapOpt = None,
     units: Units = None,
+    force_read: ForceRead = False,
     yaw: Annotated[Optional[str], typer.Option("--yaw", help="World space: each pose faces a heading drawn from LO,HI degrees (0 = +X, 90 = +Y).")] = None,
     floor: Annotated[bool, typer.Option("--floor", help="World space: lowest joint on z = 0 instead of the pelvis at the origin.")] = False,
     area: Annotated[Optional[str], typer.Option("--area", help="World space: pelvis spread uniformly over a W,D metre rectangle around the origin.")] = None,
@@ -326,6 +338,7 @@ def generate(
     Example: [bold]gfpose generate --n 5000 --condition take.c3d --free left_arm,right_arm -o arms.npz[/]
     """
     STATE["quiet"] = quiet
+    STATE["force_read"] = force_read
     from . import metrics, tasks
     from .bones import performer_lengths
     from .placement import place
@@ -463,6 +476,7 @@ def complete(
     subject: SubjectOpt = None,
     in_fmt: InFmt = None,
     units: Units = None,
+    force_read: ForceRead = False,
     add_joints: AddJoints = False,
     shard: ShardOpt = None,
     fail_fast: FailFast = False,
@@ -481,6 +495,7 @@ def complete(
     Example: [bold]gfpose complete take01.c3d -o filled.c3d[/]
     """
     STATE["quiet"] = quiet
+    STATE["force_read"] = force_read
     from . import tasks
 
     if hypotheses < 1:
@@ -522,6 +537,9 @@ def parse_t0(text: str) -> Optional[float]:
 
 def denoise_report(r: dict) -> str:
     """One line saying what denoise measured and chose, so a user can reproduce or adjust it."""
+    if r.get("too_short"):
+        return (f"too short to smooth ({r['too_short']} frames): left as it was "
+                "(--per-frame runs the frame-by-frame prior)")
     parts = [f"noise {r['noise_mm']:.1f} mm" if r["noise_mm"] is not None else "unrelated poses, cleaned one by one"]
     if r["temporal"]:
         lo, hi = min(r["smoothing"]), max(r["smoothing"])
@@ -530,6 +548,8 @@ def denoise_report(r: dict) -> str:
     parts.append(f"prior from t0 {r['t0']:.3f}" if r["t0"] is not None else "prior pass off (--t0 T runs it)")
     if "bone_length_cv" in r:
         parts.append(f"bone lengths held (CV {r['bone_length_cv']:.2%})")
+    if r.get("bind_frames"):
+        parts.append(f"bind-pose frame {', '.join(map(str, r['bind_frames']))} kept as it was")
     return ", ".join(parts)
 
 
@@ -551,6 +571,7 @@ def denoise(
     subject: SubjectOpt = None,
     in_fmt: InFmt = None,
     units: Units = None,
+    force_read: ForceRead = False,
     add_joints: AddJoints = False,
     shard: ShardOpt = None,
     fail_fast: FailFast = False,
@@ -569,6 +590,7 @@ def denoise(
     Example: [bold]gfpose denoise take01.c3d -o clean.c3d[/]
     """
     STATE["quiet"] = quiet
+    STATE["force_read"] = force_read
     from . import tasks
 
     start = parse_t0(t0)
@@ -637,7 +659,7 @@ def evaluate(
         return evaluate_set(stats, reference, reference_split, sample, as_json)
     if pred is None or gt is None:
         raise InputError("evaluate needs PRED and GT files (or --stats SET); see gfpose evaluate --help")
-    result = score(io.read(pred, fmt=in_fmt), io.read(gt, fmt=in_fmt))
+    result = score(io.read(pred, fmt=in_fmt, sanity=False), io.read(gt, fmt=in_fmt, sanity=False))
     if as_json:
         print(json.dumps(result, indent=2))
         return
@@ -746,6 +768,7 @@ def convert(
     fmt: Fmt = None,
     in_fmt: InFmt = None,
     units: Units = None,
+    force_read: ForceRead = False,
     fail_fast: FailFast = False,
     force: Force = False,
     quiet: Quiet = False,
@@ -756,6 +779,7 @@ def convert(
     Example: [bold]gfpose convert take01.c3d -o take01.npz --subject Derrick[/]
     """
     STATE["quiet"] = quiet
+    STATE["force_read"] = force_read
 
     def one(src: Path, dst: Path, who: Optional[str]) -> str:
         take = read_take(src, skeleton_map, who, in_fmt, units)
@@ -793,6 +817,7 @@ def render(
     subject: SubjectOpt = None,
     in_fmt: InFmt = None,
     units: Units = None,
+    force_read: ForceRead = False,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
@@ -801,6 +826,7 @@ def render(
     Example: [bold]gfpose render noisy.c3d --compare clean.c3d --markers -o before_after.gif[/]
     """
     STATE["quiet"] = quiet
+    STATE["force_read"] = force_read
     from .render import render as draw
 
     if fps <= 0 or panels < 1:
@@ -821,6 +847,7 @@ def maps(
     subject: SubjectOpt = None,
     in_fmt: InFmt = None,
     units: Units = None,
+    force_read: ForceRead = False,
 ) -> None:
     """List the skeleton-map presets, or show how each of the 17 joints of FILE is resolved.
 
@@ -836,6 +863,7 @@ def maps(
             table.add_row(name, load_map(name).description)
         out.print(table)
         return
+    STATE["force_read"] = force_read
     take = read_take(file, skeleton_map, subject, in_fmt, units)
     smap = load_map(take.source["map"]) if take.source.get("map") in preset_names() else None
     table = Table(title=f"{file.name}: map '{take.source.get('map', '-')}', {take.n_frames} frames")
@@ -866,7 +894,7 @@ def merge(
 
     paths = expand(parts)
     check_output(output, force)
-    merged = tasks.aggregate(tasks.merge_shards([io.read(p) for p in paths]), aggregate)
+    merged = tasks.aggregate(tasks.merge_shards([io.read(p, sanity=False) for p in paths]), aggregate)
     write_take(merged, output, fmt, force)
     info(f"[green]wrote[/] {esc(output)}: {merged.n_frames} frames from {len(paths)} parts")
 

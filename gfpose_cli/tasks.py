@@ -298,6 +298,9 @@ def completable_frames(mask: np.ndarray) -> np.ndarray:
     return (mask[:, ROOT] | (mask[:, 1] & mask[:, 4])) & (mask.sum(1) >= 2)
 
 
+#: a take shorter than this is not smoothed (nor handed to the per-frame prior) by denoise
+MIN_TAKE_FRAMES = 8
+
 #: consecutive frames of a take move joints (relative to the pelvis) by a few cm (12 cm with 40 mm
 #: of noise at 30 Hz); a file of unrelated poses (a generated or shuffled set) jumps by about 30 cm
 SEQUENCE_STEP_M = 0.2
@@ -307,7 +310,7 @@ def looks_like_sequence(take: Take) -> bool:
     """True when consecutive frames are close enough to be one take (smoothing along time makes
     sense), False for a collection of unrelated poses, which is cleaned one pose at a time."""
     p = take.positions if take.positions.ndim == 3 else take.positions.mean(1)
-    if take.dim != 3 or len(p) < 8:
+    if take.dim != 3 or len(p) < MIN_TAKE_FRAMES:
         return False
     rel = p - p[:, ROOT : ROOT + 1]
     dist = np.linalg.norm(np.diff(rel, axis=0), axis=-1)
@@ -406,6 +409,26 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
     if t0 is not None and not 0.0 < t0 <= 1.0:
         raise InputError(f"--t0 must be in (0, 1], got {t0}")
+    if temporal and take.n_frames < MIN_TAKE_FRAMES:
+        # too short to tell noise from motion; the per-frame prior would pull a clean (bind) pose
+        # toward the training bodies (197 mm on a 2-frame file): leave it as it is, and say so
+        report = {"temporal": False, "sequence": False, "too_short": take.n_frames, "noise_mm": None, "t0": None}
+        return Take(positions=take.positions, mask=take.mask, fps=take.fps, root=take.root,
+                    source={**take.source, "task": "denoise", "denoise": report})
+    bind = [f for f in take.source.get("bind_frames", ()) if 0 <= f < take.n_frames]
+    if bind and temporal and shard is None:
+        # a rest/bind frame (BVH frame 0 in T-pose) is not part of the motion: hidden from the
+        # smoother (not a spike to correct) and handed back exactly as it was
+        hidden = take.mask.copy()
+        hidden[bind] = False
+        inner = Take(positions=np.where(hidden[..., None], take.positions, np.nan), mask=hidden, fps=take.fps,
+                     root=take.root, source={**take.source, "bind_frames": []})
+        out = denoise(runner, inner, t0, progress, None, temporal, hold_bones)
+        positions, mask = out.positions.copy(), out.mask.copy()
+        positions[bind], mask[bind] = take.positions[bind], take.mask[bind]
+        report = {**out.source["denoise"], "bind_frames": bind}
+        return Take(positions=positions, mask=mask, fps=take.fps, root=out.root,
+                    source={**out.source, "bind_frames": bind, "denoise": report})
     sequence = looks_like_sequence(take)
     temporal = temporal and sequence
     if not temporal and not take.mask.all():

@@ -157,7 +157,7 @@ def test_world_placement_with_cameras_following_the_pelvis(tmp_path: Path, capsy
     assert poses[:, 0, :2].std(0).min() > 0.2  # spread over the area, not stacked
     np.testing.assert_allclose(uv[:, :, 0], 500.0, atol=1e-2)  # random cameras aim at each pelvis
     # a root trajectory: pose i stands on frame i mod F of the take, facing its way
-    path = np.zeros((5, 17, 3), np.float32)
+    path = np.full((5, 17, 3), np.nan, np.float32)  # only the pelvis and hips are needed; the rest missing
     path[:, 0] = [[0, 0, 1], [1, 0, 1], [2, 0, 1], [3, 0, 1], [4, 0, 1]]
     path[:, 1], path[:, 4] = path[:, 0] + [0, -0.1, 0], path[:, 0] + [0, 0.1, 0]  # hips: facing +X
     take = tmp_path / "path.npz"

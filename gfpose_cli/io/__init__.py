@@ -97,7 +97,7 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     for j, p in enumerate(skel.parents):
         rest[j] = skel.offsets[j] + (rest[p] if p >= 0 else 0)
     smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
-        load_map(skeleton_map) if skeleton_map else auto_map(skel.names, str(path)))
+        load_map(skeleton_map) if skeleton_map else auto_map(skel.names, str(path), kind="rig"))
     rest17 = _rest_17(smap, skel.names, rest, str(path))
     if units is None:
         span = float(np.linalg.norm(rest17[JOINTS.index("Head")] - rest17[[JOINTS.index("RAnkle"), JOINTS.index("LAnkle")]].mean(0)))
@@ -111,8 +111,20 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
         mask=mask,
         fps=skel.fps,
         source={"path": str(path), "format": "bvh", "map": smap.name, "units_to_m": scale, "units": unit_name,
-                "up": up, "map_object": smap, "bvh": skel, "to_canonical": rot},
+                "up": up, "map_object": smap, "bvh": skel, "to_canonical": rot, "bind_frames": bind_frames(skel)},
     )
+
+
+def bind_frames(skel) -> list[int]:
+    """[0] when frame 0 is a rest/bind pose (its joint rotations nearly all exactly zero, unlike the
+    next frame's), else []. Tasks leave such a frame as it is: it is not part of the motion."""
+    cols = [skel.channel_start[j] + k for j, ch in enumerate(skel.channels) if skel.parents[j] >= 0
+            for k, c in enumerate(ch) if c.endswith("rotation")]
+    if len(skel.motion) < 3 or not cols:
+        return []
+    zero = np.abs(skel.motion[:2][:, cols]) < 1e-6
+    share = zero.mean(1)
+    return [0] if share[0] >= 0.8 and share[0] - share[1] >= 0.3 else []
 
 
 def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | SkeletonMap | None = None,
@@ -133,7 +145,7 @@ def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | S
     rest_motion = {k: np.zeros((1, v.shape[1])) for k, v in motion.items()}
     _, rest = amc.forward_kinematics(skel, rest_motion)
     smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
-        load_map(skeleton_map) if skeleton_map else auto_map(names, str(amc_path)))
+        load_map(skeleton_map) if skeleton_map else auto_map(names, str(amc_path), kind="rig"))
     poses, mask = smap.apply(names, world, where=str(amc_path))
     rot, up = rest_up(_rest_17(smap, names, rest[0], str(amc_path)))
     return Take(positions=(poses @ rot.T).astype(np.float32), mask=mask, fps=120.0,
@@ -171,16 +183,25 @@ def check_take(take: Take, path: Path) -> Take:
 
 
 def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None,
-         subject: str | None = None, units: str | float | None = None) -> Take:
+         subject: str | None = None, units: str | float | None = None, *, force_read: bool = False,
+         sanity: bool = True) -> Take:
     """Read any supported file into a Take.
 
     fmt overrides the extension; skeleton_map is a preset name or .toml; subject a C3D label
     prefix; units (a name such as cm, or metres per unit) overrides a BVH's guessed unit or a
-    C3D's POINT:UNITS, for files that get it wrong.
+    C3D's POINT:UNITS, for files that get it wrong. A 3D take then passes the body check
+    (io.sanity): implausible limbs or joints at the origin are refused unless force_read; what is
+    only odd lands in take.source["warnings"]. sanity=False skips it (scoring predictions).
     """
     path = Path(path)
     unit = parse_units(units)
-    return check_take(_read(path, fmt, skeleton_map, subject, unit), path)
+    take = check_take(_read(path, fmt, skeleton_map, subject, unit), path)
+    if sanity and take.dim == 3 and take.positions.ndim == 3:
+        from .sanity import check_body
+
+        warnings = check_body(take.positions, take.mask, str(path), force=force_read)
+        take.source["warnings"] = list(take.source.get("warnings", [])) + warnings
+    return take
 
 
 def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | None,

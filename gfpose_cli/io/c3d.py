@@ -108,16 +108,24 @@ def _pyc3d_params(path: Path) -> dict:
                 continue
             params = out.setdefault(gname.upper(), {})
             for pname, param in group.param_items():
-                if param.bytes_per_element == -1:
-                    params[pname.upper()] = [str(s) for s in np.atleast_1d(param.string_array).ravel()] \
-                        if param.dimensions else [param.bytes_value.decode("latin-1")]
-                elif param.bytes_per_element == 4:
-                    params[pname.upper()] = np.atleast_1d(param.float_array).ravel().tolist()
-                elif param.bytes_per_element == 2:
-                    params[pname.upper()] = np.atleast_1d(param.int16_array).ravel().tolist()
-                else:
-                    params[pname.upper()] = np.atleast_1d(param.uint8_array).ravel().tolist()
+                try:
+                    params[pname.upper()] = _pyc3d_value(param)
+                except (ValueError, AssertionError, TypeError):  # an empty or odd-sized value: nothing to read
+                    params[pname.upper()] = []
     return out
+
+
+def _pyc3d_value(param) -> list:
+    """A py-c3d Param as a list: strings for char data, numbers otherwise (scalars too)."""
+    size = param.bytes_per_element
+    if not param.dimensions:
+        if size == -1:
+            return [param.bytes_value.decode("latin-1")]
+        return [{4: param.float_value, 2: param.int16_value}.get(size, param.uint8_value)]
+    if size == -1:
+        return [str(s) for s in np.atleast_1d(param.string_array).ravel()]
+    array = {4: param.float_array, 2: param.int16_array}.get(size, param.uint8_array)
+    return np.atleast_1d(array).ravel().tolist()
 
 
 def load(path: Path) -> C3DData:
@@ -301,7 +309,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     # model outputs and virtual points are never read as markers (an ankle angle is not an ankle)
     names = [label if kind == "marker" else f"{label}\x00{kind}" for label, kind in zip(labels, kinds)]
     smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
-        load_map(skeleton_map) if skeleton_map else auto_map(names, str(path)))
+        load_map(skeleton_map) if skeleton_map else auto_map(names, str(path), kind="markers"))
     used = {normalise_name(s) for s in smap.resolved_sources(names)}
     clash = sorted(set(dupes) & used)
     if clash:
@@ -383,15 +391,14 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     if f.digest != src.get("c3d_digest", f.digest):
         raise InputError(f"{src['path']} changed since it was read; run the command again")
     edits = marker_edits(take, poses)
-    summary = {"moved": int(edits.moved.sum()), "filled": int(edits.filled.sum()), "markers": int(edits.body.sum()),
-               "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": 0}
     if add_joints:
         data = _with_joints(f, take, poses, edits, src)
-        summary["joints_added"] = len(JOINTS)
     else:
         if f.raw is None:
             raise InputError(f"{src['path']}: gfpose cannot write into this C3D's layout; write NPZ or BVH instead")
         data = _patched(f, edits, src)
+    summary = {"moved": int(edits.moved.sum()), "filled": int(edits.filled.sum()), "markers": int(edits.body.sum()),
+               "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": len(JOINTS) if add_joints else 0}
     with atomic_path(Path(path), force) as tmp:
         tmp.write_bytes(data)
     return summary
@@ -459,9 +466,21 @@ def _long_runs(observed: np.ndarray) -> np.ndarray:
 def _patched(f: C3DData, edits: MarkerEdits, src: dict) -> bytes:
     """The source file's bytes with the edited samples rewritten and the GFPOSE group set."""
     rot, scale = src["to_canonical"], src["units_to_m"]
+    cols_all = np.asarray(src["marker_index"])
+    # a move below the file's storage resolution (float32 rounding, one integer step) writes the
+    # same bytes: it is no move, and is not counted as one
+    rows, ks = np.nonzero(edits.moved)
+    if rows.size:
+        stored = f.raw.points()[0][rows, cols_all[ks]]
+        new = (edits.new[rows, ks] @ rot) / scale
+        if f.raw.is_float:
+            same = (new.astype(np.float32) == stored.astype(np.float32)).all(-1)
+        else:
+            same = (np.rint(new / abs(f.raw.scale)) == np.rint(stored / abs(f.raw.scale))).all(-1)
+        edits.moved[rows[same], ks[same]] = False
     changed = edits.moved | edits.filled
     rows, ks = np.nonzero(changed)
-    cols = np.asarray(src["marker_index"])[ks]
+    cols = cols_all[ks]
     file_xyz = (edits.new[rows, ks] @ rot) / scale  # canonical metres -> file axes and units
     labels = f.labels
     params = {**_flags("FILLED", [labels[c] for c in src["marker_index"]], edits.filled.sum(0)),

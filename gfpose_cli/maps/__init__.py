@@ -36,6 +36,7 @@ class SkeletonMap:
     joints: dict[str, dict[str, float]]
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # normalised name -> alternatives
     priority: int = 0  # breaks ties in auto-detection when several presets find every source
+    kinds: tuple[str, ...] = ("markers", "rig")  # what it maps: C3D marker sets, skeleton rigs (BVH, ASF), 2d
 
     def sources(self) -> set[str]:
         return {normalise_name(s) for w in self.joints.values() for s in w}
@@ -109,7 +110,8 @@ def _parse(data: dict, name: str) -> SkeletonMap:
     aliases = {normalise_name(k): tuple(normalise_name(a) for a in ([v] if isinstance(v, str) else v))
                for k, v in data.get("aliases", {}).items()}
     return SkeletonMap(name=str(data.get("name", name)), description=str(data.get("description", "")),
-                       joints=joints, aliases=aliases, priority=int(data.get("priority", 0)))
+                       joints=joints, aliases=aliases, priority=int(data.get("priority", 0)),
+                       kinds=tuple(str(k) for k in data.get("kinds", ("markers", "rig"))))
 
 
 def preset_names() -> list[str]:
@@ -132,19 +134,29 @@ def load_map(name_or_path: str | Path) -> SkeletonMap:
     return _parse(tomllib.loads(text), name)
 
 
-def auto_map(names: list[str], where: str = "input") -> SkeletonMap:
-    """The preset whose source names best match names; refuses when none matches fully."""
-    maps = [load_map(n) for n in preset_names()]
+def auto_map(names: list[str], where: str = "input", kind: str | None = None) -> SkeletonMap:
+    """The preset whose source names best match names; refuses when none matches fully.
+
+    kind ("markers" for C3D, "rig" for BVH/ASF) limits the candidates, so a marker file is never
+    pointed to a skeleton rig's preset or a 2D keypoint set.
+    """
+    maps = [m for m in (load_map(n) for n in preset_names()) if kind is None or kind in m.kinds]
     scored = sorted(((m.match_score(names), m.priority, m.name) for m in maps), reverse=True)
     best_score, _, best = scored[0]
-    if best_score < 1.0:
-        try:
-            load_map(best).apply(names, np.zeros((1, len(names), 3)), where=where)
-            detail = ""
-        except InputError as exc:
-            detail = ": " + str(exc).split(" cannot find ", 1)[-1]
-        raise InputError(
-            f"{where}: no skeleton map matches its joint names; the closest, {best} ({best_score:.0%} of its "
-            f"sources found), cannot find {detail[2:] or 'some joints'}. Pass --map with a preset or your own .toml"
-        )
-    return load_map(best)
+    if best_score >= 1.0:
+        return load_map(best)
+    shown = [n.split("\x00")[0] for n in names if n.strip() and "\x00" not in n]
+    own = ", ".join(shown[:12]) + (f", ... ({len(shown)} in all)" if len(shown) > 12 else "")
+    what = {"markers": "marker set", "rig": "skeleton rig"}.get(kind or "", "skeleton map")
+    if best_score == 0.0:
+        raise InputError(f"{where}: its names match no shipped {what} (its {'labels' if kind == 'markers' else 'joints'}: "
+                         f"{own or 'none'}); pass --map with your own .toml (`gfpose maps` lists the presets)")
+    try:
+        load_map(best).apply(names, np.zeros((1, len(names), 3)), where=where)
+        detail = ""
+    except InputError as exc:
+        detail = str(exc).split(" cannot find ", 1)[-1]
+    raise InputError(
+        f"{where}: no {what} matches its names; the closest, {best} ({best_score:.0%} of its names found), lacks "
+        f"{detail or 'some joints'}. Its own names: {own}. Pass --map with a preset or your own .toml"
+    )

@@ -1,0 +1,109 @@
+"""Is what was read a human body? A check on every 3D take before any task runs.
+
+A reader can be wrong without failing: the wrong unit, position channels added twice, a gap
+stored as zeros read as a marker at the lab origin. Each leaves a trace in the body it makes: limb
+lengths no adult or child has, a joint sitting exactly on (0, 0, 0), left and right limbs of very
+different length. Bounds are wide (a small child to a very tall adult, with room for marker-based
+joint centres); what breaks them is refused with the figure and its likely cause, and
+`--force-read` reads the file anyway. What is only odd is a warning.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..skeleton import JOINTS
+
+_J = {name: i for i, name in enumerate(JOINTS)}
+
+#: (name, joint a, joint b, shortest, longest, an adult's) in metres: a ~0.9 m child to a 2.3 m adult
+LIMBS = (
+    ("right femur", "RHip", "RKnee", 0.15, 0.70, 0.43), ("left femur", "LHip", "LKnee", 0.15, 0.70, 0.43),
+    ("right tibia", "RKnee", "RAnkle", 0.13, 0.65, 0.40), ("left tibia", "LKnee", "LAnkle", 0.13, 0.65, 0.40),
+    ("right upper arm", "RShoulder", "RElbow", 0.10, 0.50, 0.29),
+    ("left upper arm", "LShoulder", "LElbow", 0.10, 0.50, 0.29),
+    ("right forearm", "RElbow", "RWrist", 0.08, 0.45, 0.25), ("left forearm", "LElbow", "LWrist", 0.08, 0.45, 0.25),
+)
+#: ankle to head along the bones, metres (a ~0.9 m child to a 2.5 m giant)
+HEIGHT_RANGE = (0.6, 2.4)
+#: left and right limb lengths differing by more than this factor are worth a warning
+ASYMMETRY = 1.3
+
+_TRUNK = ("Pelvis", "Spine", "Thorax", "Neck", "Head")
+
+
+def _median_length(poses: np.ndarray, mask: np.ndarray, a: str, b: str) -> float | None:
+    i, j = _J[a], _J[b]
+    both = mask[:, i] & mask[:, j]
+    if not both.any():
+        return None
+    return float(np.median(np.linalg.norm(poses[both, i] - poses[both, j], axis=-1)))
+
+
+def _cause(ratio: float) -> str:
+    """The likely cause of limbs `ratio` times their usual length."""
+    for factor, cause in ((1000.0, "the file is in mm but read as metres"), (100.0, "the file is in cm but read as metres"),
+                          (10.0, "a unit off by 10 (cm read as mm?)"), (2.0, "bones counted twice (BVH position "
+                                                                          "channels added to OFFSET?)"),
+                          (0.0254 / 0.01, "inches read as cm"), (0.01 / (0.0254 / 0.45), "the CMU/Acclaim unit read as cm (--units acclaim)"), (0.001, "the file is in metres but read as mm"),
+                          (0.01, "the file is in metres but read as cm"), (0.1, "a unit off by 10 (mm read as cm?)"),
+                          (0.5, "half-length bones")):
+        if abs(np.log(ratio / factor)) < np.log(1.35):
+            return cause
+    return "wrong units, or markers that are not where the map expects them"
+
+
+def body_report(poses: np.ndarray, mask: np.ndarray) -> dict:
+    """Median limb lengths and the ankle-to-head height of a take (metres; None where unseen)."""
+    lengths = {name: _median_length(poses, mask, a, b) for name, a, b, _, _, _ in LIMBS}
+    trunk = [_median_length(poses, mask, a, b) for a, b in zip(_TRUNK[:-1], _TRUNK[1:])]
+    legs = [v for v in (np.nanmean([x for x in (lengths["right femur"], lengths["left femur"]) if x is not None] or [np.nan]),
+                        np.nanmean([x for x in (lengths["right tibia"], lengths["left tibia"]) if x is not None] or [np.nan]))]
+    height = None
+    if all(t is not None for t in trunk) and all(np.isfinite(legs)):
+        height = float(sum(trunk) + sum(legs))
+    return {"lengths": lengths, "height": height}
+
+
+def check_body(poses: np.ndarray, mask: np.ndarray, where: str, force: bool = False) -> list[str]:
+    """Refuse (InputError) a take whose body cannot be right; return warnings for what is only odd.
+
+    poses (F, 17, 3) metres, mask (F, 17). With force, refusals become warnings.
+    """
+    problems: list[str] = []
+    warnings: list[str] = []
+    poses = np.asarray(poses, dtype=np.float64)
+    zero = mask[:, 1:] & (poses[:, 1:] == 0).all(-1)
+    if zero.any():
+        f, j = np.argwhere(zero)[0]
+        problems.append(f"frame {f}, joint {JOINTS[j + 1]} sits exactly at the origin (0, 0, 0) "
+                        f"({int(zero.sum())} samples in all): gaps stored as zeros? mark them missing (NaN)")
+    report = body_report(poses, mask)
+    for name, a, b, lo, hi, usual in LIMBS:
+        value = report["lengths"][name]
+        if value is None or lo <= value <= hi:
+            continue
+        problems.append(f"its {name} is {value:.3g} m long ({'longer' if value > hi else 'shorter'} than any "
+                        f"person's, {lo:g}-{hi:g} m): {_cause(value / usual)}")
+        break  # one limb says it; the others usually say the same
+    height = report["height"]
+    if height is not None and not problems and not HEIGHT_RANGE[0] <= height <= HEIGHT_RANGE[1]:
+        usual = 1.5
+        problems.append(f"its ankle-to-head height is {height:.3g} m (a person: {HEIGHT_RANGE[0]:g}-{HEIGHT_RANGE[1]:g} m): "
+                        f"{_cause(height / usual)}")
+    for right, left in (("right femur", "left femur"), ("right tibia", "left tibia"),
+                        ("right upper arm", "left upper arm"), ("right forearm", "left forearm")):
+        r, l = report["lengths"][right], report["lengths"][left]
+        if r and l and max(r, l) / min(r, l) > ASYMMETRY:
+            warnings.append(f"{where}: its {right} is {r * 1000:.0f} mm and {left} {l * 1000:.0f} mm long: left and "
+                            "right markers swapped, or a marker off its landmark?")
+    far = mask & mask[:, :1] & (np.linalg.norm(poses - poses[:, :1], axis=-1) > 2.0)
+    if far.any() and not problems:
+        f, j = np.argwhere(far)[0]
+        warnings.append(f"{where}: frame {f}, joint {JOINTS[j]} is {np.linalg.norm(poses[f, j] - poses[f, 0]):.2g} m from "
+                        f"the pelvis ({int(far.any(1).sum())} frames like it): a mislabelled or invalid sample?")
+    if problems:
+        if not force:
+            raise InputError(f"{where}: {problems[0]}; if the file is right, pass --force-read")
+        warnings = [f"{where}: read anyway (--force-read): {p}" for p in problems] + warnings
+    return warnings

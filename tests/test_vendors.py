@@ -119,6 +119,14 @@ def test_vendor_file_converts_plausibly_or_is_refused_with_one_line(name: str, t
         # consecutive frames are consecutive: no misread stride
         step = np.linalg.norm(np.diff(take.positions, axis=0), axis=-1)
         assert np.nanmedian(step) < 0.06  # metres per frame (30 fps takes move fast)
+    # `gfpose maps FILE` reads the same way: the same refusal, or the table of all 17 joints
+    code_maps = run(["maps", str(src)])
+    err_maps = capsys.readouterr()
+    assert code_maps == code
+    if what == "refuse":
+        assert re.search(pattern, " ".join(line.strip() for line in err_maps.err.splitlines())), err_maps.err
+    else:
+        assert "RWrist" in err_maps.out + err_maps.err
     assert src.read_bytes() == before  # inputs are only ever read
 
 

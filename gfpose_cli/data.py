@@ -21,11 +21,16 @@ from .geometry import root_relative
 from .take import Take
 
 TARGET_FPS = 30.0
-#: held-out subjects, never trained on: CMU subjects 02, 09 and 12, and HDM05 actor mm.
-HELD_OUT = {"cmu": ("02", "09", "12"), "hdm05": ("mm",)}
+#: held-out subjects, never trained on: CMU subjects 02, 09 and 12 (the retargeted CMU body of
+#: cmu-bvh), HDM05 actor mm, and one body of each family of the multibody archives: CMU subject 83 in
+#: its original ASF/AMC (the shortest, 1.40 m to the head bone's end), ACCAD Male1 in BVH (the tallest,
+#: femur 0.455 m) and CMU subject 135 as marker C3D (joint centres from markers).
+HELD_OUT = {"cmu": ("02", "09", "12"), "hdm05": ("mm",), "cmuamc": ("83",), "accad": ("Male1",), "cmuc3d": ("135",)}
 #: CMU trials recorded at 60 fps although their header says 120 (PROVENANCE.md).
 CMU_TRUE_FPS = {"dance-salsa": 60.0}
-CACHE_VERSION = 3  # 3: BVH/ASF Y-axis rotations fixed (were mirrored)
+CACHE_VERSION = 4  # 3: BVH/ASF Y-axis rotations fixed (were mirrored); 4: BVH position channels replace OFFSET
+#: clips whose source decimated them below CMU's 120 Hz (multibody-mocap PROVENANCE.md)
+CLIP_FPS = {"141_01.amc": 30.0}
 ProgressFn = Callable[[str], None]
 
 
@@ -161,6 +166,49 @@ def _hdm05_takes(path: Path) -> Iterator[TakeRecord]:
             yield f"hdm05/{member.name}", f"hdm05:{actor}", take.positions, take.mask, take.fps
 
 
+def _multibody_takes(path: Path) -> Iterator[TakeRecord]:
+    """multibody-mocap: CMU performers in their original ASF/AMC (cmu-amc/<body>/<body>.asf and
+    <body>_<take>.amc, 120 Hz but for CLIP_FPS) and ACCAD performers in BVH (accad-bvh/<performer>/)."""
+    from .io import read_amc, take_from_bvh
+    from .io.bvh import parse
+    from .maps import load_map
+
+    acclaim, rig = load_map("hdm05-asf"), load_map("mixamo")
+    with tarfile.open(path, "r:*") as tar:  # small (11 MB): read whole, an .asf may follow its .amc
+        files = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+    for name in sorted(files):
+        member, body = Path(name), Path(name).parent.name
+        where = f"{path}:{name}"
+        if "cmu-amc" in member.parts and member.suffix.lower() == ".amc":
+            asf = next((k for k in files if Path(k).parent == member.parent and k.lower().endswith(".asf")), None)
+            if asf is None:
+                raise InputError(f"{where}: no .asf skeleton beside it")
+            take = read_amc(member, Path(asf), acclaim, asf_text=files[asf].decode("latin-1"),
+                            amc_text=files[name].decode("latin-1"))
+            yield f"cmuamc/{name}", f"cmuamc:{body}", take.positions, take.mask, CLIP_FPS.get(member.name, 120.0)
+        elif "accad-bvh" in member.parts and member.suffix.lower() == ".bvh":
+            take = take_from_bvh(parse(files[name].decode("utf-8", errors="replace"), where), where, rig)
+            yield f"accad/{name}", f"accad:{body}", take.positions, take.mask, take.fps
+
+
+def _multibody2_takes(path: Path) -> Iterator[TakeRecord]:
+    """multibody2-mocap: CMU performers as their original marker C3D (cmu-c3d/<body>/*.c3d), read through
+    the plug-in-gait map as a studio's own captures are."""
+    import tempfile
+
+    from . import io
+
+    with tarfile.open(path, "r:*") as tar, tempfile.TemporaryDirectory() as tmp:
+        for member in tar:
+            if not member.isfile() or not member.name.lower().endswith(".c3d"):
+                continue
+            local = Path(tmp) / Path(member.name).name
+            local.write_bytes(tar.extractfile(member).read())
+            take = io.read(local, skeleton_map="plug-in-gait")
+            body = Path(member.name).parent.name
+            yield f"cmuc3d/{member.name}", f"cmuc3d:{body}", take.positions, take.mask, take.fps
+
+
 def pose_set_from_takes(records: Iterable[TakeRecord], progress: ProgressFn | None = None,
                         drop_glitches: bool = True) -> PoseSet:
     """Collect takes into one pose set: ~30 fps, complete (and glitch-free) frames, root kept aside.
@@ -206,7 +254,10 @@ def _take_poses(positions: np.ndarray, mask: np.ndarray, fps: float,
     return root_relative(positions[::step][keep])
 
 
-ARCHIVES: dict[str, Callable[[Path], Iterator[TakeRecord]]] = {"cmu-bvh": _cmu_takes, "hdm05-amc": _hdm05_takes}
+ARCHIVES: dict[str, Callable[[Path], Iterator[TakeRecord]]] = {
+    "cmu-bvh": _cmu_takes, "hdm05-amc": _hdm05_takes,
+    "multibody-mocap": _multibody_takes, "multibody2-mocap": _multibody2_takes,
+}
 
 
 def archive_kind(path: Path) -> str | None:

@@ -1,0 +1,195 @@
+"""Golden outputs: every subcommand on real files (tests/data/vendors) with fixed seeds, compared
+with the outputs recorded in tests/data/golden.npz.
+
+This guards refactors (issue 22: "behaviour does not change"): the numbers of every output must
+stay as recorded. Float outputs are compared to 1e-5 (relative) so a different BLAS build does not
+trip it; text and integer outputs exactly. After an intended change of behaviour, record anew with
+
+    GFPOSE_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+
+and say in the commit why the outputs moved.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gfpose_cli.cli import main
+
+DATA = Path(__file__).parent / "data"
+VENDORS = DATA / "vendors"
+GOLDEN = DATA / "golden.npz"
+C3D = VENDORS / "pycgm__RoboStatic.c3d"
+BVH = VENDORS / "bvhpy__test_mocapbank.bvh"
+BIND_BVH = VENDORS / "dme__blender_rendering_example.bvh"
+FAST = ["--steps", "4", "--seed", "3", "-q"]
+
+
+def run(argv: list[str], capsys) -> str:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    assert code == 0, (argv, captured.err)
+    return captured.out
+
+
+def _text(value: str) -> np.ndarray:
+    return np.frombuffer(hashlib.sha256(value.encode()).hexdigest().encode(), dtype=np.uint8)
+
+
+def capture(path: Path) -> dict[str, np.ndarray]:
+    """An output file as named arrays, leaving out what names the code version or the clock."""
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as d:
+            return {k: d[k] for k in d.files if d[k].dtype.kind in "fiub"}
+    if suffix == ".csv":
+        text = path.read_text()
+        return {"header": _text(text.splitlines()[0]), "values": np.genfromtxt(path, delimiter=",", skip_header=1)}
+    if suffix == ".bvh":
+        from gfpose_cli.io import bvh as bvh_io
+
+        skel = bvh_io.read_skeleton(path)
+        return {"header": _text(skel.header), "motion": skel.motion, "frame_time": np.array([skel.frame_time])}
+    if suffix == ".c3d":
+        from gfpose_cli.io.c3d import load
+
+        f = load(path)
+        params = {g: {k: v for k, v in ps.items() if (g, k) != ("GFPOSE", "VERSION")} for g, ps in f.params.items()}
+        return {"xyz": np.nan_to_num(f.xyz).astype(np.float32), "observed": f.observed, "labels": _text("|".join(f.labels)),
+                "params": _text(json.dumps(params, sort_keys=True, default=str)),
+                "proc": _text(f"{f.raw.proc} {f.raw.scale!r}")}
+    if suffix == ".pt":
+        import torch
+
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        state = blob.get("ema") or blob.get("model") or blob.get("state_dict") or {}
+        return {k: v.float().numpy() for k, v in state.items() if hasattr(v, "numpy")}
+    if suffix == ".gif" or suffix == ".png":
+        return {"size_nonzero": np.array([path.stat().st_size > 1000])}
+    raise AssertionError(f"no capture for {path}")
+
+
+def gappy_c3d(dst: Path) -> Path:
+    """RoboStatic with its LKNE marker invalid for 40 frames (the spec's -1 fourth word)."""
+    from gfpose_cli.io import c3d_raw
+    from gfpose_cli.io.c3d import load
+
+    raw = c3d_raw.parse(C3D.read_bytes())
+    col = load(C3D).labels.index("LKNE")
+    data = bytearray(raw.data)
+    for f in range(200, 240):
+        at = raw.data_offset + f * raw.frame_bytes + col * 4 * raw.word_bytes
+        data[at + 3 * raw.word_bytes:at + 4 * raw.word_bytes] = struct.pack("<f", -1.0)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def keypoints_csv(src_npz: Path, dst: Path) -> Path:
+    """2D keypoints (pixels) of a 3D take seen by one fixed camera, as the CSV schema writes them."""
+    from gfpose_cli import io
+    from gfpose_cli.take import Take
+
+    take = io.read(src_npz)
+    p = take.positions[::10].astype(np.float64)
+    cam = np.stack([p[..., 0], -p[..., 2], p[..., 1] + 4.0], -1)  # 4 m in front, y down
+    uv = 1000.0 * cam[..., :2] / cam[..., 2:] + 500.0
+    io.write(Take(positions=uv.astype(np.float32), fps=take.fps / 10), dst)
+    return dst
+
+
+def outputs(tmp: Path, capsys) -> dict[str, np.ndarray]:
+    """Run every subcommand; return all outputs as flat named arrays."""
+    os.environ["GFPOSE_CODE_VERSION"] = "golden"
+    out: dict[str, Path | str] = {}
+
+    def add(name: str, argv: list[str], path: Path | None = None) -> None:
+        text = run(argv, capsys)
+        out[name] = path if path is not None else text
+
+    t = tmp
+    add("generate_npz", ["generate", "--n", "40", *FAST, "-o", str(t / "gen.npz")], t / "gen.npz")
+    add("generate_bvh", ["generate", "--n", "8", *FAST, "-o", str(t / "gen.bvh")], t / "gen.bvh")
+    add("generate_c3d", ["generate", "--n", "8", *FAST, "-o", str(t / "gen.c3d")], t / "gen.c3d")
+    add("generate_views", ["generate", "--n", "12", "--cameras", "2", "--temperature", "0.7", *FAST,
+                           "-o", str(t / "views.npz")], t / "views.npz")
+    for k in (0, 1):
+        run(["generate", "--n", "40", *FAST, "--batch-size", "16", "--shard", f"{k}/2", "-o", str(t / f"part{k}.npz")], capsys)
+    add("merge", ["merge", str(t / "part0.npz"), str(t / "part1.npz"), "-o", str(t / "merged.npz")], t / "merged.npz")
+    add("convert_c3d_npz", ["convert", str(C3D), "-o", str(t / "conv.npz"), "-q"], t / "conv.npz")
+    add("convert_bvh_bvh", ["convert", str(BVH), "-o", str(t / "conv.bvh"), "-q"], t / "conv.bvh")
+    add("convert_csv", ["convert", str(BVH), "-o", str(t / "conv.csv"), "-q"], t / "conv.csv")
+    add("convert_add_joints", ["convert", str(C3D), "--add-joints", "-o", str(t / "joints.c3d"), "-q"], t / "joints.c3d")
+    add("denoise_c3d", ["denoise", str(C3D), *FAST, "-o", str(t / "den.c3d")], t / "den.c3d")
+    add("denoise_bvh", ["denoise", str(BVH), *FAST, "-o", str(t / "den.bvh")], t / "den.bvh")
+    add("denoise_bind_bvh", ["denoise", str(BIND_BVH), *FAST, "-o", str(t / "bind.bvh")], t / "bind.bvh")
+    add("denoise_per_frame", ["denoise", str(t / "conv.npz"), "--per-frame", "--t0", "0.05", *FAST,
+                              "-o", str(t / "denf.npz")], t / "denf.npz")
+    gappy = gappy_c3d(t / "gappy.c3d")
+    add("complete_c3d", ["complete", str(gappy), *FAST, "-o", str(t / "filled.c3d")], t / "filled.c3d")
+    add("complete_npz", ["complete", str(gappy), *FAST, "-o", str(t / "filled.npz")], t / "filled.npz")
+    add("complete_per_frame", ["complete", str(gappy), "--per-frame", "--hypotheses", "2", *FAST,
+                               "-o", str(t / "filledS.npz")], t / "filledS.npz")
+    kp = keypoints_csv(t / "conv.npz", t / "kp.csv")
+    add("lift_npz", ["lift", str(kp), "--hypotheses", "3", *FAST, "-o", str(t / "lift.npz")], t / "lift.npz")
+    add("lift_csv", ["lift", str(kp), "--hypotheses", "3", "--aggregate", "mean", *FAST, "-o", str(t / "lift.csv")],
+        t / "lift.csv")
+    add("lift_pc", ["lift", str(kp), "--sampler", "pc", "--steps", "3", "--seed", "3", "-q", "-o", str(t / "liftpc.npz")],
+        t / "liftpc.npz")
+    add("evaluate", ["evaluate", str(t / "denf.npz"), str(t / "conv.npz"), "--json"])
+    add("maps", ["maps", str(C3D)])
+    add("maps_list", ["maps"])
+    add("train", ["train", str(t / "conv.npz"), "--task", "prior", "--steps", "3", "--width", "32", "--blocks", "1",
+                  "--batch-size", "16", "--no-holdout", "--device", "cpu", "--seed", "3", "-q", "-o", str(t / "tiny.pt")],
+        t / "tiny.pt")
+    pytest.importorskip("matplotlib")
+    add("render", ["render", str(C3D), "--compare", str(t / "den.c3d"), "--markers", "-o", str(t / "r.png"), "-q"],
+        t / "r.png")
+    flat: dict[str, np.ndarray] = {}
+    for name, value in out.items():
+        if isinstance(value, Path):
+            for key, arr in capture(value).items():
+                flat[f"{name}/{key}"] = np.asarray(arr)
+        elif name == "evaluate":
+            numbers = json.loads(value)
+            flat[f"{name}/json"] = np.array(_numbers(numbers), dtype=np.float64)
+        else:
+            flat[f"{name}/text"] = _text(value)
+    return flat
+
+
+def _numbers(value) -> list[float]:
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in _numbers(value[k])]
+    if isinstance(value, list):
+        return [x for v in value for x in _numbers(v)]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [float(value)]
+    return []
+
+
+def test_every_subcommand_gives_the_recorded_outputs(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # rich wraps tables at the terminal width
+    got = outputs(tmp_path, capsys)
+    if os.environ.get("GFPOSE_UPDATE_GOLDEN"):
+        np.savez_compressed(GOLDEN, **got)
+        pytest.skip(f"recorded {len(got)} golden arrays in {GOLDEN}")
+    with np.load(GOLDEN) as d:
+        want = {k: d[k] for k in d.files}
+    assert sorted(got) == sorted(want)
+    for key in sorted(want):
+        a, b = got[key], want[key]
+        assert a.shape == b.shape, key
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=key)
+        else:
+            assert np.array_equal(a, b), key

@@ -23,10 +23,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gfpose_cli import data, metrics  # noqa: E402
+from gfpose_cli.training import data
+from gfpose_cli.evaluation import metrics  # noqa: E402
 from gfpose_cli.model.problem import view_from_cameras  # noqa: E402
-from gfpose_cli.skeleton import PARTS  # noqa: E402
-from gfpose_cli.take import Take  # noqa: E402
+from gfpose_cli.core.skeleton import PARTS  # noqa: E402
+from gfpose_cli.core.take import Take  # noqa: E402
 from gfpose_cli.model.sampling import DEFAULT_STEPS  # noqa: E402
 from gfpose_cli.tasks import Runner, SamplerOptions, complete, denoise, generate, lift, resolve_device  # noqa: E402
 
@@ -64,8 +65,9 @@ def deterministic_rows(sets: dict[str, np.ndarray], p_rows: list, seed: int, ste
     pose, the camera code and ranges the score model trained with), on the S=1 rows' exact inputs."""
     from lifter import lift_mpjpe, train_lifter, training_pairs
 
-    from gfpose_cli import cameras, protocols
-    from gfpose_cli.synthetic import dataset_arrays
+    from gfpose_cli.kinematics import cameras
+    from gfpose_cli.evaluation import protocols
+    from gfpose_cli.training.synthetic import dataset_arrays
 
     real = archive_pose_set(pose_set_file).split()[0].poses
     arrays = dataset_arrays(real, cameras.random_cameras(len(real), 4, seed + 1))
@@ -85,7 +87,7 @@ def deterministic_rows(sets: dict[str, np.ndarray], p_rows: list, seed: int, ste
 def table8_row() -> list:
     """The Table 8 protocol's result as committed by bench/synthetic.py (it trains six lifters:
     about 45 minutes on CPU, so it is a script of its own)."""
-    from gfpose_cli import protocols
+    from gfpose_cli.evaluation import protocols
 
     path = Path(__file__).resolve().parent / "results" / "synthetic.md"
     for line in reversed(path.read_text().splitlines()) if path.exists() else []:
@@ -170,7 +172,7 @@ def main() -> None:
 
 
 def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int, t_start: float) -> None:
-    from gfpose_cli import protocols
+    from gfpose_cli.evaluation import protocols
 
     chosen = protocols.parse(args.protocol)
     sets = held_out_sets(n, args.seed, args.pose_set)

@@ -17,8 +17,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gfpose_cli.geometry import normalise_2d  # noqa: E402
-from gfpose_cli.skeleton import N_JOINTS  # noqa: E402
+from gfpose_cli.kinematics.geometry import normalise_2d  # noqa: E402
+from gfpose_cli.core.skeleton import N_JOINTS  # noqa: E402
 
 
 class Lifter(nn.Module):

@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gfpose_cli import tasks  # noqa: E402
-from gfpose_cli.take import Take  # noqa: E402
+from gfpose_cli.core.take import Take  # noqa: E402
 
 NFE_PER_STEP = {"dpm2m": 1, "ode-euler": 1, "pc": 2}
 

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import archive_pose_set, camera_views, held_out_sets  # noqa: E402
 from lifter import lift_mpjpe, train_lifter, training_pairs  # noqa: E402
 
-from gfpose_cli import cameras  # noqa: E402
-from gfpose_cli.synthetic import SyntheticPoses, dataset_arrays  # noqa: E402
+from gfpose_cli.kinematics import cameras  # noqa: E402
+from gfpose_cli.training.synthetic import SyntheticPoses, dataset_arrays  # noqa: E402
 
 
 def real_training_poses() -> np.ndarray:

@@ -25,9 +25,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gfpose_cli import data, metrics, tasks, temporal  # noqa: E402
-from gfpose_cli.skeleton import PARTS  # noqa: E402
-from gfpose_cli.take import Take  # noqa: E402
+from gfpose_cli.training import data
+from gfpose_cli.evaluation import metrics
+from gfpose_cli import tasks
+from gfpose_cli.signal import temporal  # noqa: E402
+from gfpose_cli.core.skeleton import PARTS  # noqa: E402
+from gfpose_cli.core.take import Take  # noqa: E402
+from gfpose_cli.util.provenance import file_digest  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 CMU_TAKES = ("02_01", "02_05", "09_01", "09_12", "12_02")
@@ -39,7 +43,7 @@ SG_WINDOWS = (5, 7, 9, 11, 15, 21, 31, 41, 61, 81, 121)
 def held_out_takes() -> dict[str, tuple[np.ndarray, float]]:
     """name -> (positions (F, 17, 3) metres, fps), cached beside the pose-set cache."""
     archive = SHARED / "data" / "cmu-bvh.tar.xz"
-    key = hashlib.sha256((data.file_digest(archive) + ",".join(CMU_TAKES)).encode()).hexdigest()[:16]
+    key = hashlib.sha256((file_digest(archive, 16) + ",".join(CMU_TAKES)).encode()).hexdigest()[:16]
     cache = data.cache_dir() / f"bench-takes-{key}.npz"
     if not cache.exists():
         found = {}

@@ -1,3 +1,3 @@
-from .cli import main
+from gfpose_cli.cli import main
 
 main()

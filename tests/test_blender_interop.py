@@ -16,7 +16,7 @@ import pytest
 
 from gfpose_cli import io
 from gfpose_cli.io import bvh as bvh_io
-from gfpose_cli.rotations import kabsch
+from gfpose_cli.kinematics.rotations import kabsch
 
 from .conftest import FIXTURES, needs_fixtures
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gfpose_cli import io
-from gfpose_cli.errors import InputError
-from gfpose_cli.metrics import body_height
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.evaluation.metrics import body_height
 
 from .conftest import FIXTURES, needs_fixtures
 from .test_cli import run

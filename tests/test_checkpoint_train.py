@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gfpose_cli.errors import CheckpointError, InputError
+from gfpose_cli.core.errors import CheckpointError, InputError
 from gfpose_cli.model import checkpoint
-from gfpose_cli.model.train import TrainConfig, Trainer
+from gfpose_cli.training.trainer import TrainConfig, Trainer
 
 from .conftest import synthetic_poses
 
@@ -106,7 +106,7 @@ def test_bone_scale_gives_new_proportions_and_keeps_the_pose() -> None:
     import numpy as np
 
     from gfpose_cli.model.problem import random_bone_scale
-    from gfpose_cli.skeleton import MIRROR, PARENTS
+    from gfpose_cli.core.skeleton import MIRROR, PARENTS
 
     poses = torch.from_numpy(synthetic_poses(400)).float()
     scaled = random_bone_scale(poses, 0.05, torch.Generator().manual_seed(0))

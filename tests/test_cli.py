@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from gfpose_cli import io
 from gfpose_cli.cli import app, main
-from gfpose_cli.take import Take
+from gfpose_cli.core.take import Take
 
 from .conftest import synthetic_poses
 

@@ -13,7 +13,7 @@ import torch
 
 from gfpose_cli import io
 from gfpose_cli.model import checkpoint
-from gfpose_cli.take import Take
+from gfpose_cli.core.take import Take
 
 from .conftest import synthetic_poses
 

@@ -23,8 +23,8 @@ import pytest
 
 from gfpose_cli import io
 from gfpose_cli.io.keypoints2d import COCO17
-from gfpose_cli.skeleton import JOINTS
-from gfpose_cli.take import Take
+from gfpose_cli.core.skeleton import JOINTS
+from gfpose_cli.core.take import Take
 
 from .conftest import DATA, FIXTURES, synthetic_poses
 from .test_cli import run

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gfpose_cli import gapfill, io, tasks, temporal
-from gfpose_cli.skeleton import PARTS
-from gfpose_cli.take import Take
+from gfpose_cli.signal import gapfill, temporal
+from gfpose_cli import io, tasks
+from gfpose_cli.core.skeleton import PARTS
+from gfpose_cli.core.take import Take
 
 from .conftest import FIXTURES, needs_fixtures
 

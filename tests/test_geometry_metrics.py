@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gfpose_cli import metrics
-from gfpose_cli.geometry import normalise_2d, procrustes_align, rotation_z
-from gfpose_cli.skeleton import BONES, SYMMETRIC_BONES, mirror_poses
+from gfpose_cli.evaluation import metrics
+from gfpose_cli.kinematics.geometry import normalise_2d, procrustes_align, rotation_z
+from gfpose_cli.core.skeleton import BONES, SYMMETRIC_BONES, mirror_poses
 
 from .conftest import synthetic_poses
 

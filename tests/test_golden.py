@@ -97,7 +97,7 @@ def gappy_c3d(dst: Path) -> Path:
 def keypoints_csv(src_npz: Path, dst: Path) -> Path:
     """2D keypoints (pixels) of a 3D take seen by one fixed camera, as the CSV schema writes them."""
     from gfpose_cli import io
-    from gfpose_cli.take import Take
+    from gfpose_cli.core.take import Take
 
     take = io.read(src_npz)
     p = take.positions[::10].astype(np.float64)

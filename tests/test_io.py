@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from gfpose_cli import io
-from gfpose_cli.errors import InputError
-from gfpose_cli.metrics import body_height
-from gfpose_cli.take import Take
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.evaluation.metrics import body_height
+from gfpose_cli.core.take import Take
 
 from .conftest import DATA, FIXTURES, needs_data, needs_fixtures, synthetic_poses
 

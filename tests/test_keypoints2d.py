@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gfpose_cli import io
-from gfpose_cli.errors import InputError
+from gfpose_cli.core.errors import InputError
 from gfpose_cli.io.keypoints2d import BODY25, COCO17
 
 from .conftest import synthetic_poses

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gfpose_cli import metrics
+from gfpose_cli.evaluation import metrics
 from gfpose_cli.model.checkpoint import load_model
-from gfpose_cli.model.train import TrainConfig, Trainer
-from gfpose_cli.skeleton import bone_lengths
+from gfpose_cli.training.trainer import TrainConfig, Trainer
+from gfpose_cli.core.skeleton import bone_lengths
 from gfpose_cli.tasks import Runner, SamplerOptions, generate
 
 from .conftest import DATA, synthetic_poses
@@ -25,7 +25,7 @@ BONE_TOL, SYM_TOL = 0.12, 0.30
 
 def training_poses() -> np.ndarray:
     if (DATA / "cmu-bvh.tar.xz").exists():
-        from gfpose_cli import data
+        from gfpose_cli.training import data
 
         train, _ = data.load_archive(DATA / "cmu-bvh.tar.xz").split()
         return train.poses[::3]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gfpose_cli.model.masks import MaskStrategy, parse_strategy, sample_mask
-from gfpose_cli.skeleton import PARTS
+from gfpose_cli.core.skeleton import PARTS
 
 
 def test_parse_digits_and_T() -> None:

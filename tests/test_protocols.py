@@ -5,7 +5,8 @@ import json
 
 import numpy as np
 
-from gfpose_cli import io, metrics, protocols
+from gfpose_cli import io
+from gfpose_cli.evaluation import metrics, protocols
 
 from .conftest import FIXTURES, needs_fixtures
 from .test_cli import run

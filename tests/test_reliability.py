@@ -16,7 +16,7 @@ import pytest
 
 from gfpose_cli import io
 from gfpose_cli.model import checkpoint
-from gfpose_cli.take import Take
+from gfpose_cli.core.take import Take
 
 from .conftest import FIXTURES, needs_fixtures, synthetic_poses
 from .test_cli import FAST, run

@@ -136,7 +136,7 @@ def test_fast_sampler_temperature_defaults_per_task_and_yields_to_the_user() -> 
 @pytest.mark.parametrize("name,steps", [("sde-dpm2m", 50), ("pc", 100)])
 def test_stochastic_samplers_forget_their_start_so_temperature_is_refused(name: str, steps: int) -> None:
     """Why --temperature is an error with pc / sde-dpm2m: their output does not depend on the start's scale."""
-    from gfpose_cli.errors import InputError
+    from gfpose_cli.core.errors import InputError
     from gfpose_cli.tasks import SamplerOptions
 
     mu, cov = gaussian_problem()

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gfpose_cli import setstats
+from gfpose_cli.evaluation import setstats
 from gfpose_cli.io.npz import save_npz
-from gfpose_cli.placement import turn
+from gfpose_cli.kinematics.placement import turn
 
 from .conftest import synthetic_poses
 from .test_cli import run

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gfpose_cli import io
-from gfpose_cli.take import Take
+from gfpose_cli.core.take import Take
 
 from .conftest import synthetic_poses
 from .test_cli import run

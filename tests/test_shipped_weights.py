@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gfpose_cli import metrics
+from gfpose_cli.evaluation import metrics
 from gfpose_cli.model.checkpoint import load_model
-from gfpose_cli.skeleton import PARTS
-from gfpose_cli.take import Take
+from gfpose_cli.core.skeleton import PARTS
+from gfpose_cli.core.take import Take
 from gfpose_cli.tasks import Runner, SamplerOptions, complete, lift, shipped_weights
 
 from .conftest import SHARED

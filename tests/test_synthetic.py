@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gfpose_cli import cameras
-from gfpose_cli.synthetic import SyntheticPoses
+from gfpose_cli.kinematics import cameras
+from gfpose_cli.training.synthetic import SyntheticPoses
 
 from .test_cli import FAST, run
 
@@ -89,7 +89,7 @@ def _poses(path: Path) -> np.ndarray:
 
 
 def test_dedupe_and_temperature(tmp_path: Path, capsys) -> None:
-    from gfpose_cli import setstats
+    from gfpose_cli.evaluation import setstats
 
     out = tmp_path / "d.npz"
     code, _, err = run(["generate", "--n", "150", "--batch-size", "100", "--dedupe", "60", "-o", str(out), "--steps", "5"],
@@ -114,7 +114,7 @@ def test_dedupe_and_temperature(tmp_path: Path, capsys) -> None:
 
 def test_generate_around_partial_poses(tmp_path: Path, capsys) -> None:
     from gfpose_cli.io.npz import save_npz
-    from gfpose_cli.skeleton import PARTS, bone_lengths
+    from gfpose_cli.core.skeleton import PARTS, bone_lengths
 
     from .conftest import synthetic_poses
 
@@ -143,7 +143,7 @@ def test_generate_around_partial_poses(tmp_path: Path, capsys) -> None:
 
 def test_world_placement_with_cameras_following_the_pelvis(tmp_path: Path, capsys) -> None:
     from gfpose_cli.io.npz import save_npz
-    from gfpose_cli.placement import Placement, facing, place
+    from gfpose_cli.kinematics.placement import Placement, facing, place
 
     out = tmp_path / "w.npz"
     code, _, err = run(["generate", "--n", "40", "--yaw", "30,30", "--floor", "--area", "2,3", "--cameras", "2",

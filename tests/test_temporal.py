@@ -6,9 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gfpose_cli import io, metrics, temporal
-from gfpose_cli.bones import fit_lengths, performer_lengths
-from gfpose_cli.take import Take
+from gfpose_cli import io
+from gfpose_cli.evaluation import metrics
+from gfpose_cli.signal import temporal
+from gfpose_cli.kinematics.bones import fit_lengths, performer_lengths
+from gfpose_cli.core.take import Take
 
 from .conftest import FIXTURES, needs_fixtures
 from .test_cli import run

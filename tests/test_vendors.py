@@ -18,7 +18,7 @@ import pytest
 
 from gfpose_cli import io
 from gfpose_cli.cli import main
-from gfpose_cli.errors import InputError
+from gfpose_cli.core.errors import InputError
 from gfpose_cli.io import bvh as bvh_io
 from gfpose_cli.io import c3d_raw
 from gfpose_cli.io.c3d import load, point_kinds

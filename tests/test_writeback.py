@@ -11,7 +11,7 @@ from gfpose_cli import io
 from gfpose_cli.cli import main
 from gfpose_cli.io import bvh as bvh_io
 from gfpose_cli.io import c3d_raw
-from gfpose_cli.skeleton import JOINTS
+from gfpose_cli.core.skeleton import JOINTS
 
 from .conftest import FIXTURES, needs_fixtures
 

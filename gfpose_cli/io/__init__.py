@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..geometry import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP
-from ..maps import SkeletonMap, auto_map, load_map
-from ..skeleton import JOINTS
-from ..take import Take
-from . import csv as csv_io
-from . import npz as npz_io
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP, up_rotation
+from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map
+from gfpose_cli.core.skeleton import JOINTS
+from gfpose_cli.core.take import Take
+from gfpose_cli.io import csv as csv_io
+from gfpose_cli.io import npz as npz_io
 
 READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "json")
 WRITE_FORMATS = ("npz", "csv", "bvh", "c3d")
@@ -26,17 +26,6 @@ def format_of(path: Path, fmt: str | None = None) -> str:
     if fmt not in READ_FORMATS:
         raise InputError(f"{path}: unsupported format '{fmt or '(no extension)'}'; supported: {', '.join(READ_FORMATS)} (name it with --from)")
     return fmt
-
-
-def up_rotation(up: np.ndarray) -> np.ndarray:
-    """Rotation taking the dominant direction of vector up (a signed axis) to +Z."""
-    axis = int(np.argmax(np.abs(up)))
-    sign = np.sign(up[axis]) or 1.0
-    if axis == 2:
-        return np.diag([1.0, sign, sign])  # Z up or Z down (rotate 180 degrees about X)
-    if axis == 1:
-        return Y_UP_TO_Z_UP if sign > 0 else np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])
-    return np.array([[0, 0, -sign], [0, 1.0, 0], [sign, 0, 0]])  # X up: rotate about Y
 
 
 def rest_up(rest: np.ndarray) -> tuple[np.ndarray, str]:
@@ -78,7 +67,7 @@ def parse_units(text: str | float | None) -> tuple[float, str] | None:
 def read_bvh(path: Path, skeleton_map: str | SkeletonMap | None = None,
              units: tuple[float, str] | None = None) -> Take:
     """Read a BVH file into a 17-joint Take (metres, Z up) through a skeleton map."""
-    from . import bvh as bvh_io
+    from gfpose_cli.io import bvh as bvh_io
 
     skel = bvh_io.read_skeleton(path)
     return take_from_bvh(skel, path, skeleton_map, units)
@@ -90,7 +79,7 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     BVH has no unit field, so without units (metres per unit, name) the unit is guessed from the
     rest pose's height; the guess is reported, and --units overrides it.
     """
-    from . import bvh as bvh_io
+    from gfpose_cli.io import bvh as bvh_io
 
     world = bvh_io.forward_kinematics(skel)
     rest = np.zeros_like(skel.offsets)
@@ -130,7 +119,7 @@ def bind_frames(skel) -> list[int]:
 def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | SkeletonMap | None = None,
              asf_text: str | None = None, amc_text: str | None = None) -> Take:
     """Read an Acclaim AMC motion with its ASF skeleton (by default the only .asf beside it)."""
-    from . import amc
+    from gfpose_cli.io import amc
 
     if asf_text is None:
         if asf_path is None:
@@ -197,7 +186,7 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     unit = parse_units(units)
     take = check_take(_read(path, fmt, skeleton_map, subject, unit), path)
     if sanity and take.dim == 3 and take.positions.ndim == 3:
-        from .sanity import check_body
+        from gfpose_cli.io.sanity import check_body
 
         warnings = check_body(take.positions, take.mask, str(path), force=force_read)
         take.source["warnings"] = list(take.source.get("warnings", [])) + warnings
@@ -209,7 +198,7 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        from . import keypoints2d
+        from gfpose_cli.io import keypoints2d
 
         if keypoints2d.is_openpose_folder(path):
             return keypoints2d.read_openpose(path)
@@ -222,11 +211,11 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
     if kind == "csv":
         return csv_io.read(path)
     if kind == "json":
-        from . import keypoints2d
+        from gfpose_cli.io import keypoints2d
 
         return keypoints2d.read_coco(path)
     if kind == "c3d":
-        from . import c3d
+        from gfpose_cli.io import c3d
 
         return c3d.read(path, skeleton_map, subject, unit)
     if kind == "amc":
@@ -254,7 +243,7 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
     elif kind == "csv":
         csv_io.write(take, path, force)
     elif kind == "c3d":
-        from . import c3d
+        from gfpose_cli.io import c3d
 
         return c3d.write(take, path, force, add_joints)
     elif kind == "bvh":
@@ -283,9 +272,9 @@ def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.
     """BVH output: back into the source skeleton when the take came from a BVH, else a fresh
     17-joint skeleton (Y up, centimetres as MotionBuilder and Maya expect). Returns the largest
     distance (metres) between a requested joint position and the written skeleton's."""
-    from . import bvh as bvh_io
-    from .atomic import atomic_path
-    from .bvh_retarget import fresh_skeleton, retarget
+    from gfpose_cli.io import bvh as bvh_io
+    from gfpose_cli.util.atomic import atomic_path
+    from gfpose_cli.io.bvh_retarget import fresh_skeleton, retarget
 
     poses = world_poses(take, str(path))
     src = take.source

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from gfpose_cli.core.errors import InputError
 
 INCH = 0.0254
 

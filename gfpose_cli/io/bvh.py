@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from bvh import Bvh
 
-from ..errors import InputError
+from gfpose_cli.core.errors import InputError
 
 _AXIS = {"x": 0, "y": 1, "z": 2}
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
-from ..maps import SkeletonMap, normalise_name
-from ..rotations import best_rotation, euler_near
-from ..skeleton import JOINTS, PARENTS
-from .bvh import BvhSkeleton, forward_kinematics, local_transforms
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.io.maps import SkeletonMap, normalise_name
+from gfpose_cli.kinematics.rotations import best_rotation, euler_near
+from gfpose_cli.core.skeleton import JOINTS, PARENTS
+from gfpose_cli.io.bvh import BvhSkeleton, forward_kinematics, local_transforms
 
 #: local rotation angles below this (radians) count as "unchanged": the original channels stay
 UNCHANGED_RAD = 1e-9

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..maps import SkeletonMap, auto_map, load_map, normalise_name
-from ..skeleton import JOINTS
-from ..take import Take
-from . import c3d_raw
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, normalise_name
+from gfpose_cli.core.skeleton import JOINTS
+from gfpose_cli.core.take import Take
+from gfpose_cli.io import c3d_raw
 
 UNIT_TO_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "dm": 0.1}
 
@@ -209,7 +209,7 @@ def _rate(params: dict, raw) -> float:
 def _open_ezc3d(path: Path):
     import ezc3d
 
-    from .sandbox import preflight
+    from gfpose_cli.util.sandbox import preflight
 
     preflight(path, lambda p: ezc3d.c3d(str(p), extract_forceplat_data=False), "C3D")
     try:
@@ -341,7 +341,7 @@ def _canonical(poses: np.ndarray, rot: np.ndarray) -> np.ndarray:
 
 def _z_up_rotation(poses: np.ndarray, mask: np.ndarray, y_screen: str | None) -> tuple[np.ndarray, str]:
     """The rotation taking the file's axes to Z up (from Y_SCREEN, else from the body), and its label."""
-    from . import up_rotation
+    from gfpose_cli.core.frames import up_rotation
 
     if y_screen in ("+X", "-X", "+Y", "-Y", "+Z", "-Z"):
         up = np.zeros(3)
@@ -368,10 +368,10 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     unlabelled trajectories never move; gaps are filled only by `complete` (residual 0).
     Any other take becomes a fresh C3D with the 17 joints as points (mm, Z up).
     """
-    from .atomic import atomic_path
+    from gfpose_cli.util.atomic import atomic_path
 
     src = take.source
-    from . import world_poses
+    from gfpose_cli.io import world_poses
 
     poses = world_poses(take, str(path))
     back = src.get("format") == "c3d" and src.get("markers") is not None and Path(src.get("path", "")).exists()
@@ -422,7 +422,7 @@ MIN_RUN = 5
 
 def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     """How the markers of the take's source C3D follow its edited joints (poses, canonical metres)."""
-    from .. import markers as rig_mod
+    from gfpose_cli.io import markers as rig_mod
 
     src = take.source
     markers, joints, joint_mask, observed = src["markers"], src["joints"], src["joint_mask"], src["marker_observed"]
@@ -497,7 +497,7 @@ def _flags(name: str, labels: list[str], counts: np.ndarray) -> dict:
 
 
 def _provenance(src: dict) -> dict:
-    from ..model.checkpoint import code_version
+    from gfpose_cli.util.provenance import code_version
 
     return {"MAP": [str(src.get("map", ""))], "TASK": [str(src.get("task", "convert"))], "VERSION": [code_version()]}
 

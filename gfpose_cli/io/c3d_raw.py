@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from gfpose_cli.core.errors import InputError
 
 PROCESSORS = {84: "Intel", 85: "DEC", 86: "MIPS"}
 BLOCK = 512

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..maps import load_map
-from ..take import Take
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.io.maps import load_map
+from gfpose_cli.core.take import Take
 
 COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..skeleton import JOINTS, N_JOINTS
-from ..take import Take
-from .atomic import atomic_path
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
+from gfpose_cli.core.take import Take
+from gfpose_cli.util.atomic import atomic_path
 
 POSE_KEYS = ("poses", "positions", "keypoints", "poses_3d", "poses_2d")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
-from ..skeleton import JOINTS
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.skeleton import JOINTS
 
 _J = {name: i for i, name in enumerate(JOINTS)}
 

@@ -6,9 +6,7 @@ weights/. Loading checks the format and the task and names the file on any misma
 """
 from __future__ import annotations
 
-import functools
 import pickle
-import subprocess
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,34 +14,14 @@ from typing import Any
 
 import torch
 
-from .. import __version__
-from ..errors import CheckpointError
-from ..io.atomic import atomic_path
-from .network import NetworkConfig, ScoreNetwork
-from .problem import Normaliser
+from gfpose_cli.core.errors import CheckpointError
+from gfpose_cli.util.atomic import atomic_path
+from gfpose_cli.model.network import NetworkConfig, ScoreNetwork
+from gfpose_cli.model.problem import Normaliser
+from gfpose_cli.util.provenance import code_version  # noqa: F401 - recorded in every checkpoint
 
 FORMAT = "gfpose-checkpoint"
 FORMAT_VERSION = 1
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """Package version plus the git commit (and -dirty for local edits) when run from a checkout.
-
-    Cached at first use, which the trainer makes at start-up, so a checkpoint names the code that
-    started the run even if the checkout moves on while it trains. $GFPOSE_CODE_VERSION wins.
-    """
-    import os
-
-    if os.environ.get("GFPOSE_CODE_VERSION"):
-        return os.environ["GFPOSE_CODE_VERSION"]
-    try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=7"], cwd=Path(__file__).parent, capture_output=True,
-            text=True, timeout=5, check=False).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return f"{__version__}+{commit}" if commit else __version__
 
 
 @dataclass

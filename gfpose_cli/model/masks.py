@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..skeleton import N_JOINTS, PARTS
+from gfpose_cli.core.skeleton import N_JOINTS, PARTS
 
 _DIGIT = {**{str(d): d / 10 for d in range(10)}, "T": 1.0, "t": 1.0}
 

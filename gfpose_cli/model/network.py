@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..skeleton import N_JOINTS
+from gfpose_cli.core.skeleton import N_JOINTS
 
 
 @dataclass

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..geometry import CameraRanges, normalise_2d, project, random_cameras, rotation_z, to_camera
-from ..skeleton import MIRROR, N_JOINTS, PARENTS
+from gfpose_cli.kinematics.geometry import CameraRanges, normalise_2d, project, random_cameras, rotation_z, to_camera
+from gfpose_cli.core.skeleton import MIRROR, N_JOINTS, PARENTS
 
 TASKS = ("prior", "lift", "complete3d")
 COND_DIM = {"prior": 0, "lift": 2, "complete3d": 3}

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from .sde import SubVPSDE
+from gfpose_cli.model.sde import SubVPSDE
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .geometry import procrustes_align, root_relative
-from .skeleton import BONES, SYMMETRIC_BONES, bone_lengths
+from gfpose_cli.kinematics.geometry import procrustes_align, root_relative
+from gfpose_cli.core.skeleton import BONES, SYMMETRIC_BONES, bone_lengths
+from gfpose_cli.kinematics.bones import MIN_BONE_M, bone_length_cv  # noqa: F401 - metrics of a take
 
 
 def per_joint_error(pred: np.ndarray, gt: np.ndarray, align: str = "root") -> np.ndarray:
@@ -46,19 +47,6 @@ def jitter(poses: np.ndarray, fps: float) -> float:
         return 0.0
     acc = (poses[2:] - 2 * poses[1:-1] + poses[:-2]) * fps**2
     return float(np.linalg.norm(acc, axis=-1).mean())
-
-
-#: bones shorter than this on average are left out of the CV: some maps put two joints at one
-#: place (CMU's Spine and Thorax), and a ratio to a zero length says nothing
-MIN_BONE_M = 0.01
-
-
-def bone_length_cv(poses: np.ndarray) -> float:
-    """Mean over bones of the coefficient of variation of bone length across frames (F, 17, 3)."""
-    lengths = bone_lengths(poses)  # (F, 16)
-    mean = lengths.mean(0)
-    real = mean >= MIN_BONE_M
-    return float((lengths.std(0)[real] / mean[real]).mean()) if real.any() else 0.0
 
 
 def symmetry_error(poses: np.ndarray) -> float:

@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import InputError
+from gfpose_cli.core.errors import InputError
 
 #: extra address space the child may take, on top of what it inherits from the parent
 MEMORY_HEADROOM = 2 << 30

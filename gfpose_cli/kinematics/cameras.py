@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from gfpose_cli.core.errors import InputError
 
 try:
     import tomllib

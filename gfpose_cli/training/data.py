@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .geometry import root_relative
-from .take import Take
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.kinematics.geometry import root_relative
+from gfpose_cli.core.take import Take
+from gfpose_cli.util.provenance import file_digest
 
 TARGET_FPS = 30.0
 #: held-out subjects, never trained on: CMU subjects 02, 09 and 12 (the retargeted CMU body of
@@ -111,13 +112,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GFPOSE_CACHE", Path.home() / ".cache" / "gfpose"))
 
 
-def file_digest(path: Path) -> str:
-    """Short sha256 of a source archive, the key of its cached pose set."""
-    from .journal import file_digest as sha256_of
-
-    return sha256_of(path)[:16]
-
-
 def subsample_step(fps: float) -> int:
     return max(1, int(round(fps / TARGET_FPS)))
 
@@ -126,9 +120,9 @@ TakeRecord = tuple[str, str, np.ndarray, np.ndarray, float]  # name, subject, po
 
 
 def _cmu_takes(path: Path) -> Iterator[TakeRecord]:
-    from .io import take_from_bvh
-    from .io.bvh import parse
-    from .maps import load_map
+    from gfpose_cli.io import take_from_bvh
+    from gfpose_cli.io.bvh import parse
+    from gfpose_cli.io.maps import load_map
 
     smap = load_map("cmu-bvh")
     with tarfile.open(path, "r:*") as tar:
@@ -144,8 +138,8 @@ def _cmu_takes(path: Path) -> Iterator[TakeRecord]:
 
 
 def _hdm05_takes(path: Path) -> Iterator[TakeRecord]:
-    from .io import read_amc
-    from .maps import load_map
+    from gfpose_cli.io import read_amc
+    from gfpose_cli.io.maps import load_map
 
     smap = load_map("hdm05-asf")
     asf_text: dict[str, str] = {}
@@ -169,9 +163,9 @@ def _hdm05_takes(path: Path) -> Iterator[TakeRecord]:
 def _multibody_takes(path: Path) -> Iterator[TakeRecord]:
     """multibody-mocap: CMU performers in their original ASF/AMC (cmu-amc/<body>/<body>.asf and
     <body>_<take>.amc, 120 Hz but for CLIP_FPS) and ACCAD performers in BVH (accad-bvh/<performer>/)."""
-    from .io import read_amc, take_from_bvh
-    from .io.bvh import parse
-    from .maps import load_map
+    from gfpose_cli.io import read_amc, take_from_bvh
+    from gfpose_cli.io.bvh import parse
+    from gfpose_cli.io.maps import load_map
 
     acclaim, rig = load_map("hdm05-asf"), load_map("mixamo")
     with tarfile.open(path, "r:*") as tar:  # small (11 MB): read whole, an .asf may follow its .amc
@@ -196,7 +190,7 @@ def _multibody2_takes(path: Path) -> Iterator[TakeRecord]:
     the plug-in-gait map as a studio's own captures are."""
     import tempfile
 
-    from . import io
+    from gfpose_cli import io
 
     with tarfile.open(path, "r:*") as tar, tempfile.TemporaryDirectory() as tmp:
         for member in tar:
@@ -267,7 +261,7 @@ def archive_kind(path: Path) -> str | None:
 
 
 def _save_cache(path: Path, s: PoseSet) -> None:
-    from .io.atomic import atomic_path
+    from gfpose_cli.util.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
@@ -300,7 +294,7 @@ def load_archive(path: Path, progress: ProgressFn | None = None) -> PoseSet:
     kind = archive_kind(path)
     if kind is None:
         raise InputError(f"{path}: unknown archive; known: {', '.join(ARCHIVES)}")
-    cached = cache_dir() / f"{kind}-{file_digest(path)}-v{CACHE_VERSION}.npz"
+    cached = cache_dir() / f"{kind}-{file_digest(path, 16)}-v{CACHE_VERSION}.npz"
     if cached.exists():
         return _load_cache(cached)
     pose_set = pose_set_from_takes(ARCHIVES[kind](path), progress)
@@ -312,7 +306,7 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
     """Files from a mix of files, folders (recursive) and glob patterns, sorted and de-duplicated."""
     from glob import glob
 
-    from .io import READ_FORMATS
+    from gfpose_cli.io import READ_FORMATS
 
     found: list[Path] = []
     for item in items:
@@ -372,10 +366,10 @@ def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, s
 def _user_takes(path: Path, skeleton_map: str | None, units: str | None,
                 skipped: list[tuple[str, str]] | None) -> Iterator[tuple[str, Take]]:
     """(take name, Take) for a user file: one per performer of a multi-subject C3D."""
-    from . import io
+    from gfpose_cli import io
 
     if path.suffix.lower() == ".c3d":
-        from .io.c3d import performers
+        from gfpose_cli.io.c3d import performers
 
         who_all = performers(path)
         if len(who_all) > 1:

@@ -28,9 +28,9 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
-from .bones import hold_lengths, performer_lengths
-from .skeleton import PARENTS
-from .temporal import difference_matrix
+from gfpose_cli.kinematics.bones import hold_lengths, performer_lengths
+from gfpose_cli.core.skeleton import PARENTS
+from gfpose_cli.signal.temporal import difference_matrix
 
 HYPOTHESES = 8  # completions averaged per gap frame, each sharing its starting noise across frames
 CALIBRATION_S = 0.5  # observed context each side of a gap on which the model's error is measured

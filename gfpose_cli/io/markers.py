@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .skeleton import JOINTS
+from gfpose_cli.core.skeleton import JOINTS
 
 _J = {name: i for i, name in enumerate(JOINTS)}
 
@@ -167,7 +167,7 @@ def smoothed_markers(markers: np.ndarray, observed: np.ndarray,
     marker swaps dropped as spikes) and rebuilding the joints from them gives a clean pair to ride
     from. Missing samples stay missing.
     """
-    from .temporal import smooth_take
+    from gfpose_cli.signal.temporal import smooth_take
 
     smooth = smooth_take(markers, observed).positions
     smooth = np.where(observed[..., None], smooth, np.nan)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..skeleton import JOINTS, N_JOINTS
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
-from .errors import InputError
-from .skeleton import JOINTS
-from .take import Take
+from gfpose_cli.evaluation import metrics
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.skeleton import JOINTS
+from gfpose_cli.core.take import Take
 
 
 def evaluate(pred: Take, gt: Take, pck_threshold: float = 0.15) -> dict:

@@ -19,8 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .errors import GfposeError, InputError
-from .journal import file_digest
+from gfpose_cli.core.errors import GfposeError, InputError
+from gfpose_cli.util.provenance import file_digest
 
 app = typer.Typer(
     name="gfpose",
@@ -92,7 +92,7 @@ def warn(message: str) -> None:
 
 def sampler_options(sampler: str, steps: Optional[int], batch_size: int, seed: int, device: str,
                     temperature: Optional[float] = None):
-    from .tasks import SamplerOptions
+    from gfpose_cli.tasks import SamplerOptions
 
     return SamplerOptions(sampler=sampler, steps=steps, batch_size=batch_size, seed=seed, device=device,
                           temperature=temperature)
@@ -112,7 +112,7 @@ def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bo
     """Pair inputs with outputs: one input and -o FILE.ext -> that file; otherwise files in the folder -o."""
     if not inputs:
         raise InputError("no input files given")
-    from .io import WRITE_FORMATS  # imported here: the io package pulls in torch, --help should not
+    from gfpose_cli.io import WRITE_FORMATS  # imported here: the io package pulls in torch, --help should not
 
     to_folder = len(inputs) > 1 or output.is_dir() or not output.suffix
     pairs = []
@@ -125,7 +125,7 @@ def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bo
 
 
 def expand(inputs: list[str]) -> list[Path]:
-    from .data import expand_inputs
+    from gfpose_cli.training.data import expand_inputs
 
     return expand_inputs(inputs)
 
@@ -165,7 +165,7 @@ def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
 
 def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None,
               in_fmt: Optional[str] = None, units: Optional[str] = None):
-    from . import io
+    from gfpose_cli import io
 
     take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
                    force_read=STATE["force_read"])
@@ -183,7 +183,7 @@ def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[s
 def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: bool = False,
                into_source: bool = True) -> str:
     """Write a take; returns a short note on what the writer did (markers moved/filled, BVH fit)."""
-    from . import io
+    from gfpose_cli import io
 
     if take.source.get("shard") and (fmt or dst.suffix.lstrip(".")).lower() != "npz":
         raise InputError(f"{dst}: shard outputs must be NPZ (they carry the part's place for `gfpose merge`)")
@@ -205,7 +205,7 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
 
 
 def get_shard(text: Optional[str]):
-    from .tasks import parse_shard
+    from gfpose_cli.tasks import parse_shard
 
     return parse_shard(text)
 
@@ -224,7 +224,7 @@ def _pair(text: str, name: str) -> tuple[float, float]:
 def camera_setup(count: int, config: Optional[Path], azimuth: str, elevation: str, distance: str, focal: str,
                  image_size: str) -> dict | None:
     """What generate's camera options ask for: {'rig': arrays} or {'ranges': CameraRanges, 'k': K}, or None."""
-    from .cameras import CameraRanges, rig_from_toml
+    from gfpose_cli.kinematics.cameras import CameraRanges, rig_from_toml
 
     if count < 0:
         raise InputError("--cameras must be 0 or more")
@@ -247,8 +247,8 @@ def camera_setup(count: int, config: Optional[Path], azimuth: str, elevation: st
 def write_dataset(take, output: Path, kind: str, views: Optional[dict], force: bool, runner, n: int, seed: int,
                   extra: dict) -> str:
     """Generated poses (and their camera views) as one NPZ or a dataset folder; returns a note."""
-    from . import synthetic
-    from .model.checkpoint import code_version
+    from gfpose_cli.training import synthetic
+    from gfpose_cli.util.provenance import code_version
 
     job = {"seed": seed, "n": n, "sampler": runner.opts.sampler, "steps": runner.opts.steps,
            "device": runner.device.type, "weights_sha256": file_digest(runner.model.path), "code_version": code_version(),
@@ -260,7 +260,7 @@ def write_dataset(take, output: Path, kind: str, views: Optional[dict], force: b
 
 def free_joints(text: Optional[str]) -> list[int]:
     """Joint indices named by --free: body parts (left_arm, ...) and/or joint names, comma-separated."""
-    from .skeleton import JOINTS, PARTS
+    from gfpose_cli.core.skeleton import JOINTS, PARTS
 
     if not text:
         return []
@@ -280,7 +280,7 @@ def free_joints(text: Optional[str]) -> list[int]:
 def placement_setup(yaw: Optional[str], floor: bool, area: Optional[str], trajectory: Optional[Path],
                     skeleton_map: Optional[str], units: Optional[str]):
     """The Placement asked for by generate's world-space options."""
-    from .placement import Placement, trajectory_from_take
+    from gfpose_cli.kinematics.placement import Placement, trajectory_from_take
 
     yaw_range = _pair(yaw, "yaw") if yaw else None
     area_m = _pair(area, "area") if area else None
@@ -339,9 +339,10 @@ def generate(
     """
     STATE["quiet"] = quiet
     STATE["force_read"] = force_read
-    from . import metrics, tasks
-    from .bones import performer_lengths
-    from .placement import place
+    from gfpose_cli.evaluation import metrics
+    from gfpose_cli import tasks
+    from gfpose_cli.kinematics.bones import performer_lengths
+    from gfpose_cli.kinematics.placement import place
 
     if not output.suffix and not fmt:
         raise InputError(f"{output}: give the output a file extension (.npz, .csv, .bvh, .c3d) or pass --format")
@@ -438,7 +439,7 @@ def lift(
     Example: [bold]gfpose lift keypoints.npz -o lifted.npz --hypotheses 10[/]
     """
     STATE["quiet"] = quiet
-    from . import io, tasks
+    from gfpose_cli import io, tasks
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
@@ -496,7 +497,7 @@ def complete(
     """
     STATE["quiet"] = quiet
     STATE["force_read"] = force_read
-    from . import tasks
+    from gfpose_cli import tasks
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
@@ -591,7 +592,7 @@ def denoise(
     """
     STATE["quiet"] = quiet
     STATE["force_read"] = force_read
-    from . import tasks
+    from gfpose_cli import tasks
 
     start = parse_t0(t0)
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
@@ -645,8 +646,8 @@ def evaluate(
     Example: [bold]gfpose evaluate --stats synth/ --reference ../shared/data --reference-split train[/]
     Example: [bold]gfpose evaluate --protocol lift,complete --data my_heldout/ --frames 300[/]
     """
-    from . import io
-    from .evaluation import evaluate as score
+    from gfpose_cli import io
+    from gfpose_cli.evaluation.scores import evaluate as score
 
     if protocol is not None:
         if pred is not None or gt is not None or stats is not None or data_path is None:
@@ -683,7 +684,7 @@ def evaluate_protocols(text: str, path: Path, split: str, frames: int, hypothese
     """`evaluate --protocol`: protocols.measure on poses drawn from the user's mocap."""
     import numpy as np
 
-    from . import protocols, setstats
+    from gfpose_cli.evaluation import protocols, setstats
 
     chosen = protocols.parse(text)
     if frames < 1 or hypotheses < 1:
@@ -717,7 +718,7 @@ def evaluate_protocols(text: str, path: Path, split: str, frames: int, hypothese
 
 def evaluate_set(path: Path, reference: Optional[Path], reference_split: str, sample: int, as_json: bool) -> None:
     """`evaluate --stats`: the figures of setstats.set_stats as tables or JSON."""
-    from . import setstats
+    from gfpose_cli.evaluation import setstats
 
     with err.status(esc(f"reading {path}")):
         poses = setstats.load_set(path)
@@ -792,7 +793,7 @@ def convert(
     def work(src: Path, dst: Path) -> str:
         if subject != "all":
             return one(src, dst, subject)
-        from .io.c3d import subjects_in
+        from gfpose_cli.io.c3d import subjects_in
 
         notes = []
         for who in subjects_in(src):
@@ -827,7 +828,7 @@ def render(
     """
     STATE["quiet"] = quiet
     STATE["force_read"] = force_read
-    from .render import render as draw
+    from gfpose_cli.viz.render import render as draw
 
     if fps <= 0 or panels < 1:
         raise InputError("--fps and --panels must be positive")
@@ -853,7 +854,7 @@ def maps(
 
     Example: [bold]gfpose maps take01.c3d --subject Derrick[/]
     """
-    from .maps import load_map, preset_names
+    from gfpose_cli.io.maps import load_map, preset_names
 
     if file is None:
         table = Table(title="skeleton maps (--map NAME, or a path to your own .toml)")
@@ -890,7 +891,7 @@ def merge(
     Example: [bold]gfpose merge "synth.part*.npz" -o synth.npz[/]
     """
     STATE["quiet"] = quiet
-    from . import io, tasks
+    from gfpose_cli import io, tasks
 
     paths = expand(parts)
     check_output(output, force)
@@ -937,15 +938,15 @@ def train(
     STATE["quiet"] = quiet
     import torch
 
-    from . import data as data_mod
-    from .model import checkpoint
-    from .model.train import TrainConfig, Trainer
-    from .tasks import resolve_device
+    from gfpose_cli.training import data as data_mod
+    from gfpose_cli.model import checkpoint
+    from gfpose_cli.training.trainer import TrainConfig, Trainer
+    from gfpose_cli.tasks import resolve_device
 
     cfg = TrainConfig(task=task, mask=mask, steps=steps, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
                       warmup=warmup, ema=ema, width=width, blocks=blocks, dropout=dropout, mirror=mirror, bone_scale=bone_scale, seed=seed,
                       checkpoint_every_s=checkpoint_every, extra={"balance": balance})
-    from .model import distributed
+    from gfpose_cli.training import distributed
 
     if output.exists() and resume is None and not force:
         raise InputError(f"{output}: already holds a checkpoint; continue it with --resume {output}, "

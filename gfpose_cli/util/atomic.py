@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import InputError, OutputError
+from gfpose_cli.core.errors import InputError, OutputError
 
 
 @contextlib.contextmanager

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import metrics
-from .errors import InputError
-from .model.problem import view_from_cameras
-from .skeleton import N_JOINTS, PARTS, ROOT
-from .take import Take
+from gfpose_cli.evaluation import metrics
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.model.problem import view_from_cameras
+from gfpose_cli.core.skeleton import N_JOINTS, PARTS, ROOT
+from gfpose_cli.core.take import Take
 
 PROTOCOLS = ("lift", "lift-noisy", "lift-missing", "complete", "denoise", "generate")
 #: the paper's detected-2D setting stood in for by Gaussian pixel noise on a 1000 px image
@@ -54,7 +54,7 @@ def camera_views(poses: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lift(runners: Runners, kp: np.ndarray, mask: np.ndarray | None, s: int) -> np.ndarray:
-    from .tasks import lift
+    from gfpose_cli.tasks import lift
 
     take = Take(positions=kp if mask is None else np.where(mask[..., None], kp, np.nan).astype(np.float32),
                 mask=mask)
@@ -119,7 +119,7 @@ def lift_missing_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, see
 
 def complete_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, seed: int) -> list[Row]:
     """3D completion of each limb (error on the missing joints): one completion, and best of S."""
-    from .tasks import complete
+    from gfpose_cli.tasks import complete
 
     rows = []
     for part in LIMBS:
@@ -163,7 +163,7 @@ def calibrated_sigma(poses: np.ndarray, kind: str, before_mm: float, seed: int) 
 def denoise_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, seed: int) -> list[Row]:
     """The per-frame denoiser (the paper's setting: unrelated poses, start time set by the known noise)
     at three Gaussian and three uniform levels, and on clean input."""
-    from .tasks import denoise
+    from gfpose_cli.tasks import denoise
 
     rows = []
     for kind in ("gaussian", "uniform"):
@@ -194,14 +194,14 @@ T0_NOISE_FACTOR = 2.0
 def _t0(runners: Runners, sigma_m: float) -> float:
     """Start time for the per-frame denoiser: from the noise when it is known, the paper's 0.1 floor
     otherwise."""
-    from .tasks import t0_for_noise
+    from gfpose_cli.tasks import t0_for_noise
 
     return max(t0_for_noise(runners["prior"], sigma_m, T0_NOISE_FACTOR), 0.1) if sigma_m > 0 else 0.1
 
 
 def generate_rows(runners: Runners, poses: np.ndarray, tag: str, n: int, seed: int) -> list[Row]:
     """Plausibility of n generated poses next to the same figures for the given real poses."""
-    from .tasks import generate
+    from gfpose_cli.tasks import generate
 
     gen = generate(runners["prior"], n).positions
     ref, got = metrics.plausibility(poses), metrics.plausibility(gen)
@@ -259,7 +259,7 @@ def measure(protocols: list[str], sets: dict[str, np.ndarray], runners: Runners,
 def runners_for(protocols: list[str], weights_dir, opts) -> Runners:
     """The models the protocols need, from a folder holding prior.pt, lift.pt, complete3d.pt
     (None: the shipped weights)."""
-    from .tasks import Runner
+    from gfpose_cli.tasks import Runner
 
     need = {"lift": "lift", "lift-noisy": "lift", "lift-missing": "lift", "complete": "complete3d",
             "denoise": "prior", "generate": "prior"}

@@ -15,20 +15,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import gapfill
-from .bones import fit_lengths, hold_lengths, performer_lengths
-from .errors import InputError
-from .journal import ChunkJournal, file_digest
-from .metrics import bone_length_cv
-from .model.checkpoint import LoadedModel, load_model
-from .model.problem import encode_condition
-from .model.sampling import DEFAULT_STEPS, SAMPLERS, STOCHASTIC_SAMPLERS, sample, t_of_lambda
-from .model.sde import SubVPSDE
-from .skeleton import JOINTS, N_JOINTS, ROOT
-from .take import Take
-from .temporal import noise_level, smooth_take
+from gfpose_cli.signal import gapfill
+from gfpose_cli.kinematics.bones import fit_lengths, hold_lengths, performer_lengths
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.util.journal import ChunkJournal
+from gfpose_cli.util.provenance import file_digest
+from gfpose_cli.kinematics.bones import bone_length_cv
+from gfpose_cli.model.checkpoint import LoadedModel, load_model
+from gfpose_cli.model.problem import encode_condition
+from gfpose_cli.model.sampling import DEFAULT_STEPS, SAMPLERS, STOCHASTIC_SAMPLERS, sample, t_of_lambda
+from gfpose_cli.model.sde import SubVPSDE
+from gfpose_cli.core.skeleton import JOINTS, N_JOINTS, ROOT
+from gfpose_cli.core.take import Take
+from gfpose_cli.signal.temporal import noise_level, smooth_take
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+_PACKAGE = Path(__file__).resolve().parents[1]  # gfpose_cli/
+WEIGHTS_DIR = _PACKAGE.parent / "weights"  # the checkout's weights/
 ProgressFn = Callable[[int, int], None]  # (rows done, rows total)
 
 
@@ -39,7 +41,7 @@ def shipped_weights(task: str) -> Path:
     candidates = []
     if os.environ.get("GFPOSE_WEIGHTS"):
         candidates.append(Path(os.environ["GFPOSE_WEIGHTS"]))
-    candidates += [Path(__file__).resolve().parent / "weights", WEIGHTS_DIR]
+    candidates += [_PACKAGE / "weights", WEIGHTS_DIR]  # installed package, then the checkout
     for folder in candidates:
         path = folder / f"{task}.pt"
         if path.exists():
@@ -230,7 +232,7 @@ def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: 
         return Take(positions=poses[:, 0], fps=30.0, source=_shard_source({"task": "generate"}, shard, frames, n))
     if shard is not None:
         raise InputError("--dedupe needs every pose in one job; it cannot be combined with --shard")
-    from .setstats import novel
+    from gfpose_cli.kinematics.neighbours import novel
 
     bs = runner.opts.batch_size
     kept, drawn, chunk = np.empty((0, N_JOINTS, 3), np.float32), 0, 0

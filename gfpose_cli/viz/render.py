@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .io.atomic import atomic_path
-from .skeleton import BONES, JOINTS
-from .take import Take
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.util.atomic import atomic_path
+from gfpose_cli.core.skeleton import BONES, JOINTS
+from gfpose_cli.core.take import Take
 
 FORMATS = ("gif", "mp4", "png")
 

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .cameras import block_uniform
-from .errors import InputError
-from .skeleton import ROOT
+from gfpose_cli.kinematics.cameras import block_uniform
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.skeleton import ROOT
 
 UP = np.array([0.0, 0.0, 1.0])
 STREAM = 0x504C4143  # "PLAC": independent of the pose-noise and camera streams

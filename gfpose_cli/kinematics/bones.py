@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .skeleton import BONES, MIRROR, bone_lengths
+from gfpose_cli.core.skeleton import BONES, MIRROR, bone_lengths
 
 
 def performer_lengths(positions: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -64,3 +64,16 @@ def fit_lengths(positions: np.ndarray, lengths: np.ndarray, observed: np.ndarray
             x[:, p] += step
             x[:, c] -= step
     return x
+
+
+#: bones shorter than this on average are left out of the CV: some maps put two joints at one
+#: place (CMU's Spine and Thorax), and a ratio to a zero length says nothing
+MIN_BONE_M = 0.01
+
+
+def bone_length_cv(poses: np.ndarray) -> float:
+    """Mean over bones of the coefficient of variation of bone length across frames (F, 17, 3)."""
+    lengths = bone_lengths(poses)  # (F, 16)
+    mean = lengths.mean(0)
+    real = mean >= MIN_BONE_M
+    return float((lengths.std(0)[real] / mean[real]).mean()) if real.any() else 0.0

@@ -9,13 +9,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .cameras import CameraRanges  # one definition of the camera ranges, numpy and torch alike
-from .skeleton import ROOT
+from gfpose_cli.kinematics.cameras import CameraRanges  # one definition of the camera ranges, numpy and torch alike
+from gfpose_cli.core.skeleton import ROOT
 
-#: from a Y-up right-handed frame (x, y, z) to our Z-up right-handed frame (x, -z, y).
-Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=np.float64)
-#: camera frame of `lift` output (x right, y down, z forward) -> Z-up world (x right, y forward, z up)
-CAMERA_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]], dtype=np.float64)
+from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP  # noqa: F401 - re-exported for callers
 
 
 def root_relative(poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,6 @@ output is written.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -19,16 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file (weights), so a resumed job uses the same model."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from gfpose_cli.core.errors import InputError
 
 
 class ChunkJournal:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .skeleton import JOINTS, N_JOINTS
+from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 
 
 @dataclass

@@ -25,17 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, OutputError
-from .io.atomic import atomic_path
-from .io.npz import save_npz
-from .skeleton import JOINTS
+from gfpose_cli.core.errors import InputError, OutputError
+from gfpose_cli.util.atomic import atomic_path
+from gfpose_cli.io.npz import save_npz
+from gfpose_cli.core.skeleton import JOINTS
 
 SHARD_POSES = 50_000
 
 
 def dataset_arrays(poses: np.ndarray, cams: dict | None, fps: float = 30.0) -> dict[str, np.ndarray]:
     """The NPZ arrays for poses (N, 17, 3) and their cameras (see cameras.project)."""
-    from .cameras import project
+    from gfpose_cli.kinematics.cameras import project
 
     arrays: dict[str, np.ndarray] = {"poses": poses.astype(np.float32), "joints": np.array(JOINTS),
                                      "fps": np.float32(fps), "mask": np.isfinite(poses).all(-1)}
@@ -53,7 +53,7 @@ def write_dataset(poses: np.ndarray, fps: float, output: Path, kind: str, views:
     'k': K}) as one NPZ (kind 'npz') or a dataset folder with a manifest (kind 'folder'); returns a note.
 
     Random cameras look at targets (N, 3) when poses are placed in the world, else at the origin."""
-    from . import cameras as cam_mod
+    from gfpose_cli.kinematics import cameras as cam_mod
 
     manifest = {"format": "gfpose-synthetic", "version": 1, "fps": fps, **job, "cameras": None}
     cams = None

@@ -16,13 +16,13 @@ from typing import Any
 
 import torch
 
-from ..errors import InputError
-from . import checkpoint
-from .distributed import DistContext
-from .masks import parse_strategy, sample_mask
-from .network import NetworkConfig, ScoreNetwork
-from .problem import COND_DIM, DEFAULT_MASK, TASKS, Normaliser, encode_condition, task_batch
-from .sde import SubVPSDE
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.model import checkpoint
+from gfpose_cli.training.distributed import DistContext
+from gfpose_cli.model.masks import parse_strategy, sample_mask
+from gfpose_cli.model.network import NetworkConfig, ScoreNetwork
+from gfpose_cli.model.problem import COND_DIM, DEFAULT_MASK, TASKS, Normaliser, encode_condition, task_batch
+from gfpose_cli.model.sde import SubVPSDE
 
 
 @dataclass

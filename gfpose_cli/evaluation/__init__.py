@@ -1,0 +1,3 @@
+"""Evaluation: pose metrics, scores of predictions against truth, set statistics, the paper's protocols
+(docs/ARCHITECTURE.md).
+"""

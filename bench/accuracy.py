@@ -44,13 +44,7 @@ def archive_pose_set(pose_set_file: Path | None = None) -> data.PoseSet:
 
 def held_out_sets(n: int, seed: int = 0, pose_set_file: Path | None = None) -> dict[str, np.ndarray]:
     """n held-out poses per family (canonical frame, root-relative), fixed by seed."""
-    _, held = archive_pose_set(pose_set_file).split()
-    rng = np.random.default_rng(seed)
-    out = {}
-    for fam in ("cmu", "hdm05"):
-        poses = held.poses[held.families() == fam]
-        out[fam] = poses[rng.choice(len(poses), size=min(n, len(poses)), replace=False)]
-    return out
+    return data.held_out_sample(archive_pose_set(pose_set_file), n, seed, ("cmu", "hdm05"))
 
 
 def camera_views(poses: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -47,7 +47,7 @@ def assert_same_as_blender(path: Path, tmp_path: Path) -> float:
     # the importer turns the file's axes into Blender's; find that one fixed rotation
     R = kabsch(ours.reshape(1, -1, 3), theirs.reshape(1, -1, 3))[0]
     assert np.allclose(np.abs(R), np.round(np.abs(R)), atol=1e-6)  # an axis swap, nothing else
-    scale = io.read(path).source["units_to_m"]
+    scale = io.read(path).provenance.units_to_m
     error_mm = float(np.abs(ours @ R.T - theirs).max()) * scale * 1000
     assert error_mm < 1.0
     return error_mm

@@ -19,7 +19,7 @@ pytestmark = needs_fixtures
 @pytest.mark.parametrize("name,frames,fps", [("cmu_85_02", 810, 120.0), ("ktk_tennis_serve_nan", 1092, 50.0)])
 def test_plug_in_gait_files_map_to_an_upright_body_in_metres(name: str, frames: int, fps: float) -> None:
     take = io.read(FIXTURES / f"{name}.c3d")
-    assert take.source["map"] == "plug-in-gait"  # auto-detected (CMU's LFWT/LBWT through aliases)
+    assert take.provenance.map == "plug-in-gait"  # auto-detected (CMU's LFWT/LBWT through aliases)
     assert take.n_frames == frames and take.fps == fps
     full = take.mask.all(1)
     assert full.mean() > 0.8
@@ -54,7 +54,7 @@ def test_clinical_gait_file_maps_through_descriptions_of_repeated_labels() -> No
     # BTK's Gait.c3d labels lateral and medial knee/ankle markers alike (RKNE twice); the
     # descriptions tell them apart, and the knee centre is their midpoint
     take = io.read(FIXTURES / "btk_gait.c3d")
-    assert take.source["map"] == "clinical-gait"
+    assert take.provenance.map == "clinical-gait"
     seen = take.mask.all(1)
     assert 0.3 < seen.mean() < 0.5  # the real gaps stay gaps
     p = take.positions[seen]

@@ -150,8 +150,9 @@ def test_error_paths_exit_2_with_one_line(tmp_path: Path, capsys, truth: Take) -
 
 def test_inputs_are_not_modified(tmp_path: Path, capsys, truth: Take) -> None:
     before = (tmp_path / "truth.npz").read_bytes()
-    run(["denoise", str(tmp_path / "truth.npz"), "-o", str(tmp_path / "d.npz"), *FAST], capsys)
-    run(["complete", str(tmp_path / "truth.npz"), "-o", str(tmp_path / "c.npz"), *FAST], capsys)
+    for command, out in (("denoise", "d.npz"), ("complete", "c.npz")):
+        code, _, err = run([command, str(tmp_path / "truth.npz"), "-o", str(tmp_path / out), *FAST], capsys)
+        assert code == 0 and (tmp_path / out).exists(), err
     assert (tmp_path / "truth.npz").read_bytes() == before
 
 

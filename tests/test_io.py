@@ -141,7 +141,7 @@ def test_cmu_archive_take_is_a_standing_body_in_metres_z_up() -> None:
         member = next(m for m in tar if m.name.endswith("14_37.bvh") or m.name.endswith(".bvh"))
         skel = bvh.parse(tar.extractfile(member).read().decode(), member.name)
     take = take_from_bvh(skel, member.name)
-    assert take.source["map"] == "cmu-bvh" and take.source["up"] == "+Y" and take.source["units_to_m"] == 0.01
+    assert take.provenance.map == "cmu-bvh" and take.provenance.up == "+Y" and take.provenance.units_to_m == 0.01
     heights = body_height(take.positions[1:])
     assert 1.4 < np.median(heights) < 1.9
     head_above_ankles = take.positions[1:, 10, 2] - take.positions[1:, [3, 6], 2].mean(1)
@@ -163,7 +163,7 @@ def test_hdm05_asf_amc_faces_its_walking_direction() -> None:
             if asf and amc:
                 break
     take = io.read_amc(Path("jog.amc"), Path("mm.asf"), asf_text=asf, amc_text=amc)
-    assert take.source["map"] == "hdm05-asf" and take.source["up"] == "+Y"
+    assert take.provenance.map == "hdm05-asf" and take.provenance.up == "+Y"
     p = take.positions
     assert 1.5 < np.median(body_height(p)) < 1.9
     velocity = np.gradient(p[:, 0, :2], axis=0)
@@ -179,11 +179,11 @@ def test_hdm05_asf_amc_faces_its_walking_direction() -> None:
                                             ("fair_wave_hello", "mixamo", "+Z")])
 def test_bvh_fixtures_pick_their_map_and_stand_up(name: str, preset: str, up: str) -> None:
     take = io.read(FIXTURES / f"{name}.bvh")
-    assert take.source["map"] == preset and take.source["up"] == up and take.mask.all()
+    assert take.provenance.map == preset and take.provenance.up == up and take.mask.all()
     p = take.positions[1:]
     assert np.median(p[:, 10, 2] - p[:, [3, 6], 2].mean(1)) > 0.5  # head above ankles after Z-up
     if name.startswith("cmu"):  # CMU adults in Acclaim units (inches / 0.45)
-        assert take.source["units"] == "acclaim" and 1.3 < np.median(body_height(p)) < 1.9
+        assert take.provenance.units == "acclaim" and 1.3 < np.median(body_height(p)) < 1.9
 
 
 def test_unmappable_bvh_names_the_missing_joints() -> None:

@@ -37,7 +37,7 @@ def test_coco_results_map_to_17_joints(tmp_path: Path) -> None:
             dets.append({"image_id": f, "category_id": 1, "keypoints": [0.0, 0.0, 0.2] * 17, "score": 0.2})
     (tmp_path / "coco.json").write_text(json.dumps(dets))
     take = io.read(tmp_path / "coco.json")
-    assert take.positions.shape == (6, 17, 2) and take.source["map"] == "coco17"
+    assert take.positions.shape == (6, 17, 2) and take.provenance.map == "coco17"
     assert np.allclose(take.positions[:, 1], kp[:, 1]) and np.allclose(take.positions[:, 13][take.mask[:, 13]], kp[take.mask[:, 13], 13])
     assert np.allclose(take.positions[:, 0], 0.5 * (kp[:, 1] + kp[:, 4]))  # pelvis = hip midpoint
     assert not take.mask[2, 13] and np.isnan(take.positions[2, 13]).all()
@@ -55,7 +55,7 @@ def write_openpose(folder: Path, kp: np.ndarray, empty_frame: int) -> None:
 def test_openpose_folder_lifts_and_keeps_empty_frames_empty(tmp_path: Path, capsys) -> None:
     write_openpose(tmp_path / "op", pixels(), empty_frame=3)
     take = io.read(tmp_path / "op")
-    assert take.source["map"] == "openpose25" and take.n_frames == 6 and not take.mask[3].any()
+    assert take.provenance.map == "openpose25" and take.n_frames == 6 and not take.mask[3].any()
     code, _, err = run(["lift", str(tmp_path / "op"), "-o", str(tmp_path / "lifted.npz"), "--steps", "4", "-s", "2"], capsys)
     assert code == 0, err
     assert "1 frames with fewer than 2 keypoints" in err.replace("\n", " ")

@@ -64,3 +64,22 @@ def test_merge_refuses_incomplete_or_foreign_parts(tmp_path: Path, capsys) -> No
 def test_bad_shard_spec(tmp_path: Path, capsys, bad: str) -> None:
     code, _, err = run(["generate", "--n", "5", "-o", str(tmp_path / "g.npz"), "--shard", bad, *FAST], capsys)
     assert code == 2 and "--shard" in err
+
+
+def test_merging_completion_shards_with_aggregate_keeps_the_root(tmp_path: Path, capsys) -> None:
+    """`merge --aggregate mean` of `complete -s S` shards: the mean over hypotheses keeps the root
+    trajectory (tasks.aggregate rebuilt the take without it)."""
+    poses = synthetic_poses(30, seed=2)
+    poses[:, [12, 13]] = np.nan  # left elbow and wrist missing
+    root = np.stack([np.linspace(0, 3, 30), np.zeros(30), np.full(30, 0.9)], -1).astype(np.float32)
+    io.write(Take(positions=poses, root=root), tmp_path / "partial.npz")
+    for k in (0, 1):
+        code, _, err = run(["complete", str(tmp_path / "partial.npz"), "-s", "2", "--shard", f"{k}/2",
+                            "-o", str(tmp_path / f"p{k}.npz"), *FAST], capsys)
+        assert code == 0, err
+    code, _, err = run(["merge", str(tmp_path / "p0.npz"), str(tmp_path / "p1.npz"), "--aggregate", "mean",
+                        "-o", str(tmp_path / "merged.npz"), "-q"], capsys)
+    assert code == 0, err
+    merged = io.read(tmp_path / "merged.npz")
+    assert merged.positions.shape == (30, 17, 3) and merged.root is not None
+    np.testing.assert_array_equal(merged.root, root)

@@ -7,12 +7,12 @@ committed table (read from the file, not copied here).
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from gfpose_cli import __version__
 from gfpose_cli.evaluation import metrics
 from gfpose_cli.model.checkpoint import load_model
 from gfpose_cli.core.skeleton import PARTS
@@ -42,7 +42,7 @@ def test_checkpoint_records_what_made_it(task: str) -> None:
     path = shipped_weights(task)
     model = load_model(path, task)
     meta = model.meta
-    assert model.task == task and meta["step"] > 0 and meta["code_version"].startswith("0.1.0+")
+    assert model.task == task and meta["step"] > 0 and meta["code_version"].startswith(f"{__version__}+")
     summary = meta["data_summary"]
     assert summary["holdout"] and summary["train_poses"] > 50_000
     held = " ".join(map(str, summary["held_out_subjects"]))
@@ -53,14 +53,15 @@ def test_checkpoint_records_what_made_it(task: str) -> None:
 
 @pytest.mark.skipif(not (SHARED / "data").is_dir(), reason="../shared/data is not present")
 def test_quick_accuracy_rows_hold() -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
-    from accuracy import camera_views, held_out_sets
+    from gfpose_cli.evaluation.protocols import camera_views
+    from gfpose_cli.training import data
 
     rows = committed_rows()
     opts = SamplerOptions(batch_size=8192, seed=0)
     lifter = Runner.for_task("lift", None, opts)
     filler = Runner.for_task("complete3d", None, opts)
-    for fam, poses in held_out_sets(200, 0).items():
+    archives = data.PoseSet.concat([data.load_archive(SHARED / "data" / name) for name in ("cmu-bvh.tar.xz", "hdm05-amc.tar.xz")])
+    for fam, poses in data.held_out_sample(archives, 200, 0, ("cmu", "hdm05")).items():
         cam3d, kp = camera_views(poses, 0)
         one = lift(lifter, Take(positions=kp), 1).positions[:, 0]
         p1 = metrics.mpjpe(one, cam3d) * 1000

@@ -355,7 +355,7 @@ def test_bvh_position_channels_replace_the_offset(tmp_path: Path, capsys) -> Non
     plain = io.read(src)
     (tmp_path / "pn.bvh").write_text(_with_position_channels(src.read_text()))
     with_pos = io.read(tmp_path / "pn.bvh")
-    assert with_pos.source["units"] == plain.source["units"]
+    assert with_pos.provenance.units == plain.provenance.units
     assert np.abs(with_pos.positions - plain.positions).max() < 1e-5  # bones not doubled
     before = (tmp_path / "pn.bvh").read_text()
     assert run(["denoise", str(tmp_path / "pn.bvh"), "-o", str(tmp_path / "clean.bvh"), "-q"]) == 0
@@ -391,12 +391,12 @@ def test_zero_filled_gaps_in_an_npz_are_refused(tmp_path: Path) -> None:
 def test_a_bind_pose_frame_0_is_left_as_it_is(tmp_path: Path, capsys) -> None:
     src = VENDORS / "dme__blender_rendering_example.bvh"
     take = io.read(src)
-    assert take.source["bind_frames"] == [0]
+    assert take.provenance.bind_frames == (0,)
     assert run(["denoise", str(src), "-o", str(tmp_path / "clean.bvh")]) == 0
     assert "bind-pose frame 0 kept as it was" in capsys.readouterr().err
     a, b = bvh_io.read_skeleton(src), bvh_io.read_skeleton(tmp_path / "clean.bvh")
     assert np.array_equal(a.motion[0], b.motion[0]) and a.header == b.header and len(a.motion) == len(b.motion)
-    assert not io.read(VENDORS / "bvhpy__test_mocapbank.bvh").source["bind_frames"]
+    assert not io.read(VENDORS / "bvhpy__test_mocapbank.bvh").provenance.bind_frames
 
 
 def test_a_take_too_short_to_smooth_is_left_alone(tmp_path: Path, capsys) -> None:

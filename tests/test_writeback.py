@@ -87,7 +87,7 @@ def test_c3d_round_trip_keeps_every_parameter_analog_and_point(name: str, tmp_pa
     data_a = before[raw_a.data_offset:raw_a.data_offset + raw_a.n_frames * raw_a.frame_bytes]
     data_b = (tmp_path / "out.c3d").read_bytes()[raw_b.data_offset:raw_b.data_offset + raw_b.n_frames * raw_b.frame_bytes]
     assert data_a == data_b
-    assert io.read(tmp_path / "out.c3d", skeleton_map=smap, subject=subject, force_read=own).source["map"] == take.source["map"]
+    assert io.read(tmp_path / "out.c3d", skeleton_map=smap, subject=subject, force_read=own).provenance.map == take.provenance.map
     assert src.read_bytes() == before
     # an independent reader opens it (py-c3d checks the header against POINT:SCALE) and agrees
     import warnings
@@ -121,7 +121,7 @@ def test_added_joints_read_the_same_in_the_independent_c3d_reader(tmp_path: Path
     assert np.abs(frames[seen] - theirs[seen]).max() < 1e-5
     # the joints read back (gfpose17 map) are the joints that were written
     back = io.read(tmp_path / "j.c3d")
-    assert back.source["map"] == "gfpose17"
+    assert back.provenance.map == "gfpose17"
     first = io.read(src)
     assert np.array_equal(back.mask, first.mask)
     assert np.abs(back.positions[first.mask] - first.positions[first.mask]).max() < 1e-5
@@ -258,7 +258,7 @@ def test_fresh_17_joint_bvh_reproduces_the_poses(name: str, tmp_path: Path) -> N
     code = run(["convert", str(FIXTURES / f"{name}.bvh"), "-o", str(tmp_path / "j17.bvh"), "-q"])
     assert code == 0
     back = io.read(tmp_path / "j17.bvh")
-    assert back.source["map"] == "gfpose17" and back.source["up"] == "+Y" and back.source["units"] == "cm"
+    assert back.provenance.map == "gfpose17" and back.provenance.up == "+Y" and back.provenance.units == "cm"
     err = np.linalg.norm(back.positions - take.positions, axis=-1)
     assert err.mean() < 0.004 and err.max() < 0.015  # only bone-length changes of the source remain
     skel = bvh_io.read_skeleton(tmp_path / "j17.bvh")
@@ -292,7 +292,7 @@ def test_input_format_and_unit_overrides(tmp_path: Path, capsys) -> None:
     src = FIXTURES / "cmu_85_02.c3d"
     in_m = io.read(src, units="m", force_read=True)
     in_mm = io.read(src)
-    assert in_m.source["units"] == "m" and in_mm.source["units"] == "mm"
+    assert in_m.provenance.units == "m" and in_mm.provenance.units == "mm"
     np.testing.assert_allclose(in_m.positions, in_mm.positions * 1000, rtol=1e-5, atol=1e-4)
     assert run(["convert", str(src), "--units", "m", "--add-joints", "--force-read", "-o", str(tmp_path / "j.c3d"), "-q"]) == 0
     a, b = ezc3d.c3d(str(src)), ezc3d.c3d(str(tmp_path / "j.c3d"))

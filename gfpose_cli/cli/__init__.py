@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gfpose_cli.core.errors import GfposeError, InputError
+from gfpose_cli.core.take import CompleteReport, DenoiseReport
 from gfpose_cli.util.provenance import file_digest
 
 app = typer.Typer(
@@ -169,13 +170,13 @@ def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[s
 
     take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
                    force_read=STATE["force_read"])
-    if take.source.get("map"):
-        unit = take.source.get("units")
-        info(esc(f"{src.name}: map '{take.source['map']}', {take.n_frames} frames at {take.fps:g} Hz, "
-                 f"up axis {take.source.get('up', '?')}" + (f", units {unit}" if unit else "")))
-    for note in take.source.get("notes", []):
+    prov = take.provenance
+    if prov.map:
+        info(esc(f"{src.name}: map '{prov.map}', {take.n_frames} frames at {take.fps:g} Hz, "
+                 f"up axis {prov.up or '?'}" + (f", units {prov.units}" if prov.units else "")))
+    for note in prov.notes:
         info(esc(f"{src.name}: {note}"))
-    for line in take.source.get("warnings", []):
+    for line in prov.warnings:
         warn(esc(line))
     return take
 
@@ -185,7 +186,7 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
     """Write a take; returns a short note on what the writer did (markers moved/filled, BVH fit)."""
     from gfpose_cli import io
 
-    if take.source.get("shard") and (fmt or dst.suffix.lstrip(".")).lower() != "npz":
+    if take.shard is not None and (fmt or dst.suffix.lstrip(".")).lower() != "npz":
         raise InputError(f"{dst}: shard outputs must be NPZ (they carry the part's place for `gfpose merge`)")
     summary = io.write(take, dst, fmt=fmt, force=force, add_joints=add_joints, into_source=into_source) or {}
     notes = []
@@ -392,10 +393,10 @@ def generate(
         raise
     rel = take.positions
     if placement.active():
-        first = take.source.get("frames", (0,))[0]
+        first = take.shard.start if take.shard else 0
         take.positions = place(take.positions, placement, seed, first)
     if views or kind == "folder":
-        extra = {"temperature": runner.temperature, "dedupe_mm": dedupe, "drawn": take.source.get("drawn"),
+        extra = {"temperature": runner.temperature, "dedupe_mm": dedupe, "drawn": take.report.drawn,
                  "condition": None if condition is None else str(condition), "free": free,
                  "placement": placement.describe() if placement.active() else None}
         note = write_dataset(take, output, kind, views, force, runner, n, seed, extra)
@@ -404,7 +405,7 @@ def generate(
     if journal:
         journal.finish()
     stats = metrics.plausibility(rel)
-    drawn = take.source.get("drawn")
+    drawn = take.report.drawn
     info(f"[green]wrote[/] {esc(output)}: {take.n_frames} poses in {time.perf_counter() - t0:.1f} s"
          + (f" ({drawn} drawn, {drawn - take.n_frames} near-duplicates dropped)" if drawn else "")
          + f"; height {stats['height_mean_m']:.2f}±{stats['height_std_m']:.2f} m, "
@@ -518,8 +519,8 @@ def complete(
                 result = tasks.complete(runners[task], take, hypotheses, keep_observed, update, get_shard(shard),
                                         temporal=keep_observed and not per_frame)
         note = write_take(result, dst, fmt, force, add_joints)
-        left = result.source.get("frames_left", 0)
-        how = "" if take.dim == 2 or result.source.get("temporal") else " (frame by frame)"
+        left = result.report.frames_left if isinstance(result.report, CompleteReport) else 0
+        how = "" if take.dim == 2 or result.report.temporal else " (frame by frame)"
         return (f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
                 + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else "")
                 + (f"; {esc(note)}" if note else ""))
@@ -536,21 +537,20 @@ def parse_t0(text: str) -> Optional[float]:
         raise InputError(f"--t0 {text!r}: give a time in (0, 1] or auto") from None
 
 
-def denoise_report(r: dict) -> str:
+def denoise_report(r: DenoiseReport) -> str:
     """One line saying what denoise measured and chose, so a user can reproduce or adjust it."""
-    if r.get("too_short"):
-        return (f"too short to smooth ({r['too_short']} frames): left as it was "
-                "(--per-frame runs the frame-by-frame prior)")
-    parts = [f"noise {r['noise_mm']:.1f} mm" if r["noise_mm"] is not None else "unrelated poses, cleaned one by one"]
-    if r["temporal"]:
-        lo, hi = min(r["smoothing"]), max(r["smoothing"])
+    if r.too_short:
+        return f"too short to smooth ({r.too_short} frames): left as it was (--per-frame runs the frame-by-frame prior)"
+    parts = [f"noise {r.noise_mm:.1f} mm" if r.noise_mm is not None else "unrelated poses, cleaned one by one"]
+    if r.temporal:
+        lo, hi = min(r.smoothing), max(r.smoothing)
         parts.append(f"smoothed (lambda {lo:.2g}" + (f"-{hi:.2g}" if hi > lo else "") + " by joint)"
-                     + (f", {r['spikes']} spike samples ignored" if r["spikes"] else ""))
-    parts.append(f"prior from t0 {r['t0']:.3f}" if r["t0"] is not None else "prior pass off (--t0 T runs it)")
-    if "bone_length_cv" in r:
-        parts.append(f"bone lengths held (CV {r['bone_length_cv']:.2%})")
-    if r.get("bind_frames"):
-        parts.append(f"bind-pose frame {', '.join(map(str, r['bind_frames']))} kept as it was")
+                     + (f", {r.spikes} spike samples ignored" if r.spikes else ""))
+    parts.append(f"prior from t0 {r.t0:.3f}" if r.t0 is not None else "prior pass off (--t0 T runs it)")
+    if r.bone_length_cv is not None:
+        parts.append(f"bone lengths held (CV {r.bone_length_cv:.2%})")
+    if r.bind_frames:
+        parts.append(f"bind-pose frame {', '.join(map(str, r.bind_frames))} kept as it was")
     return ", ".join(parts)
 
 
@@ -603,7 +603,7 @@ def denoise(
             result = tasks.denoise(runner, take, start, update, get_shard(shard), temporal=not per_frame,
                                    hold_bones=hold_bones)
         note = write_take(result, dst, fmt, force, add_joints)
-        return f"{take.n_frames} frames; {denoise_report(result.source['denoise'])}" + (f"; {note}" if note else "")
+        return f"{take.n_frames} frames; {denoise_report(result.report)}" + (f"; {note}" if note else "")
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 
@@ -828,6 +828,7 @@ def render(
     """
     STATE["quiet"] = quiet
     STATE["force_read"] = force_read
+    from gfpose_cli import io
     from gfpose_cli.viz.render import render as draw
 
     if fps <= 0 or panels < 1:
@@ -835,7 +836,7 @@ def render(
     check_output(output, force, take_file)
     files = [take_file] + ([compare] if compare is not None else [])
     takes = [(f.name, read_take(f, skeleton_map, subject, in_fmt, units)) for f in files]
-    dots = [t.source.get("markers") if markers else None for _, t in takes]
+    dots = [io.source_markers(t) if markers else None for _, t in takes]
     with progress_bar(f"drawing {output.name}", 1) as update:
         n = draw(takes, output, fps, start, end, panels, dots, update, force=True)
     info(f"[green]wrote[/] {esc(output)}: {n} frames of {', '.join(esc(f.name) for f in files)}")
@@ -866,8 +867,8 @@ def maps(
         return
     STATE["force_read"] = force_read
     take = read_take(file, skeleton_map, subject, in_fmt, units)
-    smap = load_map(take.source["map"]) if take.source.get("map") in preset_names() else None
-    table = Table(title=f"{file.name}: map '{take.source.get('map', '-')}', {take.n_frames} frames")
+    smap = load_map(take.provenance.map) if take.provenance.map in preset_names() else None
+    table = Table(title=f"{file.name}: map '{take.provenance.map or '-'}', {take.n_frames} frames")
     for col in ("joint", "from", "frames seen"):
         table.add_column(col, justify="right" if col == "frames seen" else "left")
     for j, joint in enumerate(take.joint_names):

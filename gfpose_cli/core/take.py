@@ -1,7 +1,10 @@
 """Take: the in-memory form every reader produces and every writer consumes.
 
 One small dataclass keeps the data path one-directional (file -> Take -> tasks -> Take -> file):
-tasks never see file formats, readers never see the model.
+tasks never see file formats, readers never see the model. What a take carries besides its poses
+is typed: where it came from (Provenance, for people and for the writers' choices), an opaque
+write-back handle that only io reads (the source file's markers or skeleton), what the task that
+made it did (a report), and its place in a sharded job.
 """
 from __future__ import annotations
 
@@ -14,6 +17,84 @@ import numpy as np
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """Where a take came from: the file, how it was read, and what the reader noticed."""
+
+    path: str | None = None
+    format: str | None = None  # npz, csv, c3d, bvh, amc, coco17, openpose25
+    map: str | None = None  # the skeleton map that made the 17 joints
+    units: str | None = None  # the file's length unit, as read or given with --units
+    units_to_m: float | None = None  # metres per file unit
+    up: str | None = None  # the file's vertical axis, e.g. +Y
+    subject: str | None = None  # a C3D performer (label prefix)
+    first_frame: int | None = None
+    reader: str | None = None  # which parser read it (C3D: ezc3d, c3d, gfpose)
+    camera_frame: bool = False  # poses in the camera frame (lift output), not Z-up mocap
+    bind_frames: tuple[int, ...] = ()  # rest/bind-pose frames a task leaves as they are
+    notes: tuple[str, ...] = ()  # what the reader did that a user should know
+    warnings: tuple[str, ...] = ()  # what looked wrong but was read (io.sanity)
+
+    def but(self, **changes: Any) -> "Provenance":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ShardPlace:
+    """Part index of count of a sharded job, holding frames [start, stop) of total."""
+
+    index: int
+    count: int
+    start: int
+    stop: int
+    total: int
+
+
+@dataclass(frozen=True)
+class GenerateReport:
+    task = "generate"
+    dedupe_mm: float | None = None
+    drawn: int | None = None  # poses drawn to keep n distinct ones (--dedupe)
+    condition: str | None = None  # the file generate --condition sampled around
+    condition_frames: int | None = None
+
+
+@dataclass(frozen=True)
+class LiftReport:
+    task = "lift"
+    input: str = ""
+
+
+@dataclass(frozen=True)
+class CompleteReport:
+    task = "complete"
+    temporal: bool = False  # gaps filled along the take (else frame by frame)
+    frames_left: int = 0  # frames without the pelvis (or both hips) and another joint, left as they were
+
+
+@dataclass(frozen=True)
+class DenoiseReport:
+    """What denoise measured and chose, so a user can reproduce or adjust it."""
+
+    task = "denoise"
+    temporal: bool = False
+    sequence: bool = False
+    noise_mm: float | None = None
+    smoothing: tuple[float, ...] = ()  # Whittaker lambda per joint
+    spikes: int = 0
+    remaining_noise_mm: float | None = None
+    t0: float | None = None
+    bone_length_cv: float | None = None
+    bind_frames: tuple[int, ...] = ()
+    too_short: int | None = None  # frames of a take too short to smooth, left as it was
+
+    def but(self, **changes: Any) -> "DenoiseReport":
+        return replace(self, **changes)
+
+
+TaskReport = GenerateReport | LiftReport | CompleteReport | DenoiseReport
+
+
 @dataclass
 class Take:
     """A sequence of 17-joint poses.
@@ -23,7 +104,11 @@ class Take:
     fps: frame rate in Hz.
     root: optional (F, 3) global root trajectory kept aside from root-relative poses.
     confidence: optional (F, 17) detector confidence for 2D keypoints.
-    source: where the take came from (path, format, units...) so writers can restore it.
+    provenance: where it came from (Provenance).
+    writeback: io's handle on the source file (markers, skeleton) for writing back into it; opaque
+        to everything but io, and dropped when a take stops matching its source frame for frame.
+    report: what the task that made this take did (GenerateReport, LiftReport, ...), or None.
+    shard: its place in a sharded job, or None.
     """
 
     positions: np.ndarray
@@ -31,7 +116,10 @@ class Take:
     fps: float = 30.0
     root: np.ndarray | None = None
     confidence: np.ndarray | None = None
-    source: dict[str, Any] = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=Provenance)
+    writeback: Any = None
+    report: TaskReport | None = None
+    shard: ShardPlace | None = None
 
     def __post_init__(self) -> None:
         with np.errstate(over="ignore"):  # values past float32 become inf; readers report them (io.check_take)
@@ -65,7 +153,7 @@ class Take:
 
     @property
     def path(self) -> Path | None:
-        p = self.source.get("path")
+        p = self.provenance.path
         return Path(p) if p else None
 
     @property
@@ -73,7 +161,7 @@ class Take:
         return JOINTS
 
     def with_positions(self, positions: np.ndarray, mask: np.ndarray | None = None) -> "Take":
-        """A copy carrying new positions (and mask), keeping fps, root and source."""
+        """A copy carrying new positions (and mask), keeping fps, root, provenance and the rest."""
         if mask is None:
             mask = np.ones(positions.shape[:1] + (N_JOINTS,), dtype=bool)
         return replace(self, positions=positions, mask=mask)

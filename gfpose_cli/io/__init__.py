@@ -4,6 +4,7 @@ Every reader returns 3D poses in metres in the canonical Z-up frame (or 2D in pi
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP, up_rotation
 from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map
 from gfpose_cli.core.skeleton import JOINTS
-from gfpose_cli.core.take import Take
+from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io import csv as csv_io
 from gfpose_cli.io import npz as npz_io
 
@@ -99,8 +100,9 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
         positions=(poses @ rot.T).astype(np.float32),
         mask=mask,
         fps=skel.fps,
-        source={"path": str(path), "format": "bvh", "map": smap.name, "units_to_m": scale, "units": unit_name,
-                "up": up, "map_object": smap, "bvh": skel, "to_canonical": rot, "bind_frames": bind_frames(skel)},
+        provenance=Provenance(path=str(path), format="bvh", map=smap.name, units=unit_name, units_to_m=scale, up=up,
+                              bind_frames=tuple(bind_frames(skel))),
+        writeback=bvh_io.BvhWriteBack(skeleton=skel, skeleton_map=smap, to_canonical=rot, units_to_m=scale),
     )
 
 
@@ -138,7 +140,7 @@ def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | S
     poses, mask = smap.apply(names, world, where=str(amc_path))
     rot, up = rest_up(_rest_17(smap, names, rest[0], str(amc_path)))
     return Take(positions=(poses @ rot.T).astype(np.float32), mask=mask, fps=120.0,
-                source={"path": str(amc_path), "format": "amc", "map": smap.name, "up": up})
+                provenance=Provenance(path=str(amc_path), format="amc", map=smap.name, up=up))
 
 
 #: largest believable coordinate: a million metres (3D) or pixels (2D); past it a file is damaged
@@ -180,7 +182,7 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     prefix; units (a name such as cm, or metres per unit) overrides a BVH's guessed unit or a
     C3D's POINT:UNITS, for files that get it wrong. A 3D take then passes the body check
     (io.sanity): implausible limbs or joints at the origin are refused unless force_read; what is
-    only odd lands in take.source["warnings"]. sanity=False skips it (scoring predictions).
+    only odd lands in take.provenance.warnings. sanity=False skips it (scoring predictions).
     """
     path = Path(path)
     unit = parse_units(units)
@@ -189,7 +191,7 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
         from gfpose_cli.io.sanity import check_body
 
         warnings = check_body(take.positions, take.mask, str(path), force=force_read)
-        take.source["warnings"] = list(take.source.get("warnings", [])) + warnings
+        take.provenance = take.provenance.but(warnings=take.provenance.warnings + tuple(warnings))
     return take
 
 
@@ -231,9 +233,8 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
     of the source file (its skeleton or markers follow the edited joints); otherwise they hold
     the 17 joints.
     """
-    if not into_source and take.source.get("format") in ("bvh", "c3d"):
-        take = Take(positions=take.positions, mask=take.mask, fps=take.fps, root=take.root,
-                    source={k: take.source[k] for k in ("path", "task") if k in take.source})
+    if not into_source:
+        take = replace(take, writeback=None)
     path = Path(path)
     kind = (fmt or path.suffix.lstrip(".")).lower()
     if add_joints and kind != "c3d":
@@ -253,6 +254,14 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
     return {}
 
 
+def source_markers(take: Take) -> np.ndarray | None:
+    """The markers (F, K, 3; metres, Z up; NaN where missing) of the C3D a take was read from, for
+    drawing them beside its joints; None for a take that did not come from a C3D."""
+    from gfpose_cli.io.c3d import C3DWriteBack
+
+    return take.writeback.markers if isinstance(take.writeback, C3DWriteBack) else None
+
+
 def world_poses(take: Take, where: str) -> np.ndarray:
     """(F, 17, 3) metres, Z up: single poses in the canonical frame, whatever task produced them."""
     if take.dim != 3:
@@ -263,7 +272,7 @@ def world_poses(take: Take, where: str) -> np.ndarray:
         raise InputError(f"{where}: C3D and BVH hold one pose per frame; pass --aggregate mean (or median), "
                          "or write all hypotheses to NPZ")
     poses = take.positions.astype(np.float64)
-    if take.source.get("frame") == "camera":
+    if take.provenance.camera_frame:
         poses = poses @ CAMERA_TO_Z_UP.T
     return poses
 
@@ -277,10 +286,10 @@ def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.
     from gfpose_cli.io.bvh_retarget import fresh_skeleton, retarget
 
     poses = world_poses(take, str(path))
-    src = take.source
-    skel = src.get("bvh")
-    if src.get("format") == "bvh" and skel is not None and len(poses) == skel.motion.shape[0]:
-        rot, scale, smap = src["to_canonical"], src["units_to_m"], src["map_object"]
+    back = take.writeback if isinstance(take.writeback, bvh_io.BvhWriteBack) else None
+    skel = back.skeleton if back is not None else None
+    if back is not None and len(poses) == skel.motion.shape[0]:
+        rot, scale, smap = back.to_canonical, back.units_to_m, back.skeleton_map
         fk = bvh_io.forward_kinematics(skel, with_rotations=True)  # computed once, used by retarget too
         original, _ = smap.apply(skel.names, fk[0])
         was = (original * scale) @ rot.T

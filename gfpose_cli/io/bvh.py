@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bvh import Bvh
@@ -33,6 +34,16 @@ class BvhSkeleton:
     @property
     def fps(self) -> float:
         return 1.0 / self.frame_time if self.frame_time > 0 else 30.0
+
+
+@dataclass
+class BvhWriteBack:
+    """What writing edited joints back into a source BVH needs (Take.writeback; only io reads it)."""
+
+    skeleton: BvhSkeleton
+    skeleton_map: Any  # the SkeletonMap that made the 17 joints
+    to_canonical: np.ndarray  # file axes -> Z up
+    units_to_m: float
 
 
 CHANNEL_NAMES = {f"{a}{kind}" for a in "XYZ" for kind in ("position", "rotation")}

@@ -16,7 +16,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, normalise_name
 from gfpose_cli.core.skeleton import JOINTS
-from gfpose_cli.core.take import Take
+from gfpose_cli.core.take import CompleteReport, DenoiseReport, Provenance, Take
 from gfpose_cli.io import c3d_raw
 
 UNIT_TO_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "dm": 0.1}
@@ -325,13 +325,33 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
         raise InputError(f"{path}: the C3D declares no frame rate (POINT:RATE)")
     # what a writer needs to put edited joints back into this file (DESIGN.md §2)
     markers = np.where(observed[..., None], xyz, np.nan) @ rot.T
+    back = C3DWriteBack(path=str(path), digest=f.digest, skeleton_map=smap, subject=subject or (subjects[0] if subjects else None),
+                        to_canonical=rot, units_to_m=to_m, marker_index=np.array(keep), markers=markers,
+                        observed=observed, names=names, kinds=kinds, joints=poses, joint_mask=mask)
     return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,
-                source={"path": str(path), "format": "c3d", "map": smap.name, "map_object": smap, "units": units_name,
-                        "up": up, "first_frame": f.first_frame, "subject": subject or (subjects[0] if subjects else None),
-                        "to_canonical": rot, "units_to_m": to_m, "marker_index": np.array(keep),
-                        "markers": markers, "marker_observed": observed, "marker_labels": names,
-                        "marker_kinds": kinds, "joints": poses, "joint_mask": mask, "c3d_digest": f.digest,
-                        "reader": f.reader, "notes": f.notes})
+                provenance=Provenance(path=str(path), format="c3d", map=smap.name, units=units_name, units_to_m=to_m, up=up,
+                                      subject=back.subject, first_frame=f.first_frame, reader=f.reader,
+                                      notes=tuple(f.notes)),
+                writeback=back)
+
+
+@dataclass
+class C3DWriteBack:
+    """What writing edited joints back into the source C3D needs (Take.writeback; only io reads it)."""
+
+    path: str
+    digest: str  # sha256 of the file as read: a file changed since is refused
+    skeleton_map: SkeletonMap
+    subject: str | None
+    to_canonical: np.ndarray  # file axes -> Z up
+    units_to_m: float
+    marker_index: np.ndarray  # (K,) the file's point columns of this take's markers
+    markers: np.ndarray  # (F, K, 3) canonical metres, NaN where missing
+    observed: np.ndarray  # (F, K)
+    names: list[str]  # labels as the map sees them (non-markers mangled so no map reads them)
+    kinds: list[str]  # marker, model output, virtual, unlabelled
+    joints: np.ndarray  # (F, 17, 3) the joints as read (canonical)
+    joint_mask: np.ndarray
 
 
 def _canonical(poses: np.ndarray, rot: np.ndarray) -> np.ndarray:
@@ -370,33 +390,34 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     """
     from gfpose_cli.util.atomic import atomic_path
 
-    src = take.source
     from gfpose_cli.io import world_poses
 
     poses = world_poses(take, str(path))
-    back = src.get("format") == "c3d" and src.get("markers") is not None and Path(src.get("path", "")).exists()
-    if back and len(poses) != len(src["joints"]):
-        raise InputError(f"{path}: the take has {len(poses)} frames but its source {src['path']} has "
-                         f"{len(src['joints'])}; write NPZ instead")
-    if not back:
+    back = take.writeback if isinstance(take.writeback, C3DWriteBack) and Path(take.writeback.path).exists() else None
+    if back is not None and len(poses) != len(back.joints):
+        raise InputError(f"{path}: the take has {len(poses)} frames but its source {back.path} has "
+                         f"{len(back.joints)}; write NPZ instead")
+    meta = _provenance(take)
+    if back is None:
         c = _empty_c3d(take.fps, len(poses))
         _append_points(c, list(JOINTS), poses / 0.001, take.mask)
-        _add_provenance(c, src)
+        for name, value in meta.items():
+            c.add_parameter("GFPOSE", name, value)
         with atomic_path(Path(path), force) as tmp:
             c.write(str(tmp))
             _check_written(tmp, np.asarray(c["data"]["points"]).shape)
             _sync_header_scale(tmp, -1.0)
         return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
-    f = load(Path(src["path"]))
-    if f.digest != src.get("c3d_digest", f.digest):
-        raise InputError(f"{src['path']} changed since it was read; run the command again")
+    f = load(Path(back.path))
+    if f.digest != back.digest:
+        raise InputError(f"{back.path} changed since it was read; run the command again")
     edits = marker_edits(take, poses)
     if add_joints:
-        data = _with_joints(f, take, poses, edits, src)
+        data = _with_joints(f, take, poses, edits, back, meta)
     else:
         if f.raw is None:
-            raise InputError(f"{src['path']}: gfpose cannot write into this C3D's layout; write NPZ or BVH instead")
-        data = _patched(f, edits, src)
+            raise InputError(f"{back.path}: gfpose cannot write into this C3D's layout; write NPZ or BVH instead")
+        data = _patched(f, edits, back, meta)
     summary = {"moved": int(edits.moved.sum()), "filled": int(edits.filled.sum()), "markers": int(edits.body.sum()),
                "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": len(JOINTS) if add_joints else 0}
     with atomic_path(Path(path), force) as tmp:
@@ -424,22 +445,22 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     """How the markers of the take's source C3D follow its edited joints (poses, canonical metres)."""
     from gfpose_cli.io import markers as rig_mod
 
-    src = take.source
-    markers, joints, joint_mask, observed = src["markers"], src["joints"], src["joint_mask"], src["marker_observed"]
-    kinds = src.get("marker_kinds") or ["marker"] * markers.shape[1]
+    back: C3DWriteBack = take.writeback
+    markers, joints, joint_mask, observed = back.markers, back.joints, back.joint_mask, back.observed
+    kinds = back.kinds
     body = np.array([k == "marker" for k in kinds], dtype=bool)
-    smooth = (src.get("task") == "denoise" and (src.get("denoise") or {}).get("temporal", False)
-              and src.get("marker_labels") is not None)
+    # a take cleaned along time gets its markers cleaned along time (not `denoise --per-frame`)
+    smooth = isinstance(take.report, DenoiseReport) and take.report.temporal
     base = markers
     if smooth:
-        smoothed, joints, joint_mask = rig_mod.smoothed_markers(markers, observed, _joints_of(src))
+        smoothed, joints, joint_mask = rig_mod.smoothed_markers(markers, observed, _joints_of(back))
         # isolated samples (a ghost trajectory seen now and then) are not smoothed: no neighbours
         base = np.where(_long_runs(observed)[..., None], smoothed, markers)
     rig = rig_mod.fit_rig(joints, joint_mask, base, observed)
     rig.segment[~body] = -1  # model outputs, virtual points, unlabelled trajectories ride nothing
     new, moved, filled = rig_mod.ride(rig, joints, joint_mask, np.nan_to_num(poses), base, observed)
     riding = rig.segment >= 0
-    if src.get("task") != "complete":
+    if not isinstance(take.report, CompleteReport):
         filled[:] = False  # only `complete` invents marker samples
     # a body marker on no segment (a toe marker, a loose one) is only smoothed along time by denoise;
     # model outputs, virtual points and unlabelled trajectories are left exactly as they were
@@ -463,10 +484,10 @@ def _long_runs(observed: np.ndarray) -> np.ndarray:
     return out
 
 
-def _patched(f: C3DData, edits: MarkerEdits, src: dict) -> bytes:
+def _patched(f: C3DData, edits: MarkerEdits, back: C3DWriteBack, meta: dict) -> bytes:
     """The source file's bytes with the edited samples rewritten and the GFPOSE group set."""
-    rot, scale = src["to_canonical"], src["units_to_m"]
-    cols_all = np.asarray(src["marker_index"])
+    rot, scale = back.to_canonical, back.units_to_m
+    cols_all = np.asarray(back.marker_index)
     # a move below the file's storage resolution (float32 rounding, one integer step) writes the
     # same bytes: it is no move, and is not counted as one
     rows, ks = np.nonzero(edits.moved)
@@ -483,9 +504,8 @@ def _patched(f: C3DData, edits: MarkerEdits, src: dict) -> bytes:
     cols = cols_all[ks]
     file_xyz = (edits.new[rows, ks] @ rot) / scale  # canonical metres -> file axes and units
     labels = f.labels
-    params = {**_flags("FILLED", [labels[c] for c in src["marker_index"]], edits.filled.sum(0)),
-              **_flags("MOVED", [labels[c] for c in src["marker_index"]], edits.moved.sum(0)),
-              **_provenance(src)}
+    params = {**_flags("FILLED", [labels[c] for c in back.marker_index], edits.filled.sum(0)),
+              **_flags("MOVED", [labels[c] for c in back.marker_index], edits.moved.sum(0)), **meta}
     return f.raw.patched(rows, cols, file_xyz, edits.filled[rows, ks], "GFPOSE", params)
 
 
@@ -496,18 +516,16 @@ def _flags(name: str, labels: list[str], counts: np.ndarray) -> dict:
             f"{name}_COUNTS": [float(n) for _, n in hit] or [0.0]}
 
 
-def _provenance(src: dict) -> dict:
+def _provenance(take: Take) -> dict:
+    """GFPOSE:MAP, TASK, VERSION: which map, which task and which code made the file."""
     from gfpose_cli.util.provenance import code_version
 
-    return {"MAP": [str(src.get("map", ""))], "TASK": [str(src.get("task", "convert"))], "VERSION": [code_version()]}
+    task = take.report.task if take.report is not None else "convert"
+    return {"MAP": [str(take.provenance.map or "")], "TASK": [task], "VERSION": [code_version()]}
 
 
-def _add_provenance(c, src: dict) -> None:
-    for name, value in _provenance(src).items():
-        c.add_parameter("GFPOSE", name, value)
-
-
-def _with_joints(f: C3DData, take: Take, poses: np.ndarray, edits: MarkerEdits, src: dict) -> bytes:
+def _with_joints(f: C3DData, take: Take, poses: np.ndarray, edits: MarkerEdits, back: C3DWriteBack,
+                 meta: dict) -> bytes:
     """--add-joints: the file rewritten by ezc3d with the 17 joint centres appended as points.
 
     ezc3d writes Intel float, so this is offered only where that changes nothing: an Intel float
@@ -523,12 +541,12 @@ def _with_joints(f: C3DData, take: Take, poses: np.ndarray, edits: MarkerEdits, 
     if not same:
         raise InputError(f"{f.path}: --add-joints rewrites the whole file as Intel float C3D, which would change how "
                          "this file stores its points; write the joints with `gfpose convert ... -o joints.npz` instead")
-    rot, scale = src["to_canonical"], src["units_to_m"]
+    rot, scale = back.to_canonical, back.units_to_m
     points = np.array(c["data"]["points"], dtype=np.float64)
     residuals = np.array(c["data"]["meta_points"]["residuals"], dtype=np.float64)
     changed = edits.moved | edits.filled
     file_xyz = (edits.new @ rot) / scale
-    for k, col in enumerate(src["marker_index"]):
+    for k, col in enumerate(back.marker_index):
         rows = np.flatnonzero(changed[:, k])
         if rows.size:
             points[:3, col, rows] = file_xyz[rows, k].T
@@ -539,12 +557,13 @@ def _with_joints(f: C3DData, take: Take, poses: np.ndarray, edits: MarkerEdits, 
     c["data"]["points"] = points
     c["data"]["meta_points"]["residuals"] = residuals
     labels = f.labels
-    for name, value in {**_flags("FILLED", [labels[i] for i in src["marker_index"]], edits.filled.sum(0)),
-                        **_flags("MOVED", [labels[i] for i in src["marker_index"]], edits.moved.sum(0))}.items():
+    for name, value in {**_flags("FILLED", [labels[i] for i in back.marker_index], edits.filled.sum(0)),
+                        **_flags("MOVED", [labels[i] for i in back.marker_index], edits.moved.sum(0))}.items():
         c.add_parameter("GFPOSE", name, value)
-    prefix = f"{src['subject']}:" if src.get("subject") else ""
+    prefix = f"{back.subject}:" if back.subject else ""
     _append_points(c, [f"{prefix}gfpose_{j}" for j in JOINTS], (poses @ rot) / scale, take.mask)
-    _add_provenance(c, src)
+    for name, value in meta.items():
+        c.add_parameter("GFPOSE", name, value)
     scale_param = float(np.asarray(c["parameters"]["POINT"]["SCALE"]["value"]).ravel()[0] or -1.0)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir) / "joints.c3d"
@@ -554,13 +573,12 @@ def _with_joints(f: C3DData, take: Take, poses: np.ndarray, edits: MarkerEdits, 
         return tmp.read_bytes()
 
 
-def _joints_of(src: dict):
+def _joints_of(back: C3DWriteBack):
     """markers (canonical frame) -> the joints and mask the file's map makes of them, as read() does."""
-    rot = src["to_canonical"]
+    rot = back.to_canonical
 
     def joints_of(markers: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        poses, mask = src["map_object"].apply(src["marker_labels"], np.nan_to_num(markers) @ rot, observed,
-                                              where=str(src.get("path", "")))
+        poses, mask = back.skeleton_map.apply(back.names, np.nan_to_num(markers) @ rot, observed, where=back.path)
         return _canonical(poses, rot), mask
 
     return joints_of

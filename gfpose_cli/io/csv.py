@@ -12,7 +12,7 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
-from gfpose_cli.core.take import Take
+from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.util.atomic import atomic_path
 
 AXES = ("x", "y", "z")
@@ -77,7 +77,7 @@ def read(path: Path) -> Take:
             raise InputError(f"{path}: expected {n_f} frames x {n_s} hypotheses rows, found {len(values)}")
         poses = np.full((n_f, n_s, N_JOINTS, dim), np.nan)
         poses[frames - frames.min(), hyps] = values.reshape(-1, N_JOINTS, dim)
-    return Take(positions=poses, fps=fps, source={"path": str(path), "format": "csv"})
+    return Take(positions=poses, fps=fps, provenance=Provenance(path=str(path), format="csv"))
 
 
 def write(take: Take, path: Path, force: bool = True) -> None:

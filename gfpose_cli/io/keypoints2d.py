@@ -13,7 +13,7 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.io.maps import load_map
-from gfpose_cli.core.take import Take
+from gfpose_cli.core.take import Provenance, Take
 
 COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
@@ -59,7 +59,7 @@ def _to_take(frames: list[np.ndarray | None], names: tuple[str, ...], map_name: 
         cols = [names.index(s) for s in weights]
         conf17[:, j] = conf[:, cols].min(1)
     return Take(positions=xy, mask=mask, fps=fps, confidence=conf17,
-                source={"path": str(path), "format": map_name, "map": map_name})
+                provenance=Provenance(path=str(path), format=map_name, map=map_name))
 
 
 def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:

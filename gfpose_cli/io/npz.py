@@ -12,7 +12,7 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
-from gfpose_cli.core.take import Take
+from gfpose_cli.core.take import Provenance, ShardPlace, Take
 from gfpose_cli.util.atomic import atomic_path
 
 POSE_KEYS = ("poses", "positions", "keypoints", "poses_3d", "poses_2d")
@@ -60,10 +60,17 @@ def read(path: Path) -> Take:
         fps=fps,
         root=None if root is None else np.asarray(root, np.float32),
         confidence=None if confidence is None else np.asarray(confidence, np.float32),
-        source={"path": str(path), "format": "npz",
-                **({"shard": tuple(int(v) for v in files["shard"]), "frames": tuple(int(v) for v in files["frames"])}
-                   if "shard" in files and "frames" in files else {})},
+        provenance=Provenance(path=str(path), format="npz"),
+        shard=_shard_place(files),
     )
+
+
+def _shard_place(files: dict) -> ShardPlace | None:
+    if "shard" not in files or "frames" not in files:
+        return None
+    k, n = (int(v) for v in files["shard"])
+    start, stop, total = (int(v) for v in files["frames"])
+    return ShardPlace(index=k, count=n, start=start, stop=stop, total=total)
 
 
 def write(take: Take, path: Path, force: bool = True) -> None:
@@ -81,9 +88,10 @@ def write(take: Take, path: Path, force: bool = True) -> None:
         arrays["root"] = take.root.astype(np.float32)
     if take.confidence is not None:
         arrays["confidence"] = take.confidence.astype(np.float32)
-    if take.source.get("shard"):
-        arrays["shard"] = np.asarray(take.source["shard"], np.int64)  # (K, N)
-        arrays["frames"] = np.asarray(take.source["frames"], np.int64)  # (start, stop, total)
+    if take.shard is not None:
+        place = take.shard
+        arrays["shard"] = np.asarray((place.index, place.count), np.int64)  # (K, N)
+        arrays["frames"] = np.asarray((place.start, place.stop, place.total), np.int64)  # (start, stop, total)
     with atomic_path(path, force) as tmp, open(tmp, "wb") as fh:
         save_npz(fh, arrays)
 

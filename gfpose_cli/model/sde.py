@@ -58,13 +58,3 @@ class SubVPSDE:
         """Euler-Maruyama step of the forward SDE: (f dt, g sqrt(dt))."""
         drift, g = self.sde(x, t)
         return drift * dt, g * math.sqrt(dt)
-
-    def t_for_noise(self, noise_std: float) -> float:
-        """The time whose noise-to-signal ratio sigma_t / alpha_t equals noise_std (for denoising)."""
-        lo, hi = self.eps, self.T
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            tm = torch.tensor(mid, dtype=torch.float64)
-            ratio = float(self.sigma(tm) / self.alpha(tm))
-            lo, hi = (mid, hi) if ratio < noise_std else (lo, mid)
-        return 0.5 * (lo + hi)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,8 @@ from gfpose_cli.model.problem import encode_condition
 from gfpose_cli.model.sampling import DEFAULT_STEPS, SAMPLERS, STOCHASTIC_SAMPLERS, sample, t_of_lambda
 from gfpose_cli.model.sde import SubVPSDE
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS, ROOT
-from gfpose_cli.core.take import Take
+from gfpose_cli.core.take import (CompleteReport, DenoiseReport, GenerateReport, LiftReport, Provenance, ShardPlace,
+                                  Take)
 from gfpose_cli.signal.temporal import noise_level, smooth_take
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # gfpose_cli/
@@ -213,8 +214,9 @@ def _sample_frames(runner: Runner, n_frames: int, rows_per_frame: int, shard: Sh
     return out.reshape(stop - start, rows_per_frame, N_JOINTS, 3), (start, stop)
 
 
-def _shard_source(source: dict, shard: Shard | None, frames: tuple[int, int], total: int) -> dict:
-    return {**source, "shard": shard, "frames": (frames[0], frames[1], total)} if shard else source
+def shard_place(shard: Shard | None, frames: tuple[int, int], total: int) -> ShardPlace | None:
+    """Where a shard's frames sit in the whole job (None for a job run whole)."""
+    return ShardPlace(index=shard[0], count=shard[1], start=frames[0], stop=frames[1], total=total) if shard else None
 
 
 def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: Shard | None = None,
@@ -229,7 +231,7 @@ def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: 
         raise InputError("--n must be at least 1")
     if dedupe_m is None:
         poses, frames = _sample_frames(runner, n, 1, shard, progress, {}, journal=journal)
-        return Take(positions=poses[:, 0], fps=30.0, source=_shard_source({"task": "generate"}, shard, frames, n))
+        return Take(positions=poses[:, 0], fps=30.0, report=GenerateReport(), shard=shard_place(shard, frames, n))
     if shard is not None:
         raise InputError("--dedupe needs every pose in one job; it cannot be combined with --shard")
     from gfpose_cli.kinematics.neighbours import novel
@@ -245,8 +247,7 @@ def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: 
         drawn, chunk = drawn + bs, chunk + 1
         if progress:
             progress(min(len(kept), n), n)
-    return Take(positions=kept[:n], fps=30.0,
-                source={"task": "generate", "dedupe_mm": dedupe_m * 1000, "drawn": drawn})
+    return Take(positions=kept[:n], fps=30.0, report=GenerateReport(dedupe_mm=dedupe_m * 1000, drawn=drawn))
 
 
 def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn | None = None,
@@ -266,15 +267,15 @@ def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn 
         raise InputError(f"{partial.path}: frame {int(np.flatnonzero(unusable)[0])} has neither the pelvis nor "
                          "both hips plus another joint; nothing to generate around")
     idx = np.arange(n) % partial.n_frames
-    tiled = Take(positions=partial.positions[idx], mask=m[idx], fps=30.0, source={"path": str(partial.path)})
+    tiled = Take(positions=partial.positions[idx], mask=m[idx], fps=30.0, provenance=Provenance(path=str(partial.path)))
     out = complete(runner, tiled, 1, progress=progress, shard=shard, journal=journal, temporal=False)
     poses = out.positions
     if lengths is not None:
-        a, b = out.source.get("frames", (0, n))[:2]
+        a, b = (out.shard.start, out.shard.stop) if out.shard else (0, n)
         poses = hold_lengths(poses, lengths, ~tiled.mask[a:b])
     poses = poses - poses[:, ROOT : ROOT + 1]
-    source = {"task": "generate", "condition": str(partial.path), "condition_frames": partial.n_frames}
-    return Take(positions=poses, fps=30.0, source={**source, **{k: v for k, v in out.source.items() if k in ("shard", "frames")}})
+    return Take(positions=poses, fps=30.0, report=GenerateReport(condition=str(partial.path), condition_frames=partial.n_frames),
+                shard=out.shard)
 
 
 def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: ProgressFn | None = None,
@@ -289,9 +290,10 @@ def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: Progres
     poses, (a, b) = _sample_frames(runner, keypoints.n_frames, hypotheses, shard, progress, per_frame)
     poses[~usable[a:b]] = np.nan  # frames without a detection stay empty rather than invented
     mask = np.repeat(usable[a:b, None], 17, axis=1)
-    source = {"task": "lift", "input": str(keypoints.path or ""), "frame": "camera"}
     return Take(positions=poses, mask=mask, fps=keypoints.fps,
-                source=_shard_source(source, shard, (a, b), keypoints.n_frames))
+                provenance=Provenance(path=keypoints.provenance.path, format=keypoints.provenance.format,
+                                      map=keypoints.provenance.map, camera_frame=True),
+                report=LiftReport(input=str(keypoints.path or "")), shard=shard_place(shard, (a, b), keypoints.n_frames))
 
 
 def completable_frames(mask: np.ndarray) -> np.ndarray:
@@ -348,14 +350,13 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
         raise InputError(f"{take.path}: no frame has the pelvis (or both hips) and another joint; nothing to complete")
     root = np.where(placeable[:, None], np.nan_to_num(root_estimate(take, strict=False)), 0.0)
     rel = np.nan_to_num(take.positions - root[:, None])
-    source = {**take.source, "task": "complete", "temporal": temporal}
     if temporal:
         def sample(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
             return _complete_rows(runner, rel, root, frames, masks, progress)
 
         filled, mask = gapfill.fill(take.positions.astype(np.float64), m, usable, take.fps, sample)
-        return Take(positions=filled.astype(np.float32), mask=mask, fps=take.fps, root=take.root,
-                    source={**source, "frames_left": int((~usable).sum())})
+        return replace(take, positions=filled.astype(np.float32), mask=mask,
+                       report=CompleteReport(temporal=True, frames_left=int((~usable).sum())))
     poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress, {"cond": rel, "mask": m},
                                    journal=journal)
     poses = poses + root[a:b, None, None]
@@ -365,9 +366,9 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
     poses[skip] = np.where(m[a:b][skip][:, None, :, None], take.positions[a:b][skip][:, None], np.nan)
     mask = np.where(skip[:, None], m[a:b], True)
     out = poses[:, 0] if hypotheses == 1 else poses
-    return Take(positions=out, mask=mask, fps=take.fps,
-                root=None if take.root is None else take.root[a:b],
-                source=_shard_source({**source, "frames_left": int(skip.sum())}, shard, (a, b), take.n_frames))
+    return replace(take, positions=out, mask=mask, root=None if take.root is None else take.root[a:b],
+                   report=CompleteReport(temporal=False, frames_left=int(skip.sum())),
+                   shard=shard_place(shard, (a, b), take.n_frames))
 
 
 def _complete_rows(runner: Runner, rel: np.ndarray, root: np.ndarray, frames: np.ndarray, masks: np.ndarray,
@@ -405,7 +406,7 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
     t0 None ("auto") skips the prior pass on a smoothed take: on held-out takes it moved joints
     more than the noise it removed (bench/results/takes.md). temporal=False is the paper's
     per-frame denoiser, where t0 None is matched to the take's measured noise level. What was
-    estimated and chosen is in the result's source['denoise'].
+    estimated and chosen is the result's report (DenoiseReport).
     """
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
@@ -414,23 +415,20 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
     if temporal and take.n_frames < MIN_TAKE_FRAMES:
         # too short to tell noise from motion; the per-frame prior would pull a clean (bind) pose
         # toward the training bodies (197 mm on a 2-frame file): leave it as it is, and say so
-        report = {"temporal": False, "sequence": False, "too_short": take.n_frames, "noise_mm": None, "t0": None}
-        return Take(positions=take.positions, mask=take.mask, fps=take.fps, root=take.root,
-                    source={**take.source, "task": "denoise", "denoise": report})
-    bind = [f for f in take.source.get("bind_frames", ()) if 0 <= f < take.n_frames]
+        return replace(take, report=DenoiseReport(too_short=take.n_frames))
+    bind = [f for f in take.provenance.bind_frames if 0 <= f < take.n_frames]
     if bind and temporal and shard is None:
         # a rest/bind frame (BVH frame 0 in T-pose) is not part of the motion: hidden from the
         # smoother (not a spike to correct) and handed back exactly as it was
         hidden = take.mask.copy()
         hidden[bind] = False
-        inner = Take(positions=np.where(hidden[..., None], take.positions, np.nan), mask=hidden, fps=take.fps,
-                     root=take.root, source={**take.source, "bind_frames": []})
+        inner = replace(take, positions=np.where(hidden[..., None], take.positions, np.nan), mask=hidden,
+                        provenance=take.provenance.but(bind_frames=()))
         out = denoise(runner, inner, t0, progress, None, temporal, hold_bones)
         positions, mask = out.positions.copy(), out.mask.copy()
         positions[bind], mask[bind] = take.positions[bind], take.mask[bind]
-        report = {**out.source["denoise"], "bind_frames": bind}
-        return Take(positions=positions, mask=mask, fps=take.fps, root=out.root,
-                    source={**out.source, "bind_frames": bind, "denoise": report})
+        return replace(out, positions=positions, mask=mask, provenance=take.provenance,
+                       report=out.report.but(bind_frames=tuple(bind)))
     sequence = looks_like_sequence(take)
     temporal = temporal and sequence
     if not temporal and not take.mask.all():
@@ -469,10 +467,9 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
         out = fit_lengths(out, performer_lengths(positions, take.mask), mask)
         report["bone_length_cv"] = float(bone_length_cv(out[mask.all(1)])) if mask.all(1).any() else 0.0
     out = np.where(mask[..., None], out, np.nan)
-    return Take(positions=out, mask=mask, fps=take.fps,
-                root=None if take.root is None else take.root[a:b],
-                source=_shard_source({**take.source, "task": "denoise", "denoise": report}, shard, (a, b),
-                                     take.n_frames))
+    report["smoothing"] = tuple(report.get("smoothing", ()))
+    return replace(take, positions=out, mask=mask, root=None if take.root is None else take.root[a:b],
+                   report=DenoiseReport(**report), shard=shard_place(shard, (a, b), take.n_frames))
 
 
 def merge_shards(parts: list[Take]) -> Take:
@@ -481,9 +478,9 @@ def merge_shards(parts: list[Take]) -> Take:
         raise InputError("merge needs at least one shard file")
     info = []
     for p in parts:
-        if not p.source.get("shard") or not p.source.get("frames"):
+        if p.shard is None:
             raise InputError(f"{p.path}: not a shard output (written without --shard, or not NPZ)")
-        info.append((tuple(p.source["shard"]), tuple(p.source["frames"]), p))
+        info.append(((p.shard.index, p.shard.count), (p.shard.start, p.shard.stop, p.shard.total), p))
     n = info[0][0][1]
     total = info[0][1][2]
     info.sort(key=lambda i: i[0][0])
@@ -502,8 +499,8 @@ def merge_shards(parts: list[Take]) -> Take:
     roots = [i[2].root for i in info]
     root = np.concatenate(roots) if all(r is not None for r in roots) else None
     first = info[0][2]
-    source = {k: v for k, v in first.source.items() if k not in ("shard", "frames", "path")}
-    return Take(positions=pos, mask=mask, fps=first.fps, root=root, source=source)
+    return Take(positions=pos, mask=mask, fps=first.fps, root=root, provenance=first.provenance.but(path=None),
+                report=first.report)
 
 
 def root_estimate(take: Take, strict: bool = True) -> np.ndarray:
@@ -525,4 +522,5 @@ def aggregate(hyps: Take, how: str) -> Take:
     if how not in ("mean", "median"):
         raise InputError(f"--aggregate must be none, mean or median, got {how!r}")
     fn = np.mean if how == "mean" else np.median
-    return Take(positions=fn(hyps.positions, axis=1), mask=hyps.mask, fps=hyps.fps, source=hyps.source)
+    # everything but the hypothesis axis is kept: the root trajectory too (merged `complete -s S` shards)
+    return replace(hyps, positions=fn(hyps.positions, axis=1))

@@ -107,6 +107,20 @@ class PoseSet:
         )
 
 
+def held_out_sample(pose_set: PoseSet, n: int, seed: int = 0,
+                    families: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """n held-out poses per family (canonical frame, root-relative), fixed by seed: the test poses of
+    bench/accuracy.py and the shipped-weights test."""
+    _, held = pose_set.split()
+    rng = np.random.default_rng(seed)
+    out = {}
+    for fam in families or tuple(dict.fromkeys(held.families())):
+        poses = held.poses[held.families() == fam]
+        if len(poses):
+            out[fam] = poses[rng.choice(len(poses), size=min(n, len(poses)), replace=False)]
+    return out
+
+
 def cache_dir() -> Path:
     """Where built pose sets live: $GFPOSE_CACHE, else ~/.cache/gfpose."""
     return Path(os.environ.get("GFPOSE_CACHE", Path.home() / ".cache" / "gfpose"))
@@ -350,7 +364,7 @@ def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, s
             for name, take in _user_takes(path, skeleton_map, units, skipped):
                 if take.dim != 3 or take.positions.ndim != 3:
                     raise InputError(f"{path}: training needs 3D poses (frames, 17, 3), got {take.positions.shape}")
-                sequence = take.source.get("format") in ("bvh", "c3d", "amc")  # not a pose collection
+                sequence = take.provenance.format in ("bvh", "c3d", "amc")  # not a pose collection
                 sets.append(pose_set_from_takes([(name, f"user:{name}", take.positions, take.mask, take.fps)],
                                                 progress, drop_glitches=sequence))
         except InputError as exc:

@@ -64,7 +64,7 @@ def render(takes: list[tuple[str, Take]], output: Path, fps: float = 30.0, start
     plt = _pyplot()
     n_frames = min(t.n_frames for _, t in takes)
     base = takes[0][1]
-    idx = frame_indices(Take(positions=base.positions[:n_frames], fps=base.fps, source=base.source), fps, start_s, end_s)
+    idx = frame_indices(Take(positions=base.positions[:n_frames], fps=base.fps, provenance=base.provenance), fps, start_s, end_s)
     poses = [np.asarray(t.positions[:n_frames], np.float64) for _, t in takes]
     poses = [p.mean(1) if p.ndim == 4 else p for p in poses]  # hypotheses: draw their mean
     dim = poses[0].shape[-1]

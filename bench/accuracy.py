@@ -28,7 +28,7 @@ from gfpose_cli.evaluation import metrics  # noqa: E402
 from gfpose_cli.model.problem import view_from_cameras  # noqa: E402
 from gfpose_cli.core.skeleton import PARTS  # noqa: E402
 from gfpose_cli.core.take import Take  # noqa: E402
-from gfpose_cli.model.sampling import DEFAULT_STEPS  # noqa: E402
+from gfpose_cli.model.sampling import REGISTRY  # noqa: E402
 from gfpose_cli.tasks import Runner, SamplerOptions, complete, denoise, generate, lift, resolve_device  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -179,7 +179,7 @@ def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int
     if "generate" in chosen:
         rows += table8_row()
     print(f"Held-out subjects (CMU 02/09/12, HDM05 mm), {n} frames per family, S={s_many}, sampler "
-          f"{opts.sampler}-{opts.steps or DEFAULT_STEPS[opts.sampler]} (temperature {'per task' if opts.temperature is None else opts.temperature}), "
+          f"{opts.sampler}-{opts.steps or REGISTRY[opts.sampler].default_steps} (temperature {'per task' if opts.temperature is None else opts.temperature}), "
           f"seed {args.seed}. 2D from one random virtual camera per pose (1000 px); denoising starts at the "
           "time set by the known noise level (protocols.T0_NOISE_FACTOR). 'meets' compares with our target.\n")
     print(protocols.markdown(rows, "measurement"))

@@ -24,10 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accuracy import held_out_sets, measure  # noqa: E402
 
-from gfpose_cli.model.sampling import SAMPLERS  # noqa: E402
+from gfpose_cli.model.sampling import REGISTRY, SAMPLERS  # noqa: E402
 from gfpose_cli.tasks import SamplerOptions  # noqa: E402
 
-NFE_PER_STEP = {"pc": 2, "dpm2m": 1, "sde-dpm2m": 1, "ode-euler": 1}
 
 
 def reference_column(path: Path) -> tuple[str, dict[str, float]]:
@@ -70,7 +69,7 @@ def main() -> None:
         results.append(measure(args.weights_dir, opts, sets, args.hypotheses, args.seed, args.generate))
         seconds.append(time.perf_counter() - t0)
         print(f"{name}-{steps} T={temperature}: {seconds[-1]:.0f} s", file=sys.stderr, flush=True)
-    heads = [f"{n}-{s}{'' if t is None else f' T={t:g}'} ({s * NFE_PER_STEP[n]} NFE)" for n, s, t in settings]
+    heads = [f"{n}-{s}{'' if t is None else f' T={t:g}'} ({s * REGISTRY[n].nfe_per_step} NFE)" for n, s, t in settings]
     if args.reference is not None:
         head, values = reference_column(args.reference)
         missing = [row for row, _, _ in results[0] if row not in values]

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gfpose_cli import tasks  # noqa: E402
 from gfpose_cli.core.take import Take  # noqa: E402
+from gfpose_cli.model.sampling import REGISTRY  # noqa: E402
 
-NFE_PER_STEP = {"dpm2m": 1, "ode-euler": 1, "pc": 2}
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -69,7 +69,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     settings = [("dpm2m", s) for s in (10, 15, 20, 25, 50)] + [("ode-euler", 100), ("pc", 200), ("pc", 1000)]
     for sampler, steps in settings:
-        nfe = steps * NFE_PER_STEP[sampler]
+        nfe = steps * REGISTRY[sampler].nfe_per_step
         n = max(256, min(args.batch_size, int(2_000_000 / nfe)))
         runner.opts = tasks.SamplerOptions(sampler=sampler, steps=steps, device=args.device, batch_size=args.batch_size)
         sync(dev)

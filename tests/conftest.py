@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gfpose_cli.kinematics.rotations import axis_rotation
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -23,15 +25,6 @@ REST = np.array([
 PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 
 
-def _rot(axis: int, a: np.ndarray) -> np.ndarray:
-    c, s = np.cos(a), np.sin(a)
-    R = np.zeros(a.shape + (3, 3))
-    i, j = [k for k in range(3) if k != axis]
-    R[..., axis, axis] = 1
-    R[..., i, i], R[..., i, j], R[..., j, i], R[..., j, j] = c, -s, s, c
-    return R
-
-
 def synthetic_poses(n: int, seed: int = 0) -> np.ndarray:
     """Poses (n, 17, 3) of one body with random but human-like joint rotations (Z up, root at 0)."""
     rng = np.random.default_rng(seed)
@@ -42,9 +35,9 @@ def synthetic_poses(n: int, seed: int = 0) -> np.ndarray:
     world_R = np.zeros((n, 17, 3, 3))
     pos = np.zeros((n, 17, 3))
     for j, p in enumerate(PARENTS):
-        local = _rot(0, angles[:, j, 0]) @ _rot(1, angles[:, j, 1])
+        local = axis_rotation(0, angles[:, j, 0]) @ axis_rotation(1, angles[:, j, 1])
         if p < 0:
-            world_R[:, j] = _rot(2, yaw) @ local
+            world_R[:, j] = axis_rotation(2, yaw) @ local
         else:
             world_R[:, j] = world_R[:, p] @ local
             pos[:, j] = pos[:, p] + np.einsum("nij,j->ni", world_R[:, p], REST[j])

@@ -67,3 +67,30 @@ def test_normalise_2d_ignores_translation_scale_and_missing_joints() -> None:
     assert float(holed[:, 13].abs().sum()) == 0.0
     mask[:, 0] = False  # pelvis missing: the hip midpoint centres instead
     assert torch.isfinite(normalise_2d(kp, mask)).all()
+
+
+def test_one_camera_model_for_datasets_rigs_and_training_views() -> None:
+    """kinematics.cameras.look_at is the camera model of every path: numpy (datasets, rigs) and torch
+    (training views) give the same rotations, which are proper rotations looking at the target."""
+    import torch
+
+    from gfpose_cli.kinematics import cameras
+
+    rng = np.random.default_rng(0)
+    az, el = rng.uniform(0, 2 * np.pi, 50), rng.uniform(-0.3, 0.6, 50)
+    dist = rng.uniform(2.5, 8, 50)
+    R, t = cameras.look_at(az, el, dist)
+    Rt, _ = cameras.look_at(torch.from_numpy(az), torch.from_numpy(el))
+    np.testing.assert_allclose(Rt.numpy(), R, atol=1e-12)
+    np.testing.assert_allclose(R @ np.swapaxes(R, -1, -2), np.broadcast_to(np.eye(3), R.shape), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(R), 1.0, atol=1e-12)
+    target = (R @ np.zeros(3)) + t  # the origin in camera coordinates: straight ahead at the distance
+    np.testing.assert_allclose(target[:, :2], 0.0, atol=1e-9)
+    np.testing.assert_allclose(target[:, 2], dist, atol=1e-9)
+    up = R @ np.array([0.0, 0.0, 1.0])  # world up points up the image (y down)
+    assert (up[:, 1] < 0).all()
+    views = cameras.random_views(64, torch.Generator().manual_seed(1))
+    pose = torch.zeros(64, 1, 3, dtype=torch.float32)
+    cam, pixels = cameras.project_views(pose, views)
+    np.testing.assert_allclose(cam[:, 0, :2].numpy(), 0.0, atol=1e-4)  # the origin is at the image centre
+    np.testing.assert_allclose(pixels[:, 0].numpy(), 500.0, atol=1e-3)

@@ -22,3 +22,26 @@ class OutputError(GfposeError):
     """An output could not be written (disk full, no permission); nothing partial is left (exit 1)."""
 
     exit_code = 1
+
+
+class _Names(dict):
+    def __init__(self, name) -> None:
+        super().__init__()
+        self.name = name
+
+    def __missing__(self, key: str) -> str:
+        return self.name(key)
+
+
+class ParameterError(InputError):
+    """A bad value of a named parameter. The message names parameters as {name} fields, so each face
+    words them its own way: Python callers read the parameter names (`steps must be at least 1`),
+    the CLI its flags (`--steps must be at least 1`, cli.app.main)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param, self.template = param, message
+        super().__init__(self.worded())
+
+    def worded(self, name=lambda p: p) -> str:
+        """The message with every parameter named by name(parameter)."""
+        return f"{name(self.param)} " + self.template.format_map(_Names(name))

@@ -14,6 +14,8 @@ JOINTS: tuple[str, ...] = (
 )
 N_JOINTS = len(JOINTS)
 ROOT = 0
+#: the right and left hip joints: with the pelvis they place a pose, and their line gives its facing
+R_HIP, L_HIP = 1, 4
 
 #: parent of each joint (-1 for the root); bones are (parent, child) pairs.
 PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
@@ -37,6 +39,22 @@ SYMMETRIC_BONES: tuple[tuple[int, int], ...] = tuple(
     for i, (p, c) in enumerate(BONES)
     if MIRROR[c] != c and JOINTS[c].startswith("R")
 )
+
+
+def joint_indices(names) -> list[int]:
+    """Sorted joint indices of body parts (torso, left_arm, ...) and joint names (case-insensitive);
+    ValueError naming the first that is neither."""
+    by_name = {j.lower(): i for i, j in enumerate(JOINTS)}
+    out: list[int] = []
+    for item in (str(v).strip() for v in names if str(v).strip()):
+        key = item.lower().replace("-", "_")
+        if key in PARTS:
+            out += PARTS[key]
+        elif key in by_name:
+            out.append(by_name[key])
+        else:
+            raise ValueError(f"{item!r}: not a body part ({', '.join(PARTS)}) or a joint ({', '.join(JOINTS)})")
+    return sorted(set(out))
 
 
 def bone_lengths(poses: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from gfpose_cli.evaluation import metrics
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import ParameterError
 from gfpose_cli.model.problem import view_from_cameras
 from gfpose_cli.core.skeleton import N_JOINTS, PARTS, ROOT
 from gfpose_cli.core.take import Take
@@ -218,7 +218,7 @@ def parse(text: str) -> list[str]:
     chosen = list(PROTOCOLS) if text.strip() == "all" else [p.strip() for p in text.split(",") if p.strip()]
     unknown = [p for p in chosen if p not in PROTOCOLS]
     if unknown or not chosen:
-        raise InputError(f"--protocol {text!r}: {', '.join(unknown) or 'nothing'} is not one of {', '.join(PROTOCOLS)} (or all)")
+        raise ParameterError("protocol", f"{text!r}: {', '.join(unknown) or 'nothing'} is not one of {', '.join(PROTOCOLS)} (or all)")
     return chosen
 
 

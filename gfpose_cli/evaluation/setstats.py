@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.evaluation.metrics import bone_lengths, plausibility
 from gfpose_cli.kinematics.neighbours import EXACT_PAIRS, canonical, nearest, novel, p_mpjpe_pairs  # noqa: F401
+from gfpose_cli.core.skeleton import L_HIP, R_HIP
 
 #: (name, joints a-b-c, largest bend in degrees between segments a->b and b->c). Limits sit at
 #: the anatomical range: on the real mocap in shared/data each bend limit is exceeded by under
@@ -43,7 +44,7 @@ def _bend(poses: np.ndarray, a: int, b: int, c: int) -> np.ndarray:
 def angle_violations(poses: np.ndarray) -> dict[str, np.ndarray]:
     """Per limit, which poses (N, 17, 3) break it (bool (N,)); includes knees bent the wrong way."""
     out = {name: _bend(poses, *joints) > limit for name, joints, limit in ANGLE_LIMITS}
-    hip_axis = poses[:, 4] - poses[:, 1]  # right hip -> left hip
+    hip_axis = poses[:, L_HIP] - poses[:, R_HIP]
     for side, (h, k, a) in (("right", (1, 2, 3)), ("left", (4, 5, 6))):
         # the thigh x shank normal points along the hip axis when the knee bends backwards
         normal = np.cross(poses[:, k] - poses[:, h], poses[:, a] - poses[:, k])
@@ -110,13 +111,13 @@ def set_stats(poses: np.ndarray, reference: np.ndarray | None = None, sample: in
     """
     poses = _finite(poses)
     if len(poses) < 2:
-        raise InputError(f"--stats needs at least 2 complete poses, got {len(poses)}")
+        raise ParameterError("stats", f"needs at least 2 complete poses, got {len(poses)}")
     out: dict = {"set": describe(poses, seed)}
     if reference is None:
         return out
     reference = _finite(reference)
     if len(reference) < k + 1:
-        raise InputError(f"--reference needs at least {k + 1} complete poses, got {len(reference)}")
+        raise ParameterError("reference", f"needs at least {k + 1} complete poses, got {len(reference)}")
     out["reference"] = describe(reference, seed)
     rng = np.random.default_rng(seed)
     a = poses[rng.permutation(len(poses))[:sample]]
@@ -140,7 +141,7 @@ def load_set(path: Path, split: str = "all", skeleton_map: str | None = None, un
     from gfpose_cli.training import data
 
     if split not in ("all", "train", "held-out"):
-        raise InputError(f"--split {split!r}: choose all, train or held-out")
+        raise ParameterError("reference_split", f"{split!r}: choose all, train or held-out")
     if (path / "manifest.json").is_file() if path.is_dir() else False:
         from gfpose_cli.training.synthetic import SyntheticPoses
 

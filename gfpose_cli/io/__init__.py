@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP, up_rotation
 from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map
 from gfpose_cli.core.skeleton import JOINTS
@@ -61,7 +61,7 @@ def parse_units(text: str | float | None) -> tuple[float, str] | None:
     except ValueError:
         value = float("nan")
     if not np.isfinite(value) or value <= 0:
-        raise InputError(f"--units {text}: give a unit ({', '.join(UNIT_NAMES)}) or metres per file unit (e.g. 0.01)")
+        raise ParameterError("units", f"{text}: give a unit ({', '.join(UNIT_NAMES)}) or metres per file unit (e.g. 0.01)")
     return value, f"{value:g} m"
 
 

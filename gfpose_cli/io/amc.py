@@ -13,26 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from gfpose_cli.core.errors import InputError
+from gfpose_cli.kinematics.rotations import axis_rotation
 
 INCH = 0.0254
-
-
-def _rot(axis: str, deg: np.ndarray) -> np.ndarray:
-    a = np.deg2rad(deg)
-    c, s = np.cos(a), np.sin(a)
-    R = np.zeros(np.shape(a) + (3, 3))
-    k = "xyz".index(axis.lower())
-    R[..., k, k] = 1.0
-    i, j = (k + 1) % 3, (k + 2) % 3  # cyclic order keeps the right-hand rule for every axis
-    R[..., i, i], R[..., i, j], R[..., j, i], R[..., j, j] = c, -s, s, c
-    return R
 
 
 def _euler(order: str, angles: np.ndarray) -> np.ndarray:
     """Rotation for Euler angles (..., n) applied in `order` (first letter first): R = R_last ... R_first."""
     R = np.broadcast_to(np.eye(3), angles.shape[:-1] + (3, 3)).copy()
     for k, ax in enumerate(order):
-        R = _rot(ax, angles[..., k]) @ R
+        R = axis_rotation(ax, angles[..., k], degrees=True) @ R
     return R
 
 
@@ -201,7 +191,7 @@ def forward_kinematics(skel: AsfSkeleton, motion: dict[str, np.ndarray]) -> tupl
             vals = motion[name]
             for k, d in enumerate(bone.dof):
                 if d in ("rx", "ry", "rz"):
-                    M = _rot(d[1], vals[:, k]) @ M
+                    M = axis_rotation(d[1], vals[:, k], degrees=True) @ M
             L[name] = L[parent] @ C @ M @ C.T
         else:
             L[name] = L[parent] @ C @ C.T

@@ -14,6 +14,7 @@ import numpy as np
 from bvh import Bvh
 
 from gfpose_cli.core.errors import InputError
+from gfpose_cli.kinematics.rotations import axis_rotation
 
 _AXIS = {"x": 0, "y": 1, "z": 2}
 
@@ -140,16 +141,6 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
     )
 
 
-def _axis_rotation(axis: int, angles_deg: np.ndarray) -> np.ndarray:
-    a = np.deg2rad(angles_deg)
-    c, s = np.cos(a), np.sin(a)
-    R = np.zeros(a.shape + (3, 3))
-    R[..., axis, axis] = 1.0
-    i, j = (axis + 1) % 3, (axis + 2) % 3  # cyclic order keeps the right-hand rule for every axis
-    R[..., i, i], R[..., i, j], R[..., j, i], R[..., j, j] = c, -s, s, c
-    return R
-
-
 def local_transforms(skel: BvhSkeleton, j: int, motion: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Joint j's local rotation (F, 3, 3) and translation (F, 3) from its channels."""
     motion = skel.motion if motion is None else motion
@@ -162,7 +153,7 @@ def local_transforms(skel: BvhSkeleton, j: int, motion: np.ndarray | None = None
         if axis is None:
             raise InputError(f"joint {skel.names[j]!r}: unknown channel {ch!r}")
         if kind == "rotation":
-            local_R = local_R @ _axis_rotation(axis, col)
+            local_R = local_R @ axis_rotation(axis, col, degrees=True)
         elif kind == "position":
             local_t[:, axis] = col  # position channels replace the OFFSET (BVH; Blender, MotionBuilder)
     return local_R, local_t

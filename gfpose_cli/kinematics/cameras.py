@@ -41,20 +41,36 @@ class CameraRanges:
         return asdict(self)
 
 
-def look_at(azimuth: np.ndarray, elevation: np.ndarray, distance: np.ndarray, target: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """World-to-camera (R (..., 3, 3), t (..., 3)) for cameras at azimuth/elevation (radians) and
-    distance around target (default the origin), looking at it with Z up in the world."""
-    ca, sa, ce, se = np.cos(azimuth), np.sin(azimuth), np.cos(elevation), np.sin(elevation)
-    offset = np.stack([ca * ce, sa * ce, se], -1)
-    target = np.zeros(3) if target is None else np.asarray(target, float)
-    centre = target + distance[..., None] * offset
-    forward = -offset
-    right = np.cross(forward, np.array([0.0, 0.0, 1.0]))
-    right /= np.linalg.norm(right, axis=-1, keepdims=True)
-    down = np.cross(forward, right)
-    R = np.stack([right, down, forward], -2)
-    t = -np.einsum("...ij,...j->...i", R, centre)
+def _namespace(x):
+    """numpy or torch, by what x is: the camera model below is written once for both."""
+    if type(x).__module__.split(".")[0] == "torch":
+        import torch
+
+        return torch
+    return np
+
+
+def look_at(azimuth, elevation, distance=None, target=None):
+    """World-to-camera rotation R (..., 3, 3) and translation t (..., 3) of cameras at azimuth and
+    elevation (radians) and distance around target (default the origin), looking at it with Z up
+    in the world; x_cam = R X + t, x right, y down, z forward (OpenCV). numpy arrays and torch
+    tensors alike (t is None without a distance). The one camera model of the package: random
+    dataset cameras, fixed rigs and the training views all use it."""
+    xp = _namespace(azimuth)
+    ca, sa, ce, se = xp.cos(azimuth), xp.sin(azimuth), xp.cos(elevation), xp.sin(elevation)
+    offset = xp.stack([ca * ce, sa * ce, se], -1)  # from the target to the camera
+    f0, f1, f2 = -offset[..., 0], -offset[..., 1], -offset[..., 2]  # forward: camera to target
+    norm = xp.sqrt(f0 * f0 + f1 * f1)
+    r0, r1 = f1 / norm, -f0 / norm  # right = forward x up (+Z), normalised; its z is 0
+    zero = xp.zeros_like(r0)
+    down = xp.stack([-f2 * r1, f2 * r0, f0 * r1 - f1 * r0], -1)  # forward x right
+    R = xp.stack([xp.stack([r0, r1, zero], -1), down, -offset], -2)
+    if distance is None:
+        return R, None
+    centre = distance[..., None] * offset
+    if target is not None:
+        centre = centre + target
+    t = -(R @ centre[..., None])[..., 0]
     return R, t
 
 
@@ -152,3 +168,31 @@ def rig_digest(cams: dict) -> str:
     for key in ("K", "R", "t", "image_size"):
         h.update(np.ascontiguousarray(cams[key], np.float64).tobytes())
     return h.hexdigest()[:16]
+
+
+def random_views(n: int, generator=None, ranges: CameraRanges = CameraRanges(), device="cpu") -> dict:
+    """n random cameras looking at the origin, as torch tensors for training views: rotation R
+    (n, 3, 3), centre C (n, 3), focal f (n,); drawn with a torch generator (reproducible training)."""
+    import torch
+
+    def uniform(lo_hi: tuple[float, float]) -> torch.Tensor:
+        lo, hi = lo_hi
+        return lo + (hi - lo) * torch.rand(n, generator=generator, device=device)
+
+    az, el = torch.deg2rad(uniform(ranges.azimuth_deg)), torch.deg2rad(uniform(ranges.elevation_deg))
+    dist, focal = uniform(ranges.distance_m), uniform(ranges.focal_px)
+    R, _ = look_at(az, el)
+    centre = dist[:, None] * torch.stack([torch.cos(az) * torch.cos(el), torch.sin(az) * torch.cos(el), torch.sin(el)], -1)
+    return {"R": R, "C": centre, "f": focal}
+
+
+def project_views(poses, views: dict, ranges: CameraRanges = CameraRanges()):
+    """torch: world poses (N, J, 3) seen by random_views -> camera-frame points (N, J, 3) and pixels
+    (N, J, 2), the principal point at the image centre of ranges."""
+    import torch
+
+    cam = torch.einsum("nij,nkj->nki", views["R"], poses - views["C"][:, None, :])
+    z = cam[..., 2:3].clamp_min(1e-3)
+    w, h = ranges.image_size
+    centre = torch.tensor([w / 2.0, h / 2.0], dtype=cam.dtype, device=cam.device)
+    return cam, views["f"][:, None, None] * cam[..., :2] / z + centre

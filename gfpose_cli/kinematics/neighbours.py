@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gfpose_cli.core.skeleton import ROOT
+from gfpose_cli.core.skeleton import L_HIP, R_HIP, ROOT
 from gfpose_cli.kinematics.geometry import procrustes_align
 
 
@@ -16,7 +16,7 @@ def canonical(poses: np.ndarray) -> np.ndarray:
     (N, 51). Like P-MPJPE it ignores global rotation and size, so Euclidean neighbours here are
     good candidates for P-MPJPE neighbours, also for lying or upside-down poses."""
     p = poses - poses[:, ROOT : ROOT + 1]
-    x = p[:, 4] - p[:, 1]
+    x = p[:, L_HIP] - p[:, R_HIP]
     x /= np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
     z = p[:, 8] - (p[:, 8] * x).sum(-1, keepdims=True) * x
     z /= np.maximum(np.linalg.norm(z, axis=-1, keepdims=True), 1e-9)

@@ -13,7 +13,7 @@ import numpy as np
 
 from gfpose_cli.kinematics.cameras import block_uniform
 from gfpose_cli.core.errors import InputError
-from gfpose_cli.core.skeleton import ROOT
+from gfpose_cli.core.skeleton import L_HIP, R_HIP, ROOT
 
 UP = np.array([0.0, 0.0, 1.0])
 STREAM = 0x504C4143  # "PLAC": independent of the pose-noise and camera streams
@@ -43,7 +43,7 @@ class Placement:
 def facing(poses: np.ndarray) -> np.ndarray:
     """Heading of each pose (N, 17, 3) in radians from +X about +Z: the horizontal direction the
     hips face (perpendicular to right hip -> left hip, pointing to the front)."""
-    hips = poses[:, 4] - poses[:, 1]
+    hips = poses[:, L_HIP] - poses[:, R_HIP]
     front = np.cross(hips, UP)
     return np.arctan2(front[:, 1], front[:, 0])
 

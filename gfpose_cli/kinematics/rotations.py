@@ -13,6 +13,19 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 
+def axis_rotation(axis: int | str, angles: np.ndarray, degrees: bool = False) -> np.ndarray:
+    """Right-handed rotations (..., 3, 3) about axis 0/1/2 (or x/y/z) by angles (...), in radians
+    unless degrees. The one elementary rotation of the package (BVH and ASF/AMC channels, tests)."""
+    k = "xyz".index(axis.lower()) if isinstance(axis, str) else int(axis)
+    a = np.deg2rad(angles) if degrees else np.asarray(angles, dtype=np.float64)
+    c, s = np.cos(a), np.sin(a)
+    R = np.zeros(np.shape(a) + (3, 3))
+    R[..., k, k] = 1.0
+    i, j = (k + 1) % 3, (k + 2) % 3  # cyclic order keeps the right-hand rule for every axis
+    R[..., i, i], R[..., i, j], R[..., j, i], R[..., j, j] = c, -s, s, c
+    return R
+
+
 def kabsch(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Rotations R (F, 3, 3) minimising sum_k w_k |R a_k - b_k|^2 for vectors a, b of shape (F, K, 3)."""
     w = np.ones(a.shape[1]) if weights is None else weights

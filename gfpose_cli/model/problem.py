@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from gfpose_cli.kinematics.geometry import CameraRanges, normalise_2d, project, random_cameras, rotation_z, to_camera
+from gfpose_cli.kinematics.cameras import CameraRanges, project_views, random_views
+from gfpose_cli.kinematics.geometry import normalise_2d, rotation_z
 from gfpose_cli.core.skeleton import MIRROR, N_JOINTS, PARENTS
 
 TASKS = ("prior", "lift", "complete3d")
@@ -87,9 +88,8 @@ def random_bone_scale(poses: torch.Tensor, sigma: float, generator: torch.Genera
 def view_from_cameras(poses: torch.Tensor, generator: torch.Generator | None = None,
                       ranges: CameraRanges = CameraRanges()) -> tuple[torch.Tensor, torch.Tensor]:
     """Root-relative camera-frame 3D (B, 17, 3) and pixel 2D (B, 17, 2) of canonical poses."""
-    cams = random_cameras(poses.shape[0], generator, ranges, device=poses.device)
-    cam = to_camera(poses, cams["R"], cams["C"])
-    return cam - cam[:, :1], project(cam, cams["f"])
+    cam, pixels = project_views(poses, random_views(poses.shape[0], generator, ranges, device=poses.device), ranges)
+    return cam - cam[:, :1], pixels
 
 
 def task_batch(task: str, poses: torch.Tensor, generator: torch.Generator | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -15,11 +16,6 @@ from gfpose_cli.model.sde import SubVPSDE
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-SAMPLERS = ("dpm2m", "sde-dpm2m", "pc", "ode-euler")
-DEFAULT_STEPS = {"dpm2m": 25, "sde-dpm2m": 50, "pc": 1000, "ode-euler": 100}
-#: Samplers that add fresh noise at every step and so forget the starting noise's scale (lifted
-#: joints move 0.015 mm in the median between scale 0.2 and 1): tasks refuses --temperature for them.
-STOCHASTIC_SAMPLERS = ("pc", "sde-dpm2m")
 
 
 def _times(x: torch.Tensor, t: float) -> torch.Tensor:
@@ -141,16 +137,39 @@ def sde_dpm_solver_2m(eps_fn: EpsFn, sde: SubVPSDE, x: torch.Tensor, steps: int 
     return x
 
 
+@dataclass(frozen=True)
+class Sampler:
+    """One entry of the sampler registry: the function and what a caller needs to know about it."""
+
+    name: str
+    fn: Callable[..., torch.Tensor]  # (eps_fn, sde, x, steps, t_start, generator=) -> x0
+    default_steps: int
+    nfe_per_step: int  # network evaluations per step
+    #: adds fresh noise at every step, so forgets the starting noise's scale (lifted joints move
+    #: 0.015 mm in the median between scale 0.2 and 1): tasks refuses a temperature for it
+    stochastic: bool
+    summary: str
+
+
+#: The sampler registry: add a sampler here (a function over (eps_fn, sde, x)) and every command takes it.
+REGISTRY: dict[str, Sampler] = {s.name: s for s in (
+    Sampler("dpm2m", dpm_solver_2m, 25, 1, False, "DPM-Solver++(2M) on the probability-flow ODE (the default)"),
+    Sampler("sde-dpm2m", sde_dpm_solver_2m, 50, 1, True, "SDE-DPM-Solver++(2M), its stochastic twin"),
+    Sampler("pc", pc_sampler, 1000, 2, True, "the paper's predictor-corrector sampler"),
+    Sampler("ode-euler", ode_euler_sampler, 100, 1, False, "plain Euler on the probability-flow ODE"),
+)}
+SAMPLERS = tuple(REGISTRY)
+
+
+def sampler_named(name: str) -> Sampler:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}") from None
+
+
 def sample(eps_fn: EpsFn, sde: SubVPSDE, x: torch.Tensor, sampler: str = "dpm2m", steps: int | None = None,
            t_start: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Dispatch by sampler name; steps defaults per sampler (DEFAULT_STEPS)."""
-    steps = steps or DEFAULT_STEPS[sampler]
-    if sampler == "pc":
-        return pc_sampler(eps_fn, sde, x, steps, t_start, generator=generator)
-    if sampler == "sde-dpm2m":
-        return sde_dpm_solver_2m(eps_fn, sde, x, steps, t_start, generator=generator)
-    if sampler == "dpm2m":
-        return dpm_solver_2m(eps_fn, sde, x, steps, t_start, generator=generator)
-    if sampler == "ode-euler":
-        return ode_euler_sampler(eps_fn, sde, x, steps, t_start, generator=generator)
-    raise ValueError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
+    """Run the named sampler (REGISTRY); steps defaults per sampler."""
+    spec = sampler_named(sampler)
+    return spec.fn(eps_fn, sde, x, steps or spec.default_steps, t_start, generator=generator)

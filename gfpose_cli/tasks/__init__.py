@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,15 +17,16 @@ import torch
 
 from gfpose_cli.signal import gapfill
 from gfpose_cli.kinematics.bones import fit_lengths, hold_lengths, performer_lengths
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.util.journal import ChunkJournal
 from gfpose_cli.util.provenance import file_digest
 from gfpose_cli.kinematics.bones import bone_length_cv
 from gfpose_cli.model.checkpoint import LoadedModel, load_model
 from gfpose_cli.model.problem import encode_condition
-from gfpose_cli.model.sampling import DEFAULT_STEPS, SAMPLERS, STOCHASTIC_SAMPLERS, sample, t_of_lambda
+from gfpose_cli.model.sampling import REGISTRY, SAMPLERS, sample, t_of_lambda
 from gfpose_cli.model.sde import SubVPSDE
-from gfpose_cli.core.skeleton import JOINTS, N_JOINTS, ROOT
+from gfpose_cli.core.skeleton import JOINTS, L_HIP, N_JOINTS, R_HIP, ROOT
+from gfpose_cli.kinematics.placement import Placement, place
 from gfpose_cli.core.take import (CompleteReport, DenoiseReport, GenerateReport, LiftReport, Provenance, ShardPlace,
                                   Take)
 from gfpose_cli.signal.temporal import noise_level, smooth_take
@@ -59,7 +60,7 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available")
+        raise ParameterError("device", "cuda: no CUDA device is available")
     return torch.device(name)
 
 
@@ -74,18 +75,18 @@ class SamplerOptions:
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
-            raise InputError(f"unknown sampler {self.sampler!r}; choose from {', '.join(SAMPLERS)}")
+            raise ParameterError("sampler", f"{self.sampler!r} is unknown; choose from {', '.join(SAMPLERS)}")
         if self.steps is not None and self.steps < 1:
-            raise InputError("--steps must be at least 1")
+            raise ParameterError("steps", "must be at least 1")
         if self.batch_size < 1:
-            raise InputError("--batch-size must be at least 1")
+            raise ParameterError("batch_size", "must be at least 1")
         if self.temperature is not None and not 0.0 < self.temperature <= 2.0:
-            raise InputError(f"--temperature must be in (0, 2], got {self.temperature}")
-        if self.temperature is not None and self.sampler in STOCHASTIC_SAMPLERS:
-            raise InputError(f"--temperature scales the starting noise of the ODE samplers (dpm2m, ode-euler); "
-                             f"{self.sampler} adds fresh noise at every step and forgets its start, so it would "
-                             "have no effect: leave --temperature out or pick --sampler dpm2m")
-        self.steps = self.steps or DEFAULT_STEPS[self.sampler]
+            raise ParameterError("temperature", f"must be in (0, 2], got {self.temperature}")
+        if self.temperature is not None and REGISTRY[self.sampler].stochastic:
+            raise ParameterError("temperature", "scales the starting noise of the ODE samplers (dpm2m, ode-euler); "
+                                 f"{self.sampler} adds fresh noise at every step and forgets its start, so it would "
+                                 "have no effect: leave {temperature} out or pick {sampler} dpm2m")
+        self.steps = self.steps or REGISTRY[self.sampler].default_steps
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -106,7 +107,7 @@ class Runner:
     def __init__(self, model: LoadedModel, opts: SamplerOptions) -> None:
         self.model, self.opts = model, opts
         self.temperature = opts.temperature if opts.temperature is not None else (
-            1.0 if opts.sampler in STOCHASTIC_SAMPLERS else DEFAULT_TEMPERATURE.get(model.task, 1.0))
+            1.0 if REGISTRY[opts.sampler].stochastic else DEFAULT_TEMPERATURE.get(model.task, 1.0))
         self.device = resolve_device(opts.device)
         self.model.network.to(self.device)
         self.sde = SubVPSDE()
@@ -181,9 +182,9 @@ def parse_shard(text: str | None) -> Shard | None:
     try:
         k, n = (int(v) for v in text.split("/"))
     except ValueError:
-        raise InputError(f"--shard {text!r}: expected K/N, e.g. 0/4 for the first of four parts") from None
+        raise ParameterError("shard", f"{text!r}: expected K/N, e.g. 0/4 for the first of four parts") from None
     if n < 1 or not 0 <= k < n:
-        raise InputError(f"--shard {text!r}: need 0 <= K < N")
+        raise ParameterError("shard", f"{text!r}: need 0 <= K < N")
     return k, n
 
 
@@ -228,26 +229,48 @@ def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: 
     goes on (whole chunks, same seeds) until n are kept, giving up after max_draws * n draws.
     """
     if n < 1:
-        raise InputError("--n must be at least 1")
+        raise ParameterError("n", "must be at least 1")
     if dedupe_m is None:
         poses, frames = _sample_frames(runner, n, 1, shard, progress, {}, journal=journal)
         return Take(positions=poses[:, 0], fps=30.0, report=GenerateReport(), shard=shard_place(shard, frames, n))
     if shard is not None:
-        raise InputError("--dedupe needs every pose in one job; it cannot be combined with --shard")
+        raise ParameterError("dedupe", "needs every pose in one job; it cannot be combined with {shard}")
     from gfpose_cli.kinematics.neighbours import novel
 
     bs = runner.opts.batch_size
     kept, drawn, chunk = np.empty((0, N_JOINTS, 3), np.float32), 0, 0
     while len(kept) < n:
         if drawn >= max_draws * n:
-            raise InputError(f"--dedupe {dedupe_m * 1000:g} mm: only {len(kept)} distinct poses in {drawn} drawn; "
-                             "lower --dedupe or --n")
+            raise ParameterError("dedupe", f"{dedupe_m * 1000:g} mm: only {len(kept)} distinct poses in {drawn} drawn; "
+                                 "lower {dedupe} or {n}")
         batch = runner.sample_rows(bs, chunk_rows=bs, first_chunk=chunk, journal=journal)
         kept = np.concatenate([kept, batch[novel(batch, kept, dedupe_m)]])
         drawn, chunk = drawn + bs, chunk + 1
         if progress:
             progress(min(len(kept), n), n)
     return Take(positions=kept[:n], fps=30.0, report=GenerateReport(dedupe_mm=dedupe_m * 1000, drawn=drawn))
+
+
+def generate_poses(runner: Runner, n: int, *, condition: Take | None = None, free: Sequence[int] = (),
+                   dedupe_m: float | None = None, placement: Placement | None = None, seed: int = 0,
+                   shard: Shard | None = None, journal: ChunkJournal | None = None,
+                   progress: ProgressFn | None = None) -> Take:
+    """What `gfpose generate` makes: n poses of the prior (generate), or around a take's partial
+    poses with the joints in free resampled too (generate_around, held to the performer's bone
+    lengths measured before they were freed), then placed in the world by placement."""
+    if condition is not None:
+        lengths = performer_lengths(condition.positions, condition.mask) if condition.positions.ndim == 3 else None
+        if free and condition.positions.ndim == 3:
+            mask, positions = condition.mask.copy(), condition.positions.copy()
+            mask[:, list(free)] = False
+            positions[:, list(free)] = np.nan
+            condition = replace(condition, positions=positions, mask=mask)
+        take = generate_around(runner, condition, n, progress, shard, journal, lengths)
+    else:
+        take = generate(runner, n, progress, shard, journal, dedupe_m)
+    if placement is not None and placement.active():
+        take = replace(take, positions=place(take.positions, placement, seed, take.shard.start if take.shard else 0))
+    return take
 
 
 def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn | None = None,
@@ -257,7 +280,7 @@ def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn 
     model; root at the origin, like generate. Joints the take has stay as they are; sampled joints
     are held to the performer's bone lengths (16,) when given (bones.performer_lengths)."""
     if n < 1:
-        raise InputError("--n must be at least 1")
+        raise ParameterError("n", "must be at least 1")
     if partial.dim != 3 or partial.positions.ndim != 3:
         raise InputError(f"{partial.path}: --condition needs partial 3D poses (frames, 17, 3); "
                          "for 2D keypoints use gfpose lift --hypotheses S")
@@ -289,7 +312,7 @@ def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: Progres
     per_frame = {"cond": np.nan_to_num(keypoints.positions), "mask": keypoints.mask}
     poses, (a, b) = _sample_frames(runner, keypoints.n_frames, hypotheses, shard, progress, per_frame)
     poses[~usable[a:b]] = np.nan  # frames without a detection stay empty rather than invented
-    mask = np.repeat(usable[a:b, None], 17, axis=1)
+    mask = np.repeat(usable[a:b, None], N_JOINTS, axis=1)
     return Take(positions=poses, mask=mask, fps=keypoints.fps,
                 provenance=Provenance(path=keypoints.provenance.path, format=keypoints.provenance.format,
                                       map=keypoints.provenance.map, camera_frame=True),
@@ -299,7 +322,7 @@ def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: Progres
 def completable_frames(mask: np.ndarray) -> np.ndarray:
     """Frames (bool (F,)) the completion model can fill: their place is known (pelvis, or both hips)
     and one more joint is seen."""
-    return (mask[:, ROOT] | (mask[:, 1] & mask[:, 4])) & (mask.sum(1) >= 2)
+    return (mask[:, ROOT] | (mask[:, R_HIP] & mask[:, L_HIP])) & (mask.sum(1) >= 2)
 
 
 #: a take shorter than this is not smoothed (nor handed to the per-frame prior) by denoise
@@ -344,7 +367,7 @@ def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: boo
     # a frame needs its place (pelvis or both hips) and one more joint; others stay as they are,
     # like lift leaves frames without detections empty (a C3D take often starts before the subject)
     m = take.mask
-    placeable = m[:, ROOT] | (m[:, 1] & m[:, 4])
+    placeable = m[:, ROOT] | (m[:, R_HIP] & m[:, L_HIP])
     usable = completable_frames(m)
     if not usable.any():
         raise InputError(f"{take.path}: no frame has the pelvis (or both hips) and another joint; nothing to complete")
@@ -411,7 +434,7 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
     if t0 is not None and not 0.0 < t0 <= 1.0:
-        raise InputError(f"--t0 must be in (0, 1], got {t0}")
+        raise ParameterError("t0", f"must be in (0, 1], got {t0}")
     if temporal and take.n_frames < MIN_TAKE_FRAMES:
         # too short to tell noise from motion; the per-frame prior would pull a clean (bind) pose
         # toward the training bodies (197 mm on a 2-frame file): leave it as it is, and say so
@@ -507,8 +530,8 @@ def root_estimate(take: Take, strict: bool = True) -> np.ndarray:
     """Per-frame root: the pelvis where seen, else the hip midpoint; names the first frame with neither
     (or, not strict, leaves it NaN)."""
     p, m = take.positions, take.mask
-    root = np.where(m[:, ROOT, None], p[:, ROOT], 0.5 * (p[:, 1] + p[:, 4]))
-    bad = ~m[:, ROOT] & ~(m[:, 1] & m[:, 4])
+    root = np.where(m[:, ROOT, None], p[:, ROOT], 0.5 * (p[:, R_HIP] + p[:, L_HIP]))
+    bad = ~m[:, ROOT] & ~(m[:, R_HIP] & m[:, L_HIP])
     if bad.any() and strict:
         raise InputError(f"{take.path}: frame {int(np.argmax(bad))} has neither the pelvis nor both hips; "
                          "the pose cannot be placed")
@@ -520,7 +543,7 @@ def aggregate(hyps: Take, how: str) -> Take:
     if how == "none" or hyps.positions.ndim == 3:
         return hyps
     if how not in ("mean", "median"):
-        raise InputError(f"--aggregate must be none, mean or median, got {how!r}")
+        raise ParameterError("aggregate", f"must be none, mean or median, got {how!r}")
     fn = np.mean if how == "mean" else np.median
     # everything but the hypothesis axis is kept: the root trajectory too (merged `complete -s S` shards)
     return replace(hyps, positions=fn(hyps.positions, axis=1))

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.model import checkpoint
 from gfpose_cli.training.distributed import DistContext
 from gfpose_cli.model.masks import parse_strategy, sample_mask
@@ -53,7 +53,7 @@ class TrainConfig:
         except ValueError as exc:
             raise InputError(str(exc)) from None
         if not 0 <= self.bone_scale <= 0.5:
-            raise InputError(f"--bone-scale {self.bone_scale} is outside 0..0.5 (a log-length std; 0.05 is 5 %)")
+            raise ParameterError("bone_scale", f"{self.bone_scale} is outside 0..0.5 (a log-length std; 0.05 is 5 %)")
         if self.lr_schedule not in ("constant", "cosine"):
             raise InputError(f"unknown --lr-schedule {self.lr_schedule!r}; choose constant or cosine")
 
@@ -81,7 +81,7 @@ class Trainer:
         checkpoint.code_version()  # fixed now: the code that starts the run is the code recorded
         self.cfg, self.device, self.dist = cfg, torch.device(device), dist
         if cfg.batch_size % dist.world:
-            raise InputError(f"--batch-size {cfg.batch_size} must divide evenly among {dist.world} processes")
+            raise ParameterError("batch_size", f"{cfg.batch_size} must divide evenly among {dist.world} processes")
         self.sde = SubVPSDE()
         self.poses = train_poses.to(self.device, torch.float32)
         self.val = None if val_poses is None or len(val_poses) == 0 else val_poses.to(self.device, torch.float32)

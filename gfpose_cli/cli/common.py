@@ -1,0 +1,157 @@
+"""What every subcommand does around its task: progress bars, messages, reading and writing takes, batches of inputs."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from gfpose_cli.core.errors import GfposeError, InputError
+
+from gfpose_cli.cli.app import esc, STATE, err
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar with ETA (silent with --quiet); yields an update(done, total) callback."""
+    if STATE["quiet"]:
+        yield lambda done, total: None
+        return
+    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*cols, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done, tot: bar.update(task, completed=done, total=tot)
+
+
+def info(message: str) -> None:
+    if not STATE["quiet"]:
+        err.print(message)
+
+
+def warn(message: str) -> None:
+    """A warning is printed even with --quiet: it says the output may not be what was meant."""
+    err.print(f"[yellow]warning:[/] {message}")
+
+
+def sampler_options(sampler: str, steps: Optional[int], batch_size: int, seed: int, device: str,
+                    temperature: Optional[float] = None):
+    from gfpose_cli.tasks import SamplerOptions
+
+    return SamplerOptions(sampler=sampler, steps=steps, batch_size=batch_size, seed=seed, device=device,
+                          temperature=temperature)
+
+
+def check_output(dst: Path, force: bool, src: Path | None = None) -> Path:
+    """Refuse an output that would overwrite its input, or an existing file without --force."""
+    if src is not None and dst.resolve() == src.resolve():
+        raise InputError(f"{dst}: output would overwrite its input; choose another -o")
+    if dst.exists() and not force:
+        raise InputError(f"{dst}: output exists; pass --force to overwrite it")
+    return dst
+
+
+def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bool,
+                 in_fmt: Optional[str] = None) -> list[tuple[Path, Path]]:
+    """Pair inputs with outputs: one input and -o FILE.ext -> that file; otherwise files in the folder -o."""
+    if not inputs:
+        raise InputError("no input files given")
+    from gfpose_cli.io import WRITE_FORMATS  # imported here: the io package pulls in torch, --help should not
+
+    to_folder = len(inputs) > 1 or output.is_dir() or not output.suffix
+    pairs = []
+    for src in inputs:
+        own = (in_fmt or src.suffix.lstrip(".")).lower()
+        ext = (fmt or (own if own in WRITE_FORMATS else "npz")).lower()
+        dst = output / f"{src.stem}.{ext}" if to_folder else output
+        pairs.append((src, check_output(dst, force, src)))
+    return pairs
+
+
+def expand(inputs: list[str]) -> list[Path]:
+    from gfpose_cli.training.data import expand_inputs
+
+    return expand_inputs(inputs)
+
+
+def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
+              work: Callable[[Path, Path], str], in_fmt: Optional[str] = None, fail_fast: bool = False) -> None:
+    """Run work(src, dst) for each input; a bad file does not stop the others (unless fail_fast);
+    several inputs end with a table of what was written and what failed, and why."""
+    pairs = plan_outputs(expand(inputs), output, fmt, force, in_fmt)
+    results: list[tuple[Path, Path, str]] = []
+    for src, dst in pairs:
+        try:
+            note = work(src, dst)
+            results.append((src, dst, ""))
+            info((f"[green]wrote[/] {esc(dst)}" if dst.exists() else f"{esc(src.name)}:") + (f"  {esc(note)}" if note else ""))
+        except GfposeError as exc:
+            if len(pairs) == 1:
+                raise
+            results.append((src, dst, str(exc)))
+            err.print(f"[red]failed[/] {esc(exc if str(exc).startswith(str(src)) else f'{src}: {exc}')}")
+            if fail_fast:
+                break
+    if len(pairs) == 1:
+        return
+    failed = [r for r in results if r[2]]
+    table = Table(title=f"{len(results) - len(failed)} ok, {len(failed)} failed"
+                  + (f", {len(pairs) - len(results)} not started (--fail-fast)" if len(results) < len(pairs) else ""))
+    for col in ("input", "result"):
+        table.add_column(col, overflow="fold")
+    for src, dst, why in results:
+        table.add_row(esc(src), f"[red]failed:[/] {esc(why.removeprefix(f'{src}: '))}" if why else f"[green]ok[/] -> {esc(dst)}")
+    if failed or not STATE["quiet"]:
+        err.print(table)
+    if failed or len(results) < len(pairs):
+        raise InputError(f"{len(failed)} of {len(pairs)} inputs failed (table above)")
+
+
+def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None,
+              in_fmt: Optional[str] = None, units: Optional[str] = None):
+    from gfpose_cli import io
+
+    take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
+                   force_read=STATE["force_read"])
+    prov = take.provenance
+    if prov.map:
+        info(esc(f"{src.name}: map '{prov.map}', {take.n_frames} frames at {take.fps:g} Hz, "
+                 f"up axis {prov.up or '?'}" + (f", units {prov.units}" if prov.units else "")))
+    for note in prov.notes:
+        info(esc(f"{src.name}: {note}"))
+    for line in prov.warnings:
+        warn(esc(line))
+    return take
+
+
+def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: bool = False,
+               into_source: bool = True) -> str:
+    """Write a take; returns a short note on what the writer did (markers moved/filled, BVH fit)."""
+    from gfpose_cli import io
+
+    if take.shard is not None and (fmt or dst.suffix.lstrip(".")).lower() != "npz":
+        raise InputError(f"{dst}: shard outputs must be NPZ (they carry the part's place for `gfpose merge`)")
+    summary = io.write(take, dst, fmt=fmt, force=force, add_joints=add_joints, into_source=into_source) or {}
+    notes = []
+    if "markers" in summary and summary["markers"]:
+        notes.append(f"{summary['riding']} of {summary['markers']} markers ride the skeleton: "
+                     f"{summary['moved']} samples moved, {summary['filled']} filled")
+    kept = summary.get("kept") or {}
+    if kept:
+        notes.append("left untouched: " + ", ".join(f"{n} {k}{'s' if n > 1 and not k.endswith('output') else ''}"
+                                                    .replace("model output", "model outputs" if n > 1 else "model output")
+                                                    for k, n in sorted(kept.items())))
+    if summary.get("joints_added"):
+        notes.append(f"{summary['joints_added']} joint points")
+    if "bvh" in summary:
+        notes.append(f"BVH {summary['bvh']}, largest joint misfit {summary['max_error_m'] * 1000:.1f} mm")
+    return "; ".join(notes)
+
+
+def get_shard(text: Optional[str]):
+    from gfpose_cli.tasks import parse_shard
+
+    return parse_shard(text)
+

@@ -1,0 +1,157 @@
+"""gfpose convert, render, maps and merge: files in, files out, no model."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from gfpose_cli.core.errors import InputError
+
+from gfpose_cli.cli.app import STATE, app, out
+from gfpose_cli.cli.options import Output, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast
+from gfpose_cli.cli.common import progress_bar, esc, info, check_output, expand, run_batch, read_take, write_take
+
+
+@app.command()
+def convert(
+    inputs: Annotated[list[str], typer.Argument(help="Mocap files (C3D, BVH, ASF/AMC, NPZ, CSV), folders or globs.")],
+    output: Output,
+    skeleton_map: MapOpt = None,
+    subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix), or 'all' for one output per performer.")] = None,
+    add_joints: AddJoints = False,
+    fmt: Fmt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
+    force_read: ForceRead = False,
+    fail_fast: FailFast = False,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Bring any supported file to the 17-joint skeleton (metres, Z up) as NPZ, CSV or BVH, or add the
+    17 joint centres to a C3D (--add-joints).
+
+    Example: [bold]gfpose convert take01.c3d -o take01.npz --subject Derrick[/]
+    """
+    STATE["quiet"] = quiet
+    STATE["force_read"] = force_read
+
+    def one(src: Path, dst: Path, who: Optional[str]) -> str:
+        take = read_take(src, skeleton_map, who, in_fmt, units)
+        # a BVH from convert is the 17-joint skeleton; a C3D keeps its markers (and gains joints)
+        note = write_take(take, dst, fmt, force, add_joints, into_source=(fmt or dst.suffix).lower().endswith("c3d"))
+        missing = int((~take.mask).sum())
+        return f"{take.n_frames} frames" + (f", {missing} missing joint samples (NaN)" if missing else "") + (
+            f"; {note}" if note else "")
+
+    def work(src: Path, dst: Path) -> str:
+        if subject != "all":
+            return one(src, dst, subject)
+        from gfpose_cli.io.c3d import subjects_in
+
+        notes = []
+        for who in subjects_in(src):
+            out_path = check_output(dst.with_name(f"{dst.stem}_{who}{dst.suffix}"), force, src)
+            notes.append(f"{who} -> {out_path.name}: {one(src, out_path, who)}")
+        return "\n  " + "\n  ".join(notes)
+
+    run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
+
+
+@app.command()
+def render(
+    take_file: Annotated[Path, typer.Argument(metavar="INPUT", help="A take in any supported format (3D, or 2D keypoints).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="out.gif, out.mp4 (needs ffmpeg) or out.png (a filmstrip).")],
+    compare: Annotated[Optional[Path], typer.Option("--compare", help="A second take drawn beside the first (e.g. the denoised or filled one).")] = None,
+    fps: Annotated[float, typer.Option("--fps", help="Frames per second drawn (the take is subsampled).")] = 30.0,
+    start: Annotated[float, typer.Option("--start", help="First second to draw.")] = 0.0,
+    end: Annotated[Optional[float], typer.Option("--end", help="Last second to draw (default: the end).")] = None,
+    markers: Annotated[bool, typer.Option("--markers", help="Also draw a C3D's raw markers (grey dots).")] = False,
+    panels: Annotated[int, typer.Option("--panels", help="Frames in a PNG filmstrip.")] = 6,
+    skeleton_map: MapOpt = None,
+    subject: SubjectOpt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
+    force_read: ForceRead = False,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Draw a take as a stick figure over time (right limbs red, left blue), optionally beside another.
+
+    Example: [bold]gfpose render noisy.c3d --compare clean.c3d --markers -o before_after.gif[/]
+    """
+    STATE["quiet"] = quiet
+    STATE["force_read"] = force_read
+    from gfpose_cli import io
+    from gfpose_cli.viz.render import render as draw
+
+    if fps <= 0 or panels < 1:
+        raise InputError("--fps and --panels must be positive")
+    check_output(output, force, take_file)
+    files = [take_file] + ([compare] if compare is not None else [])
+    takes = [(f.name, read_take(f, skeleton_map, subject, in_fmt, units)) for f in files]
+    dots = [io.source_markers(t) if markers else None for _, t in takes]
+    with progress_bar(f"drawing {output.name}", 1) as update:
+        n = draw(takes, output, fps, start, end, panels, dots, update, force=True)
+    info(f"[green]wrote[/] {esc(output)}: {n} frames of {', '.join(esc(f.name) for f in files)}")
+
+
+@app.command()
+def maps(
+    file: Annotated[Optional[Path], typer.Argument(help="A mocap file to resolve (C3D, BVH, JSON keypoints...).")] = None,
+    skeleton_map: MapOpt = None,
+    subject: SubjectOpt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
+    force_read: ForceRead = False,
+) -> None:
+    """List the skeleton-map presets, or show how each of the 17 joints of FILE is resolved.
+
+    Example: [bold]gfpose maps take01.c3d --subject Derrick[/]
+    """
+    from gfpose_cli.io.maps import load_map, preset_names
+
+    if file is None:
+        table = Table(title="skeleton maps (--map NAME, or a path to your own .toml)")
+        table.add_column("preset")
+        table.add_column("for")
+        for name in preset_names():
+            table.add_row(name, load_map(name).description)
+        out.print(table)
+        return
+    STATE["force_read"] = force_read
+    take = read_take(file, skeleton_map, subject, in_fmt, units)
+    smap = load_map(take.provenance.map) if take.provenance.map in preset_names() else None
+    table = Table(title=f"{file.name}: map '{take.provenance.map or '-'}', {take.n_frames} frames")
+    for col in ("joint", "from", "frames seen"):
+        table.add_column(col, justify="right" if col == "frames seen" else "left")
+    for j, joint in enumerate(take.joint_names):
+        source = ", ".join(f"{k} x{w:g}" if len(smap.joints[joint]) > 1 else k
+                           for k, w in smap.joints[joint].items()) if smap else "-"
+        table.add_row(joint, esc(source), f"{take.mask[:, j].mean():.1%}")
+    out.print(table)
+
+
+@app.command()
+def merge(
+    parts: Annotated[list[str], typer.Argument(help="Shard outputs (NPZ written with --shard K/N), files or a glob.")],
+    output: Output,
+    aggregate: Annotated[str, typer.Option(help="For lift parts: none, mean or median over hypotheses.")] = "none",
+    fmt: Fmt = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Join the parts of a sharded job into the file a single-process run writes.
+
+    Example: [bold]gfpose merge "synth.part*.npz" -o synth.npz[/]
+    """
+    STATE["quiet"] = quiet
+    from gfpose_cli import io, tasks
+
+    paths = expand(parts)
+    check_output(output, force)
+    merged = tasks.aggregate(tasks.merge_shards([io.read(p, sanity=False) for p in paths]), aggregate)
+    write_take(merged, output, fmt, force)
+    info(f"[green]wrote[/] {esc(output)}: {merged.n_frames} frames from {len(paths)} parts")
+

@@ -1,0 +1,31 @@
+"""The options several subcommands share, as Annotated aliases (one definition each; help panels group them)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+
+Output = Annotated[Path, typer.Option("--output", "-o", help="Output file, or a folder when several inputs are given.")]
+Weights = Annotated[Optional[Path], typer.Option(help="Checkpoint to use (default: the shipped weights).")]
+Device = Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps.")]
+Seed = Annotated[int, typer.Option(help="Random seed; same seed, same device, same output.")]
+BatchSize = Annotated[int, typer.Option(help="Rows (frames x hypotheses) per network batch; bounds memory.")]
+Sampler = Annotated[str, typer.Option(help="dpm2m (fast ODE solver), sde-dpm2m (its stochastic twin), pc (the paper's Predictor-Corrector) or ode-euler.")]
+Steps = Annotated[Optional[int], typer.Option(help="Solver steps (default: 25 for dpm2m, 50 for sde-dpm2m, 1000 for pc, 100 for ode-euler).")]
+Temperature = Annotated[Optional[float], typer.Option("--temperature", help="Scale of the starting noise, 0-2: lower gives more typical, less varied poses. Default: matched to the paper's PC-1000 sampler per task (0.8 generate, 0.6 lift, 0.5 complete). ODE samplers only: pc and sde-dpm2m forget their start.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing output files.")]
+Fmt = Annotated[Optional[str], typer.Option("--format", help="Output format (npz, csv, bvh, c3d); default from -o's extension.")]
+AddJoints = Annotated[bool, typer.Option("--add-joints", help="C3D output: also store the 17 joint centres as points (<subject>:gfpose_<Joint>).")]
+MapOpt = Annotated[Optional[str], typer.Option("--map", help="Skeleton map for BVH/ASF/C3D input: a preset name or your .toml (default: auto).")]
+SubjectOpt = Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix, e.g. Derrick).")]
+InFmt = Annotated[Optional[str], typer.Option("--input-format", "--from", help="Input format when the extension does not say it (npz, csv, bvh, amc, c3d, json).")]
+ForceRead = Annotated[bool, typer.Option("--force-read", help="Read a 3D take even when its body looks implausible (limbs no person has, joints exactly at the origin); the check's finding is printed as a warning.")]
+Units = Annotated[Optional[str], typer.Option("--units", help="Length unit of BVH/C3D input, when the guess (BVH) or POINT:UNITS (C3D) is wrong: m, cm, mm, in, ft, acclaim, or metres per unit.")]
+FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first input that fails (default: go on and report them all).")]
+ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
+
+

@@ -1,0 +1,210 @@
+"""gfpose lift, complete and denoise: the tasks that take a file in and write one out."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.take import CompleteReport, DenoiseReport
+
+from gfpose_cli.cli.app import STATE, app
+from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt
+from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, write_take, get_shard
+
+
+@app.command()
+def lift(
+    inputs: Annotated[list[str], typer.Argument(help="2D keypoint files (NPZ/CSV, pixels), folders or globs.")],
+    output: Output,
+    hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="3D hypotheses per frame (S).")] = 1,
+    aggregate: Annotated[str, typer.Option(help="none keeps all S hypotheses; mean or median collapses them.")] = "none",
+    weights: Weights = None,
+    device: Device = "auto",
+    seed: Seed = 0,
+    batch_size: BatchSize = 4096,
+    sampler: Sampler = "dpm2m",
+    steps: Steps = None,
+    temperature: Temperature = None,
+    fmt: Fmt = None,
+    in_fmt: InFmt = None,
+    shard: ShardOpt = None,
+    fail_fast: FailFast = False,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Lift 2D keypoints to S plausible 3D poses per frame (camera frame: x right, y down, z forward; metres).
+
+    Missing keypoints (NaN / empty cells / mask) are allowed and filled by the model.
+
+    Example: [bold]gfpose lift keypoints.npz -o lifted.npz --hypotheses 10[/]
+    """
+    STATE["quiet"] = quiet
+    from gfpose_cli import io, tasks
+
+    if hypotheses < 1:
+        raise InputError("--hypotheses must be at least 1")
+    runner = tasks.Runner.for_task("lift", weights, sampler_options(sampler, steps, batch_size, seed, device, temperature))
+
+    def work(src: Path, dst: Path) -> str:
+        kp = io.read(src, fmt=in_fmt)
+        with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
+            result = tasks.lift(runner, kp, hypotheses, update, get_shard(shard))
+        note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
+        empty = int((~result.mask.any(1)).sum())
+        return f"{kp.n_frames} frames x {hypotheses} hypotheses" + (
+            f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "") + (
+            f"; {note}" if note else "")
+
+    run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
+
+
+@app.command()
+def complete(
+    inputs: Annotated[list[str], typer.Argument(help="Takes with missing joints (NaN / mask): 3D NPZ/CSV/BVH, or 2D keypoints.")],
+    output: Output,
+    hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="Completions per frame (S).")] = 1,
+    keep_observed: Annotated[bool, typer.Option("--keep-observed/--no-keep-observed", help="Observed joints keep their values (--no-keep-observed implies --per-frame).")] = True,
+    per_frame: Annotated[bool, typer.Option("--per-frame", help="Treat frames as unrelated poses (the paper's setting): one completion per frame, no smoothing along time, no bone-length holding.")] = False,
+    weights: Weights = None,
+    device: Device = "auto",
+    seed: Seed = 0,
+    batch_size: BatchSize = 4096,
+    sampler: Sampler = "dpm2m",
+    steps: Steps = None,
+    temperature: Temperature = None,
+    fmt: Fmt = None,
+    skeleton_map: MapOpt = None,
+    subject: SubjectOpt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
+    force_read: ForceRead = False,
+    add_joints: AddJoints = False,
+    shard: ShardOpt = None,
+    fail_fast: FailFast = False,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Fill missing joints from the observed ones: 3D input uses the complete3d model, 2D input the lift model.
+
+    On a 3D take, each gap becomes the most likely smooth path through the model's completions
+    (8 per frame), which are trusted as far as the model gets the observed frames next to the gap
+    right; then bone lengths are held to the performer's.
+
+    A C3D output of a C3D input is the same file with its marker gaps filled (residual 0, listed
+    under the GFPOSE parameter group); everything else in it is kept.
+
+    Example: [bold]gfpose complete take01.c3d -o filled.c3d[/]
+    """
+    STATE["quiet"] = quiet
+    STATE["force_read"] = force_read
+    from gfpose_cli import tasks
+
+    if hypotheses < 1:
+        raise InputError("--hypotheses must be at least 1")
+    opts = sampler_options(sampler, steps, batch_size, seed, device, temperature)
+    runners: dict[str, object] = {}
+
+    def work(src: Path, dst: Path) -> str:
+        take = read_take(src, skeleton_map, subject, in_fmt, units)
+        task = "lift" if take.dim == 2 else "complete3d"
+        if task not in runners:
+            runners[task] = tasks.Runner.for_task(task, weights, opts)
+        missing = int((~take.mask).sum())
+        with progress_bar(f"completing {src.name}", take.n_frames * hypotheses) as update:
+            if take.dim == 2:
+                result = tasks.lift(runners[task], take, hypotheses, update, get_shard(shard))
+                result = result if hypotheses > 1 or shard else tasks.aggregate(result, "mean")
+            else:
+                result = tasks.complete(runners[task], take, hypotheses, keep_observed, update, get_shard(shard),
+                                        temporal=keep_observed and not per_frame)
+        note = write_take(result, dst, fmt, force, add_joints)
+        left = result.report.frames_left if isinstance(result.report, CompleteReport) else 0
+        how = "" if take.dim == 2 or result.report.temporal else " (frame by frame)"
+        return (f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
+                + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else "")
+                + (f"; {esc(note)}" if note else ""))
+
+    run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
+
+
+def parse_t0(text: str) -> Optional[float]:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"--t0 {text!r}: give a time in (0, 1] or auto") from None
+
+
+def denoise_report(r: DenoiseReport) -> str:
+    """One line saying what denoise measured and chose, so a user can reproduce or adjust it."""
+    if r.too_short:
+        return f"too short to smooth ({r.too_short} frames): left as it was (--per-frame runs the frame-by-frame prior)"
+    parts = [f"noise {r.noise_mm:.1f} mm" if r.noise_mm is not None else "unrelated poses, cleaned one by one"]
+    if r.temporal:
+        lo, hi = min(r.smoothing), max(r.smoothing)
+        parts.append(f"smoothed (lambda {lo:.2g}" + (f"-{hi:.2g}" if hi > lo else "") + " by joint)"
+                     + (f", {r.spikes} spike samples ignored" if r.spikes else ""))
+    parts.append(f"prior from t0 {r.t0:.3f}" if r.t0 is not None else "prior pass off (--t0 T runs it)")
+    if r.bone_length_cv is not None:
+        parts.append(f"bone lengths held (CV {r.bone_length_cv:.2%})")
+    if r.bind_frames:
+        parts.append(f"bind-pose frame {', '.join(map(str, r.bind_frames))} kept as it was")
+    return ", ".join(parts)
+
+
+@app.command()
+def denoise(
+    inputs: Annotated[list[str], typer.Argument(help="Noisy 3D takes (NPZ, CSV, BVH), folders or globs.")],
+    output: Output,
+    t0: Annotated[str, typer.Option(help="Diffusion time to start the prior from, (0-1] (larger removes more), or auto (takes: no prior pass; --per-frame: matched to the measured noise).")] = "auto",
+    per_frame: Annotated[bool, typer.Option("--per-frame", help="The paper's frame-by-frame denoiser: no smoothing along time, no bone-length holding.")] = False,
+    hold_bones: Annotated[bool, typer.Option("--hold-bones/--free-bones", help="Fit the skeleton to the performer's median bone lengths (--free-bones keeps the take's own variation, e.g. soft tissue in marker-derived joints).")] = True,
+    weights: Weights = None,
+    device: Device = "auto",
+    seed: Seed = 0,
+    batch_size: BatchSize = 4096,
+    sampler: Sampler = "dpm2m",
+    steps: Steps = None,
+    fmt: Fmt = None,
+    skeleton_map: MapOpt = None,
+    subject: SubjectOpt = None,
+    in_fmt: InFmt = None,
+    units: Units = None,
+    force_read: ForceRead = False,
+    add_joints: AddJoints = False,
+    shard: ShardOpt = None,
+    fail_fast: FailFast = False,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Clean a noisy take: smooth it along time at the strength its measured noise calls for (spikes
+    such as marker swaps are ignored) and hold the performer's bone lengths; --t0 T also runs the
+    pose prior from t0 (auto leaves it off for takes, where it did not help; with --per-frame, the
+    paper's frame-by-frame denoiser, auto matches t0 to the measured noise). What was measured and
+    chosen is printed.
+
+    C3D and BVH inputs written to the same format come back as the same file with its markers or
+    skeleton moved onto the cleaned joints.
+
+    Example: [bold]gfpose denoise take01.c3d -o clean.c3d[/]
+    """
+    STATE["quiet"] = quiet
+    STATE["force_read"] = force_read
+    from gfpose_cli import tasks
+
+    start = parse_t0(t0)
+    runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
+
+    def work(src: Path, dst: Path) -> str:
+        take = read_take(src, skeleton_map, subject, in_fmt, units)
+        with progress_bar(f"denoising {src.name}", take.n_frames) as update:
+            result = tasks.denoise(runner, take, start, update, get_shard(shard), temporal=not per_frame,
+                                   hold_bones=hold_bones)
+        note = write_take(result, dst, fmt, force, add_joints)
+        return f"{take.n_frames} frames; {denoise_report(result.report)}" + (f"; {note}" if note else "")
+
+    run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
+

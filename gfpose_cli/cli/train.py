@@ -1,0 +1,110 @@
+"""gfpose train: fit a score model (single process or under torchrun)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from gfpose_cli.core.errors import InputError
+
+from gfpose_cli.cli.app import STATE, app, err
+from gfpose_cli.cli.options import Output, Device, Seed, Quiet, MapOpt, Units
+from gfpose_cli.cli.common import progress_bar, esc, info
+
+
+@app.command()
+def train(
+    data: Annotated[list[str], typer.Argument(help="Pose files (NPZ/CSV/BVH), folders, globs, or the archives in shared/data.")],
+    output: Output,
+    task: Annotated[str, typer.Option(help="prior, lift or complete3d.")] = "prior",
+    mask: Annotated[str, typer.Option(help="Masking strategy, e.g. HPJ-001 or a mix HPJ-001+HPJ-020 (default per task).")] = "",
+    steps: Annotated[int, typer.Option(help="Total optimiser steps (a resumed run continues to this number).")] = 10000,
+    batch_size: Annotated[int, typer.Option(help="Poses per step.")] = 1000,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-4,
+    lr_schedule: Annotated[str, typer.Option(help="constant or cosine (decays to 0 at --steps).")] = "constant",
+    warmup: Annotated[int, typer.Option(help="Linear learning-rate warm-up steps.")] = 500,
+    ema: Annotated[float, typer.Option(help="EMA decay of the saved weights.")] = 0.9999,
+    width: Annotated[int, typer.Option(help="Hidden width of the residual MLP.")] = 1024,
+    blocks: Annotated[int, typer.Option(help="Residual blocks.")] = 2,
+    dropout: Annotated[float, typer.Option(help="Dropout probability inside the residual blocks.")] = 0.0,
+    mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Random left/right mirroring.")] = False,
+    bone_scale: Annotated[float, typer.Option(help="Random body proportions: std of each bone's log length factor (left/right alike; 0.05 = 5 %); 0 = off.")] = 0.0,
+    balance: Annotated[float, typer.Option(help="Family share ~ size^balance (1 = uniform over poses, 0 = equal per family).")] = 0.5,
+    holdout: Annotated[bool, typer.Option("--holdout/--no-holdout", help="Leave out the held-out subjects (data.py).")] = True,
+    skeleton_map: MapOpt = None,
+    units: Units = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first input that cannot be used instead of skipping it.")] = False,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue a run from its checkpoint (bit for bit on the same device).")] = None,
+    init_from: Annotated[Optional[Path], typer.Option(help="Warm start from a checkpoint's weights (new optimiser, step 0).")] = None,
+    export: Annotated[Optional[Path], typer.Option(help="Also write a small fp16 shipping copy here at each checkpoint.")] = None,
+    checkpoint_every: Annotated[float, typer.Option(help="Seconds between checkpoints.")] = 300.0,
+    device: Device = "auto",
+    seed: Seed = 0,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Start over even though -o already holds a checkpoint.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Fit a score model by denoising score matching; checkpoints periodically and resumes with --resume.
+
+    Example: [bold]gfpose train ../shared/data/cmu-bvh.tar.xz --task prior --steps 20000 -o runs/prior.pt[/]
+    """
+    STATE["quiet"] = quiet
+
+    from gfpose_cli.training import data as data_mod
+    from gfpose_cli.training import session
+    from gfpose_cli.training.trainer import TrainConfig
+    from gfpose_cli.tasks import resolve_device
+
+    cfg = TrainConfig(task=task, mask=mask, steps=steps, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
+                      warmup=warmup, ema=ema, width=width, blocks=blocks, dropout=dropout, mirror=mirror, bone_scale=bone_scale, seed=seed,
+                      checkpoint_every_s=checkpoint_every, extra={"balance": balance})
+    from gfpose_cli.training import distributed
+
+    if output.exists() and resume is None and not force:
+        raise InputError(f"{output}: already holds a checkpoint; continue it with --resume {output}, "
+                         "or pass --force to start over")
+    dist_ctx, dev = distributed.from_environment(resolve_device(device))
+    if not dist_ctx.is_main:
+        STATE["quiet"] = True
+    elif dist_ctx.active:
+        info(f"torchrun: {dist_ctx.world} processes, {cfg.batch_size // dist_ctx.world} poses each per step")
+    paths = data_mod.expand_inputs(data)
+    with progress_bar("reading training data", len(paths)) as update:
+        poses = session.training_data(paths, skeleton_map=skeleton_map, units=units, strict=strict, holdout=holdout)
+        update(len(paths), len(paths))
+    if poses.skipped:
+        table = Table(title=f"{len(poses.skipped)} training inputs skipped (--strict stops instead)")
+        table.add_column("input")
+        table.add_column("why", overflow="fold")
+        for name, why in poses.skipped:
+            why = why.split(": ", 1)[1] if why.startswith(name.split(" (")[0] + ":") else why
+            table.add_row(esc(name), esc(why if len(why) <= 150 else why[:147].rsplit(" ", 1)[0] + " ..."))
+        err.print(table)
+    info(f"training data: {poses.summary['takes']} takes, {len(poses.train.poses)} training poses, "
+         f"{len(poses.held.poses)} held-out poses")
+    trainer = session.build_trainer(cfg, poses, dev, balance=balance, dist=dist_ctx, init_from=init_from, resume=resume)
+    if init_from is not None:
+        info(esc(f"initialised from {init_from}"))
+    if resume is not None:
+        info(esc(f"resumed {resume} at step {trainer.step}"))
+    if trainer.step >= cfg.steps:
+        info(f"already at step {trainer.step} >= --steps {cfg.steps}; nothing to do")
+        return
+    with progress_bar(f"training {task}", cfg.steps) as update:
+        def on_step(step: int, loss: float) -> None:
+            if step % 20 == 0:
+                update(step, cfg.steps)
+
+        def on_ckpt(step: int, loss: float, val: float) -> None:
+            held_out = f"held-out loss {val:.4f}" if val == val else "no held-out poses"
+            info(esc(f"step {step}: loss {loss:.4f}, {held_out} -> {output}"))
+
+        try:
+            trainer.run(output, export, on_step, on_ckpt)
+            distributed.shutdown()
+        except KeyboardInterrupt:
+            err.print(esc(f"stopped at step {trainer.step}; checkpoint saved to {output}. Resume with: "
+                          f"gfpose train {' '.join(data)} --task {task} --steps {steps} --resume {output} -o {output}"))
+            raise typer.Exit(130)
+

@@ -5,7 +5,7 @@
 #
 #   bench/gpu_session.sh POSES OUT TRAIN_SECONDS RUN...
 #
-# POSES is the archives' pose set written by gfpose_cli.data.save_pose_set (the GPU machine has no
+# POSES is the archives' pose set written by gfpose_cli.training.data.save_pose_set (the GPU machine has no
 # ../shared). A RUN is NAME:TASK[:EXTRA], EXTRA being more `gfpose train` options joined by commas,
 # e.g. lift-bs:lift:--bone-scale,0.05. Every run warm-starts from weights/TASK.pt. A short round of
 # CALIB_STEPS steps with all runs sharing the device measures the step rate, so each run gets the step

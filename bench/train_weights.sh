@@ -4,7 +4,7 @@
 #   bench/train_weights.sh DATA OUTDIR SECONDS [DEVICE] [EXTRA gfpose-train OPTIONS...]
 #
 # DATA is anything `gfpose train` accepts (the two archives in ../shared/data, or a pose set
-# written by gfpose_cli.data.save_pose_set). A 600-step calibration round measures the step
+# written by gfpose_cli.training.data.save_pose_set). A 600-step calibration round measures the step
 # rate with all runs sharing the device (from checkpoint times, start-up excluded), then each run gets the step count that fits SECONDS,
 # so the cosine schedule ends on time. Full (resumable) checkpoints go to OUTDIR/<task>.state.pt,
 # fp16 shipping copies to OUTDIR/<task>.pt. Resume a run with the printed command plus

@@ -8,7 +8,7 @@ python3 - <<'PY'
 # Make a 2D keypoint file (a virtual camera's view) and a partial 3D take from the generated poses.
 import numpy as np, torch
 from gfpose_cli import io
-from gfpose_cli.take import Take
+from gfpose_cli.core.take import Take
 from gfpose_cli.model.problem import view_from_cameras
 poses = io.read("poses.npz").positions
 cam3d, kp = view_from_cameras(torch.from_numpy(poses), torch.Generator().manual_seed(0))

@@ -44,7 +44,7 @@ def evaluate(
     leaving them (precision)? Distances are P-MPJPE.
 
     Example: [bold]gfpose evaluate lifted.npz truth.npz --json[/]
-    With --protocol P --data MOCAP: the measurements of bench/accuracy.py (DESIGN.md §6) on your
+    With --protocol P --data MOCAP: the measurements of bench/accuracy.py (the paper's protocols, bench/accuracy.py) on your
     own poses: lifting from exact, noisy and partial 2D of random virtual cameras, completing each
     limb, denoising at the paper's noise levels, and generation, with the paper's figures and our
     targets beside them.

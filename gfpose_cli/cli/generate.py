@@ -125,7 +125,7 @@ def generate(
 
     With --cameras K (or --camera-config) every pose also gets K camera views in pixels, for
     training 2D-to-3D lifters; --format folder writes a dataset folder that
-    gfpose_cli.synthetic.SyntheticPoses loads. --condition generates around partial poses,
+    gfpose_cli.training.synthetic.SyntheticPoses loads. --condition generates around partial poses,
     --temperature and --dedupe trade variety, --yaw/--floor/--area/--trajectory place poses in
     the world (random cameras then aim at each pelvis; a fixed rig stays where it is).
 

@@ -1,4 +1,4 @@
-"""Errors the CLI turns into one clear line and an exit code (DESIGN.md §9)."""
+"""Errors the CLI turns into one clear line and an exit code (README, exit codes)."""
 from __future__ import annotations
 
 

@@ -21,7 +21,7 @@ R_HIP, L_HIP = 1, 4
 PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 BONES: tuple[tuple[int, int], ...] = tuple((p, c) for c, p in enumerate(PARENTS) if p >= 0)
 
-#: body parts used by hierarchical masking (DESIGN.md §3).
+#: body parts used by hierarchical masking (docs/ARCHITECTURE.md).
 PARTS: dict[str, tuple[int, ...]] = {
     "torso": (0, 7, 8, 9, 10),
     "left_leg": (4, 5, 6),

@@ -1,4 +1,4 @@
-"""Pose accuracy and plausibility metrics (DESIGN.md §6), all in the units of the input (metres).
+"""Pose accuracy and plausibility metrics (the paper's protocols, bench/accuracy.py), all in the units of the input (metres).
 
 Protocols follow the paper: P1 = MPJPE after root alignment, P2 = after Procrustes alignment,
 minMPJPE = best of S hypotheses per frame.

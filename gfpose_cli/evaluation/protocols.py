@@ -1,4 +1,4 @@
-"""The paper's measurement protocols (DESIGN.md §6) on any set of 3D poses.
+"""The paper's measurement protocols (the paper's protocols, bench/accuracy.py) on any set of 3D poses.
 
 bench/accuracy.py runs them on the fixed held-out subjects; `gfpose evaluate --protocol` runs them
 on a user's own mocap. Every row is computed the same way in both, with fixed seeds: 2D inputs

@@ -148,7 +148,7 @@ MAX_COORDINATE = 1e6
 
 
 def check_take(take: Take, path: Path) -> Take:
-    """The checks every reader's output passes before any work starts (DESIGN.md §9).
+    """The checks every reader's output passes before any work starts (README, exit codes).
 
     Frames, frame rate, and coordinates (finite and believable where observed) are checked here
     once, so a damaged number in any format gets the same one-line answer naming frame and joint.

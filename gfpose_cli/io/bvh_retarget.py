@@ -1,6 +1,6 @@
 """Joint positions -> BVH rotation channels, for writing edited poses as skeletons.
 
-Two cases (DESIGN.md §2):
+Two cases (docs/ARCHITECTURE.md, the data path):
 - back into the source hierarchy: each joint that leads to a mapped point turns (swing for one
   point, Kabsch for several) so the points land on their new positions; joints past the last
   mapped point (fingers, toes) and every channel of an unmoved joint keep their values;

@@ -323,7 +323,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     rate = f.rate
     if not rate:
         raise InputError(f"{path}: the C3D declares no frame rate (POINT:RATE)")
-    # what a writer needs to put edited joints back into this file (DESIGN.md §2)
+    # what a writer needs to put edited joints back into this file (docs/ARCHITECTURE.md, the data path)
     markers = np.where(observed[..., None], xyz, np.nan) @ rot.T
     back = C3DWriteBack(path=str(path), digest=f.digest, skeleton_map=smap, subject=subject or (subjects[0] if subjects else None),
                         to_canonical=rot, units_to_m=to_m, marker_index=np.array(keep), markers=markers,

@@ -7,7 +7,7 @@ segment it belongs to is the one where that offset stays most constant (smallest
 no per-marker table is needed and any marker set works. A marker that rides no segment well (a
 prop, a marker of another body) is left alone.
 
-Write-back rules (DESIGN.md §2): an observed marker sample moves with its segment's rigid change
+Write-back rules (docs/ARCHITECTURE.md, the data path): an observed marker sample moves with its segment's rigid change
 (original frame -> new frame), so unchanged joints leave it bit-identical; a missing sample is
 filled from the marker's mean offset in the new segment frame. A denoised take first smooths the
 markers themselves (smoothed_markers), so each marker's own noise is not carried into the output.

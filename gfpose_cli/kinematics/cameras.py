@@ -50,6 +50,14 @@ def _namespace(x):
     return np
 
 
+def _cross(a, b):
+    """a x b over the last axis, written out (the arithmetic of np.cross), for numpy and torch alike."""
+    xp = _namespace(a)
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return xp.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
+
+
 def look_at(azimuth, elevation, distance=None, target=None):
     """World-to-camera rotation R (..., 3, 3) and translation t (..., 3) of cameras at azimuth and
     elevation (radians) and distance around target (default the origin), looking at it with Z up
@@ -59,18 +67,18 @@ def look_at(azimuth, elevation, distance=None, target=None):
     xp = _namespace(azimuth)
     ca, sa, ce, se = xp.cos(azimuth), xp.sin(azimuth), xp.cos(elevation), xp.sin(elevation)
     offset = xp.stack([ca * ce, sa * ce, se], -1)  # from the target to the camera
-    f0, f1, f2 = -offset[..., 0], -offset[..., 1], -offset[..., 2]  # forward: camera to target
-    norm = xp.sqrt(f0 * f0 + f1 * f1)
-    r0, r1 = f1 / norm, -f0 / norm  # right = forward x up (+Z), normalised; its z is 0
-    zero = xp.zeros_like(r0)
-    down = xp.stack([-f2 * r1, f2 * r0, f0 * r1 - f1 * r0], -1)  # forward x right
-    R = xp.stack([xp.stack([r0, r1, zero], -1), down, -offset], -2)
+    forward = -offset
+    up = xp.zeros_like(forward)
+    up[..., 2] = 1.0
+    right = _cross(forward, up)
+    right = right / xp.sqrt((right * right).sum(-1))[..., None]
+    down = _cross(forward, right)
+    R = xp.stack([right, down, forward], -2)
     if distance is None:
         return R, None
-    centre = distance[..., None] * offset
-    if target is not None:
-        centre = centre + target
-    t = -(R @ centre[..., None])[..., 0]
+    target = xp.zeros_like(offset) if target is None else target
+    centre = target + distance[..., None] * offset
+    t = -xp.einsum("...ij,...j->...i", R, centre)
     return R, t
 
 

@@ -1,4 +1,4 @@
-"""Hierarchical condition masking M = M_human * M_part * M_joint (DESIGN.md §1).
+"""Hierarchical condition masking M = M_human * M_part * M_joint (the GFPose paper).
 
 A strategy string `HPJ-hpj` gives the drop probabilities in tenths (T = 1.0): HPJ-001 drops each
 joint with p=0.1, HPJ-020 each body part with p=0.2, HPJ-T00 always drops the whole condition.

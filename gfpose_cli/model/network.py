@@ -1,4 +1,4 @@
-"""Score network s(x, t | c, m): a Martinez-style residual MLP (DESIGN.md §1).
+"""Score network s(x, t | c, m): a Martinez-style residual MLP (the GFPose paper).
 
 The network predicts the noise eps in x_t = alpha_t x0 + sigma_t eps; the score is -eps/sigma_t.
 Predicting eps keeps the output O(1) at every t, and the sigma_t^2-weighted DSM loss becomes a

@@ -101,10 +101,10 @@ def measure(weights_dir: Path, opts: SamplerOptions, sets: dict[str, np.ndarray]
     for fam, poses in sets.items():
         cam3d, kp = camera_views(poses, seed)
         take2d = Take(positions=kp)
-        one = lift(runners["lift"], take2d, 1).positions
+        one = lift(runners["lift"], take2d, hypotheses=1).positions
         rows.append((f"lift GT 2D, S=1, P1 ({fam})", "mm", metrics.mpjpe(one[:, 0], cam3d) * mm))
         rows.append((f"lift GT 2D, S=1, P2 ({fam})", "mm", metrics.mpjpe(one[:, 0], cam3d, "procrustes") * mm))
-        many = lift(runners["lift"], take2d, s_many).positions
+        many = lift(runners["lift"], take2d, hypotheses=s_many).positions
         rows.append((f"lift GT 2D, S={s_many}, min P1 ({fam})", "mm", metrics.min_mpjpe(many, cam3d) * mm))
         rows.append((f"lift GT 2D, S={s_many}, min P2 ({fam})", "mm", metrics.min_mpjpe(many, cam3d, "procrustes") * mm))
         rows.append((f"lift GT 2D, S={s_many}, mean-of-S P1 ({fam})", "mm", metrics.mpjpe(many.mean(1), cam3d) * mm))
@@ -112,17 +112,17 @@ def measure(weights_dir: Path, opts: SamplerOptions, sets: dict[str, np.ndarray]
             mask = np.ones(poses.shape[:2], bool)
             mask[:, list(PARTS[part])] = False
             partial = Take(positions=np.where(mask[..., None], poses, np.nan), mask=mask)
-            filled = complete(runners["complete3d"], partial, 1, temporal=False).positions
+            filled = complete(runners["complete3d"], partial, hypotheses=1, temporal=False).positions
             rows.append((f"complete 3D, {part} missing, S=1 ({fam})", "mm",
                          metrics.per_joint_error(filled, poses, "none")[:, list(PARTS[part])].mean() * mm))
         rng = np.random.default_rng(seed)
         noisy = poses + rng.normal(0, 0.02, poses.shape).astype(np.float32)
         noisy[:, 0] = poses[:, 0]
         before = metrics.mpjpe(noisy, poses, "procrustes") * mm
-        clean = denoise(runners["prior"], Take(positions=noisy), 0.1, temporal=False).positions
+        clean = denoise(runners["prior"], Take(positions=noisy), t0=0.1, temporal=False).positions
         rows.append((f"denoise 20 mm noise: P2 before ({fam})", "mm", before))
         rows.append((f"denoise 20 mm noise: P2 after, t0=0.1 ({fam})", "mm", metrics.mpjpe(clean, poses, "procrustes") * mm))
-        clean0 = denoise(runners["prior"], Take(positions=poses), 0.1, temporal=False).positions
+        clean0 = denoise(runners["prior"], Take(positions=poses), t0=0.1, temporal=False).positions
         rows.append((f"denoise clean input: P2 added ({fam})", "mm", metrics.mpjpe(clean0, poses, "procrustes") * mm))
     gen = generate(runners["prior"], n_generate).positions
     stats = metrics.plausibility(gen)

@@ -86,7 +86,7 @@ def main() -> None:
         gen_s = time.perf_counter() - start
         take = Take(positions=tasks.generate(runner, 10_000).positions + np.float32(0.01))
         start = time.perf_counter()
-        tasks.denoise(runner, take, 0.1)
+        tasks.denoise(runner, take, t0=0.1)
         den_s = time.perf_counter() - start
         print(f"\n| end to end (default sampler dpm2m-25) | wall time |\n|---|---|\n"
               f"| generate --n 177200 | {gen_s:.0f} s |\n| denoise a 10,000-frame take | {den_s:.1f} s |")

@@ -103,8 +103,8 @@ def denoise_rows(takes: dict, runner: tasks.Runner, conditions: list[tuple[str, 
             sg = min((temporal.savitzky_golay(noisy, w) for w in SG_WINDOWS if w < len(noisy)),
                      key=lambda x: metrics.mpjpe(x, clean, "procrustes"))
             take = Take(positions=noisy.astype(np.float32), fps=fps)
-            per_frame = tasks.denoise(runner, take, None, temporal=False).positions
-            ours = tasks.denoise(runner, take, None).positions
+            per_frame = tasks.denoise(runner, take, t0=None, temporal=False).positions
+            ours = tasks.denoise(runner, take, t0=None).positions
             for method, pred in (("noisy input", noisy), ("Butterworth (best cut-off)", bw),
                                  ("Savitzky-Golay (best window)", sg), ("gfpose per frame (paper)", per_frame),
                                  ("gfpose", ours)):
@@ -160,8 +160,8 @@ def gap_rows(takes: dict, runner: tasks.Runner, gaps_s: list[float], seed: int,
                     gappy = np.where(mask[..., None], window, np.nan)
                     take = Take(positions=gappy.astype(np.float32), mask=mask, fps=fps)
                     fills = {"cubic spline": temporal.spline_fill(gappy, mask),
-                             "gfpose per frame (paper)": tasks.complete(runner, take, 1, temporal=False).positions,
-                             "gfpose": tasks.complete(runner, take, 1).positions}
+                             "gfpose per frame (paper)": tasks.complete(runner, take, hypotheses=1, temporal=False).positions,
+                             "gfpose": tasks.complete(runner, take, hypotheses=1).positions}
                     for method, filled in fills.items():
                         errs.setdefault(method, []).append(
                             float(np.linalg.norm(filled - window, axis=-1)[~mask].mean() * 1000))

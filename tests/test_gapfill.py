@@ -85,12 +85,12 @@ def test_the_real_model_beats_the_spline_and_the_per_frame_fill_on_a_one_second_
         window = clean[: start + 45]
         mask = cut(window, LEG, start, 30)
         take = Take(positions=np.where(mask[..., None], window, np.nan).astype(np.float32), mask=mask, fps=fps)
-        out = tasks.complete(runner, take, 1)
+        out = tasks.complete(runner, take, hypotheses=1)
         assert out.report.temporal and out.mask.all()
         assert np.allclose(out.positions[mask], window[mask], atol=1e-6)
         errs["ours"].append(filled_error_mm(out.positions, window, mask))
         errs["spline"].append(filled_error_mm(temporal.spline_fill(np.where(mask[..., None], window, 0), mask), window, mask))
-        errs["per frame"].append(filled_error_mm(tasks.complete(runner, take, 1, temporal=False).positions, window, mask))
+        errs["per frame"].append(filled_error_mm(tasks.complete(runner, take, hypotheses=1, temporal=False).positions, window, mask))
     mean = {k: float(np.mean(v)) for k, v in errs.items()}
     assert mean["ours"] < mean["spline"] and mean["ours"] < mean["per frame"], mean
 

@@ -50,7 +50,7 @@ def lift(
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
-            result = tasks.lift(runner, kp, hypotheses, update, get_shard(shard))
+            result = tasks.lift(runner, kp, hypotheses=hypotheses, progress=update, shard=get_shard(shard))
         note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
         empty = int((~result.mask.any(1)).sum())
         return f"{kp.n_frames} frames x {hypotheses} hypotheses" + (
@@ -114,10 +114,11 @@ def complete(
         missing = int((~take.mask).sum())
         with progress_bar(f"completing {src.name}", take.n_frames * hypotheses) as update:
             if take.dim == 2:
-                result = tasks.lift(runners[task], take, hypotheses, update, get_shard(shard))
+                result = tasks.lift(runners[task], take, hypotheses=hypotheses, progress=update, shard=get_shard(shard))
                 result = result if hypotheses > 1 or shard else tasks.aggregate(result, "mean")
             else:
-                result = tasks.complete(runners[task], take, hypotheses, keep_observed, update, get_shard(shard),
+                result = tasks.complete(runners[task], take, hypotheses=hypotheses, keep_observed=keep_observed,
+                                        progress=update, shard=get_shard(shard),
                                         temporal=keep_observed and not per_frame)
         note = write_take(result, dst, fmt, force, add_joints)
         left = result.report.frames_left if isinstance(result.report, CompleteReport) else 0
@@ -201,7 +202,7 @@ def denoise(
     def work(src: Path, dst: Path) -> str:
         take = read_take(src, skeleton_map, subject, in_fmt, units)
         with progress_bar(f"denoising {src.name}", take.n_frames) as update:
-            result = tasks.denoise(runner, take, start, update, get_shard(shard), temporal=not per_frame,
+            result = tasks.denoise(runner, take, t0=start, progress=update, shard=get_shard(shard), temporal=not per_frame,
                                    hold_bones=hold_bones)
         note = write_take(result, dst, fmt, force, add_joints)
         return f"{take.n_frames} frames; {denoise_report(result.report)}" + (f"; {note}" if note else "")

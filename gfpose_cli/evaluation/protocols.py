@@ -58,7 +58,7 @@ def _lift(runners: Runners, kp: np.ndarray, mask: np.ndarray | None, s: int) -> 
 
     take = Take(positions=kp if mask is None else np.where(mask[..., None], kp, np.nan).astype(np.float32),
                 mask=mask)
-    return lift(runners["lift"], take, s).positions.astype(np.float64)
+    return lift(runners["lift"], take, hypotheses=s).positions.astype(np.float64)
 
 
 def lift_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, seed: int) -> list[Row]:
@@ -127,8 +127,8 @@ def complete_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, seed: i
         mask = np.ones(poses.shape[:2], bool)
         mask[:, joints] = False
         partial = Take(positions=np.where(mask[..., None], poses, np.nan).astype(np.float32), mask=mask)
-        one = complete(runners["complete3d"], partial, 1, temporal=False).positions.astype(np.float64)
-        many = complete(runners["complete3d"], partial, s, temporal=False).positions.astype(np.float64)
+        one = complete(runners["complete3d"], partial, hypotheses=1, temporal=False).positions.astype(np.float64)
+        many = complete(runners["complete3d"], partial, hypotheses=s, temporal=False).positions.astype(np.float64)
         err_one = np.linalg.norm(one - poses, axis=-1)[:, joints].mean() * MM
         err_many = np.linalg.norm(many - poses[:, None], axis=-1)[:, :, joints].mean(-1).min(1).mean() * MM
         leg = "leg" in part
@@ -172,11 +172,11 @@ def denoise_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, seed: in
             noisy = _noise(poses, kind, sigma, np.random.default_rng([seed, 13, int(before_target)]))
             before = metrics.mpjpe(noisy, poses, "procrustes") * MM
             t0 = _t0(runners, sigma)
-            after = denoise(runners["prior"], Take(positions=noisy.astype(np.float32)), t0, temporal=False).positions
+            after = denoise(runners["prior"], Take(positions=noisy.astype(np.float32)), t0=t0, temporal=False).positions
             ratio = metrics.mpjpe(after, poses, "procrustes") * MM / before
             rows.append(Row(f"denoise {kind} {sigma * MM:.0f} mm, P2 after/before ({before:.0f} mm) ({tag})",
                             "ratio", ratio, f"{paper:.3f}", f"≤ {paper:.3f}", paper))
-    clean = denoise(runners["prior"], Take(positions=poses.astype(np.float32)), _t0(runners, 0.0), temporal=False).positions
+    clean = denoise(runners["prior"], Take(positions=poses.astype(np.float32)), t0=_t0(runners, 0.0), temporal=False).positions
     rows.append(Row(f"denoise clean input: P2 added ({tag})", "mm", metrics.mpjpe(clean, poses, "procrustes") * MM,
                     "14.7", "≤ 10", 10.0))
     return rows

@@ -220,7 +220,7 @@ def shard_place(shard: Shard | None, frames: tuple[int, int], total: int) -> Sha
     return ShardPlace(index=shard[0], count=shard[1], start=frames[0], stop=frames[1], total=total) if shard else None
 
 
-def generate(runner: Runner, n: int, progress: ProgressFn | None = None, shard: Shard | None = None,
+def generate(runner: Runner, n: int, *, progress: ProgressFn | None = None, shard: Shard | None = None,
              journal: ChunkJournal | None = None, dedupe_m: float | None = None, max_draws: int = 20) -> Take:
     """n unconditional poses (canonical Z-up frame, root at the origin); a shard gives its part.
 
@@ -265,15 +265,15 @@ def generate_poses(runner: Runner, n: int, *, condition: Take | None = None, fre
             mask[:, list(free)] = False
             positions[:, list(free)] = np.nan
             condition = replace(condition, positions=positions, mask=mask)
-        take = generate_around(runner, condition, n, progress, shard, journal, lengths)
+        take = generate_around(runner, condition, n, progress=progress, shard=shard, journal=journal, lengths=lengths)
     else:
-        take = generate(runner, n, progress, shard, journal, dedupe_m)
+        take = generate(runner, n, progress=progress, shard=shard, journal=journal, dedupe_m=dedupe_m)
     if placement is not None and placement.active():
         take = replace(take, positions=place(take.positions, placement, seed, take.shard.start if take.shard else 0))
     return take
 
 
-def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn | None = None,
+def generate_around(runner: Runner, partial: Take, n: int, *, progress: ProgressFn | None = None,
                     shard: Shard | None = None, journal: ChunkJournal | None = None,
                     lengths: np.ndarray | None = None) -> Take:
     """n poses completing a take's partial poses (pose i from frame i mod F) with a completion
@@ -291,7 +291,7 @@ def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn 
                          "both hips plus another joint; nothing to generate around")
     idx = np.arange(n) % partial.n_frames
     tiled = Take(positions=partial.positions[idx], mask=m[idx], fps=30.0, provenance=Provenance(path=str(partial.path)))
-    out = complete(runner, tiled, 1, progress=progress, shard=shard, journal=journal, temporal=False)
+    out = complete(runner, tiled, hypotheses=1, progress=progress, shard=shard, journal=journal, temporal=False)
     poses = out.positions
     if lengths is not None:
         a, b = (out.shard.start, out.shard.stop) if out.shard else (0, n)
@@ -301,7 +301,7 @@ def generate_around(runner: Runner, partial: Take, n: int, progress: ProgressFn 
                 shard=out.shard)
 
 
-def lift(runner: Runner, keypoints: Take, hypotheses: int = 1, progress: ProgressFn | None = None,
+def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: ProgressFn | None = None,
          shard: Shard | None = None) -> Take:
     """S 3D hypotheses (F, S, 17, 3) per frame of 2D keypoints, root-relative in the camera frame."""
     if keypoints.dim != 2 or keypoints.positions.ndim != 3:
@@ -347,7 +347,7 @@ def looks_like_sequence(take: Take) -> bool:
     return bool(len(step)) and float(np.median(step)) < SEQUENCE_STEP_M
 
 
-def complete(runner: Runner, take: Take, hypotheses: int = 1, keep_observed: bool = True,
+def complete(runner: Runner, take: Take, *, hypotheses: int = 1, keep_observed: bool = True,
              progress: ProgressFn | None = None, shard: Shard | None = None,
              journal: ChunkJournal | None = None, temporal: bool = True) -> Take:
     """Fill missing joints of a 3D take (positions keep their global placement).
@@ -420,7 +420,7 @@ def t0_for_noise(runner: Runner, noise_m: float, factor: float = 1.0) -> float:
     return float(min(max(float(t_of_lambda(runner.sde, torch.tensor(lam))), runner.sde.eps), 1.0))
 
 
-def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: ProgressFn | None = None,
+def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: ProgressFn | None = None,
             shard: Shard | None = None, temporal: bool = True, hold_bones: bool = True) -> Take:
     """Clean a 3D take: smooth it along time (temporal.smooth_take), optionally run the reverse
     process from t0 with the pose as x(t0), and hold the performer's bone lengths. Missing samples
@@ -447,7 +447,7 @@ def denoise(runner: Runner, take: Take, t0: float | None = 0.1, progress: Progre
         hidden[bind] = False
         inner = replace(take, positions=np.where(hidden[..., None], take.positions, np.nan), mask=hidden,
                         provenance=take.provenance.but(bind_frames=()))
-        out = denoise(runner, inner, t0, progress, None, temporal, hold_bones)
+        out = denoise(runner, inner, t0=t0, progress=progress, temporal=temporal, hold_bones=hold_bones)
         positions, mask = out.positions.copy(), out.mask.copy()
         positions[bind], mask[bind] = take.positions[bind], take.mask[bind]
         return replace(out, positions=positions, mask=mask, provenance=take.provenance,

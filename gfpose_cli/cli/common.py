@@ -140,9 +140,9 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
                      f"{summary['moved']} samples moved, {summary['filled']} filled")
     kept = summary.get("kept") or {}
     if kept:
-        notes.append("left untouched: " + ", ".join(f"{n} {k}{'s' if n > 1 and not k.endswith('output') else ''}"
-                                                    .replace("model output", "model outputs" if n > 1 else "model output")
-                                                    for k, n in sorted(kept.items())))
+        words = {"model output": ("model output", "model outputs"), "virtual": ("virtual point", "virtual points"),
+                 "unlabelled": ("unlabelled trajectory", "unlabelled trajectories")}
+        notes.append("left untouched: " + ", ".join(f"{n} {words.get(k, (k, k))[n != 1]}" for k, n in sorted(kept.items())))
     if summary.get("joints_added"):
         notes.append(f"{summary['joints_added']} joint points")
     if "bvh" in summary:

@@ -11,7 +11,7 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP, up_rotation
-from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map
+from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io import csv as csv_io
@@ -91,17 +91,20 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     rest17 = _rest_17(smap, skel.names, rest, str(path))
     if units is None:
         span = float(np.linalg.norm(rest17[JOINTS.index("Head")] - rest17[[JOINTS.index("RAnkle"), JOINTS.index("LAnkle")]].mean(0)))
+        if not np.isfinite(span):
+            raise InputError(f"{path}: its rig has no head or no ankles to guess the length unit from; pass --units")
         scale, unit_name = bvh_io.unit_scale(span)
     else:
         scale, unit_name = units
     poses, mask = smap.apply(skel.names, world * scale, where=str(path))
     rot, up = rest_up(rest17)
+    note = f"{path}: {missing_note(smap, skel.names, 'joints')}" if smap.partial else None
     return Take(
         positions=(poses @ rot.T).astype(np.float32),
         mask=mask,
         fps=skel.fps,
         provenance=Provenance(path=str(path), format="bvh", map=smap.name, units=unit_name, units_to_m=scale, up=up,
-                              bind_frames=tuple(bind_frames(skel))),
+                              bind_frames=tuple(bind_frames(skel)), warnings=(note,) if note else ()),
         writeback=bvh_io.BvhWriteBack(skeleton=skel, skeleton_map=smap, to_canonical=rot, units_to_m=scale),
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gfpose_cli.core.errors import InputError
-from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, normalise_name
+from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note, normalise_name
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import CompleteReport, DenoiseReport, Provenance, Take
 from gfpose_cli.io import c3d_raw
@@ -285,6 +285,8 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
             raise InputError(f"{path}: no markers of subject {subject!r}; subjects: {', '.join(subjects) or 'none'}")
     elif len(subjects) > 1:
         raise InputError(f"{path}: several subjects ({', '.join(subjects)}); pick one with --subject")
+    elif subjects:  # one performer's labels are prefixed: unprefixed points (another marker set) are not theirs
+        keep = [i for i, label in enumerate(labels) if label.split(":", 1)[0] == subjects[0]]
     else:
         keep = list(range(len(labels)))
     labels = _disambiguate([labels[i] for i in keep], [descriptions[i] if i < len(descriptions) else "" for i in keep])
@@ -315,6 +317,8 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     if clash:
         raise InputError(f"{path}: marker labels {', '.join(clash)} appear more than once; the map cannot tell them apart")
     poses, mask = smap.apply(names, xyz, observed, where=str(path))
+    notes = list(f.notes)
+    warnings = [f"{path}: {missing_note(smap, names)}"] if smap.partial else []
     if not mask.any():
         raise InputError(f"{path}: no frame has the markers the map '{smap.name}' needs")
     y_screen = _param(params, "POINT", "Y_SCREEN")
@@ -331,7 +335,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,
                 provenance=Provenance(path=str(path), format="c3d", map=smap.name, units=units_name, units_to_m=to_m, up=up,
                                       subject=back.subject, first_frame=f.first_frame, reader=f.reader,
-                                      notes=tuple(f.notes)),
+                                      notes=tuple(notes), warnings=tuple(warnings)),
                 writeback=back)
 
 
@@ -367,10 +371,15 @@ def _z_up_rotation(poses: np.ndarray, mask: np.ndarray, y_screen: str | None) ->
         up = np.zeros(3)
         up["XYZ".index(y_screen[1])] = 1.0 if y_screen[0] == "+" else -1.0
     else:
-        ok = mask[:, 10] & mask[:, 3] & mask[:, 6]
-        if not ok.any():
+        # ankles to head, else to the thorax or the pelvis (a capture without head markers), else up the trunk
+        up = None
+        for top, bottom in ((10, (3, 6)), (8, (3, 6)), (0, (3, 6)), (8, (0,))):
+            ok = mask[:, top] & mask[:, list(bottom)].all(1)
+            if ok.any():
+                up = np.median(poses[ok, top] - poses[ok][:, list(bottom)].mean(1), axis=0)
+                break
+        if up is None:
             return np.eye(3), "unknown"
-        up = np.median(poses[ok, 10] - poses[ok][:, [3, 6]].mean(1), axis=0)
     axis = int(np.argmax(np.abs(up)))
     return up_rotation(up), ("+" if up[axis] > 0 else "-") + "XYZ"[axis]
 

@@ -57,11 +57,11 @@ def body_report(poses: np.ndarray, mask: np.ndarray) -> dict:
     """Median limb lengths and the ankle-to-head height of a take (metres; None where unseen)."""
     lengths = {name: _median_length(poses, mask, a, b) for name, a, b, _, _, _ in LIMBS}
     trunk = [_median_length(poses, mask, a, b) for a, b in zip(_TRUNK[:-1], _TRUNK[1:])]
-    legs = [v for v in (np.nanmean([x for x in (lengths["right femur"], lengths["left femur"]) if x is not None] or [np.nan]),
-                        np.nanmean([x for x in (lengths["right tibia"], lengths["left tibia"]) if x is not None] or [np.nan]))]
+    femur = [x for x in (lengths["right femur"], lengths["left femur"]) if x is not None]
+    tibia = [x for x in (lengths["right tibia"], lengths["left tibia"]) if x is not None]
     height = None
-    if all(t is not None for t in trunk) and all(np.isfinite(legs)):
-        height = float(sum(trunk) + sum(legs))
+    if all(t is not None for t in trunk) and femur and tibia:
+        height = float(sum(trunk) + np.mean(femur) + np.mean(tibia))
     return {"lengths": lengths, "height": height}
 
 

@@ -6,8 +6,9 @@ Source names are matched case-insensitively after stripping namespace prefixes s
 """
 from __future__ import annotations
 
+import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -23,8 +24,9 @@ else:  # pragma: no cover
 
 
 def normalise_name(name: str) -> str:
-    """Case- and namespace-insensitive form of a source joint or marker name."""
-    return name.rsplit(":", 1)[-1].strip().lower()
+    """Case-, separator- and namespace-insensitive form of a source joint or marker name: `Derrick:L_IAS`,
+    `l.ias` and `L IAS` are all `lias`."""
+    return re.sub(r"[\s_.\-]+", "", name.rsplit(":", 1)[-1]).lower()
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class SkeletonMap:
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # normalised name -> alternatives
     priority: int = 0  # breaks ties in auto-detection when several presets find every source
     kinds: tuple[str, ...] = ("markers", "rig")  # what it maps: C3D marker sets, skeleton rigs (BVH, ASF), 2d
+    #: a joint whose sources the file lacks is missing in every frame instead of refused (auto_map sets
+    #: it for a file that holds whole body parts of a preset, e.g. lower-body Plug-in Gait)
+    partial: bool = False
 
     def sources(self) -> set[str]:
         return {normalise_name(s) for w in self.joints.values() for s in w}
@@ -61,11 +66,22 @@ class SkeletonMap:
         need = self.sources()
         return sum(self._resolve(s, have) is not None for s in need) / max(len(need), 1)
 
+    def absent(self, names: list[str]) -> dict[str, list[str]]:
+        """Joints whose sources the file's names lack, with the names each needs."""
+        have = {normalise_name(n): i for i, n in enumerate(names)}
+        out = {}
+        for joint in JOINTS:
+            missing = [s for s in self.joints[joint] if self._resolve(s, have) is None]
+            if missing:
+                out[joint] = missing
+        return out
+
     def apply(self, names: list[str], positions: np.ndarray, observed: np.ndarray | None = None,
               where: str = "input") -> tuple[np.ndarray, np.ndarray]:
         """Map source positions (F, N, D) to (F, 17, D) and a mask (F, 17).
 
-        Raises InputError naming the joints whose sources are absent from the file.
+        Raises InputError naming the joints whose sources are absent from the file, unless the map
+        is partial: then those joints are missing in every frame.
         """
         have = {normalise_name(n): i for i, n in enumerate(names)}
         F, _, D = positions.shape
@@ -87,7 +103,7 @@ class SkeletonMap:
             value = np.einsum("k,fkd->fd", w, np.nan_to_num(positions[:, cols]))
             out[seen, j] = value[seen]
             mask[:, j] = seen
-        if absent:
+        if absent and not self.partial:
             raise InputError(f"{where}: map '{self.name}' cannot find {'; '.join(absent)}")
         return out, mask
 
@@ -134,17 +150,47 @@ def load_map(name_or_path: str | Path) -> SkeletonMap:
     return _parse(tomllib.loads(text), name)
 
 
+#: a file a preset maps only in part is read when at least this many joints, the pelvis among them,
+#: come from its names (a lower body: pelvis, hips, knees, ankles); the rest are marked missing
+MIN_PARTIAL_JOINTS = 7
+
+#: body parts, for saying in words what a partial map leaves out
+_PART_WORDS = {"Pelvis": "pelvis", "RHip": "right leg", "RKnee": "right leg", "RAnkle": "right leg",
+               "LHip": "left leg", "LKnee": "left leg", "LAnkle": "left leg", "Spine": "trunk", "Thorax": "trunk",
+               "Neck": "head", "Head": "head", "LShoulder": "left arm", "LElbow": "left arm", "LWrist": "left arm",
+               "RShoulder": "right arm", "RElbow": "right arm", "RWrist": "right arm"}
+
+
+def missing_note(smap: SkeletonMap, names: list[str], what: str = "markers") -> str | None:
+    """One sentence naming what a partial map leaves out, or None when it maps every joint."""
+    absent = smap.absent(names)
+    if not absent:
+        return None
+    parts = list(dict.fromkeys(_PART_WORDS[j] for j in absent))
+    needs = sorted({s for v in absent.values() for s in v})
+    return (f"no {what} for the {', '.join(parts)} ({', '.join(absent)} need {', '.join(needs[:8])}"
+            f"{', ...' if len(needs) > 8 else ''}): those joints are missing in every frame")
+
+
 def auto_map(names: list[str], where: str = "input", kind: str | None = None) -> SkeletonMap:
-    """The preset whose source names best match names; refuses when none matches fully.
+    """The preset whose source names best match names.
 
     kind ("markers" for C3D, "rig" for BVH/ASF) limits the candidates, so a marker file is never
-    pointed to a skeleton rig's preset or a 2D keypoint set.
+    pointed to a skeleton rig's preset or a 2D keypoint set. A preset that finds every name wins;
+    else the one that makes the most joints, if it makes the pelvis and at least MIN_PARTIAL_JOINTS,
+    is returned as a partial map (missing_note says what it leaves out); else the file is refused.
     """
     maps = [m for m in (load_map(n) for n in preset_names()) if kind is None or kind in m.kinds]
     scored = sorted(((m.match_score(names), m.priority, m.name) for m in maps), reverse=True)
     best_score, _, best = scored[0]
     if best_score >= 1.0:
         return load_map(best)
+    by_joints = sorted(((len(JOINTS) - len(m.absent(names)), m.priority, m.match_score(names), m.name) for m in maps),
+                       reverse=True)
+    made, _, _, partial_name = by_joints[0]
+    partial = load_map(partial_name)
+    if made >= MIN_PARTIAL_JOINTS and "Pelvis" not in partial.absent(names):
+        return replace(partial, partial=True)
     shown = [n.split("\x00")[0] for n in names if n.strip() and "\x00" not in n]
     own = ", ".join(shown[:12]) + (f", ... ({len(shown)} in all)" if len(shown) > 12 else "")
     what = {"markers": "marker set", "rig": "skeleton rig"}.get(kind or "", "skeleton map")

@@ -54,8 +54,10 @@ def main() -> None:
                 take = io.read(out)
                 r = body_report(take.positions.astype(np.float64), take.mask)
                 mm = {k: ("-" if v is None else f"{v * 1000:.0f}") for k, v in r["lengths"].items()}
-                print(f"| {src.name} | converts (exit 0), 17 joints, {take.mask.mean():.0%} of samples seen | "
-                      f"{r['height']:.2f} | {mm['right femur']}/{mm['left femur']} | {mm['right tibia']}/{mm['left tibia']} | "
+                joints = int(take.mask.any(0).sum())
+                height = "-" if r["height"] is None else f"{r['height']:.2f}"
+                print(f"| {src.name} | converts (exit 0), {joints} of 17 joints, {take.mask[:, take.mask.any(0)].mean():.0%} "
+                      f"of their samples seen | {height} | {mm['right femur']}/{mm['left femur']} | {mm['right tibia']}/{mm['left tibia']} | "
                       f"{mm['right upper arm']}/{mm['left upper arm']} | {cell(err) or '-'} |")
                 if src.suffix.lower() == ".c3d":
                     body_c3d.append(src)

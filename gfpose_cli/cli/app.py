@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gfpose_cli.core.errors import GfposeError, ParameterError
+from gfpose_cli.core.errors import GfposeError, flag
 
 app = typer.Typer(
     name="gfpose",
@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> None:
         result = app(args=argv, standalone_mode=False)
         if isinstance(result, int) and result:
             sys.exit(result)
-    except GfposeError as exc:  # a ParameterError names its parameters by their flags here
-        text = exc.worded(lambda p: "--" + p.replace("_", "-")) if isinstance(exc, ParameterError) else str(exc)
+    except GfposeError as exc:  # its {parameter} fields are worded as flags here
+        text = exc.worded(flag)
         err.print(f"[red]error:[/] {esc(text)}")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:

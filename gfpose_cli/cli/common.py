@@ -9,7 +9,7 @@ from typing import Optional
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from gfpose_cli.core.errors import GfposeError, InputError
+from gfpose_cli.core.errors import GfposeError, InputError, flag, word
 
 from gfpose_cli.cli.app import esc, STATE, err
 
@@ -120,9 +120,9 @@ def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[s
         info(esc(f"{src.name}: map '{prov.map}', {take.n_frames} frames at {take.fps:g} Hz, "
                  f"up axis {prov.up or '?'}" + (f", units {prov.units}" if prov.units else "")))
     for note in prov.notes:
-        info(esc(f"{src.name}: {note}"))
+        info(esc(f"{src.name}: {word(note, flag)}"))
     for line in prov.warnings:
-        warn(esc(line))
+        warn(esc(word(line, flag)))
     return take
 
 

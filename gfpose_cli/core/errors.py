@@ -1,11 +1,33 @@
-"""Errors the CLI turns into one clear line and an exit code (README, exit codes)."""
+"""Errors the CLI turns into one clear line and an exit code (README, exit codes).
+
+A message names an option of the user's as a `{parameter}` field (`pass {force} to overwrite it`),
+never as a command-line flag: each face words it its own way. `str(error)` gives the parameter
+names (what a Python caller passes); the CLI calls `worded()` with its flags (`--force`,
+cli.app.main). Only `{name}` fields of lower-case letters and underscores are parameters.
+"""
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
 
 class GfposeError(Exception):
     """Base class: a problem we can describe to the user in one sentence."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "") -> None:
+        self.template = str(message)
+        super().__init__(self.worded())
+
+    def worded(self, name: Callable[[str], str] = lambda p: p) -> str:
+        """The message with every {parameter} named by name(parameter)."""
+        return word(self.template, name)
+
+    def __str__(self) -> str:
+        return self.worded()
 
 
 class InputError(GfposeError):
@@ -24,24 +46,20 @@ class OutputError(GfposeError):
     exit_code = 1
 
 
-class _Names(dict):
-    def __init__(self, name) -> None:
-        super().__init__()
-        self.name = name
-
-    def __missing__(self, key: str) -> str:
-        return self.name(key)
-
-
 class ParameterError(InputError):
-    """A bad value of a named parameter. The message names parameters as {name} fields, so each face
-    words them its own way: Python callers read the parameter names (`steps must be at least 1`),
-    the CLI its flags (`--steps must be at least 1`, cli.app.main)."""
+    """A bad value of one named parameter: the message starts with its name (`steps must be at least
+    1` from Python, `--steps must be at least 1` on the command line)."""
 
     def __init__(self, param: str, message: str) -> None:
-        self.param, self.template = param, message
-        super().__init__(self.worded())
+        self.param = param
+        super().__init__(f"{{{param}}} {message}")
 
-    def worded(self, name=lambda p: p) -> str:
-        """The message with every parameter named by name(parameter)."""
-        return f"{name(self.param)} " + self.template.format_map(_Names(name))
+
+def word(text: str, name: Callable[[str], str]) -> str:
+    """A message (or a warning) with its {parameter} fields named by name(parameter)."""
+    return _FIELD.sub(lambda m: name(m.group(1)), text)
+
+
+def flag(param: str) -> str:
+    """The command-line flag of a parameter: force_read -> --force-read."""
+    return "--" + param.replace("_", "-")

@@ -104,7 +104,7 @@ def describe(poses: np.ndarray, seed: int = 0) -> dict:
 
 def set_stats(poses: np.ndarray, reference: np.ndarray | None = None, sample: int = 20000, k: int = 5,
               seed: int = 0) -> dict:
-    """All figures of `gfpose evaluate --stats` as a JSON-ready dict (lengths in mm, shares 0..1).
+    """All figures of `gfpose evaluate {stats}` as a JSON-ready dict (lengths in mm, shares 0..1).
 
     Per-set figures use every pose; the neighbour figures use up to `sample` poses of each set
     (drawn with seed), since their cost grows with the product of the sizes.

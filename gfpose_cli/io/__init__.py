@@ -25,7 +25,7 @@ def format_of(path: Path, fmt: str | None = None) -> str:
     """The format named by fmt or by the file extension."""
     fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
     if fmt not in READ_FORMATS:
-        raise InputError(f"{path}: unsupported format '{fmt or '(no extension)'}'; supported: {', '.join(READ_FORMATS)} (name it with --from)")
+        raise InputError(f"{path}: unsupported format '{fmt or '(no extension)'}'; supported: {', '.join(READ_FORMATS)} (name it with {{from}})")
     return fmt
 
 
@@ -78,7 +78,7 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     """Forward kinematics, units, map and axes for a parsed BVH skeleton.
 
     BVH has no unit field, so without units (metres per unit, name) the unit is guessed from the
-    rest pose's height; the guess is reported, and --units overrides it.
+    rest pose's height; the guess is reported, and units (--units) overrides it.
     """
     from gfpose_cli.io import bvh as bvh_io
 
@@ -92,7 +92,7 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     if units is None:
         span = float(np.linalg.norm(rest17[JOINTS.index("Head")] - rest17[[JOINTS.index("RAnkle"), JOINTS.index("LAnkle")]].mean(0)))
         if not np.isfinite(span):
-            raise InputError(f"{path}: its rig has no head or no ankles to guess the length unit from; pass --units")
+            raise InputError(f"{path}: its rig has no head or no ankles to guess the length unit from; pass {{units}}")
         scale, unit_name = bvh_io.unit_scale(span)
     else:
         scale, unit_name = units
@@ -210,7 +210,7 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
         raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder)")
     kind = format_of(path, fmt)
     if unit is not None and kind not in ("bvh", "c3d"):
-        raise InputError(f"{path}: --units applies to BVH and C3D inputs; {kind.upper()} files are in metres (or pixels)")
+        raise InputError(f"{path}: {{units}} applies to BVH and C3D inputs; {kind.upper()} files are in metres (or pixels)")
     if kind == "npz":
         return npz_io.read(path)
     if kind == "csv":
@@ -241,7 +241,7 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
     path = Path(path)
     kind = (fmt or path.suffix.lstrip(".")).lower()
     if add_joints and kind != "c3d":
-        raise InputError(f"{path}: --add-joints adds joint points to a C3D output; this output is {kind or 'unnamed'}")
+        raise InputError(f"{path}: {{add_joints}} adds joint points to a C3D output; this output is {kind or 'unnamed'}")
     if kind == "npz":
         npz_io.write(take, path, force)
     elif kind == "csv":
@@ -272,7 +272,7 @@ def world_poses(take: Take, where: str) -> np.ndarray:
     if take.positions.ndim == 4 and take.positions.shape[1] == 1:
         take = take.with_positions(take.positions[:, 0], take.mask)
     if take.positions.ndim == 4:
-        raise InputError(f"{where}: C3D and BVH hold one pose per frame; pass --aggregate mean (or median), "
+        raise InputError(f"{where}: C3D and BVH hold one pose per frame; pass {{aggregate}} mean (or median), "
                          "or write all hypotheses to NPZ")
     poses = take.positions.astype(np.float64)
     if take.provenance.camera_frame:

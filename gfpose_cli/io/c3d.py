@@ -258,10 +258,10 @@ def performers(path: Path) -> list[str]:
 def subjects_in(path: Path) -> list[str]:
     """The performers (label prefixes) of a C3D file; refuses a file with none."""
     if Path(path).suffix.lower() != ".c3d":
-        raise InputError(f"{path}: --subject all is for C3D files with several performers")
+        raise InputError(f"{path}: {{subject}} all is for C3D files with several performers")
     found = performers(path)
     if not found:
-        raise InputError(f"{path}: its marker labels carry no subject prefix (like Derrick:); drop --subject")
+        raise InputError(f"{path}: its marker labels carry no subject prefix (like Derrick:); drop {{subject}}")
     return found
 
 
@@ -284,7 +284,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
         if not keep:
             raise InputError(f"{path}: no markers of subject {subject!r}; subjects: {', '.join(subjects) or 'none'}")
     elif len(subjects) > 1:
-        raise InputError(f"{path}: several subjects ({', '.join(subjects)}); pick one with --subject")
+        raise InputError(f"{path}: several subjects ({', '.join(subjects)}); pick one with {{subject}}")
     elif subjects:  # one performer's labels are prefixed: unprefixed points (another marker set) are not theirs
         keep = [i for i, label in enumerate(labels) if label.split(":", 1)[0] == subjects[0]]
     else:
@@ -301,7 +301,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
         units_name = {"": "mm", "mete": "m", "meter": "m", "meters": "m", "metre": "m", "metres": "m",
                       "millimeters": "mm", "millimetres": "mm", "centimeters": "cm"}.get(units_name, units_name)
         if units_name not in UNIT_TO_M:
-            raise InputError(f"{path}: POINT:UNITS is {units_name!r}; expected mm, cm or m (or pass --units)")
+            raise InputError(f"{path}: POINT:UNITS is {units_name!r}; expected mm, cm or m (or pass {{units}})")
         to_m = UNIT_TO_M[units_name]
     else:
         to_m, units_name = units
@@ -548,7 +548,7 @@ def _with_joints(f: C3DData, take: Take, poses: np.ndarray, edits: MarkerEdits, 
     same = raw is not None and raw.proc == "Intel" and raw.is_float and theirs.shape == f.xyz.shape and np.array_equal(
         np.where(f.observed[..., None], theirs, 0.0), np.where(f.observed[..., None], f.xyz, 0.0))
     if not same:
-        raise InputError(f"{f.path}: --add-joints rewrites the whole file as Intel float C3D, which would change how "
+        raise InputError(f"{f.path}: {{add_joints}} rewrites the whole file as Intel float C3D, which would change how "
                          "this file stores its points; write the joints with `gfpose convert ... -o joints.npz` instead")
     rot, scale = back.to_canonical, back.units_to_m
     points = np.array(c["data"]["points"], dtype=np.float64)
@@ -629,7 +629,7 @@ def _append_points(c, labels: list[str], xyz: np.ndarray, mask: np.ndarray) -> N
     point = c["parameters"]["POINT"]
     old = [str(x) for x in point["LABELS"]["value"]]
     if len(old) + len(labels) > 255:
-        raise InputError("the C3D would hold more than 255 points; drop --add-joints")
+        raise InputError("the C3D would hold more than 255 points; drop {add_joints}")
     clash = sorted(set(old) & set(labels))
     if clash:
         raise InputError(f"the C3D already has points named {', '.join(clash)}; it was written by gfpose already?")

@@ -5,7 +5,7 @@ stored as zeros read as a marker at the lab origin. Each leaves a trace in the b
 lengths no adult or child has, a joint sitting exactly on (0, 0, 0), left and right limbs of very
 different length. Bounds are wide (a small child to a very tall adult, with room for marker-based
 joint centres); what breaks them is refused with the figure and its likely cause, and
-`--force-read` reads the file anyway. What is only odd is a warning.
+`force_read` (--force-read) reads the file anyway. What is only odd is a warning.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _cause(ratio: float) -> str:
     for factor, cause in ((1000.0, "the file is in mm but read as metres"), (100.0, "the file is in cm but read as metres"),
                           (10.0, "a unit off by 10 (cm read as mm?)"), (2.0, "bones counted twice (BVH position "
                                                                           "channels added to OFFSET?)"),
-                          (0.0254 / 0.01, "inches read as cm"), (0.01 / (0.0254 / 0.45), "the CMU/Acclaim unit read as cm (--units acclaim)"), (0.001, "the file is in metres but read as mm"),
+                          (0.0254 / 0.01, "inches read as cm"), (0.01 / (0.0254 / 0.45), "the CMU/Acclaim unit read as cm ({units} acclaim)"), (0.001, "the file is in metres but read as mm"),
                           (0.01, "the file is in metres but read as cm"), (0.1, "a unit off by 10 (mm read as cm?)"),
                           (0.5, "half-length bones")):
         if abs(np.log(ratio / factor)) < np.log(1.35):
@@ -104,6 +104,6 @@ def check_body(poses: np.ndarray, mask: np.ndarray, where: str, force: bool = Fa
                         f"the pelvis ({int(far.any(1).sum())} frames like it): a mislabelled or invalid sample?")
     if problems:
         if not force:
-            raise InputError(f"{where}: {problems[0]}; if the file is right, pass --force-read")
-        warnings = [f"{where}: read anyway (--force-read): {p}" for p in problems] + warnings
+            raise InputError(f"{where}: {problems[0]}; if the file is right, pass {{force_read}}")
+        warnings = [f"{where}: read anyway ({{force_read}}): {p}" for p in problems] + warnings
     return warnings

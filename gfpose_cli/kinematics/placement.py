@@ -60,7 +60,7 @@ def turn(poses: np.ndarray, angles: np.ndarray) -> np.ndarray:
 def trajectory_from_take(positions: np.ndarray, path: str) -> tuple[np.ndarray, np.ndarray]:
     """Pelvis path (F, 3) and heading (F,) of a 3D take, skipping frames without pelvis or hips."""
     if positions.ndim != 3 or positions.shape[-1] != 3:
-        raise InputError(f"{path}: --trajectory needs a 3D take (frames, 17, 3)")
+        raise InputError(f"{path}: {{trajectory}} needs a 3D take (frames, 17, 3)")
     ok = np.isfinite(positions[:, [ROOT, 1, 4]]).all((1, 2))
     if not ok.any():
         raise InputError(f"{path}: no frame has the pelvis and both hips; cannot follow its trajectory")

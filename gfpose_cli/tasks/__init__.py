@@ -48,7 +48,7 @@ def shipped_weights(task: str) -> Path:
         path = folder / f"{task}.pt"
         if path.exists():
             return path
-    raise InputError(f"no shipped '{task}' weights found (looked in {', '.join(map(str, candidates))}); pass --weights")
+    raise InputError(f"no shipped '{task}' weights found (looked in {', '.join(map(str, candidates))}); pass {{weights}}")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -282,8 +282,8 @@ def generate_around(runner: Runner, partial: Take, n: int, *, progress: Progress
     if n < 1:
         raise ParameterError("n", "must be at least 1")
     if partial.dim != 3 or partial.positions.ndim != 3:
-        raise InputError(f"{partial.path}: --condition needs partial 3D poses (frames, 17, 3); "
-                         "for 2D keypoints use gfpose lift --hypotheses S")
+        raise InputError(f"{partial.path}: {{condition}} needs partial 3D poses (frames, 17, 3); "
+                         "for 2D keypoints use gfpose lift {hypotheses} S")
     m = partial.mask
     unusable = ~completable_frames(m)
     if unusable.any():
@@ -363,7 +363,7 @@ def complete(runner: Runner, take: Take, *, hypotheses: int = 1, keep_observed: 
         raise InputError(f"{take.path}: the take has no frames")
     temporal = temporal and hypotheses == 1 and looks_like_sequence(take)
     if temporal and shard is not None:
-        raise InputError("gap filling along a take needs the whole take in one job; use --per-frame with --shard")
+        raise InputError("gap filling along a take needs the whole take in one job; use {per_frame} with {shard}")
     # a frame needs its place (pelvis or both hips) and one more joint; others stay as they are,
     # like lift leaves frames without detections empty (a C3D take often starts before the subject)
     m = take.mask
@@ -502,7 +502,7 @@ def merge_shards(parts: list[Take]) -> Take:
     info = []
     for p in parts:
         if p.shard is None:
-            raise InputError(f"{p.path}: not a shard output (written without --shard, or not NPZ)")
+            raise InputError(f"{p.path}: not a shard output (written without {{shard}}, or not NPZ)")
         info.append(((p.shard.index, p.shard.count), (p.shard.start, p.shard.stop, p.shard.total), p))
     n = info[0][0][1]
     total = info[0][1][2]

@@ -93,7 +93,7 @@ def write_folder(arrays: dict[str, np.ndarray], folder: Path, manifest: dict, fo
     a killed job or a full disk never leaves a half dataset under the target's name."""
     folder = Path(folder)
     if folder.exists() and not force:
-        raise InputError(f"{folder}: output exists; pass --force to overwrite it")
+        raise InputError(f"{folder}: output exists; pass {{force}} to overwrite it")
     if folder.exists() and not (folder / "manifest.json").exists() and any(folder.iterdir()):
         raise InputError(f"{folder}: is a non-empty folder that is not a gfpose dataset; choose another -o")
     folder.parent.mkdir(parents=True, exist_ok=True)

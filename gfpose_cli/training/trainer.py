@@ -55,7 +55,7 @@ class TrainConfig:
         if not 0 <= self.bone_scale <= 0.5:
             raise ParameterError("bone_scale", f"{self.bone_scale} is outside 0..0.5 (a log-length std; 0.05 is 5 %)")
         if self.lr_schedule not in ("constant", "cosine"):
-            raise InputError(f"unknown --lr-schedule {self.lr_schedule!r}; choose constant or cosine")
+            raise InputError(f"unknown {{lr_schedule}} {self.lr_schedule!r}; choose constant or cosine")
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -184,7 +184,7 @@ class Trainer:
         if ts is None:
             raise InputError(f"{path}: a shipped (stripped) checkpoint cannot be resumed; resume from the training checkpoint")
         if data["task"] != self.cfg.task:
-            raise InputError(f"{path}: resuming a '{data['task']}' run with --task {self.cfg.task}")
+            raise InputError(f"{path}: resuming a '{data['task']}' run with {{task}} {self.cfg.task}")
         self.net.load_state_dict(ts["model"])
         self.ema.load_state_dict(data["ema"])
         self.opt.load_state_dict(ts["optimizer"])
@@ -199,7 +199,7 @@ class Trainer:
     def init_from(self, data: dict[str, Any], path: Path) -> None:
         """Warm start from another checkpoint's EMA weights and normalisation (a fresh optimiser and step 0)."""
         if data["task"] != self.cfg.task or data["network_config"] != self.net_cfg.to_dict():
-            raise InputError(f"{path}: --init-from needs a '{self.cfg.task}' checkpoint with the same network "
+            raise InputError(f"{path}: {{init_from}} needs a '{self.cfg.task}' checkpoint with the same network "
                              f"(it is a '{data['task']}' model with {data['network_config']})")
         weights = {k: v.float() for k, v in data["ema"].items()}
         self.net.load_state_dict(weights)

@@ -18,7 +18,7 @@ def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
     """Yield a temporary path in target's folder; on success rename it to target."""
     target = Path(target)
     if target.exists() and not force:
-        raise InputError(f"{target}: output exists; pass --force to overwrite it")
+        raise InputError(f"{target}: output exists; pass {{force}} to overwrite it")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)

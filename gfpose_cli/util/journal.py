@@ -38,7 +38,7 @@ class ChunkJournal:
                 if not force:
                     raise InputError(f"{self.output}: {self.folder.name} holds an interrupted job with other settings "
                                      "(seed, count, sampler, batch size or weights); rerun that job to finish it, "
-                                     "or pass --force to discard it")
+                                     "or pass {force} to discard it")
                 shutil.rmtree(self.folder)
         if not self.folder.exists():
             self.folder.mkdir(parents=True)

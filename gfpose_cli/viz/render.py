@@ -69,7 +69,7 @@ def render(takes: list[tuple[str, Take]], output: Path, fps: float = 30.0, start
     poses = [p.mean(1) if p.ndim == 4 else p for p in poses]  # hypotheses: draw their mean
     dim = poses[0].shape[-1]
     if any(p.shape[-1] != dim for p in poses):
-        raise InputError("render --compare needs two 3D takes or two 2D takes")
+        raise InputError("render {compare} needs two 3D takes or two 2D takes")
     marker_sets = markers or [None] * len(takes)
     every = np.concatenate([p[idx].reshape(-1, dim) for p in poses])
     every = every[np.isfinite(every).all(1)]

@@ -196,7 +196,7 @@ def auto_map(names: list[str], where: str = "input", kind: str | None = None) ->
     what = {"markers": "marker set", "rig": "skeleton rig"}.get(kind or "", "skeleton map")
     if best_score == 0.0:
         raise InputError(f"{where}: its names match no shipped {what} (its {'labels' if kind == 'markers' else 'joints'}: "
-                         f"{own or 'none'}); pass --map with your own .toml (`gfpose maps` lists the presets)")
+                         f"{own or 'none'}); pass {{map}} with your own .toml (`gfpose maps` lists the presets)")
     try:
         load_map(best).apply(names, np.zeros((1, len(names), 3)), where=where)
         detail = ""
@@ -204,5 +204,5 @@ def auto_map(names: list[str], where: str = "input", kind: str | None = None) ->
         detail = str(exc).split(" cannot find ", 1)[-1]
     raise InputError(
         f"{where}: no {what} matches its names; the closest, {best} ({best_score:.0%} of its names found), lacks "
-        f"{detail or 'some joints'}. Its own names: {own}. Pass --map with a preset or your own .toml"
+        f"{detail or 'some joints'}. Its own names: {own}. Pass {{map}} with a preset or your own .toml"
     )

@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 from gfpose_cli import io
-from gfpose_cli.cli import main
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.io import bvh as bvh_io
 from gfpose_cli.io import c3d_raw
 from gfpose_cli.io.c3d import load, point_kinds
 from gfpose_cli.io.sanity import body_report
+
+from .test_writeback import run  # the exit code of one gfpose command run in-process
 from gfpose_cli.core.skeleton import JOINTS
 
 VENDORS = Path(__file__).parent / "data" / "vendors"
@@ -83,14 +84,6 @@ def limb_joints(limb: str) -> set[int]:
 
     a, b = next((a, b) for name, a, b, *_ in LIMBS if name == limb)
     return {JOINTS.index(a), JOINTS.index(b)}
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_every_vendor_file_has_an_expected_outcome() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gfpose_cli.cli import main
+from .test_cli import run as run_cli
 
 DATA = Path(__file__).parent / "data"
 VENDORS = DATA / "vendors"
@@ -32,14 +32,10 @@ FAST = ["--steps", "4", "--seed", "3", "-q"]
 
 
 def run(argv: list[str], capsys) -> str:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    assert code == 0, (argv, captured.err)
-    return captured.out
+    """stdout of `gfpose argv`, which must succeed."""
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, (argv, err)
+    return out
 
 
 def _text(value: str) -> np.ndarray:

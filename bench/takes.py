@@ -32,6 +32,7 @@ from gfpose_cli.signal import temporal  # noqa: E402
 from gfpose_cli.core.skeleton import PARTS  # noqa: E402
 from gfpose_cli.core.take import Take  # noqa: E402
 from gfpose_cli.util.provenance import file_digest  # noqa: E402
+from gfpose_cli.kinematics.cameras import still_camera_view  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 CMU_TAKES = ("02_01", "02_05", "09_01", "09_12", "12_02")
@@ -174,14 +175,143 @@ def gap_rows(takes: dict, runner: tasks.Runner, gaps_s: list[float], seed: int,
     return lines
 
 
+# ---- lifting whole 2D takes (issue 24) ----
+
+#: still cameras (yaw deg, elevation deg, distance m) each take is seen by; focal 1000 px, 1000 x 1000 image
+LIFT_CAMERAS = ((30.0, 10.0, 5.0), (150.0, 25.0, 4.0), (260.0, 0.0, 6.0))
+#: unseen bodies (data.HELD_OUT), one family each: the archive, its reader and the body
+LIFT_UNSEEN = (("hdm05-amc.tar.xz", "_hdm05_takes", "hdm05:mm"), ("multibody-mocap.tar.xz", "_multibody_takes", "cmuamc:83"),
+               ("multibody-mocap.tar.xz", "_multibody_takes", "accad:Male1"),
+               ("multibody2-mocap.tar.xz", "_multibody2_takes", "cmuc3d:135"))
+LIFT_TAKES_PER_BODY, LIFT_MAX_FRAMES, LIFT_FPS = 3, 600, 30.0
+LIFT_S = 8  # hypotheses of the mean-of-S baseline
+NOISE_PX = 5.0
+
+
+def lift_takes() -> dict[str, dict[str, np.ndarray]]:
+    """body -> {take: positions (F, 17, 3) at 30 Hz, at most 20 s}: the held-out CMU takes (the training
+    body) and up to three gap-free takes of each unseen body; cached beside the pose-set cache."""
+    names = [a for a, _, _ in LIFT_UNSEEN]
+    key = hashlib.sha256(("".join(file_digest(SHARED / "data" / n, 16) for n in sorted(set(names))) + "lift1").encode()).hexdigest()[:16]
+    cache = data.cache_dir() / f"bench-lift-takes-{key}.npz"
+    if not cache.exists():
+        found = {}
+        for name, (pos, fps) in held_out_takes().items():
+            if not name.startswith("c3d:"):
+                found[f"cmu|{name}"] = pos[:: max(1, round(fps / LIFT_FPS))][:LIFT_MAX_FRAMES]
+        for archive, reader, body in LIFT_UNSEEN:
+            got = 0
+            for take, who, pos, mask, fps in getattr(data, reader)(SHARED / "data" / archive):
+                step = max(1, round(fps / LIFT_FPS))
+                if who != body or not mask.all() or len(pos) // step < 150:
+                    continue
+                found[f"{body}|{Path(take).stem}"] = pos[::step][:LIFT_MAX_FRAMES]
+                got += 1
+                if got == LIFT_TAKES_PER_BODY:
+                    break
+        np.savez(cache, **found)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(cache) as d:
+        for k in d.files:
+            body, take = k.split("|")
+            out.setdefault(body, {})[take] = d[k].astype(np.float64)
+    return out
+
+
+def detector_like(uv: np.ndarray, fps: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """2D as a detector gives it: 5 px noise; random joints missing for 0.1-1 s (about 8 % of samples);
+    3 % of frames low-confidence (0.3, 20 px off); 1 % of frames with the arms' left and right swapped.
+    Returns pixels (NaN where missing), mask and confidence."""
+    from gfpose_cli.core.skeleton import MIRROR
+
+    F = len(uv)
+    kp = uv + rng.normal(0, NOISE_PX, uv.shape)
+    conf = rng.uniform(0.6, 1.0, uv.shape[:2])
+    mask = np.ones(uv.shape[:2], bool)
+    while (~mask).mean() < 0.08:
+        j, n = rng.integers(1, 17), int(rng.uniform(0.1, 1.0) * fps)
+        a = int(rng.integers(0, max(1, F - n)))
+        mask[a : a + n, j] = False
+    low = rng.random(F) < 0.03
+    kp[low] += rng.normal(0, 20.0, kp[low].shape)
+    conf[low] = 0.3
+    arms = [14, 15, 16]
+    for f in np.flatnonzero(rng.random(F) < 0.01):
+        left = [MIRROR[j] for j in arms]
+        kp[f, arms + left] = kp[f, left + arms]
+    return np.where(mask[..., None], kp, np.nan), mask, conf
+
+
+def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
+    """Per body and 2D condition: per-frame S=1, per-frame mean of S smoothed afterwards (the baseline a
+    careful user can build today), and gfpose's take-level lift (tasks.lift_take). Yields table rows."""
+    for cond in ("exact 2D", f"{NOISE_PX:g} px noise", "detector-like"):
+        for body, takes in bodies.items():
+            agg: dict[str, list[dict]] = {}
+            secs: dict[str, float] = {}
+            frames = 0
+            for i, (name, pos) in enumerate(takes.items()):
+                for c, (yaw, el, dist) in enumerate(LIFT_CAMERAS):
+                    uv, gt = still_camera_view(pos, yaw, el, dist)
+                    rng = np.random.default_rng([seed, i, c, len(cond)])
+                    mask, conf = np.ones(uv.shape[:2], bool), None
+                    if cond != "exact 2D":
+                        uv = uv + rng.normal(0, NOISE_PX, uv.shape)
+                    if cond == "detector-like":
+                        uv, mask, conf = detector_like(uv, LIFT_FPS, rng)
+                    kp = Take(positions=uv.astype(np.float32), mask=mask, confidence=conf, fps=LIFT_FPS)
+                    runs = {}
+                    t = time.perf_counter()
+                    runs["per frame, S=1"] = tasks.lift(runner, kp, hypotheses=1).positions[:, 0]
+                    secs["per frame, S=1"] = secs.get("per frame, S=1", 0.0) + time.perf_counter() - t
+                    t = time.perf_counter()
+                    many = tasks.lift(runner, kp, hypotheses=LIFT_S).positions.mean(1)
+                    smooth = temporal.smooth_take(many.astype(np.float64)).positions
+                    runs[f"per frame, mean of S={LIFT_S}, Whittaker-smoothed"] = smooth - smooth[:, :1]
+                    secs[f"per frame, mean of S={LIFT_S}, Whittaker-smoothed"] = secs.get(
+                        f"per frame, mean of S={LIFT_S}, Whittaker-smoothed", 0.0) + time.perf_counter() - t
+                    t = time.perf_counter()
+                    runs["gfpose (take)"] = tasks.lift_take(runner, kp).positions[:, 0]
+                    secs["gfpose (take)"] = secs.get("gfpose (take)", 0.0) + time.perf_counter() - t
+                    frames += len(gt)
+                    for method, pred in runs.items():
+                        agg.setdefault(method, []).append({**scores(pred, gt, LIFT_FPS),
+                                                           "jitter_truth": metrics.jitter(gt, LIFT_FPS)})
+            base = np.mean([r["P1"] for r in agg["per frame, S=1"]])
+            for method, rs in agg.items():
+                p1 = np.mean([r["P1"] for r in rs])
+                jit = np.mean([r["jitter"] / r["jitter_truth"] for r in rs])
+                yield (f"| {cond} | {body} | {method} | {p1:.1f} | {p1 / base:.2f} | "
+                       f"{np.mean([r['P2'] for r in rs]):.1f} | {jit:.2f} | "
+                       f"{np.mean([r['bone_cv'] for r in rs]):.2f} | {secs[method] / frames * 1000:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="120 Hz only, two noise rows, two gap lengths")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--only", choices=("denoise", "gaps"), help="run one section")
+    ap.add_argument("--only", choices=("denoise", "gaps", "lift"), help="run one section")
     args = ap.parse_args()
     t_start = time.perf_counter()
+    if args.only in (None, "lift"):
+        lifter = tasks.Runner.for_task("lift", None, tasks.SamplerOptions(steps=args.steps, seed=args.seed))
+        bodies = lift_takes()
+        header = ("2D", "body", "method", "P1 (mm)", "P1 / per-frame S=1", "P2 (mm)", "jitter / truth",
+                  "bone-length CV (%)", "s per 1,000 frames")
+        print(f"### Lifting 2D takes, {LIFT_FPS:g} Hz\n\nTakes: " + "; ".join(
+            f"{b}: {', '.join(t)} ({sum(len(v) for v in t.values()):,} frames)" for b, t in bodies.items()) +
+            f". Each seen by {len(LIFT_CAMERAS)} still cameras (yaw, elevation, distance: " +
+            ", ".join(f"{y:g} deg, {e:g} deg, {d:g} m" for y, e, d in LIFT_CAMERAS) + "; focal 1000 px). "
+            f"Sampler {lifter.opts.sampler}-{lifter.opts.steps}, seed {args.seed}. Detector-like: {NOISE_PX:g} px noise, "
+            "random joints missing for 0.1-1 s (8 % of samples), 3 % of frames at confidence 0.3 and 20 px off, "
+            "1 % of frames with the arms' left and right swapped. Means over takes and cameras.\n\n| "
+            + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
+        for line in lift_rows(bodies, lifter, args.seed):
+            print(line, flush=True)
+        if args.only == "lift":
+            print(f"\n{time.perf_counter() - t_start:.0f} s on {lifter.device}")
+            return
     runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(steps=args.steps, seed=args.seed))
     takes = held_out_takes()
     conditions = [("gaussian", 0.02), ("spikes", 0.02)] if args.quick else [

@@ -20,6 +20,8 @@ def lift(
     output: Output,
     hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="3D hypotheses per frame (S).")] = 1,
     aggregate: Annotated[str, typer.Option(help="none keeps all S hypotheses; mean or median collapses them.")] = "none",
+    per_frame: Annotated[bool, typer.Option("--per-frame", help="Lift every frame on its own (independent draws, no smoothing, no bone-length holding): for collections of unrelated images. Takes are lifted along time by default.")] = False,
+    max_gap: Annotated[float, typer.Option("--max-gap", help="Seconds: a keypoint (or the whole person) missing for up to this long is bridged along the take; longer gaps stay missing.", min=0.0)] = 1.0,
     weights: Weights = None,
     device: Device = "auto",
     seed: Seed = 0,
@@ -36,9 +38,12 @@ def lift(
 ) -> None:
     """Lift 2D keypoints to S plausible 3D poses per frame (camera frame: x right, y down, z forward; metres).
 
-    Missing keypoints (NaN / empty cells / mask) are allowed and filled by the model.
+    A take (a video's detections: frames of one file that follow each other) is lifted along time:
+    confidence-weighted, left/right swaps undone, short gaps bridged, smooth, with the performer's
+    bone lengths held. Unrelated images (or --per-frame, or --shard) are lifted one frame at a time.
+    Missing keypoints (NaN / empty cells / mask / low confidence) are allowed and filled by the model.
 
-    Example: [bold]gfpose lift keypoints.npz -o lifted.npz --hypotheses 10[/]
+    Example: [bold]gfpose lift openpose_json_dir/ -o lifted.bvh[/]
     """
     STATE["quiet"] = quiet
     from gfpose_cli import io, tasks
@@ -49,11 +54,20 @@ def lift(
 
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
+        along_time = not per_frame and shard is None and tasks.looks_like_2d_sequence(kp)
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
-            result = tasks.lift(runner, kp, hypotheses=hypotheses, progress=update, shard=get_shard(shard))
+            if along_time:
+                result = tasks.lift_take(runner, kp, hypotheses=hypotheses, max_gap_s=max_gap, progress=update)
+            else:
+                result = tasks.lift(runner, kp, hypotheses=hypotheses, progress=update, shard=get_shard(shard))
         note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
         empty = int((~result.mask.any(1)).sum())
-        return f"{kp.n_frames} frames x {hypotheses} hypotheses" + (
+        r = result.report
+        how = "along the take" if along_time else (
+            "frame by frame" + ("" if per_frame or shard else " (its frames do not follow each other: unrelated images)"))
+        extra = [f"{r.swaps} left/right swaps undone" if along_time and r.swaps else "",
+                 f"{r.bridged} missing keypoints bridged" if along_time and r.bridged else ""]
+        return f"{kp.n_frames} frames x {hypotheses} hypotheses, lifted {how}" + "".join(f"; {e}" for e in extra if e) + (
             f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "") + (
             f"; {note}" if note else "")
 

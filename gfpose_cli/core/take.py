@@ -63,6 +63,11 @@ class GenerateReport:
 class LiftReport:
     task = "lift"
     input: str = ""
+    temporal: bool = False  # lifted as a take (signal.keypoints + smoothing + bone lengths), else frame by frame
+    swaps: int = 0  # frames x limb groups whose left and right the detector had swapped, swapped back
+    bridged: int = 0  # keypoints missing (or ignored as outliers) but filled along the take
+    frames_left: int = 0  # frames with fewer than 2 keypoints even after bridging, left empty
+    noise_px: float | None = None  # estimated 2D detection noise (per coordinate)
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,14 @@ def hold_lengths(poses: np.ndarray, lengths: np.ndarray, free: np.ndarray) -> np
 
 
 def fit_lengths(positions: np.ndarray, lengths: np.ndarray, observed: np.ndarray | None = None,
-                iterations: int = 20) -> np.ndarray:
+                iterations: int = 20, fixed: tuple[int, ...] = ()) -> np.ndarray:
     """Least-change fit of poses (F, 17, 3) to bone lengths (16,): each bone's error is shared by its
     two ends, sweeping the skeleton until lengths settle. Unlike hold_lengths it moves every joint a
     little rather than pushing one chain's errors down to the hands and feet, so it also removes
     the part of measurement noise that lies along the bones. With observed (F, 17), a bone is only
-    fitted in frames where both its joints were observed."""
+    fitted in frames where both its joints were observed. Joints in fixed do not move (their bones'
+    children take the whole correction): the root of a root-relative pose, whose moving would shift
+    every other joint relative to it."""
     x = positions.astype(np.float64).copy()
     for _ in range(iterations):
         for i, (p, c) in enumerate(BONES):
@@ -61,8 +63,13 @@ def fit_lengths(positions: np.ndarray, lengths: np.ndarray, observed: np.ndarray
             step = 0.5 * (r - lengths[i]) / np.maximum(r, 1e-9) * d
             if observed is not None:
                 step *= (observed[:, p] & observed[:, c])[:, None]
-            x[:, p] += step
-            x[:, c] -= step
+            if p in fixed:
+                x[:, c] -= 2 * step
+            elif c in fixed:
+                x[:, p] += 2 * step
+            else:
+                x[:, p] += step
+                x[:, c] -= step
     return x
 
 

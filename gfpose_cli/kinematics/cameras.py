@@ -204,3 +204,19 @@ def project_views(poses, views: dict, ranges: CameraRanges = CameraRanges()):
     w, h = ranges.image_size
     centre = torch.tensor([w / 2.0, h / 2.0], dtype=cam.dtype, device=cam.device)
     return cam, views["f"][:, None, None] * cam[..., :2] / z + centre
+
+
+def still_camera_view(positions: np.ndarray, yaw_deg: float, elevation_deg: float, distance_m: float,
+                      focal_px: float = 1000.0, image_size: tuple[int, int] = (1000, 1000)) -> tuple[np.ndarray, np.ndarray]:
+    """A take (F, 17, 3; world, Z up) filmed by one still camera that looks at its mean pelvis from yaw,
+    elevation and distance: the pixels (F, 17, 2) it records, and the 3D a lifter is asked for, each
+    frame's pose relative to the pelvis in the frame of a camera at the same place turned toward the
+    pelvis (the training views' convention: random_views look at the pelvis)."""
+    target = positions[:, 0].mean(0)
+    R, t = look_at(np.radians(np.float64(yaw_deg)), np.radians(np.float64(elevation_deg)), np.float64(distance_m), target)
+    cam = positions @ R.T + t
+    pixels = focal_px * cam[..., :2] / cam[..., 2:3] + np.array(image_size, np.float64) / 2
+    to_camera = (-R.T @ t)[None] - positions[:, 0]
+    R_pelvis, _ = look_at(np.arctan2(to_camera[:, 1], to_camera[:, 0]),
+                          np.arcsin(to_camera[:, 2] / np.linalg.norm(to_camera, axis=-1)))
+    return pixels, np.einsum("fij,fkj->fki", R_pelvis, positions - positions[:, :1])

@@ -94,26 +94,32 @@ MIN_SPIKE_M = 0.03
 
 
 def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: float | None = None,
-                spike_sigmas: float = 5.0) -> Smoothed:
-    """Whittaker-smooth a take (F, J, 3) at strengths chosen per joint by generalised cross-validation.
+                spike_sigmas: float = 5.0, weights: np.ndarray | None = None,
+                min_spike: float = MIN_SPIKE_M) -> Smoothed:
+    """Whittaker-smooth a take (F, J, D) at strengths chosen per joint by generalised cross-validation.
 
     GCV needs no cut-off and no noise model; the measured noise level only tells spikes apart:
     samples further than spike_sigmas noise levels from the first fit (marker swaps, flips) are
     dropped and the take is smoothed again, so one spike does not smear over its neighbours.
-    Missing samples (mask False) are filled by the same fit.
+    Missing samples (mask False) are filled by the same fit. weights (F, J) in [0, 1] say how much
+    each sample counts (a detector's confidence); min_spike is the smallest distance a spike is
+    off the fit, in the take's units (metres by default; pass pixels for 2D keypoints).
     """
     F = len(positions)
     mask = np.isfinite(positions).all(-1) if mask is None else mask & np.isfinite(positions).all(-1)
+    if weights is not None:
+        mask = mask & (weights > 0)
     sigma = noise_level(positions, mask) if noise_m is None else float(noise_m)
     if F < ORDER + 2 or sigma <= 0:
         return Smoothed(positions.copy(), sigma, np.zeros(positions.shape[1]), sigma, 0)
-    weights = mask.astype(float)
+    weights = mask.astype(float) if weights is None else np.where(mask, np.clip(weights, 0.0, 1.0), 0.0)
     out, lam = positions, np.zeros(positions.shape[1])
     n_out = 0
+    dims = positions.shape[-1]
     for _ in range(2):
-        lam, fit = _gcv(positions, weights, sigma)
+        lam, fit = _gcv(positions, weights, sigma, min_spike)
         resid = np.linalg.norm(np.nan_to_num(fit - positions), axis=-1)
-        spikes = (weights > 0) & (resid > max(spike_sigmas * sigma * np.sqrt(3), MIN_SPIKE_M))
+        spikes = (weights > 0) & (resid > max(spike_sigmas * sigma * np.sqrt(dims), min_spike))
         out = fit
         if not spikes.any():
             break
@@ -124,9 +130,10 @@ def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: 
     return Smoothed(out, sigma, lam, sigma * float(np.median(gains)), n_out)
 
 
-def _gcv(y: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per joint, the lambda minimising generalised cross-validation, mean r^2 / (1 - tr(H)/n)^2,
-    over its observed samples (those beyond 4 noise levels and MIN_SPIKE_M left out, so spikes do
+def _gcv(y: np.ndarray, weights: np.ndarray, sigma: float,
+         min_spike: float = MIN_SPIKE_M) -> tuple[np.ndarray, np.ndarray]:
+    """Per joint, the lambda minimising generalised cross-validation, weighted mean r^2 / (1 - tr(H)/n)^2,
+    over its observed samples (those beyond 4 noise levels and min_spike left out, so spikes do
     not steer it).
     Per joint because a wrist moves faster than the pelvis: one strength for all over-smooths one
     or under-smooths the other. Returns the lambdas (J,) and the fit (F, J, 3)."""
@@ -134,7 +141,7 @@ def _gcv(y: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[np.ndarray, 
     best_score = np.full(J, np.inf)
     best_lam = np.full(J, _LAMBDAS[0])
     best_fit = None
-    limit = max(4 * sigma, MIN_SPIKE_M)
+    limit = max(4 * sigma, min_spike)
     for lam in _LAMBDAS:
         fit = _fit_joints(y, weights, lam)
         if best_fit is None:
@@ -142,9 +149,11 @@ def _gcv(y: np.ndarray, weights: np.ndarray, sigma: float) -> tuple[np.ndarray, 
         denom = (1.0 - _centre_weight(lam, len(y))) ** 2
         for j in range(J):
             seen = weights[:, j] > 0
-            r = (fit[seen, j] - y[seen, j]).ravel()
-            r = r[np.abs(r) < limit]
-            score = float((r**2).mean()) / denom if r.size else np.inf
+            r = fit[seen, j] - y[seen, j]
+            w = np.broadcast_to(weights[seen, j, None], r.shape)
+            keep = np.abs(r) < limit
+            r, w = r[keep], w[keep]
+            score = float((w * r**2).sum() / w.sum()) / denom if r.size else np.inf
             if score < best_score[j]:
                 best_score[j], best_lam[j], best_fit[:, j] = score, lam, fit[:, j]
     return best_lam, best_fit

@@ -319,6 +319,91 @@ def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: Prog
                 report=LiftReport(input=str(keypoints.path or "")), shard=shard_place(shard, (a, b), keypoints.n_frames))
 
 
+#: 2D takes: a joint, or the whole person, missing for up to this long is bridged along the take
+MAX_GAP_S = 1.0
+
+#: a 2D file is a take when consecutive frames differ by less than this share of what frames far
+#: apart in it differ by (held-out takes at 30 Hz: 0.05-0.3; unrelated images, or a shuffled take: ~1)
+SEQUENCE_RATIO_2D = 0.5
+
+
+def looks_like_2d_sequence(keypoints: Take) -> bool:
+    """True when a 2D file's frames are one take (lifting along time makes sense), False for a
+    collection of unrelated images: their neighbours differ as much as any two frames do."""
+    p, m = keypoints.positions, keypoints.mask
+    if keypoints.dim != 2 or p.ndim != 3 or len(p) < MIN_TAKE_FRAMES:
+        return False
+    q = np.where(m[..., None], p, np.nan).astype(np.float64)
+    with np.errstate(all="ignore"):
+        centre = np.where(m[:, ROOT, None], q[:, ROOT], np.nanmean(q, 1))
+        rel = q - centre[:, None]
+        rel = rel / np.sqrt(np.nanmean((rel**2).sum(-1), 1))[:, None, None]
+
+        def median_step(a: np.ndarray, b: np.ndarray) -> float:
+            step = np.nanmedian(np.linalg.norm(a - b, axis=-1), 1)
+            step = step[np.isfinite(step)]
+            return float(np.median(step)) if len(step) else np.nan
+
+        near = median_step(rel[1:], rel[:-1])
+        far = median_step(rel, np.roll(rel, len(rel) // 2, axis=0))
+    return bool(np.isfinite(near) and np.isfinite(far) and near < SEQUENCE_RATIO_2D * far)
+
+
+def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bones: bool = True,
+              max_gap_s: float = MAX_GAP_S, progress: ProgressFn | None = None) -> Take:
+    """Lift a 2D take (one performer over time, e.g. a video's detections) to a smooth 3D take:
+    (F, S, 17, 3), root-relative in the camera frame, like lift.
+
+    1. The 2D is cleaned along the take (signal.keypoints): each detection weighted by its
+       confidence, left/right swaps undone, gaps up to max_gap_s bridged, noise smoothed.
+    2. Every frame is lifted from the same starting noise, so the deterministic sampler maps
+       consecutive 2D frames to consecutive 3D poses instead of independent draws. With one
+       hypothesis that start is the prior's centre (zero noise): the sampler's point estimate,
+       closer than a random draw (bench/results/takes.md); with S, hypothesis k starts from draw k
+       (at the task's temperature) in every frame, giving S smooth takes.
+    3. Each take is Whittaker-smoothed along time (temporal.smooth_take), and with hold_bones the
+       performer's bone lengths, the medians over the take, are held in every frame.
+    Frames with fewer than 2 keypoints after bridging stay empty (NaN).
+    """
+    from gfpose_cli.signal.keypoints import clean_keypoints
+
+    if keypoints.dim != 2 or keypoints.positions.ndim != 3:
+        raise InputError(f"{keypoints.path}: lift needs 2D keypoints (frames, 17, 2), got {keypoints.positions.shape}")
+    if hypotheses < 1:
+        raise ParameterError("hypotheses", "must be at least 1")
+    F = keypoints.n_frames
+    cleaned = clean_keypoints(keypoints.positions, keypoints.mask, confidence=keypoints.confidence,
+                              fps=keypoints.fps, max_gap_s=max_gap_s)
+    usable = cleaned.mask.sum(1) >= 2
+    if F == 0 or not usable.any():
+        raise InputError(f"{keypoints.path}: no frame has 2 or more observed keypoints; nothing to lift")
+    S, frames = hypotheses, np.flatnonzero(usable)
+    if S == 1 and runner.opts.temperature is None:
+        noise = torch.zeros(1, N_JOINTS * 3)
+    else:
+        g = torch.Generator(device=runner.device).manual_seed(chunk_seed(runner.opts.seed, 0))
+        noise = runner.sde.prior_sampling((S, N_JOINTS * 3), g, runner.device).cpu() * runner.temperature
+    cond = torch.from_numpy(np.repeat(np.nan_to_num(cleaned.positions[frames]), S, 0)).float()
+    mask = torch.from_numpy(np.repeat(cleaned.mask[frames], S, 0))
+    rows = runner.sample_rows(len(frames) * S, cond, mask, noise.repeat(len(frames), 1), progress=progress)
+    poses = np.full((F, S, N_JOINTS, 3), np.nan)
+    poses[frames] = rows.reshape(len(frames), S, N_JOINTS, 3)
+    seen = np.repeat(usable[:, None], N_JOINTS, 1)
+    for k in range(S):
+        path = smooth_take(poses[:, k], seen).positions
+        path = path - path[:, ROOT : ROOT + 1]
+        if hold_bones and usable.sum() >= MIN_TAKE_FRAMES:
+            path = fit_lengths(path, performer_lengths(path[usable], seen[usable]), fixed=(ROOT,))
+        poses[:, k] = np.where(usable[:, None, None], path, np.nan)
+    report = LiftReport(input=str(keypoints.path or ""), temporal=True, swaps=len(cleaned.swaps),
+                        bridged=int(cleaned.bridged.sum()), frames_left=int((~usable).sum()),
+                        noise_px=round(cleaned.noise_px, 3))
+    return Take(positions=poses.astype(np.float32), mask=seen, fps=keypoints.fps,
+                provenance=Provenance(path=keypoints.provenance.path, format=keypoints.provenance.format,
+                                      map=keypoints.provenance.map, camera_frame=True),
+                report=report)
+
+
 def completable_frames(mask: np.ndarray) -> np.ndarray:
     """Frames (bool (F,)) the completion model can fill: their place is known (pelvis, or both hips)
     and one more joint is seen."""

@@ -1,0 +1,119 @@
+"""A 2D keypoint take as detectors give it, made fit to lift: swaps undone, gaps bridged, noise smoothed.
+
+Detectors (OpenPose, COCO-style models) work one image at a time: a joint drops out for a few
+frames, the person for a stretch, left and right trade places for a frame, and low-confidence
+keypoints wander. Along a take these are easy to see: the same Whittaker smoother that cleans 3D
+takes (temporal.smooth_take; strength by cross-validation, spikes dropped) fits each keypoint's
+path with the detector's confidence as the weight of each sample, so a low-confidence detection
+counts little, a missing one not at all, and gaps up to max_gap_s are bridged by the fit.
+A left/right swap is a labelling error, not noise: a frame whose left and right arm (or leg)
+match the fit much better exchanged is exchanged back before the final fit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gfpose_cli.core.skeleton import JOINTS, MIRROR
+from gfpose_cli.signal.temporal import smooth_take
+
+#: left/right groups a detector swaps together (checked, and undone, one group at a time)
+SWAP_GROUPS: dict[str, tuple[int, ...]] = {
+    "arms": tuple(JOINTS.index(j) for j in ("RShoulder", "RElbow", "RWrist")),
+    "legs": tuple(JOINTS.index(j) for j in ("RHip", "RKnee", "RAnkle")),
+}
+#: a frame's group is swapped back when exchanged it is at least this many times closer to the fit
+SWAP_RATIO = 4.0
+#: ... and the exchange moves it by more than this share of the body's 2D size (not noise)
+SWAP_MIN_SHARE = 0.05
+
+
+@dataclass
+class Cleaned2D:
+    positions: np.ndarray  # (F, 17, 2) pixels; NaN where nothing could be said
+    mask: np.ndarray  # (F, 17) observed or bridged
+    bridged: np.ndarray  # (F, 17) not detected (or below confidence) but filled along the take
+    weights: np.ndarray  # (F, 17) the weight each detection had (confidence; 0 where missing)
+    swaps: list[tuple[int, str]] = field(default_factory=list)  # (frame, group) swapped back
+    noise_px: float = 0.0  # estimated detection noise (per coordinate)
+    spikes: int = 0  # detections ignored as outliers
+
+
+def body_size_px(positions: np.ndarray, mask: np.ndarray) -> float:
+    """Median over frames of the RMS distance of a frame's keypoints from their mean (pixels)."""
+    sizes = []
+    for p, m in zip(positions, mask):
+        if m.sum() >= 2:
+            q = p[m]
+            sizes.append(np.sqrt(((q - q.mean(0)) ** 2).sum(-1).mean()))
+    return float(np.median(sizes)) if sizes else 0.0
+
+
+def _runs(missing: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True in a 1-D bool array."""
+    edges = np.flatnonzero(np.diff(np.r_[0, missing.astype(np.int8), 0]))
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def bridgeable(mask: np.ndarray, max_frames: int) -> np.ndarray:
+    """(F, J) samples that are missing but lie in a gap of at most max_frames with detections on both sides."""
+    out = np.zeros_like(mask)
+    for j in range(mask.shape[1]):
+        for a, b in _runs(~mask[:, j]):
+            if a > 0 and b < len(mask) and b - a <= max_frames:
+                out[a:b, j] = True
+    return out
+
+
+def undo_swaps(positions: np.ndarray, mask: np.ndarray, fit: np.ndarray,
+               size_px: float) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Exchange left and right of a group in the frames where the fit (a take smoothed with spikes
+    dropped) says the detector swapped them. Returns positions, mask and the (frame, group) list."""
+    pos, m = positions.copy(), mask.copy()
+    swaps: list[tuple[int, str]] = []
+    for name, right in SWAP_GROUPS.items():
+        left = tuple(MIRROR[j] for j in right)
+        both = m[:, right] & m[:, left]  # (F, 3)
+        usable = both.any(1)
+        keep = (((pos[:, right] - fit[:, right]) ** 2).sum(-1) + ((pos[:, left] - fit[:, left]) ** 2).sum(-1))
+        swap = (((pos[:, left] - fit[:, right]) ** 2).sum(-1) + ((pos[:, right] - fit[:, left]) ** 2).sum(-1))
+        keep = np.where(both, keep, 0.0).sum(1)
+        swap = np.where(both, swap, 0.0).sum(1)
+        moved = np.sqrt(np.where(both, ((pos[:, right] - pos[:, left]) ** 2).sum(-1), 0.0).max(1))
+        hit = usable & (swap * SWAP_RATIO < keep) & (moved > SWAP_MIN_SHARE * size_px)
+        for f in np.flatnonzero(hit):
+            r, lft = list(right), list(left)
+            pos[f, r + lft], m[f, r + lft] = pos[f, lft + r], m[f, lft + r]
+            swaps.append((int(f), name))
+    swaps.sort()
+    return pos, m, swaps
+
+
+def clean_keypoints(positions: np.ndarray, mask: np.ndarray, *, confidence: np.ndarray | None = None,
+                    fps: float = 30.0, max_gap_s: float = 1.0, fix_swaps: bool = True) -> Cleaned2D:
+    """Smooth a 2D take (F, 17, 2) along time, weighting each detection by its confidence, undo
+    left/right swaps and bridge gaps of at most max_gap_s (longer ones stay missing)."""
+    pos = np.where(mask[..., None], positions, np.nan).astype(np.float64)
+    m = mask & np.isfinite(pos).all(-1)
+    w = np.ones(m.shape) if confidence is None else np.nan_to_num(np.clip(confidence, 0.0, 1.0))
+    w = np.where(m, np.maximum(w, 1e-3), 0.0)  # a detection kept by the reader counts, if only a little
+    size = body_size_px(pos, m)
+    min_spike = max(0.1 * size, 1.0)  # a spike is off by a tenth of the body at least
+    first = smooth_take(pos, m, weights=w, min_spike=min_spike)
+    swaps: list[tuple[int, str]] = []
+    if fix_swaps and size > 0:
+        pos, m, swaps = undo_swaps(pos, m, first.positions, size)
+        if swaps:
+            w2 = w.copy()
+            for f, name in swaps:
+                right = list(SWAP_GROUPS[name])
+                left = [MIRROR[j] for j in right]
+                w2[f, right + left] = w[f, left + right]
+            w = w2
+    smoothed = first if not swaps else smooth_take(pos, m, weights=w, min_spike=min_spike)
+    bridged = bridgeable(m, max(1, int(round(max_gap_s * fps))))
+    keep = (m | bridged) & np.isfinite(smoothed.positions).all(-1)
+    out = np.where(keep[..., None], smoothed.positions, np.nan)
+    return Cleaned2D(positions=out, mask=keep, bridged=bridged & keep, weights=w, swaps=swaps,
+                     noise_px=float(smoothed.noise_m), spikes=int(smoothed.outliers))

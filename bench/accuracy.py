@@ -34,17 +34,27 @@ from gfpose_cli.tasks import Runner, SamplerOptions, complete, denoise, generate
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
-def archive_pose_set(pose_set_file: Path | None = None) -> data.PoseSet:
-    """Both archives' poses: from ../shared/data, or from a pose set written by data.save_pose_set of
+ARCHIVES = ("cmu-bvh.tar.xz", "hdm05-amc.tar.xz")
+#: the multibody archives add one held-out body per family (data.HELD_OUT): CMU performer 83 in its
+#: own ASF/AMC, ACCAD Male1 in BVH, CMU performer 135 as marker C3D
+BODY_ARCHIVES = ("multibody-mocap.tar.xz", "multibody2-mocap.tar.xz")
+FAMILIES, BODY_FAMILIES = ("cmu", "hdm05"), ("cmuamc", "accad", "cmuc3d")
+
+
+def archive_pose_set(pose_set_file: Path | None = None, bodies: bool = False) -> data.PoseSet:
+    """The archives' poses: from ../shared/data, or from a pose set written by data.save_pose_set of
     those archives (the same poses, for a machine without ../shared, such as a lent GPU)."""
     if pose_set_file is not None:
         return data.load_pose_files([pose_set_file], lambda _name: None)
-    return data.PoseSet.concat([data.load_archive(SHARED / name) for name in ("cmu-bvh.tar.xz", "hdm05-amc.tar.xz")])
+    names = ARCHIVES + (BODY_ARCHIVES if bodies else ())
+    return data.PoseSet.concat([data.load_archive(SHARED / name) for name in names])
 
 
-def held_out_sets(n: int, seed: int = 0, pose_set_file: Path | None = None) -> dict[str, np.ndarray]:
-    """n held-out poses per family (canonical frame, root-relative), fixed by seed."""
-    return data.held_out_sample(archive_pose_set(pose_set_file), n, seed, ("cmu", "hdm05"))
+def held_out_sets(n: int, seed: int = 0, pose_set_file: Path | None = None, bodies: bool = False) -> dict[str, np.ndarray]:
+    """n held-out poses per family (canonical frame, root-relative), fixed by seed; with bodies, also
+    one per unseen body of the multibody archives."""
+    return data.held_out_sample(archive_pose_set(pose_set_file, bodies), n, seed,
+                                FAMILIES + (BODY_FAMILIES if bodies else ()))
 
 
 def camera_views(poses: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -149,6 +159,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pose-set", type=Path, default=None, help="read the archives' poses from this save_pose_set file")
     ap.add_argument("--temperature", type=float, default=None, help="default: each task's (tasks.DEFAULT_TEMPERATURE)")
+    ap.add_argument("--bodies", action="store_true", help="full run: add the unseen bodies of the multibody archives "
+                    "(one row set per body) and a worst-unseen-body summary")
     args = ap.parse_args()
     n = args.frames or (200 if args.quick else 1000)
     s_many = 10 if args.quick else args.hypotheses
@@ -165,11 +177,31 @@ def main() -> None:
     print(f"\n{time.perf_counter() - t_start:.0f} s on {resolve_device(opts.device)}")
 
 
+def worst_unseen(rows: list, families: list[str]) -> str:
+    """Per measurement, the worst of the unseen bodies (every family but cmu) and its ratio to CMU's."""
+    import re
+
+    by_name: dict[str, dict[str, float]] = {}
+    for r in rows:
+        m = re.match(r"(.*) \(([^()]+)\)$", r.name)
+        if m and m.group(2) in families:
+            by_name.setdefault(m.group(1), {})[m.group(2)] = r.value
+    lines = ["| measurement | worst unseen body | value | CMU held-out | worst / CMU |", "|---|---|---|---|---|"]
+    for name, vals in by_name.items():
+        unseen = {f: v for f, v in vals.items() if f != "cmu"}
+        if not unseen or "cmu" not in vals:
+            continue
+        fam = max(unseen, key=unseen.get)
+        ratio = unseen[fam] / vals["cmu"] if vals["cmu"] else float("nan")
+        lines.append(f"| {name} | {fam} | {unseen[fam]:.1f} | {vals['cmu']:.1f} | {ratio:.2f} |")
+    return "\n".join(lines)
+
+
 def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int, t_start: float) -> None:
     from gfpose_cli.evaluation import protocols
 
     chosen = protocols.parse(args.protocol)
-    sets = held_out_sets(n, args.seed, args.pose_set)
+    sets = held_out_sets(n, args.seed, args.pose_set, args.bodies)
     runners = protocols.runners_for(chosen, args.weights_dir, opts)
     rows = protocols.measure(chosen, sets, runners, s_many, args.seed,
                              progress=lambda msg: print(f"  {msg} ({time.perf_counter() - t_start:.0f} s)",
@@ -178,11 +210,13 @@ def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int
         rows += deterministic_rows(sets, rows, args.seed, args.d_steps, args.pose_set)
     if "generate" in chosen:
         rows += table8_row()
-    print(f"Held-out subjects (CMU 02/09/12, HDM05 mm), {n} frames per family, S={s_many}, sampler "
+    print(f"Held-out subjects (CMU 02/09/12, HDM05 mm{', CMU 83 (ASF/AMC), ACCAD Male1 (BVH), CMU 135 (marker C3D)' if args.bodies else ''}), {n} frames per family, S={s_many}, sampler "
           f"{opts.sampler}-{opts.steps or REGISTRY[opts.sampler].default_steps} (temperature {'per task' if opts.temperature is None else opts.temperature}), "
           f"seed {args.seed}. 2D from one random virtual camera per pose (1000 px); denoising starts at the "
           "time set by the known noise level (protocols.T0_NOISE_FACTOR). 'meets' compares with our target.\n")
     print(protocols.markdown(rows, "measurement"))
+    if args.bodies:
+        print("\n" + worst_unseen(rows, list(sets)))
     missed = [r.name for r in rows if r.meets is False]
     print(f"\n{sum(r.meets is True for r in rows)} rows meet their target, {len(missed)} miss.")
     print(f"\n{time.perf_counter() - t_start:.0f} s on {resolve_device(opts.device)}")

@@ -1,6 +1,7 @@
 """gfpose lift, complete and denoise: the tasks that take a file in and write one out."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -22,6 +23,7 @@ def lift(
     aggregate: Annotated[str, typer.Option(help="none keeps all S hypotheses; mean or median collapses them.")] = "none",
     per_frame: Annotated[bool, typer.Option("--per-frame", help="Lift every frame on its own (independent draws, no smoothing, no bone-length holding): for collections of unrelated images. Takes are lifted along time by default.")] = False,
     max_gap: Annotated[float, typer.Option("--max-gap", help="Seconds: a keypoint (or the whole person) missing for up to this long is bridged along the take; longer gaps stay missing.", min=0.0)] = 1.0,
+    fps: Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video the keypoints come from (OpenPose folders and COCO files carry none: 30 is assumed, and an NPZ without 'fps' too).", min=1e-3)] = None,
     weights: Weights = None,
     device: Device = "auto",
     seed: Seed = 0,
@@ -54,6 +56,8 @@ def lift(
 
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
+        if fps is not None:
+            kp = replace(kp, fps=float(fps))
         along_time = not per_frame and shard is None and tasks.looks_like_2d_sequence(kp)
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
             if along_time:

@@ -322,14 +322,21 @@ def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: Prog
 #: 2D takes: a joint, or the whole person, missing for up to this long is bridged along the take
 MAX_GAP_S = 1.0
 
-#: a 2D file is a take when consecutive frames differ by less than this share of what frames far
-#: apart in it differ by (held-out takes at 30 Hz: 0.05-0.3; unrelated images, or a shuffled take: ~1)
-SEQUENCE_RATIO_2D = 0.5
+#: a 2D file is a collection of unrelated images when consecutive frames differ by at least this share
+#: of what two frames picked at random differ by (held-out takes at 30 Hz: 0.02-0.2 with exact 2D,
+#: up to 0.7 with 5 px noise; the same takes shuffled: 0.9-1.2) ...
+UNRELATED_RATIO_2D = 0.8
+#: ... and random pairs of its frames differ by more than this (in units of the 2D body size: pose,
+#: place in the image and size together): a standing take under heavy detector noise also looks
+#: unordered, but its frames are all one pose in one place, and lifting it along time is right
+UNRELATED_SPREAD_2D = 0.2
 
 
 def looks_like_2d_sequence(keypoints: Take) -> bool:
     """True when a 2D file's frames are one take (lifting along time makes sense), False for a
-    collection of unrelated images: their neighbours differ as much as any two frames do."""
+    collection of unrelated images: frames that differ (in pose, place in the image or size) as
+    much from their neighbours as from frames picked at random (random pairs, not a fixed lag: a
+    walk's frames a cycle apart look alike)."""
     p, m = keypoints.positions, keypoints.mask
     if keypoints.dim != 2 or p.ndim != 3 or len(p) < MIN_TAKE_FRAMES:
         return False
@@ -337,16 +344,23 @@ def looks_like_2d_sequence(keypoints: Take) -> bool:
     with np.errstate(all="ignore"):
         centre = np.where(m[:, ROOT, None], q[:, ROOT], np.nanmean(q, 1))
         rel = q - centre[:, None]
-        rel = rel / np.sqrt(np.nanmean((rel**2).sum(-1), 1))[:, None, None]
+        size = np.sqrt(np.nanmean((rel**2).sum(-1), 1))
+        rel = rel / size[:, None, None]
 
         def median_step(a: np.ndarray, b: np.ndarray) -> float:
-            step = np.nanmedian(np.linalg.norm(a - b, axis=-1), 1)
+            pose = np.nanmean(np.linalg.norm(rel[a] - rel[b], axis=-1), 1)
+            place = np.linalg.norm(centre[a] - centre[b], axis=-1) / (0.5 * (size[a] + size[b]))
+            scale = np.abs(np.log(size[a] / size[b]))
+            step = pose + place + scale
             step = step[np.isfinite(step)]
             return float(np.median(step)) if len(step) else np.nan
 
-        near = median_step(rel[1:], rel[:-1])
-        far = median_step(rel, np.roll(rel, len(rel) // 2, axis=0))
-    return bool(np.isfinite(near) and np.isfinite(far) and near < SEQUENCE_RATIO_2D * far)
+        idx = np.arange(len(rel))
+        near = median_step(idx[1:], idx[:-1])
+        far = median_step(idx, np.random.default_rng(0).permutation(len(rel)))
+    if not (np.isfinite(near) and np.isfinite(far)):
+        return False
+    return not (near >= UNRELATED_RATIO_2D * far and far > UNRELATED_SPREAD_2D)
 
 
 def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bones: bool = True,

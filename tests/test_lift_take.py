@@ -143,3 +143,22 @@ def test_cli_lifts_a_take_along_time_and_images_frame_by_frame(walk, tmp_path, c
     assert code == 0 and "lifted frame by frame" in out + err, out + err
     a, b = io.read(tmp_path / "a.npz").positions, io.read(tmp_path / "b.npz").positions
     assert a.shape == b.shape and not np.allclose(a, b)
+
+
+def test_complete_of_a_partial_2d_take_fills_every_joint_along_the_take(walk, tmp_path, capsys) -> None:
+    from .test_cli import run
+
+    pixels, truth = walk
+    kp = pixels.astype(np.float32).copy()
+    mask = np.ones(kp.shape[:2], bool)
+    mask[20:80, WRIST] = False  # 2 s: longer than the bridge, so the lifter fills it frame by frame
+    kp[~mask] = np.nan
+    src = tmp_path / "partial.npz"
+    io.write(Take(positions=kp, mask=mask, fps=30.0), src)
+    code, out, err = run(["complete", str(src), "-o", str(tmp_path / "full.npz")], capsys)
+    assert code == 0 and "frame by frame" not in out + err, out + err
+    full = io.read(tmp_path / "full.npz")
+    assert full.positions.shape == truth.shape and full.mask.all() and np.isfinite(full.positions).all()
+    assert metrics.jitter(full.positions, 30) / metrics.jitter(truth, 30) < 1.5
+    wrist = np.linalg.norm(full.positions[20:80, WRIST] - truth[20:80, WRIST], axis=-1).mean() * 1000
+    assert wrist < 150, wrist

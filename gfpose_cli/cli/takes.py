@@ -108,7 +108,8 @@ def complete(
 
     On a 3D take, each gap becomes the most likely smooth path through the model's completions
     (8 per frame), which are trusted as far as the model gets the observed frames next to the gap
-    right; then bone lengths are held to the performer's.
+    right; then bone lengths are held to the performer's. A 2D take is lifted along time as
+    `lift` does it (--per-frame: frame by frame).
 
     A C3D output of a C3D input is the same file with its marker gaps filled (residual 0, listed
     under the GFPOSE parameter group); everything else in it is kept.
@@ -131,7 +132,11 @@ def complete(
             runners[task] = tasks.Runner.for_task(task, weights, opts)
         missing = int((~take.mask).sum())
         with progress_bar(f"completing {src.name}", take.n_frames * hypotheses) as update:
-            if take.dim == 2:
+            if take.dim == 2 and not per_frame and shard is None and tasks.looks_like_2d_sequence(take):
+                # a partial 2D take is lifted as lift does it: along the take, swaps undone, gaps bridged
+                result = tasks.lift_take(runners[task], take, hypotheses=hypotheses, progress=update)
+                result = result if hypotheses > 1 else tasks.aggregate(result, "mean")
+            elif take.dim == 2:
                 result = tasks.lift(runners[task], take, hypotheses=hypotheses, progress=update, shard=get_shard(shard))
                 result = result if hypotheses > 1 or shard else tasks.aggregate(result, "mean")
             else:
@@ -140,7 +145,7 @@ def complete(
                                         temporal=keep_observed and not per_frame)
         note = write_take(result, dst, fmt, force, add_joints)
         left = result.report.frames_left if isinstance(result.report, CompleteReport) else 0
-        how = "" if take.dim == 2 or result.report.temporal else " (frame by frame)"
+        how = "" if result.report.temporal else " (frame by frame)"
         return (f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
                 + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else "")
                 + (f"; {esc(note)}" if note else ""))

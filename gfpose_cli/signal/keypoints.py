@@ -23,6 +23,10 @@ SWAP_GROUPS: dict[str, tuple[int, ...]] = {
     "arms": tuple(JOINTS.index(j) for j in ("RShoulder", "RElbow", "RWrist")),
     "legs": tuple(JOINTS.index(j) for j in ("RHip", "RKnee", "RAnkle")),
 }
+#: a keypoint missing for up to this long is bridged in 2D (its path through the gap is the smoother's);
+#: longer, the lifter fills it from the rest of the body, frame by frame: a fast wrist's 2D path
+#: cannot be guessed over 1 s (bridged, a sprint's wrist overshot by hundreds of pixels)
+JOINT_BRIDGE_S = 0.25
 #: a frame's group is swapped back when exchanged it is at least this many times closer to the fit
 SWAP_RATIO = 4.0
 #: ... and the exchange moves it by more than this share of the body's 2D size (not noise)
@@ -91,7 +95,7 @@ def undo_swaps(positions: np.ndarray, mask: np.ndarray, fit: np.ndarray,
 
 
 def clean_keypoints(positions: np.ndarray, mask: np.ndarray, *, confidence: np.ndarray | None = None,
-                    fps: float = 30.0, max_gap_s: float = 1.0, fix_swaps: bool = True) -> Cleaned2D:
+                    fps: float = 30.0, max_gap_s: float = JOINT_BRIDGE_S, fix_swaps: bool = True) -> Cleaned2D:
     """Smooth a 2D take (F, 17, 2) along time, weighting each detection by its confidence, undo
     left/right swaps and bridge gaps of at most max_gap_s (longer ones stay missing)."""
     pos = np.where(mask[..., None], positions, np.nan).astype(np.float64)

@@ -369,7 +369,9 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     (F, S, 17, 3), root-relative in the camera frame, like lift.
 
     1. The 2D is cleaned along the take (signal.keypoints): each detection weighted by its
-       confidence, left/right swaps undone, gaps up to max_gap_s bridged, noise smoothed.
+       confidence, left/right swaps undone, a keypoint's gaps up to JOINT_BRIDGE_S bridged (longer,
+       the lifter fills it from the rest of the body), noise smoothed. The whole person missing
+       for up to max_gap_s is bridged in 3D, by the smoother of step 3.
     2. Every frame is lifted from the same starting noise, so the deterministic sampler maps
        consecutive 2D frames to consecutive 3D poses instead of independent draws. With one
        hypothesis that start is the prior's centre (zero noise): the sampler's point estimate,
@@ -379,7 +381,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
        performer's bone lengths, the medians over the take, are held in every frame.
     Frames with fewer than 2 keypoints after bridging stay empty (NaN).
     """
-    from gfpose_cli.signal.keypoints import clean_keypoints
+    from gfpose_cli.signal.keypoints import JOINT_BRIDGE_S, bridgeable, clean_keypoints
 
     if keypoints.dim != 2 or keypoints.positions.ndim != 3:
         raise InputError(f"{keypoints.path}: lift needs 2D keypoints (frames, 17, 2), got {keypoints.positions.shape}")
@@ -387,8 +389,11 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
         raise ParameterError("hypotheses", "must be at least 1")
     F = keypoints.n_frames
     cleaned = clean_keypoints(keypoints.positions, keypoints.mask, confidence=keypoints.confidence,
-                              fps=keypoints.fps, max_gap_s=max_gap_s)
+                              fps=keypoints.fps, max_gap_s=min(max_gap_s, JOINT_BRIDGE_S))
     usable = cleaned.mask.sum(1) >= 2
+    # the person missing for longer than a keypoint's bridge (up to max_gap_s) is bridged in 3D, where
+    # the pose relative to the pelvis moves more smoothly than the 2D does
+    person_gap = bridgeable(usable[:, None], max(1, int(round(max_gap_s * keypoints.fps))))[:, 0]
     if F == 0 or not usable.any():
         raise InputError(f"{keypoints.path}: no frame has 2 or more observed keypoints; nothing to lift")
     S, frames = hypotheses, np.flatnonzero(usable)
@@ -403,16 +408,17 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     poses = np.full((F, S, N_JOINTS, 3), np.nan)
     poses[frames] = rows.reshape(len(frames), S, N_JOINTS, 3)
     seen = np.repeat(usable[:, None], N_JOINTS, 1)
+    kept = usable | person_gap
     for k in range(S):
         path = smooth_take(poses[:, k], seen).positions
         path = path - path[:, ROOT : ROOT + 1]
         if hold_bones and usable.sum() >= MIN_TAKE_FRAMES:
             path = fit_lengths(path, performer_lengths(path[usable], seen[usable]), fixed=(ROOT,))
-        poses[:, k] = np.where(usable[:, None, None], path, np.nan)
+        poses[:, k] = np.where(kept[:, None, None], path, np.nan)
     report = LiftReport(input=str(keypoints.path or ""), temporal=True, swaps=len(cleaned.swaps),
-                        bridged=int(cleaned.bridged.sum()), frames_left=int((~usable).sum()),
-                        noise_px=round(cleaned.noise_px, 3))
-    return Take(positions=poses.astype(np.float32), mask=seen, fps=keypoints.fps,
+                        bridged=int(cleaned.bridged[usable].sum()) + N_JOINTS * int(person_gap.sum()),
+                        frames_left=int((~kept).sum()), noise_px=round(cleaned.noise_px, 3))
+    return Take(positions=poses.astype(np.float32), mask=np.repeat(kept[:, None], N_JOINTS, 1), fps=keypoints.fps,
                 provenance=Provenance(path=keypoints.provenance.path, format=keypoints.provenance.format,
                                       map=keypoints.provenance.map, camera_frame=True),
                 report=report)

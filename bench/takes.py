@@ -286,6 +286,24 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
                        f"{np.mean([r['bone_cv'] for r in rs]):.2f} | {secs[method] / frames * 1000:.2f} |")
 
 
+def long_take_timing(bodies: dict, runner: tasks.Runner, frames: int = 10_000) -> str:
+    """Seconds and peak memory of `lift_take` on a 10,000-frame 2D take (the held-out CMU takes joined,
+    forwards and backwards so the joins are continuous, seen by the first still camera)."""
+    import resource
+
+    parts = list(bodies["cmu"].values())
+    pos = np.concatenate(parts)
+    pos = np.concatenate([pos if i % 2 == 0 else pos[::-1] for i in range(-(-frames // len(pos)))])[:frames]
+    uv, _ = still_camera_view(pos, *LIFT_CAMERAS[0])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    tasks.lift_take(runner, Take(positions=uv.astype(np.float32), fps=LIFT_FPS))
+    secs = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return (f"A {frames:,}-frame 2D take (gfpose take lift, batch {runner.opts.batch_size} rows): {secs:.1f} s; "
+            f"peak resident memory of the whole benchmark process {peak / 1024:.0f} MB (was {before / 1024:.0f} MB before it).")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="120 Hz only, two noise rows, two gap lengths")
@@ -309,6 +327,7 @@ def main() -> None:
             + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
         for line in lift_rows(bodies, lifter, args.seed):
             print(line, flush=True)
+        print("\n" + long_take_timing(bodies, lifter), flush=True)
         if args.only == "lift":
             print(f"\n{time.perf_counter() - t_start:.0f} s on {lifter.device}")
             return

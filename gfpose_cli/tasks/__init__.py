@@ -363,6 +363,10 @@ def looks_like_2d_sequence(keypoints: Take) -> bool:
     return not (near >= UNRELATED_RATIO_2D * far and far > UNRELATED_SPREAD_2D)
 
 
+#: weight, in the 3D smoothing of lift_take, of a joint the 2D did not have in that frame (filled by the lifter)
+UNSEEN_JOINT_WEIGHT = 0.05
+
+
 def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bones: bool = True,
               max_gap_s: float = MAX_GAP_S, progress: ProgressFn | None = None) -> Take:
     """Lift a 2D take (one performer over time, e.g. a video's detections) to a smooth 3D take:
@@ -409,8 +413,11 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     poses[frames] = rows.reshape(len(frames), S, N_JOINTS, 3)
     seen = np.repeat(usable[:, None], N_JOINTS, 1)
     kept = usable | person_gap
+    # a joint the detector did not see in a frame is the lifter's guess from the rest of the body:
+    # it counts a twentieth of a seen one, so the smoother carries the seen frames' path through it
+    trust = np.where(cleaned.mask, 1.0, UNSEEN_JOINT_WEIGHT) * usable[:, None]
     for k in range(S):
-        path = smooth_take(poses[:, k], seen).positions
+        path = smooth_take(poses[:, k], seen, weights=trust).positions
         path = path - path[:, ROOT : ROOT + 1]
         if hold_bones and usable.sum() >= MIN_TAKE_FRAMES:
             path = fit_lengths(path, performer_lengths(path[usable], seen[usable]), fixed=(ROOT,))

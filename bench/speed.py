@@ -1,11 +1,14 @@
 """Sampler throughput and end-to-end timings; prints a markdown table (DESIGN.md §7).
 
-    python bench/speed.py [--device auto] [--full]
+    python bench/speed.py [--device auto] [--full] [-o bench/results/speed.md]
 
 Rows: for each sampler and step count, poses/s and network evaluations (NFE) per second
-against the device's peak (one batched forward pass at the same batch size, timed alone),
-and peak memory. --full adds the wall time of `generate --n 177200` and of denoising a
-10,000-frame take through the public task functions (what the CLI runs).
+against the device's peak (one batched forward pass at the row's own batch size, timed alone),
+the starting-noise temperature the sampler runs at, and the row's own peak memory (each CPU row
+runs in a fresh process, since a process's peak resident memory cannot be reset; on CUDA the
+peak counter is reset per row). --full adds the wall time of `generate --n 177200` and of
+denoising a real 10,000-frame take (held-out CMU takes joined, 20 mm noise) the way the CLI does.
+The output starts with the command, the commit, the weights' sha256 and the device.
 """
 from __future__ import annotations
 
@@ -33,6 +36,70 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def header(argv: list[str], runner: tasks.Runner) -> str:
+    """Command, commit, weights and device: the first lines of every result this script writes."""
+    import subprocess
+
+    from gfpose_cli.util.provenance import file_digest
+
+    root = Path(__file__).resolve().parent.parent
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                           cwd=root).stdout.strip()
+    weights = {t: file_digest(tasks.shipped_weights(t))[:16] for t in ("prior", "lift", "complete3d")}
+    return (f"# python bench/speed.py {' '.join(argv)}\n\ncommit {commit or 'unknown'}{' (with uncommitted changes)' if dirty else ''}; "
+            f"weights sha256 " + ", ".join(f"{t} {d}" for t, d in weights.items()) + f"; {device_name(runner.device)}; "
+            f"torch {torch.__version__}; {time.strftime('%Y-%m-%d')}\n")
+
+
+def device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def sampler_row(sampler: str, steps: int, device: str, batch_size: int) -> dict:
+    """One throughput row: poses/s, NFE/s, the forward-pass peak at the same batch, temperature, peak memory."""
+    nfe = steps * REGISTRY[sampler].nfe_per_step
+    n = max(256, min(batch_size, int(2_000_000 / nfe)))
+    runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(sampler=sampler, steps=steps, device=device,
+                                                                        batch_size=batch_size))
+    dev = runner.device
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    peak = forward_peak(runner, min(n, batch_size))
+    sync(dev)
+    start = time.perf_counter()
+    tasks.generate(runner, n)
+    sync(dev)
+    rate = n / (time.perf_counter() - start)
+    return {"sampler": sampler, "steps": steps, "nfe": nfe, "batch": min(n, batch_size), "rate": rate, "peak": peak,
+            "temperature": runner.temperature, "memory": peak_memory_mb(dev)}
+
+
+def row_in_fresh_process(sampler: str, steps: int, device: str, batch_size: int) -> dict:
+    """sampler_row in a child process, so its peak resident memory is its own."""
+    import json
+    import subprocess
+
+    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import speed; "
+            f"print(json.dumps(speed.sampler_row({sampler!r}, {steps}, {device!r}, {batch_size})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def noisy_long_take(frames: int = 10_000, noise_m: float = 0.02) -> Take:
+    """The held-out CMU takes of bench/takes.py joined (forwards and backwards, so the joins are
+    continuous) to a frames-long take at 30 Hz, with Gaussian noise of noise_m per coordinate."""
+    import takes as bench_takes
+
+    parts = list(bench_takes.lift_takes()["cmu"].values())
+    pos = np.concatenate(parts)
+    pos = np.concatenate([pos if i % 2 == 0 else pos[::-1] for i in range(-(-frames // len(pos)))])[:frames]
+    pos = pos + np.random.default_rng(0).normal(0, noise_m, pos.shape)
+    return Take(positions=pos.astype(np.float32), fps=30.0)
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -58,38 +125,43 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--batch-size", type=int, default=4096)
     ap.add_argument("--full", action="store_true", help="also time generate --n 177200 and a 10,000-frame denoise")
+    ap.add_argument("-o", "--output", type=Path, help="also write the table to this file")
     args = ap.parse_args()
     runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(device=args.device, batch_size=args.batch_size))
     dev = runner.device
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-    peak = forward_peak(runner, args.batch_size)
-    print(f"device: {name}; torch {torch.__version__}; batch {args.batch_size}; "
-          f"peak {peak:,.0f} NFE/s (one batched forward pass)\n")
-    print("| sampler | steps | NFE/pose | poses/s | NFE/s | % of peak | peak memory (MB) |")
-    print("|---|---|---|---|---|---|---|")
+    lines = [header(sys.argv[1:], runner),
+             "'% of peak' compares with one batched forward pass at the row's own batch, timed alone; 'temperature' is "
+             "the starting-noise scale the sampler runs at (tasks.DEFAULT_TEMPERATURE for the ODE samplers, 1 for the "
+             "stochastic ones); peak memory is the row's own.\n",
+             "| sampler | steps | NFE/pose | batch | temperature | poses/s | NFE/s | % of peak | peak memory (MB) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    print("\n".join(lines), flush=True)
     settings = [("dpm2m", s) for s in (10, 15, 20, 25, 50)] + [("ode-euler", 100), ("pc", 200), ("pc", 1000)]
     for sampler, steps in settings:
-        nfe = steps * REGISTRY[sampler].nfe_per_step
-        n = max(256, min(args.batch_size, int(2_000_000 / nfe)))
-        runner.opts = tasks.SamplerOptions(sampler=sampler, steps=steps, device=args.device, batch_size=args.batch_size)
-        sync(dev)
-        start = time.perf_counter()
-        tasks.generate(runner, n)
-        sync(dev)
-        rate = n / (time.perf_counter() - start)
-        print(f"| {sampler} | {steps} | {nfe} | {rate:,.0f} | {rate * nfe:,.0f} | {100 * rate * nfe / peak:.0f} % | "
-              f"{peak_memory_mb(dev):,.0f} |")
+        row = (sampler_row if dev.type == "cuda" else row_in_fresh_process)(sampler, steps, args.device, args.batch_size)
+        line = (f"| {sampler} | {steps} | {row['nfe']} | {row['batch']} | {row['temperature']:g} | {row['rate']:,.0f} | "
+                f"{row['rate'] * row['nfe']:,.0f} | {100 * row['rate'] * row['nfe'] / row['peak']:.0f} % | {row['memory']:,.0f} |")
+        lines.append(line)
+        print(line, flush=True)
     if args.full:
         runner.opts = tasks.SamplerOptions(device=args.device, batch_size=args.batch_size)
+        sync(dev)
         start = time.perf_counter()
         tasks.generate(runner, 177_200)
+        sync(dev)
         gen_s = time.perf_counter() - start
-        take = Take(positions=tasks.generate(runner, 10_000).positions + np.float32(0.01))
+        take = noisy_long_take()
         start = time.perf_counter()
-        tasks.denoise(runner, take, t0=0.1)
+        out = tasks.denoise(runner, take, t0=None)
         den_s = time.perf_counter() - start
-        print(f"\n| end to end (default sampler dpm2m-25) | wall time |\n|---|---|\n"
-              f"| generate --n 177200 | {gen_s:.0f} s |\n| denoise a 10,000-frame take | {den_s:.1f} s |")
+        end = ["", "| end to end (default sampler dpm2m-25) | wall time |", "|---|---|",
+               f"| generate --n 177200 | {gen_s:.0f} s |",
+               f"| denoise a 10,000-frame take (held-out CMU, 20 mm noise; the CLI's default path: "
+               f"{'smoothed along the take' if out.report.temporal else 'frame by frame'}) | {den_s:.1f} s |"]
+        lines += end
+        print("\n".join(end), flush=True)
+    if args.output:
+        args.output.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -319,7 +319,7 @@ def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: Prog
                 report=LiftReport(input=str(keypoints.path or "")), shard=shard_place(shard, (a, b), keypoints.n_frames))
 
 
-#: 2D takes: a joint, or the whole person, missing for up to this long is bridged along the take
+#: 2D takes: the whole person missing for up to this long is bridged along the take (in 3D)
 MAX_GAP_S = 1.0
 
 #: a 2D file is a collection of unrelated images when consecutive frames differ by at least this share
@@ -341,7 +341,10 @@ def looks_like_2d_sequence(keypoints: Take) -> bool:
     if keypoints.dim != 2 or p.ndim != 3 or len(p) < MIN_TAKE_FRAMES:
         return False
     q = np.where(m[..., None], p, np.nan).astype(np.float64)
-    with np.errstate(all="ignore"):
+    import warnings
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames with no keypoint: NaN, left out below
         centre = np.where(m[:, ROOT, None], q[:, ROOT], np.nanmean(q, 1))
         rel = q - centre[:, None]
         size = np.sqrt(np.nanmean((rel**2).sum(-1), 1))

@@ -419,3 +419,30 @@ def test_a_take_too_short_to_smooth_is_left_alone(tmp_path: Path, capsys) -> Non
     assert run(["denoise", str(tmp_path / "two.bvh"), "-o", str(tmp_path / "clean.bvh")]) == 0
     assert "too short to smooth (2 frames): left as it was" in capsys.readouterr().err
     assert np.array_equal(bvh_io.read_skeleton(tmp_path / "clean.bvh").motion, skel.motion)
+
+
+# ---- gfpose maps --init: a starter map to edit for a file no preset maps ----
+
+def test_maps_init_writes_a_commented_starter_map_for_an_unknown_set(tmp_path) -> None:
+    """BTS's lower-case labels (Davis protocol): the joint-centre markers are found through a preset's
+    names, the trunk is placed between sacrum and C7, and what nothing names is left for the user."""
+    out = tmp_path / "bts.toml"
+    assert run(["maps", str(VENDORS / "btk__standing.c3d"), "--init", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert 'RKnee = "r knee"' in text and 'LAnkle = "l ankle"' in text and 'Neck = "c7"' in text
+    assert 'Spine = {"sacrum" = 0.6, "c7" = 0.4}' in text
+    unset = [line for line in text.splitlines() if line.startswith("# ") and '= "?"' in line]
+    assert {line.split()[1] for line in unset} >= {"Head", "LWrist", "RWrist"}
+    with pytest.raises(InputError, match="not defined"):  # it loads only once the user has named them
+        io.maps.load_map(out)
+    assert run(["maps", str(VENDORS / "btk__standing.c3d"), "--init", "-o", str(out)]) == 2  # no overwrite without --force
+
+
+def test_maps_init_of_a_known_set_reproduces_the_preset(tmp_path) -> None:
+    src = VENDORS / "pycgm__RoboStatic.c3d"
+    out = tmp_path / "robo.toml"
+    assert run(["maps", str(src), "--init", "-o", str(out)]) == 0
+    joints = out.read_text().split("[joints]")[1]
+    assert "guessed" not in joints and '"?"' not in joints
+    mine, auto = io.read(src, skeleton_map=str(out)), io.read(src)
+    np.testing.assert_allclose(mine.positions, auto.positions, atol=1e-6)

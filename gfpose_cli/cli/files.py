@@ -105,13 +105,36 @@ def maps(
     in_fmt: InFmt = None,
     units: Units = None,
     force_read: ForceRead = False,
+    init: Annotated[bool, typer.Option("--init", help="Write a starter map for FILE (-o mymap.toml): every joint filled from the closest presets of its kind, else guessed from the names, each line commented; edit it and pass it with --map.")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where --init writes the map (.toml).")] = None,
+    force: Force = False,
 ) -> None:
     """List the skeleton-map presets, or show how each of the 17 joints of FILE is resolved.
 
     Example: [bold]gfpose maps take01.c3d --subject Derrick[/]
+             [bold]gfpose maps take01.c3d --init -o mymap.toml[/]   (a starter map to edit)
     """
     from gfpose_cli.io.maps import load_map, preset_names
 
+    if init:
+        from gfpose_cli import io
+        from gfpose_cli.io.maps import starter_map
+        from gfpose_cli.util.atomic import atomic_path
+
+        if file is None or output is None:
+            raise InputError("--init needs a FILE and --output mymap.toml")
+        check_output(output, force)
+        names, kind = io.source_names(file, in_fmt, subject)
+        text = starter_map(names, kind, str(file))
+        with atomic_path(output, force) as tmp:
+            tmp.write_text(text)
+        guessed = text.count("# guessed from the name")
+        unset = text.count('= "?"')
+        info(f"[green]wrote[/] {esc(output)}: a starter map for {esc(file.name)} ({len(names)} {'markers' if kind == 'markers' else 'joints'}): "
+             f"{17 - guessed - unset} joints from presets, {guessed} guessed from names"
+             + (f", {unset} left for you to name (the map loads once they are)" if unset else "")
+             + f"; check it with `gfpose maps {esc(file.name)} --map {esc(output.name)}`")
+        return
     if file is None:
         table = Table(title="skeleton maps (--map NAME, or a path to your own .toml)")
         table.add_column("preset")

@@ -318,3 +318,32 @@ def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.
     with atomic_path(path, force) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return {"bvh": mode, "max_error_m": float(error)}
+
+
+class _SourceNames(Exception):
+    def __init__(self, names: list[str]) -> None:
+        super().__init__("source names")
+        self.names = names
+
+
+def source_names(path: str | Path, fmt: str | None = None, subject: str | None = None) -> tuple[list[str], str]:
+    """The names a file's joints or markers go by (C3D body markers, BVH and ASF joints) and the file's
+    kind ("markers" or "rig"): what a skeleton map has to name. Read through the same readers as
+    read, stopping where they would apply a map, so a file no preset maps still gives its names."""
+    from gfpose_cli.io.maps import SkeletonMap
+
+    class Catcher(SkeletonMap):
+        def apply(self, names, positions, observed=None, where="input"):  # noqa: ANN001, ANN201
+            raise _SourceNames(list(names))
+
+    path = Path(path)
+    kind = "markers" if format_of(path, fmt) == "c3d" else "rig"
+    if format_of(path, fmt) not in ("c3d", "bvh", "amc"):
+        raise InputError(f"{path}: only C3D, BVH and ASF/AMC files name their own markers or joints; "
+                         "2D keypoint files use the fixed COCO-17 / BODY_25 sets")
+    catcher = Catcher(name="catch", description="", joints={})
+    try:
+        _read(path, fmt, catcher, subject, None)  # type: ignore[arg-type]
+    except _SourceNames as found:
+        return [n for n in found.names if "\x00" not in n and n.strip()], kind
+    raise InputError(f"{path}: could not list its {kind}")

@@ -206,3 +206,98 @@ def auto_map(names: list[str], where: str = "input", kind: str | None = None) ->
         f"{where}: no {what} matches its names; the closest, {best} ({best_score:.0%} of its names found), lacks "
         f"{detail or 'some joints'}. Its own names: {own}. Pass {{map}} with a preset or your own .toml"
     )
+
+
+#: words a source name for each joint tends to contain (after normalise_name), best first, for the
+#: guesses of starter_map: marker names (KNE, ASI) and rig bone names (a bone starts at its joint:
+#: UpperLeg is the hip, LowerLeg the knee, Foot the ankle)
+_PART_WORDS_GUESS: dict[str, tuple[str, ...]] = {
+    "Pelvis": ("pelvis", "hips", "root", "sacr", "midhip", "pelo"),
+    "Hip": ("hip", "upperleg", "upleg", "thigh", "femur", "asis", "ias"),
+    "Knee": ("knee", "kne", "lowerleg", "shin", "calf", "shank", "tibia", "fle", "fme"),
+    "Ankle": ("ankle", "ank", "foot", "mal", "fal", "tam", "heel"),
+    "Spine": ("spine", "abdomen", "lowerback", "back", "t10", "t8"),
+    "Thorax": ("thorax", "chest", "upperchest", "spine2", "strn", "sjn", "clav"),
+    "Neck": ("neck", "c7", "cv7", "nose"),
+    "Head": ("head", "hea", "skull", "fhd", "bhd"),
+    "Shoulder": ("shoulder", "sho", "upperarm", "humerus", "acromion", "sae"),
+    "Elbow": ("elbow", "elb", "lowerarm", "forearm", "hle", "hme"),
+    "Wrist": ("wrist", "wri", "wra", "wrb", "hand", "rsp", "usp"),
+}
+
+
+def _side(name: str) -> str | None:
+    """'R', 'L' or None: a leading or trailing side in a source name (RKNE, R_IAS, RightArm, UpperArm_L,
+    l.knee, Foot.R); a name that merely starts with an l or r (LowerLeg, Root) has none."""
+    raw = name.rsplit(":", 1)[-1].strip()
+    low = raw.lower()
+    for word, side in (("right", "R"), ("left", "L")):
+        if low.startswith(word) or low.endswith(word):
+            return side
+    m = re.match(r"^([RrLl])(?=[A-Z0-9_\s.\-])", raw) or re.search(r"[_\s.\-]([RrLl])$", raw)
+    return m.group(1).upper() if m else None
+
+
+def guess_sources(joint: str, names: list[str]) -> list[str]:
+    """The file's names that look like a joint's, best first (a word for the body part, and the side)."""
+    side = joint[0] if joint[0] in "RL" and joint not in ("Pelvis",) and joint[1].isupper() else None
+    part = joint[1:] if side else joint
+    words = _PART_WORDS_GUESS.get(part, (part.lower(),))
+    scored = []
+    for name in names:
+        n = normalise_name(name)
+        hits = [i for i, w in enumerate(words) if w in n]
+        if not hits or (side and _side(name) != side) or (not side and _side(name) is not None):
+            continue
+        scored.append((min(hits), len(n), name))
+    return list(dict.fromkeys(name for _, _, name in sorted(scored)))
+
+
+def starter_map(names: list[str], kind: str | None, where: str = "input") -> str:
+    """A map TOML for a file no preset maps, every joint filled from the best guess and commented:
+    first the closest preset of the file's kind (the joints it finds), then other presets of that
+    kind, then a name that looks like the joint. The user checks and edits it instead of starting
+    from nothing; `gfpose maps FILE --map mymap.toml` shows what it resolves."""
+    maps = [m for m in (load_map(n) for n in preset_names()) if kind is None or kind in m.kinds]
+    maps.sort(key=lambda m: (len(JOINTS) - len(m.absent(names)), m.priority, m.match_score(names)), reverse=True)
+    lines = [f'name = "{Path(where).stem}-map"',
+             f'description = "starter map written by gfpose maps --init from {Path(where).name}: check every line"',
+             f'kinds = ["{kind}"]' if kind else "", "",
+             "# Each joint is one of the file's names, or a weighted mean of several (Pelvis = {LASI = 0.25, ...}).",
+             "# 'from preset' lines were found by a shipped preset; 'guessed' lines by their names only: check those,",
+             "# e.g. with `gfpose convert FILE --map THIS.toml -o check.bvh` and a look in Blender.", "", "[joints]"]
+    chosen: dict[str, dict[str, float]] = {}
+    by_joint: dict[str, str] = {}
+    # the trunk last: where nothing names it, it is placed between the pelvis and the neck found first
+    for joint in [j for j in JOINTS if j not in ("Spine", "Thorax")] + ["Spine", "Thorax"]:
+        line = None
+        for m in maps:
+            idx = {s: m._resolve(s, {normalise_name(n): i for i, n in enumerate(names)}) for s in m.joints[joint]}
+            if all(v is not None for v in idx.values()):
+                spec = {names[i]: w for (s, w), i in zip(m.joints[joint].items(), idx.values())}
+                value = (f'"{next(iter(spec))}"' if len(spec) == 1 else
+                         "{" + ", ".join(f'"{k}" = {w:g}' for k, w in spec.items()) + "}")
+                line = f"{joint} = {value}  # from preset {m.name}"
+                chosen[joint] = spec
+                break
+        if line is None:
+            guesses = guess_sources(joint, names)
+            along = {"Spine": 0.4, "Thorax": 0.85}.get(joint)
+            if guesses:
+                others = f"; other candidates: {', '.join(guesses[1:4])}" if len(guesses) > 1 else ""
+                line = f'{joint} = "{guesses[0]}"  # guessed from the name{others}'
+                chosen[joint] = {guesses[0]: 1.0}
+            elif along is not None and "Pelvis" in chosen and "Neck" in chosen:
+                spec = {}
+                for k, w in chosen["Pelvis"].items():
+                    spec[k] = spec.get(k, 0.0) + (1 - along) * w
+                for k, w in chosen["Neck"].items():
+                    spec[k] = spec.get(k, 0.0) + along * w
+                value = "{" + ", ".join(f'"{k}" = {w:.3g}' for k, w in spec.items()) + "}"
+                line = f"{joint} = {value}  # guessed: {along:.0%} of the way from the pelvis to the neck"
+                chosen[joint] = spec
+            else:
+                line = f'# {joint} = "?"  # nothing looks like it: name the marker or joint (the map will not load until you do)'
+        by_joint[joint] = line
+    lines += [by_joint[j] for j in JOINTS]
+    return "\n".join(x for x in lines if x is not None) + "\n"

@@ -118,7 +118,10 @@ def lift_missing_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, see
 
 
 def complete_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, seed: int) -> list[Row]:
-    """3D completion of each limb (error on the missing joints): one completion, and best of S."""
+    """3D completion of each limb: the error on the missing joints (one completion, and best of S), and
+    the paper's Table 6 metric beside it, MPJPE (Protocol #1) over all 17 joints, which the paper's
+    figures and our targets are about (the observed joints are kept, so it is the missing joints'
+    error times their share of the 17)."""
     from gfpose_cli.tasks import complete
 
     rows = []
@@ -131,10 +134,14 @@ def complete_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, seed: i
         many = complete(runners["complete3d"], partial, hypotheses=s, temporal=False).positions.astype(np.float64)
         err_one = np.linalg.norm(one - poses, axis=-1)[:, joints].mean() * MM
         err_many = np.linalg.norm(many - poses[:, None], axis=-1)[:, :, joints].mean(-1).min(1).mean() * MM
+        all_one = metrics.mpjpe(one, poses) * MM
+        all_many = metrics.min_mpjpe(many, poses) * MM
         leg = "leg" in part
-        rows.append(Row(f"complete 3D, {part} missing, S=1 ({tag})", "mm", err_one,
+        rows.append(Row(f"complete 3D, {part} missing, S=1 ({tag})", "mm", err_one))
+        rows.append(Row(f"complete 3D, {part} missing, S=1, all-joint MPJPE ({tag})", "mm", all_one,
                         "13.0-14.3" if leg else "22.4-25.5", "≤ 15" if leg else "≤ 26", 15.0 if leg else 26.0))
-        rows.append(Row(f"complete 3D, {part} missing, S={s} min ({tag})", "mm", err_many,
+        rows.append(Row(f"complete 3D, {part} missing, S={s} min ({tag})", "mm", err_many))
+        rows.append(Row(f"complete 3D, {part} missing, S={s} min, all-joint MPJPE ({tag})", "mm", all_many,
                         "5.2-5.8 (S=200)" if leg else "8.9-9.4 (S=200)", "≤ 7" if leg else "≤ 11", 7.0 if leg else 11.0))
     return rows
 

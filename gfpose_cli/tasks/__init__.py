@@ -395,13 +395,15 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     if hypotheses < 1:
         raise ParameterError("hypotheses", "must be at least 1")
     F = keypoints.n_frames
+    if F == 0:
+        raise InputError(f"{keypoints.path}: the file holds no frames; nothing to lift")
     cleaned = clean_keypoints(keypoints.positions, keypoints.mask, confidence=keypoints.confidence,
                               fps=keypoints.fps, max_gap_s=min(max_gap_s, JOINT_BRIDGE_S))
     usable = cleaned.mask.sum(1) >= 2
     # the person missing for longer than a keypoint's bridge (up to max_gap_s) is bridged in 3D, where
     # the pose relative to the pelvis moves more smoothly than the 2D does
     person_gap = bridgeable(usable[:, None], max(1, int(round(max_gap_s * keypoints.fps))))[:, 0]
-    if F == 0 or not usable.any():
+    if not usable.any():
         raise InputError(f"{keypoints.path}: no frame has 2 or more observed keypoints; nothing to lift")
     S, frames = hypotheses, np.flatnonzero(usable)
     if S == 1 and runner.opts.temperature is None:

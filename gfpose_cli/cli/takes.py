@@ -22,7 +22,7 @@ def lift(
     hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="3D hypotheses per frame (S).")] = 1,
     aggregate: Annotated[str, typer.Option(help="none keeps all S hypotheses; mean or median collapses them.")] = "none",
     per_frame: Annotated[bool, typer.Option("--per-frame", help="Lift every frame on its own (independent draws, no smoothing, no bone-length holding): for collections of unrelated images. Takes are lifted along time by default.")] = False,
-    max_gap: Annotated[float, typer.Option("--max-gap", help="Seconds: a keypoint (or the whole person) missing for up to this long is bridged along the take; longer gaps stay missing.", min=0.0)] = 1.0,
+    max_gap: Annotated[float, typer.Option("--max-gap", help="Seconds: the whole person missing for up to this long is bridged along the take; longer absences stay empty (a single keypoint missing is bridged up to 0.25 s, longer filled by the model from the rest of the body).", min=0.0)] = 1.0,
     fps: Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video the keypoints come from (OpenPose folders and COCO files carry none: 30 is assumed, and an NPZ without 'fps' too).", min=1e-3)] = None,
     weights: Weights = None,
     device: Device = "auto",

@@ -89,13 +89,11 @@ def row_in_fresh_process(sampler: str, steps: int, device: str, batch_size: int)
 
 
 def noisy_long_take(frames: int = 10_000, noise_m: float = 0.02) -> Take:
-    """The held-out CMU takes of bench/takes.py joined (forwards and backwards, so the joins are
-    continuous) to a frames-long take at 30 Hz, with Gaussian noise of noise_m per coordinate."""
+    """bench/takes.py's long_cmu_take (held-out CMU takes joined to a frames-long take at 30 Hz), with
+    Gaussian noise of noise_m per coordinate."""
     import takes as bench_takes
 
-    parts = list(bench_takes.lift_takes()["cmu"].values())
-    pos = np.concatenate(parts)
-    pos = np.concatenate([pos if i % 2 == 0 else pos[::-1] for i in range(-(-frames // len(pos)))])[:frames]
+    pos = bench_takes.long_cmu_take(bench_takes.lift_takes(), frames)
     pos = pos + np.random.default_rng(0).normal(0, noise_m, pos.shape)
     return Take(positions=pos.astype(np.float32), fps=30.0)
 

@@ -245,6 +245,13 @@ def detector_like(uv: np.ndarray, fps: float, rng: np.random.Generator) -> tuple
 def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
     """Per body and 2D condition: per-frame S=1, per-frame mean of S smoothed afterwards (the baseline a
     careful user can build today), and gfpose's take-level lift (tasks.lift_take). Yields table rows."""
+    def mean_smoothed(kp: Take) -> np.ndarray:
+        smooth = temporal.smooth_take(tasks.lift(runner, kp, hypotheses=LIFT_S).positions.mean(1).astype(np.float64)).positions
+        return smooth - smooth[:, :1]
+
+    methods = {"per frame, S=1": lambda kp: tasks.lift(runner, kp, hypotheses=1).positions[:, 0],
+               f"per frame, mean of S={LIFT_S}, Whittaker-smoothed": mean_smoothed,
+               "gfpose (take)": lambda kp: tasks.lift_take(runner, kp).positions[:, 0]}
     for cond in ("exact 2D", f"{NOISE_PX:g} px noise", "detector-like"):
         for body, takes in bodies.items():
             agg: dict[str, list[dict]] = {}
@@ -261,18 +268,10 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
                         uv, mask, conf = detector_like(uv, LIFT_FPS, rng)
                     kp = Take(positions=uv.astype(np.float32), mask=mask, confidence=conf, fps=LIFT_FPS)
                     runs = {}
-                    t = time.perf_counter()
-                    runs["per frame, S=1"] = tasks.lift(runner, kp, hypotheses=1).positions[:, 0]
-                    secs["per frame, S=1"] = secs.get("per frame, S=1", 0.0) + time.perf_counter() - t
-                    t = time.perf_counter()
-                    many = tasks.lift(runner, kp, hypotheses=LIFT_S).positions.mean(1)
-                    smooth = temporal.smooth_take(many.astype(np.float64)).positions
-                    runs[f"per frame, mean of S={LIFT_S}, Whittaker-smoothed"] = smooth - smooth[:, :1]
-                    secs[f"per frame, mean of S={LIFT_S}, Whittaker-smoothed"] = secs.get(
-                        f"per frame, mean of S={LIFT_S}, Whittaker-smoothed", 0.0) + time.perf_counter() - t
-                    t = time.perf_counter()
-                    runs["gfpose (take)"] = tasks.lift_take(runner, kp).positions[:, 0]
-                    secs["gfpose (take)"] = secs.get("gfpose (take)", 0.0) + time.perf_counter() - t
+                    for method, fn in methods.items():
+                        t = time.perf_counter()
+                        runs[method] = fn(kp)
+                        secs[method] = secs.get(method, 0.0) + time.perf_counter() - t
                     frames += len(gt)
                     for method, pred in runs.items():
                         agg.setdefault(method, []).append({**scores(pred, gt, LIFT_FPS),
@@ -286,15 +285,19 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
                        f"{np.mean([r['bone_cv'] for r in rs]):.2f} | {secs[method] / frames * 1000:.2f} |")
 
 
+def long_cmu_take(bodies: dict, frames: int = 10_000) -> np.ndarray:
+    """A frames-long take (F, 17, 3) at 30 Hz: the held-out CMU takes of lift_takes joined, forwards
+    and backwards in turn so every join is continuous (bench/speed.py times denoise on it too)."""
+    pos = np.concatenate(list(bodies["cmu"].values()))
+    return np.concatenate([pos if i % 2 == 0 else pos[::-1] for i in range(-(-frames // len(pos)))])[:frames]
+
+
 def long_take_timing(bodies: dict, runner: tasks.Runner, frames: int = 10_000) -> str:
-    """Seconds and peak memory of `lift_take` on a 10,000-frame 2D take (the held-out CMU takes joined,
-    forwards and backwards so the joins are continuous, seen by the first still camera)."""
+    """Seconds and peak memory of `lift_take` on a 10,000-frame 2D take (long_cmu_take seen by the
+    first still camera)."""
     import resource
 
-    parts = list(bodies["cmu"].values())
-    pos = np.concatenate(parts)
-    pos = np.concatenate([pos if i % 2 == 0 else pos[::-1] for i in range(-(-frames // len(pos)))])[:frames]
-    uv, _ = still_camera_view(pos, *LIFT_CAMERAS[0])
+    uv, _ = still_camera_view(long_cmu_take(bodies, frames), *LIFT_CAMERAS[0])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     tasks.lift_take(runner, Take(positions=uv.astype(np.float32), fps=LIFT_FPS))

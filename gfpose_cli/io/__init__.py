@@ -337,8 +337,9 @@ def source_names(path: str | Path, fmt: str | None = None, subject: str | None =
             raise _SourceNames(list(names))
 
     path = Path(path)
-    kind = "markers" if format_of(path, fmt) == "c3d" else "rig"
-    if format_of(path, fmt) not in ("c3d", "bvh", "amc"):
+    file_format = format_of(path, fmt)
+    kind = "markers" if file_format == "c3d" else "rig"
+    if file_format not in ("c3d", "bvh", "amc"):
         raise InputError(f"{path}: only C3D, BVH and ASF/AMC files name their own markers or joints; "
                          "2D keypoint files use the fixed COCO-17 / BODY_25 sets")
     catcher = Catcher(name="catch", description="", joints={})

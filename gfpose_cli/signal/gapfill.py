@@ -50,8 +50,8 @@ class Row:
     mask: np.ndarray  # joints given to the model
 
 
-def _runs(missing: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) of each run of True."""
+def runs(missing: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True in a 1-D bool array."""
     edges = np.flatnonzero(np.diff(np.r_[0, missing.astype(np.int8), 0]))
     return list(zip(edges[::2], edges[1::2]))
 
@@ -73,7 +73,7 @@ def plan_rows(mask: np.ndarray, usable: np.ndarray, fps: float) -> list[Row]:
     for f in np.flatnonzero(usable & ~mask.all(1)):
         rows[(f, mask[f].tobytes())] = Row(int(f), mask[f])
     for j in range(mask.shape[1]):
-        for a, b in _runs(~mask[:, j]):
+        for a, b in runs(~mask[:, j]):
             left, right = _context(mask, usable, j, a, b, fps)
             for frames, edge in ((left, a), (right, b - 1)):
                 for c in frames:
@@ -102,7 +102,7 @@ def fill(positions: np.ndarray, mask: np.ndarray, usable: np.ndarray, fps: float
     filled = mask.copy()
     prior_var = ACCEL_NOISE / fps ** 3  # variance of a second difference of the prior's path
     for j in range(n_joints):
-        for a, b in _runs(~mask[:, j]):
+        for a, b in runs(~mask[:, j]):
             if not usable[a:b].any():
                 continue
             frames = np.arange(a, b)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gfpose_cli.core.skeleton import JOINTS, MIRROR
+from gfpose_cli.signal.gapfill import runs
 from gfpose_cli.signal.temporal import smooth_take
 
 #: left/right groups a detector swaps together (checked, and undone, one group at a time)
@@ -54,27 +55,22 @@ def body_size_px(positions: np.ndarray, mask: np.ndarray) -> float:
     return float(np.median(sizes)) if sizes else 0.0
 
 
-def _runs(missing: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) of each run of True in a 1-D bool array."""
-    edges = np.flatnonzero(np.diff(np.r_[0, missing.astype(np.int8), 0]))
-    return list(zip(edges[::2], edges[1::2]))
-
-
 def bridgeable(mask: np.ndarray, max_frames: int) -> np.ndarray:
     """(F, J) samples that are missing but lie in a gap of at most max_frames with detections on both sides."""
     out = np.zeros_like(mask)
     for j in range(mask.shape[1]):
-        for a, b in _runs(~mask[:, j]):
+        for a, b in runs(~mask[:, j]):
             if a > 0 and b < len(mask) and b - a <= max_frames:
                 out[a:b, j] = True
     return out
 
 
-def undo_swaps(positions: np.ndarray, mask: np.ndarray, fit: np.ndarray,
-               size_px: float) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
-    """Exchange left and right of a group in the frames where the fit (a take smoothed with spikes
-    dropped) says the detector swapped them. Returns positions, mask and the (frame, group) list."""
-    pos, m = positions.copy(), mask.copy()
+def undo_swaps(positions: np.ndarray, mask: np.ndarray, weights: np.ndarray, fit: np.ndarray,
+               size_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Exchange left and right of a group (samples, mask and weights) in the frames where the fit (a
+    take smoothed with spikes dropped) says the detector swapped them. Returns positions, mask,
+    weights and the (frame, group) list."""
+    pos, m, w = positions.copy(), mask.copy(), weights.copy()
     swaps: list[tuple[int, str]] = []
     for name, right in SWAP_GROUPS.items():
         left = tuple(MIRROR[j] for j in right)
@@ -88,10 +84,10 @@ def undo_swaps(positions: np.ndarray, mask: np.ndarray, fit: np.ndarray,
         hit = usable & (swap * SWAP_RATIO < keep) & (moved > SWAP_MIN_SHARE * size_px)
         for f in np.flatnonzero(hit):
             r, lft = list(right), list(left)
-            pos[f, r + lft], m[f, r + lft] = pos[f, lft + r], m[f, lft + r]
+            pos[f, r + lft], m[f, r + lft], w[f, r + lft] = pos[f, lft + r], m[f, lft + r], w[f, lft + r]
             swaps.append((int(f), name))
     swaps.sort()
-    return pos, m, swaps
+    return pos, m, w, swaps
 
 
 def clean_keypoints(positions: np.ndarray, mask: np.ndarray, *, confidence: np.ndarray | None = None,
@@ -107,14 +103,7 @@ def clean_keypoints(positions: np.ndarray, mask: np.ndarray, *, confidence: np.n
     first = smooth_take(pos, m, weights=w, min_spike=min_spike)
     swaps: list[tuple[int, str]] = []
     if fix_swaps and size > 0:
-        pos, m, swaps = undo_swaps(pos, m, first.positions, size)
-        if swaps:
-            w2 = w.copy()
-            for f, name in swaps:
-                right = list(SWAP_GROUPS[name])
-                left = [MIRROR[j] for j in right]
-                w2[f, right + left] = w[f, left + right]
-            w = w2
+        pos, m, w, swaps = undo_swaps(pos, m, w, first.positions, size)
     smoothed = first if not swaps else smooth_take(pos, m, weights=w, min_spike=min_spike)
     bridged = bridgeable(m, max(1, int(round(max_gap_s * fps))))
     keep = (m | bridged) & np.isfinite(smoothed.positions).all(-1)

@@ -116,6 +116,13 @@ class Runner:
     def for_task(cls, task: str, weights: Path | None, opts: SamplerOptions) -> "Runner":
         return cls(load_model(weights or shipped_weights(task), task), opts)
 
+    def same_start(self, k: int) -> torch.Tensor:
+        """k starting noises (k, 51) at the task's temperature, seeded once: given to every frame of
+        a take (hypothesis i starts from row i everywhere), so the deterministic samplers map
+        consecutive frames to consecutive answers."""
+        g = torch.Generator(device=self.device).manual_seed(chunk_seed(self.opts.seed, 0))
+        return self.sde.prior_sampling((k, N_JOINTS * 3), g, self.device).cpu() * self.temperature
+
     @torch.inference_mode()
     def sample_rows(self, n_rows: int, cond_raw: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                     x_init: torch.Tensor | None = None, t_start: float = 1.0,
@@ -313,10 +320,14 @@ def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: Prog
     poses, (a, b) = _sample_frames(runner, keypoints.n_frames, hypotheses, shard, progress, per_frame)
     poses[~usable[a:b]] = np.nan  # frames without a detection stay empty rather than invented
     mask = np.repeat(usable[a:b, None], N_JOINTS, axis=1)
-    return Take(positions=poses, mask=mask, fps=keypoints.fps,
-                provenance=Provenance(path=keypoints.provenance.path, format=keypoints.provenance.format,
-                                      map=keypoints.provenance.map, camera_frame=True),
+    return Take(positions=poses, mask=mask, fps=keypoints.fps, provenance=_lifted_provenance(keypoints),
                 report=LiftReport(input=str(keypoints.path or "")), shard=shard_place(shard, (a, b), keypoints.n_frames))
+
+
+def _lifted_provenance(keypoints: Take) -> Provenance:
+    """Where lifted 3D came from: the 2D file's path, format and map, in the camera frame."""
+    return Provenance(path=keypoints.provenance.path, format=keypoints.provenance.format,
+                      map=keypoints.provenance.map, camera_frame=True)
 
 
 #: 2D takes: the whole person missing for up to this long is bridged along the take (in 3D)
@@ -406,11 +417,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     if not usable.any():
         raise InputError(f"{keypoints.path}: no frame has 2 or more observed keypoints; nothing to lift")
     S, frames = hypotheses, np.flatnonzero(usable)
-    if S == 1 and runner.opts.temperature is None:
-        noise = torch.zeros(1, N_JOINTS * 3)
-    else:
-        g = torch.Generator(device=runner.device).manual_seed(chunk_seed(runner.opts.seed, 0))
-        noise = runner.sde.prior_sampling((S, N_JOINTS * 3), g, runner.device).cpu() * runner.temperature
+    noise = torch.zeros(1, N_JOINTS * 3) if S == 1 and runner.opts.temperature is None else runner.same_start(S)
     cond = torch.from_numpy(np.repeat(np.nan_to_num(cleaned.positions[frames]), S, 0)).float()
     mask = torch.from_numpy(np.repeat(cleaned.mask[frames], S, 0))
     rows = runner.sample_rows(len(frames) * S, cond, mask, noise.repeat(len(frames), 1), progress=progress)
@@ -431,9 +438,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
                         bridged=int(cleaned.bridged[usable].sum()) + N_JOINTS * int(person_gap.sum()),
                         frames_left=int((~kept).sum()), noise_px=round(cleaned.noise_px, 3))
     return Take(positions=poses.astype(np.float32), mask=np.repeat(kept[:, None], N_JOINTS, 1), fps=keypoints.fps,
-                provenance=Provenance(path=keypoints.provenance.path, format=keypoints.provenance.format,
-                                      map=keypoints.provenance.map, camera_frame=True),
-                report=report)
+                provenance=_lifted_provenance(keypoints), report=report)
 
 
 def completable_frames(mask: np.ndarray) -> np.ndarray:
@@ -517,10 +522,9 @@ def _complete_rows(runner: Runner, rel: np.ndarray, root: np.ndarray, frames: np
     placed at each frame's root. Hypothesis k starts from the same noise in every frame, so
     consecutive frames get consecutive answers."""
     k = gapfill.HYPOTHESES
-    g = torch.Generator(device=runner.device).manual_seed(chunk_seed(runner.opts.seed, 0))
     # at the task's starting-noise scale (0.5 for complete3d): on training takes every gap length
     # came out 1-2.5 % closer than with untempered draws, whose mean carries their sampling noise
-    noise = runner.sde.prior_sampling((k, N_JOINTS * 3), g, runner.device).cpu() * runner.temperature
+    noise = runner.same_start(k)
     cond = np.where(masks[..., None], rel[frames], 0.0)
     rows = runner.sample_rows(len(frames) * k, torch.from_numpy(np.repeat(cond, k, 0)).float(),
                               torch.from_numpy(np.repeat(masks, k, 0)), noise.repeat(len(frames), 1),

@@ -172,6 +172,17 @@ def missing_note(smap: SkeletonMap, names: list[str], what: str = "markers") -> 
             f"{', ...' if len(needs) > 8 else ''}): those joints are missing in every frame")
 
 
+def presets_of(kind: str | None) -> list[SkeletonMap]:
+    """The shipped presets that map files of kind ("markers", "rig", "2d"; None: all)."""
+    return [m for m in (load_map(n) for n in preset_names()) if kind is None or kind in m.kinds]
+
+
+def by_joints_made(maps: list[SkeletonMap], names: list[str]) -> list[SkeletonMap]:
+    """maps ordered by how many of the 17 joints each makes from names (then priority, then match score)."""
+    return sorted(maps, key=lambda m: (len(JOINTS) - len(m.absent(names)), m.priority, m.match_score(names), m.name),
+                  reverse=True)
+
+
 def auto_map(names: list[str], where: str = "input", kind: str | None = None) -> SkeletonMap:
     """The preset whose source names best match names.
 
@@ -180,15 +191,13 @@ def auto_map(names: list[str], where: str = "input", kind: str | None = None) ->
     else the one that makes the most joints, if it makes the pelvis and at least MIN_PARTIAL_JOINTS,
     is returned as a partial map (missing_note says what it leaves out); else the file is refused.
     """
-    maps = [m for m in (load_map(n) for n in preset_names()) if kind is None or kind in m.kinds]
+    maps = presets_of(kind)
     scored = sorted(((m.match_score(names), m.priority, m.name) for m in maps), reverse=True)
     best_score, _, best = scored[0]
     if best_score >= 1.0:
         return load_map(best)
-    by_joints = sorted(((len(JOINTS) - len(m.absent(names)), m.priority, m.match_score(names), m.name) for m in maps),
-                       reverse=True)
-    made, _, _, partial_name = by_joints[0]
-    partial = load_map(partial_name)
+    partial = by_joints_made(maps, names)[0]
+    made = len(JOINTS) - len(partial.absent(names))
     if made >= MIN_PARTIAL_JOINTS and "Pelvis" not in partial.absent(names):
         return replace(partial, partial=True)
     shown = [n.split("\x00")[0] for n in names if n.strip() and "\x00" not in n]
@@ -240,7 +249,7 @@ def _side(name: str) -> str | None:
 
 def guess_sources(joint: str, names: list[str]) -> list[str]:
     """The file's names that look like a joint's, best first (a word for the body part, and the side)."""
-    side = joint[0] if joint[0] in "RL" and joint not in ("Pelvis",) and joint[1].isupper() else None
+    side = joint[0] if joint[0] in "RL" and joint[1].isupper() else None
     part = joint[1:] if side else joint
     words = _PART_WORDS_GUESS.get(part, (part.lower(),))
     scored = []
@@ -253,16 +262,23 @@ def guess_sources(joint: str, names: list[str]) -> list[str]:
     return list(dict.fromkeys(name for _, _, name in sorted(scored)))
 
 
+def _toml_value(spec: dict[str, float], digits: str = "g") -> str:
+    """A joint's sources as a map line's value: a name, or a table of name = weight."""
+    if len(spec) == 1 and next(iter(spec.values())) == 1.0:
+        return f'"{next(iter(spec))}"'
+    return "{" + ", ".join(f'"{k}" = {w:{digits}}' for k, w in spec.items()) + "}"
+
+
 def starter_map(names: list[str], kind: str | None, where: str = "input") -> str:
     """A map TOML for a file no preset maps, every joint filled from the best guess and commented:
     first the closest preset of the file's kind (the joints it finds), then other presets of that
     kind, then a name that looks like the joint. The user checks and edits it instead of starting
     from nothing; `gfpose maps FILE --map mymap.toml` shows what it resolves."""
-    maps = [m for m in (load_map(n) for n in preset_names()) if kind is None or kind in m.kinds]
-    maps.sort(key=lambda m: (len(JOINTS) - len(m.absent(names)), m.priority, m.match_score(names)), reverse=True)
+    maps = by_joints_made(presets_of(kind), names)
+    have = {normalise_name(n): i for i, n in enumerate(names)}
     lines = [f'name = "{Path(where).stem}-map"',
              f'description = "starter map written by gfpose maps --init from {Path(where).name}: check every line"',
-             f'kinds = ["{kind}"]' if kind else "", "",
+             *([f'kinds = ["{kind}"]'] if kind else []), "",
              "# Each joint is one of the file's names, or a weighted mean of several (Pelvis = {LASI = 0.25, ...}).",
              "# 'from preset' lines were found by a shipped preset; 'guessed' lines by their names only: check those,",
              "# e.g. with `gfpose convert FILE --map THIS.toml -o check.bvh` and a look in Blender.", "", "[joints]"]
@@ -272,32 +288,27 @@ def starter_map(names: list[str], kind: str | None, where: str = "input") -> str
     for joint in [j for j in JOINTS if j not in ("Spine", "Thorax")] + ["Spine", "Thorax"]:
         line = None
         for m in maps:
-            idx = {s: m._resolve(s, {normalise_name(n): i for i, n in enumerate(names)}) for s in m.joints[joint]}
-            if all(v is not None for v in idx.values()):
-                spec = {names[i]: w for (s, w), i in zip(m.joints[joint].items(), idx.values())}
-                value = (f'"{next(iter(spec))}"' if len(spec) == 1 else
-                         "{" + ", ".join(f'"{k}" = {w:g}' for k, w in spec.items()) + "}")
-                line = f"{joint} = {value}  # from preset {m.name}"
-                chosen[joint] = spec
+            idx = [m._resolve(s, have) for s in m.joints[joint]]
+            if all(i is not None for i in idx):
+                chosen[joint] = {names[i]: w for i, w in zip(idx, m.joints[joint].values())}
+                line = f"{joint} = {_toml_value(chosen[joint])}  # from preset {m.name}"
                 break
         if line is None:
             guesses = guess_sources(joint, names)
             along = {"Spine": 0.4, "Thorax": 0.85}.get(joint)
             if guesses:
                 others = f"; other candidates: {', '.join(guesses[1:4])}" if len(guesses) > 1 else ""
-                line = f'{joint} = "{guesses[0]}"  # guessed from the name{others}'
                 chosen[joint] = {guesses[0]: 1.0}
+                line = f"{joint} = {_toml_value(chosen[joint])}  # guessed from the name{others}"
             elif along is not None and "Pelvis" in chosen and "Neck" in chosen:
-                spec = {}
-                for k, w in chosen["Pelvis"].items():
-                    spec[k] = spec.get(k, 0.0) + (1 - along) * w
-                for k, w in chosen["Neck"].items():
-                    spec[k] = spec.get(k, 0.0) + along * w
-                value = "{" + ", ".join(f'"{k}" = {w:.3g}' for k, w in spec.items()) + "}"
-                line = f"{joint} = {value}  # guessed: {along:.0%} of the way from the pelvis to the neck"
+                spec: dict[str, float] = {}
+                for share, source in ((1 - along, chosen["Pelvis"]), (along, chosen["Neck"])):
+                    for k, w in source.items():
+                        spec[k] = spec.get(k, 0.0) + share * w
                 chosen[joint] = spec
+                line = f"{joint} = {_toml_value(spec, '.3g')}  # guessed: {along:.0%} of the way from the pelvis to the neck"
             else:
                 line = f'# {joint} = "?"  # nothing looks like it: name the marker or joint (the map will not load until you do)'
         by_joint[joint] = line
     lines += [by_joint[j] for j in JOINTS]
-    return "\n".join(x for x in lines if x is not None) + "\n"
+    return "\n".join(lines) + "\n"

@@ -33,13 +33,14 @@ VENDORS = Path(__file__).parent / "data" / "vendors"
 #: one line matching regex. Refusals of body captures whose marker set no preset
 #: knows are issue 23's to turn into conversions; here they must name the file's own labels.
 UNKNOWN_SET = r"no (marker set|skeleton rig) matches|match no shipped (marker set|skeleton rig)"
+DAVIS_MISSING = ("Neck", "Head", "LElbow", "LWrist", "RElbow", "RWrist")
 LEGS_ONLY = ("Spine", "Thorax", "Neck", "Head", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist")
 EXPECTED: dict[str, tuple[str, str | None]] = {
     "ammr__2014001_C1_01.c3d": ("partial", ("Neck", "Head")),  # ISB/CAST landmarks, no head markers
     "ammr__2014001_ST.c3d": ("partial", ("Neck", "Head")),  # one frame
     "btk__1123x01EMG.c3d": ("refuse", r"holds no marker data \(analog channels only\)"),
-    "btk__561xxa01_anonym.c3d": ("refuse", UNKNOWN_SET + r".*r asis"),
-    "btk__ADemo1_rewrite_c3d_pc_float.c3d": ("refuse", UNKNOWN_SET + r".*L\.ASIS"),
+    "btk__561xxa01_anonym.c3d": ("partial", DAVIS_MISSING),  # Davis/BTS with the protocol's joint points
+    "btk__ADemo1_rewrite_c3d_pc_float.c3d": ("partial", LEGS_ONLY),  # Codamotion lower body, R.Hip/L.Hip points
     "btk__Analysis.c3d": ("refuse", r"holds only model outputs"),
     "btk__BKINtechnologies.c3d": ("refuse", UNKNOWN_SET + r".*Right_Hand"),
     "btk__DEC_INT.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
@@ -51,18 +52,18 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "btk__MotionMonitorC3D.c3d": ("refuse", UNKNOWN_SET + r".*M1"),
     "btk__MyCube.c3d": ("refuse", UNKNOWN_SET + r".*PBLeiden01_1"),
     "btk__PlugInC3D.c3d": ("partial", LEGS_ONLY),  # lower-body Plug-in Gait, DEC integer
-    "btk__Res16bits.c3d": ("refuse", UNKNOWN_SET + r".*RTET"),
+    "btk__Res16bits.c3d": ("body", None),  # Cortex, French names, medial markers told apart by description
     "btk__TESTDPI.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
-    "btk__TYPE-2.c3d": ("refuse", UNKNOWN_SET + r".*RF"),
+    "btk__TYPE-2.c3d": ("partial", LEGS_ONLY),  # single-letter labels, Helen Hayes descriptions
     "btk__bad_parameter_section.c3d": ("refuse", r"not a readable C3D file \(.*\); if your capture software"),
-    "btk__dynamic.c3d": ("refuse", UNKNOWN_SET + r".*r asis"),
+    "btk__dynamic.c3d": ("partial", ("Spine", "Thorax", "LShoulder", "RShoulder") + DAVIS_MISSING),  # c7 and shoulders never seen
     "btk__mocap36.c3d": ("refuse", UNKNOWN_SET + r".*Skeleton_Hip2"),
     "btk__parameterOverflow.c3d": ("refuse", r"no marker holds a valid sample"),
     "btk__pc_real.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
-    "btk__sample21.c3d": ("refuse", UNKNOWN_SET + r".*RTHI"),
+    "btk__sample21.c3d": ("partial", ("LHip", "LKnee", "LAnkle") + LEGS_ONLY),  # pelvis and right leg
     "btk__sgi_int.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
     "btk__shd01.c3d": ("partial", ("RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle")),  # upper body
-    "btk__standing.c3d": ("refuse", UNKNOWN_SET + r".*r asis"),
+    "btk__standing.c3d": ("partial", ("Spine", "Thorax", "LShoulder", "RShoulder") + DAVIS_MISSING),  # as dynamic
     "btk__sub_labels.c3d": ("partial", LEGS_ONLY),  # the same, under a subject prefix
     "btk__type1.c3d": ("partial", LEGS_ONLY),  # BTS Helen Hayes legs, zeros for gaps
     "ezc3d__Optotrak.c3d": ("refuse", UNKNOWN_SET + r".*Marker_1"),
@@ -157,7 +158,7 @@ def test_write_back_touches_only_body_markers(name: str, task: str, tmp_path: Pa
     assert a.labels == b.labels and a.rate == b.rate
     words_a, words_b = ra._point_words(), rb._point_words()
     kinds = point_kinds(a.labels, a.params)
-    if name in BODY_C3D:
+    if name.startswith("pycgm__"):  # Plug-in Gait with its model outputs
         assert kinds.count("model output") >= 26 and kinds.count("marker") >= 30
     for i, kind in enumerate(kinds):
         if kind != "marker":
@@ -176,10 +177,10 @@ def test_write_back_touches_only_body_markers(name: str, task: str, tmp_path: Pa
     for i in np.flatnonzero(newly.any(0)):
         assert filled[a.labels[i]] == newly[:, i].sum()
     assert not (a.observed & ~b.observed).any()  # nothing observed became missing
-    moved = dict(zip((s.strip() for s in gfpose["MOVED_LABELS"]), gfpose["MOVED_COUNTS"]))
+    moved = [(s.strip(), v) for s, v in zip(gfpose["MOVED_LABELS"], gfpose["MOVED_COUNTS"])]  # a label may repeat
     both = a.observed & b.observed
     changed = both & (np.abs(b.xyz - a.xyz).max(-1) > 0)
-    assert int(changed.sum()) == int(sum(v for k, v in moved.items() if k))
+    assert int(changed.sum()) == int(sum(v for k, v in moved if k))
     shift = np.linalg.norm(np.where(both[..., None], b.xyz - a.xyz, 0.0), axis=-1)
     assert shift.max() < 300.0  # mm: no valid sample moved more than 0.3 m
 
@@ -424,18 +425,22 @@ def test_a_take_too_short_to_smooth_is_left_alone(tmp_path: Path, capsys) -> Non
 # ---- gfpose maps --init: a starter map to edit for a file no preset maps ----
 
 def test_maps_init_writes_a_commented_starter_map_for_an_unknown_set(tmp_path) -> None:
-    """BTS's lower-case labels (Davis protocol): the joint-centre markers are found through a preset's
-    names, the trunk is placed between sacrum and C7, and what nothing names is left for the user."""
-    out = tmp_path / "bts.toml"
-    assert run(["maps", str(VENDORS / "btk__standing.c3d"), "--init", "-o", str(out)]) == 0
+    """OptiTrack Motive's Skeleton_* markers (no preset knows them): numbered markers of one body part
+    are averaged, the side is read after the set's prefix (Skeleton_LThigh1 is left), every guess is
+    commented as one, and what nothing names is left for the user."""
+    src = VENDORS / "btk__mocap36.c3d"
+    out = tmp_path / "motive.toml"
+    assert run(["maps", str(src), "--init", "-o", str(out)]) == 0
     text = out.read_text()
-    assert 'RKnee = "r knee"' in text and 'LAnkle = "l ankle"' in text and 'Neck = "c7"' in text
-    assert 'Spine = {"sacrum" = 0.6, "c7" = 0.4}' in text
+    hips = ", ".join(f'"Skeleton_Hip{i}" = 0.25' for i in range(1, 5))
+    assert f"Pelvis = {{{hips}}}  # guessed" in text
+    assert 'LKnee = {"Skeleton_LShin1" = 0.5, "Skeleton_LShin2" = 0.5}  # guessed' in text
+    assert 'RKnee = {"Skeleton_RShin1" = 0.5, "Skeleton_RShin2" = 0.5}  # guessed' in text
     unset = [line for line in text.splitlines() if line.startswith("# ") and '= "?"' in line]
-    assert {line.split()[1] for line in unset} >= {"Head", "LWrist", "RWrist"}
+    assert {line.split()[1] for line in unset} >= {"LElbow", "RElbow"}
     with pytest.raises(InputError, match="not defined"):  # it loads only once the user has named them
         io.maps.load_map(out)
-    assert run(["maps", str(VENDORS / "btk__standing.c3d"), "--init", "-o", str(out)]) == 2  # no overwrite without --force
+    assert run(["maps", str(src), "--init", "-o", str(out)]) == 2  # no overwrite without --force
 
 
 def test_maps_init_of_a_known_set_reproduces_the_preset(tmp_path) -> None:

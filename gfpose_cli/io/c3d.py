@@ -250,6 +250,55 @@ def _disambiguate(labels: list[str], descriptions: list[str]) -> list[str]:
     return out
 
 
+#: copies of one label closer than this (median over the frames both are seen) are one landmark
+#: written twice (Davis/BTS files repeat 'c7', 'r asis' in a second, computed block: the skin
+#: point moved by the marker's radius, 15 mm); the copy seen in most frames is read
+SAME_LANDMARK_M = 0.025
+
+
+def _one_of_each_copy(names: list[str], repeated: list[str], xyz: np.ndarray,
+                      observed: np.ndarray) -> tuple[list[str], list[str]]:
+    """For each repeated marker label whose copies agree within SAME_LANDMARK_M, hide all copies but
+    the one seen most (the map reads that one; the others are left as they are). Returns the names
+    and the labels so resolved; labels whose copies disagree stay repeated (the caller refuses them)."""
+    names = list(names)
+    done = []
+    for key in repeated:
+        cols = [i for i, n in enumerate(names) if "\x00" not in n and normalise_name(n) == key]
+        agree = True
+        for a in cols:
+            for b in cols:
+                both = observed[:, a] & observed[:, b]
+                if a < b and both.any() and np.median(np.linalg.norm(xyz[both, a] - xyz[both, b], axis=-1)) > SAME_LANDMARK_M:
+                    agree = False
+        if not agree:
+            continue
+        keep = max(cols, key=lambda i: (observed[:, i].sum(), -i))
+        for i in cols:
+            if i != keep:
+                names[i] = f"{names[i]}\x00copy"
+        done.append(key)
+    return names, done
+
+
+def described_names(names: list[str], descriptions: list[str]) -> list[str]:
+    """names with each marker's description in place of its label, in the short form marker sets
+    use ('Right ASIS' -> 'r asis', 'Right lateral ankle' -> 'r ankle'), where the description is
+    there, says something ('*', '', 'TARGET' do not) and is unique in the file; other names are kept."""
+    def plain(text: str) -> str:
+        words = re.sub(r"[_.\-]+", " ", text.lower()).split()
+        words = [{"right": "r", "left": "l"}.get(w, w) for w in words if w not in ("lateral", "marker", "the")]
+        return " ".join(words)
+
+    short = [plain(d) for d in descriptions] + [""] * max(0, len(names) - len(descriptions))
+    counts = Counter(short)
+    out = []
+    for name, d in zip(names, short):
+        usable = "\x00" not in name and len(d) > 1 and counts[d] == 1 and d not in ("target", "marker")
+        out.append(d if usable else name)
+    return out
+
+
 def performers(path: Path) -> list[str]:
     """The performers (label prefixes) of a C3D file, most markers first; empty when unprefixed."""
     return subjects_of(load(Path(path)).labels)
@@ -289,7 +338,8 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
         keep = [i for i, label in enumerate(labels) if label.split(":", 1)[0] == subjects[0]]
     else:
         keep = list(range(len(labels)))
-    labels = _disambiguate([labels[i] for i in keep], [descriptions[i] if i < len(descriptions) else "" for i in keep])
+    descriptions = [descriptions[i] if i < len(descriptions) else "" for i in keep]
+    labels = _disambiguate([labels[i] for i in keep], descriptions)
     kinds = [kinds[i] for i in keep]
     xyz = f.xyz[:, keep]
     observed = f.observed[:, keep]
@@ -310,15 +360,39 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
                                   if kind == "marker").items() if k > 1]
     # model outputs and virtual points are never read as markers (an ankle angle is not an ankle)
     names = [label if kind == "marker" else f"{label}\x00{kind}" for label, kind in zip(labels, kinds)]
-    smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
-        load_map(skeleton_map) if skeleton_map else auto_map(names, str(path), kind="markers"))
+    notes = list(f.notes)
+    if isinstance(skeleton_map, SkeletonMap):
+        smap = skeleton_map
+    elif skeleton_map:
+        smap = load_map(skeleton_map)
+    else:
+        try:
+            smap = auto_map(names, str(path), kind="markers")
+        except InputError as by_label:
+            described = described_names(names, descriptions)
+            try:
+                smap = auto_map(described, str(path), kind="markers") if described != names else None
+            except InputError:
+                smap = None
+            if smap is None:
+                raise by_label from None
+            names = described
+            notes.append("markers identified by their descriptions (POINT:DESCRIPTIONS); the labels match no marker set")
     used = {normalise_name(s) for s in smap.resolved_sources(names)}
-    clash = sorted(set(dupes) & used)
+    names, same = _one_of_each_copy(names, sorted(set(dupes) & used), xyz, observed)
+    clash = sorted((set(dupes) & used) - set(same))
     if clash:
         raise InputError(f"{path}: marker labels {', '.join(clash)} appear more than once; the map cannot tell them apart")
     poses, mask = smap.apply(names, xyz, observed, where=str(path))
-    notes = list(f.notes)
-    warnings = [f"{path}: {missing_note(smap, names)}"] if smap.partial else []
+    warnings = [f"{path}: {missing_note(smap, names)}"] if smap.partial and missing_note(smap, names) else []
+    unseen = [j for j, joint in enumerate(JOINTS) if not mask[:, j].any() and joint not in smap.absent(names)]
+    if unseen and mask.any():
+        have = {normalise_name(n): i for i, n in enumerate(names)}
+        empty = sorted({names[i] for j in unseen for s in smap.joints[JOINTS[j]]
+                        if (i := smap._resolve(s, have)) is not None and not observed[:, i].any()})
+        warnings.append(f"{path}: {', '.join(JOINTS[j] for j in unseen)} missing in every frame: "
+                        f"{'markers ' + ', '.join(empty) + ' hold' if empty else 'their markers are never seen together, or'} "
+                        "no valid sample")
     if not mask.any():
         raise InputError(f"{path}: no frame has the markers the map '{smap.name}' needs")
     y_screen = _param(params, "POINT", "Y_SCREEN")

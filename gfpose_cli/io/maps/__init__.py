@@ -151,8 +151,8 @@ def load_map(name_or_path: str | Path) -> SkeletonMap:
 
 
 #: a file a preset maps only in part is read when at least this many joints, the pelvis among them,
-#: come from its names (a lower body: pelvis, hips, knees, ankles); the rest are marked missing
-MIN_PARTIAL_JOINTS = 7
+#: come from its names (the pelvis and one leg: a one-sided gait set); the rest are marked missing
+MIN_PARTIAL_JOINTS = 4
 
 #: body parts, for saying in words what a partial map leaves out
 _PART_WORDS = {"Pelvis": "pelvis", "RHip": "right leg", "RKnee": "right leg", "RAnkle": "right leg",
@@ -221,7 +221,7 @@ def auto_map(names: list[str], where: str = "input", kind: str | None = None) ->
 #: guesses of starter_map: marker names (KNE, ASI) and rig bone names (a bone starts at its joint:
 #: UpperLeg is the hip, LowerLeg the knee, Foot the ankle)
 _PART_WORDS_GUESS: dict[str, tuple[str, ...]] = {
-    "Pelvis": ("pelvis", "hips", "root", "sacr", "midhip", "pelo"),
+    "Pelvis": ("pelvis", "hips", "root", "sacr", "midhip", "pelo", "hip", "waist"),
     "Hip": ("hip", "upperleg", "upleg", "thigh", "femur", "asis", "ias"),
     "Knee": ("knee", "kne", "lowerleg", "shin", "calf", "shank", "tibia", "fle", "fme"),
     "Ankle": ("ankle", "ank", "foot", "mal", "fal", "tam", "heel"),
@@ -243,7 +243,8 @@ def _side(name: str) -> str | None:
     for word, side in (("right", "R"), ("left", "L")):
         if low.startswith(word) or low.endswith(word):
             return side
-    m = re.match(r"^([RrLl])(?=[A-Z0-9_\s.\-])", raw) or re.search(r"[_\s.\-]([RrLl])$", raw)
+    m = (re.match(r"^([RrLl])(?=[A-Z0-9_\s.\-])", raw) or re.search(r"[_\s.\-]([RrLl])$", raw)
+         or re.search(r"[_\s.\-]([RL])(?=[A-Z][a-z])", raw))  # after a set's prefix: Skeleton_LThigh1
     return m.group(1).upper() if m else None
 
 
@@ -297,9 +298,17 @@ def starter_map(names: list[str], kind: str | None, where: str = "input") -> str
             guesses = guess_sources(joint, names)
             along = {"Spine": 0.4, "Thorax": 0.85}.get(joint)
             if guesses:
-                others = f"; other candidates: {', '.join(guesses[1:4])}" if len(guesses) > 1 else ""
-                chosen[joint] = {guesses[0]: 1.0}
-                line = f"{joint} = {_toml_value(chosen[joint])}  # guessed from the name{others}"
+                stem = re.sub(r"\d+$", "", guesses[0])
+                numbered = [g for g in guesses if re.fullmatch(re.escape(stem) + r"\d+", g)] if stem != guesses[0] else []
+                if len(numbered) > 1:  # Skeleton_Hip1..4: the markers of one body part, their mean
+                    chosen[joint] = {g: round(1.0 / len(numbered), 4) for g in numbered}
+                    rest = [g for g in guesses if g not in numbered]
+                    line = (f"{joint} = {_toml_value(chosen[joint])}  # guessed from the names: the mean of "
+                            f"{stem}1..{len(numbered)}{'; other candidates: ' + ', '.join(rest[:3]) if rest else ''}")
+                else:
+                    others = f"; other candidates: {', '.join(guesses[1:4])}" if len(guesses) > 1 else ""
+                    chosen[joint] = {guesses[0]: 1.0}
+                    line = f"{joint} = {_toml_value(chosen[joint])}  # guessed from the name{others}"
             elif along is not None and "Pelvis" in chosen and "Neck" in chosen:
                 spec: dict[str, float] = {}
                 for share, source in ((1 - along, chosen["Pelvis"]), (along, chosen["Neck"])):

@@ -34,6 +34,7 @@ VENDORS = Path(__file__).parent / "data" / "vendors"
 #: knows are issue 23's to turn into conversions; here they must name the file's own labels.
 UNKNOWN_SET = r"no (marker set|skeleton rig) matches|match no shipped (marker set|skeleton rig)"
 DAVIS_MISSING = ("Neck", "Head", "LElbow", "LWrist", "RElbow", "RWrist")
+UNLABELLED = r"its \d+ points are unlabelled "  # then: no body part can be told from their names ...
 LEGS_ONLY = ("Spine", "Thorax", "Neck", "Head", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist")
 EXPECTED: dict[str, tuple[str, str | None]] = {
     "ammr__2014001_C1_01.c3d": ("partial", ("Neck", "Head")),  # ISB/CAST landmarks, no head markers
@@ -42,15 +43,15 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "btk__561xxa01_anonym.c3d": ("partial", DAVIS_MISSING),  # Davis/BTS with the protocol's joint points
     "btk__ADemo1_rewrite_c3d_pc_float.c3d": ("partial", LEGS_ONLY),  # Codamotion lower body, R.Hip/L.Hip points
     "btk__Analysis.c3d": ("refuse", r"holds only model outputs"),
-    "btk__BKINtechnologies.c3d": ("refuse", UNKNOWN_SET + r".*Right_Hand"),
+    "btk__BKINtechnologies.c3d": ("refuse", r"its 2 points name only the left hand, right hand \(Right_Hand, Left_Hand\): there is no pelvis"),
     "btk__DEC_INT.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
-    "btk__Dance.c3d": ("refuse", UNKNOWN_SET + r".*Channel101"),
+    "btk__Dance.c3d": ("refuse", UNLABELLED + r"\(Channel101"),
     "btk__Eb015pi.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
     "btk__Eb015sr.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
     "btk__Empty.c3d": ("refuse", r"the file is empty \(0 bytes\)"),
-    "btk__FP1.c3d": ("refuse", UNKNOWN_SET + r".*PT00"),
-    "btk__MotionMonitorC3D.c3d": ("refuse", UNKNOWN_SET + r".*M1"),
-    "btk__MyCube.c3d": ("refuse", UNKNOWN_SET + r".*PBLeiden01_1"),
+    "btk__FP1.c3d": ("refuse", UNLABELLED + r"\(PT00"),
+    "btk__MotionMonitorC3D.c3d": ("refuse", UNLABELLED + r"\(M1"),
+    "btk__MyCube.c3d": ("refuse", UNLABELLED + r"\(PBLeiden01_1"),
     "btk__PlugInC3D.c3d": ("partial", LEGS_ONLY),  # lower-body Plug-in Gait, DEC integer
     "btk__Res16bits.c3d": ("body", None),  # Cortex, French names, medial markers told apart by description
     "btk__TESTDPI.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
@@ -66,7 +67,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "btk__standing.c3d": ("partial", ("Spine", "Thorax", "LShoulder", "RShoulder") + DAVIS_MISSING),  # as dynamic
     "btk__sub_labels.c3d": ("partial", LEGS_ONLY),  # the same, under a subject prefix
     "btk__type1.c3d": ("partial", LEGS_ONLY),  # BTS Helen Hayes legs, zeros for gaps
-    "ezc3d__Optotrak.c3d": ("refuse", UNKNOWN_SET + r".*Marker_1"),
+    "ezc3d__Optotrak.c3d": ("refuse", UNLABELLED + r"\(Marker_1"),
     "pycgm__59993_Frame_Static.c3d": ("body", None),
     "pycgm__Movement_trial.c3d": ("body", None),
     "pycgm__RoboStatic.c3d": ("body", None),

@@ -204,17 +204,49 @@ def auto_map(names: list[str], where: str = "input", kind: str | None = None) ->
     own = ", ".join(shown[:12]) + (f", ... ({len(shown)} in all)" if len(shown) > 12 else "")
     what = {"markers": "marker set", "rig": "skeleton rig"}.get(kind or "", "skeleton map")
     if best_score == 0.0:
-        raise InputError(f"{where}: its names match no shipped {what} (its {'labels' if kind == 'markers' else 'joints'}: "
-                         f"{own or 'none'}); pass {{map}} with your own .toml (`gfpose maps` lists the presets)")
-    try:
-        load_map(best).apply(names, np.zeros((1, len(names), 3)), where=where)
-        detail = ""
-    except InputError as exc:
-        detail = str(exc).split(" cannot find ", 1)[-1]
+        noun = "labels" if kind == "markers" else "joints"
+        held = what_it_holds(shown)
+        if held:
+            raise InputError(f"{where}: {held}; to read it anyway, write a map (`gfpose maps FILE --init -o mymap.toml`) "
+                             "and pass it with {map}")
+        raise InputError(f"{where}: its names match no shipped {what} (its {noun}: {own or 'none'}); pass {{map}} with "
+                         "your own .toml (`gfpose maps FILE --init -o mymap.toml` writes a starter, `gfpose maps` lists "
+                         "the presets)")
+    closest = []
+    for m in sorted(maps, key=lambda m: (m.match_score(names), m.priority), reverse=True)[:3]:
+        if m.match_score(names) == 0.0:
+            break
+        shown_lacks = list(dict.fromkeys(x for v in m.absent(names).values() for x in v))  # pelvis first
+        closest.append(f"{m.name} ({m.match_score(names):.0%} of its names found; lacks "
+                       f"{', '.join(shown_lacks[:8])}{', ...' if len(shown_lacks) > 8 else ''})")
     raise InputError(
-        f"{where}: no {what} matches its names; the closest, {best} ({best_score:.0%} of its names found), lacks "
-        f"{detail or 'some joints'}. Its own names: {own}. Pass {{map}} with a preset or your own .toml"
+        f"{where}: no {what} matches its names; the closest: {'; '.join(closest)}. Its own names: {own}. "
+        "Pass {map} with a preset or your own .toml (`gfpose maps FILE --init -o mymap.toml` writes a starter)"
     )
+
+
+def what_it_holds(names: list[str]) -> str | None:
+    """In words, what a file whose names no preset maps holds, when that is clear: unlabelled
+    points (Channel101, Marker_1, M1, PT00: a stem and a number), or names of a few body parts only
+    (Right_Hand, Left_Hand). None when the names look like a marker set gfpose does not know."""
+    if not names:
+        return None
+    shown = ", ".join(names[:6]) + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
+    stems = {re.sub(r"[\s_\-]*\d+$", "", n).lower() for n in names if re.search(r"\d+$", n)}
+    numbered = sum(bool(re.search(r"\d+$", n)) for n in names)
+    if numbered >= 0.8 * len(names) and len(stems) <= max(2, len(names) // 6):
+        return (f"its {len(names)} points are unlabelled ({shown}): no body part can be told from their names, so none "
+                "of the 17 joints (Pelvis, hips, knees, ankles, trunk, head, arms) can be placed: label them in the "
+                "capture software")
+    parts = {}
+    for joint in JOINTS:
+        for name in guess_sources(joint, names):
+            parts.setdefault(_PART_WORDS[joint] if joint not in ("LWrist", "RWrist") else
+                             ("left hand" if joint[0] == "L" else "right hand"), set()).add(name)
+    if parts and "pelvis" not in parts and len(names) <= 6:
+        return (f"its {len(names)} points name only the {', '.join(parts)} ({shown}): there is no pelvis or trunk to "
+                "place a body on")
+    return None
 
 
 #: words a source name for each joint tends to contain (after normalise_name), best first, for the

@@ -452,3 +452,69 @@ def test_maps_init_of_a_known_set_reproduces_the_preset(tmp_path) -> None:
     assert "guessed" not in joints and '"?"' not in joints
     mine, auto = io.read(src, skeleton_map=str(out)), io.read(src)
     np.testing.assert_allclose(mine.positions, auto.positions, atol=1e-6)
+
+
+# ---- several performers in one C3D: cleaned (filled) in one pass, one file written ----
+
+def two_performers(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A real walk (pycgm Movement_trial, Plug-in Gait) as two performers: Ann walks frames 0-299,
+    Ben frames 23-322 two metres to the side, with a gap knocked into one knee marker each; Box is
+    a prop under a subject prefix. Written by ezc3d as an Intel float C3D, Vicon-style labels."""
+    from gfpose_cli.io.c3d import _append_points, _empty_c3d
+
+    src = load(VENDORS / "pycgm__Movement_trial.c3d")
+    kinds = point_kinds(src.labels, src.params)
+    cols = [i for i, k in enumerate(kinds) if k == "marker" and not src.labels[i].startswith("*")]
+    labels = [src.labels[i] for i in cols]
+    ann = np.where(src.observed[:300, cols, None], src.xyz[:300, cols], np.nan)
+    ben = np.where(src.observed[23:323, cols, None], src.xyz[23:323, cols], np.nan) + np.array([0.0, 2000.0, 0.0])
+    ann[100:120, labels.index("RKNE")] = np.nan
+    ben[150:170, labels.index("LKNE")] = np.nan
+    box = np.tile(np.array([[500.0, -1500.0, 0.0], [900.0, -1500.0, 0.0], [900.0, -1100.0, 0.0], [500.0, -1100.0, 400.0]]),
+                  (300, 1, 1))
+    c = _empty_c3d(src.rate, 300)
+    c["parameters"]["POINT"]["Y_SCREEN"]["value"] = ["+Z"]
+    all_labels = [f"Ann:{x}" for x in labels] + [f"Ben:{x}" for x in labels] + [f"Box:corner{i}" for i in range(1, 5)]
+    xyz = np.concatenate([ann, ben, box], axis=1)
+    _append_points(c, all_labels, np.nan_to_num(xyz), np.isfinite(xyz).all(-1))
+    path = tmp_path / "two.c3d"
+    c.write(str(path))
+    return path, all_labels
+
+
+@pytest.mark.parametrize("task", ["denoise", "complete"])
+def test_every_performer_of_a_c3d_is_cleaned_in_one_pass(task: str, tmp_path: Path, capsys) -> None:
+    src, labels = two_performers(tmp_path)
+    out = tmp_path / f"{task}.c3d"
+    assert run([task, str(src), "-o", str(out), "--steps", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "performer Box left as it was" in err and "Ann: map 'plug-in-gait'" in err.replace("two.c3d ", "")
+    a, b = load(src), load(out)
+    assert b.labels == a.labels and b.xyz.shape == a.xyz.shape
+    assert [s.strip() for s in b.params["GFPOSE"]["SUBJECTS"]] == ["Ann", "Ben"]
+    box = [i for i, x in enumerate(labels) if x.startswith("Box:")]
+    words_a, words_b = a.raw._point_words(), b.raw._point_words()
+    assert np.array_equal(words_a[:, box], words_b[:, box])  # the prop is not touched
+    both = a.observed & b.observed
+    changed = both & (np.abs(b.xyz - a.xyz).max(-1) > 0)
+    newly = b.observed & ~a.observed
+    for who in ("Ann", "Ben"):
+        cols = [i for i, x in enumerate(labels) if x.startswith(who + ":")]
+        if task == "denoise":  # both performers cleaned, nothing invented
+            assert changed[:, cols].sum() > 0.5 * a.observed[:, cols].sum() and not newly.any()
+        else:  # each one's knocked-out knee is filled, from its own body
+            knee = labels.index(f"{who}:{'RKNE' if who == 'Ann' else 'LKNE'}")
+            gap = slice(100, 120) if who == "Ann" else slice(150, 170)
+            assert newly[gap, knee].all()
+            hip = labels.index(f"{who}:{'RASI' if who == 'Ann' else 'LASI'}")
+            assert np.all(np.linalg.norm(b.xyz[gap, knee] - b.xyz[gap, hip], axis=-1) < 700)  # mm: on that body
+    if task == "denoise":  # a performer cleaned alone comes out the same as in the joint pass
+        alone = tmp_path / "ben.c3d"
+        assert run([task, str(src), "-o", str(alone), "--subject", "Ben", "-q"]) == 0
+        ben = [i for i, x in enumerate(labels) if x.startswith("Ben:")]
+        np.testing.assert_array_equal(load(alone).raw._point_words()[:, ben], words_b[:, ben])
+        ann = [i for i, x in enumerate(labels) if x.startswith("Ann:")]
+        np.testing.assert_array_equal(load(alone).raw._point_words()[:, ann], words_a[:, ann])
+    # other outputs hold one performer: refused with the way out
+    assert run([task, str(src), "-o", str(tmp_path / "x.npz")]) == 2
+    assert "pick one with --subject" in capsys.readouterr().err

@@ -115,15 +115,35 @@ def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[s
 
     take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
                    force_read=STATE["force_read"])
+    _say_read(src, take)
+    return take
+
+
+def read_takes(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None,
+               in_fmt: Optional[str] = None, units: Optional[str] = None) -> list:
+    """Every performer of src as its own take (io.read_performers): all performers of a
+    multi-performer C3D unless subject names one; one take for any other file."""
+    from gfpose_cli import io
+
+    takes, left = io.read_performers(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
+                                     force_read=STATE["force_read"])
+    for take in takes:
+        _say_read(src, take)
+    for line in left:
+        warn(esc(word(line, flag)))
+    return takes
+
+
+def _say_read(src: Path, take) -> None:
     prov = take.provenance
+    who = f" {prov.subject}" if prov.subject else ""
     if prov.map:
-        info(esc(f"{src.name}: map '{prov.map}', {take.n_frames} frames at {take.fps:g} Hz, "
+        info(esc(f"{src.name}{who}: map '{prov.map}', {take.n_frames} frames at {take.fps:g} Hz, "
                  f"up axis {prov.up or '?'}" + (f", units {prov.units}" if prov.units else "")))
     for note in prov.notes:
         info(esc(f"{src.name}: {word(note, flag)}"))
     for line in prov.warnings:
         warn(esc(word(line, flag)))
-    return take
 
 
 def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: bool = False,
@@ -131,10 +151,16 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
     """Write a take; returns a short note on what the writer did (markers moved/filled, BVH fit)."""
     from gfpose_cli import io
 
-    if take.shard is not None and (fmt or dst.suffix.lstrip(".")).lower() != "npz":
+    first = take[0] if isinstance(take, list) else take
+    if first.shard is not None and (fmt or dst.suffix.lstrip(".")).lower() != "npz":
         raise InputError(f"{dst}: shard outputs must be NPZ (they carry the part's place for `gfpose merge`)")
-    summary = io.write(take, dst, fmt=fmt, force=force, add_joints=add_joints, into_source=into_source) or {}
-    notes = []
+    if isinstance(take, list):  # the performers of one C3D (read_takes)
+        if any(t.shard is not None for t in take) and len(take) > 1:
+            raise InputError(f"{dst}: shards hold one performer; pick one with {{subject}}")
+        summary = io.write_performers(take, dst, fmt=fmt, force=force, add_joints=add_joints) or {}
+    else:
+        summary = io.write(take, dst, fmt=fmt, force=force, add_joints=add_joints, into_source=into_source) or {}
+    notes = [f"{summary['performers']} performers"] if summary.get("performers") else []
     if "markers" in summary and summary["markers"]:
         notes.append(f"{summary['riding']} of {summary['markers']} markers ride the skeleton: "
                      f"{summary['moved']} samples moved, {summary['filled']} filled")

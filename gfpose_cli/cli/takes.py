@@ -12,7 +12,7 @@ from gfpose_cli.core.take import CompleteReport, DenoiseReport
 
 from gfpose_cli.cli.app import STATE, app
 from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt
-from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, write_take, get_shard
+from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard
 
 
 @app.command()
@@ -126,7 +126,13 @@ def complete(
     runners: dict[str, object] = {}
 
     def work(src: Path, dst: Path) -> str:
-        take = read_take(src, skeleton_map, subject, in_fmt, units)
+        takes = read_takes(src, skeleton_map, subject, in_fmt, units)
+        done = [one(src, take) for take in takes]
+        note = write_take([r for r, _ in done] if len(done) > 1 else done[0][0], dst, fmt, force, add_joints)
+        return "; ".join(f"{t.provenance.subject}: {line}" if len(takes) > 1 else line
+                         for t, (_, line) in zip(takes, done)) + (f"; {esc(note)}" if note else "")
+
+    def one(src: Path, take):
         task = "lift" if take.dim == 2 else "complete3d"
         if task not in runners:
             runners[task] = tasks.Runner.for_task(task, weights, opts)
@@ -143,12 +149,10 @@ def complete(
                 result = tasks.complete(runners[task], take, hypotheses=hypotheses, keep_observed=keep_observed,
                                         progress=update, shard=get_shard(shard),
                                         temporal=keep_observed and not per_frame)
-        note = write_take(result, dst, fmt, force, add_joints)
         left = result.report.frames_left if isinstance(result.report, CompleteReport) else 0
         how = "" if result.report.temporal else " (frame by frame)"
-        return (f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
-                + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else "")
-                + (f"; {esc(note)}" if note else ""))
+        return result, (f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
+                        + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else ""))
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 
@@ -223,12 +227,16 @@ def denoise(
     runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
 
     def work(src: Path, dst: Path) -> str:
-        take = read_take(src, skeleton_map, subject, in_fmt, units)
-        with progress_bar(f"denoising {src.name}", take.n_frames) as update:
-            result = tasks.denoise(runner, take, t0=start, progress=update, shard=get_shard(shard), temporal=not per_frame,
-                                   hold_bones=hold_bones)
-        note = write_take(result, dst, fmt, force, add_joints)
-        return f"{take.n_frames} frames; {denoise_report(result.report)}" + (f"; {note}" if note else "")
+        takes = read_takes(src, skeleton_map, subject, in_fmt, units)
+        results = []
+        for take in takes:
+            with progress_bar(f"denoising {src.name}", take.n_frames) as update:
+                results.append(tasks.denoise(runner, take, t0=start, progress=update, shard=get_shard(shard),
+                                             temporal=not per_frame, hold_bones=hold_bones))
+        note = write_take(results if len(results) > 1 else results[0], dst, fmt, force, add_joints)
+        said = "; ".join((f"{r.provenance.subject}: " if len(results) > 1 else "") + denoise_report(r.report)
+                         for r in results)
+        return f"{takes[0].n_frames} frames; {said}" + (f"; {note}" if note else "")
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 

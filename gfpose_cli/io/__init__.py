@@ -198,6 +198,52 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     return take
 
 
+def read_performers(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None,
+                    subject: str | None = None, units: str | float | None = None, *,
+                    force_read: bool = False) -> tuple[list[Take], list[str]]:
+    """Every performer of a file, each as its own take: a C3D whose labels carry several subject
+    prefixes (Derrick:, Daphnee:) gives one take per subject whose markers make a body, unless
+    subject names one; any other file gives one take. Returns the takes and, for each performer
+    left out, one sentence saying why (a prop under a subject prefix, a set no map knows). Refuses
+    when no performer can be read."""
+    path = Path(path)
+    if subject is None and format_of(path, fmt) == "c3d" and path.is_file():
+        from gfpose_cli.io.c3d import performers
+
+        who = performers(path)
+        if len(who) > 1:
+            takes, left = [], []
+            for name in who:
+                try:
+                    takes.append(read(path, fmt, skeleton_map, name, units, force_read=force_read))
+                except InputError as exc:
+                    left.append(f"{path}: performer {name} left as it was: {exc.template.removeprefix(f'{path}: ')}")
+            if not takes:
+                raise InputError(f"{path}: none of its performers ({', '.join(who)}) could be read; "
+                                 + "; ".join(line.split(' left as it was: ', 1)[-1] for line in left[:2]))
+            return takes, left
+    return [read(path, fmt, skeleton_map, subject, units, force_read=force_read)], []
+
+
+def write_performers(takes: list[Take], path: str | Path, fmt: str | None = None, force: bool = True,
+                     add_joints: bool = False) -> dict:
+    """Write the takes of read_performers: one take as write does; several (the performers of one
+    C3D) back into one copy of their C3D. Other formats hold one performer: refused with the way out."""
+    if len(takes) == 1:
+        return write(takes[0], path, fmt=fmt, force=force, add_joints=add_joints)
+    path = Path(path)
+    kind = (fmt or path.suffix.lstrip(".")).lower()
+    subjects = ", ".join(str(t.provenance.subject) for t in takes)
+    if kind != "c3d":
+        raise InputError(f"{path}: {len(takes)} performers ({subjects}) go back into one C3D file; for a {kind.upper() or 'file'} "
+                         "output pick one with {subject}")
+    if add_joints:
+        raise InputError(f"{path}: {{add_joints}} writes one performer's joints; pick one with {{subject}}")
+    from gfpose_cli.io import c3d
+
+    return c3d.write_performers(takes, path, force)
+
+
 def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | None,
           unit: tuple[float, str] | None) -> Take:
     if not path.exists():

@@ -500,9 +500,51 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     else:
         if f.raw is None:
             raise InputError(f"{back.path}: gfpose cannot write into this C3D's layout; write NPZ or BVH instead")
-        data = _patched(f, edits, back, meta)
+        data = _patched(f, [(edits, back)], meta)
     summary = {"moved": int(edits.moved.sum()), "filled": int(edits.filled.sum()), "markers": int(edits.body.sum()),
                "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": len(JOINTS) if add_joints else 0}
+    with atomic_path(Path(path), force) as tmp:
+        tmp.write_bytes(data)
+    return summary
+
+
+def write_performers(takes: list[Take], path: Path, force: bool = True) -> dict:
+    """Several performers of one C3D (each read with its subject, then edited) written back into one
+    copy of that file: each performer's markers ride its own edited skeleton, every other point is
+    kept byte for byte. GFPOSE:SUBJECTS lists the performers, GFPOSE:MAP their maps in that order."""
+    from gfpose_cli.util.atomic import atomic_path
+
+    from gfpose_cli.io import world_poses
+
+    backs = [t.writeback for t in takes]
+    if not all(isinstance(b, C3DWriteBack) for b in backs) or len({(b.path, b.digest) for b in backs}) != 1:
+        raise InputError(f"{path}: the performers written into one C3D must all come from the same C3D file")
+    back = backs[0]
+    if not Path(back.path).exists():
+        raise InputError(f"{path}: its source {back.path} is gone; write one performer at a time as NPZ")
+    f = load(Path(back.path))
+    if f.digest != back.digest:
+        raise InputError(f"{back.path} changed since it was read; run the command again")
+    if f.raw is None:
+        raise InputError(f"{back.path}: gfpose cannot write into this C3D's layout; write NPZ or BVH instead")
+    parts = []
+    for take in takes:
+        poses = world_poses(take, str(path))
+        if len(poses) != len(take.writeback.joints):
+            raise InputError(f"{path}: the take of {take.writeback.subject} has {len(poses)} frames but its source has "
+                             f"{len(take.writeback.joints)}; write NPZ instead")
+        parts.append((marker_edits(take, poses), take.writeback))
+    metas = [_provenance(t) for t in takes]
+    meta = {"MAP": [m["MAP"][0] for m in metas], "TASK": metas[0]["TASK"], "VERSION": metas[0]["VERSION"],
+            "SUBJECTS": [str(b.subject or "") for b in backs]}
+    data = _patched(f, parts, meta)
+    # points of another performer are markers of theirs, not kept points: count only what no one rode
+    kept = Counter()
+    for edits, _ in parts:
+        kept.update(edits.kept)
+    summary = {"moved": sum(int(e.moved.sum()) for e, _ in parts), "filled": sum(int(e.filled.sum()) for e, _ in parts),
+               "markers": sum(int(e.body.sum()) for e, _ in parts), "riding": sum(int(e.riding.sum()) for e, _ in parts),
+               "kept": dict(kept), "joints_added": 0, "performers": len(parts)}
     with atomic_path(Path(path), force) as tmp:
         tmp.write_bytes(data)
     return summary
@@ -567,29 +609,36 @@ def _long_runs(observed: np.ndarray) -> np.ndarray:
     return out
 
 
-def _patched(f: C3DData, edits: MarkerEdits, back: C3DWriteBack, meta: dict) -> bytes:
-    """The source file's bytes with the edited samples rewritten and the GFPOSE group set."""
-    rot, scale = back.to_canonical, back.units_to_m
-    cols_all = np.asarray(back.marker_index)
-    # a move below the file's storage resolution (float32 rounding, one integer step) writes the
-    # same bytes: it is no move, and is not counted as one
-    rows, ks = np.nonzero(edits.moved)
-    if rows.size:
-        stored = f.raw.points()[0][rows, cols_all[ks]]
-        new = (edits.new[rows, ks] @ rot) / scale
-        if f.raw.is_float:
-            same = (new.astype(np.float32) == stored.astype(np.float32)).all(-1)
-        else:
-            same = (np.rint(new / abs(f.raw.scale)) == np.rint(stored / abs(f.raw.scale))).all(-1)
-        edits.moved[rows[same], ks[same]] = False
-    changed = edits.moved | edits.filled
-    rows, ks = np.nonzero(changed)
-    cols = cols_all[ks]
-    file_xyz = (edits.new[rows, ks] @ rot) / scale  # canonical metres -> file axes and units
-    labels = f.labels
-    params = {**_flags("FILLED", [labels[c] for c in back.marker_index], edits.filled.sum(0)),
-              **_flags("MOVED", [labels[c] for c in back.marker_index], edits.moved.sum(0)), **meta}
-    return f.raw.patched(rows, cols, file_xyz, edits.filled[rows, ks], "GFPOSE", params)
+def _patched(f: C3DData, parts: list[tuple[MarkerEdits, C3DWriteBack]], meta: dict) -> bytes:
+    """The source file's bytes with the edited samples of each (edits, back) part (one per performer)
+    rewritten and the GFPOSE group set."""
+    all_rows, all_cols, all_xyz, all_filled, filled_flags, moved_flags = [], [], [], [], [], []
+    for edits, back in parts:
+        rot, scale = back.to_canonical, back.units_to_m
+        cols_all = np.asarray(back.marker_index)
+        # a move below the file's storage resolution (float32 rounding, one integer step) writes the
+        # same bytes: it is no move, and is not counted as one
+        rows, ks = np.nonzero(edits.moved)
+        if rows.size:
+            stored = f.raw.points()[0][rows, cols_all[ks]]
+            new = (edits.new[rows, ks] @ rot) / scale
+            if f.raw.is_float:
+                same = (new.astype(np.float32) == stored.astype(np.float32)).all(-1)
+            else:
+                same = (np.rint(new / abs(f.raw.scale)) == np.rint(stored / abs(f.raw.scale))).all(-1)
+            edits.moved[rows[same], ks[same]] = False
+        rows, ks = np.nonzero(edits.moved | edits.filled)
+        all_rows.append(rows)
+        all_cols.append(cols_all[ks])
+        all_xyz.append((edits.new[rows, ks] @ rot) / scale)  # canonical metres -> file axes and units
+        all_filled.append(edits.filled[rows, ks])
+        labels = [f.labels[c] for c in back.marker_index]
+        filled_flags += list(zip(labels, edits.filled.sum(0)))
+        moved_flags += list(zip(labels, edits.moved.sum(0)))
+    params = {**_flags("FILLED", [k for k, _ in filled_flags], np.array([n for _, n in filled_flags])),
+              **_flags("MOVED", [k for k, _ in moved_flags], np.array([n for _, n in moved_flags])), **meta}
+    return f.raw.patched(np.concatenate(all_rows), np.concatenate(all_cols), np.concatenate(all_xyz).reshape(-1, 3),
+                         np.concatenate(all_filled), "GFPOSE", params)
 
 
 def _flags(name: str, labels: list[str], counts: np.ndarray) -> dict:

@@ -15,6 +15,7 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note, normalise_name
+from gfpose_cli.io.maps.learn import learned_map
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import CompleteReport, DenoiseReport, Provenance, Take
 from gfpose_cli.io import c3d_raw
@@ -281,6 +282,14 @@ def _one_of_each_copy(names: list[str], repeated: list[str], xyz: np.ndarray,
     return names, done
 
 
+def _learned_warning(path: Path, smap: SkeletonMap, body) -> str:
+    """What a map learned from the markers' motion found, and how to check and keep it."""
+    parts = ", ".join(sorted(body.parts))
+    return (f"{path}: no marker set matches its names; the skeleton was learned from the markers' motion "
+            f"({len(body.segments)} rigid segments; found: {parts}): check it, and keep it for the lab's other takes "
+            f"with `gfpose maps {path.name} --learn -o mymap.toml`")
+
+
 def described_names(names: list[str], descriptions: list[str]) -> list[str]:
     """names with each marker's description in place of its label, in the short form marker sets
     use ('Right ASIS' -> 'r asis', 'Right lateral ankle' -> 'r ankle'), where the description is
@@ -361,11 +370,15 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     # model outputs and virtual points are never read as markers (an ankle angle is not an ankle)
     names = [label if kind == "marker" else f"{label}\x00{kind}" for label, kind in zip(labels, kinds)]
     notes = list(f.notes)
+    learned_warning = None
     if isinstance(skeleton_map, SkeletonMap):
         smap = skeleton_map
-    elif skeleton_map:
+    elif skeleton_map == "learn":
+        smap, body = learned_map(names, xyz, observed, str(path))
+        learned_warning = _learned_warning(path, smap, body)
+    elif skeleton_map and skeleton_map != "auto":
         smap = load_map(skeleton_map)
-    else:
+    else:  # the names (labels, then descriptions), then the markers' own motion
         try:
             smap = auto_map(names, str(path), kind="markers")
         except InputError as by_label:
@@ -374,10 +387,16 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
                 smap = auto_map(described, str(path), kind="markers") if described != names else None
             except InputError:
                 smap = None
-            if smap is None:
-                raise by_label from None
-            names = described
-            notes.append("markers identified by their descriptions (POINT:DESCRIPTIONS); the labels match no marker set")
+            if smap is not None:
+                names = described
+                notes.append("markers identified by their descriptions (POINT:DESCRIPTIONS); the labels match no marker set")
+            else:
+                try:
+                    smap, body = learned_map(names, xyz, observed, str(path))
+                except InputError as by_motion:
+                    why = by_motion.template.removeprefix(f"{path}: ")
+                    raise InputError(f"{by_label.template.rstrip('.')}. A map learned from the markers' motion failed too: {why}") from None
+                learned_warning = _learned_warning(path, smap, body)
     used = {normalise_name(s) for s in smap.resolved_sources(names)}
     names, same = _one_of_each_copy(names, sorted(set(dupes) & used), xyz, observed)
     clash = sorted((set(dupes) & used) - set(same))
@@ -385,6 +404,8 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
         raise InputError(f"{path}: marker labels {', '.join(clash)} appear more than once; the map cannot tell them apart")
     poses, mask = smap.apply(names, xyz, observed, where=str(path))
     warnings = [f"{path}: {missing_note(smap, names)}"] if smap.partial and missing_note(smap, names) else []
+    if learned_warning:
+        warnings.insert(0, learned_warning)
     unseen = [j for j, joint in enumerate(JOINTS) if not mask[:, j].any() and joint not in smap.absent(names)]
     if unseen and mask.any():
         have = {normalise_name(n): i for i, n in enumerate(names)}

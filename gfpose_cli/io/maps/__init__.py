@@ -30,8 +30,21 @@ def normalise_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class RigidPoint:
+    """A joint fixed in one segment: where the segment's markers sit in its own frame (metres;
+    a name may also be a joint of the same map found before, such as the hip for the thigh) and
+    where the joint sits in that frame. Found in every frame by a rigid fit of the markers seen."""
+
+    markers: tuple[tuple[str, tuple[float, float, float]], ...]
+    at: tuple[float, float, float]
+    segment: str = ""
+
+
+@dataclass(frozen=True)
 class SkeletonMap:
-    """One preset: for each of the 17 joints, source names and weights."""
+    """One preset: for each of the 17 joints, source names and weights (a weighted mean of the
+    file's points), or rigid points (a learned map: gfpose_cli.io.maps.learn); a joint with neither
+    is one the set has no markers for, missing in every frame."""
 
     name: str
     description: str
@@ -42,9 +55,16 @@ class SkeletonMap:
     #: a joint whose sources the file lacks is missing in every frame instead of refused (auto_map sets
     #: it for a file that holds whole body parts of a preset, e.g. lower-body Plug-in Gait)
     partial: bool = False
+    rigid: dict[str, tuple[RigidPoint, ...]] = field(default_factory=dict)
+
+    def _names_of(self, joint: str) -> list[str]:
+        """The file names a joint reads: its weighted sources, or its rigid points' markers."""
+        if joint in self.rigid:
+            return list(dict.fromkeys(n for rp in self.rigid[joint] for n, _ in rp.markers if n not in JOINTS))
+        return list(self.joints.get(joint, {}))
 
     def sources(self) -> set[str]:
-        return {normalise_name(s) for w in self.joints.values() for s in w}
+        return {normalise_name(s) for joint in JOINTS for s in self._names_of(joint)}
 
     def _resolve(self, source: str, have: dict[str, int]) -> int | None:
         """Index of a source name (or one of its aliases) among the file's names."""
@@ -57,7 +77,7 @@ class SkeletonMap:
     def resolved_sources(self, names: list[str]) -> list[str]:
         """The file's names this map would read."""
         have = {normalise_name(n): i for i, n in enumerate(names)}
-        idx = {self._resolve(s, have) for w in self.joints.values() for s in w}
+        idx = {self._resolve(s, have) for joint in JOINTS for s in self._names_of(joint)}
         return [names[i] for i in sorted(i for i in idx if i is not None)]
 
     def match_score(self, names: list[str]) -> float:
@@ -71,6 +91,15 @@ class SkeletonMap:
         have = {normalise_name(n): i for i, n in enumerate(names)}
         out = {}
         for joint in JOINTS:
+            if joint in self.rigid:  # some segment holding it has three markers (or joints) to fit
+                usable = any(sum(n in JOINTS or self._resolve(n, have) is not None for n, _ in rp.markers) >= 3
+                             for rp in self.rigid[joint])
+                if not usable:
+                    out[joint] = self._names_of(joint)
+                continue
+            if not self.joints[joint]:
+                out[joint] = []  # the set has no markers for it
+                continue
             missing = [s for s in self.joints[joint] if self._resolve(s, have) is None]
             if missing:
                 out[joint] = missing
@@ -92,6 +121,10 @@ class SkeletonMap:
         absent: list[str] = []
         for j, joint in enumerate(JOINTS):
             weights = self.joints[joint]
+            if joint in self.rigid or not weights:
+                if not weights and joint not in self.rigid:
+                    absent.append(f"{joint} (the map leaves it out)")
+                continue
             cols = [self._resolve(s, have) for s in weights]
             missing = [s for s, c in zip(weights, cols) if c is None]
             if missing:
@@ -103,9 +136,55 @@ class SkeletonMap:
             value = np.einsum("k,fkd->fd", w, np.nan_to_num(positions[:, cols]))
             out[seen, j] = value[seen]
             mask[:, j] = seen
+        self._apply_rigid(have, positions, observed, out, mask)
         if absent and not self.partial:
             raise InputError(f"{where}: map '{self.name}' cannot find {'; '.join(absent)}")
         return out, mask
+
+    def _apply_rigid(self, have: dict[str, int], positions: np.ndarray, observed: np.ndarray,
+                     out: np.ndarray, mask: np.ndarray) -> None:
+        """Place the rigid joints in every frame where three of a segment's points are seen; a joint
+        held by two segments is the mean of the two. Joints that other segments use as points (the
+        hip for the thigh) are placed first."""
+        from gfpose_cli.kinematics.functional import kabsch
+
+        pending = [j for j in JOINTS if j in self.rigid]
+        for _ in range(len(pending) + 1):
+            if not pending:
+                break
+            left = []
+            for joint in pending:
+                j = JOINTS.index(joint)
+                waits = any(n in pending and n != joint for rp in self.rigid[joint] for n, _ in rp.markers)
+                if waits:
+                    left.append(joint)
+                    continue
+                total = np.zeros((positions.shape[0], 3))
+                count = np.zeros(positions.shape[0])
+                for rp in self.rigid[joint]:
+                    ref, pts, seen = [], [], []
+                    for n, local in rp.markers:
+                        if n in JOINTS:
+                            k = JOINTS.index(n)
+                            pts.append(np.nan_to_num(out[:, k]))
+                            seen.append(mask[:, k])
+                        else:
+                            c = self._resolve(n, have)
+                            if c is None:
+                                continue
+                            pts.append(np.nan_to_num(positions[:, c]))
+                            seen.append(observed[:, c])
+                        ref.append(local)
+                    if len(ref) < 3:
+                        continue
+                    R, t, valid = kabsch(np.asarray(ref), np.stack(pts, 1), np.stack(seen, 1))
+                    est = np.einsum("fij,j->fi", R, np.asarray(rp.at)) + t
+                    total[valid] += est[valid]
+                    count[valid] += 1
+                ok = count > 0
+                out[ok, j] = total[ok] / count[ok, None]
+                mask[:, j] = ok
+            pending = left
 
 
 def _parse(data: dict, name: str) -> SkeletonMap:
@@ -113,11 +192,17 @@ def _parse(data: dict, name: str) -> SkeletonMap:
     if not isinstance(joints_raw, dict):
         raise InputError(f"map {name}: needs a [joints] table")
     joints: dict[str, dict[str, float]] = {}
+    rigid: dict[str, tuple[RigidPoint, ...]] = {}
     for joint in JOINTS:
         spec = next((v for k, v in joints_raw.items() if k.lower() == joint.lower()), None)
         if spec is None:
             raise InputError(f"map {name}: joint {joint} is not defined")
-        if isinstance(spec, str):
+        if spec == "":  # the set has no markers for it: missing in every frame
+            joints[joint] = {}
+        elif isinstance(spec, dict) and "rigid" in spec:
+            joints[joint] = {}
+            rigid[joint] = _parse_rigid(spec["rigid"], name, joint)
+        elif isinstance(spec, str):
             joints[joint] = {spec: 1.0}
         elif isinstance(spec, dict) and spec and all(isinstance(v, (int, float)) for v in spec.values()):
             joints[joint] = {str(k): float(v) for k, v in spec.items()}
@@ -127,7 +212,27 @@ def _parse(data: dict, name: str) -> SkeletonMap:
                for k, v in data.get("aliases", {}).items()}
     return SkeletonMap(name=str(data.get("name", name)), description=str(data.get("description", "")),
                        joints=joints, aliases=aliases, priority=int(data.get("priority", 0)),
-                       kinds=tuple(str(k) for k in data.get("kinds", ("markers", "rig"))))
+                       kinds=tuple(str(k) for k in data.get("kinds", ("markers", "rig"))),
+                       partial=any(not joints[j] and j not in rigid for j in JOINTS), rigid=rigid)
+
+
+def _xyz(value, name: str, joint: str) -> tuple[float, float, float]:
+    if not (isinstance(value, list) and len(value) == 3 and all(isinstance(v, (int, float)) for v in value)):
+        raise InputError(f"map {name}: joint {joint}: a rigid point needs [x, y, z] in metres, got {value!r}")
+    return (float(value[0]), float(value[1]), float(value[2]))
+
+
+def _parse_rigid(raw, name: str, joint: str) -> tuple[RigidPoint, ...]:
+    """`Joint = {rigid = [{markers = {M1 = [x, y, z], ...}, at = [x, y, z]}, ...]}`: rigid points."""
+    if not isinstance(raw, list) or not raw:
+        raise InputError(f"map {name}: joint {joint}: rigid must be a list of {{markers = ..., at = [x, y, z]}}")
+    out = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("markers"), dict) or len(item["markers"]) < 3:
+            raise InputError(f"map {name}: joint {joint}: each rigid point needs markers (three or more) and at")
+        out.append(RigidPoint(markers=tuple((str(k), _xyz(v, name, joint)) for k, v in item["markers"].items()),
+                              at=_xyz(item.get("at"), name, joint), segment=str(item.get("segment", ""))))
+    return tuple(out)
 
 
 def preset_names() -> list[str]:
@@ -168,6 +273,9 @@ def missing_note(smap: SkeletonMap, names: list[str], what: str = "markers") -> 
         return None
     parts = list(dict.fromkeys(_PART_WORDS[j] for j in absent))
     needs = sorted({s for v in absent.values() for s in v})
+    if not needs:  # a map that leaves them out (a learned map: not found in the motion)
+        why = "not found in the markers' motion" if smap.rigid else f"map '{smap.name}' leaves them out"
+        return f"no {what} for the {', '.join(parts)} ({', '.join(absent)}: {why}): those joints are missing in every frame"
     return (f"no {what} for the {', '.join(parts)} ({', '.join(absent)} need {', '.join(needs[:8])}"
             f"{', ...' if len(needs) > 8 else ''}): those joints are missing in every frame")
 

@@ -1,0 +1,146 @@
+"""Segments and joint centres from the markers' own motion (functional methods of biomechanics).
+
+Markers that keep their mutual distances over a take ride one rigid segment (`rigid_clusters`); a
+segment with three or more markers has a pose in every frame where three are seen (`segment_poses`,
+weighted Kabsch); the joint between two segments is the point fixed in both (`score_centre`: the
+SCoRE of Ehrig et al. 2006, a linear least-squares fit), or, when one side has fewer than three
+markers, the point its markers keep a constant distance from in the other's frame
+(`sphere_centre`: the functional sphere fit of hip-centre methods). A hinge (the knee) leaves the
+centre free along its axis; a weak pull toward the midpoint of the two segments' markers picks the
+point between them. All in the file's own axes and metres; no names, no model.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: two markers ride one segment when their distance varies less than this over the take (std, m)
+RIGID_STD_M = 0.005
+#: frames two markers must be seen together to be compared
+MIN_FRAMES = 20
+
+
+def distance_spread(xyz: np.ndarray, observed: np.ndarray, min_frames: int = MIN_FRAMES) -> np.ndarray:
+    """(N, N): the std over frames of the distance between markers i and j (inf where they are seen
+    together in fewer than min_frames frames)."""
+    F, N, _ = xyz.shape
+    out = np.full((N, N), np.inf)
+    np.fill_diagonal(out, 0.0)
+    for i in range(N):
+        both = observed[:, i:i + 1] & observed[:, i + 1:]
+        d = np.linalg.norm(xyz[:, i:i + 1] - xyz[:, i + 1:], axis=-1)
+        n = both.sum(0)
+        mean = np.where(both, d, 0.0).sum(0) / np.maximum(n, 1)
+        var = np.where(both, (d - mean) ** 2, 0.0).sum(0) / np.maximum(n - 1, 1)
+        std = np.where(n >= min_frames, np.sqrt(var), np.inf)
+        out[i, i + 1:] = std
+        out[i + 1:, i] = std
+    return out
+
+
+def rigid_clusters(xyz: np.ndarray, observed: np.ndarray, tol: float = RIGID_STD_M,
+                   min_frames: int = MIN_FRAMES) -> list[list[int]]:
+    """Groups of markers that move as one rigid body (complete-linkage clustering of the distance
+    spreads, cut at tol), largest first; every marker seen in min_frames frames is in one group."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    seen = np.flatnonzero(observed.sum(0) >= min_frames)
+    if len(seen) == 0:
+        return []
+    if len(seen) == 1:
+        return [[int(seen[0])]]
+    spread = distance_spread(xyz[:, seen], observed[:, seen], min_frames)
+    spread = np.where(np.isfinite(spread), spread, 1.0)  # never seen together: not one body
+    labels = fcluster(linkage(squareform(spread, checks=False), method="complete"), t=tol, criterion="distance")
+    groups = [[int(seen[i]) for i in np.flatnonzero(labels == c)] for c in np.unique(labels)]
+    return sorted(groups, key=lambda g: (-len(g), g[0]))
+
+
+def kabsch(ref: np.ndarray, obs: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame, the rotation R (F, 3, 3) and translation t (F, 3) with obs ~ R ref + t, weighting
+    point k by w[f, k] (0: not seen). valid (F,): at least three points seen, not in a line."""
+    F, K, _ = obs.shape
+    w = w.astype(np.float64)
+    total = w.sum(1)
+    valid = (w > 0).sum(1) >= 3
+    safe = np.maximum(total, 1e-12)[:, None]
+    mu_r = (w @ ref) / safe  # (F, 3)
+    mu_o = np.einsum("fk,fkd->fd", w, np.nan_to_num(obs)) / safe
+    a = ref[None] - mu_r[:, None]
+    b = np.nan_to_num(obs) - mu_o[:, None]
+    H = np.einsum("fk,fki,fkj->fij", w, a, b)
+    U, S, Vt = np.linalg.svd(H)
+    d = np.sign(np.linalg.det(np.einsum("fij,fjk->fik", Vt.transpose(0, 2, 1), U.transpose(0, 2, 1))))
+    D = np.tile(np.eye(3), (F, 1, 1))
+    D[:, 2, 2] = d
+    R = np.einsum("fij,fjk,fkl->fil", Vt.transpose(0, 2, 1), D, U.transpose(0, 2, 1))
+    t = mu_o - np.einsum("fij,fj->fi", R, mu_r)
+    valid &= S[:, 1] > 1e-6 * np.maximum(S[:, 0], 1e-12)  # three points in a line fix no rotation
+    return R, t, valid
+
+
+def reference_layout(pts: np.ndarray, seen: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """(K, 3): the markers' positions in the segment's own frame (a Procrustes mean over frames),
+    centred on their centroid."""
+    full = seen.all(1)
+    f0 = int(np.flatnonzero(full)[0]) if full.any() else int(np.argmax(seen.sum(1)))
+    ref = np.where(seen[f0][:, None], pts[f0], np.nanmean(np.where(seen[..., None], pts, np.nan), axis=0))
+    ref = ref - ref.mean(0)
+    for _ in range(iterations):
+        R, t, valid = kabsch(ref, pts, seen)
+        local = np.einsum("fji,fkj->fki", R, np.nan_to_num(pts) - t[:, None])  # R^T (p - t)
+        ok = seen & valid[:, None]
+        ref = (np.where(ok[..., None], local, 0.0).sum(0) / np.maximum(ok.sum(0), 1)[:, None])
+        ref = ref - ref.mean(0)
+    return ref
+
+
+def segment_poses(pts: np.ndarray, seen: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The segment's pose in every frame: R (F, 3, 3), t (F, 3) mapping ref to the markers, valid (F,)."""
+    return kabsch(ref, pts, seen)
+
+
+def _ridge_solve(A: np.ndarray, b: np.ndarray, prior: np.ndarray, ridge: float, n_pulled: int | None = None) -> np.ndarray:
+    """Least squares with a ridge toward prior on the first n_pulled unknowns (all by default)."""
+    AtA = A.T @ A
+    n = len(AtA) if n_pulled is None else n_pulled
+    pull = np.zeros(len(AtA))
+    pull[:n] = ridge * np.trace(AtA[:n, :n]) / n
+    return np.linalg.solve(AtA + np.diag(pull), A.T @ b + pull * prior)
+
+
+def score_centre(Ra: np.ndarray, ta: np.ndarray, Rb: np.ndarray, tb: np.ndarray, ok: np.ndarray,
+                 prior_a: np.ndarray, prior_b: np.ndarray, ridge: float = 1e-3) -> tuple[np.ndarray, np.ndarray, float]:
+    """SCoRE: the point fixed in segment a (c_a, its frame) and in segment b (c_b) over the frames
+    ok; a weak ridge toward the priors settles a hinge's free axis. Returns c_a, c_b and the RMS (m)
+    of the two estimates' disagreement, the joint's misfit."""
+    idx = np.flatnonzero(ok)
+    A = np.concatenate([Ra[idx], -Rb[idx]], axis=2).reshape(-1, 6)
+    b = (tb[idx] - ta[idx]).reshape(-1)
+    x = _ridge_solve(A, b, np.concatenate([prior_a, prior_b]), ridge)
+    ca, cb = x[:3], x[3:]
+    gap = (np.einsum("fij,j->fi", Ra[idx], ca) + ta[idx]) - (np.einsum("fij,j->fi", Rb[idx], cb) + tb[idx])
+    return ca, cb, float(np.sqrt((gap ** 2).sum(-1).mean()))
+
+
+def sphere_centre(Ra: np.ndarray, ta: np.ndarray, valid: np.ndarray, pts: np.ndarray, seen: np.ndarray,
+                  prior: np.ndarray, ridge: float = 1e-3) -> tuple[np.ndarray, float]:
+    """The point c (in segment a's frame) that the markers pts (F, M, 3) keep a constant distance
+    from, each its own, over the frames where a has a pose: a shared-centre algebraic sphere fit
+    with a weak ridge toward prior. Returns c and the RMS (m) of the distances around their means."""
+    F, M, _ = pts.shape
+    local = np.einsum("fji,fmj->fmi", Ra, np.nan_to_num(pts) - ta[:, None])  # R^T (p - t)
+    rows, cols = np.nonzero(seen & valid[:, None])
+    q = local[rows, cols]
+    # |q - c|^2 = r_m^2 for marker m, written about the prior (u = c - prior): 2 (q - prior).u + d_m = |q - prior|^2
+    shift = prior
+    A = np.zeros((len(q), 3 + M))
+    A[:, :3] = 2 * (q - shift)
+    A[np.arange(len(q)), 3 + cols] = 1.0
+    b = ((q - shift) ** 2).sum(-1)
+    x = _ridge_solve(A, b, np.zeros(3 + M), ridge, n_pulled=3)
+    c = x[:3] + shift
+    dist = np.linalg.norm(q - c, axis=-1)
+    spread = [dist[cols == m] - dist[cols == m].mean() for m in range(M) if (cols == m).any()]
+    rms = float(np.sqrt(np.mean(np.concatenate(spread) ** 2))) if spread else float("inf")
+    return c, rms

@@ -83,10 +83,10 @@ def section_a() -> None:
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for name in UNKNOWN:
-            out = Path(tmp) / "out.npz"
+            out = Path(tmp) / f"{Path(name).stem}.npz"
             code, err = gfpose("convert", str(VENDORS / name), "-o", str(out), "-q")
             if code == 0:
-                take = io.read(out)
+                take = io.read(VENDORS / name)
                 r = body_report(take.positions.astype(np.float64), take.mask)
                 mm = {k: ("-" if v is None else f"{v * 1000:.0f}") for k, v in r["lengths"].items()}
                 found = int(take.mask.any(0).sum())

@@ -33,6 +33,7 @@ VENDORS = Path(__file__).parent / "data" / "vendors"
 #: one line matching regex. Refusals of body captures whose marker set no preset
 #: knows are issue 23's to turn into conversions; here they must name the file's own labels.
 UNKNOWN_SET = r"no (marker set|skeleton rig) matches|match no shipped (marker set|skeleton rig)"
+CLUSTERS_MISSING = ("Neck", "Head", "LWrist", "RWrist")  # no head or hand clusters
 DAVIS_MISSING = ("Neck", "Head", "LElbow", "LWrist", "RElbow", "RWrist")
 UNLABELLED = r"its \d+ points are unlabelled "  # then: no body part can be told from their names ...
 LEGS_ONLY = ("Spine", "Thorax", "Neck", "Head", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist")
@@ -44,7 +45,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "btk__ADemo1_rewrite_c3d_pc_float.c3d": ("partial", LEGS_ONLY),  # Codamotion lower body, R.Hip/L.Hip points
     "btk__Analysis.c3d": ("refuse", r"holds only model outputs"),
     "btk__BKINtechnologies.c3d": ("refuse", r"its 2 points name only the left hand, right hand \(Right_Hand, Left_Hand\): there is no pelvis"),
-    "btk__DEC_INT.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
+    "btk__DEC_INT.c3d": ("partial", CLUSTERS_MISSING),  # technical clusters: a map learned from their motion
     "btk__Dance.c3d": ("refuse", UNLABELLED + r"\(Channel101"),
     "btk__Eb015pi.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
     "btk__Eb015sr.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
@@ -60,9 +61,9 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "btk__dynamic.c3d": ("partial", ("Spine", "Thorax", "LShoulder", "RShoulder") + DAVIS_MISSING),  # c7 and shoulders never seen
     "btk__mocap36.c3d": ("refuse", UNKNOWN_SET + r".*Skeleton_Hip2"),
     "btk__parameterOverflow.c3d": ("refuse", r"no marker holds a valid sample"),
-    "btk__pc_real.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
+    "btk__pc_real.c3d": ("partial", CLUSTERS_MISSING),  # the same take, Intel float
     "btk__sample21.c3d": ("partial", ("LHip", "LKnee", "LAnkle") + LEGS_ONLY),  # pelvis and right leg
-    "btk__sgi_int.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
+    "btk__sgi_int.c3d": ("partial", CLUSTERS_MISSING),  # the same take, MIPS integer
     "btk__shd01.c3d": ("partial", ("RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle")),  # upper body
     "btk__standing.c3d": ("partial", ("Spine", "Thorax", "LShoulder", "RShoulder") + DAVIS_MISSING),  # as dynamic
     "btk__sub_labels.c3d": ("partial", LEGS_ONLY),  # the same, under a subject prefix
@@ -518,3 +519,14 @@ def test_every_performer_of_a_c3d_is_cleaned_in_one_pass(task: str, tmp_path: Pa
     # other outputs hold one performer: refused with the way out
     assert run([task, str(src), "-o", str(tmp_path / "x.npz")]) == 2
     assert "pick one with --subject" in capsys.readouterr().err
+
+
+def test_the_c3d_package_fallback_reads_float_array_parameters() -> None:
+    """Parameters read through the `c3d` package (MIPS files, which ezc3d refuses) keep their float
+    arrays: a lookup table of every accessor once turned each float array into an empty list."""
+    from gfpose_cli.io.c3d import _pyc3d_params
+
+    params = _pyc3d_params(VENDORS / "btk__Eb015sr.c3d")
+    scales = params["ANALOG"]["SCALE"]
+    used = int(params["ANALOG"]["USED"][0])
+    assert used == 16 and len(scales) >= used and all(s > 0 for s in scales[:used])

@@ -8,10 +8,11 @@ import typer
 from rich.table import Table
 
 from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.skeleton import JOINTS
 
 from gfpose_cli.cli.app import STATE, app, out
 from gfpose_cli.cli.options import Output, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast
-from gfpose_cli.cli.common import progress_bar, esc, info, check_output, expand, run_batch, read_take, write_take
+from gfpose_cli.cli.common import progress_bar, esc, info, check_output, expand, run_batch, read_take, write_take, warn
 
 
 @app.command()
@@ -106,15 +107,41 @@ def maps(
     units: Units = None,
     force_read: ForceRead = False,
     init: Annotated[bool, typer.Option("--init", help="Write a starter map for FILE (-o mymap.toml): every joint filled from the closest presets of its kind, else guessed from the names, each line commented; edit it and pass it with --map.")] = False,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where --init writes the map (.toml).")] = None,
+    learn: Annotated[bool, typer.Option("--learn", help="Write a map learned from the markers' own motion (-o mymap.toml): segments from markers that move rigidly together (three or more each), joint centres where neighbouring segments turn about a fixed point; for a static plus range-of-motion trial of the lab's marker set, reused with --map on its other takes.")] = False,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Where --init or --learn writes the map (.toml).")] = None,
     force: Force = False,
 ) -> None:
     """List the skeleton-map presets, or show how each of the 17 joints of FILE is resolved.
 
     Example: [bold]gfpose maps take01.c3d --subject Derrick[/]
              [bold]gfpose maps take01.c3d --init -o mymap.toml[/]   (a starter map to edit)
+             [bold]gfpose maps rom01.c3d --learn -o mymap.toml[/]   (a map learned from the markers' motion)
     """
     from gfpose_cli.io.maps import load_map, preset_names
+
+    if learn:
+        from gfpose_cli import io
+        from gfpose_cli.io.maps.learn import learned_map, map_toml
+        from gfpose_cli.util.atomic import atomic_path
+
+        if file is None or output is None:
+            raise InputError("--learn needs a FILE (a C3D) and --output mymap.toml")
+        if init:
+            raise InputError("pass --init (a starter map from the names) or --learn (a map from the motion), not both")
+        check_output(output, force)
+        names, xyz, observed = io.source_markers(file, in_fmt, subject, units)
+        smap, body = learned_map(names, xyz, observed, str(file), name=f"{file.stem}-learned")
+        with atomic_path(output, force) as tmp:
+            tmp.write_text(map_toml(smap, body, names))
+        found = [j for j in smap.rigid]
+        missing = [j for j in JOINTS if j not in smap.rigid]
+        info(f"[green]wrote[/] {esc(output)}: a map learned from the motion of {esc(file.name)}'s markers "
+             f"({len(body.segments)} rigid segments): {len(found)} joints found"
+             + (f"; not found: {', '.join(missing)}" if missing else "")
+             + f"; check it with `gfpose maps {esc(file.name)} --map {esc(output.name)}`")
+        for note in body.notes:
+            warn(esc(f"{file.name}: {note}"))
+        return
 
     if init:
         from gfpose_cli import io
@@ -145,13 +172,20 @@ def maps(
         return
     STATE["force_read"] = force_read
     take = read_take(file, skeleton_map, subject, in_fmt, units)
-    smap = load_map(take.provenance.map) if take.provenance.map in preset_names() else None
+    smap = getattr(take.writeback, "skeleton_map", None) or (
+        load_map(take.provenance.map) if take.provenance.map in preset_names() else None)
     table = Table(title=f"{file.name}: map '{take.provenance.map or '-'}', {take.n_frames} frames")
     for col in ("joint", "from", "frames seen"):
         table.add_column(col, justify="right" if col == "frames seen" else "left")
     for j, joint in enumerate(take.joint_names):
-        source = ", ".join(f"{k} x{w:g}" if len(smap.joints[joint]) > 1 else k
-                           for k, w in smap.joints[joint].items()) if smap else "-"
+        if smap is not None and joint in smap.rigid:  # a learned map: fixed in a segment
+            source = " + ".join(f"rigid in {rp.segment or 'a segment'} ({', '.join(n for n, _ in rp.markers)})"
+                                for rp in smap.rigid[joint])
+        elif smap is not None and not smap.joints.get(joint):
+            source = "(none)"
+        else:
+            source = ", ".join(f"{k} x{w:g}" if len(smap.joints[joint]) > 1 else k
+                               for k, w in smap.joints[joint].items()) if smap else "-"
         table.add_row(joint, esc(source), f"{take.mask[:, j].mean():.1%}")
     out.print(table)
 

@@ -367,9 +367,32 @@ def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.
 
 
 class _SourceNames(Exception):
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: list[str], positions=None, observed=None) -> None:  # noqa: ANN001
         super().__init__("source names")
         self.names = names
+        self.positions = positions
+        self.observed = observed
+
+
+def source_markers(path: str | Path, fmt: str | None = None, subject: str | None = None,
+                   units: str | float | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A C3D's marker names (points that are not markers carry a \x00 mark), positions (F, N, 3;
+    metres, the file's axes) and which samples are valid, as the reader hands them to a map: what
+    a map is learned from (`gfpose maps FILE --learn`)."""
+    from gfpose_cli.io.maps import SkeletonMap
+
+    class Catcher(SkeletonMap):
+        def apply(self, names, positions, observed=None, where="input"):  # noqa: ANN001, ANN201
+            raise _SourceNames(list(names), positions, observed)
+
+    path = Path(path)
+    if format_of(path, fmt) != "c3d":
+        raise InputError(f"{path}: a map is learned from the markers of a C3D file; this is {format_of(path, fmt).upper()}")
+    try:
+        _read(path, fmt, Catcher(name="catch", description="", joints={}), subject, parse_units(units))  # type: ignore[arg-type]
+    except _SourceNames as found:
+        return found.names, np.asarray(found.positions, dtype=np.float64), np.asarray(found.observed, dtype=bool)
+    raise InputError(f"{path}: could not read its markers")
 
 
 def source_names(path: str | Path, fmt: str | None = None, subject: str | None = None) -> tuple[list[str], str]:

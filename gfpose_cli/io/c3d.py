@@ -119,13 +119,15 @@ def _pyc3d_params(path: Path) -> dict:
 def _pyc3d_value(param) -> list:
     """A py-c3d Param as a list: strings for char data, numbers otherwise (scalars too)."""
     size = param.bytes_per_element
+    # each accessor asserts the element size it reads: only the one that fits is touched (a table
+    # of all of them read every one, and a float array came back empty)
     if not param.dimensions:
         if size == -1:
             return [param.bytes_value.decode("latin-1")]
-        return [{4: param.float_value, 2: param.int16_value}.get(size, param.uint8_value)]
+        return [param.float_value if size == 4 else param.int16_value if size == 2 else param.uint8_value]
     if size == -1:
         return [str(s) for s in np.atleast_1d(param.string_array).ravel()]
-    array = {4: param.float_array, 2: param.int16_array}.get(size, param.uint8_array)
+    array = param.float_array if size == 4 else param.int16_array if size == 2 else param.uint8_array
     return np.atleast_1d(array).ravel().tolist()
 
 

@@ -510,7 +510,7 @@ def learned_map(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
     return smap, body
 
 
-def map_toml(smap: "SkeletonMap", body: LearnedBody | None = None, where: str = "input") -> str:
+def map_toml(smap: "SkeletonMap", body: LearnedBody | None = None, names: list[str] | None = None) -> str:
     """A learned map as TOML, every joint commented with its segment and the fit, for a user to check
     and to reuse (`--map mymap.toml`) on the lab's other takes with the same markers."""
     def num(v: float) -> str:
@@ -525,8 +525,8 @@ def map_toml(smap: "SkeletonMap", body: LearnedBody | None = None, where: str = 
              "# `gfpose convert FILE --map THIS.toml -o check.bvh` and a look in Blender.", ""]
     if body is not None:
         for part, seg in sorted(body.parts.items(), key=lambda kv: kv[1]):
-            labels = ", ".join(str(m) for m in body.segments[seg].markers)
-            lines.append(f"# segment {part}: file points {labels}")
+            labels = ", ".join(names[m] if names else str(m) for m in body.segments[seg].markers)
+            lines.append(f"# segment {part}: markers {labels}")
         for note in body.notes:
             lines.append(f"# note: {note}")
         lines.append("")

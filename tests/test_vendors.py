@@ -529,4 +529,4 @@ def test_the_c3d_package_fallback_reads_float_array_parameters() -> None:
     params = _pyc3d_params(VENDORS / "btk__Eb015sr.c3d")
     scales = params["ANALOG"]["SCALE"]
     used = int(params["ANALOG"]["USED"][0])
-    assert used == 16 and len(scales) >= used and all(s > 0 for s in scales[:used])
+    assert used == 16 and len(scales) >= used and all(s != 0 and np.isfinite(s) for s in scales[:used])

@@ -35,7 +35,8 @@ def esc(text: object) -> str:
 
 @app.callback()
 def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")] = False) -> None:
-    STATE["debug"] = debug
+    # every invocation starts from the defaults (an in-process caller runs several commands)
+    STATE.update(debug=debug, quiet=False, force_read=False)
 
 
 def _terminate(signum: int, frame: object) -> None:

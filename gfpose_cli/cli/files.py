@@ -129,7 +129,7 @@ def maps(
         if init:
             raise InputError("pass --init (a starter map from the names) or --learn (a map from the motion), not both")
         check_output(output, force)
-        names, xyz, observed = io.source_markers(file, in_fmt, subject, units)
+        names, xyz, observed = io.marker_trajectories(file, in_fmt, subject, units)
         smap, body = learned_map(names, xyz, observed, str(file), name=f"{file.stem}-learned")
         with atomic_path(output, force) as tmp:
             tmp.write_text(map_toml(smap, body, names))

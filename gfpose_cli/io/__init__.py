@@ -374,8 +374,8 @@ class _SourceNames(Exception):
         self.observed = observed
 
 
-def source_markers(path: str | Path, fmt: str | None = None, subject: str | None = None,
-                   units: str | float | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str | None = None,
+                        units: str | float | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     """A C3D's marker names (points that are not markers carry a \x00 mark), positions (F, N, 3;
     metres, the file's axes) and which samples are valid, as the reader hands them to a map: what
     a map is learned from (`gfpose maps FILE --learn`)."""

@@ -48,6 +48,8 @@ def retarget(skel: BvhSkeleton, smap: SkeletonMap, targets: np.ndarray, mask: np
     points = []
     for j, joint in enumerate(JOINTS):
         cols = [smap._resolve(s, have) for s in smap.joints[joint]]
+        if not cols or None in cols:  # a joint the rig has no joints for (a partial map): nothing to steer
+            continue
         w = np.array(list(smap.joints[joint].values()), dtype=np.float64)
         paths = [_ancestors(skel.parents, c) for c in cols]
         common = [a for a in paths[0] if all(a in p for p in paths[1:])]

@@ -9,6 +9,7 @@ performances the model never saw.
 from __future__ import annotations
 
 import os
+import re
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -361,12 +362,20 @@ def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, s
             if path.suffix.lower() == ".npz" and is_pose_set(path):
                 sets.append(_load_cache(path))
                 continue
+            if path.suffix.lower() == ".asf" and any(path.parent.glob("*.amc")):
+                continue  # the skeleton of the motions beside it, not a take of its own
+            origin = public_origin(path)
             for name, take in _user_takes(path, skeleton_map, units, skipped):
                 if take.dim != 3 or take.positions.ndim != 3:
                     raise InputError(f"{path}: training needs 3D poses (frames, 17, 3), got {take.positions.shape}")
                 sequence = take.provenance.format in ("bvh", "c3d", "amc")  # not a pose collection
-                sets.append(pose_set_from_takes([(name, f"user:{name}", take.positions, take.mask, take.fps)],
-                                                progress, drop_glitches=sequence))
+                positions, mask, fps, subject = take.positions, take.mask, take.fps, f"user:{name}"
+                if origin is not None:  # a file of a public database: its family, subject and quirks
+                    subject = f"{origin.family}:{origin.subject}"
+                    fps = origin.fps or fps
+                    positions, mask = positions[origin.skip:], mask[origin.skip:]
+                sets.append(pose_set_from_takes([(name, subject, positions, mask, fps)], progress,
+                                                drop_glitches=sequence))
         except InputError as exc:
             if skipped is None:
                 raise
@@ -375,6 +384,46 @@ def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, s
         raise InputError("none of the training inputs could be used" + (
             f" ({len(skipped)} skipped: {skipped[0][1]})" if skipped else ""))
     return PoseSet.concat(sets)
+
+
+@dataclass(frozen=True)
+class PublicOrigin:
+    """Where a downloaded file comes from, as the archives' readers know it."""
+
+    family: str  # cmu (the cgspeed BVH), cmuamc, cmuc3d, hdm05, accad
+    subject: str
+    fps: float | None = None  # the true rate where the file's own is wrong or absent
+    skip: int = 0  # leading frames that are no motion (the cgspeed BVH's T-pose)
+
+
+def public_origin(path: Path) -> PublicOrigin | None:
+    """A file of the public databases the shipped weights were trained on, recognised by its name
+    as the databases publish it, so that training on the downloads (README, Training data) holds
+    out the same subjects (HELD_OUT) and reads each file as the archives' readers do:
+
+    - CMU (mocap.cs.cmu.edu): `<subject>_<trial>` files; BVH of the cgspeed conversion (family
+      cmu, frame 0 a T-pose, dance-salsa at 60 fps), ASF/AMC originals (cmuamc; AMC has no rate:
+      120 Hz, 141_01 at 30), marker C3D (cmuc3d).
+    - HDM05: `HDM_<actor>_...amc` (hdm05).
+    - ACCAD Open Motion Project: BVH under a `Male1`, `Male2`, `Female1` ... folder (accad).
+    """
+    path = Path(path)
+    stem, suffix = path.stem, path.suffix.lower()
+    cmu = re.fullmatch(r"(\d{2,3})_(\d{2,3})", stem)
+    if cmu:
+        subject = f"{int(cmu.group(1)):02d}"
+        if suffix == ".bvh":
+            return PublicOrigin("cmu", subject, CMU_TRUE_FPS.get(path.parent.name), skip=1)
+        if suffix == ".amc":
+            return PublicOrigin("cmuamc", subject, CLIP_FPS.get(path.name, 120.0))
+        if suffix == ".c3d":
+            return PublicOrigin("cmuc3d", subject)
+    hdm = re.match(r"HDM_([a-z]{2})_", path.name)
+    if hdm and suffix == ".amc":
+        return PublicOrigin("hdm05", hdm.group(1), 120.0)
+    if suffix == ".bvh" and re.fullmatch(r"(Male|Female)\d+", path.parent.name):
+        return PublicOrigin("accad", path.parent.name)
+    return None
 
 
 def _user_takes(path: Path, skeleton_map: str | None, units: str | None,

@@ -54,6 +54,11 @@ def test_downloads_train_as_the_archives_do_with_the_same_subjects_held_out(tmp_
     take = hdm.takes.index("hdm05/hdm05/mm/HDM_mm_rotateArmsBothBackward1Reps_013_120.amc")
     mine = got.takes.index("HDM_mm_rotateArmsBothBackward1Reps_013_120")
     np.testing.assert_allclose(got.poses[got.take == mine], hdm.poses[hdm.take == take], atol=1e-5)
+    multi = data.load_archive(DATA / "multibody-mocap.tar.xz")
+    for theirs, mine in (("cmuamc/multibody-mocap/cmu-amc/83/83_26.amc", "83_26"),
+                         ("accad/multibody-mocap/accad-bvh/Male2/Male2_Form_1.bvh", "Male2_Form_1")):
+        a, b = multi.takes.index(theirs), got.takes.index(mine)
+        np.testing.assert_allclose(got.poses[got.take == b], multi.poses[multi.take == a], atol=1e-5, err_msg=mine)
 
 
 def test_public_origin_reads_the_databases_own_names(tmp_path: Path) -> None:

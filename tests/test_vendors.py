@@ -76,7 +76,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "bvhpy__test_mocapbank.bvh": ("body", None),
     "dme__blender_rendering_example.bvh": ("body", None),
     "dme__demo_results_demo_video_1_raw.bvh": ("body", None),
-    "pymo__AV_8Walk_Meredith_HVHA_Rep1.bvh": ("partial", ("Spine", "Thorax")),  # a rig without Spine1 and Neck
+    "pymo__AV_8Walk_Meredith_HVHA_Rep1.bvh": ("body", None),  # no Spine1 or Neck: short-spine, Thorax estimated
 }
 BODY_C3D = sorted(n for n, (what, _) in EXPECTED.items() if what == "body" and n.endswith(".c3d"))
 PARTIAL_C3D = sorted(n for n, (what, _) in EXPECTED.items() if what == "partial" and n.endswith(".c3d"))
@@ -530,3 +530,16 @@ def test_the_c3d_package_fallback_reads_float_array_parameters() -> None:
     scales = params["ANALOG"]["SCALE"]
     used = int(params["ANALOG"]["USED"][0])
     assert used == 16 and len(scales) >= used and all(s != 0 and np.isfinite(s) for s in scales[:used])
+
+
+def test_a_rig_with_one_spine_joint_reads_all_17_joints_and_says_which_is_estimated() -> None:
+    """Vicon Blade's emotional-walk rig (Hips, Spine, Head; no Spine1, no Neck): the thorax is placed
+    on the Spine-Head line where the clavicles start, between the shoulders, and the reader says so."""
+    take = io.read(VENDORS / "pymo__AV_8Walk_Meredith_HVHA_Rep1.bvh")
+    assert take.provenance.map == "short-spine" and take.mask.all()
+    assert any("Thorax estimated by map 'short-spine'" in w for w in take.provenance.warnings)
+    p = take.positions.astype(np.float64)
+    j = {name: JOINTS.index(name) for name in ("Spine", "Thorax", "Neck", "LShoulder", "RShoulder")}
+    mid = 0.5 * (p[:, j["LShoulder"]] + p[:, j["RShoulder"]])
+    assert np.median(np.abs(p[:, j["Thorax"], 2] - mid[:, 2])) < 0.05  # at shoulder height
+    assert (p[:, j["Spine"], 2] < p[:, j["Thorax"], 2]).all() and (p[:, j["Thorax"], 2] < p[:, j["Neck"], 2]).all()

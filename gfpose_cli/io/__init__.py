@@ -99,6 +99,9 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     poses, mask = smap.apply(skel.names, world * scale, where=str(path))
     rot, up = rest_up(rest17)
     note = f"{path}: {missing_note(smap, skel.names, 'joints')}" if smap.partial else None
+    if smap.estimated and not note:
+        note = (f"{path}: {', '.join(smap.estimated)} estimated by map '{smap.name}' (the rig has no joint there; "
+                "its description says how)")
     return Take(
         positions=(poses @ rot.T).astype(np.float32),
         mask=mask,

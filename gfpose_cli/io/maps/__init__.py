@@ -56,6 +56,8 @@ class SkeletonMap:
     #: it for a file that holds whole body parts of a preset, e.g. lower-body Plug-in Gait)
     partial: bool = False
     rigid: dict[str, tuple[RigidPoint, ...]] = field(default_factory=dict)
+    #: joints the map places by estimate, not from a source of their own (said on stderr when read)
+    estimated: tuple[str, ...] = ()
 
     def _names_of(self, joint: str) -> list[str]:
         """The file names a joint reads: its weighted sources, or its rigid points' markers."""
@@ -213,7 +215,8 @@ def _parse(data: dict, name: str) -> SkeletonMap:
     return SkeletonMap(name=str(data.get("name", name)), description=str(data.get("description", "")),
                        joints=joints, aliases=aliases, priority=int(data.get("priority", 0)),
                        kinds=tuple(str(k) for k in data.get("kinds", ("markers", "rig"))),
-                       partial=any(not joints[j] and j not in rigid for j in JOINTS), rigid=rigid)
+                       partial=any(not joints[j] and j not in rigid for j in JOINTS), rigid=rigid,
+                       estimated=tuple(str(j) for j in data.get("estimated", ())))
 
 
 def _xyz(value, name: str, joint: str) -> tuple[float, float, float]:

@@ -173,3 +173,20 @@ def test_a_rigid_map_entry_that_is_not_one_is_refused_with_its_joint() -> None:
     # a map that leaves joints out ("") loads as a partial map: those joints are missing
     smap = _parse(tomllib.loads(text + '\nRKnee = "RKNE"\n'), "x")
     assert smap.partial and smap.absent(["RKNE"]) == {j: [] for j in JOINTS if j != "RKnee"}
+
+
+def test_a_numbered_cluster_whose_skin_wobbles_is_still_one_segment() -> None:
+    """c3d.org sample01 (RTH1-4, RSK1-4, RFT1-3, PV1-3/pv4 on a slow walk): RSK1 wobbles 8.6 mm against
+    RSK2, more than strangers may (5 mm), but the lab numbered them as one plate; merged by their stem,
+    the legs are found, each part where the file's own labels (never read as names) put it."""
+    take = io.read(VENDORS / "btk__Eb015pi.c3d")
+    smap = take.writeback.skeleton_map
+    assert take.provenance.map == "learned"
+    markers_of = {rp.segment: {n.rstrip("0123456789").upper() for n, _ in rp.markers}
+                  for j in smap.rigid for rp in smap.rigid[j]}
+    assert markers_of["R shank"] == {"RSK"} and markers_of["L thigh"] == {"LTH"} and markers_of["pelvis"] == {"PV"}
+    assert len(next(rp for rp in smap.rigid["RKnee"] if rp.segment == "R shank").markers) == 4
+    from gfpose_cli.io.sanity import body_report
+
+    lengths = body_report(take.positions.astype(np.float64), take.mask)["lengths"]
+    assert all(0.3 < lengths[b] < 0.45 for b in ("right femur", "left femur", "right tibia", "left tibia"))

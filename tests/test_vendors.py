@@ -47,15 +47,15 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "btk__BKINtechnologies.c3d": ("refuse", r"its 2 points name only the left hand, right hand \(Right_Hand, Left_Hand\): there is no pelvis"),
     "btk__DEC_INT.c3d": ("partial", CLUSTERS_MISSING),  # technical clusters: a map learned from their motion
     "btk__Dance.c3d": ("refuse", UNLABELLED + r"\(Channel101"),
-    "btk__Eb015pi.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
-    "btk__Eb015sr.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
+    "btk__Eb015pi.c3d": ("partial", LEGS_ONLY),  # lower-body clusters (RTH1-4 ...): a map learned from their motion
+    "btk__Eb015sr.c3d": ("partial", LEGS_ONLY),  # lower-body clusters (RTH1-4 ...): a map learned from their motion
     "btk__Empty.c3d": ("refuse", r"the file is empty \(0 bytes\)"),
     "btk__FP1.c3d": ("refuse", UNLABELLED + r"\(PT00"),
     "btk__MotionMonitorC3D.c3d": ("refuse", UNLABELLED + r"\(M1"),
     "btk__MyCube.c3d": ("refuse", UNLABELLED + r"\(PBLeiden01_1"),
     "btk__PlugInC3D.c3d": ("partial", LEGS_ONLY),  # lower-body Plug-in Gait, DEC integer
     "btk__Res16bits.c3d": ("body", None),  # Cortex, French names, medial markers told apart by description
-    "btk__TESTDPI.c3d": ("refuse", UNKNOWN_SET + r".*RFT1"),
+    "btk__TESTDPI.c3d": ("partial", LEGS_ONLY),  # lower-body clusters (RTH1-4 ...): a map learned from their motion
     "btk__TYPE-2.c3d": ("partial", LEGS_ONLY),  # single-letter labels, Helen Hayes descriptions
     "btk__bad_parameter_section.c3d": ("refuse", r"not a readable C3D file \(.*\); if your capture software"),
     "btk__dynamic.c3d": ("partial", ("Spine", "Thorax", "LShoulder", "RShoulder") + DAVIS_MISSING),  # c7 and shoulders never seen

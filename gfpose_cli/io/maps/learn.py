@@ -251,6 +251,39 @@ def _up(xyz: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return up if abs(lo) < abs(hi) else -up
 
 
+#: markers a lab numbered as one cluster (RSK1..RSK4: a stem and an index) ride one segment when no
+#: pair of them varies by more than this (std, m): skin under a cluster plate wobbles more than the
+#: rigidity cut of strangers (functional.RIGID_STD_M), and the names say they are one plate
+STEM_RIGID_M = 0.010
+
+
+def _stem(name: str) -> str | None:
+    import re
+
+    m = re.fullmatch(r"(.*?[A-Za-z])[\s_\-]*\d+", name.rsplit(":", 1)[-1].strip())
+    return m.group(1).lower() if m else None
+
+
+def _by_stem(groups: list[list[int]], names: list[str], spread: np.ndarray) -> list[list[int]]:
+    """Rigid groups merged where all their markers carry one numbered stem (RSK1, RSK3 | RSK2, RSK4)
+    and no pair varies by more than STEM_RIGID_M; a marker of the stem that varies more stays apart."""
+    out: list[list[int]] = []
+    by: dict[str, list[int]] = {}
+    for g in groups:
+        stems = {_stem(names[i]) for i in g}
+        stem = stems.pop() if len(stems) == 1 else None
+        if stem is None:
+            out.append(g)
+            continue
+        home = by.get(stem)
+        if home is not None and spread[np.ix_(out[home], g)].max() <= STEM_RIGID_M:
+            out[home] = sorted(out[home] + g)
+        else:
+            by.setdefault(stem, len(out))
+            out.append(list(g))
+    return sorted(out, key=lambda g: (-len(g), g[0]))
+
+
 def learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: str = "input") -> LearnedBody:
     """Segments, joints and the 17 joint trajectories (NaN where missing) from markers (F, N, 3;
     metres, file axes). Refuses with the reason when no body with two legs is found."""
@@ -266,6 +299,7 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
     if len(cols) < 6:
         raise InputError(f"{where}: too few markers seen long enough ({len(cols)}) to learn a skeleton from their motion")
     groups = fn.rigid_clusters(xyz[:, cols], observed[:, cols])
+    groups = _by_stem(groups, [names[c] for c in cols], fn.distance_spread(xyz[:, cols], observed[:, cols]))
     segments = [Segment(markers=[int(cols[i]) for i in g]) for g in groups]
     joints = _fit_all(segments, xyz, observed)
     tree = _tree(len(segments), joints)

@@ -346,8 +346,11 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
             if best is None or score < best[0]:
                 best, legs = (score, i), [hanging[0][1], hanging[1][1]]
     if best is None:
+        posed = sum(s.R is not None for s in segments)
         raise InputError(f"{where}: the markers' motion shows no pelvis with two legs ({len(segments)} rigid segments, "
-                         f"{len(tree)} joints found); a map learned from motion needs the legs' segments to move")
+                         f"{posed} of them with the three markers a segment's pose needs; {len(tree)} joints found); "
+                         "a map learned from motion needs clusters of three or more markers on the pelvis and legs, "
+                         "and joints that turn")
     pelvis = best[1]
     parts = {"pelvis": pelvis}
     named: dict[str, np.ndarray] = {}

@@ -318,7 +318,7 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
         return out
 
     def _hips_apart(pelvis: int, a: int, b: int) -> bool:
-        """Two hip centres side by side: level (within 15 cm), 8-45 cm apart, near the pelvis's markers."""
+        """Two hip centres side by side: level (within 15 cm), 12-45 cm apart (adults: about 17), near the pelvis's markers."""
         ha, hb = (joints.get((min(pelvis, n), max(pelvis, n))) for n in (a, b))
         if ha is None or hb is None:
             return False
@@ -327,7 +327,7 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
         apart = np.linalg.norm(gap - (gap @ up)[:, None] * up, axis=-1)
         cen = _centroid(segments[pelvis], xyz, observed)
         near = max(np.nanmedian(np.linalg.norm(ha.world - cen, axis=-1)), np.nanmedian(np.linalg.norm(hb.world - cen, axis=-1)))
-        return bool(np.nanmedian(rise) < 0.15 and 0.08 < np.nanmedian(apart) < 0.45 and near < 0.3)
+        return bool(np.nanmedian(rise) < 0.15 and 0.12 < np.nanmedian(apart) < 0.45 and near < 0.3)
 
     # the pelvis: two chains of at least two segments hang below it, as low as the take's lowest markers
     floor = min(height.values())

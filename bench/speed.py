@@ -1,6 +1,6 @@
 """Sampler throughput and end-to-end timings; prints a markdown table (DESIGN.md §7).
 
-    python bench/speed.py [--device auto] [--full] [-o bench/results/speed.md]
+    python bench/speed.py [--device auto] [--precision auto|fp32|bf16] [--full] [-o bench/results/speed.md]
 
 Rows: for each sampler and step count, poses/s and network evaluations (NFE) per second
 against the device's peak (one batched forward pass at the row's own batch size, timed alone),
@@ -58,12 +58,12 @@ def device_name(dev: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
-def sampler_row(sampler: str, steps: int, device: str, batch_size: int) -> dict:
+def sampler_row(sampler: str, steps: int, device: str, batch_size: int, precision: str = "auto") -> dict:
     """One throughput row: poses/s, NFE/s, the forward-pass peak at the same batch, temperature, peak memory."""
     nfe = steps * REGISTRY[sampler].nfe_per_step
     n = max(256, min(batch_size, int(2_000_000 / nfe)))
     runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(sampler=sampler, steps=steps, device=device,
-                                                                        batch_size=batch_size))
+                                                                        batch_size=batch_size, precision=precision))
     dev = runner.device
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -74,16 +74,16 @@ def sampler_row(sampler: str, steps: int, device: str, batch_size: int) -> dict:
     sync(dev)
     rate = n / (time.perf_counter() - start)
     return {"sampler": sampler, "steps": steps, "nfe": nfe, "batch": min(n, batch_size), "rate": rate, "peak": peak,
-            "temperature": runner.temperature, "memory": peak_memory_mb(dev)}
+            "temperature": runner.temperature, "memory": peak_memory_mb(dev), "precision": "bf16" if runner.bf16 else "fp32"}
 
 
-def row_in_fresh_process(sampler: str, steps: int, device: str, batch_size: int) -> dict:
+def row_in_fresh_process(sampler: str, steps: int, device: str, batch_size: int, precision: str = "auto") -> dict:
     """sampler_row in a child process, so its peak resident memory is its own."""
     import json
     import subprocess
 
     code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); import speed; "
-            f"print(json.dumps(speed.sampler_row({sampler!r}, {steps}, {device!r}, {batch_size})))")
+            f"print(json.dumps(speed.sampler_row({sampler!r}, {steps}, {device!r}, {batch_size}, {precision!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -108,7 +108,7 @@ def forward_peak(runner: tasks.Runner, batch: int, repeats: int = 20) -> float:
     net, dev = runner.model.network, runner.device
     x = torch.randn(batch, 51, device=dev)
     t = torch.full((batch,), 0.5, device=dev)
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=runner.bf16):
         net(x, t)
         sync(dev)
         start = time.perf_counter()
@@ -122,27 +122,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--batch-size", type=int, default=4096)
+    ap.add_argument("--precision", default="auto", help="the network's arithmetic (tasks.SamplerOptions.precision)")
     ap.add_argument("--full", action="store_true", help="also time generate --n 177200 and a 10,000-frame denoise")
     ap.add_argument("-o", "--output", type=Path, help="also write the table to this file")
     args = ap.parse_args()
-    runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(device=args.device, batch_size=args.batch_size))
+    runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(device=args.device, batch_size=args.batch_size,
+                                                                        precision=args.precision))
     dev = runner.device
     lines = [header(sys.argv[1:], runner),
              "'% of peak' compares with one batched forward pass at the row's own batch, timed alone; 'temperature' is "
              "the starting-noise scale the sampler runs at (tasks.DEFAULT_TEMPERATURE for the ODE samplers, 1 for the "
              "stochastic ones); peak memory is the row's own.\n",
-             "| sampler | steps | NFE/pose | batch | temperature | poses/s | NFE/s | % of peak | peak memory (MB) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| sampler | steps | NFE/pose | batch | precision | temperature | poses/s | NFE/s | % of peak | peak memory (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     print("\n".join(lines), flush=True)
     settings = [("dpm2m", s) for s in (10, 15, 20, 25, 50)] + [("ode-euler", 100), ("pc", 200), ("pc", 1000)]
     for sampler, steps in settings:
-        row = (sampler_row if dev.type == "cuda" else row_in_fresh_process)(sampler, steps, args.device, args.batch_size)
-        line = (f"| {sampler} | {steps} | {row['nfe']} | {row['batch']} | {row['temperature']:g} | {row['rate']:,.0f} | "
+        row = (sampler_row if dev.type == "cuda" else row_in_fresh_process)(sampler, steps, args.device, args.batch_size,
+                                                                             args.precision)
+        line = (f"| {sampler} | {steps} | {row['nfe']} | {row['batch']} | {row['precision']} | {row['temperature']:g} | {row['rate']:,.0f} | "
                 f"{row['rate'] * row['nfe']:,.0f} | {100 * row['rate'] * row['nfe'] / row['peak']:.0f} % | {row['memory']:,.0f} |")
         lines.append(line)
         print(line, flush=True)
     if args.full:
-        runner.opts = tasks.SamplerOptions(device=args.device, batch_size=args.batch_size)
+        runner.opts = tasks.SamplerOptions(device=args.device, batch_size=args.batch_size, precision=args.precision)
         sync(dev)
         start = time.perf_counter()
         tasks.generate(runner, 177_200)
@@ -152,7 +155,7 @@ def main() -> None:
         start = time.perf_counter()
         out = tasks.denoise(runner, take, t0=None)
         den_s = time.perf_counter() - start
-        end = ["", "| end to end (default sampler dpm2m-25) | wall time |", "|---|---|",
+        end = ["", f"| end to end (default sampler dpm2m-25, {'bf16' if runner.bf16 else 'fp32'}) | wall time |", "|---|---|",
                f"| generate --n 177200 | {gen_s:.0f} s |",
                f"| denoise a 10,000-frame take (held-out CMU, 20 mm noise; the CLI's default path: "
                f"{'smoothed along the take' if out.report.temporal else 'frame by frame'}) | {den_s:.1f} s |"]

@@ -177,6 +177,10 @@ def test_every_subcommand_gives_the_recorded_outputs(tmp_path: Path, capsys, mon
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps tables at the terminal width
     # the code version is written into outputs; its length (a "-dirty" checkout) moves a C3D's data start
     monkeypatch.setenv("GFPOSE_CODE_VERSION", "0.1.0+golden")
+    # recorded in fp32: a machine whose CPU computes bf16 natively would otherwise sample in bf16
+    import gfpose_cli.tasks
+
+    monkeypatch.setattr(gfpose_cli.tasks, "native_bf16", lambda device: False)
     got = outputs(tmp_path, capsys)
     if os.environ.get("GFPOSE_UPDATE_GOLDEN"):
         np.savez_compressed(GOLDEN, **got)

@@ -11,7 +11,7 @@ from rich.table import Table
 from gfpose_cli.core.errors import InputError
 
 from gfpose_cli.cli.app import app, err, out
-from gfpose_cli.cli.options import Device, Seed, BatchSize, Sampler, Steps, InFmt
+from gfpose_cli.cli.options import Device, Seed, BatchSize, Sampler, Steps, Precision, InFmt
 from gfpose_cli.cli.common import esc, sampler_options
 
 
@@ -35,6 +35,7 @@ def evaluate(
     batch_size: BatchSize = 4096,
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
+    precision: Precision = "auto",
     in_fmt: InFmt = None,
 ) -> None:
     """Score predictions: MPJPE (P1), P-MPJPE (P2), minMPJPE over hypotheses, PCK@150mm, jitter, bone-length CV.
@@ -60,7 +61,7 @@ def evaluate(
         if pred is not None or gt is not None or stats is not None or data_path is None:
             raise InputError("--protocol runs on --data MOCAP alone; e.g. gfpose evaluate --protocol lift --data takes/")
         return evaluate_protocols(protocol, data_path, data_split, frames, hypotheses, weights_dir,
-                                  sampler_options(sampler, steps, batch_size, seed, device), as_json)
+                                  sampler_options(sampler, steps, batch_size, seed, device, precision=precision), as_json)
     if stats is not None:
         if pred is not None or gt is not None:
             raise InputError("--stats describes one set; give either --stats SET or PRED GT, not both")

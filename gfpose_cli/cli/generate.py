@@ -11,7 +11,7 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.util.provenance import file_digest
 
 from gfpose_cli.cli.app import STATE, app, err
-from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Quiet, Force, MapOpt, ForceRead, Units, ShardOpt
+from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, MapOpt, ForceRead, Units, ShardOpt
 from gfpose_cli.cli.common import progress_bar, esc, info, warn, sampler_options, check_output, read_take, write_take, get_shard
 
 
@@ -100,6 +100,7 @@ def generate(
     steps: Steps = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="npz, csv, bvh, c3d, or folder (a dataset folder of NPZ shards and a manifest); default from -o's extension.")] = None,
     temperature: Temperature = None,
+    precision: Precision = "auto",
     dedupe: Annotated[Optional[float], typer.Option("--dedupe", help="Drop a pose within this many mm (P-MPJPE) of one already kept, and draw more until N are kept.")] = None,
     condition: Annotated[Optional[Path], typer.Option("--condition", help="Generate around the partial 3D poses of this file (pose i from frame i mod F): its missing joints, and those named by --free, are sampled by the completion model.")] = None,
     free: Annotated[Optional[str], typer.Option("--free", help="With --condition: body parts or joints to resample, e.g. left_arm,right_arm or RWrist.")] = None,
@@ -157,7 +158,7 @@ def generate(
                  "name what to resample with --free"))
     if kind != "folder":
         check_output(output, force)
-    opts = sampler_options(sampler, steps, batch_size, seed, device, temperature)
+    opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     runner = tasks.Runner.for_task("complete3d" if partial is not None else "prior", weights, opts)
     # a run longer than one chunk keeps its finished chunks, so the same command resumes after a kill
     job = {"task": "generate", "n": n, "shard": shard, "dedupe_mm": dedupe,

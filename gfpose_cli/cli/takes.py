@@ -11,7 +11,7 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import CompleteReport, DenoiseReport
 
 from gfpose_cli.cli.app import STATE, app
-from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt
+from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt
 from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard
 
 
@@ -31,6 +31,7 @@ def lift(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     temperature: Temperature = None,
+    precision: Precision = "auto",
     fmt: Fmt = None,
     in_fmt: InFmt = None,
     shard: ShardOpt = None,
@@ -52,7 +53,7 @@ def lift(
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
-    runner = tasks.Runner.for_task("lift", weights, sampler_options(sampler, steps, batch_size, seed, device, temperature))
+    runner = tasks.Runner.for_task("lift", weights, sampler_options(sampler, steps, batch_size, seed, device, temperature, precision))
 
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
@@ -92,6 +93,7 @@ def complete(
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     temperature: Temperature = None,
+    precision: Precision = "auto",
     fmt: Fmt = None,
     skeleton_map: MapOpt = None,
     subject: SubjectOpt = None,
@@ -122,7 +124,7 @@ def complete(
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
-    opts = sampler_options(sampler, steps, batch_size, seed, device, temperature)
+    opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     runners: dict[str, object] = {}
 
     def work(src: Path, dst: Path) -> str:
@@ -196,6 +198,7 @@ def denoise(
     batch_size: BatchSize = 4096,
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
+    precision: Precision = "auto",
     fmt: Fmt = None,
     skeleton_map: MapOpt = None,
     subject: SubjectOpt = None,
@@ -224,7 +227,7 @@ def denoise(
     from gfpose_cli import tasks
 
     start = parse_t0(t0)
-    runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device))
+    runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device, precision=precision))
 
     def work(src: Path, dst: Path) -> str:
         takes = read_takes(src, skeleton_map, subject, in_fmt, units)

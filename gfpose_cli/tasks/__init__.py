@@ -64,6 +64,21 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether the device computes bf16 natively (where autocast to bf16 is a speed-up, not an emulation)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
 @dataclass
 class SamplerOptions:
     sampler: str = "dpm2m"
@@ -72,8 +87,13 @@ class SamplerOptions:
     seed: int = 0
     device: str = "auto"
     temperature: float | None = None  # scale of the initial noise; None: the task's default (DEFAULT_TEMPERATURE)
+    #: the network's arithmetic while sampling: "fp32", "bf16" (autocast), or "auto": bf16 where the
+    #: device computes it natively (a CPU with AVX-512 BF16 / AMX, a GPU with bf16), else fp32
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ParameterError("precision", f"{self.precision!r} is unknown; choose from {', '.join(PRECISIONS)}")
         if self.sampler not in SAMPLERS:
             raise ParameterError("sampler", f"{self.sampler!r} is unknown; choose from {', '.join(SAMPLERS)}")
         if self.steps is not None and self.steps < 1:
@@ -111,6 +131,9 @@ class Runner:
         self.device = resolve_device(opts.device)
         self.model.network.to(self.device)
         self.sde = SubVPSDE()
+        self.bf16 = opts.precision == "bf16" or (opts.precision == "auto" and native_bf16(self.device))
+        if self.bf16 and self.device.type not in ("cpu", "cuda"):
+            raise ParameterError("precision", f"bf16 runs on the CPU or a CUDA GPU, not {self.device.type}")
 
     @classmethod
     def for_task(cls, task: str, weights: Path | None, opts: SamplerOptions) -> "Runner":
@@ -158,7 +181,9 @@ class Runner:
                 cond = encode_condition(task, raw, x_cond, m, norm)
 
             def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                return net(xt, t, cond, m)
+                # the network in bf16 where it pays (SamplerOptions.precision); the solver stays fp32
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    return net(xt, t, cond, m).float()
 
             x = sample(eps_fn, self.sde, x, self.opts.sampler, self.opts.steps, t_start, gen)
             out[start:stop] = norm.decode(x).cpu().numpy()

@@ -181,11 +181,14 @@ class Runner:
                 cond = encode_condition(task, raw, x_cond, m, norm)
 
             def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                # the network in bf16 where it pays (SamplerOptions.precision); the solver stays fp32
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                    return net(xt, t, cond, m).float()
+                return net(xt, t, cond, m).float()
 
-            x = sample(eps_fn, self.sde, x, self.opts.sampler, self.opts.steps, t_start, gen)
+            # the network in bf16 where it pays (SamplerOptions.precision); the solver's own arithmetic
+            # stays fp32. One autocast region for the whole chunk keeps the weights' bf16 copies
+            # cached across the solver's steps instead of casting them at every evaluation.
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                x = sample(eps_fn, self.sde, x, self.opts.sampler, self.opts.steps, t_start, gen)
+            x = x.float()
             out[start:stop] = norm.decode(x).cpu().numpy()
             if journal:
                 journal.save(first_chunk + c, out[start:stop])

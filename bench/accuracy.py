@@ -159,13 +159,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pose-set", type=Path, default=None, help="read the archives' poses from this save_pose_set file")
     ap.add_argument("--temperature", type=float, default=None, help="default: each task's (tasks.DEFAULT_TEMPERATURE)")
+    ap.add_argument("--precision", default="auto", help="the network's arithmetic: auto (bf16 where native), fp32, bf16")
     ap.add_argument("--bodies", action="store_true", help="full run: add the unseen bodies of the multibody archives "
                     "(one row set per body) and a worst-unseen-body summary")
     args = ap.parse_args()
     n = args.frames or (200 if args.quick else 1000)
     s_many = 10 if args.quick else args.hypotheses
     opts = SamplerOptions(sampler=args.sampler, steps=args.steps, batch_size=8192, seed=args.seed, device="auto",
-                          temperature=args.temperature)
+                          temperature=args.temperature, precision=args.precision)
     t_start = time.perf_counter()
     if not args.quick:
         return full_run(args, opts, n, s_many, t_start)

@@ -3,9 +3,7 @@
 Markers that keep their mutual distances over a take ride one rigid segment (`rigid_clusters`); a
 segment with three or more markers has a pose in every frame where three are seen (`segment_poses`,
 weighted Kabsch); the joint between two segments is the point fixed in both (`score_centre`: the
-SCoRE of Ehrig et al. 2006, a linear least-squares fit), or, when one side has fewer than three
-markers, the point its markers keep a constant distance from in the other's frame
-(`sphere_centre`: the functional sphere fit of hip-centre methods). A hinge (the knee) leaves the
+SCoRE of Ehrig et al. 2006, a linear least-squares fit). A hinge (the knee) leaves the
 centre free along its axis; a weak pull toward the midpoint of the two segments' markers picks the
 point between them. All in the file's own axes and metres; no names, no model.
 """
@@ -100,13 +98,11 @@ def segment_poses(pts: np.ndarray, seen: np.ndarray, ref: np.ndarray) -> tuple[n
     return kabsch(ref, pts, seen)
 
 
-def _ridge_solve(A: np.ndarray, b: np.ndarray, prior: np.ndarray, ridge: float, n_pulled: int | None = None) -> np.ndarray:
-    """Least squares with a ridge toward prior on the first n_pulled unknowns (all by default)."""
+def _ridge_solve(A: np.ndarray, b: np.ndarray, prior: np.ndarray, ridge: float) -> np.ndarray:
+    """Least squares with a weak ridge (relative to the normal matrix's mean diagonal) toward prior."""
     AtA = A.T @ A
-    n = len(AtA) if n_pulled is None else n_pulled
-    pull = np.zeros(len(AtA))
-    pull[:n] = ridge * np.trace(AtA[:n, :n]) / n
-    return np.linalg.solve(AtA + np.diag(pull), A.T @ b + pull * prior)
+    lam = ridge * np.trace(AtA) / len(AtA)
+    return np.linalg.solve(AtA + lam * np.eye(len(AtA)), A.T @ b + lam * prior)
 
 
 def score_centre(Ra: np.ndarray, ta: np.ndarray, Rb: np.ndarray, tb: np.ndarray, ok: np.ndarray,
@@ -121,26 +117,3 @@ def score_centre(Ra: np.ndarray, ta: np.ndarray, Rb: np.ndarray, tb: np.ndarray,
     ca, cb = x[:3], x[3:]
     gap = (np.einsum("fij,j->fi", Ra[idx], ca) + ta[idx]) - (np.einsum("fij,j->fi", Rb[idx], cb) + tb[idx])
     return ca, cb, float(np.sqrt((gap ** 2).sum(-1).mean()))
-
-
-def sphere_centre(Ra: np.ndarray, ta: np.ndarray, valid: np.ndarray, pts: np.ndarray, seen: np.ndarray,
-                  prior: np.ndarray, ridge: float = 1e-3) -> tuple[np.ndarray, float]:
-    """The point c (in segment a's frame) that the markers pts (F, M, 3) keep a constant distance
-    from, each its own, over the frames where a has a pose: a shared-centre algebraic sphere fit
-    with a weak ridge toward prior. Returns c and the RMS (m) of the distances around their means."""
-    F, M, _ = pts.shape
-    local = np.einsum("fji,fmj->fmi", Ra, np.nan_to_num(pts) - ta[:, None])  # R^T (p - t)
-    rows, cols = np.nonzero(seen & valid[:, None])
-    q = local[rows, cols]
-    # |q - c|^2 = r_m^2 for marker m, written about the prior (u = c - prior): 2 (q - prior).u + d_m = |q - prior|^2
-    shift = prior
-    A = np.zeros((len(q), 3 + M))
-    A[:, :3] = 2 * (q - shift)
-    A[np.arange(len(q)), 3 + cols] = 1.0
-    b = ((q - shift) ** 2).sum(-1)
-    x = _ridge_solve(A, b, np.zeros(3 + M), ridge, n_pulled=3)
-    c = x[:3] + shift
-    dist = np.linalg.norm(q - c, axis=-1)
-    spread = [dist[cols == m] - dist[cols == m].mean() for m in range(M) if (cols == m).any()]
-    rms = float(np.sqrt(np.mean(np.concatenate(spread) ** 2))) if spread else float("inf")
-    return c, rms

@@ -1,14 +1,15 @@
 """A skeleton map learned from the markers' own motion, for marker names no preset knows.
 
-Markers that move rigidly together form segments; the joint between two segments is the point
-fixed in both (gfpose_cli.kinematics.functional: SCoRE, or a sphere fit when one side has fewer
-than three markers; a joint centre found becomes a point of a two-marker segment, which then has a
-pose of its own). The segments and their best-fitting joints form a tree (minimum spanning tree of
-the joint misfits). The tree is read as a body by where its parts are: up is the direction of the
+Markers that move rigidly together form segments (markers a lab numbered as one cluster, RSK1..4,
+stay together through some skin wobble); a segment of three or more markers has a pose in every
+frame, and the joint between two such segments is the point fixed in both
+(gfpose_cli.kinematics.functional: SCoRE). The segments and their best-fitting joints form a tree
+(minimum spanning tree of the joint misfits). The tree is read as a body by where its parts are: up is the direction of the
 markers' largest spread, with the floor on the low side; the pelvis is the segment two chains (the
 legs: thigh, shank, foot) hang from; the trunk is the chain going up, with the arms (upper arm,
-forearm, hand) hanging from its top and the head above it; forward is where the feet point (from
-the ankle to the foot's markers), else where the take walks; left is up x forward.
+forearm, hand) hanging from its top and the head above it; forward is where the knees do not bend
+to (the ankle swings behind the thigh's line as the knee flexes), else where the feet point, else
+where the take walks; left is up x forward.
 
 The result is a SkeletonMap whose joints are rigid points: a joint is placed in a segment's own
 frame (the segment's markers' layout and the point, in metres), found again in every frame by a
@@ -20,7 +21,8 @@ enough, a set with no legs) is left missing or refused with the reason.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,7 +30,10 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.kinematics import functional as fn
 
-#: a joint between two segments fits when its two estimates (or the sphere radii) agree this well (RMS, m)
+if TYPE_CHECKING:  # the maps package imports this module; the name is for annotations only
+    from gfpose_cli.io.maps import SkeletonMap
+
+#: a joint between two segments fits when its two estimates agree this well (RMS, m)
 MAX_MISFIT_M = 0.05
 #: a joint centre lies within this distance of the markers of both its segments (median, m)
 MAX_REACH_M = 0.4
@@ -45,8 +50,6 @@ MIN_POSED = 30
 @dataclass
 class Segment:
     markers: list[int]  # the file's columns
-    points: list[np.ndarray] = field(default_factory=list)  # (F, 3) joint centres added to it
-    point_edges: list[tuple[int, int]] = field(default_factory=list)  # the edge each added point came from
     ref: np.ndarray | None = None
     R: np.ndarray | None = None
     t: np.ndarray | None = None
@@ -59,7 +62,7 @@ class Joint:
     b: int
     misfit: float
     world: np.ndarray  # (F, 3), NaN where not found
-    kind: str  # "score" or "sphere"
+    kind: str  # how it was found ("score")
 
 
 @dataclass
@@ -77,9 +80,8 @@ class LearnedBody:
 
 
 def _posed(seg: Segment, xyz: np.ndarray, observed: np.ndarray) -> None:
-    pts = np.concatenate([xyz[:, seg.markers]] + [p[:, None] for p in seg.points], axis=1)
-    seen = np.concatenate([observed[:, seg.markers]] + [np.isfinite(p).all(-1)[:, None] for p in seg.points], axis=1)
-    pts = np.where(seen[..., None], pts, 0.0)
+    seen = observed[:, seg.markers]
+    pts = np.where(seen[..., None], xyz[:, seg.markers], 0.0)
     if seen.shape[1] < 3 or (seen.sum(1) >= 3).sum() < MIN_POSED:
         return
     seg.ref = fn.reference_layout(pts, seen)
@@ -94,43 +96,22 @@ def _centroid(seg: Segment, xyz: np.ndarray, observed: np.ndarray) -> np.ndarray
 
 
 def _fit(a: Segment, b: Segment, xyz: np.ndarray, observed: np.ndarray) -> Joint | None:
-    """The joint between segments a (posed) and b, or None when no fixed point fits."""
-    F = xyz.shape[0]
+    """The joint between posed segments a and b (SCoRE), or None when no fixed point fits: too few
+    frames together, too little turning, a misfit above MAX_MISFIT_M or a centre beyond MAX_REACH_M."""
     ca_w, cb_w = _centroid(a, xyz, observed), _centroid(b, xyz, observed)
-    seen_b = observed[:, b.markers].any(1)
     mid = 0.5 * (ca_w + cb_w)
-    if b.R is not None:
-        ok = a.valid & b.valid
-        if ok.sum() < MIN_COMMON or _turn_range(np.einsum("fji,fjk->fik", a.R[ok], b.R[ok])) < MIN_ROM_DEG:
-            return None
-        pa = np.einsum("fji,fj->fi", a.R[ok], mid[ok] - a.t[ok]).mean(0)
-        pb = np.einsum("fji,fj->fi", b.R[ok], mid[ok] - b.t[ok]).mean(0)
-        ca, cb, misfit = fn.score_centre(a.R, a.t, b.R, b.t, ok, pa, pb)
-        world = 0.5 * (np.einsum("fij,j->fi", a.R, ca) + a.t + np.einsum("fij,j->fi", b.R, cb) + b.t)
-        kind = "score"
-    else:
-        if len(b.markers) < 2:  # one marker keeps a constant distance from too many points
-            return None
-        ok = a.valid & seen_b
-        if ok.sum() < MIN_COMMON:
-            return None
-        pa = np.einsum("fji,fj->fi", a.R[ok], mid[ok] - a.t[ok]).mean(0)
-        c, misfit = fn.sphere_centre(a.R, a.t, ok, xyz[:, b.markers], observed[:, b.markers], pa)
-        # the markers' directions from the centre must sweep MIN_ROM_DEG in a's frame
-        local = np.einsum("fji,fj->fi", a.R[ok], cb_w[ok] - a.t[ok]) - c
-        local /= np.maximum(np.linalg.norm(local, axis=-1, keepdims=True), 1e-9)
-        mean = local.mean(0) / max(np.linalg.norm(local.mean(0)), 1e-9)
-        angle = np.degrees(np.arccos(np.clip(local @ mean, -1, 1)))
-        if np.percentile(angle, 95) - np.percentile(angle, 5) < MIN_ROM_DEG / 2:
-            return None
-        world = np.einsum("fij,j->fi", a.R, c) + a.t
-        kind = "sphere"
+    ok = a.valid & b.valid
+    if ok.sum() < MIN_COMMON or _turn_range(np.einsum("fji,fjk->fik", a.R[ok], b.R[ok])) < MIN_ROM_DEG:
+        return None
+    pa = np.einsum("fji,fj->fi", a.R[ok], mid[ok] - a.t[ok]).mean(0)
+    pb = np.einsum("fji,fj->fi", b.R[ok], mid[ok] - b.t[ok]).mean(0)
+    ca, cb, misfit = fn.score_centre(a.R, a.t, b.R, b.t, ok, pa, pb)
+    world = 0.5 * (np.einsum("fij,j->fi", a.R, ca) + a.t + np.einsum("fij,j->fi", b.R, cb) + b.t)
     world = np.where(ok[:, None], world, np.nan)
     reach = max(np.median(np.linalg.norm(world[ok] - ca_w[ok], axis=-1)), np.median(np.linalg.norm(world[ok] - cb_w[ok], axis=-1)))
     if not np.isfinite(misfit) or misfit > MAX_MISFIT_M or reach > MAX_REACH_M:
         return None
-    del F
-    return Joint(a=-1, b=-1, misfit=misfit, world=world, kind=kind)
+    return Joint(a=-1, b=-1, misfit=misfit, world=world, kind="score")
 
 
 #: a joint is a hinge when this share of its turning is about one axis (knee, elbow)
@@ -255,6 +236,8 @@ def _up(xyz: np.ndarray, observed: np.ndarray) -> np.ndarray:
 #: pair of them varies by more than this (std, m): skin under a cluster plate wobbles more than the
 #: rigidity cut of strangers (functional.RIGID_STD_M), and the names say they are one plate
 STEM_RIGID_M = 0.010
+#: the most markers one numbered cluster name covers (plates carry 3-6)
+MAX_CLUSTER_MARKERS = 6
 
 
 def _stem(name: str) -> str | None:
@@ -267,12 +250,17 @@ def _stem(name: str) -> str | None:
 def _by_stem(groups: list[list[int]], names: list[str], spread: np.ndarray) -> list[list[int]]:
     """Rigid groups merged where all their markers carry one numbered stem (RSK1, RSK3 | RSK2, RSK4)
     and no pair varies by more than STEM_RIGID_M; a marker of the stem that varies more stays apart."""
+    from collections import Counter
+
+    # a cluster's name has a handful of members (RSK1..4); a stem shared by many markers (M1..M45,
+    # Channel101.., Marker_1..) names no segment
+    sizes = Counter(s for s in (_stem(n) for n in names) if s is not None)
     out: list[list[int]] = []
     by: dict[str, list[int]] = {}
     for g in groups:
         stems = {_stem(names[i]) for i in g}
         stem = stems.pop() if len(stems) == 1 else None
-        if stem is None:
+        if stem is None or not 2 <= sizes[stem] <= MAX_CLUSTER_MARKERS:
             out.append(g)
             continue
         home = by.get(stem)
@@ -318,7 +306,7 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
         return out
 
     def _hips_apart(pelvis: int, a: int, b: int) -> bool:
-        """Two hip centres side by side: level (within 15 cm), 12-45 cm apart (adults: about 17), near the pelvis's markers."""
+        """Two hip centres side by side: level (within 15 cm), 8-45 cm apart (rigs: 11-24), near the pelvis's markers."""
         ha, hb = (joints.get((min(pelvis, n), max(pelvis, n))) for n in (a, b))
         if ha is None or hb is None:
             return False
@@ -327,7 +315,7 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
         apart = np.linalg.norm(gap - (gap @ up)[:, None] * up, axis=-1)
         cen = _centroid(segments[pelvis], xyz, observed)
         near = max(np.nanmedian(np.linalg.norm(ha.world - cen, axis=-1)), np.nanmedian(np.linalg.norm(hb.world - cen, axis=-1)))
-        return bool(np.nanmedian(rise) < 0.15 and 0.12 < np.nanmedian(apart) < 0.45 and near < 0.3)
+        return bool(np.nanmedian(rise) < 0.15 and 0.08 < np.nanmedian(apart) < 0.45 and near < 0.3)
 
     # the pelvis: two chains of at least two segments hang below it, as low as the take's lowest markers
     floor = min(height.values())
@@ -363,22 +351,42 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
     for thigh in legs:
         seq = chain(thigh, pelvis, 3, lambda nxt: min(nxt, key=lambda n: height[n]))
         leg_chains.append(seq)
-    # forward: from the ankle to the foot's markers; else the direction the pelvis travels
-    fwd_votes = []
+    # forward, for telling left from right: knees bend backward (the ankle swings behind the line of
+    # the thigh as the knee flexes), which no marker placement changes; else the feet point forward
+    # (ankle to the foot's markers); else the direction the take travels
+    knee_votes = []
     for seq in leg_chains:
         if len(seq) == 3:
-            ankle = centre(seq[1], seq[2])
-            foot = _centroid(segments[seq[2]], xyz, observed)
-            v = np.nanmedian(foot - ankle, axis=0)
-            fwd_votes.append(v - (v @ up) * up)
-    forward = np.sum(fwd_votes, axis=0) if fwd_votes else np.zeros(3)
+            hip, knee, ankle = centre(pelvis, seq[0]), centre(seq[0], seq[1]), centre(seq[1], seq[2])
+            if hip is None or knee is None or ankle is None:
+                continue
+            thigh = knee - hip
+            thigh /= np.maximum(np.linalg.norm(thigh, axis=-1, keepdims=True), 1e-9)
+            shank = ankle - knee
+            off = shank - np.einsum("fi,fi->f", shank, thigh)[:, None] * thigh  # the shank's swing off the thigh's line
+            bent = np.linalg.norm(off, axis=-1) > 0.25 * np.linalg.norm(shank, axis=-1)  # flexed past about 15 degrees
+            if bent.sum() >= MIN_COMMON:
+                v = -np.nanmedian(off[bent], axis=0)  # the ankle goes back: forward is the other way
+                knee_votes.append(v - (v @ up) * up)
+    forward = np.sum(knee_votes, axis=0) if knee_votes else np.zeros(3)
+    if np.linalg.norm(forward) < 0.03:
+        fwd_votes = []
+        for seq in leg_chains:
+            if len(seq) == 3:
+                ankle = centre(seq[1], seq[2])
+                foot = _centroid(segments[seq[2]], xyz, observed)
+                v = np.nanmedian(foot - ankle, axis=0)
+                fwd_votes.append(v - (v @ up) * up)
+        forward = np.sum(fwd_votes, axis=0) if fwd_votes else np.zeros(3)
+        if np.linalg.norm(forward) >= 0.03:
+            notes.append("forward taken from where the feet point (the knees did not bend enough to tell)")
     if np.linalg.norm(forward) < 0.03:
         path = _centroid(segments[pelvis], xyz, observed)
         travel = path[-1] - path[0]
         travel = travel - (travel @ up) * up
         if np.linalg.norm(travel) < 0.3:
-            raise InputError(f"{where}: cannot tell left from right in the markers' motion (no foot segments and the "
-                             "take does not travel); name the markers with a map instead")
+            raise InputError(f"{where}: cannot tell left from right in the markers' motion (the knees do not bend, no "
+                             "foot segments, and the take does not travel); name the markers with a map instead")
         forward = travel
         notes.append("forward taken from the direction the take travels")
     forward = forward / np.linalg.norm(forward)
@@ -457,14 +465,8 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
 
 def rigid_specs(body: LearnedBody, names: list[str], xyz: np.ndarray, observed: np.ndarray) -> dict[str, list[dict]]:
     """For each joint found, the segments that hold it, as {"markers": {name: local xyz}, "at": local xyz}:
-    the point in the segment's frame (its mean over the frames), the layout of the segment's markers
-    (and of the joints it took as points, by their joint names)."""
+    the point in the segment's frame (its mean over the frames) and the layout of the segment's markers."""
     seg_of = {v: k for k, v in body.parts.items()}
-    edge_joint = {}
-    for jname, world in body.named.items():
-        for key, jt in body.joints.items():
-            if jt.world is world:
-                edge_joint[key] = jname
     specs: dict[str, list[dict]] = {}
     for jname, world in body.named.items():
         holders = [k for k, jt in body.joints.items() if jt.world is world]
@@ -477,9 +479,7 @@ def rigid_specs(body: LearnedBody, names: list[str], xyz: np.ndarray, observed: 
             seg = body.segments[s]
             if seg.R is None or s not in seg_of:
                 continue
-            labels = [names[m] for m in seg.markers] + [edge_joint.get(e, "") for e in seg.point_edges]
-            if "" in labels:
-                continue
+            labels = [names[m] for m in seg.markers]
             ok = seg.valid & np.isfinite(world).all(-1)
             if ok.sum() < MIN_COMMON:
                 continue

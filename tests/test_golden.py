@@ -173,10 +173,14 @@ def _numbers(value) -> list[float]:
     return []
 
 
-def test_every_subcommand_gives_the_recorded_outputs(tmp_path: Path, capsys, monkeypatch) -> None:
+def test_every_subcommand_gives_the_recorded_outputs(tmp_path: Path, capsys, monkeypatch, request) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps tables at the terminal width
     # the code version is written into outputs; its length (a "-dirty" checkout) moves a C3D's data start
     monkeypatch.setenv("GFPOSE_CODE_VERSION", "0.1.0+golden")
+    from gfpose_cli.util.provenance import code_version
+
+    code_version.cache_clear()  # cached at first use: an earlier test in this process read the checkout's
+    request.addfinalizer(code_version.cache_clear)
     # recorded in fp32: a machine whose CPU computes bf16 natively would otherwise sample in bf16
     import gfpose_cli.tasks
 

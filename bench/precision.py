@@ -36,7 +36,7 @@ GUARD_SET, GUARD_LIFT = 0.05, 0.03
 def network_rate(runner: Runner, batch: int = 4096, reps: int = 10) -> float:
     net = runner.model.network
     x, t = torch.randn(batch, 51), torch.rand(batch)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=runner.bf16):
+    with torch.inference_mode(), torch.autocast(runner.device.type, dtype=torch.bfloat16, enabled=runner.bf16):
         net(x, t)
         t0 = time.perf_counter()
         for _ in range(reps):

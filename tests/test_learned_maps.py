@@ -51,8 +51,8 @@ def test_score_finds_the_point_two_segments_turn_about() -> None:
     xyz = np.concatenate([pa, pb], axis=1)
     seen = np.ones(xyz.shape[:2], dtype=bool)
     assert fn.rigid_clusters(xyz, seen) == [[0, 1, 2, 3], [4, 5, 6]]
-    A = fn.segment_poses(pa, seen[:, :4], fn.reference_layout(pa, seen[:, :4]))
-    B = fn.segment_poses(pb, seen[:, 4:], fn.reference_layout(pb, seen[:, 4:]))
+    A = fn.kabsch(fn.reference_layout(pa, seen[:, :4]), pa, seen[:, :4])
+    B = fn.kabsch(fn.reference_layout(pb, seen[:, 4:]), pb, seen[:, 4:])
     mid = 0.5 * (pa.mean(1) + pb.mean(1))  # the weak pull (a hinge's free axis) is toward the clusters' midpoint
     prior_a = np.einsum("fji,fj->fi", A[0], mid - A[1]).mean(0)
     prior_b = np.einsum("fji,fj->fi", B[0], mid - B[1]).mean(0)
@@ -62,8 +62,8 @@ def test_score_finds_the_point_two_segments_turn_about() -> None:
     # least-squares bias from noisy poses); without noise the point is exact
     assert np.linalg.norm(found - truth, axis=-1).mean() < 0.01 and misfit < 0.015
     pa0, pb0, truth0 = two_segments(np.random.default_rng(1), noise=0.0)
-    A0 = fn.segment_poses(pa0, seen[:, :4], fn.reference_layout(pa0, seen[:, :4]))
-    B0 = fn.segment_poses(pb0, seen[:, 4:], fn.reference_layout(pb0, seen[:, 4:]))
+    A0 = fn.kabsch(fn.reference_layout(pa0, seen[:, :4]), pa0, seen[:, :4])
+    B0 = fn.kabsch(fn.reference_layout(pb0, seen[:, 4:]), pb0, seen[:, 4:])
     ca0, _, misfit0 = fn.score_centre(*A0[:2], *B0[:2], A0[2] & B0[2], prior_a, prior_b, ridge=1e-6)
     assert np.abs(np.einsum("fij,j->fi", A0[0], ca0) + A0[1] - truth0).max() < 1e-4 and misfit0 < 1e-4
     # a pose needs three markers seen: with two, the frame has none (never a guess)

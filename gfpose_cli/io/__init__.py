@@ -370,11 +370,29 @@ def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.
 
 
 class _SourceNames(Exception):
-    def __init__(self, names: list[str], positions=None, observed=None) -> None:  # noqa: ANN001
+    def __init__(self, names: list[str], positions, observed) -> None:  # noqa: ANN001
         super().__init__("source names")
         self.names = names
         self.positions = positions
         self.observed = observed
+
+
+def _what_a_map_sees(path: Path, fmt: str | None, subject: str | None,
+                     unit: tuple[float, str] | None) -> _SourceNames | None:
+    """The names, positions and valid samples a file's reader hands to its map: read through the same
+    readers as read, stopping where they would apply the map (so a file no preset maps still gives
+    them); None when the reader stops before."""
+    from gfpose_cli.io.maps import SkeletonMap
+
+    class Catcher(SkeletonMap):
+        def apply(self, names, positions, observed=None, where="input"):  # noqa: ANN001, ANN201
+            raise _SourceNames(list(names), positions, observed)
+
+    try:
+        _read(path, fmt, Catcher(name="catch", description="", joints={}), subject, unit)  # type: ignore[arg-type]
+    except _SourceNames as found:
+        return found
+    return None
 
 
 def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str | None = None,
@@ -382,41 +400,25 @@ def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str |
     """A C3D's marker names (points that are not markers carry a \x00 mark), positions (F, N, 3;
     metres, the file's axes) and which samples are valid, as the reader hands them to a map: what
     a map is learned from (`gfpose maps FILE --learn`)."""
-    from gfpose_cli.io.maps import SkeletonMap
-
-    class Catcher(SkeletonMap):
-        def apply(self, names, positions, observed=None, where="input"):  # noqa: ANN001, ANN201
-            raise _SourceNames(list(names), positions, observed)
-
     path = Path(path)
     if format_of(path, fmt) != "c3d":
         raise InputError(f"{path}: a map is learned from the markers of a C3D file; this is {format_of(path, fmt).upper()}")
-    try:
-        _read(path, fmt, Catcher(name="catch", description="", joints={}), subject, parse_units(units))  # type: ignore[arg-type]
-    except _SourceNames as found:
-        return found.names, np.asarray(found.positions, dtype=np.float64), np.asarray(found.observed, dtype=bool)
-    raise InputError(f"{path}: could not read its markers")
+    found = _what_a_map_sees(path, fmt, subject, parse_units(units))
+    if found is None:
+        raise InputError(f"{path}: could not read its markers")
+    return found.names, np.asarray(found.positions, dtype=np.float64), np.asarray(found.observed, dtype=bool)
 
 
 def source_names(path: str | Path, fmt: str | None = None, subject: str | None = None) -> tuple[list[str], str]:
     """The names a file's joints or markers go by (C3D body markers, BVH and ASF joints) and the file's
-    kind ("markers" or "rig"): what a skeleton map has to name. Read through the same readers as
-    read, stopping where they would apply a map, so a file no preset maps still gives its names."""
-    from gfpose_cli.io.maps import SkeletonMap
-
-    class Catcher(SkeletonMap):
-        def apply(self, names, positions, observed=None, where="input"):  # noqa: ANN001, ANN201
-            raise _SourceNames(list(names))
-
+    kind ("markers" or "rig"): what a skeleton map has to name."""
     path = Path(path)
     file_format = format_of(path, fmt)
     kind = "markers" if file_format == "c3d" else "rig"
     if file_format not in ("c3d", "bvh", "amc"):
         raise InputError(f"{path}: only C3D, BVH and ASF/AMC files name their own markers or joints; "
                          "2D keypoint files use the fixed COCO-17 / BODY_25 sets")
-    catcher = Catcher(name="catch", description="", joints={})
-    try:
-        _read(path, fmt, catcher, subject, None)  # type: ignore[arg-type]
-    except _SourceNames as found:
-        return [n for n in found.names if "\x00" not in n and n.strip()], kind
-    raise InputError(f"{path}: could not list its {kind}")
+    found = _what_a_map_sees(path, fmt, subject, None)
+    if found is None:
+        raise InputError(f"{path}: could not list its {kind}")
+    return [n for n in found.names if "\x00" not in n and n.strip()], kind

@@ -405,7 +405,8 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     if clash:
         raise InputError(f"{path}: marker labels {', '.join(clash)} appear more than once; the map cannot tell them apart")
     poses, mask = smap.apply(names, xyz, observed, where=str(path))
-    warnings = [f"{path}: {missing_note(smap, names)}"] if smap.partial and missing_note(smap, names) else []
+    note = missing_note(smap, names) if smap.partial else None
+    warnings = [f"{path}: {note}"] if note else []
     if learned_warning:
         warnings.insert(0, learned_warning)
     unseen = [j for j, joint in enumerate(JOINTS) if not mask[:, j].any() and joint not in smap.absent(names)]

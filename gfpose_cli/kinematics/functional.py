@@ -1,8 +1,8 @@
 """Segments and joint centres from the markers' own motion (functional methods of biomechanics).
 
 Markers that keep their mutual distances over a take ride one rigid segment (`rigid_clusters`); a
-segment with three or more markers has a pose in every frame where three are seen (`segment_poses`,
-weighted Kabsch); the joint between two segments is the point fixed in both (`score_centre`: the
+segment with three or more markers has a pose in every frame where three are seen (weighted Kabsch,
+`kabsch`); the joint between two segments is the point fixed in both (`score_centre`: the
 SCoRE of Ehrig et al. 2006, a linear least-squares fit). A hinge (the knee) leaves the
 centre free along its axis; a weak pull toward the midpoint of the two segments' markers picks the
 point between them. All in the file's own axes and metres; no names, no model.
@@ -10,6 +10,8 @@ point between them. All in the file's own axes and metres; no names, no model.
 from __future__ import annotations
 
 import numpy as np
+
+from gfpose_cli.kinematics import rotations
 
 #: two markers ride one segment when their distance varies less than this over the take (std, m)
 RIGID_STD_M = 0.005
@@ -39,41 +41,41 @@ def rigid_clusters(xyz: np.ndarray, observed: np.ndarray, tol: float = RIGID_STD
                    min_frames: int = MIN_FRAMES) -> list[list[int]]:
     """Groups of markers that move as one rigid body (complete-linkage clustering of the distance
     spreads, cut at tol), largest first; every marker seen in min_frames frames is in one group."""
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
-
     seen = np.flatnonzero(observed.sum(0) >= min_frames)
     if len(seen) == 0:
         return []
-    if len(seen) == 1:
-        return [[int(seen[0])]]
-    spread = distance_spread(xyz[:, seen], observed[:, seen], min_frames)
+    groups = clusters_from_spread(distance_spread(xyz[:, seen], observed[:, seen], min_frames), tol)
+    return [[int(seen[i]) for i in g] for g in groups]
+
+
+def clusters_from_spread(spread: np.ndarray, tol: float = RIGID_STD_M) -> list[list[int]]:
+    """rigid_clusters from a distance_spread matrix already at hand (indices into it)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    if len(spread) == 1:
+        return [[0]]
     spread = np.where(np.isfinite(spread), spread, 1.0)  # never seen together: not one body
     labels = fcluster(linkage(squareform(spread, checks=False), method="complete"), t=tol, criterion="distance")
-    groups = [[int(seen[i]) for i in np.flatnonzero(labels == c)] for c in np.unique(labels)]
+    groups = [[int(i) for i in np.flatnonzero(labels == c)] for c in np.unique(labels)]
     return sorted(groups, key=lambda g: (-len(g), g[0]))
 
 
 def kabsch(ref: np.ndarray, obs: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per frame, the rotation R (F, 3, 3) and translation t (F, 3) with obs ~ R ref + t, weighting
     point k by w[f, k] (0: not seen). valid (F,): at least three points seen, not in a line."""
-    F, K, _ = obs.shape
     w = w.astype(np.float64)
-    total = w.sum(1)
-    valid = (w > 0).sum(1) >= 3
-    safe = np.maximum(total, 1e-12)[:, None]
+    safe = np.maximum(w.sum(1), 1e-12)[:, None]
     mu_r = (w @ ref) / safe  # (F, 3)
     mu_o = np.einsum("fk,fkd->fd", w, np.nan_to_num(obs)) / safe
-    a = ref[None] - mu_r[:, None]
-    b = np.nan_to_num(obs) - mu_o[:, None]
-    H = np.einsum("fk,fki,fkj->fij", w, a, b)
-    U, S, Vt = np.linalg.svd(H)
-    d = np.sign(np.linalg.det(np.einsum("fij,fjk->fik", Vt.transpose(0, 2, 1), U.transpose(0, 2, 1))))
-    D = np.tile(np.eye(3), (F, 1, 1))
-    D[:, 2, 2] = d
-    R = np.einsum("fij,fjk,fkl->fil", Vt.transpose(0, 2, 1), D, U.transpose(0, 2, 1))
+    # weights per frame and point: rotations.kabsch on the centred points scaled by sqrt(w)
+    root = np.sqrt(w)[..., None]
+    a = root * (ref[None] - mu_r[:, None])
+    b = root * (np.nan_to_num(obs) - mu_o[:, None])
+    R = rotations.kabsch(a, b)
     t = mu_o - np.einsum("fij,fj->fi", R, mu_r)
-    valid &= S[:, 1] > 1e-6 * np.maximum(S[:, 0], 1e-12)  # three points in a line fix no rotation
+    S = np.linalg.svd(np.einsum("fki,fkj->fij", a, b), compute_uv=False)
+    valid = ((w > 0).sum(1) >= 3) & (S[:, 1] > 1e-6 * np.maximum(S[:, 0], 1e-12))  # three points in a line fix no rotation
     return R, t, valid
 
 
@@ -91,11 +93,6 @@ def reference_layout(pts: np.ndarray, seen: np.ndarray, iterations: int = 3) -> 
         ref = (np.where(ok[..., None], local, 0.0).sum(0) / np.maximum(ok.sum(0), 1)[:, None])
         ref = ref - ref.mean(0)
     return ref
-
-
-def segment_poses(pts: np.ndarray, seen: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The segment's pose in every frame: R (F, 3, 3), t (F, 3) mapping ref to the markers, valid (F,)."""
-    return kabsch(ref, pts, seen)
 
 
 def _ridge_solve(A: np.ndarray, b: np.ndarray, prior: np.ndarray, ridge: float) -> np.ndarray:

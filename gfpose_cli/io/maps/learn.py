@@ -29,6 +29,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.kinematics import functional as fn
+from gfpose_cli.kinematics import rotations
 
 if TYPE_CHECKING:  # the maps package imports this module; the name is for annotations only
     from gfpose_cli.io.maps import SkeletonMap
@@ -62,7 +63,6 @@ class Joint:
     b: int
     misfit: float
     world: np.ndarray  # (F, 3), NaN where not found
-    kind: str  # how it was found ("score")
 
 
 @dataclass
@@ -85,14 +85,24 @@ def _posed(seg: Segment, xyz: np.ndarray, observed: np.ndarray) -> None:
     if seen.shape[1] < 3 or (seen.sum(1) >= 3).sum() < MIN_POSED:
         return
     seg.ref = fn.reference_layout(pts, seen)
-    seg.R, seg.t, seg.valid = fn.segment_poses(pts, seen, seg.ref)
+    seg.R, seg.t, seg.valid = fn.kabsch(seg.ref, pts, seen)
     if seg.valid.sum() < MIN_POSED:
         seg.ref = seg.R = seg.t = seg.valid = None
 
 
+def _mean_seen(xyz: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """(F, 3): each frame's mean of the points seen in it."""
+    w = observed.astype(np.float64)
+    return np.einsum("fk,fkd->fd", w, np.nan_to_num(xyz)) / np.maximum(w.sum(1), 1)[:, None]
+
+
 def _centroid(seg: Segment, xyz: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    w = observed[:, seg.markers]
-    return np.einsum("fk,fkd->fd", w, np.nan_to_num(xyz[:, seg.markers])) / np.maximum(w.sum(1), 1)[:, None]
+    return _mean_seen(xyz[:, seg.markers], observed[:, seg.markers])
+
+
+def _mean_rotation(rel: np.ndarray) -> np.ndarray:
+    """The chordal mean (3, 3) of rotations rel (F, 3, 3): their average, projected onto the rotations."""
+    return rotations.kabsch(np.eye(3)[None], rel.mean(0).T[None])[0]  # argmin |R - mean|, column by column
 
 
 def _fit(a: Segment, b: Segment, xyz: np.ndarray, observed: np.ndarray) -> Joint | None:
@@ -111,7 +121,7 @@ def _fit(a: Segment, b: Segment, xyz: np.ndarray, observed: np.ndarray) -> Joint
     reach = max(np.median(np.linalg.norm(world[ok] - ca_w[ok], axis=-1)), np.median(np.linalg.norm(world[ok] - cb_w[ok], axis=-1)))
     if not np.isfinite(misfit) or misfit > MAX_MISFIT_M or reach > MAX_REACH_M:
         return None
-    return Joint(a=-1, b=-1, misfit=misfit, world=world, kind="score")
+    return Joint(a=-1, b=-1, misfit=misfit, world=world)
 
 
 #: a joint is a hinge when this share of its turning is about one axis (knee, elbow)
@@ -126,9 +136,7 @@ def _hinge_axis(a: Segment, b: Segment) -> np.ndarray | None:
 
     ok = a.valid & b.valid
     rel = np.einsum("fji,fjk->fik", a.R[ok], b.R[ok])
-    U, _, Vt = np.linalg.svd(rel.mean(0))
-    mean = U @ np.diag([1, 1, np.sign(np.linalg.det(U @ Vt))]) @ Vt
-    vec = Rotation.from_matrix(np.einsum("fij,kj->fik", rel, mean)).as_rotvec()  # rel @ mean^T
+    vec = Rotation.from_matrix(np.einsum("fij,kj->fik", rel, _mean_rotation(rel))).as_rotvec()  # rel @ mean^T
     vec = vec - vec.mean(0)
     w, v = np.linalg.eigh(vec.T @ vec)
     return v[:, -1] if w[-1] >= HINGE_SHARE * w.sum() else None
@@ -151,11 +159,11 @@ def _slide_hinge(jt: Joint, a: Segment, b: Segment, prox: np.ndarray, dist: np.n
 def _turn_range(rel: np.ndarray) -> float:
     """The range (degrees, 5th to 95th percentile) of the angles of rotations rel (F, 3, 3) from
     their median orientation (the chordal mean)."""
-    U, _, Vt = np.linalg.svd(rel.mean(0))
-    mean = U @ np.diag([1, 1, np.sign(np.linalg.det(U @ Vt))]) @ Vt
-    cos = (np.einsum("ij,fij->f", mean, rel) - 1) / 2  # trace(mean^T rel)
+    if not len(rel):
+        return 0.0
+    cos = (np.einsum("ij,fij->f", _mean_rotation(rel), rel) - 1) / 2  # trace(mean^T rel)
     angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
-    return float(np.percentile(angle, 95) - np.percentile(angle, 5)) if len(angle) else 0.0
+    return float(np.percentile(angle, 95) - np.percentile(angle, 5))
 
 
 def _fit_all(segments: list[Segment], xyz: np.ndarray, observed: np.ndarray) -> dict[tuple[int, int], Joint]:
@@ -222,8 +230,7 @@ def _subtree(tree: list[tuple[int, int]], start: int, parent: int) -> list[int]:
 def _up(xyz: np.ndarray, observed: np.ndarray) -> np.ndarray:
     """The vertical: the axis of the markers' largest spread about each frame's centroid, signed so
     that the floor (the lowest markers) is nearer the file's zero than the top is."""
-    w = observed.astype(np.float64)
-    cen = np.einsum("fk,fkd->fd", w, np.nan_to_num(xyz)) / np.maximum(w.sum(1), 1)[:, None]
+    cen = _mean_seen(xyz, observed)
     d = np.where(observed[..., None], np.nan_to_num(xyz) - cen[:, None], 0.0).reshape(-1, 3)
     _, vecs = np.linalg.eigh(d.T @ d)
     up = vecs[:, -1]
@@ -281,13 +288,12 @@ def learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: s
 
 
 def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: str) -> LearnedBody:
-    F, N, _ = xyz.shape
     usable = np.array(["\x00" not in n for n in names]) & (observed.sum(0) >= fn.MIN_FRAMES)
     cols = np.flatnonzero(usable)
     if len(cols) < 6:
         raise InputError(f"{where}: too few markers seen long enough ({len(cols)}) to learn a skeleton from their motion")
-    groups = fn.rigid_clusters(xyz[:, cols], observed[:, cols])
-    groups = _by_stem(groups, [names[c] for c in cols], fn.distance_spread(xyz[:, cols], observed[:, cols]))
+    spread = fn.distance_spread(xyz[:, cols], observed[:, cols])  # every column is seen in MIN_FRAMES frames
+    groups = _by_stem(fn.clusters_from_spread(spread), [names[c] for c in cols], spread)
     segments = [Segment(markers=[int(cols[i]) for i in g]) for g in groups]
     joints = _fit_all(segments, xyz, observed)
     tree = _tree(len(segments), joints)
@@ -463,7 +469,7 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
                        forward=forward, notes=notes)
 
 
-def rigid_specs(body: LearnedBody, names: list[str], xyz: np.ndarray, observed: np.ndarray) -> dict[str, list[dict]]:
+def rigid_specs(body: LearnedBody, names: list[str]) -> dict[str, list[dict]]:
     """For each joint found, the segments that hold it, as {"markers": {name: local xyz}, "at": local xyz}:
     the point in the segment's frame (its mean over the frames) and the layout of the segment's markers."""
     seg_of = {v: k for k, v in body.parts.items()}
@@ -489,9 +495,6 @@ def rigid_specs(body: LearnedBody, names: list[str], xyz: np.ndarray, observed: 
         if out:
             specs[jname] = out
     return specs
-
-
-__all__ = ["learn_body", "rigid_specs", "LearnedBody", "JOINTS"]
 
 
 #: plausible lengths (m) of the bones a learned body must have, and how far left and right may differ
@@ -538,7 +541,7 @@ def learned_map(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
     from gfpose_cli.io.maps import RigidPoint, SkeletonMap
 
     body = checked(learn_body(names, xyz, observed, where), where)
-    specs = rigid_specs(body, names, xyz, observed)
+    specs = rigid_specs(body, names)
     rigid = {j: tuple(RigidPoint(markers=tuple((n, tuple(p)) for n, p in sp["markers"].items()), at=tuple(sp["at"]),
                                  segment=sp["segment"]) for sp in specs[j]) for j in JOINTS if j in specs}
     joints = {j: {} for j in JOINTS}

@@ -169,6 +169,128 @@ def plates(path: Path, rng: np.random.Generator) -> tuple[list[str], np.ndarray,
     return names, np.stack(xyz, 1), truth, tmask
 
 
+#: OptiTrack Motive's numbered skeleton markers (BTK's mocap36.c3d): segment -> (count, where along
+#: the bone, how far off it (m)); which number sits where is drawn at random, as it differs between
+#: Motive versions and sides
+MOTIVE = {"Hip": (4, 0.1, 0.12), "Chest": (3, 0.5, 0.10), "Head": (3, 0.7, 0.08), "Shoulder": (2, 0.9, 0.04),
+          "UArm": (2, 0.6, 0.05), "Hand": (3, 0.4, 0.04), "Thigh": (2, 0.6, 0.07), "Shin": (2, 0.6, 0.05),
+          "Foot": (2, 0.8, 0.04)}
+
+
+def motive_named(path: Path, rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Motive-style markers (Skeleton_Hip1..4, Skeleton_LThigh1..2, ...: two or three per limb segment)
+    riding the bones of a BVH take, and the preset's 17 joints (truth), in metres."""
+    skel = bvh_io.read_skeleton(path)
+    pos, rot = bvh_io.forward_kinematics(skel, with_rotations=True)
+    scale = io.read(path).provenance.units_to_m or 1.0
+    smap = auto_map(skel.names, str(path), kind="rig")
+    F = pos.shape[0]
+    truth = np.full((F, 17, 3), np.nan)
+    tmask = np.zeros((F, 17), dtype=bool)
+    carried = {}
+    for j, joint in enumerate(JOINTS):
+        spec = smap.joints[joint]
+        if len(spec) == 1 and next(iter(spec)) in skel.names:
+            k = skel.names.index(next(iter(spec)))
+            truth[:, j] = pos[:, k] * scale
+            tmask[:, j] = True
+            carried[joint] = k
+    root = int(np.flatnonzero(skel.parents < 0)[0])
+    bones = {"Hip": root}
+    if "LShoulder" in carried and "RShoulder" in carried:
+        bones["Chest"] = int(skel.parents[skel.parents[carried["LShoulder"]]])
+        bones["Head"] = carried.get("Neck", bones["Chest"])
+    for side in "LR":
+        for seg, joint in (("Thigh", "Hip"), ("Shin", "Knee"), ("Foot", "Ankle"), ("UArm", "Shoulder"), ("Hand", "Wrist")):
+            if side + joint in carried:
+                bones[side + seg] = carried[side + joint]
+        if side + "Shoulder" in carried:
+            bones[side + "Shoulder"] = int(skel.parents[carried[side + "Shoulder"]])
+    names, xyz = [], []
+    for seg, k in bones.items():
+        count, share, off = MOTIVE[seg.lstrip("LR") if seg not in MOTIVE else seg]
+        if seg[1:] == "Hand" and seg[0] + "Elbow" in carried:  # two of the hand's markers sit on the wrist's
+            bone = carried[seg[0] + "Elbow"]  # two sides (on the forearm), one on the back of the hand
+            wrist_bone = [c for c in range(len(skel.names)) if skel.parents[c] == bone]
+            along = np.mean([skel.offsets[c] for c in wrist_bone], axis=0) * scale
+            wobble = rng.normal(0, 0.002, 3)
+            side = rng.normal(0, 1, 3)
+            side = np.cross(along, side)
+            side = 0.03 * side / np.linalg.norm(side)
+            for n, local in zip(rng.permutation(3) + 1, (0.97 * along + side, 0.97 * along - side, None)):
+                if local is None:
+                    kk = k
+                    kids = [c for c in range(len(skel.names)) if skel.parents[c] == k]
+                    hand = np.mean([skel.offsets[c] for c in kids], axis=0) * scale if kids else 0.3 * along
+                    local = 0.5 * hand + rng.normal(0, 0.02, 3)
+                else:
+                    kk = bone
+                p = pos[:, kk] * scale + np.einsum("fij,j->fi", rot[:, kk], local) + wobble + rng.normal(0, 0.001, (F, 3))
+                names.append(f"Skeleton_{seg}{n}")
+                xyz.append(p)
+            continue
+        if seg == "Hip" and "LHip" in carried and "RHip" in carried:  # the waist: front and back, left and right
+            hips = [pos[0, carried[s + "Hip"]] - pos[0, k] for s in "LR"]
+            local_l = rot[0, k].T @ (hips[0] - hips[1]) * scale
+            local_up = rot[0, k].T @ (pos[0, carried["Neck"]] - pos[0, k] if "Neck" in carried else np.array([0, 1.0, 0]))
+            local_up = local_up - (local_up @ local_l) * local_l / (local_l @ local_l)
+            local_up /= np.linalg.norm(local_up)
+            lat = local_l / np.linalg.norm(local_l)
+            fwd = np.cross(local_up, lat)  # up x left: forward
+            wobble = 0.005 * np.sin(np.linspace(0, 6 * F / 120, F)[:, None] + rng.uniform(0, 6, 3)) * rng.normal(0, 1, 3) / 1.7
+            for n, (a, b) in zip(rng.permutation(4) + 1, ((1, 1), (-1, 1), (1, -1), (-1, -1))):
+                local = a * rng.uniform(0.12, 0.17) * lat + b * rng.uniform(0.06, 0.10) * fwd + rng.uniform(0.0, 0.1) * local_up
+                p = pos[:, k] * scale + np.einsum("fij,j->fi", rot[:, k], local) + wobble + rng.normal(0, 0.001, (F, 3))
+                names.append(f"Skeleton_{seg}{n}")
+                xyz.append(p)
+            continue
+        kids = [c for c in range(len(skel.names)) if skel.parents[c] == k]
+        along = np.mean([skel.offsets[c] for c in kids], axis=0) * scale if kids else np.array([0.0, 0.08, 0.0])
+        wobble = 0.005 * np.sin(np.linspace(0, 6 * F / 120, F)[:, None] + rng.uniform(0, 6, 3)) * rng.normal(0, 1, 3) / 1.7
+        for n in rng.permutation(count) + 1:
+            local = along * rng.uniform(share - 0.3, min(share + 0.3, 1.0)) + rng.normal(0, off, 3)
+            p = pos[:, k] * scale + np.einsum("fij,j->fi", rot[:, k], local) + wobble + rng.normal(0, 0.001, (F, 3))
+            names.append(f"Skeleton_{seg}{n}")
+            xyz.append(p)
+    return names, np.stack(xyz, 1), truth, tmask
+
+
+def section_d() -> None:
+    print("## D. Motive-style segment markers (Skeleton_Hip1..4, Skeleton_LThigh1..2, ...: two or three per segment, "
+          "numbered at random) on the bones of real BVH takes, against the BVH joints\n")
+    print("| take | frames | joints learned | median (mm) | 90th pct (mm) | per joint, median (mm) | thigh L/R (mm, true) | seconds |")
+    print("|---|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    medians = []
+    for path in BVHS:
+        if not path.exists():
+            continue
+        names, xyz, truth, tmask = motive_named(path, rng)
+        observed = np.ones(xyz.shape[:2], dtype=bool)
+        t0 = time.perf_counter()
+        try:
+            smap, body = learned_map(names, xyz, observed, path.name)
+        except InputError as exc:
+            print(f"| {path.name} | {len(xyz)} | refused: {str(exc).split(': ', 1)[-1][:160]} | | | | | |")
+            continue
+        learned, lmask = smap.apply(names, xyz, observed)
+        dt = time.perf_counter() - t0
+        e = errors(learned, lmask, truth, tmask, [j for j in FUNCTIONAL if j in smap.rigid])
+        allv = np.concatenate(list(e.values()))
+        medians.append(np.median(allv))
+        per = ", ".join(f"{k} {np.median(v) * 1000:.0f}" for k, v in e.items())
+        said = f" ({'; '.join(body.notes)})" if body.notes else ""
+
+        def thigh(arr: np.ndarray, side: str) -> float:
+            return float(np.nanmedian(np.linalg.norm(arr[:, JOINTS.index(side + "Hip")] - arr[:, JOINTS.index(side + "Knee")], axis=-1)) * 1000)
+        lengths = "/".join(f"{thigh(learned, s):.0f}" for s in "LR") + " (" + "/".join(f"{thigh(truth, s):.0f}" for s in "LR") + ")"
+        print(f"| {path.name} | {len(xyz)} | {len(smap.rigid)}{said} | {np.median(allv) * 1000:.1f} | "
+              f"{np.percentile(allv, 90) * 1000:.0f} | {per} | {lengths} | {dt:.1f} |")
+    if medians:
+        print(f"\nMedian over takes of the per-take medians: {np.median(medians) * 1000:.1f} mm.")
+    print()
+
+
 def section_c() -> None:
     print("## C. Three-marker plates on the bones of real BVH takes (markers named M1..Mn), against the BVH joints\n")
     print("| take | frames | rig preset | joints learned | median (mm) | 90th pct (mm) | per joint, median (mm) | seconds |")
@@ -210,6 +332,7 @@ def main() -> None:
     section_a()
     section_b()
     section_c()
+    section_d()
     print(f"{time.perf_counter() - t0:.0f} s on CPU")
 
 

@@ -23,6 +23,7 @@ from gfpose_cli.io.maps import _parse, auto_map, load_map
 from gfpose_cli.io.maps.learn import learned_map, map_toml
 from gfpose_cli.kinematics import functional as fn
 
+from .conftest import FIXTURES, needs_fixtures
 from .test_writeback import run
 
 VENDORS = Path(__file__).parent / "data" / "vendors"
@@ -190,3 +191,104 @@ def test_a_numbered_cluster_whose_skin_wobbles_is_still_one_segment() -> None:
 
     lengths = body_report(take.positions.astype(np.float64), take.mask)["lengths"]
     assert all(0.3 < lengths[b] < 0.45 for b in ("right femur", "left femur", "right tibia", "left tibia"))
+
+
+def test_segment_words_in_labels_give_segments_and_sides() -> None:
+    """Motive's numbered skeleton markers and its landmark-style names: the segment and the side are
+    read after the set's prefix; trunk parts take no side; a label naming no segment is left out."""
+    from gfpose_cli.io.maps.named import is_segment_set, segments_by_name
+
+    names = ["Skeleton_Hip1", "Skeleton_Hip2", "Skeleton_Hip3", "Skeleton_Chest1", "Skeleton_LUArm1",
+             "Skeleton_RUArm2", "Skeleton_LThigh1", "Skeleton_LThigh2", "Skeleton_LShin1", "WaistLFront",
+             "BackLeft", "LShoulderBack", "Skeleton_RFoot1", "LKneeOut", "Skeleton_Head2"]
+    seg = segments_by_name(names)
+    assert seg["pelvis"] == [0, 1, 2, 9] and seg["thorax"] == [3, 10] and seg["head"] == [14]
+    assert seg["L upper arm"] == [4] and seg["R upper arm"] == [5] and seg["L thigh"] == [6, 7]
+    assert seg["L shank"] == [8] and seg["L clavicle"] == [11] and seg["R foot"] == [12]
+    assert not any(13 in cols for cols in seg.values())  # LKneeOut names a landmark, not a segment
+    assert is_segment_set(names) and not is_segment_set(names[3:])
+
+
+def motive(path: Path, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+    """A real BVH take with OptiTrack Motive-style markers (Skeleton_Hip1..4 around the pelvis, two per
+    thigh, shank and foot, numbered at random), 5 mm of soft tissue per segment and 1 mm of noise per
+    marker; and the true hips, knees and ankles."""
+    rng = np.random.default_rng(seed)
+    skel = bvh_io.read_skeleton(path)
+    pos, rot = bvh_io.forward_kinematics(skel, with_rotations=True)
+    scale = io.read(path).provenance.units_to_m
+    smap = auto_map(skel.names, str(path), kind="rig")
+    joint = {j: skel.names.index(next(iter(smap.joints[j]))) for j in ("RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle")}
+    root = int(np.flatnonzero(skel.parents < 0)[0])
+    F = len(pos)
+    lat = rot[0, root].T @ (pos[0, joint["LHip"]] - pos[0, joint["RHip"]])
+    lat /= np.linalg.norm(lat)
+    up = rot[0, root].T @ (pos[0, root] - 0.5 * (pos[0, joint["LAnkle"]] + pos[0, joint["RAnkle"]]))
+    up -= (up @ lat) * lat
+    up /= np.linalg.norm(up)
+    fwd = np.cross(up, lat)
+    segments = [("Hip", root, [a * 0.14 * lat + b * 0.08 * fwd + 0.05 * up for a in (1, -1) for b in (1, -1)])]
+    for side in "LR":
+        for seg, j in (("Thigh", "Hip"), ("Shin", "Knee"), ("Foot", "Ankle")):
+            k = joint[side + j]
+            kids = [c for c in range(len(skel.names)) if skel.parents[c] == k]
+            along = np.mean([skel.offsets[c] for c in kids], axis=0) * scale
+            segments.append((side + seg, k, [along * rng.uniform(0.3, 0.9) + rng.normal(0, 0.05, 3) for _ in range(2)]))
+    names, xyz = [], []
+    for seg, k, offsets in segments:
+        wobble = 0.005 * np.sin(np.linspace(0, F / 20, F)[:, None] + rng.uniform(0, 6, 3)) * rng.normal(0, 0.6, 3)
+        for n, local in zip(rng.permutation(len(offsets)) + 1, offsets):
+            names.append(f"Skeleton_{seg}{n}")
+            xyz.append(pos[:, k] * scale + np.einsum("fij,j->fi", rot[:, k], local) + wobble + rng.normal(0, 0.001, (F, 3)))
+    truth = {j: pos[:, k] * scale for j, k in joint.items()}
+    return names, np.stack(xyz, 1), np.ones((F, len(names)), dtype=bool), truth
+
+
+@pytest.mark.parametrize("name", ["pymo__AV_8Walk_Meredith_HVHA_Rep1.bvh", "bvhpy__test_mocapbank.bvh"])
+def test_two_markers_per_segment_named_by_segment_give_hips_and_knees(name: str) -> None:
+    """Motive's set: two markers per limb segment, too few for a segment's pose, named by segment, not
+    landmark. The hips (in the pelvis's frame) and knees (in the frame of the thigh's two markers and
+    the hip) come out within 30 mm of the rig's joints; the ankles, found from two toe markers over a
+    walk's small ankle motion, are the weak joint (within 120 mm, at the limb's end, not the knee: bench/results/learned-maps.md D has
+    the figures); the map written and read back places them as the learning did."""
+    names, xyz, seen, truth = motive(VENDORS / name)
+    smap, body = learned_map(names, xyz, seen, name)
+    assert body.source == "labels"
+    again = _parse(tomllib.loads(map_toml(smap, body, names)), "again")
+    out, mask = again.apply(names, xyz, seen)
+    first, _ = smap.apply(names, xyz, seen)
+    for joint, where in truth.items():
+        j = JOINTS.index(joint)
+        assert mask[:, j].mean() > 0.9, joint
+        err = np.median(np.linalg.norm(out[mask[:, j], j] - where[mask[:, j]], axis=-1))
+        assert err < (0.12 if "Ankle" in joint else 0.03), (joint, err)
+        assert np.allclose(out[mask[:, j], j], first[mask[:, j], j], atol=1e-4)
+
+
+@needs_fixtures
+def test_segment_markers_that_do_not_move_are_refused_with_the_reason() -> None:
+    """The same set on a take whose legs stand still (a wave): the thighs do not turn, so no hip is
+    guessed; the refusal says why."""
+    names, xyz, seen, _ = motive(FIXTURES / "fair_wave_hello.bvh")
+    with pytest.raises(InputError, match=r"gives no (hip|knee) centre \(.*does not turn enough"):
+        learned_map(names, xyz, seen, "wave")
+
+
+def test_motive_skeleton_markers_convert_with_every_joint(tmp_path: Path, capsys) -> None:
+    """BTK's mocap36.c3d (OptiTrack Motive, Skeleton_Hip1..4, Skeleton_LThigh1..2, ...): all 17 joints,
+    the user told how they were found, and a body of plausible proportions standing on the floor."""
+    from gfpose_cli.io.sanity import body_report
+
+    assert run(["convert", str(VENDORS / "btk__mocap36.c3d"), "-o", str(tmp_path / "m.npz")]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "its labels name 15 segments" in err and "joint centres were learned from the markers' motion" in err
+    take = io.read(tmp_path / "m.npz")
+    assert take.mask.any(0).all() and take.mask.mean() > 0.8
+    report = body_report(take.positions.astype(np.float64), take.mask)
+    assert 1.5 < report["height"] < 2.0, report
+    lengths = report["lengths"]
+    for a, b in (("left femur", "right femur"), ("left tibia", "right tibia")):
+        assert 0.3 < lengths[a] < 0.5 and 0.3 < lengths[b] < 0.5
+        assert max(lengths[a], lengths[b]) < 1.2 * min(lengths[a], lengths[b])
+    hips = np.linalg.norm(take.positions[:, JOINTS.index("LHip")] - take.positions[:, JOINTS.index("RHip")], axis=-1)
+    assert 0.12 < np.nanmedian(hips) < 0.25

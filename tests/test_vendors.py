@@ -32,7 +32,6 @@ VENDORS = Path(__file__).parent / "data" / "vendors"
 #: converts with those joints missing in every frame (and says so); ("refuse", regex) exits 2 with
 #: one line matching regex. Refusals of body captures whose marker set no preset
 #: knows are issue 23's to turn into conversions; here they must name the file's own labels.
-UNKNOWN_SET = r"no (marker set|skeleton rig) matches|match no shipped (marker set|skeleton rig)"
 CLUSTERS_MISSING = ("Neck", "Head", "LWrist", "RWrist")  # no head or hand clusters
 DAVIS_MISSING = ("Neck", "Head", "LElbow", "LWrist", "RElbow", "RWrist")
 UNLABELLED = r"its \d+ points are unlabelled "  # then: no body part can be told from their names ...
@@ -59,7 +58,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "btk__TYPE-2.c3d": ("partial", LEGS_ONLY),  # single-letter labels, Helen Hayes descriptions
     "btk__bad_parameter_section.c3d": ("refuse", r"not a readable C3D file \(.*\); if your capture software"),
     "btk__dynamic.c3d": ("partial", ("Spine", "Thorax", "LShoulder", "RShoulder") + DAVIS_MISSING),  # c7 and shoulders never seen
-    "btk__mocap36.c3d": ("refuse", UNKNOWN_SET + r".*Skeleton_Hip2"),
+    "btk__mocap36.c3d": ("body", None),  # Motive Skeleton_* segment markers: joint centres from their motion
     "btk__parameterOverflow.c3d": ("refuse", r"no marker holds a valid sample"),
     "btk__pc_real.c3d": ("partial", CLUSTERS_MISSING),  # the same take, Intel float
     "btk__sample21.c3d": ("partial", ("LHip", "LKnee", "LAnkle") + LEGS_ONLY),  # pelvis and right leg

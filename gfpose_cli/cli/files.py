@@ -133,10 +133,11 @@ def maps(
         smap, body = learned_map(names, xyz, observed, str(file), name=f"{file.stem}-learned")
         with atomic_path(output, force) as tmp:
             tmp.write_text(map_toml(smap, body, names))
-        found = [j for j in smap.rigid]
-        missing = [j for j in JOINTS if j not in smap.rigid]
+        found = [j for j in JOINTS if j in smap.rigid or smap.joints.get(j)]
+        missing = [j for j in JOINTS if j not in found]
+        segments = "segments named by its labels" if body.source == "labels" else "rigid segments"
         info(f"[green]wrote[/] {esc(output)}: a map learned from the motion of {esc(file.name)}'s markers "
-             f"({len(body.segments)} rigid segments): {len(found)} joints found"
+             f"({len(body.segments)} {segments}): {len(found)} joints found"
              + (f"; not found: {', '.join(missing)}" if missing else "")
              + f"; check it with `gfpose maps {esc(file.name)} --map {esc(output.name)}`")
         for note in body.notes:

@@ -287,8 +287,11 @@ def _one_of_each_copy(names: list[str], repeated: list[str], xyz: np.ndarray,
 def _learned_warning(path: Path, smap: SkeletonMap, body) -> str:
     """What a map learned from the markers' motion found, and how to check and keep it."""
     parts = ", ".join(sorted(body.parts))
-    return (f"{path}: no marker set matches its names; the skeleton was learned from the markers' motion "
-            f"({len(body.segments)} rigid segments; found: {parts}): check it, and keep it for the lab's other takes "
+    how = (f"its labels name {len(body.segments)} segments ({parts}) but no landmarks; the joint centres were learned from "
+           "the markers' motion" if body.source == "labels" else
+           f"the skeleton was learned from the markers' motion ({len(body.segments)} rigid segments; found: {parts})")
+    notes = f" ({'; '.join(body.notes)})" if body.notes else ""
+    return (f"{path}: no marker set matches its names; {how}{notes}: check it, and keep it for the lab's other takes "
             f"with `gfpose maps {path.name} --learn -o mymap.toml`")
 
 

@@ -10,6 +10,7 @@ point between them. All in the file's own axes and metres; no names, no model.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from gfpose_cli.kinematics import rotations
 
@@ -114,3 +115,57 @@ def score_centre(Ra: np.ndarray, ta: np.ndarray, Rb: np.ndarray, tb: np.ndarray,
     ca, cb = x[:3], x[3:]
     gap = (np.einsum("fij,j->fi", Ra[idx], ca) + ta[idx]) - (np.einsum("fij,j->fi", Rb[idx], cb) + tb[idx])
     return ca, cb, float(np.sqrt((gap ** 2).sum(-1).mean()))
+
+
+#: pivot_centre measures the motion's evidence on paths averaged over this many frames (noise on
+#: two close markers otherwise reads as turning)
+EVIDENCE_FRAMES = 9
+#: pivot_centre's pull toward its prior, relative to the motion's best-told direction
+PIVOT_RIDGE = 3e-4
+
+
+def pivot_centre(R: np.ndarray, t: np.ndarray, ok: np.ndarray, points: np.ndarray, seen: np.ndarray,
+                 prior: np.ndarray, ridge: float | None = None) -> tuple[np.ndarray, float, float]:
+    """The point c fixed in a segment (pose R (F, 3, 3), t (F, 3), usable in frames ok) that each of
+    points (F, K, 3, world; seen (F, K)) keeps a constant distance from: the centre of the spheres the
+    points move on in the segment's frame (a linear least-squares sphere fit, each point's mean
+    subtracted so its radius drops out). For a joint whose distal segment has too few markers for a
+    pose of its own (two markers and the joint above). A weak ridge toward prior (segment frame)
+    settles what the motion leaves free (a hinge's axis); points whose distance strays (a hand
+    marker past a moving wrist) count less than the most constant one. Returns c, the RMS (m) of the
+    points' distances from c about their own means (the misfit), and the range (degrees, 5th to 95th
+    percentile) the points turn through (the motion's evidence)."""
+    local = np.einsum("fji,fkj->fki", R, np.nan_to_num(points) - t[:, None])  # R^T (p - t)
+    use = seen & ok[:, None]
+    paths = [local[use[:, k], k] for k in range(points.shape[1]) if use[:, k].sum() >= MIN_FRAMES]
+    if not paths:
+        return prior, float("inf"), 0.0
+    weight = np.ones(len(paths))
+    for _ in range(2):  # refit with each point weighted by how constant its distance came out
+        A = np.concatenate([np.sqrt(w) * 2.0 * (p - p.mean(0)) for p, w in zip(paths, weight)])
+        b = np.concatenate([np.sqrt(w) * ((p ** 2).sum(-1) - (p ** 2).sum(-1).mean()) for p, w in zip(paths, weight)])
+        AtA = A.T @ A
+        lam = (PIVOT_RIDGE if ridge is None else ridge) * np.linalg.eigvalsh(AtA)[-1]  # a weak direction follows the prior
+        c = np.linalg.solve(AtA + lam * np.eye(3), A.T @ b + lam * prior)
+        rms = np.array([np.linalg.norm(p - c, axis=-1).std() for p in paths])
+        weight = (max(rms.min(), 0.002) / np.maximum(rms, 0.002)) ** 2
+    gaps = [np.sqrt(w) * (r - r.mean()) for p, w in zip(paths, weight) for r in [np.linalg.norm(p - c, axis=-1)]]
+    misfit = float(np.sqrt(np.mean(np.concatenate(gaps) ** 2)))
+    # the evidence, whatever the centre: how far the line between two of the points turns in the
+    # segment's frame (one point alone: its direction from the prior)
+    K = points.shape[1]
+    angles = []
+    for a, b in [(a, b) for a in range(K) for b in range(a + 1, K)] or [(0, -1)]:
+        both = use[:, a] & (use[:, b] if b >= 0 else True)
+        if both.sum() >= MIN_FRAMES:
+            v = local[both, a] - (local[both, b] if b >= 0 else prior)
+            angles.append(_spread_deg(uniform_filter1d(v, EVIDENCE_FRAMES, axis=0)))  # joints turn slowly; noise does not
+    return c, misfit, max(angles, default=0.0)
+
+
+def _spread_deg(v: np.ndarray) -> float:
+    """The range (degrees, 5th to 95th percentile) of the angles of vectors v (F, 3) from their mean direction."""
+    u = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+    mean = u.mean(0) / max(np.linalg.norm(u.mean(0)), 1e-9)
+    ang = np.degrees(np.arccos(np.clip(u @ mean, -1, 1)))
+    return float(np.percentile(ang, 95) - np.percentile(ang, 5))

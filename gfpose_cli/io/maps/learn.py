@@ -21,7 +21,7 @@ enough, a set with no legs) is left missing or refused with the reason.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -77,6 +77,12 @@ class LearnedBody:
     up: np.ndarray
     forward: np.ndarray
     notes: list[str]
+    #: where the segments came from: "motion" (rigid clusters) or "labels" (a segment-named set: named.py)
+    source: str = "motion"
+    #: a segment-named body's frames for each joint: joint -> [(part, the columns and joints posing it)]
+    holders: dict[str, list[tuple[str, list]]] = field(default_factory=dict)
+    #: a segment-named body's joints that are a mean of markers (the wrist between its two markers)
+    weighted: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _posed(seg: Segment, xyz: np.ndarray, observed: np.ndarray) -> None:
@@ -531,16 +537,26 @@ def checked(body: LearnedBody, where: str) -> LearnedBody:
             for j in chain[chain.index(end):]:
                 named.pop(s + j, None)
         notes.append(f"{bone} {said} is implausible: {', '.join(s + end for s in sorted(bad))} and below left out")
-    return LearnedBody(segments=body.segments, joints=body.joints, tree=body.tree, named=named, parts=body.parts,
-                       up=body.up, forward=body.forward, notes=notes)
+    return replace(body, named=named, notes=notes)
 
 
 def learned_map(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: str = "input",
                 name: str = "learned") -> tuple["SkeletonMap", LearnedBody]:
     """A SkeletonMap of rigid points learned from markers (F, N, 3; metres, file axes): see the module."""
     from gfpose_cli.io.maps import RigidPoint, SkeletonMap
+    from gfpose_cli.io.maps import named as by_name
 
-    body = checked(learn_body(names, xyz, observed, where), where)
+    if by_name.is_segment_set(names):  # the labels name the segments: Motive's Skeleton_LThigh1, ...
+        try:
+            return by_name.named_map(names, xyz, observed, where, name)
+        except InputError as exc:
+            first = exc
+            try:  # the motion alone may still do it
+                body = checked(learn_body(names, xyz, observed, where), where)
+            except InputError:
+                raise first from None
+    else:
+        body = checked(learn_body(names, xyz, observed, where), where)
     specs = rigid_specs(body, names)
     rigid = {j: tuple(RigidPoint(markers=tuple((n, tuple(p)) for n, p in sp["markers"].items()), at=tuple(sp["at"]),
                                  segment=sp["segment"]) for sp in specs[j]) for j in JOINTS if j in specs}
@@ -556,13 +572,15 @@ def map_toml(smap: "SkeletonMap", body: LearnedBody | None = None, names: list[s
     def num(v: float) -> str:
         return f"{v:.5f}"
 
+    how = ("# Its labels name the segments; where in each segment a joint sits was learned from the motion." if body is not None
+           and body.source == "labels" else "")
     lines = [f'name = "{smap.name}"', 'kinds = ["markers"]',
              f'description = "{smap.description}"', "",
              "# Written by `gfpose maps FILE --learn`: each joint is a point fixed in a segment (in metres, in the",
              "# segment's own frame, where its markers sit as listed); in every frame the markers seen are fitted",
              "# rigidly and the point follows. A joint held by two segments is the mean of the two. Joints set to",
              '# "" were not found in the motion: they stay missing. Check the result, e.g. with',
-             "# `gfpose convert FILE --map THIS.toml -o check.bvh` and a look in Blender.", ""]
+             "# `gfpose convert FILE --map THIS.toml -o check.bvh` and a look in Blender.", *([how] if how else []), ""]
     if body is not None:
         for part, seg in sorted(body.parts.items(), key=lambda kv: kv[1]):
             labels = ", ".join(names[m] if names else str(m) for m in body.segments[seg].markers)
@@ -572,6 +590,11 @@ def map_toml(smap: "SkeletonMap", body: LearnedBody | None = None, names: list[s
         lines.append("")
     lines.append("[joints]")
     for joint in JOINTS:
+        if joint not in smap.rigid and smap.joints.get(joint):
+            from gfpose_cli.io.maps import _toml_value
+
+            lines.append(f"{joint} = {_toml_value(smap.joints[joint], '.6g')}  # the mean of these markers")
+            continue
         if joint not in smap.rigid:
             lines.append(f'{joint} = ""  # not found in the markers\' motion')
             continue

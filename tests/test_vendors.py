@@ -542,3 +542,81 @@ def test_a_rig_with_one_spine_joint_reads_all_17_joints_and_says_which_is_estima
     mid = 0.5 * (p[:, j["LShoulder"]] + p[:, j["RShoulder"]])
     assert np.median(np.abs(p[:, j["Thorax"], 2] - mid[:, 2])) < 0.05  # at shoulder height
     assert (p[:, j["Spine"], 2] < p[:, j["Thorax"], 2]).all() and (p[:, j["Thorax"], 2] < p[:, j["Neck"], 2]).all()
+
+
+def _bvh_text(tree: tuple, frames: int, seed: int = 0) -> str:
+    """A BVH of the hierarchy tree = (name, offset_cm, children) with small random rotations per frame."""
+    rng = np.random.default_rng(seed)
+    lines, channels = ["HIERARCHY"], []
+
+    def emit(node: tuple, depth: int, root: bool) -> None:
+        name, off, kids = node
+        pad = "  " * depth
+        lines.append(f"{pad}{'ROOT' if root else 'JOINT'} {name}")
+        lines.append(pad + "{")
+        lines.append(f"{pad}  OFFSET {off[0]:.2f} {off[1]:.2f} {off[2]:.2f}")
+        lines.append(f"{pad}  CHANNELS {6 if root else 3} {'Xposition Yposition Zposition ' if root else ''}Zrotation Xrotation Yrotation")
+        channels.append(root)
+        if kids:
+            for kid in kids:
+                emit(kid, depth + 1, False)
+        else:
+            lines.extend([f"{pad}  End Site", pad + "  {", f"{pad}    OFFSET 0.00 {8.0 if off[1] >= 0 else -8.0:.2f} 0.00",
+                          pad + "  }"])
+        lines.append(pad + "}")
+
+    emit(tree, 0, True)
+    lines += ["MOTION", f"Frames: {frames}", "Frame Time: 0.033333"]
+    for f in range(frames):
+        row = []
+        for root in channels:
+            if root:
+                row += [f"{2.0 * f:.3f}", "95.000", "0.000"]
+            row += [f"{v:.3f}" for v in rng.normal(0, 8, 3)]
+        lines.append(" ".join(row))
+    return "\n".join(lines) + "\n"
+
+
+def _arm(side: str, sign: float, names: tuple[str, ...]) -> tuple:
+    collar, upper, lower, hand = names
+    return (collar, (sign * 4, 12, 0), [(upper, (sign * 14, 0, 0), [(lower, (sign * 28, 0, 0), [(hand, (sign * 25, 0, 0), [])])])])
+
+
+def _leg(sign: float, names: tuple[str, ...]) -> tuple:
+    upper, lower, foot, *toes = names
+    end = [(toes[0], (0, -6, 10), [])] if toes else []
+    return (upper, (sign * 9, -6, 0), [(lower, (0, -42, 0), [(foot, (0, -40, 0), end)])])
+
+
+#: published rigs the vendor fixtures do not hold: Bandai Namco's Research Motion dataset and Second
+#: Life's avatar BVH (cmu-bvh names without eyes)
+RIGS = {
+    "bandai-namco": ("joint_Root", (0, 0, 0), [("Hips", (0, 0, 0), [
+        ("Spine", (0, 10, 0), [("Chest", (0, 15, 0), [
+            ("Neck", (0, 22, 0), [("Head", (0, 10, 0), [])]),
+            _arm("L", 1, ("Shoulder_L", "UpperArm_L", "LowerArm_L", "Hand_L")),
+            _arm("R", -1, ("Shoulder_R", "UpperArm_R", "LowerArm_R", "Hand_R"))])]),
+        _leg(1, ("UpperLeg_L", "LowerLeg_L", "Foot_L", "Toes_L")), _leg(-1, ("UpperLeg_R", "LowerLeg_R", "Foot_R", "Toes_R"))])]),
+    "second-life": ("hip", (0, 0, 0), [
+        ("abdomen", (0, 10, 0), [("chest", (0, 15, 0), [
+            ("neck", (0, 22, 0), [("head", (0, 10, 0), [])]),
+            _arm("L", 1, ("lCollar", "lShldr", "lForeArm", "lHand")),
+            _arm("R", -1, ("rCollar", "rShldr", "rForeArm", "rHand"))])]),
+        _leg(1, ("lThigh", "lShin", "lFoot")), _leg(-1, ("rThigh", "rShin", "rFoot"))]),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(RIGS))
+def test_published_rigs_without_a_fixture_convert_with_their_preset(preset: str, tmp_path: Path, capsys) -> None:
+    """A BVH built from a rig's published joint names converts to all 17 joints with that rig's preset,
+    a body of plausible height and limb lengths."""
+    src = tmp_path / f"{preset}.bvh"
+    src.write_text(_bvh_text(RIGS[preset], frames=40))
+    assert run(["convert", str(src), "-o", str(tmp_path / "out.npz")]) == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"map '{preset}'" in err, err
+    take = io.read(tmp_path / "out.npz")
+    assert take.mask.all()
+    report = body_report(take.positions.astype(np.float64), take.mask)
+    assert 1.4 < report["height"] < 2.0, report
+    assert all(0.2 < v < 0.5 for v in report["lengths"].values()), report["lengths"]

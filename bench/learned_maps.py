@@ -121,12 +121,12 @@ def section_b() -> None:
     print()
 
 
-def plates(path: Path, rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Markers on plates riding the bones of a BVH take, and the preset's 17 joints (truth), in metres."""
+def rig_truth(path: Path):
+    """A BVH take's skeleton, joint positions and rotations, units (m per file unit), and the preset's
+    17 joints (truth, metres; mask) with the BVH joint carrying each."""
     skel = bvh_io.read_skeleton(path)
     pos, rot = bvh_io.forward_kinematics(skel, with_rotations=True)
-    take = io.read(path)
-    scale = take.provenance.units_to_m or 1.0
+    scale = io.read(path).provenance.units_to_m or 1.0
     smap = auto_map(skel.names, str(path), kind="rig")
     F = pos.shape[0]
     truth = np.full((F, 17, 3), np.nan)
@@ -139,6 +139,13 @@ def plates(path: Path, rng: np.random.Generator) -> tuple[list[str], np.ndarray,
             truth[:, j] = pos[:, k] * scale
             tmask[:, j] = True
             carried[joint] = k
+    return skel, pos, rot, scale, truth, tmask, carried
+
+
+def plates(path: Path, rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Markers on plates riding the bones of a BVH take, and the preset's 17 joints (truth), in metres."""
+    skel, pos, rot, scale, truth, tmask, carried = rig_truth(path)
+    F = pos.shape[0]
     # the bones that carry a plate: the root (pelvis), the chest the shoulders hang from (their
     # nearest common ancestor), the head, and each limb bone below its joint
     def ancestors(k: int) -> list[int]:
@@ -180,21 +187,8 @@ MOTIVE = {"Hip": (4, 0.1, 0.12), "Chest": (3, 0.5, 0.10), "Head": (3, 0.7, 0.08)
 def motive_named(path: Path, rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """Motive-style markers (Skeleton_Hip1..4, Skeleton_LThigh1..2, ...: two or three per limb segment)
     riding the bones of a BVH take, and the preset's 17 joints (truth), in metres."""
-    skel = bvh_io.read_skeleton(path)
-    pos, rot = bvh_io.forward_kinematics(skel, with_rotations=True)
-    scale = io.read(path).provenance.units_to_m or 1.0
-    smap = auto_map(skel.names, str(path), kind="rig")
+    skel, pos, rot, scale, truth, tmask, carried = rig_truth(path)
     F = pos.shape[0]
-    truth = np.full((F, 17, 3), np.nan)
-    tmask = np.zeros((F, 17), dtype=bool)
-    carried = {}
-    for j, joint in enumerate(JOINTS):
-        spec = smap.joints[joint]
-        if len(spec) == 1 and next(iter(spec)) in skel.names:
-            k = skel.names.index(next(iter(spec)))
-            truth[:, j] = pos[:, k] * scale
-            tmask[:, j] = True
-            carried[joint] = k
     root = int(np.flatnonzero(skel.parents < 0)[0])
     bones = {"Hip": root}
     if "LShoulder" in carried and "RShoulder" in carried:
@@ -255,72 +249,55 @@ def motive_named(path: Path, rng: np.random.Generator) -> tuple[list[str], np.nd
     return names, np.stack(xyz, 1), truth, tmask
 
 
-def section_d() -> None:
-    print("## D. Motive-style segment markers (Skeleton_Hip1..4, Skeleton_LThigh1..2, ...: two or three per segment, "
-          "numbered at random) on the bones of real BVH takes, against the BVH joints\n")
-    print("| take | frames | joints learned | median (mm) | 90th pct (mm) | per joint, median (mm) | thigh L/R (mm, true) | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+def learned_table(build) -> None:
+    """The learned map of markers build(path, rng) lays on each BVH take, against the take's joints."""
+    print("| take | frames | rig preset | joints learned | median (mm) | 90th pct (mm) | per joint, median (mm) | "
+          "thigh L/R (mm; true) | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     medians = []
     for path in BVHS:
         if not path.exists():
             continue
-        names, xyz, truth, tmask = motive_named(path, rng)
+        names, xyz, truth, tmask = build(path, rng)
         observed = np.ones(xyz.shape[:2], dtype=bool)
+        preset = io.read(path).provenance.map
         t0 = time.perf_counter()
         try:
             smap, body = learned_map(names, xyz, observed, path.name)
         except InputError as exc:
-            print(f"| {path.name} | {len(xyz)} | refused: {str(exc).split(': ', 1)[-1][:160]} | | | | | |")
+            print(f"| {path.name} | {len(xyz)} | {preset} | refused: {str(exc).split(': ', 1)[-1][:160]} | | | | | |")
             continue
         learned, lmask = smap.apply(names, xyz, observed)
         dt = time.perf_counter() - t0
-        e = errors(learned, lmask, truth, tmask, [j for j in FUNCTIONAL if j in smap.rigid])
+        found = [j for j in JOINTS if j in smap.rigid or smap.joints.get(j)]
+        e = errors(learned, lmask, truth, tmask, [j for j in FUNCTIONAL if j in found])
         allv = np.concatenate(list(e.values()))
         medians.append(np.median(allv))
         per = ", ".join(f"{k} {np.median(v) * 1000:.0f}" for k, v in e.items())
         said = f" ({'; '.join(body.notes)})" if body.notes else ""
 
-        def thigh(arr: np.ndarray, side: str) -> float:
-            return float(np.nanmedian(np.linalg.norm(arr[:, JOINTS.index(side + "Hip")] - arr[:, JOINTS.index(side + "Knee")], axis=-1)) * 1000)
-        lengths = "/".join(f"{thigh(learned, s):.0f}" for s in "LR") + " (" + "/".join(f"{thigh(truth, s):.0f}" for s in "LR") + ")"
-        print(f"| {path.name} | {len(xyz)} | {len(smap.rigid)}{said} | {np.median(allv) * 1000:.1f} | "
+        def thigh(arr: np.ndarray, side: str) -> str:
+            v = np.linalg.norm(arr[:, JOINTS.index(side + "Hip")] - arr[:, JOINTS.index(side + "Knee")], axis=-1)
+            return f"{np.nanmedian(v) * 1000:.0f}" if np.isfinite(v).any() else "-"
+        lengths = "/".join(thigh(learned, s) for s in "LR") + "; " + "/".join(thigh(truth, s) for s in "LR")
+        print(f"| {path.name} | {len(xyz)} | {preset} | {len(found)}{said} | {np.median(allv) * 1000:.1f} | "
               f"{np.percentile(allv, 90) * 1000:.0f} | {per} | {lengths} | {dt:.1f} |")
     if medians:
-        print(f"\nMedian over takes of the per-take medians: {np.median(medians) * 1000:.1f} mm.")
+        print(f"\nMedian over takes of the per-take medians: {np.median(medians) * 1000:.1f} mm "
+              f"(the target: within 30 mm of the preset's centres).")
     print()
 
 
 def section_c() -> None:
     print("## C. Three-marker plates on the bones of real BVH takes (markers named M1..Mn), against the BVH joints\n")
-    print("| take | frames | rig preset | joints learned | median (mm) | 90th pct (mm) | per joint, median (mm) | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
-    rng = np.random.default_rng(0)
-    medians = []
-    for path in BVHS:
-        if not path.exists():
-            continue
-        names, xyz, truth, tmask = plates(path, rng)
-        observed = np.ones(xyz.shape[:2], dtype=bool)
-        t0 = time.perf_counter()
-        try:
-            smap, body = learned_map(names, xyz, observed, path.name)
-        except InputError as exc:
-            print(f"| {path.name} | {len(xyz)} | | refused: {str(exc).split(': ', 1)[-1][:160]} | | | | |")
-            continue
-        learned, lmask = smap.apply(names, xyz, observed)
-        dt = time.perf_counter() - t0
-        e = errors(learned, lmask, truth, tmask, [j for j in FUNCTIONAL if j in smap.rigid])
-        allv = np.concatenate(list(e.values()))
-        medians.append(np.median(allv))
-        per = ", ".join(f"{k} {np.median(v) * 1000:.0f}" for k, v in e.items())
-        said = f" ({'; '.join(body.notes)})" if body.notes else ""
-        print(f"| {path.name} | {len(xyz)} | {io.read(path).provenance.map} | {len(smap.rigid)}{said} | {np.median(allv) * 1000:.1f} | "
-              f"{np.percentile(allv, 90) * 1000:.0f} | {per} | {dt:.1f} |")
-    if medians:
-        print(f"\nMedian over takes of the per-take medians: {np.median(medians) * 1000:.1f} mm "
-              f"(the target: within 30 mm of the preset's centres).")
-    print()
+    learned_table(plates)
+
+
+def section_d() -> None:
+    print("## D. Motive-style segment markers (Skeleton_Hip1..4, Skeleton_LThigh1..2, ...: two or three per segment, "
+          "numbered at random) on the bones of real BVH takes, against the BVH joints\n")
+    learned_table(motive_named)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ takes carrying three-marker plates on their bones, whose joints are the truth.""
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -124,29 +125,45 @@ def test_markers_near_the_joints_of_a_walk_are_refused_not_guessed(capsys) -> No
     assert "unlabelled" in err and "A map learned from the markers' motion failed too" in err
 
 
-def plated(path: Path, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
-    """A real BVH take with a plate of three markers (named P1..Pn) on the pelvis and on each leg
-    bone, moved by 5 mm of soft tissue per plate and 1 mm of noise per marker; and the true hips,
-    knees and ankles (the BVH joints the rig's preset reads)."""
-    rng = np.random.default_rng(seed)
+LEG_JOINTS = ("RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle")
+
+
+def _take(path: Path) -> tuple[np.ndarray, np.ndarray, dict[str, int], int, Callable[[int], np.ndarray]]:
+    """A BVH take's joint positions (metres) and rotations, its legs' joints (the rig preset's), its
+    root, and along(k): the mean offset (metres) from joint k to its children, along its bone."""
     skel = bvh_io.read_skeleton(path)
     pos, rot = bvh_io.forward_kinematics(skel, with_rotations=True)
     scale = io.read(path).provenance.units_to_m
     smap = auto_map(skel.names, str(path), kind="rig")
-    joint = {j: skel.names.index(next(iter(smap.joints[j]))) for j in ("RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle")}
-    bones = [int(np.flatnonzero(skel.parents < 0)[0])] + list(joint.values())
+    joint = {j: skel.names.index(next(iter(smap.joints[j]))) for j in LEG_JOINTS}
+
+    def along(k: int) -> np.ndarray:
+        return np.mean([skel.offsets[c] for c in range(len(skel.names)) if skel.parents[c] == k], axis=0) * scale
+    return pos * scale, rot, joint, int(np.flatnonzero(skel.parents < 0)[0]), along
+
+
+def _laid(pos: np.ndarray, rot: np.ndarray, segments: list[tuple[list[str], int, list[np.ndarray]]],
+          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Markers (names, offsets in bone k's frame) riding bones: 5 mm of soft tissue moves each
+    segment's markers as one, 1 mm of noise each marker. (F, N, 3) and seen."""
     F = len(pos)
-    names, xyz = [], []
-    for k in bones:
-        kids = [c for c in range(len(skel.names)) if skel.parents[c] == k]
-        along = np.mean([skel.offsets[c] for c in kids], axis=0) * scale
+    xyz = []
+    for _, k, offsets in segments:
         wobble = 0.005 * np.sin(np.linspace(0, F / 20, F)[:, None] + rng.uniform(0, 6, 3)) * rng.normal(0, 0.6, 3)
-        for _ in range(3):
-            local = 0.5 * along + rng.normal(0, 0.05, 3)
-            names.append(f"P{len(names) + 1}")
-            xyz.append(pos[:, k] * scale + np.einsum("fij,j->fi", rot[:, k], local) + wobble + rng.normal(0, 0.001, (F, 3)))
-    truth = {j: pos[:, k] * scale for j, k in joint.items()}
-    return names, np.stack(xyz, 1), np.ones((F, len(names)), dtype=bool), truth
+        xyz += [pos[:, k] + np.einsum("fij,j->fi", rot[:, k], local) + wobble + rng.normal(0, 0.001, (F, 3)) for local in offsets]
+    xyz = np.stack(xyz, 1)
+    return xyz, np.ones(xyz.shape[:2], dtype=bool)
+
+
+def plated(path: Path, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+    """A real BVH take with a plate of three markers (named P1..Pn) on the pelvis and on each leg
+    bone; and the true hips, knees and ankles (the BVH joints the rig's preset reads)."""
+    rng = np.random.default_rng(seed)
+    pos, rot, joint, root, along = _take(path)
+    segments = [([f"P{3 * i + m + 1}" for m in range(3)], k, [0.5 * along(k) + rng.normal(0, 0.05, 3) for _ in range(3)])
+                for i, k in enumerate([root, *joint.values()])]
+    xyz, seen = _laid(pos, rot, segments, rng)
+    return [n for names, _, _ in segments for n in names], xyz, seen, {j: pos[:, k] for j, k in joint.items()}
 
 
 @pytest.mark.parametrize("name", ["pymo__AV_8Walk_Meredith_HVHA_Rep1.bvh", "bvhpy__test_mocapbank.bvh"])
@@ -211,16 +228,9 @@ def test_segment_words_in_labels_give_segments_and_sides() -> None:
 
 def motive(path: Path, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     """A real BVH take with OptiTrack Motive-style markers (Skeleton_Hip1..4 around the pelvis, two per
-    thigh, shank and foot, numbered at random), 5 mm of soft tissue per segment and 1 mm of noise per
-    marker; and the true hips, knees and ankles."""
+    thigh, shank and foot, numbered at random); and the true hips, knees and ankles."""
     rng = np.random.default_rng(seed)
-    skel = bvh_io.read_skeleton(path)
-    pos, rot = bvh_io.forward_kinematics(skel, with_rotations=True)
-    scale = io.read(path).provenance.units_to_m
-    smap = auto_map(skel.names, str(path), kind="rig")
-    joint = {j: skel.names.index(next(iter(smap.joints[j]))) for j in ("RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle")}
-    root = int(np.flatnonzero(skel.parents < 0)[0])
-    F = len(pos)
+    pos, rot, joint, root, along = _take(path)
     lat = rot[0, root].T @ (pos[0, joint["LHip"]] - pos[0, joint["RHip"]])
     lat /= np.linalg.norm(lat)
     up = rot[0, root].T @ (pos[0, root] - 0.5 * (pos[0, joint["LAnkle"]] + pos[0, joint["RAnkle"]]))
@@ -231,17 +241,10 @@ def motive(path: Path, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray
     for side in "LR":
         for seg, j in (("Thigh", "Hip"), ("Shin", "Knee"), ("Foot", "Ankle")):
             k = joint[side + j]
-            kids = [c for c in range(len(skel.names)) if skel.parents[c] == k]
-            along = np.mean([skel.offsets[c] for c in kids], axis=0) * scale
-            segments.append((side + seg, k, [along * rng.uniform(0.3, 0.9) + rng.normal(0, 0.05, 3) for _ in range(2)]))
-    names, xyz = [], []
-    for seg, k, offsets in segments:
-        wobble = 0.005 * np.sin(np.linspace(0, F / 20, F)[:, None] + rng.uniform(0, 6, 3)) * rng.normal(0, 0.6, 3)
-        for n, local in zip(rng.permutation(len(offsets)) + 1, offsets):
-            names.append(f"Skeleton_{seg}{n}")
-            xyz.append(pos[:, k] * scale + np.einsum("fij,j->fi", rot[:, k], local) + wobble + rng.normal(0, 0.001, (F, 3)))
-    truth = {j: pos[:, k] * scale for j, k in joint.items()}
-    return names, np.stack(xyz, 1), np.ones((F, len(names)), dtype=bool), truth
+            segments.append((side + seg, k, [along(k) * rng.uniform(0.3, 0.9) + rng.normal(0, 0.05, 3) for _ in range(2)]))
+    segments = [([f"Skeleton_{seg}{n}" for n in rng.permutation(len(offsets)) + 1], k, offsets) for seg, k, offsets in segments]
+    xyz, seen = _laid(pos, rot, segments, rng)
+    return [n for names, _, _ in segments for n in names], xyz, seen, {j: pos[:, k] for j, k in joint.items()}
 
 
 @pytest.mark.parametrize("name", ["pymo__AV_8Walk_Meredith_HVHA_Rep1.bvh", "bvhpy__test_mocapbank.bvh"])

@@ -39,6 +39,9 @@ def train(
     resume: Annotated[Optional[Path], typer.Option(help="Continue a run from its checkpoint (bit for bit on the same device).")] = None,
     init_from: Annotated[Optional[Path], typer.Option(help="Warm start from a checkpoint's weights (new optimiser, step 0).")] = None,
     export: Annotated[Optional[Path], typer.Option(help="Also write a small fp16 shipping copy here at each checkpoint.")] = None,
+    distill_from: Annotated[Optional[Path], typer.Option(help="Train a few-step student of this teacher checkpoint (same task): it learns to reach the teacher's samples in --student-steps network evaluations.")] = None,
+    student_steps: Annotated[int, typer.Option(help="With --distill-from: the student's solver steps (network evaluations per sample).")] = 4,
+    distill_pool: Annotated[int, typer.Option(help="With --distill-from: starting points the teacher samples once to teach from.")] = 200_000,
     checkpoint_every: Annotated[float, typer.Option(help="Seconds between checkpoints.")] = 300.0,
     device: Device = "auto",
     seed: Seed = 0,
@@ -48,6 +51,7 @@ def train(
     """Fit a score model by denoising score matching; checkpoints periodically and resumes with --resume.
 
     Example: [bold]gfpose train ../shared/data/cmu-bvh.tar.xz --task prior --steps 20000 -o runs/prior.pt[/]
+             [bold]gfpose train ../shared/data/*.tar.xz --distill-from weights/prior.pt --student-steps 4 --steps 3000 -o runs/prior-4.pt[/]
     """
     STATE["quiet"] = quiet
 
@@ -83,7 +87,16 @@ def train(
         err.print(table)
     info(f"training data: {poses.summary['takes']} takes, {len(poses.train.poses)} training poses, "
          f"{len(poses.held.poses)} held-out poses")
-    trainer = session.build_trainer(cfg, poses, dev, balance=balance, dist=dist_ctx, init_from=init_from, resume=resume)
+    distill = None
+    if distill_from is not None:
+        from gfpose_cli.tasks import DEFAULT_TEMPERATURE
+        from gfpose_cli.training.distill import DistillConfig
+
+        distill = DistillConfig(student_steps=student_steps, temperature=DEFAULT_TEMPERATURE.get(task, 1.0), pool=distill_pool)
+        info(esc(f"distilling {distill_from} into a {student_steps}-step student: the teacher samples {distill_pool:,} "
+                 "starting points first"))
+    trainer = session.build_trainer(cfg, poses, dev, balance=balance, dist=dist_ctx, init_from=init_from, resume=resume,
+                                    distill_from=distill_from, distill=distill)
     if init_from is not None:
         info(esc(f"initialised from {init_from}"))
     if resume is not None:
@@ -105,6 +118,8 @@ def train(
             distributed.shutdown()
         except KeyboardInterrupt:
             err.print(esc(f"stopped at step {trainer.step}; checkpoint saved to {output}. Resume with: "
-                          f"gfpose train {' '.join(data)} --task {task} --steps {steps} --resume {output} -o {output}"))
+                          f"gfpose train {' '.join(data)} --task {task} --steps {steps}"
+                          + (f" --distill-from {distill_from} --student-steps {student_steps} --distill-pool {distill_pool}"
+                             if distill_from else "") + f" --resume {output} -o {output}"))
             raise typer.Exit(130)
 

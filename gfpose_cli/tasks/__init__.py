@@ -90,6 +90,8 @@ class SamplerOptions:
     #: the network's arithmetic while sampling: "fp32", "bf16" (autocast), or "auto": bf16 where the
     #: device computes it natively (a CPU with AVX-512 BF16 / AMX, a GPU with bf16), else fp32
     precision: str = "auto"
+    #: whether steps came from the caller (a student model's own step count applies only when not)
+    steps_given: bool | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -106,6 +108,7 @@ class SamplerOptions:
             raise ParameterError("temperature", "scales the starting noise of the ODE samplers (dpm2m, ode-euler); "
                                  f"{self.sampler} adds fresh noise at every step and forgets its start, so it would "
                                  "have no effect: leave {temperature} out or pick {sampler} dpm2m")
+        self.steps_given = self.steps is not None and self.steps_given is not False
         self.steps = self.steps or REGISTRY[self.sampler].default_steps
 
 
@@ -125,8 +128,17 @@ class Runner:
     """A loaded model plus sampler settings; samples x for rows of conditions in chunks."""
 
     def __init__(self, model: LoadedModel, opts: SamplerOptions) -> None:
+        student = model.meta.get("distill")
+        if student:  # a few-step student (training.distill): its solver, steps and starting temperature
+            if opts.sampler != student["sampler"]:
+                raise ParameterError("sampler", f"{model.path.name} is a {student['student_steps']}-step student of "
+                                     f"{Path(student['teacher']).name}, trained for the {student['sampler']} solver; "
+                                     f"sample it with {{sampler}} {student['sampler']} or use the teacher")
+            if not opts.steps_given:
+                opts = replace(opts, steps=int(student["student_steps"]))
         self.model, self.opts = model, opts
         self.temperature = opts.temperature if opts.temperature is not None else (
+            float(student["temperature"]) if student else
             1.0 if REGISTRY[opts.sampler].stochastic else DEFAULT_TEMPERATURE.get(model.task, 1.0))
         self.device = resolve_device(opts.device)
         self.model.network.to(self.device)

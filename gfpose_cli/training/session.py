@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -17,6 +18,9 @@ from gfpose_cli.model import checkpoint
 from gfpose_cli.training import data as data_mod
 from gfpose_cli.training.distributed import DistContext
 from gfpose_cli.training.trainer import TrainConfig, Trainer
+
+if TYPE_CHECKING:
+    from gfpose_cli.training.distill import DistillConfig
 
 
 @dataclass
@@ -48,11 +52,28 @@ def training_data(paths: Sequence[Path], *, skeleton_map: str | None = None, uni
 
 def build_trainer(cfg: TrainConfig, poses: TrainingData, device: torch.device, *, balance: float = 0.5,
                   dist: DistContext | None = None, init_from: Path | None = None,
-                  resume: Path | None = None) -> Trainer:
-    """A Trainer on poses (family shares ~ size^balance), warm-started from init_from or resumed."""
+                  resume: Path | None = None, distill_from: Path | None = None,
+                  distill: "DistillConfig | None" = None) -> Trainer:
+    """A Trainer on poses (family shares ~ size^balance), warm-started from init_from or resumed; with
+    distill_from, a Distiller: a few-step student of that teacher (training.distill)."""
     weights = torch.from_numpy(poses.train.sampling_weights(balance))
-    trainer = Trainer(cfg, torch.from_numpy(poses.train.poses), torch.from_numpy(poses.held.poses), poses.summary,
-                      device, weights, dist)
+    args = (cfg, torch.from_numpy(poses.train.poses), torch.from_numpy(poses.held.poses), poses.summary, device, weights,
+            dist or DistContext())
+    if distill_from is not None:
+        from gfpose_cli.training.distill import DistillConfig, Distiller
+
+        if init_from is not None:
+            raise InputError("a student starts from its teacher: pass {distill_from} or {init_from}, not both")
+        teacher = checkpoint.read(distill_from)
+        if teacher["task"] != cfg.task:
+            raise InputError(f"{distill_from}: a '{teacher['task']}' model cannot teach a '{cfg.task}' student; "
+                             f"pass --task {teacher['task']}")
+        if teacher.get("distill"):
+            raise InputError(f"{distill_from}: is itself a student; distil from the teacher it was made from")
+        trainer: Trainer = Distiller(*args, teacher=teacher, teacher_path=Path(distill_from),
+                                     distill=distill or DistillConfig())
+    else:
+        trainer = Trainer(*args)
     if init_from is not None:
         trainer.init_from(checkpoint.read(init_from), init_from)
     if resume is not None:

@@ -134,10 +134,14 @@ class Trainer:
         cond, mask = (None, None) if mask is None else (cond[part], mask[part])
         return ((net(xt[part], t[part], cond, mask) - noise[part]) ** 2).sum(-1).mean()
 
-    def train_step(self) -> float:
+    def batch_loss(self) -> torch.Tensor:
+        """The loss of one training batch (this process's rows of it under torchrun)."""
         u = torch.rand(self.cfg.batch_size, generator=self.gen, device=self.device, dtype=torch.float64)
         idx = torch.searchsorted(self.cdf, u).clamp_max(len(self.poses) - 1)
-        loss = self.loss(self.poses[idx], self.gen, self.trained, self.dist.batch_slice(self.cfg.batch_size))
+        return self.loss(self.poses[idx], self.gen, self.trained, self.dist.batch_slice(self.cfg.batch_size))
+
+    def train_step(self) -> float:
+        loss = self.batch_loss()
         for group in self.opt.param_groups:
             group["lr"] = learning_rate(self.cfg, self.step)
         self.opt.zero_grad(set_to_none=True)

@@ -184,9 +184,25 @@ MOTIVE = {"Hip": (4, 0.1, 0.12), "Chest": (3, 0.5, 0.10), "Head": (3, 0.7, 0.08)
           "Foot": (2, 0.8, 0.04)}
 
 
-def motive_named(path: Path, rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """Motive-style markers (Skeleton_Hip1..4, Skeleton_LThigh1..2, ...: two or three per limb segment)
-    riding the bones of a BVH take, and the preset's 17 joints (truth), in metres."""
+#: Motive's Baseline (37) marker names by segment (the side goes before the limbs' names), the order
+#: the wrist markers, then the hand's, are laid in
+BASELINE = {"Hip": ["WaistLFront", "WaistRFront", "WaistLBack", "WaistRBack"],
+            "Chest": ["BackTop", "BackLeft", "BackRight", "Chest"], "Head": ["HeadTop", "HeadFront", "HeadSide"],
+            "Shoulder": ["ShoulderBack", "ShoulderTop"], "UArm": ["UArmHigh", "ElbowOut"],
+            "Hand": ["WristOut", "WristIn", "HandOut"], "Thigh": ["Thigh", "KneeOut"], "Shin": ["Shin", "AnkleOut"],
+            "Foot": ["ToeOut", "ToeIn", "Heel"]}
+
+
+def motive_named(path: Path, rng: np.random.Generator, baseline: bool = False) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Motive-style markers (Skeleton_Hip1..4, Skeleton_LThigh1..2, ...: two or three per limb segment;
+    with baseline, the Baseline set's names: WaistLFront, LThigh, LKneeOut, ...) riding the bones of a
+    BVH take, and the preset's 17 joints (truth), in metres."""
+    def label(seg: str, n: int) -> str:
+        if not baseline:
+            return f"Skeleton_{seg}{n}"
+        part = seg if seg in BASELINE else seg[1:]
+        return ("" if seg in BASELINE else seg[0]) + BASELINE[part][n - 1]
+
     skel, pos, rot, scale, truth, tmask, carried = rig_truth(path)
     F = pos.shape[0]
     root = int(np.flatnonzero(skel.parents < 0)[0])
@@ -202,7 +218,9 @@ def motive_named(path: Path, rng: np.random.Generator) -> tuple[list[str], np.nd
             bones[side + "Shoulder"] = int(skel.parents[carried[side + "Shoulder"]])
     names, xyz = [], []
     for seg, k in bones.items():
-        count, share, off = MOTIVE[seg.lstrip("LR") if seg not in MOTIVE else seg]
+        part = seg if seg in MOTIVE else seg[1:]
+        count, share, off = MOTIVE[part]
+        count = len(BASELINE[part]) if baseline else count
         if seg[1:] == "Hand" and seg[0] + "Elbow" in carried:  # two of the hand's markers sit on the wrist's
             bone = carried[seg[0] + "Elbow"]  # two sides (on the forearm), one on the back of the hand
             wrist_bone = [c for c in range(len(skel.names)) if skel.parents[c] == bone]
@@ -211,7 +229,8 @@ def motive_named(path: Path, rng: np.random.Generator) -> tuple[list[str], np.nd
             side = rng.normal(0, 1, 3)
             side = np.cross(along, side)
             side = 0.03 * side / np.linalg.norm(side)
-            for n, local in zip(rng.permutation(3) + 1, (0.97 * along + side, 0.97 * along - side, None)):
+            order = [1, 2, 3] if baseline else rng.permutation(3) + 1
+            for n, local in zip(order, (0.97 * along + side, 0.97 * along - side, None)):
                 if local is None:
                     kk = k
                     kids = [c for c in range(len(skel.names)) if skel.parents[c] == k]
@@ -220,7 +239,7 @@ def motive_named(path: Path, rng: np.random.Generator) -> tuple[list[str], np.nd
                 else:
                     kk = bone
                 p = pos[:, kk] * scale + np.einsum("fij,j->fi", rot[:, kk], local) + wobble + rng.normal(0, 0.001, (F, 3))
-                names.append(f"Skeleton_{seg}{n}")
+                names.append(label(seg, n))
                 xyz.append(p)
             continue
         if seg == "Hip" and "LHip" in carried and "RHip" in carried:  # the waist: front and back, left and right
@@ -232,10 +251,11 @@ def motive_named(path: Path, rng: np.random.Generator) -> tuple[list[str], np.nd
             lat = local_l / np.linalg.norm(local_l)
             fwd = np.cross(local_up, lat)  # up x left: forward
             wobble = 0.005 * np.sin(np.linspace(0, 6 * F / 120, F)[:, None] + rng.uniform(0, 6, 3)) * rng.normal(0, 1, 3) / 1.7
-            for n, (a, b) in zip(rng.permutation(4) + 1, ((1, 1), (-1, 1), (1, -1), (-1, -1))):
+            order = [1, 2, 3, 4] if baseline else rng.permutation(4) + 1
+            for n, (a, b) in zip(order, ((1, 1), (-1, 1), (1, -1), (-1, -1))):
                 local = a * rng.uniform(0.12, 0.17) * lat + b * rng.uniform(0.06, 0.10) * fwd + rng.uniform(0.0, 0.1) * local_up
                 p = pos[:, k] * scale + np.einsum("fij,j->fi", rot[:, k], local) + wobble + rng.normal(0, 0.001, (F, 3))
-                names.append(f"Skeleton_{seg}{n}")
+                names.append(label(seg, n))
                 xyz.append(p)
             continue
         kids = [c for c in range(len(skel.names)) if skel.parents[c] == k]
@@ -244,7 +264,7 @@ def motive_named(path: Path, rng: np.random.Generator) -> tuple[list[str], np.nd
         for n in rng.permutation(count) + 1:
             local = along * rng.uniform(share - 0.3, min(share + 0.3, 1.0)) + rng.normal(0, off, 3)
             p = pos[:, k] * scale + np.einsum("fij,j->fi", rot[:, k], local) + wobble + rng.normal(0, 0.001, (F, 3))
-            names.append(f"Skeleton_{seg}{n}")
+            names.append(label(seg, n))
             xyz.append(p)
     return names, np.stack(xyz, 1), truth, tmask
 
@@ -289,6 +309,12 @@ def learned_table(build) -> None:
     print()
 
 
+def section_e() -> None:
+    print("## E. Motive's Baseline marker names (WaistLFront, BackTop, LThigh, LKneeOut, LShin, LAnkleOut, LToeOut, "
+          "LUArmHigh, LElbowOut, LWristOut, LHandOut, ...) on the bones of real BVH takes, against the BVH joints\n")
+    learned_table(lambda path, rng: motive_named(path, rng, baseline=True))
+
+
 def section_c() -> None:
     print("## C. Three-marker plates on the bones of real BVH takes (markers named M1..Mn), against the BVH joints\n")
     learned_table(plates)
@@ -310,6 +336,7 @@ def main() -> None:
     section_b()
     section_c()
     section_d()
+    section_e()
     print(f"{time.perf_counter() - t0:.0f} s on CPU")
 
 

@@ -126,3 +126,27 @@ def test_bone_scale_gives_new_proportions_and_keeps_the_pose() -> None:
     with pytest.raises(InputError):
         TrainConfig(bone_scale=-0.1)
     assert np.isfinite(scaled.numpy()).all()
+
+
+def test_correlated_bone_scale_makes_a_long_thigh_come_with_a_long_shank() -> None:
+    """With --bone-corr the bones of one group (legs, arms, trunk, girdles) share part of their log
+    factor: thigh and shank factors correlate as asked, a leg and the spine do not, and each bone's
+    spread stays sigma."""
+    from gfpose_cli.model.problem import random_bone_scale
+
+    poses = torch.from_numpy(synthetic_poses(4000)).float()
+    factor = {}
+    for rho in (0.0, 0.7):
+        scaled = random_bone_scale(poses, 0.05, torch.Generator().manual_seed(0), correlation=rho)
+        child = list(range(1, 17))
+        parent = [0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15]
+        b0 = (poses[:, child] - poses[:, parent]).norm(dim=-1)
+        b1 = (scaled[:, child] - scaled[:, parent]).norm(dim=-1)
+        factor[rho] = (b1 / b0).log()
+    thigh, shank, spine = 1, 2, 6  # bone index = child joint - 1 (RKnee, RAnkle, Spine)
+    r = {rho: float(torch.corrcoef(f[:, [thigh, shank, spine]].T)[0, 1]) for rho, f in factor.items()}
+    assert abs(r[0.0]) < 0.06 and 0.63 < r[0.7] < 0.77
+    assert abs(float(torch.corrcoef(factor[0.7][:, [thigh, spine]].T)[0, 1])) < 0.06
+    assert 0.045 < float(factor[0.7][:, thigh].std()) < 0.055
+    with pytest.raises(InputError):
+        TrainConfig(bone_scale=0.05, bone_corr=1.0)

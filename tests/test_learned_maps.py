@@ -211,24 +211,30 @@ def test_a_numbered_cluster_whose_skin_wobbles_is_still_one_segment() -> None:
 
 
 def test_segment_words_in_labels_give_segments_and_sides() -> None:
-    """Motive's numbered skeleton markers and its landmark-style names: the segment and the side are
-    read after the set's prefix; trunk parts take no side; a label naming no segment is left out."""
+    """Motive's numbered skeleton markers and its Baseline set's names: the segment and the side are
+    read after the set's prefix; trunk parts take no side; a marker at a joint rides the bone above
+    it (LKneeOut the thigh, LWristIn the forearm); a label naming no segment is left out."""
     from gfpose_cli.io.maps.named import is_segment_set, segments_by_name
 
     names = ["Skeleton_Hip1", "Skeleton_Hip2", "Skeleton_Hip3", "Skeleton_Chest1", "Skeleton_LUArm1",
              "Skeleton_RUArm2", "Skeleton_LThigh1", "Skeleton_LThigh2", "Skeleton_LShin1", "WaistLFront",
-             "BackLeft", "LShoulderBack", "Skeleton_RFoot1", "LKneeOut", "Skeleton_Head2"]
+             "BackLeft", "LShoulderBack", "Skeleton_RFoot1", "LKneeOut", "Skeleton_Head2", "LWristIn", "RASIS"]
     seg = segments_by_name(names)
     assert seg["pelvis"] == [0, 1, 2, 9] and seg["thorax"] == [3, 10] and seg["head"] == [14]
-    assert seg["L upper arm"] == [4] and seg["R upper arm"] == [5] and seg["L thigh"] == [6, 7]
-    assert seg["L shank"] == [8] and seg["L clavicle"] == [11] and seg["R foot"] == [12]
-    assert not any(13 in cols for cols in seg.values())  # LKneeOut names a landmark, not a segment
+    assert seg["L upper arm"] == [4] and seg["R upper arm"] == [5] and seg["L thigh"] == [6, 7, 13]
+    assert seg["L shank"] == [8] and seg["L clavicle"] == [11] and seg["R foot"] == [12] and seg["L forearm"] == [15]
+    assert not any(16 in cols for cols in seg.values())  # RASIS names a landmark, not a segment
     assert is_segment_set(names) and not is_segment_set(names[3:])
 
 
-def motive(path: Path, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+BASELINE = {"Hip": ["WaistLFront", "WaistLBack", "WaistRFront", "WaistRBack"], "Thigh": ["Thigh", "KneeOut"],
+            "Shin": ["Shin", "AnkleOut"], "Foot": ["ToeOut", "Heel"]}
+
+
+def motive(path: Path, seed: int = 0, baseline: bool = False) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     """A real BVH take with OptiTrack Motive-style markers (Skeleton_Hip1..4 around the pelvis, two per
-    thigh, shank and foot, numbered at random); and the true hips, knees and ankles."""
+    thigh, shank and foot, numbered at random; or the Baseline set's names: WaistLFront, LThigh,
+    LKneeOut, ...); and the true hips, knees and ankles."""
     rng = np.random.default_rng(seed)
     pos, rot, joint, root, along = _take(path)
     lat = rot[0, root].T @ (pos[0, joint["LHip"]] - pos[0, joint["RHip"]])
@@ -242,19 +248,25 @@ def motive(path: Path, seed: int = 0) -> tuple[list[str], np.ndarray, np.ndarray
         for seg, j in (("Thigh", "Hip"), ("Shin", "Knee"), ("Foot", "Ankle")):
             k = joint[side + j]
             segments.append((side + seg, k, [along(k) * rng.uniform(0.3, 0.9) + rng.normal(0, 0.05, 3) for _ in range(2)]))
-    segments = [([f"Skeleton_{seg}{n}" for n in rng.permutation(len(offsets)) + 1], k, offsets) for seg, k, offsets in segments]
+    if baseline:
+        segments = [([("" if seg == "Hip" else seg[0]) + n for n in BASELINE[seg if seg == "Hip" else seg[1:]]], k, offsets)
+                    for seg, k, offsets in segments]
+    else:
+        segments = [([f"Skeleton_{seg}{n}" for n in rng.permutation(len(offsets)) + 1], k, offsets)
+                    for seg, k, offsets in segments]
     xyz, seen = _laid(pos, rot, segments, rng)
     return [n for names, _, _ in segments for n in names], xyz, seen, {j: pos[:, k] for j, k in joint.items()}
 
 
+@pytest.mark.parametrize("baseline", [False, True], ids=["numbered", "baseline-names"])
 @pytest.mark.parametrize("name", ["pymo__AV_8Walk_Meredith_HVHA_Rep1.bvh", "bvhpy__test_mocapbank.bvh"])
-def test_two_markers_per_segment_named_by_segment_give_hips_and_knees(name: str) -> None:
+def test_two_markers_per_segment_named_by_segment_give_hips_and_knees(name: str, baseline: bool) -> None:
     """Motive's set: two markers per limb segment, too few for a segment's pose, named by segment, not
     landmark. The hips (in the pelvis's frame) and knees (in the frame of the thigh's two markers and
     the hip) come out within 30 mm of the rig's joints; the ankles, found from two toe markers over a
     walk's small ankle motion, are the weak joint (within 120 mm, at the limb's end, not the knee: bench/results/learned-maps.md D has
     the figures); the map written and read back places them as the learning did."""
-    names, xyz, seen, truth = motive(VENDORS / name)
+    names, xyz, seen, truth = motive(VENDORS / name, baseline=baseline)
     smap, body = learned_map(names, xyz, seen, name)
     assert body.source == "labels"
     again = _parse(tomllib.loads(map_toml(smap, body, names)), "again")

@@ -61,9 +61,18 @@ def random_mirror(poses: torch.Tensor, generator: torch.Generator | None = None,
     return torch.where(flip[:, None, None], mirrored, poses)
 
 
-def random_bone_scale(poses: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Give each pose (B, 17, 3) new proportions: every bone scaled by its own log-normal factor (std
-    sigma; left and right alike), the joint angles kept.
+#: the groups of bones (by child joint) whose lengths vary together between people: the legs' long
+#: bones, the arms' long bones, the trunk and head, the hip and shoulder widths (limb segments
+#: correlate with each other far more than with the trunk: anthropometric surveys give r ~ 0.6-0.8)
+BONE_GROUPS: tuple[int, ...] = (-1, 3, 0, 0, 3, 0, 0, 2, 2, 2, 2, 3, 1, 1, 3, 1, 1)
+
+
+def random_bone_scale(poses: torch.Tensor, sigma: float, generator: torch.Generator | None = None,
+                      correlation: float = 0.0) -> torch.Tensor:
+    """Give each pose (B, 17, 3) new proportions: every bone scaled by a log-normal factor (std
+    sigma; left and right alike), the joint angles kept. With correlation rho, the bones of one
+    group (BONE_GROUPS: legs, arms, trunk, girdles) share that part of their log factors, so a long
+    thigh comes with a long shank, as in real bodies; 0 draws every bone alone.
 
     Why: the CMU archive is one retargeted body and HDM05 four, so without this the model learns a
     handful of skeletons and fits an unseen performer's proportions badly. Overall size is left
@@ -77,6 +86,10 @@ def random_bone_scale(poses: torch.Tensor, sigma: float, generator: torch.Genera
     paired = mirror != torch.arange(N_JOINTS, device=dev)
     # a left bone and its right twin share one draw; centre bones keep theirs; std stays sigma for both
     z = torch.where(paired, (z + z[:, mirror]) / 2**0.5, z)
+    if correlation > 0:
+        groups = torch.tensor(BONE_GROUPS, device=dev).clamp_min(0)
+        shared = torch.randn(poses.shape[0], int(groups.max()) + 1, generator=generator, device=dev)[:, groups]
+        z = (1 - correlation) ** 0.5 * z + correlation ** 0.5 * shared
     bone = torch.exp(sigma * z)
     joints = [poses[:, 0]]
     for j in range(1, N_JOINTS):  # PARENTS lists every parent before its children
@@ -93,9 +106,10 @@ def view_from_cameras(poses: torch.Tensor, generator: torch.Generator | None = N
 
 
 def task_batch(task: str, poses: torch.Tensor, generator: torch.Generator | None = None,
-               augment_mirror: bool = False, bone_scale: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+               augment_mirror: bool = False, bone_scale: float = 0.0,
+               bone_corr: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Augmented training targets x (B, 17, 3, metres) and raw condition (2D pixels for lift)."""
-    poses = random_bone_scale(poses, bone_scale, generator)
+    poses = random_bone_scale(poses, bone_scale, generator, bone_corr)
     poses = random_yaw(poses, generator)
     if augment_mirror:
         poses = random_mirror(poses, generator)

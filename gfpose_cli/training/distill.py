@@ -88,7 +88,7 @@ class Distiller(Trainer):
             cond = mask = None
             if self.net_cfg.cond_dim:
                 idx = torch.randint(len(poses), (b,), generator=g, device=self.device)
-                x_metric, raw = task_batch(self.cfg.task, poses[idx], g, self.cfg.mirror, self.cfg.bone_scale)
+                x_metric, raw = task_batch(self.cfg.task, poses[idx], g, self.cfg.mirror, self.cfg.bone_scale, self.cfg.bone_corr)
                 mask = sample_mask(b, self.strategies, g, self.device)
                 cond = encode_condition(self.cfg.task, raw, self.normaliser.encode(x_metric), mask, self.normaliser)
                 parts["cond"].append(cond)

@@ -40,6 +40,7 @@ class TrainConfig:
     dropout: float = 0.0
     mirror: bool = False
     bone_scale: float = 0.0  # std of the log bone-length factors (problem.random_bone_scale); 0 = off
+    bone_corr: float = 0.0  # how much of them the bones of one group share (problem.BONE_GROUPS); 0 = each alone
     seed: int = 0
     checkpoint_every_s: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -54,6 +55,8 @@ class TrainConfig:
             raise InputError(str(exc)) from None
         if not 0 <= self.bone_scale <= 0.5:
             raise ParameterError("bone_scale", f"{self.bone_scale} is outside 0..0.5 (a log-length std; 0.05 is 5 %)")
+        if not 0 <= self.bone_corr < 1:
+            raise ParameterError("bone_corr", f"{self.bone_corr} is outside 0..1 (the share of a bone's factor its group shares)")
         if self.lr_schedule not in ("constant", "cosine"):
             raise InputError(f"unknown {{lr_schedule}} {self.lr_schedule!r}; choose constant or cosine")
 
@@ -113,7 +116,7 @@ class Trainer:
         g = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 1)
         n = min(len(self.poses), 50000)
         idx = torch.randint(len(self.poses), (n,), generator=g, device=self.device)
-        x, _ = task_batch(self.cfg.task, self.poses[idx], g, self.cfg.mirror, self.cfg.bone_scale)
+        x, _ = task_batch(self.cfg.task, self.poses[idx], g, self.cfg.mirror, self.cfg.bone_scale, self.cfg.bone_corr)
         return Normaliser.fit(x.cpu())
 
     def loss(self, poses: torch.Tensor, gen: torch.Generator, net: torch.nn.Module,
@@ -122,7 +125,7 @@ class Trainer:
 
         All randomness is drawn for the whole batch; only rows `part` go through the network.
         """
-        x_metric, raw = task_batch(self.cfg.task, poses, gen, self.cfg.mirror, self.cfg.bone_scale)
+        x_metric, raw = task_batch(self.cfg.task, poses, gen, self.cfg.mirror, self.cfg.bone_scale, self.cfg.bone_corr)
         x0 = self.normaliser.encode(x_metric)
         B = x0.shape[0]
         mask = sample_mask(B, self.strategies, gen, self.device) if self.net_cfg.cond_dim else None

@@ -35,13 +35,16 @@ if TYPE_CHECKING:
 
 #: words that name a segment in a marker's label (after normalise_name), limb parts first: a limb
 #: part needs a side (LThigh, Thigh_R), the trunk's parts take none
+#: (a marker at a joint rides the bone above it: the lateral knee the femur's condyle, the lateral
+#: ankle the fibula, the lateral elbow the humerus, the wrist's the radius and ulna: Motive's Baseline
+#: set's LKneeOut, LAnkleOut, LElbowOut, LWristOut)
 SEGMENT_WORDS: dict[str, tuple[str, ...]] = {
-    "upper arm": ("uarm", "upperarm", "humerus"),
-    "forearm": ("farm", "forearm", "lowerarm"),
+    "upper arm": ("uarm", "upperarm", "humerus", "elbow"),
+    "forearm": ("farm", "forearm", "lowerarm", "wrist"),
     "hand": ("hand", "palm"),
     "clavicle": ("shoulder", "clavicle", "collar"),
-    "thigh": ("thigh", "upleg", "upperleg", "femur"),
-    "shank": ("shin", "shank", "lowerleg", "calf", "tibia"),
+    "thigh": ("thigh", "upleg", "upperleg", "femur", "knee"),
+    "shank": ("shin", "shank", "lowerleg", "calf", "tibia", "ankle"),
     "foot": ("foot", "toe", "heel"),
     "pelvis": ("hip", "pelvis", "waist"),
     "thorax": ("chest", "back", "torso", "thorax"),
@@ -213,8 +216,8 @@ WRIST_STD_M = 0.008
 
 
 def _wrist_markers(chain: _Chain, elbow: str, hand: list[int]) -> list[int]:
-    """The two hand markers that ride the wrist's two sides (their distances from the elbow hardly
-    vary, where a marker past the wrist swings with the hand), or []."""
+    """The two of these markers (the forearm's and the hand's) that ride the wrist's two sides (their
+    distances from the elbow hardly vary, where a marker past the wrist swings with the hand), or []."""
     if len(hand) < 2:
         return []
     pe, se = chain.points([elbow])
@@ -349,16 +352,16 @@ def _learn_named(names: list[str], xyz: np.ndarray, observed: np.ndarray, where:
             if uarm_seg is None:
                 continue
             axis = _hinge_axis(chain, f"{s}Elbow", uarm_seg, below)
-            if len(farm) >= 2 and hand:
-                farm_pts: list[int | str] = [*farm, f"{s}Elbow"]
-                fit_pts = farm_pts + ([f"{s}Elbow~axis"] if axis is not None else [])
-                chain.pivot(f"{s}Wrist", f"{s} forearm", fit_pts, hand, _nearest_pair_mid(chain, farm, hand), hold=farm_pts)
-            elif wrist := _wrist_markers(chain, f"{s}Elbow", hand):
-                # two of the hand's markers keep their distance from the elbow: they ride the wrist's two
-                # sides (Motive's WristIn/WristOut), and the wrist is between them
+            if wrist := _wrist_markers(chain, f"{s}Elbow", farm + hand):
+                # two markers keep their distance from the elbow: they ride the wrist's two sides
+                # (Motive's WristIn/WristOut, under a hand's or a forearm's name), the wrist between them
                 chain.weighted[f"{s}Wrist"] = {names[c]: 1.0 / len(wrist) for c in wrist}
                 pw, sw = chain.points(wrist)
                 chain.world[f"{s}Wrist"] = np.where(sw.all(1)[:, None], pw.mean(1), np.nan)
+            elif len(farm) >= 2 and hand:
+                farm_pts: list[int | str] = [*farm, f"{s}Elbow"]
+                fit_pts = farm_pts + ([f"{s}Elbow~axis"] if axis is not None else [])
+                chain.pivot(f"{s}Wrist", f"{s} forearm", fit_pts, hand, _nearest_pair_mid(chain, farm, hand), hold=farm_pts)
             elif len(hand) >= 3:
                 near = _nearest_pair_mid(chain, [f"{s}Elbow"], hand)
                 prior = near + (near - chain.world[f"{s}Elbow"])  # the hand marker nearest the elbow

@@ -5,7 +5,8 @@ markdown; commit it as bench/results/distill.md.
 
     python bench/distill.py [--students ~/.cache/gfpose/runs] [--n 20000]
 
-Students are the `prior-K-step.pt` files bench/distill.sh exports. The quality guard of issue 25
+Students are the `prior-K-step*.pt` files bench/distill.sh exports; the teacher also runs with 8 and
+12 steps, where fewer solver steps alone start to hold the guard. The quality guard of issue 25
 for a faster default: set statistics within 5 % of the teacher's (bone-length CV, left/right
 asymmetry, angle-limit breaks, precision, recall, coverage).
 """
@@ -60,7 +61,8 @@ def main() -> None:
     t_start = time.perf_counter()
     device = resolve_device("auto")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    students = sorted(args.students.glob("prior-*-step.pt"), key=lambda p: int(re.findall(r"\d+", p.name)[0]))
+    students = sorted(args.students.glob("prior-*-step*.pt"), key=lambda p: (int(re.findall(r"\d+", p.name)[0]), p.name))
+    students = [p for p in students if not p.name.endswith(".state.pt")]
     print(f"# python bench/distill.py --n {args.n} (commit {commit}; teacher weights/prior.pt "
           f"{file_digest(ROOT / 'weights' / 'prior.pt', 16)}; students "
           f"{', '.join(f'{p.name} {file_digest(p, 16)}' for p in students) or 'none'}; {platform.machine()} CPU, "
@@ -68,10 +70,11 @@ def main() -> None:
     reference = archive_pose_set().split()[0].poses
     teacher = measure(None, None, args.n, args.seed, reference)
     rows = [("teacher, dpm2m 25 steps (today's default)", teacher)]
-    for p in students:
-        k = int(re.findall(r"\d+", p.name)[0])
+    for k in sorted({int(re.findall(r"\d+", p.name)[0]) for p in students} | {8, 12}):
         rows.append((f"teacher, dpm2m {k} steps (no distillation)", measure(None, k, args.n, args.seed, reference)))
-        rows.append((f"student {p.name}, {k} steps", measure(p, None, args.n, args.seed, reference)))
+    for p in students:
+        r = measure(p, None, args.n, args.seed, reference)
+        rows.append((f"student {p.name}, {r['steps']} steps", r))
     print("| sampler | network evaluations | generate " + f"{args.n:,}" + " (s) | 177,200 poses (s, scaled) | "
           + " | ".join(name for name, _ in STATS) + " | largest change vs teacher | guard (5 %) |")
     print("|---" * (6 + len(STATS)) + "|")

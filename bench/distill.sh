@@ -5,17 +5,20 @@
 # 4 minutes). Run it again in each session until it prints the final step; then
 # `python bench/distill.py` measures the students against the teacher.
 #
-#   bench/distill.sh [STUDENT_STEPS] [STATE_DIR]       # STUDENT_STEPS: 4 (default), 2 or 1
+#   bench/distill.sh [STUDENT_STEPS] [BONE_WEIGHT] [STATE_DIR]   # STUDENT_STEPS: 4 (default), 2 or 1;
+#                                                               # BONE_WEIGHT: 0 (default) or e.g. 1
 set -euo pipefail
-k=${1:-4}; state=${2:-$HOME/.cache/gfpose/runs}
+k=${1:-4}; bones=${2:-0}; state=${3:-$HOME/.cache/gfpose/runs}
+name="prior-$k-step"
+if [ "$bones" != "0" ]; then name="$name-bones$bones"; fi
 data=../shared/data
 mkdir -p "$state"
 args=("$data/cmu-bvh.tar.xz" "$data/hdm05-amc.tar.xz"
-      --task prior --distill-from weights/prior.pt --student-steps "$k" --distill-pool 200000
+      --task prior --distill-from weights/prior.pt --student-steps "$k" --distill-pool 200000 --distill-bones "$bones"
       --batch-size 1000 --lr 1e-4 --lr-schedule cosine --warmup 100 --ema 0.999 --steps 3000
       --device cpu --checkpoint-every 300 -q
-      -o "$state/prior-$k-step.state.pt" --export "$state/prior-$k-step.pt")
-if [ -f "$state/prior-$k-step.state.pt" ]; then
-  args+=(--resume "$state/prior-$k-step.state.pt")
+      -o "$state/$name.state.pt" --export "$state/$name.pt")
+if [ -f "$state/$name.state.pt" ]; then
+  args+=(--resume "$state/$name.state.pt")
 fi
 exec python3 -m gfpose_cli train "${args[@]}"

@@ -43,6 +43,7 @@ def train(
     distill_from: Annotated[Optional[Path], typer.Option(help="Train a few-step student of this teacher checkpoint (same task): it learns to reach the teacher's samples in --student-steps network evaluations.")] = None,
     student_steps: Annotated[int, typer.Option(help="With --distill-from: the student's solver steps (network evaluations per sample).")] = 4,
     distill_pool: Annotated[int, typer.Option(help="With --distill-from: starting points the teacher samples once to teach from.")] = 200_000,
+    distill_bones: Annotated[float, typer.Option(help="With --distill-from: weight of a bone-length term (the student's bone lengths against the teacher's, in decimetres); 0 = off.")] = 0.0,
     checkpoint_every: Annotated[float, typer.Option(help="Seconds between checkpoints.")] = 300.0,
     device: Device = "auto",
     seed: Seed = 0,
@@ -93,7 +94,8 @@ def train(
         from gfpose_cli.tasks import DEFAULT_TEMPERATURE
         from gfpose_cli.training.distill import DistillConfig
 
-        distill = DistillConfig(student_steps=student_steps, temperature=DEFAULT_TEMPERATURE.get(task, 1.0), pool=distill_pool)
+        distill = DistillConfig(student_steps=student_steps, temperature=DEFAULT_TEMPERATURE.get(task, 1.0), pool=distill_pool,
+                                bone_weight=distill_bones)
         info(esc(f"distilling {distill_from} into a {student_steps}-step student: the teacher samples {distill_pool:,} "
                  "starting points first"))
     trainer = session.build_trainer(cfg, poses, dev, balance=balance, dist=dist_ctx, init_from=init_from, resume=resume,
@@ -121,6 +123,7 @@ def train(
             err.print(esc(f"stopped at step {trainer.step}; checkpoint saved to {output}. Resume with: "
                           f"gfpose train {' '.join(data)} --task {task} --steps {steps}"
                           + (f" --distill-from {distill_from} --student-steps {student_steps} --distill-pool {distill_pool}"
+                             f" --distill-bones {distill_bones}"
                              if distill_from else "") + f" --resume {output} -o {output}"))
             raise typer.Exit(130)
 

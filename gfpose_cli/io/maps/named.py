@@ -141,14 +141,21 @@ class _Chain:
         prior = np.nanmedian(np.einsum("fji,fj->fi", seg.R[ok], prior_world[ok] - seg.t[ok]), axis=0)
         pts, seen = self.points(distal)
         c, misfit, turn = fn.pivot_centre(seg.R, seg.t, seg.valid, pts, seen, prior)
-        if not np.isfinite(misfit) or misfit > MAX_MISFIT_M or turn < MIN_ROM_DEG:
-            why = "does not turn enough" if turn < MIN_ROM_DEG else f"fits no fixed centre (misfit {misfit * 1000:.0f} mm)"
-            self.notes.append(f"{joint}: the motion {why}; left out")
+        if not self.told(joint, "the motion", misfit, turn):
             return None
         world = np.einsum("fij,j->fi", seg.R, c) + seg.t
         self.world[joint] = np.where(seg.valid[:, None], world, np.nan)
         self.holders[joint] = [(part, list(hold if hold is not None else frame_pts))]
         return seg
+
+    def told(self, joint: str, what: str, misfit: float, turn: float) -> bool:
+        """Whether a pivot fit is believed (it fits within MAX_MISFIT_M and the motion turns through
+        MIN_ROM_DEG); if not, a note says why the joint is left out."""
+        if np.isfinite(misfit) and misfit <= MAX_MISFIT_M and turn >= MIN_ROM_DEG:
+            return True
+        why = "does not turn enough" if turn < MIN_ROM_DEG else f"fits no fixed centre (misfit {misfit * 1000:.0f} mm)"
+        self.notes.append(f"{joint}: {what} {why}; left out")
+        return False
 
     def hips(self, pelvis: list[int], left_thigh: list[int], right_thigh: list[int], mid_world: np.ndarray,
              left_world: np.ndarray, half: float) -> None:
@@ -169,11 +176,8 @@ class _Chain:
         fits = {}
         for side, cols, sign in (("L", left_thigh, 1.0), ("R", right_thigh, -1.0)):
             c, misfit, turn = fn.pivot_centre(seg.R, seg.t, seg.valid, *self.points(cols), mid + sign * half * across)
-            if not np.isfinite(misfit) or misfit > MAX_MISFIT_M or turn < MIN_ROM_DEG:
-                why = "does not turn enough" if turn < MIN_ROM_DEG else f"fits no fixed centre (misfit {misfit * 1000:.0f} mm)"
-                self.notes.append(f"{side}Hip: the thigh {why}; left out")
-                continue
-            fits[side] = c
+            if self.told(f"{side}Hip", "the thigh", misfit, turn):
+                fits[side] = c
         if len(fits) == 2:
             width = half / HIP_OUT_SHARE
             apart = float(np.linalg.norm(fits["L"] - fits["R"]))

@@ -40,8 +40,7 @@ from gfpose_cli.util.provenance import file_digest  # noqa: E402
 #: run name -> (row label, bone_scale, bone_corr)
 IDEAS = {"control": ("control (fine-tune, no idea)", 0.0, 0.0),
          "bones-5": ("bone lengths, each bone alone (5 %)", 0.05, 0.0),
-         "bones-5-corr": ("bone lengths, correlated proportions (5 %, rho 0.7)", 0.05, 0.7),
-         "bones-8-corr": ("bone lengths, correlated proportions (8 %, rho 0.7)", 0.08, 0.7)}
+         "bones-5-corr": ("bone lengths, correlated proportions (5 %, rho 0.7)", 0.05, 0.7)}
 
 
 def fine_tune(run: str, scale: float, corr: float, poses: session.TrainingData, steps: int, state: Path) -> Path:

@@ -37,11 +37,11 @@ def warn(message: str) -> None:
 
 
 def sampler_options(sampler: str, steps: Optional[int], batch_size: int, seed: int, device: str,
-                    temperature: Optional[float] = None, precision: str = "auto"):
+                    temperature: Optional[float] = None, precision: str = "auto", compile: bool = False):
     from gfpose_cli.tasks import SamplerOptions
 
     return SamplerOptions(sampler=sampler, steps=steps, batch_size=batch_size, seed=seed, device=device,
-                          temperature=temperature, precision=precision)
+                          temperature=temperature, precision=precision, compile=compile)
 
 
 def check_output(dst: Path, force: bool, src: Path | None = None) -> Path:

@@ -101,6 +101,7 @@ def generate(
     fmt: Annotated[Optional[str], typer.Option("--format", help="npz, csv, bvh, c3d, or folder (a dataset folder of NPZ shards and a manifest); default from -o's extension.")] = None,
     temperature: Temperature = None,
     precision: Precision = "auto",
+    compile: Annotated[bool, typer.Option("--compile", help="Build the network with torch.compile first (about 20 s the first time, cached on the machine for later runs; then about 1.5x faster in bf16 on an AMX CPU: --n 177200 in 42 s instead of 58); for long jobs.")] = False,
     dedupe: Annotated[Optional[float], typer.Option("--dedupe", help="Drop a pose within this many mm (P-MPJPE) of one already kept, and draw more until N are kept.")] = None,
     condition: Annotated[Optional[Path], typer.Option("--condition", help="Generate around the partial 3D poses of this file (pose i from frame i mod F): its missing joints, and those named by --free, are sampled by the completion model.")] = None,
     free: Annotated[Optional[str], typer.Option("--free", help="With --condition: body parts or joints to resample, e.g. left_arm,right_arm or RWrist.")] = None,
@@ -158,7 +159,7 @@ def generate(
                  "name what to resample with --free"))
     if kind != "folder":
         check_output(output, force)
-    opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
+    opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision, compile)
     runner = tasks.Runner.for_task("complete3d" if partial is not None else "prior", weights, opts)
     # a run longer than one chunk keeps its finished chunks, so the same command resumes after a kill
     job = {"task": "generate", "n": n, "shard": shard, "dedupe_mm": dedupe,

@@ -92,6 +92,9 @@ class SamplerOptions:
     precision: str = "auto"
     #: whether steps came from the caller (a student model's own step count applies only when not)
     steps_given: bool | None = None
+    #: run the network through torch.compile (a one-off build of a few seconds; pays on long jobs:
+    #: bench/results/compile.md)
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -146,6 +149,29 @@ class Runner:
         self.bf16 = opts.precision == "bf16" or (opts.precision == "auto" and native_bf16(self.device))
         if self.bf16 and self.device.type not in ("cpu", "cuda"):
             raise ParameterError("precision", f"bf16 runs on the CPU or a CUDA GPU, not {self.device.type}")
+        if opts.compile:
+            self._compile()
+
+    def _compile(self) -> None:
+        """Swap the network for its torch.compile build, built now on one batch of the job's size so
+        that a machine where it cannot be built says so before any work, not half-way."""
+        net = self.model.network
+        compiled = torch.compile(net)
+        width = N_JOINTS * net.config.pose_dim
+        x = torch.zeros(self.opts.batch_size, width, device=self.device)
+        t = torch.full((self.opts.batch_size,), 0.5, device=self.device)
+        cond = mask = None
+        if net.config.cond_dim:
+            cond = torch.zeros(self.opts.batch_size, N_JOINTS * net.config.cond_dim, device=self.device)
+            mask = torch.ones(self.opts.batch_size, N_JOINTS, device=self.device)
+        try:
+            with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                compiled(x, t, cond, mask)
+        except Exception as exc:  # inductor needs a C++ compiler (or Triton on a GPU); without one, say so
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise ParameterError("compile", f"torch.compile cannot build the network on this machine ({first}); "
+                                 "leave out {compile}") from None
+        self.model.network = compiled
 
     @classmethod
     def for_task(cls, task: str, weights: Path | None, opts: SamplerOptions) -> "Runner":
@@ -218,7 +244,8 @@ def job_journal(runner: Runner, output: Path, job: dict, force: bool = False) ->
     type, since the same seed gives other numbers on another model or device."""
     opts = runner.opts
     settings = {**job, "sampler": opts.sampler, "steps": opts.steps, "batch_size": opts.batch_size,
-                "seed": opts.seed, "temperature": runner.temperature, "device": runner.device.type, "weights": file_digest(runner.model.path)}
+                "seed": opts.seed, "temperature": runner.temperature, "device": runner.device.type, "weights": file_digest(runner.model.path),
+                **({"compile": True} if opts.compile else {})}  # a compiled network rounds differently
     return ChunkJournal(output, settings, force)
 
 

@@ -58,10 +58,11 @@ def joint_indices(names) -> list[int]:
 
 
 def bone_lengths(poses: np.ndarray) -> np.ndarray:
-    """Bone lengths (..., 16) of poses (..., 17, D)."""
+    """Bone lengths (..., 16) of poses (..., 17, D); a torch tensor gives a tensor (differentiable)."""
     parents = np.array([p for p, _ in BONES])
     children = np.array([c for _, c in BONES])
-    return np.linalg.norm(poses[..., children, :] - poses[..., parents, :], axis=-1)
+    diff = poses[..., children, :] - poses[..., parents, :]
+    return diff.norm(dim=-1) if hasattr(diff, "norm") else np.linalg.norm(diff, axis=-1)
 
 
 def mirror_poses(poses: np.ndarray, axis: int = 0) -> np.ndarray:

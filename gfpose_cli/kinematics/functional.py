@@ -125,7 +125,7 @@ PIVOT_RIDGE = 3e-4
 
 
 def pivot_centre(R: np.ndarray, t: np.ndarray, ok: np.ndarray, points: np.ndarray, seen: np.ndarray,
-                 prior: np.ndarray, ridge: float | None = None) -> tuple[np.ndarray, float, float]:
+                 prior: np.ndarray) -> tuple[np.ndarray, float, float]:
     """The point c fixed in a segment (pose R (F, 3, 3), t (F, 3), usable in frames ok) that each of
     points (F, K, 3, world; seen (F, K)) keeps a constant distance from: the centre of the spheres the
     points move on in the segment's frame (a linear least-squares sphere fit, each point's mean
@@ -145,7 +145,7 @@ def pivot_centre(R: np.ndarray, t: np.ndarray, ok: np.ndarray, points: np.ndarra
         A = np.concatenate([np.sqrt(w) * 2.0 * (p - p.mean(0)) for p, w in zip(paths, weight)])
         b = np.concatenate([np.sqrt(w) * ((p ** 2).sum(-1) - (p ** 2).sum(-1).mean()) for p, w in zip(paths, weight)])
         AtA = A.T @ A
-        lam = (PIVOT_RIDGE if ridge is None else ridge) * np.linalg.eigvalsh(AtA)[-1]  # a weak direction follows the prior
+        lam = PIVOT_RIDGE * np.linalg.eigvalsh(AtA)[-1]  # a weak direction follows the prior
         c = np.linalg.solve(AtA + lam * np.eye(3), A.T @ b + lam * prior)
         rms = np.array([np.linalg.norm(p - c, axis=-1).std() for p in paths])
         weight = (max(rms.min(), 0.002) / np.maximum(rms, 0.002)) ** 2

@@ -17,17 +17,15 @@ temperature unless told otherwise.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from gfpose_cli.core.errors import InputError, ParameterError
-from gfpose_cli.core.skeleton import BONES
-from gfpose_cli.model.masks import sample_mask
+from gfpose_cli.core.skeleton import N_JOINTS, bone_lengths
 from gfpose_cli.model.network import NetworkConfig, ScoreNetwork
-from gfpose_cli.model.problem import encode_condition, task_batch
 from gfpose_cli.model.sampling import dpm_solver_2m
 from gfpose_cli.training.distributed import DistContext
 from gfpose_cli.training.trainer import TrainConfig, Trainer
@@ -59,12 +57,6 @@ class DistillConfig:
             raise ParameterError("pool", f"{self.pool}: a pool of at least 1,000 starting points")
 
 
-def bone_lengths(poses: torch.Tensor) -> torch.Tensor:
-    """(B, 16) bone lengths of poses (B, 17, 3)."""
-    parent, child = zip(*BONES)
-    return (poses[:, list(child)] - poses[:, list(parent)]).norm(dim=-1)
-
-
 class Distiller(Trainer):
     """A Trainer whose network learns to reach, in student_steps solver steps, the teacher's samples."""
 
@@ -72,7 +64,7 @@ class Distiller(Trainer):
                  data_summary: dict[str, Any], device: str | torch.device, weights: torch.Tensor | None,
                  dist: DistContext, *, teacher: dict[str, Any], teacher_path: Path, distill: DistillConfig) -> None:
         net = teacher["network_config"]
-        cfg.width, cfg.blocks, cfg.dropout = net["width"], net["blocks"], net["dropout"]
+        cfg = replace(cfg, width=net["width"], blocks=net["blocks"], dropout=net["dropout"])  # the teacher's shape
         super().__init__(cfg, train_poses, val_poses, data_summary, device, weights, dist)
         self.init_from(teacher, teacher_path)  # the student starts as the teacher
         self.distill = distill
@@ -99,13 +91,11 @@ class Distiller(Trainer):
         parts: dict[str, list[torch.Tensor]] = {"z": [], "x": [], "cond": [], "mask": []}
         for start in range(0, n, self.distill.chunk):
             b = min(self.distill.chunk, n - start)
-            z = torch.randn((b, self.net_cfg.pose_dim * 17), generator=g, device=self.device) * self.distill.temperature
+            z = torch.randn((b, self.net_cfg.pose_dim * N_JOINTS), generator=g, device=self.device) * self.distill.temperature
             cond = mask = None
             if self.net_cfg.cond_dim:
                 idx = torch.randint(len(poses), (b,), generator=g, device=self.device)
-                x_metric, raw = task_batch(self.cfg.task, poses[idx], g, self.cfg.mirror, self.cfg.bone_scale, self.cfg.bone_corr)
-                mask = sample_mask(b, self.strategies, g, self.device)
-                cond = encode_condition(self.cfg.task, raw, self.normaliser.encode(x_metric), mask, self.normaliser)
+                _, cond, mask = self.task_inputs(poses[idx], g)
                 parts["cond"].append(cond)
                 parts["mask"].append(mask)
             parts["z"].append(z)

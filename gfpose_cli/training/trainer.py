@@ -119,17 +119,25 @@ class Trainer:
         x, _ = task_batch(self.cfg.task, self.poses[idx], g, self.cfg.mirror, self.cfg.bone_scale, self.cfg.bone_corr)
         return Normaliser.fit(x.cpu())
 
+    def task_inputs(self, poses: torch.Tensor, gen: torch.Generator
+                    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """A batch's augmented, normalised targets x0 and, for a conditional task, the condition the
+        network reads and its mask (None, None for the prior), drawn from gen in this order."""
+        x_metric, raw = task_batch(self.cfg.task, poses, gen, self.cfg.mirror, self.cfg.bone_scale, self.cfg.bone_corr)
+        x0 = self.normaliser.encode(x_metric)
+        if not self.net_cfg.cond_dim:
+            return x0, None, None
+        mask = sample_mask(x0.shape[0], self.strategies, gen, self.device)
+        return x0, encode_condition(self.cfg.task, raw, x0, mask, self.normaliser), mask
+
     def loss(self, poses: torch.Tensor, gen: torch.Generator, net: torch.nn.Module,
              part: slice = slice(None)) -> torch.Tensor:
         """sigma_t^2-weighted DSM loss == MSE between predicted and true noise.
 
         All randomness is drawn for the whole batch; only rows `part` go through the network.
         """
-        x_metric, raw = task_batch(self.cfg.task, poses, gen, self.cfg.mirror, self.cfg.bone_scale, self.cfg.bone_corr)
-        x0 = self.normaliser.encode(x_metric)
+        x0, cond, mask = self.task_inputs(poses, gen)
         B = x0.shape[0]
-        mask = sample_mask(B, self.strategies, gen, self.device) if self.net_cfg.cond_dim else None
-        cond = encode_condition(self.cfg.task, raw, x0, mask, self.normaliser) if mask is not None else None
         t = self.sde.eps + (1 - self.sde.eps) * torch.rand(B, generator=gen, device=self.device)
         noise = torch.randn(x0.shape, generator=gen, device=self.device)
         mean, std = self.sde.marginal_prob(x0, t)

@@ -33,6 +33,7 @@ from gfpose_cli.core.skeleton import PARTS  # noqa: E402
 from gfpose_cli.core.take import Take  # noqa: E402
 from gfpose_cli.util.provenance import file_digest  # noqa: E402
 from gfpose_cli.kinematics.cameras import still_camera_view  # noqa: E402
+from gfpose_cli.kinematics.bones import performer_lengths  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 CMU_TAKES = ("02_01", "02_05", "09_01", "09_12", "12_02")
@@ -242,6 +243,13 @@ def detector_like(uv: np.ndarray, fps: float, rng: np.random.Generator) -> tuple
     return np.where(mask[..., None], kp, np.nan), mask, conf
 
 
+def skeleton_of(takes: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """The performer's bone lengths (16,) as a user would give them with --skeleton: from another of
+    the body's takes (the first other one), or from the take itself where the body has only one."""
+    other = next((pos for n, pos in takes.items() if n != name), takes[name])
+    return performer_lengths(other, np.ones(other.shape[:2], bool))
+
+
 def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
     """Per body and 2D condition: per-frame S=1, per-frame mean of S smoothed afterwards (the baseline a
     careful user can build today), and gfpose's take-level lift (tasks.lift_take). Yields table rows."""
@@ -249,15 +257,18 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
         smooth = temporal.smooth_take(tasks.lift(runner, kp, hypotheses=LIFT_S).positions.mean(1).astype(np.float64)).positions
         return smooth - smooth[:, :1]
 
-    methods = {"per frame, S=1": lambda kp: tasks.lift(runner, kp, hypotheses=1).positions[:, 0],
-               f"per frame, mean of S={LIFT_S}, Whittaker-smoothed": mean_smoothed,
-               "gfpose (take)": lambda kp: tasks.lift_take(runner, kp).positions[:, 0]}
+    methods = {"per frame, S=1": lambda kp, _: tasks.lift(runner, kp, hypotheses=1).positions[:, 0],
+               f"per frame, mean of S={LIFT_S}, Whittaker-smoothed": lambda kp, _: mean_smoothed(kp),
+               "gfpose (take)": lambda kp, _: tasks.lift_take(runner, kp).positions[:, 0],
+               "gfpose (take), performer's skeleton given": lambda kp, lengths: tasks.lift_take(
+                   runner, kp, lengths=lengths).positions[:, 0]}
     for cond in ("exact 2D", f"{NOISE_PX:g} px noise", "detector-like"):
         for body, takes in bodies.items():
             agg: dict[str, list[dict]] = {}
             secs: dict[str, float] = {}
             frames = 0
             for i, (name, pos) in enumerate(takes.items()):
+                lengths = skeleton_of(takes, name)
                 for c, (yaw, el, dist) in enumerate(LIFT_CAMERAS):
                     uv, gt = still_camera_view(pos, yaw, el, dist)
                     rng = np.random.default_rng([seed, i, c, len(cond)])
@@ -270,7 +281,7 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
                     runs = {}
                     for method, fn in methods.items():
                         t = time.perf_counter()
-                        runs[method] = fn(kp)
+                        runs[method] = fn(kp, lengths)
                         secs[method] = secs.get(method, 0.0) + time.perf_counter() - t
                     frames += len(gt)
                     for method, pred in runs.items():

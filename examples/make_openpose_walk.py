@@ -2,9 +2,11 @@
 "Lifting a video" section. The take is CMU 12_01 (a walk; subject 12 is held out of gfpose's
 training) from ../shared/data/cmu-bvh.tar.xz, at 30 Hz, seen by a still camera 5 m away (1000 x 1000
 pixels, focal 1000 px), with what a detector adds: 3 px noise, confidences 0.6-0.95, the left wrist
-lost for 8 frames and the arms' left and right swapped in one frame.
+lost for 8 frames and the arms' left and right swapped in one frame. Beside it,
+examples/walk_performer.bvh: the first 30 frames of another take of the same performer (CMU 12_02),
+for `gfpose lift --skeleton`.
 
-    python examples/make_openpose_walk.py            # rewrites examples/openpose_walk/
+    python examples/make_openpose_walk.py            # rewrites examples/openpose_walk/ and walk_performer.bvh
 """
 from __future__ import annotations
 
@@ -45,12 +47,22 @@ def body25(p: np.ndarray) -> np.ndarray:
     return np.stack([out[k] for k in BODY25], 1)
 
 
+def write_first_frames(bvh_text: str, path: Path, n: int) -> None:
+    """A BVH with its hierarchy and first n frames: the performer's skeleton in a few kilobytes."""
+    head, motion = bvh_text.split("MOTION", 1)
+    lines = motion.strip().splitlines()
+    frames = [ln for ln in lines[2:] if ln.strip()][:n]
+    path.write_text(head + "MOTION\n" + f"Frames: {len(frames)}\n" + lines[1].strip() + "\n" + "\n".join(frames) + "\n")
+
+
 def main() -> None:
     archive = HERE.parent.parent / "shared" / "data" / "cmu-bvh.tar.xz"
     with tarfile.open(archive, "r:*") as tar, tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "12_01.bvh"
         path.write_bytes(tar.extractfile("cmu-bvh/12/12_01.bvh").read())
         take = io.read(path, skeleton_map="cmu-bvh")
+        other = tar.extractfile("cmu-bvh/12/12_02.bvh").read().decode()
+    write_first_frames(other, HERE / "walk_performer.bvh", 30)
     pos = take.positions[1 :: int(round(take.fps / 30))].astype(np.float64)  # frame 0 is the T-pose
     pixels, _ = still_camera_view(body25(pos), 40.0, 12.0, 5.0)
     rng = np.random.default_rng(0)

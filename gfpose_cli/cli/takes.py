@@ -11,7 +11,7 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import CompleteReport, DenoiseReport
 
 from gfpose_cli.cli.app import STATE, app
-from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt
+from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt
 from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard
 
 
@@ -24,6 +24,9 @@ def lift(
     per_frame: Annotated[bool, typer.Option("--per-frame", help="Lift every frame on its own (independent draws, no smoothing, no bone-length holding): for collections of unrelated images. Takes are lifted along time by default.")] = False,
     max_gap: Annotated[float, typer.Option("--max-gap", help="Seconds: the whole person missing for up to this long is bridged along the take; longer absences stay empty (a single keypoint missing is bridged up to 0.25 s, longer filled by the model from the rest of the body).", min=0.0)] = 1.0,
     fps: Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video the keypoints come from (OpenPose folders and COCO files carry none: 30 is assumed, and an NPZ without 'fps' too).", min=1e-3)] = None,
+    skeleton: SkeletonOpt = None,
+    skeleton_map: MapOpt = None,
+    units: Units = None,
     weights: Weights = None,
     device: Device = "auto",
     seed: Seed = 0,
@@ -46,13 +49,18 @@ def lift(
     bone lengths held. Unrelated images (or --per-frame, or --shard) are lifted one frame at a time.
     Missing keypoints (NaN / empty cells / mask / low confidence) are allowed and filled by the model.
 
-    Example: [bold]gfpose lift openpose_json_dir/ -o lifted.bvh[/]
+    How big the performer is cannot be told from 2D: the lifter draws a body of its training
+    data's size. --skeleton gives the performer's own (any 3D take of them), and the result is
+    scaled to it with their bone lengths held.
+
+    Example: [bold]gfpose lift openpose_json_dir/ -o lifted.bvh --skeleton actor_rom.bvh[/]
     """
     STATE["quiet"] = quiet
     from gfpose_cli import io, tasks
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
+    lengths = performer_lengths(skeleton, skeleton_map, units)
     runner = tasks.Runner.for_task("lift", weights, sampler_options(sampler, steps, batch_size, seed, device, temperature, precision))
 
     def work(src: Path, dst: Path) -> str:
@@ -62,16 +70,20 @@ def lift(
         along_time = not per_frame and shard is None and tasks.looks_like_2d_sequence(kp)
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
             if along_time:
-                result = tasks.lift_take(runner, kp, hypotheses=hypotheses, max_gap_s=max_gap, progress=update)
+                result = tasks.lift_take(runner, kp, hypotheses=hypotheses, max_gap_s=max_gap, lengths=lengths,
+                                         progress=update)
             else:
-                result = tasks.lift(runner, kp, hypotheses=hypotheses, progress=update, shard=get_shard(shard))
+                result = tasks.lift(runner, kp, hypotheses=hypotheses, progress=update, shard=get_shard(shard),
+                                    lengths=lengths)
         note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
         empty = int((~result.mask.any(1)).sum())
         r = result.report
         how = "along the take" if along_time else (
             "frame by frame" + ("" if per_frame or shard else " (its frames do not follow each other: unrelated images)"))
         extra = [f"{r.swaps} left/right swaps undone" if along_time and r.swaps else "",
-                 f"{r.bridged} missing keypoints bridged" if along_time and r.bridged else ""]
+                 f"{r.bridged} missing keypoints bridged" if along_time and r.bridged else "",
+                 f"scaled x{r.performer_scale:.3f} to the performer's skeleton, bone lengths held"
+                 if r.performer_scale is not None else ""]
         return f"{kp.n_frames} frames x {hypotheses} hypotheses, lifted {how}" + "".join(f"; {e}" for e in extra if e) + (
             f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "") + (
             f"; {note}" if note else "")
@@ -99,6 +111,7 @@ def complete(
     subject: SubjectOpt = None,
     in_fmt: InFmt = None,
     units: Units = None,
+    skeleton: SkeletonOpt = None,
     force_read: ForceRead = False,
     add_joints: AddJoints = False,
     shard: ShardOpt = None,
@@ -124,6 +137,7 @@ def complete(
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
+    lengths = performer_lengths(skeleton, skeleton_map, units)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     runners: dict[str, object] = {}
 
@@ -142,21 +156,36 @@ def complete(
         with progress_bar(f"completing {src.name}", take.n_frames * hypotheses) as update:
             if take.dim == 2 and not per_frame and shard is None and tasks.looks_like_2d_sequence(take):
                 # a partial 2D take is lifted as lift does it: along the take, swaps undone, gaps bridged
-                result = tasks.lift_take(runners[task], take, hypotheses=hypotheses, progress=update)
+                result = tasks.lift_take(runners[task], take, hypotheses=hypotheses, lengths=lengths, progress=update)
                 result = result if hypotheses > 1 else tasks.aggregate(result, "mean")
             elif take.dim == 2:
-                result = tasks.lift(runners[task], take, hypotheses=hypotheses, progress=update, shard=get_shard(shard))
+                result = tasks.lift(runners[task], take, hypotheses=hypotheses, progress=update, shard=get_shard(shard),
+                                    lengths=lengths)
                 result = result if hypotheses > 1 or shard else tasks.aggregate(result, "mean")
+            elif lengths is not None:
+                raise InputError(f"{src}: --skeleton sizes a take lifted from 2D; this take is 3D and holds its "
+                                 "performer's bone lengths already")
             else:
                 result = tasks.complete(runners[task], take, hypotheses=hypotheses, keep_observed=keep_observed,
                                         progress=update, shard=get_shard(shard),
                                         temporal=keep_observed and not per_frame)
         left = result.report.frames_left if isinstance(result.report, CompleteReport) else 0
+        scale = getattr(result.report, "performer_scale", None)
         how = "" if result.report.temporal else " (frame by frame)"
         return result, (f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
+                        + (f"; scaled x{scale:.3f} to the performer's skeleton, bone lengths held" if scale is not None else "")
                         + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else ""))
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
+
+
+def performer_lengths(skeleton: Optional[Path], skeleton_map: Optional[str], units: Optional[str]):
+    """--skeleton: the performer's bone lengths (tasks.performer_skeleton), or None without one."""
+    if skeleton is None:
+        return None
+    from gfpose_cli import tasks
+
+    return tasks.performer_skeleton(read_take(skeleton, skeleton_map, None, None, units))
 
 
 def parse_t0(text: str) -> Optional[float]:

@@ -77,6 +77,35 @@ def fit_lengths(positions: np.ndarray, lengths: np.ndarray, observed: np.ndarray
 #: place (CMU's Spine and Thorax), and a ratio to a zero length says nothing
 MIN_BONE_M = 0.01
 
+#: the overall size a performer's skeleton may differ from what the lifter drew before the file is
+#: taken for another person's, or for other units (a 1.2 m child against a 1.8 m adult is 0.67)
+PERFORMER_SCALE_RANGE = (0.5, 2.0)
+
+
+def size_ratio(poses: np.ndarray, lengths: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """The one factor that brings the drawn bones of poses (F, 17, 3), root-relative, nearest (least
+    squares over bones) to the given lengths (16,; NaN: not known): the performer's size relative to
+    the body the model drew. Returns NaN where no bone is known on both sides."""
+    drawn = performer_lengths(poses, np.isfinite(poses).all(-1) if mask is None else mask)
+    ok = np.isfinite(drawn) & np.isfinite(lengths) & (drawn > MIN_BONE_M)
+    if not ok.any():
+        return float("nan")
+    return float((drawn[ok] * lengths[ok]).sum() / (drawn[ok] ** 2).sum())
+
+
+def fit_to_performer(poses: np.ndarray, lengths: np.ndarray, *, root: int = 0,
+                     mask: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Poses (F, 17, 3) drawn for a body of the model's guessing, brought to a known performer's
+    bone lengths (16,; NaN where unknown): scaled about the root by size_ratio (the one factor 2D
+    cannot tell: how big the person is), then every known bone fitted to its length (fit_lengths,
+    root fixed). Returns the poses and the factor."""
+    k = size_ratio(poses, lengths, mask)
+    if not np.isfinite(k):
+        return poses.astype(np.float64), 1.0
+    x = poses.astype(np.float64)
+    x = x[:, root : root + 1] + k * (x - x[:, root : root + 1])
+    return fit_lengths(x, lengths, fixed=(root,)), k
+
 
 def bone_length_cv(poses: np.ndarray) -> float:
     """Mean over bones of the coefficient of variation of bone length across frames (F, 17, 3)."""

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from gfpose_cli.signal import gapfill
-from gfpose_cli.kinematics.bones import fit_lengths, hold_lengths, performer_lengths
+from gfpose_cli.kinematics.bones import (PERFORMER_SCALE_RANGE, fit_lengths, fit_to_performer, hold_lengths,
+                                        performer_lengths)
 from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.util.journal import ChunkJournal
 from gfpose_cli.util.provenance import file_digest
@@ -376,8 +377,9 @@ def generate_around(runner: Runner, partial: Take, n: int, *, progress: Progress
 
 
 def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: ProgressFn | None = None,
-         shard: Shard | None = None) -> Take:
-    """S 3D hypotheses (F, S, 17, 3) per frame of 2D keypoints, root-relative in the camera frame."""
+         shard: Shard | None = None, lengths: np.ndarray | None = None) -> Take:
+    """S 3D hypotheses (F, S, 17, 3) per frame of 2D keypoints, root-relative in the camera frame.
+    With lengths (16,; a performer's bones, performer_skeleton), every pose is brought to them."""
     if keypoints.dim != 2 or keypoints.positions.ndim != 3:
         raise InputError(f"{keypoints.path}: lift needs 2D keypoints (frames, 17, 2), got {keypoints.positions.shape}")
     usable = keypoints.mask.sum(1) >= 2
@@ -386,9 +388,46 @@ def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: Prog
     per_frame = {"cond": np.nan_to_num(keypoints.positions), "mask": keypoints.mask}
     poses, (a, b) = _sample_frames(runner, keypoints.n_frames, hypotheses, shard, progress, per_frame)
     poses[~usable[a:b]] = np.nan  # frames without a detection stay empty rather than invented
+    scale = None
+    if lengths is not None:
+        flat, scale = _to_performer(poses.reshape(-1, N_JOINTS, 3), lengths, keypoints)
+        poses = flat.reshape(poses.shape).astype(poses.dtype)
     mask = np.repeat(usable[a:b, None], N_JOINTS, axis=1)
     return Take(positions=poses, mask=mask, fps=keypoints.fps, provenance=_lifted_provenance(keypoints),
-                report=LiftReport(input=str(keypoints.path or "")), shard=shard_place(shard, (a, b), keypoints.n_frames))
+                report=LiftReport(input=str(keypoints.path or ""), performer_scale=scale),
+                shard=shard_place(shard, (a, b), keypoints.n_frames))
+
+
+#: a performer's skeleton must give at least this many of the 16 bones to size a lifted take by
+MIN_PERFORMER_BONES = 8
+
+
+def performer_skeleton(take: Take) -> np.ndarray:
+    """The performer's bone lengths (16,) from a 3D take of them (a calibration or range-of-motion
+    trial, any take: medians over frames, NaN for a bone the file does not give), for lift and
+    complete from 2D. Refuses a 2D take and one that gives fewer than MIN_PERFORMER_BONES bones."""
+    where = take.path or take.provenance.path or "the skeleton file"
+    if take.dim != 3:
+        raise InputError(f"{where}: a performer's skeleton must be 3D (BVH, ASF/AMC, C3D or a 3D NPZ/CSV), "
+                         f"got {take.dim}D keypoints")
+    pos = take.positions if take.positions.ndim == 3 else take.positions[:, 0]
+    lengths = performer_lengths(pos, take.mask & np.isfinite(pos).all(-1))
+    known = int(np.isfinite(lengths).sum())
+    if known < MIN_PERFORMER_BONES:
+        raise InputError(f"{where}: gives {known} of the 16 bones of the 17-joint skeleton, a side's bones "
+                         f"standing in for the other's (needs {MIN_PERFORMER_BONES}); map more joints (--map) "
+                         "or give another take of the performer")
+    return lengths
+
+
+def _to_performer(poses: np.ndarray, lengths: np.ndarray, keypoints: Take) -> tuple[np.ndarray, float]:
+    """fit_to_performer with the check that the skeleton is this performer's, in these units."""
+    out, k = fit_to_performer(poses, lengths, root=ROOT)
+    lo, hi = PERFORMER_SCALE_RANGE
+    if not lo <= k <= hi:
+        raise InputError(f"{keypoints.path}: the performer's skeleton is {k:.2f} times the size of the body the "
+                         f"2D shows (expected {lo}-{hi}); is it another performer, or in other units (--units)?")
+    return out, k
 
 
 def _lifted_provenance(keypoints: Take) -> Provenance:
@@ -449,7 +488,8 @@ UNSEEN_JOINT_WEIGHT = 0.05
 
 
 def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bones: bool = True,
-              max_gap_s: float = MAX_GAP_S, progress: ProgressFn | None = None) -> Take:
+              max_gap_s: float = MAX_GAP_S, lengths: np.ndarray | None = None,
+              progress: ProgressFn | None = None) -> Take:
     """Lift a 2D take (one performer over time, e.g. a video's detections) to a smooth 3D take:
     (F, S, 17, 3), root-relative in the camera frame, like lift.
 
@@ -463,7 +503,9 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
        closer than a random draw (bench/results/takes.md); with S, hypothesis k starts from draw k
        (at the task's temperature) in every frame, giving S smooth takes.
     3. Each take is Whittaker-smoothed along time (temporal.smooth_take), and with hold_bones the
-       performer's bone lengths, the medians over the take, are held in every frame.
+       performer's bone lengths, the medians over the take, are held in every frame. With lengths
+       (16,; performer_skeleton of a 3D take of the same performer) the take is first scaled to
+       the performer's size, which 2D alone cannot tell, and those lengths are held instead.
     Frames with fewer than 2 keypoints after bridging stay empty (NaN).
     """
     from gfpose_cli.signal.keypoints import JOINT_BRIDGE_S, bridgeable, clean_keypoints
@@ -495,15 +537,20 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     # a joint the detector did not see in a frame is the lifter's guess from the rest of the body:
     # it counts a twentieth of a seen one, so the smoother carries the seen frames' path through it
     trust = np.where(cleaned.mask, 1.0, UNSEEN_JOINT_WEIGHT) * usable[:, None]
+    scales = []
     for k in range(S):
         path = smooth_take(poses[:, k], seen, weights=trust).positions
         path = path - path[:, ROOT : ROOT + 1]
-        if hold_bones and usable.sum() >= MIN_TAKE_FRAMES:
+        if lengths is not None:
+            path, scale = _to_performer(path, lengths, keypoints)
+            scales.append(scale)
+        elif hold_bones and usable.sum() >= MIN_TAKE_FRAMES:
             path = fit_lengths(path, performer_lengths(path[usable], seen[usable]), fixed=(ROOT,))
         poses[:, k] = np.where(kept[:, None, None], path, np.nan)
     report = LiftReport(input=str(keypoints.path or ""), temporal=True, swaps=len(cleaned.swaps),
                         bridged=int(cleaned.bridged[usable].sum()) + N_JOINTS * int(person_gap.sum()),
-                        frames_left=int((~kept).sum()), noise_px=round(cleaned.noise_px, 3))
+                        frames_left=int((~kept).sum()), noise_px=round(cleaned.noise_px, 3),
+                        performer_scale=round(float(np.median(scales)), 4) if scales else None)
     return Take(positions=poses.astype(np.float32), mask=np.repeat(kept[:, None], N_JOINTS, 1), fps=keypoints.fps,
                 provenance=_lifted_provenance(keypoints), report=report)
 

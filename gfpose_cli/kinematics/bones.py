@@ -82,12 +82,20 @@ MIN_BONE_M = 0.01
 PERFORMER_SCALE_RANGE = (0.5, 2.0)
 
 
+#: the trunk's "bones" (pelvis-spine, spine-thorax, thorax-neck) span chains of vertebrae: their
+#: length changes with posture (HDM05's pelvis-spine: 295 mm median in a take bending to the floor,
+#: 360 lying down), so a performer's skeleton from one take does not give them for another
+TRUNK_BONES = tuple(BONES.index(b) for b in ((0, 7), (7, 8), (8, 9)))
+
+
 def size_ratio(poses: np.ndarray, lengths: np.ndarray, mask: np.ndarray | None = None) -> float:
     """The one factor that brings the drawn bones of poses (F, 17, 3), root-relative, nearest (least
-    squares over bones) to the given lengths (16,; NaN: not known): the performer's size relative to
-    the body the model drew. Returns NaN where no bone is known on both sides."""
+    squares over the limbs, head and shoulders: TRUNK_BONES are left out) to the given lengths (16,;
+    NaN: not known): the performer's size relative to the body the model drew. NaN where no bone is
+    known on both sides."""
     drawn = performer_lengths(poses, np.isfinite(poses).all(-1) if mask is None else mask)
     ok = np.isfinite(drawn) & np.isfinite(lengths) & (drawn > MIN_BONE_M)
+    ok[list(TRUNK_BONES)] = False
     if not ok.any():
         return float("nan")
     return float((drawn[ok] * lengths[ok]).sum() / (drawn[ok] ** 2).sum())
@@ -98,13 +106,17 @@ def fit_to_performer(poses: np.ndarray, lengths: np.ndarray, *, root: int = 0,
     """Poses (F, 17, 3) drawn for a body of the model's guessing, brought to a known performer's
     bone lengths (16,; NaN where unknown): scaled about the root by size_ratio (the one factor 2D
     cannot tell: how big the person is), then every known bone fitted to its length (fit_lengths,
-    root fixed). Returns the poses and the factor."""
+    root fixed); the trunk's bones, whose length is posture (TRUNK_BONES), are held at the scaled
+    take's own medians instead. Returns the poses and the factor."""
     k = size_ratio(poses, lengths, mask)
     if not np.isfinite(k):
         return poses.astype(np.float64), 1.0
     x = poses.astype(np.float64)
     x = x[:, root : root + 1] + k * (x - x[:, root : root + 1])
-    return fit_lengths(x, lengths, fixed=(root,)), k
+    target = lengths.astype(np.float64).copy()
+    own = performer_lengths(x, np.isfinite(x).all(-1) if mask is None else mask)
+    target[list(TRUNK_BONES)] = own[list(TRUNK_BONES)]
+    return fit_lengths(x, target, fixed=(root,)), k
 
 
 def bone_length_cv(poses: np.ndarray) -> float:

@@ -620,3 +620,19 @@ def test_published_rigs_without_a_fixture_convert_with_their_preset(preset: str,
     report = body_report(take.positions.astype(np.float64), take.mask)
     assert 1.4 < report["height"] < 2.0, report
     assert all(0.2 < v < 0.5 for v in report["lengths"].values()), report["lengths"]
+
+
+def test_training_reads_every_performer_of_a_c3d_as_the_commands_do(tmp_path: Path) -> None:
+    """gfpose train on a studio's two-performer C3D: Ann and Ben become takes of their own, the prop
+    is listed as skipped with why (or refuses the load when nothing may be skipped)."""
+    from gfpose_cli.core.errors import InputError
+    from gfpose_cli.training.data import load_pose_files
+
+    src, _ = two_performers(tmp_path)
+    skipped: list[tuple[str, str]] = []
+    poses = load_pose_files([src], skipped=skipped)
+    assert poses.takes == ["two:Ann", "two:Ben"] and poses.subjects == ["user:two:Ann", "user:two:Ben"]
+    assert len(poses.poses) > 100 and np.isfinite(poses.poses).all()
+    assert len(skipped) == 1 and "performer Box left as it was" in skipped[0][1]
+    with pytest.raises(InputError, match="performer Box left as it was"):
+        load_pose_files([src])

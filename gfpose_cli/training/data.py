@@ -428,20 +428,16 @@ def public_origin(path: Path) -> PublicOrigin | None:
 
 def _user_takes(path: Path, skeleton_map: str | None, units: str | None,
                 skipped: list[tuple[str, str]] | None) -> Iterator[tuple[str, Take]]:
-    """(take name, Take) for a user file: one per performer of a multi-subject C3D."""
+    """(take name, Take) for a user file: one per performer of a multi-subject C3D (io.read_performers,
+    as every other command reads them). A performer that cannot be read is refused (skipped None) or
+    listed in skipped with why."""
     from gfpose_cli import io
 
-    if path.suffix.lower() == ".c3d":
-        from gfpose_cli.io.c3d import performers
-
-        who_all = performers(path)
-        if len(who_all) > 1:
-            for who in who_all:
-                try:
-                    yield f"{path.stem}:{who}", io.read(path, skeleton_map=skeleton_map, subject=who, units=units)
-                except InputError as exc:
-                    if skipped is None:
-                        raise
-                    skipped.append((f"{path} ({who})", str(exc)))
-            return
-    yield path.stem, io.read(path, skeleton_map=skeleton_map, units=units)
+    takes, left = io.read_performers(path, skeleton_map=skeleton_map, units=units)
+    if left:
+        if skipped is None:
+            raise InputError(left[0])
+        skipped.extend((str(path), line) for line in left)
+    several = len(takes) + len(left) > 1
+    for take in takes:
+        yield (f"{path.stem}:{take.provenance.subject}" if several else path.stem), take

@@ -81,6 +81,8 @@ class LearnedBody:
     source: str = "motion"
     #: a segment-named body's frames for each joint: joint -> [(part, the columns and joints posing it)]
     holders: dict[str, list[tuple[str, list]]] = field(default_factory=dict)
+    #: a motion-learned body's joints that sit between two segments: joint -> the pair (a key of joints)
+    pairs: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: a segment-named body's joints that are a mean of markers (the wrist between its two markers)
     weighted: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -359,6 +361,15 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
         jt = joints.get((min(a, b), max(a, b)))
         return None if jt is None else jt.world
 
+    pairs: dict[str, tuple[int, int]] = {}
+
+    def joint_at(name: str, a: int, b: int) -> np.ndarray | None:
+        """named[name] = the joint between segments a and b, remembering the pair (rigid_specs)."""
+        named[name] = centre(a, b)
+        if named[name] is not None:
+            pairs[name] = (min(a, b), max(a, b))
+        return named[name]
+
     leg_chains = []
     for thigh in legs:
         seq = chain(thigh, pelvis, 3, lambda nxt: min(nxt, key=lambda n: height[n]))
@@ -410,11 +421,11 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
         seq = leg_chains[k]
         for part, seg in zip(("thigh", "shank", "foot"), seq):
             parts[f"{side} {part}"] = seg
-        named[f"{side}Hip"] = hips[k]
+        joint_at(f"{side}Hip", pelvis, seq[0])
         if len(seq) >= 2:
-            named[f"{side}Knee"] = centre(seq[0], seq[1])
+            joint_at(f"{side}Knee", seq[0], seq[1])
         if len(seq) >= 3:
-            named[f"{side}Ankle"] = centre(seq[1], seq[2])
+            joint_at(f"{side}Ankle", seq[1], seq[2])
         if len(seq) >= 3:  # the knee turns about one axis: put it in the limb's plane
             _slide_hinge(joints[(min(seq[0], seq[1]), max(seq[0], seq[1]))], segments[seq[0]], segments[seq[1]],
                          named[f"{side}Hip"], named[f"{side}Ankle"])
@@ -452,17 +463,17 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
             seq = chain(r, thorax, 3, lambda nxt: max(nxt, key=lambda n: len(_subtree(tree, n, -1))))
             for part, seg in zip(("upper arm", "forearm", "hand"), seq):
                 parts[f"{side} {part}"] = seg
-            named[f"{side}Shoulder"] = sh
+            joint_at(f"{side}Shoulder", thorax, r)
             if len(seq) >= 2:
-                named[f"{side}Elbow"] = centre(seq[0], seq[1])
+                joint_at(f"{side}Elbow", seq[0], seq[1])
             if len(seq) >= 3:
-                named[f"{side}Wrist"] = centre(seq[1], seq[2])
+                joint_at(f"{side}Wrist", seq[1], seq[2])
                 _slide_hinge(joints[(min(seq[0], seq[1]), max(seq[0], seq[1]))], segments[seq[0]], segments[seq[1]],
                              sh, named[f"{side}Wrist"])
         if heads:
             head = max(heads, key=lambda n: height[n])
             parts["head"] = head
-            named["Neck"] = centre(thorax, head)
+            joint_at("Neck", thorax, head)
             named["Head"] = _centroid(segments[head], xyz, observed)
         if "LShoulder" in named and "RShoulder" in named:
             named["Thorax"] = 0.5 * (named["LShoulder"] + named["RShoulder"])
@@ -472,7 +483,7 @@ def _learn_body(names: list[str], xyz: np.ndarray, observed: np.ndarray, where: 
                 named["Spine"] = 0.5 * (named["Pelvis"] + named["Thorax"])
     named = {k: v for k, v in named.items() if v is not None}
     return LearnedBody(segments=segments, joints=joints, tree=tree, named=named, parts=parts, up=up,
-                       forward=forward, notes=notes)
+                       forward=forward, notes=notes, pairs=pairs)
 
 
 def rigid_specs(body: LearnedBody, names: list[str]) -> dict[str, list[dict]]:
@@ -481,8 +492,7 @@ def rigid_specs(body: LearnedBody, names: list[str]) -> dict[str, list[dict]]:
     seg_of = {v: k for k, v in body.parts.items()}
     specs: dict[str, list[dict]] = {}
     for jname, world in body.named.items():
-        holders = [k for k, jt in body.joints.items() if jt.world is world]
-        segs = list(holders[0]) if holders else []
+        segs = list(body.pairs[jname]) if jname in body.pairs else []
         if not segs:  # a joint made from others (Pelvis, Thorax, Spine) or a segment's centroid (Head)
             part = {"Pelvis": "pelvis", "Thorax": "thorax", "Spine": "thorax", "Head": "head"}.get(jname)
             segs = [body.parts[part]] if part in body.parts else []

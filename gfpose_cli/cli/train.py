@@ -18,7 +18,7 @@ from gfpose_cli.cli.common import progress_bar, esc, info
 def train(
     data: Annotated[list[str], typer.Argument(help="Pose files (NPZ/CSV/BVH), folders, globs, or the archives in shared/data.")],
     output: Output,
-    task: Annotated[str, typer.Option(help="prior, lift or complete3d.")] = "prior",
+    task: Annotated[str, typer.Option(help="prior, lift or complete3d; or refine: the take refiner of a lifter (--lift-weights), trained on its take lifts of the data.")] = "prior",
     mask: Annotated[str, typer.Option(help="Masking strategy, e.g. HPJ-001 or a mix HPJ-001+HPJ-020 (default per task).")] = "",
     steps: Annotated[int, typer.Option(help="Total optimiser steps (a resumed run continues to this number).")] = 10000,
     batch_size: Annotated[int, typer.Option(help="Poses per step.")] = 1000,
@@ -44,6 +44,9 @@ def train(
     student_steps: Annotated[int, typer.Option(help="With --distill-from: the student's solver steps (network evaluations per sample).")] = 4,
     distill_pool: Annotated[int, typer.Option(help="With --distill-from: starting points the teacher samples once to teach from.")] = 200_000,
     distill_bones: Annotated[float, typer.Option(help="With --distill-from: weight of a bone-length term (the student's bone lengths against the teacher's, in decimetres); 0 = off.")] = 0.0,
+    lift_weights: Annotated[Optional[Path], typer.Option(help="--task refine: the lifter whose take lifts the refiner learns to correct (default: the shipped one).")] = None,
+    views: Annotated[int, typer.Option(help="--task refine: random still cameras per training take.", min=1)] = 4,
+    window: Annotated[int, typer.Option(help="--task refine: frames the refiner sees around each one (odd).")] = 31,
     checkpoint_every: Annotated[float, typer.Option(help="Seconds between checkpoints.")] = 300.0,
     device: Device = "auto",
     seed: Seed = 0,
@@ -56,6 +59,12 @@ def train(
              [bold]gfpose train ../shared/data/*.tar.xz --distill-from weights/prior.pt --student-steps 4 --steps 3000 -o runs/prior-4.pt[/]
     """
     STATE["quiet"] = quiet
+    if task == "refine":
+        _train_refiner(data, output, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, ema=ema, width=width,
+                       dropout=dropout, seed=seed, checkpoint_every=checkpoint_every, resume=resume, export=export,
+                       force=force, holdout=holdout, skeleton_map=skeleton_map, units=units, strict=strict,
+                       device=device, lift_weights=lift_weights, views=views, window=window)
+        return
 
     from gfpose_cli.training import data as data_mod
     from gfpose_cli.training import session
@@ -80,7 +89,8 @@ def train(
         poses = session.training_data(paths, skeleton_map=skeleton_map, units=units, strict=strict, holdout=holdout)
         update(len(paths), len(paths))
     if poses.skipped:
-        table = Table(title=f"{len(poses.skipped)} training inputs skipped (--strict stops instead)")
+        n = len(poses.skipped)
+        table = Table(title=f"{n} training input{'s' if n != 1 else ''} skipped (--strict stops instead)")
         table.add_column("input")
         table.add_column("why", overflow="fold")
         for name, why in poses.skipped:
@@ -127,3 +137,54 @@ def train(
                              if distill_from else "") + f" --resume {output} -o {output}"))
             raise typer.Exit(130)
 
+
+
+def _train_refiner(data: list[str], output: Path, *, steps: int, batch_size: int, lr: float, warmup: int, ema: float,
+                   width: int, dropout: float, seed: int, checkpoint_every: float, resume: Optional[Path],
+                   export: Optional[Path], force: bool, holdout: bool, skeleton_map: Optional[str],
+                   units: Optional[str], strict: bool, device: str, lift_weights: Optional[Path], views: int,
+                   window: int) -> None:
+    """gfpose train --task refine: the lifter's take lifts of the training takes (cached beside -o),
+    then the refiner fitted to them (tasks.refine, training.refine)."""
+    from gfpose_cli import tasks
+    from gfpose_cli.tasks.refine import lifted_cache, refiner_run
+    from gfpose_cli.training import data as data_mod
+    from gfpose_cli.training import session
+    from gfpose_cli.training.refine import RefineConfig
+
+    if output.exists() and resume is None and not force:
+        raise InputError(f"{output}: already holds a checkpoint; continue it with --resume {output}, "
+                         "or pass --force to start over")
+    cfg = RefineConfig(steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, ema=ema, window=window, width=width,
+                       dropout=dropout, seed=seed, checkpoint_every_s=checkpoint_every)
+    paths = data_mod.expand_inputs(data)
+    with progress_bar("reading training data", len(paths)) as update:
+        poses = session.training_data(paths, skeleton_map=skeleton_map, units=units, strict=strict, holdout=holdout)
+        update(len(paths), len(paths))
+    runner = tasks.Runner.for_task("lift", lift_weights, tasks.SamplerOptions(seed=seed, device=device))
+    info(f"training data: {poses.summary['takes']} takes, {len(poses.train.poses)} training poses; "
+         f"lifting them from {views} random still cameras each (cached in {esc(str(lifted_cache(output)))})")
+    with progress_bar("lifting the training takes", 1) as update:
+        trainer = refiner_run(runner, poses.train, output, cfg, summary=poses.summary, views=views, resume=resume,
+                              progress=update)
+    info(f"{trainer.data['lifted_frames']:,} lifted frames in {trainer.data['lifted_stretches']:,} stretches")
+    if resume is not None:
+        info(esc(f"resumed {resume} at step {trainer.step}"))
+    if trainer.step >= cfg.steps:
+        info(f"already at step {trainer.step} >= --steps {cfg.steps}; nothing to do")
+        return
+    with progress_bar("training the take refiner", cfg.steps) as update:
+        def on_step(step: int, loss: float) -> None:
+            if step % 20 == 0:
+                update(step, cfg.steps)
+
+        def on_ckpt(step: int, loss: float) -> None:
+            info(esc(f"step {step}: loss {loss * 1000:.1f} mm -> {output}"))
+
+        try:
+            trainer.run(output, export, on_step, on_ckpt)
+        except KeyboardInterrupt:
+            trainer.save(output, export)
+            err.print(esc(f"stopped at step {trainer.step}; checkpoint saved to {output}. Resume with: gfpose train "
+                          f"{' '.join(data)} --task refine --steps {steps} --resume {output} -o {output}"))
+            raise typer.Exit(130)

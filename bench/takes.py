@@ -34,6 +34,7 @@ from gfpose_cli.core.take import Take  # noqa: E402
 from gfpose_cli.util.provenance import file_digest  # noqa: E402
 from gfpose_cli.kinematics.cameras import still_camera_view  # noqa: E402
 from gfpose_cli.kinematics.bones import performer_lengths  # noqa: E402
+from gfpose_cli.training.augment import NOISE_PX, detector_like  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 CMU_TAKES = ("02_01", "02_05", "09_01", "09_12", "12_02")
@@ -186,7 +187,6 @@ LIFT_UNSEEN = (("hdm05-amc.tar.xz", "_hdm05_takes", "hdm05:mm"), ("multibody-moc
                ("multibody2-mocap.tar.xz", "_multibody2_takes", "cmuc3d:135"))
 LIFT_TAKES_PER_BODY, LIFT_MAX_FRAMES, LIFT_FPS = 3, 600, 30.0
 LIFT_S = 8  # hypotheses of the mean-of-S baseline
-NOISE_PX = 5.0
 
 
 def lift_takes() -> dict[str, dict[str, np.ndarray]]:
@@ -219,30 +219,6 @@ def lift_takes() -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def detector_like(uv: np.ndarray, fps: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """2D as a detector gives it: 5 px noise; random joints missing for 0.1-1 s (about 8 % of samples);
-    3 % of frames low-confidence (0.3, 20 px off); 1 % of frames with the arms' left and right swapped.
-    Returns pixels (NaN where missing), mask and confidence."""
-    from gfpose_cli.core.skeleton import MIRROR
-
-    F = len(uv)
-    kp = uv + rng.normal(0, NOISE_PX, uv.shape)
-    conf = rng.uniform(0.6, 1.0, uv.shape[:2])
-    mask = np.ones(uv.shape[:2], bool)
-    while (~mask).mean() < 0.08:
-        j, n = rng.integers(1, 17), int(rng.uniform(0.1, 1.0) * fps)
-        a = int(rng.integers(0, max(1, F - n)))
-        mask[a : a + n, j] = False
-    low = rng.random(F) < 0.03
-    kp[low] += rng.normal(0, 20.0, kp[low].shape)
-    conf[low] = 0.3
-    arms = [14, 15, 16]
-    for f in np.flatnonzero(rng.random(F) < 0.01):
-        left = [MIRROR[j] for j in arms]
-        kp[f, arms + left] = kp[f, left + arms]
-    return np.where(mask[..., None], kp, np.nan), mask, conf
-
-
 def skeleton_of(takes: dict[str, np.ndarray], name: str) -> np.ndarray:
     """The performer's bone lengths (16,) as a user would give them with --skeleton: from another of
     the body's takes (the first other one), or from the take itself where the body has only one."""
@@ -259,6 +235,7 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
 
     methods = {"per frame, S=1": lambda kp, _: tasks.lift(runner, kp, hypotheses=1).positions[:, 0],
                f"per frame, mean of S={LIFT_S}, Whittaker-smoothed": lambda kp, _: mean_smoothed(kp),
+               "gfpose (take), --no-refine": lambda kp, _: tasks.lift_take(runner, kp, refine=False).positions[:, 0],
                "gfpose (take)": lambda kp, _: tasks.lift_take(runner, kp).positions[:, 0],
                "gfpose (take), performer's skeleton given": lambda kp, lengths: tasks.lift_take(
                    runner, kp, lengths=lengths).positions[:, 0]}

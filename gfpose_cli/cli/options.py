@@ -27,6 +27,7 @@ InFmt = Annotated[Optional[str], typer.Option("--input-format", "--from", help="
 ForceRead = Annotated[bool, typer.Option("--force-read", help="Read a 3D take even when its body looks implausible (limbs no person has, joints exactly at the origin); the check's finding is printed as a warning.")]
 Units = Annotated[Optional[str], typer.Option("--units", help="Length unit of BVH/C3D input, when the guess (BVH) or POINT:UNITS (C3D) is wrong: m, cm, mm, in, ft, acclaim, or metres per unit.")]
 FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first input that fails (default: go on and report them all).")]
+RefineOpt = Annotated[bool, typer.Option("--refine/--no-refine", help="Takes: correct each lifted frame from the second of 2D and 3D around it with the take refiner shipped for this lifter (weights/refine.pt); --no-refine keeps the lifter's take as it is.")]
 SkeletonOpt = Annotated[Optional[Path], typer.Option("--skeleton", help="A 3D take of the same performer (BVH, ASF/AMC, C3D, NPZ: a calibration or range-of-motion trial): the lifted take is scaled to the performer's size, which 2D alone cannot tell, and holds their bone lengths. --map/--units apply to it.", exists=True, dir_okay=False)]
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
 

@@ -11,7 +11,7 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import CompleteReport, DenoiseReport
 
 from gfpose_cli.cli.app import STATE, app
-from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt
+from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt
 from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard
 
 
@@ -27,6 +27,7 @@ def lift(
     skeleton: SkeletonOpt = None,
     skeleton_map: MapOpt = None,
     units: Units = None,
+    refine: RefineOpt = True,
     weights: Weights = None,
     device: Device = "auto",
     seed: Seed = 0,
@@ -71,14 +72,14 @@ def lift(
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
             if along_time:
                 result = tasks.lift_take(runner, kp, hypotheses=hypotheses, max_gap_s=max_gap, lengths=lengths,
-                                         progress=update)
+                                         refine=refine, progress=update)
             else:
                 result = tasks.lift(runner, kp, hypotheses=hypotheses, progress=update, shard=get_shard(shard),
                                     lengths=lengths)
         note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
         empty = int((~result.mask.any(1)).sum())
         r = result.report
-        how = "along the take" if along_time else (
+        how = ("along the take" + (", refined" if r.refined else "")) if along_time else (
             "frame by frame" + ("" if per_frame or shard else " (its frames do not follow each other: unrelated images)"))
         extra = [f"{r.swaps} left/right swaps undone" if along_time and r.swaps else "",
                  f"{r.bridged} missing keypoints bridged" if along_time and r.bridged else "",
@@ -112,6 +113,7 @@ def complete(
     in_fmt: InFmt = None,
     units: Units = None,
     skeleton: SkeletonOpt = None,
+    refine: RefineOpt = True,
     force_read: ForceRead = False,
     add_joints: AddJoints = False,
     shard: ShardOpt = None,
@@ -156,7 +158,8 @@ def complete(
         with progress_bar(f"completing {src.name}", take.n_frames * hypotheses) as update:
             if take.dim == 2 and not per_frame and shard is None and tasks.looks_like_2d_sequence(take):
                 # a partial 2D take is lifted as lift does it: along the take, swaps undone, gaps bridged
-                result = tasks.lift_take(runners[task], take, hypotheses=hypotheses, lengths=lengths, progress=update)
+                result = tasks.lift_take(runners[task], take, hypotheses=hypotheses, lengths=lengths, refine=refine,
+                                         progress=update)
                 result = result if hypotheses > 1 else tasks.aggregate(result, "mean")
             elif take.dim == 2:
                 result = tasks.lift(runners[task], take, hypotheses=hypotheses, progress=update, shard=get_shard(shard),

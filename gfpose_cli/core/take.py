@@ -69,6 +69,7 @@ class LiftReport:
     frames_left: int = 0  # frames with fewer than 2 keypoints even after bridging, left empty
     noise_px: float | None = None  # estimated 2D detection noise (per coordinate)
     performer_scale: float | None = None  # with a performer's skeleton given: its size over the lifter's guess
+    refined: bool = False  # corrected by the take refiner (model.refiner) from the frames around each one
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from gfpose_cli.model.checkpoint import LoadedModel, load_model
 from gfpose_cli.model.problem import encode_condition
 from gfpose_cli.model.sampling import REGISTRY, SAMPLERS, sample, t_of_lambda
 from gfpose_cli.model.sde import SubVPSDE
+from gfpose_cli.model.refiner import LoadedRefiner, load_refiner, refine as refine_take
 from gfpose_cli.core.skeleton import JOINTS, L_HIP, N_JOINTS, R_HIP, ROOT
 from gfpose_cli.kinematics.placement import Placement, place
 from gfpose_cli.core.take import (CompleteReport, DenoiseReport, GenerateReport, LiftReport, Provenance, ShardPlace,
@@ -491,8 +492,34 @@ def looks_like_2d_sequence(keypoints: Take) -> bool:
 UNSEEN_JOINT_WEIGHT = 0.05
 
 
+def take_refiner(runner: Runner, path: Path | None = None) -> LoadedRefiner | None:
+    """The take refiner for runner's lifter: path, else the shipped weights/refine.pt; None where there
+    is none, or where it was trained on another lifter's take lifts (its corrections are that one's).
+    Loaded once per runner."""
+    key = str(path or "")
+    cache = runner.__dict__.setdefault("_refiners", {})
+    if key not in cache:
+        found = Path(path) if path else WEIGHTS_DIR / "refine.pt"
+        loaded = None
+        if found.exists():
+            loaded = load_refiner(found)
+            if loaded.lifter_digest != file_digest(runner.model.path):
+                if path:
+                    raise InputError(f"{found}: was trained on the take lifts of another lifter than "
+                                     f"{runner.model.path}; train one for it (gfpose train --task refine)")
+                loaded = None
+        cache[key] = loaded
+    return cache[key]
+
+
+def refiner_inputs(keypoints: Take) -> tuple[np.ndarray, np.ndarray]:
+    """The 2D a take refiner sees: the keypoints as given (pixels) and which were seen (mask and finite)."""
+    pixels = keypoints.positions.astype(np.float64)
+    return pixels, keypoints.mask & np.isfinite(pixels).all(-1)
+
+
 def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bones: bool = True,
-              max_gap_s: float = MAX_GAP_S, lengths: np.ndarray | None = None,
+              max_gap_s: float = MAX_GAP_S, lengths: np.ndarray | None = None, refine: bool = True,
               progress: ProgressFn | None = None) -> Take:
     """Lift a 2D take (one performer over time, e.g. a video's detections) to a smooth 3D take:
     (F, S, 17, 3), root-relative in the camera frame, like lift.
@@ -510,6 +537,11 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
        performer's bone lengths, the medians over the take, are held in every frame. With lengths
        (16,; performer_skeleton of a 3D take of the same performer) the take is first scaled to
        the performer's size, which 2D alone cannot tell, and those lengths are held instead.
+    4. With refine (and a take refiner trained on this lifter's take lifts: take_refiner), each
+       frame is corrected from a one-second window of the 2D and the lifted take around it
+       (model.refiner; at 60 or 120 Hz every 2nd or 4th frame, so the window spans the same time;
+       a take at a rate no whole stride fits, e.g. 10 or 45 Hz, is left as lifted), then smoothed
+       and held as in 3.
     Frames with fewer than 2 keypoints after bridging stay empty (NaN).
     """
     from gfpose_cli.signal.keypoints import JOINT_BRIDGE_S, bridgeable, clean_keypoints
@@ -541,20 +573,35 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     # a joint the detector did not see in a frame is the lifter's guess from the rest of the body:
     # it counts a twentieth of a seen one, so the smoother carries the seen frames' path through it
     trust = np.where(cleaned.mask, 1.0, UNSEEN_JOINT_WEIGHT) * usable[:, None]
+    refiner = take_refiner(runner) if refine else None
+    stride = refiner.stride(keypoints.fps) if refiner is not None else None
+    refiner = refiner if stride is not None else None  # a take at a rate its windows do not fit: as lifted
+
+    def own_lengths(path: np.ndarray) -> np.ndarray:
+        if hold_bones and usable.sum() >= MIN_TAKE_FRAMES:
+            return fit_lengths(path, performer_lengths(path[usable], seen[usable]), fixed=(ROOT,))
+        return path
+
     scales = []
     for k in range(S):
         path = smooth_take(poses[:, k], seen, weights=trust).positions
         path = path - path[:, ROOT : ROOT + 1]
+        if refiner is not None:  # corrected from the frames around each one, then smoothed again
+            pixels, observed = refiner_inputs(keypoints)
+            path = refine_take(refiner.model, pixels, observed, own_lengths(path), stride=stride)
+            path = smooth_take(path, seen, weights=trust).positions
+            path = path - path[:, ROOT : ROOT + 1]
         if lengths is not None:
             path, scale = _to_performer(path, lengths, keypoints)
             scales.append(scale)
-        elif hold_bones and usable.sum() >= MIN_TAKE_FRAMES:
-            path = fit_lengths(path, performer_lengths(path[usable], seen[usable]), fixed=(ROOT,))
+        else:
+            path = own_lengths(path)
         poses[:, k] = np.where(kept[:, None, None], path, np.nan)
     report = LiftReport(input=str(keypoints.path or ""), temporal=True, swaps=len(cleaned.swaps),
                         bridged=int(cleaned.bridged[usable].sum()) + N_JOINTS * int(person_gap.sum()),
                         frames_left=int((~kept).sum()), noise_px=round(cleaned.noise_px, 3),
-                        performer_scale=round(float(np.median(scales)), 4) if scales else None)
+                        performer_scale=round(float(np.median(scales)), 4) if scales else None,
+                        refined=refiner is not None)
     return Take(positions=poses.astype(np.float32), mask=np.repeat(kept[:, None], N_JOINTS, 1), fps=keypoints.fps,
                 provenance=_lifted_provenance(keypoints), report=report)
 

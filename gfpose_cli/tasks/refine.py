@@ -1,0 +1,114 @@
+"""Training data for the take refiner (model.refiner, training.refine): the lifter's own take lifts of
+the training takes, each take seen by random still cameras with exact, noisy or detector-like 2D.
+
+The refiner learns to correct what this lifter gets wrong along a take, so its inputs must be the
+lifter's real output (tasks.lift_take without a refiner), made here once per run and cached.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from gfpose_cli.core.skeleton import ROOT
+from gfpose_cli.model import checkpoint
+from gfpose_cli.core.take import Take
+from gfpose_cli.kinematics.cameras import still_camera_view
+from gfpose_cli.tasks import Runner, lift_take, refiner_inputs
+from gfpose_cli.training.augment import NOISE_PX, detector_like
+from gfpose_cli.training.data import TARGET_FPS, PoseSet
+from gfpose_cli.training.refine import RefineConfig, RefineTrainer
+from gfpose_cli.util.atomic import atomic_path
+from gfpose_cli.util.provenance import file_digest
+
+#: the still cameras the refiner's takes are seen by: yaw (deg), elevation (deg), distance (m)
+YAW, ELEVATION, DISTANCE = (0.0, 360.0), (-5.0, 30.0), (3.5, 7.0)
+#: 2D conditions, drawn with equal odds per view: exact, NOISE_PX noise, detector-like
+CONDITIONS = ("exact", "noise", "detector")
+MIN_FRAMES = 60  # takes shorter than this (2 s) are left out: a window needs frames around it
+
+
+def take_runs(pose_set: PoseSet) -> list[np.ndarray]:
+    """Index arrays of each take's poses in a pose set, in order (takes are stored contiguously)."""
+    if len(pose_set.take) == 0:
+        return []
+    cut = np.flatnonzero(np.diff(pose_set.take)) + 1
+    return [r for r in np.split(np.arange(len(pose_set.take)), cut)]
+
+
+def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frames: int = 300, seed: int = 0,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
+    """For each take of pose_set (MIN_FRAMES or more) and each of `views` random still cameras, a
+    stretch of up to max_frames frames: its 2D (pixels, NaN where the simulated detector missed),
+    mask, the lifter's take lift of it (refine=False) and the truth, both root-relative in the
+    camera frame. Returns arrays keypoints (N, 17, 2), mask (N, 17), lifted and truth (N, 17, 3),
+    take (N,) numbering each lifted stretch."""
+    rng = np.random.default_rng(seed)
+    runs = [r for r in take_runs(pose_set) if len(r) >= MIN_FRAMES]
+    out: dict[str, list[np.ndarray]] = {"keypoints": [], "mask": [], "lifted": [], "truth": [], "take": []}
+    n = 0
+    for i, run in enumerate(runs):
+        world = pose_set.poses[run].astype(np.float64) + pose_set.root[run, None].astype(np.float64)
+        for _ in range(views):
+            a = int(rng.integers(0, max(1, len(run) - max_frames + 1)))
+            pos = world[a : a + max_frames]
+            uv, truth = still_camera_view(pos, rng.uniform(*YAW), rng.uniform(*ELEVATION), rng.uniform(*DISTANCE))
+            mask, conf = np.ones(uv.shape[:2], bool), None
+            condition = CONDITIONS[int(rng.integers(0, len(CONDITIONS)))]
+            if condition != "exact":
+                uv = uv + rng.normal(0, NOISE_PX, uv.shape)
+            if condition == "detector":
+                uv, mask, conf = detector_like(uv, TARGET_FPS, rng)
+            kp = Take(positions=uv.astype(np.float32), mask=mask, confidence=conf, fps=TARGET_FPS)
+            lifted = lift_take(runner, kp, refine=False).positions[:, 0].astype(np.float64)
+            if not np.isfinite(lifted).all():
+                continue
+            pixels, observed = refiner_inputs(kp)
+            out["keypoints"].append(pixels.astype(np.float32))
+            out["mask"].append(observed)
+            out["lifted"].append(lifted.astype(np.float32))
+            out["truth"].append((truth - truth[:, ROOT : ROOT + 1]).astype(np.float32))
+            out["take"].append(np.full(len(pos), n))
+            n += 1
+        if progress:
+            progress(i + 1, len(runs))
+    if not n:
+        return {"keypoints": np.zeros((0, 17, 2), np.float32), "mask": np.zeros((0, 17), bool),
+                "lifted": np.zeros((0, 17, 3), np.float32), "truth": np.zeros((0, 17, 3), np.float32),
+                "take": np.zeros(0, int)}
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def lifted_cache(output: Path) -> Path:
+    """Where a refiner run keeps its lifted takes (beside its checkpoint, outside the repository)."""
+    return output.with_name(output.name + ".lifted.npz")
+
+
+def refiner_run(runner: Runner, pose_set: PoseSet, output: Path, cfg: RefineConfig, *, summary: dict,
+                views: int = 4, max_frames: int = 300, resume: Path | None = None,
+                progress: Callable[[int, int], None] | None = None) -> RefineTrainer:
+    """A RefineTrainer on runner's take lifts of pose_set's takes (lifted_takes, cached at
+    lifted_cache(output) and reused while the lifter, the data and the views are the same),
+    resumed from resume when given."""
+    digest = file_digest(runner.model.path)
+    key = json.dumps({"lifter": digest, "data": summary, "views": views, "max_frames": max_frames,
+                      "seed": cfg.seed, "version": 1}, sort_keys=True, default=str)
+    cache = lifted_cache(Path(output))
+    arrays = None
+    if cache.exists():
+        with np.load(cache) as saved:
+            if str(saved["key"]) == key:
+                arrays = {k: saved[k] for k in saved.files if k != "key"}
+    if arrays is None:
+        arrays = lifted_takes(runner, pose_set, views=views, max_frames=max_frames, seed=cfg.seed, progress=progress)
+        with atomic_path(cache) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, key=np.array(key), **arrays)
+    data = {**summary, "lifted_frames": int(len(arrays["lifted"])), "lifted_stretches": int(len(np.unique(arrays["take"]))),
+            "views": views, "max_frames": max_frames, "fps": TARGET_FPS}
+    trainer = RefineTrainer(cfg, arrays, lifter_digest=digest, data=data)
+    if resume is not None:
+        trainer.load_state(checkpoint.read(resume), resume)
+    return trainer

@@ -1,0 +1,99 @@
+"""The take refiner (model.refiner, training.refine, tasks.refine): trained with `gfpose train --task
+refine` on a lifter's own take lifts, resumable, recorded with the lifter it corrects and applied
+only after that lifter."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gfpose_cli import tasks
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.model import checkpoint
+from gfpose_cli.model.refiner import RefinerConfig, TakeRefiner, load_refiner, refine, window_index
+from gfpose_cli.util.provenance import file_digest
+
+from .conftest import FIXTURES
+
+TAKES = [FIXTURES / "cmu_12_01_walk.bvh", FIXTURES / "cmu_131_03_hop.bvh"]
+
+
+def test_windows_stay_inside_their_own_take() -> None:
+    take = np.array([0, 0, 0, 0, 1, 1, 1])
+    w = window_index(take, 5)
+    assert w.tolist()[0] == [0, 0, 0, 1, 2] and w.tolist()[3] == [1, 2, 3, 3, 3] and w.tolist()[4] == [4, 4, 4, 5, 6]
+
+
+def test_the_window_spans_the_trained_time_at_other_frame_rates() -> None:
+    """A 60 Hz take is read every 2nd frame by a refiner of 30 Hz windows; 10 or 45 Hz fit no whole
+    stride and are left as lifted."""
+    from gfpose_cli.model.refiner import LoadedRefiner
+
+    w = window_index(np.zeros(10, int), 3, stride=2)
+    assert w.tolist()[4] == [2, 4, 6] and w.tolist()[0] == [0, 0, 2] and w.tolist()[9] == [7, 9, 9]
+    ref = LoadedRefiner(TakeRefiner(RefinerConfig(window=3, width=8)), "", {}, Path("r.pt"), fps=30.0)
+    assert [ref.stride(f) for f in (30, 25, 29.97, 60, 59.94, 120, 100, 10, 45, None, 0)] == \
+        [1, 1, 1, 2, 2, 4, 3, None, None, None, None]
+
+
+def test_an_untrained_refiner_changes_nothing() -> None:
+    rng = np.random.default_rng(0)
+    lifted = rng.normal(0, 0.3, (40, 17, 3))
+    model = TakeRefiner(RefinerConfig(window=7, width=32)).eval()
+    out = refine(model, rng.normal(500, 100, (40, 17, 2)), np.ones((40, 17), bool), lifted, batch=16)
+    assert np.array_equal(out, lifted)
+    with pytest.raises(ValueError, match="odd"):
+        RefinerConfig(window=30)
+
+
+def run_cli(argv: list[str]) -> int:
+    from gfpose_cli.cli import main
+
+    try:
+        main([*argv, "--quiet"])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("refine")
+    args = ["train", *map(str, TAKES), "--task", "refine", "--views", "2", "--width", "64", "--window", "9",
+            "--no-holdout", "-o", str(out / "ref.state.pt"), "--export", str(out / "ref.pt")]
+    assert run_cli([*args, "--steps", "20"]) == 0
+    assert run_cli([*args, "--steps", "30", "--resume", str(out / "ref.state.pt")]) == 0
+    return out
+
+
+@pytest.mark.skipif(not all(p.exists() for p in TAKES), reason="../shared/fixtures is not present")
+def test_gfpose_train_task_refine_checkpoints_resumes_and_records_its_lifter(trained: Path) -> None:
+    state = checkpoint.read(trained / "ref.state.pt")
+    assert state["task"] == "refine" and state["step"] == 30 and "train_state" in state
+    loaded = load_refiner(trained / "ref.pt")
+    assert loaded.lifter_digest == file_digest(tasks.shipped_weights("lift"))
+    assert loaded.meta["data"]["lifted_frames"] > 500 and loaded.meta["data"]["views"] == 2
+    assert loaded.meta["code_version"] and loaded.model.cfg.window == 9
+    assert (trained / "ref.state.pt.lifted.npz").exists()  # the lifted takes, reused by a resumed run
+
+
+@pytest.mark.skipif(not all(p.exists() for p in TAKES), reason="../shared/fixtures is not present")
+def test_a_refiner_is_applied_only_after_the_lifter_it_was_trained_on(trained: Path, tmp_path: Path) -> None:
+    runner = tasks.Runner.for_task("lift", None, tasks.SamplerOptions(seed=0))
+    assert tasks.take_refiner(runner, trained / "ref.pt") is not None
+    other = checkpoint.read(tasks.shipped_weights("lift"))
+    other["note"] = "another lifter"
+    other.pop("format"), other.pop("format_version")
+    checkpoint.save(tmp_path / "other-lift.pt", other)
+    runner2 = tasks.Runner.for_task("lift", tmp_path / "other-lift.pt", tasks.SamplerOptions(seed=0))
+    with pytest.raises(InputError, match="another lifter"):
+        tasks.take_refiner(runner2, trained / "ref.pt")
+    assert tasks.take_refiner(runner2) is None  # the shipped refiner is left out for another lifter
+
+
+def test_a_refiner_checkpoint_is_not_taken_for_a_score_model(tmp_path: Path) -> None:
+    from gfpose_cli.core.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="not a take refiner"):
+        load_refiner(tasks.shipped_weights("lift"))

@@ -13,7 +13,8 @@
 # (default /tmp/gfpose-runs), fp16 shipping copies to OUT/NAME.pt, logs to OUT/session.log.
 # Afterwards, bench/accuracy.py --quick scores the new weights (OUT/accuracy-gpu.md): set A takes
 # prior, lift and complete3d, set B swaps in lift-bs and complete3d-bs where those runs exist.
-# DEVICE=cpu with CALIB_STEPS=5 makes a dry run on a machine without a GPU.
+# DEVICE=cpu with CALIB_STEPS=5 makes a dry run on a machine without a GPU. SCORE=0 stops after training
+# (no scoring, no timing), for a lease that times the samplers in a command of its own.
 set -uo pipefail
 poses=$1; out=$2; secs=$3; shift 3
 device=${DEVICE:-cuda}; calib=${CALIB_STEPS:-400}; state=${STATE_DIR:-/tmp/gfpose-runs}
@@ -65,6 +66,7 @@ for run in sys.argv[2:]:
 PY
 for run in "$@"; do tail -n 3 "$state/${run%%:*}.log" >>"$log"; done
 
+[ "${SCORE:-1}" = 1 ] || { echo "done (not scored: SCORE=0) $(date -u)" >>"$log"; exit 0; }
 # score the new weights (set A: plain runs; set B: the bone-scaled ones where present)
 for set in A B; do
   dir=$state/weights-$set; mkdir -p "$dir"

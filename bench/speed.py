@@ -7,7 +7,11 @@ against the device's peak (one batched forward pass at the row's own batch size,
 the starting-noise temperature the sampler runs at, and the row's own peak memory (each CPU row
 runs in a fresh process, since a process's peak resident memory cannot be reset; on CUDA the
 peak counter is reset per row). --full adds the wall time of `generate --n 177200` and of
-denoising a real 10,000-frame take (held-out CMU takes joined, 20 mm noise) the way the CLI does.
+denoising a real 10,000-frame take (held-out CMU takes joined, 20 mm noise) the way the CLI does
+(the denoise row is left out, with a note, where ../shared/data is not beside the checkout, as on a
+lent GPU machine); --gen-n adds more generate sizes, --compile builds the network with torch.compile
+first (its build is timed apart). Every row also gives the network's achieved TFLOP/s (2 x the
+multiply-adds of its linear layers per evaluation).
 The output starts with the command, the commit, the weights' sha256 and the device.
 """
 from __future__ import annotations
@@ -98,6 +102,11 @@ def noisy_long_take(frames: int = 10_000, noise_m: float = 0.02) -> Take:
     return Take(positions=pos.astype(np.float32), fps=30.0)
 
 
+def flops_per_eval(net: torch.nn.Module) -> float:
+    """Floating-point operations of one network evaluation: 2 x the multiply-adds of its linear layers."""
+    return 2.0 * sum(m.weight.numel() for m in net.modules() if isinstance(m, torch.nn.Linear))
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -124,8 +133,15 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4096)
     ap.add_argument("--precision", default="auto", help="the network's arithmetic (tasks.SamplerOptions.precision)")
     ap.add_argument("--full", action="store_true", help="also time generate --n 177200 and a 10,000-frame denoise")
+    ap.add_argument("--gen-n", type=int, nargs="*", default=[177_200], help="with --full: generate sizes to time")
+    ap.add_argument("--rows", action=argparse.BooleanOptionalAction, default=True,
+                    help="the per-sampler rows (--no-rows: only the end-to-end ones of --full)")
+    ap.add_argument("--compile-mode", default=None, help="torch.compile mode for --compile (tasks.COMPILE_MODE)")
+    ap.add_argument("--compile", action="store_true", help="with --full: torch.compile the network first")
     ap.add_argument("-o", "--output", type=Path, help="also write the table to this file")
     args = ap.parse_args()
+    if args.compile_mode:
+        tasks.COMPILE_MODE = {k: (None if args.compile_mode == "default" else args.compile_mode) for k in tasks.COMPILE_MODE}
     runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(device=args.device, batch_size=args.batch_size,
                                                                         precision=args.precision))
     dev = runner.device
@@ -133,32 +149,48 @@ def main() -> None:
              "'% of peak' compares with one batched forward pass at the row's own batch, timed alone; 'temperature' is "
              "the starting-noise scale the sampler runs at (tasks.DEFAULT_TEMPERATURE for the ODE samplers, 1 for the "
              "stochastic ones); peak memory is the row's own.\n",
-             "| sampler | steps | NFE/pose | batch | precision | temperature | poses/s | NFE/s | % of peak | peak memory (MB) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| sampler | steps | NFE/pose | batch | precision | temperature | poses/s | NFE/s | TFLOP/s | % of peak | peak memory (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    flops = flops_per_eval(runner.model.network)
     print("\n".join(lines), flush=True)
     settings = [("dpm2m", s) for s in (10, 15, 20, 25, 50)] + [("ode-euler", 100), ("pc", 200), ("pc", 1000)]
-    for sampler, steps in settings:
+    for sampler, steps in settings if args.rows else []:
         row = (sampler_row if dev.type == "cuda" else row_in_fresh_process)(sampler, steps, args.device, args.batch_size,
                                                                              args.precision)
         line = (f"| {sampler} | {steps} | {row['nfe']} | {row['batch']} | {row['precision']} | {row['temperature']:g} | {row['rate']:,.0f} | "
-                f"{row['rate'] * row['nfe']:,.0f} | {100 * row['rate'] * row['nfe'] / row['peak']:.0f} % | {row['memory']:,.0f} |")
+                f"{row['rate'] * row['nfe']:,.0f} | {row['rate'] * row['nfe'] * flops / 1e12:.2f} | {100 * row['rate'] * row['nfe'] / row['peak']:.0f} % | {row['memory']:,.0f} |")
         lines.append(line)
         print(line, flush=True)
     if args.full:
-        runner.opts = tasks.SamplerOptions(device=args.device, batch_size=args.batch_size, precision=args.precision)
-        sync(dev)
+        opts = tasks.SamplerOptions(device=args.device, batch_size=args.batch_size, precision=args.precision,
+                                    compile=args.compile)
         start = time.perf_counter()
-        tasks.generate(runner, 177_200)
-        sync(dev)
-        gen_s = time.perf_counter() - start
-        take = noisy_long_take()
-        start = time.perf_counter()
-        out = tasks.denoise(runner, take, t0=None)
-        den_s = time.perf_counter() - start
-        end = ["", f"| end to end (default sampler dpm2m-25, {'bf16' if runner.bf16 else 'fp32'}) | wall time |", "|---|---|",
-               f"| generate --n 177200 | {gen_s:.0f} s |",
-               f"| denoise a 10,000-frame take (held-out CMU, 20 mm noise; the CLI's default path: "
-               f"{'smoothed along the take' if out.report.temporal else 'frame by frame'}) | {den_s:.1f} s |"]
+        runner = tasks.Runner(runner.model, opts)
+        build_s = time.perf_counter() - start
+        flops = flops_per_eval(runner.model.network)
+        built = f", torch.compile ({args.compile_mode or 'default'} mode)" if args.compile else ""
+        kind = f"default sampler dpm2m-25, {'bf16' if runner.bf16 else 'fp32'}{built}"
+        end = ["", f"| end to end ({kind}; batch {args.batch_size}) | wall time | poses/s | TFLOP/s |", "|---|---|---|---|"]
+        if args.compile:
+            end.append(f"| torch.compile build (once per process) | {build_s:.1f} s | | |")
+        for n in args.gen_n:
+            sync(dev)
+            start = time.perf_counter()
+            tasks.generate(runner, n)
+            sync(dev)
+            gen_s = time.perf_counter() - start
+            end.append(f"| generate --n {n} | {gen_s:.2f} s | {n / gen_s:,.0f} | {n * 25 * flops / gen_s / 1e12:.1f} |")
+            print(end[-1], flush=True)
+        try:
+            take = noisy_long_take()
+        except Exception as exc:  # no ../shared/data beside this checkout (a lent GPU machine)
+            end.append(f"| denoise a 10,000-frame take | not timed: {str(exc).splitlines()[0][:100]} | | |")
+        else:
+            start = time.perf_counter()
+            out = tasks.denoise(runner, take, t0=None)
+            den_s = time.perf_counter() - start
+            end.append(f"| denoise a 10,000-frame take (held-out CMU, 20 mm noise; the CLI's default path: "
+                       f"{'smoothed along the take' if out.report.temporal else 'frame by frame'}) | {den_s:.1f} s | | |")
         lines += end
         print("\n".join(end), flush=True)
     if args.output:

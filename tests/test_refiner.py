@@ -76,6 +76,9 @@ def test_gfpose_train_task_refine_checkpoints_resumes_and_records_its_lifter(tra
     assert loaded.meta["data"]["lifted_frames"] > 500 and loaded.meta["data"]["views"] == 2
     assert loaded.meta["code_version"] and loaded.model.cfg.window == 9
     assert (trained / "ref.state.pt.lifted.npz").exists()  # the lifted takes, reused by a resumed run
+    recorded = loaded.meta["data"]
+    assert recorded["validation_subjects"] and recorded["validation_frames"] > 0  # one of the two files
+    assert 0.0 <= loaded.gain <= 1.0 and loaded.gain == recorded["validation"]["gain"]
 
 
 @pytest.mark.skipif(not all(p.exists() for p in TAKES), reason="../shared/fixtures is not present")
@@ -97,3 +100,29 @@ def test_a_refiner_checkpoint_is_not_taken_for_a_score_model(tmp_path: Path) -> 
 
     with pytest.raises(CheckpointError, match="not a take refiner"):
         load_refiner(tasks.shipped_weights("lift"))
+
+
+def test_the_gain_is_measured_on_subjects_the_refiner_did_not_train_on() -> None:
+    """training.refine: validation frames are never drawn for a step, and the recorded gain is the
+    least-squares scale of the correction on them (here exactly half of it is right: gain 0.5)."""
+    import torch
+
+    from gfpose_cli.tasks.refine import validation_subjects
+    from gfpose_cli.training.refine import RefineConfig, RefineTrainer
+
+    assert validation_subjects(np.array(["cmu:01", "cmu:05", "hdm05:bd", "accad:Female1", "cmu:05"])) == ["cmu:05"]
+    rng = np.random.default_rng(0)
+    n = 120
+    arrays = {"keypoints": rng.normal(500, 80, (n, 17, 2)).astype(np.float32), "mask": np.ones((n, 17), bool),
+              "lifted": rng.normal(0, 0.3, (n, 17, 3)).astype(np.float32), "take": np.repeat([0, 1, 2], 40),
+              "validation": np.repeat([False, False, True], 40)}
+    arrays["truth"] = arrays["lifted"].copy()
+    trainer = RefineTrainer(RefineConfig(steps=1, batch_size=8, window=5, width=16), arrays, lifter_digest="", data={})
+    assert set(trainer.train_idx.tolist()) == set(range(80)) and set(trainer.val_idx.tolist()) == set(range(80, 120))
+    assert trainer.validation_gain()["gain"] == 1.0  # an untrained refiner corrects nothing
+    b = torch.from_numpy(rng.normal(0, 0.02, 51).astype(np.float32))
+    trainer.ema["net.8.bias"] = b.clone()  # every frame's correction: b
+    trainer.y[trainer.val_idx] = 0.5 * b  # the truth is half of it away
+    got = trainer.validation_gain()
+    assert got["gain"] == pytest.approx(0.5, abs=1e-4) and got["gain_mm"] == pytest.approx(0.0, abs=0.01)
+    assert got["full_mm"] == pytest.approx(got["lifted_mm"], rel=1e-3)  # the full correction overshoots by as much

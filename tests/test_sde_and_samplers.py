@@ -224,7 +224,7 @@ def test_compile_that_cannot_build_is_refused_before_any_work(monkeypatch) -> No
     from gfpose_cli.core.errors import ParameterError
     from gfpose_cli.tasks import Runner, SamplerOptions
 
-    def broken(_module):
+    def broken(_module, **_options):
         def call(*_args, **_kwargs):
             raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found in torch._inductor.config.cpp.cxx")
         return call
@@ -232,3 +232,38 @@ def test_compile_that_cannot_build_is_refused_before_any_work(monkeypatch) -> No
     monkeypatch.setattr(torch, "compile", broken)
     with pytest.raises(ParameterError, match=r"torch.compile cannot build the network on this machine \(InvalidCxxCompiler"):
         Runner.for_task("prior", None, SamplerOptions(compile=True, batch_size=16))
+
+
+def test_fixed_batch_pads_and_splits_without_changing_any_row() -> None:
+    """tasks.FixedBatch (the --compile wrapper) calls the network at one batch size: a shorter batch
+    padded, a longer one split; every row's output is the network's own for that row."""
+    import torch
+
+    from gfpose_cli.tasks import FixedBatch, Runner, SamplerOptions
+
+    runner = Runner.for_task("lift", None, SamplerOptions(device="cpu", precision="fp32"))
+    net = runner.model.network
+    calls = []
+
+    def counting(*args):
+        calls.append(args[0].shape[0])
+        return net(*args)
+
+    wrapped = FixedBatch(counting, net.config, batch=8)
+    gen = torch.Generator().manual_seed(0)
+    for n in (3, 8, 19):
+        x, t = torch.randn(n, 51, generator=gen), torch.rand(n, generator=gen)
+        cond, mask = torch.randn(n, 17 * net.config.cond_dim, generator=gen), (torch.rand(n, 17, generator=gen) > 0.3).float()
+        calls.clear()
+        with torch.inference_mode():
+            got, want = wrapped(x, t, cond, mask), net(x, t, cond, mask)
+        assert calls == [8] * -(-n // 8)
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_default_batch_follows_the_device() -> None:
+    from gfpose_cli.tasks import Runner, SamplerOptions
+
+    assert Runner.for_task("prior", None, SamplerOptions(device="cpu")).opts.batch_size == 4096
+    assert Runner.for_task("prior", None, SamplerOptions(device="cpu", batch_size=100)).opts.batch_size == 100

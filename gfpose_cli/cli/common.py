@@ -36,7 +36,7 @@ def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}")
 
 
-def sampler_options(sampler: str, steps: Optional[int], batch_size: int, seed: int, device: str,
+def sampler_options(sampler: str, steps: Optional[int], batch_size: Optional[int], seed: int, device: str,
                     temperature: Optional[float] = None, precision: str = "auto", compile: bool = False):
     from gfpose_cli.tasks import SamplerOptions
 

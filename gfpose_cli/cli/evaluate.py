@@ -32,7 +32,7 @@ def evaluate(
     weights_dir: Annotated[Optional[Path], typer.Option("--weights-dir", help="With --protocol: folder with prior.pt, lift.pt, complete3d.pt (default: the shipped weights).")] = None,
     device: Device = "auto",
     seed: Seed = 0,
-    batch_size: BatchSize = 4096,
+    batch_size: BatchSize = None,
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     precision: Precision = "auto",

@@ -95,7 +95,7 @@ def generate(
     weights: Weights = None,
     device: Device = "auto",
     seed: Seed = 0,
-    batch_size: BatchSize = 4096,
+    batch_size: BatchSize = None,
     sampler: Sampler = "dpm2m",
     steps: Steps = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="npz, csv, bvh, c3d, or folder (a dataset folder of NPZ shards and a manifest); default from -o's extension.")] = None,

@@ -84,15 +84,15 @@ def window_index(take: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
 
 @torch.no_grad()
 def refine(model: TakeRefiner, keypoints: np.ndarray, mask: np.ndarray, lifted: np.ndarray, *,
-           stride: int = 1, batch: int = 4096) -> np.ndarray:
+           stride: int = 1, batch: int = 4096, gain: float = 1.0) -> np.ndarray:
     """The lifted take (F, 17, 3) corrected frame by frame from its windows (every stride-th frame:
-    window_index); memory bounded by batch."""
+    window_index), each correction times gain; memory bounded by batch."""
     feats = torch.from_numpy(frame_features(keypoints, mask, lifted))
     index = torch.from_numpy(window_index(np.zeros(len(lifted), int), model.cfg.window, stride))
     out = np.empty((len(lifted), N_JOINTS * 3), np.float64)
     for a in range(0, len(lifted), batch):
         out[a : a + batch] = model(feats[index[a : a + batch]]).double().numpy()
-    return lifted + out.reshape(-1, N_JOINTS, 3)
+    return lifted + gain * out.reshape(-1, N_JOINTS, 3)
 
 
 @dataclass
@@ -102,6 +102,9 @@ class LoadedRefiner:
     meta: dict[str, Any]
     path: Path
     fps: float = 30.0  # the frame rate of the takes it learned from: its window spans window/fps seconds
+    #: how much of its correction is applied: the least-squares gain on subjects it did not train on
+    #: (training.refine.RefineTrainer.validation_gain); 1 where the run had none
+    gain: float = 1.0
 
     def stride(self, fps: float | None) -> int | None:
         """Frames between the window's samples for a take at fps, so the window spans the time it
@@ -133,5 +136,7 @@ def load_refiner(path: Path) -> LoadedRefiner:
         raise CheckpointError(f"{path}: weights do not fit the recorded refiner ({str(exc).splitlines()[0]})") from None
     model.eval()
     meta = {k: v for k, v in data.items() if k not in ("ema", "train_state")}
-    fps = float((data.get("data") or {}).get("fps", 30.0))
-    return LoadedRefiner(model, str(data.get("lifter_digest", "")), meta, Path(path), fps)
+    recorded = data.get("data") or {}
+    fps = float(recorded.get("fps", 30.0))
+    gain = float((recorded.get("validation") or {}).get("gain", 1.0))
+    return LoadedRefiner(model, str(data.get("lifter_digest", "")), meta, Path(path), fps, gain)

@@ -85,7 +85,8 @@ def native_bf16(device: torch.device) -> bool:
 class SamplerOptions:
     sampler: str = "dpm2m"
     steps: int | None = None
-    batch_size: int = 4096
+    #: rows per network batch; None: DEFAULT_BATCH for the device the Runner resolves
+    batch_size: int | None = None
     seed: int = 0
     device: str = "auto"
     temperature: float | None = None  # scale of the initial noise; None: the task's default (DEFAULT_TEMPERATURE)
@@ -105,7 +106,7 @@ class SamplerOptions:
             raise ParameterError("sampler", f"{self.sampler!r} is unknown; choose from {', '.join(SAMPLERS)}")
         if self.steps is not None and self.steps < 1:
             raise ParameterError("steps", "must be at least 1")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ParameterError("batch_size", "must be at least 1")
         if self.temperature is not None and not 0.0 < self.temperature <= 2.0:
             raise ParameterError("temperature", f"must be in (0, 2], got {self.temperature}")
@@ -133,6 +134,40 @@ def chunk_seed(seed: int, chunk: int) -> int:
 DEFAULT_TEMPERATURE = {"prior": 0.9, "lift": 0.6, "complete3d": 0.5}
 
 
+#: torch.compile mode per device type for --compile (None: inductor's default). On an H200, CUDA graphs
+#: ("reduce-overhead") drew the most poses per second; "max-autotune-no-cudagraphs" no more after a
+#: 50 s build (bench/results/speed.md).
+COMPILE_MODE: dict[str, str | None] = {"cpu": None, "cuda": "reduce-overhead"}
+#: Rows per network batch when the caller names none. On a CUDA GPU a large batch is what fills it (H200,
+#: bf16, dpm2m-25: 0.43 M poses/s at 80,000-131,072 rows, 0.32-0.39 M at 262,144; an H100 in fp32 gave
+#: 0.14 M at 4,096), about 2.5 GB of device memory; on the CPU 4,096 is as fast as any and keeps memory small.
+DEFAULT_BATCH = {"cuda": 131072}
+
+
+class FixedBatch(torch.nn.Module):
+    """A compiled network called at one batch size only: a shorter batch is padded with zeros and cut
+    back, a longer one split, so torch.compile builds one graph for the whole job. Rows are independent
+    (the network has no batch-wide operation), so padding changes no row's output. copy_out clones the
+    outputs, which a CUDA-graph build would overwrite at its next call."""
+
+    def __init__(self, compiled: torch.nn.Module, config, batch: int, copy_out: bool = False) -> None:
+        super().__init__()
+        self.compiled, self.config, self.batch, self.copy_out = compiled, config, batch, copy_out
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        outs = []
+        for start in range(0, x.shape[0], self.batch):
+            stop = min(start + self.batch, x.shape[0])
+            pad = self.batch - (stop - start)
+            parts = [a if a is None else a[start:stop] for a in (x, t, cond, mask)]
+            if pad:
+                parts = [a if a is None else torch.cat([a, a.new_zeros((pad, *a.shape[1:]))]) for a in parts]
+            out = self.compiled(*parts)[: stop - start]
+            outs.append(out.clone() if self.copy_out else out)
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+
 class Runner:
     """A loaded model plus sampler settings; samples x for rows of conditions in chunks."""
 
@@ -145,11 +180,13 @@ class Runner:
                                      f"sample it with {{sampler}} {student['sampler']} or use the teacher")
             if not opts.steps_given:
                 opts = replace(opts, steps=int(student["student_steps"]))
+        self.device = resolve_device(opts.device)
+        if opts.batch_size is None:
+            opts = replace(opts, batch_size=DEFAULT_BATCH.get(self.device.type, 4096))
         self.model, self.opts = model, opts
         self.temperature = opts.temperature if opts.temperature is not None else (
             float(student["temperature"]) if student else
             1.0 if REGISTRY[opts.sampler].stochastic else DEFAULT_TEMPERATURE.get(model.task, 1.0))
-        self.device = resolve_device(opts.device)
         self.model.network.to(self.device)
         self.sde = SubVPSDE()
         self.bf16 = opts.precision == "bf16" or (opts.precision == "auto" and native_bf16(self.device))
@@ -160,9 +197,13 @@ class Runner:
 
     def _compile(self) -> None:
         """Swap the network for its torch.compile build, built now on one batch of the job's size so
-        that a machine where it cannot be built says so before any work, not half-way."""
+        that a machine where it cannot be built says so before any work, not half-way. The build is
+        called at that one batch size only (FixedBatch), so a job's last, shorter chunk costs no second
+        build; the mode per device is COMPILE_MODE's."""
         net = self.model.network
-        compiled = torch.compile(net)
+        mode = COMPILE_MODE.get(self.device.type)
+        compiled = FixedBatch(torch.compile(net, mode=mode, dynamic=False), net.config, self.opts.batch_size,
+                              copy_out=mode in ("reduce-overhead", "max-autotune"))
         width = N_JOINTS * net.config.pose_dim
         x = torch.zeros(self.opts.batch_size, width, device=self.device)
         t = torch.full((self.opts.batch_size,), 0.5, device=self.device)
@@ -540,8 +581,9 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     4. With refine (and a take refiner trained on this lifter's take lifts: take_refiner), each
        frame is corrected from a one-second window of the 2D and the lifted take around it
        (model.refiner; at 60 or 120 Hz every 2nd or 4th frame, so the window spans the same time;
-       a take at a rate no whole stride fits, e.g. 10 or 45 Hz, is left as lifted), then smoothed
-       and held as in 3.
+       a take at a rate no whole stride fits, e.g. 10 or 45 Hz, is left as lifted), each correction
+       applied at the refiner's recorded gain (measured on subjects it did not train on), then
+       smoothed and held as in 3.
     Frames with fewer than 2 keypoints after bridging stay empty (NaN).
     """
     from gfpose_cli.signal.keypoints import JOINT_BRIDGE_S, bridgeable, clean_keypoints
@@ -588,7 +630,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
         path = path - path[:, ROOT : ROOT + 1]
         if refiner is not None:  # corrected from the frames around each one, then smoothed again
             pixels, observed = refiner_inputs(keypoints)
-            path = refine_take(refiner.model, pixels, observed, own_lengths(path), stride=stride)
+            path = refine_take(refiner.model, pixels, observed, own_lengths(path), stride=stride, gain=refiner.gain)
             path = smooth_take(path, seen, weights=trust).positions
             path = path - path[:, ROOT : ROOT + 1]
         if lengths is not None:

@@ -44,10 +44,10 @@ def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frame
     stretch of up to max_frames frames: its 2D (pixels, NaN where the simulated detector missed),
     mask, the lifter's take lift of it (refine=False) and the truth, both root-relative in the
     camera frame. Returns arrays keypoints (N, 17, 2), mask (N, 17), lifted and truth (N, 17, 3),
-    take (N,) numbering each lifted stretch."""
+    take (N,) numbering each lifted stretch, subject (N,) its take's subject ("family:subject")."""
     rng = np.random.default_rng(seed)
     runs = [r for r in take_runs(pose_set) if len(r) >= MIN_FRAMES]
-    out: dict[str, list[np.ndarray]] = {"keypoints": [], "mask": [], "lifted": [], "truth": [], "take": []}
+    out: dict[str, list[np.ndarray]] = {"keypoints": [], "mask": [], "lifted": [], "truth": [], "take": [], "subject": []}
     n = 0
     for i, run in enumerate(runs):
         world = pose_set.poses[run].astype(np.float64) + pose_set.root[run, None].astype(np.float64)
@@ -71,14 +71,26 @@ def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frame
             out["lifted"].append(lifted.astype(np.float32))
             out["truth"].append((truth - truth[:, ROOT : ROOT + 1]).astype(np.float32))
             out["take"].append(np.full(len(pos), n))
+            out["subject"].append(np.full(len(pos), pose_set.subjects[pose_set.take[run[0]]]))
             n += 1
         if progress:
             progress(i + 1, len(runs))
     if not n:
         return {"keypoints": np.zeros((0, 17, 2), np.float32), "mask": np.zeros((0, 17), bool),
                 "lifted": np.zeros((0, 17, 3), np.float32), "truth": np.zeros((0, 17, 3), np.float32),
-                "take": np.zeros(0, int)}
+                "take": np.zeros(0, int), "subject": np.zeros(0, str)}
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def validation_subjects(subjects: np.ndarray) -> list[str]:
+    """The subjects whose stretches the refiner does not train on but measures its gain on: in each
+    family (the part before ':') of two or more subjects, the last by name. In the shipped data most
+    of them are bodies of their own (the multibody families), so the gain is measured as the refiner
+    will be used: on performers it never saw."""
+    by_family: dict[str, list[str]] = {}
+    for s in sorted(set(str(x) for x in subjects)):
+        by_family.setdefault(s.split(":", 1)[0], []).append(s)
+    return [names[-1] for names in by_family.values() if len(names) >= 2]
 
 
 def lifted_cache(output: Path) -> Path:
@@ -94,7 +106,7 @@ def refiner_run(runner: Runner, pose_set: PoseSet, output: Path, cfg: RefineConf
     resumed from resume when given."""
     digest = file_digest(runner.model.path)
     key = json.dumps({"lifter": digest, "data": summary, "views": views, "max_frames": max_frames,
-                      "seed": cfg.seed, "version": 1}, sort_keys=True, default=str)
+                      "seed": cfg.seed, "version": 2}, sort_keys=True, default=str)
     cache = lifted_cache(Path(output))
     arrays = None
     if cache.exists():
@@ -106,8 +118,11 @@ def refiner_run(runner: Runner, pose_set: PoseSet, output: Path, cfg: RefineConf
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, key=np.array(key), **arrays)
+    held = validation_subjects(arrays["subject"])
+    arrays = {**arrays, "validation": np.isin(arrays["subject"], held)}
     data = {**summary, "lifted_frames": int(len(arrays["lifted"])), "lifted_stretches": int(len(np.unique(arrays["take"]))),
-            "views": views, "max_frames": max_frames, "fps": TARGET_FPS}
+            "views": views, "max_frames": max_frames, "fps": TARGET_FPS, "validation_subjects": held,
+            "validation_frames": int(arrays["validation"].sum())}
     trainer = RefineTrainer(cfg, arrays, lifter_digest=digest, data=data)
     if resume is not None:
         trainer.load_state(checkpoint.read(resume), resume)

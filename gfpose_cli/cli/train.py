@@ -11,7 +11,7 @@ from gfpose_cli.core.errors import InputError
 
 from gfpose_cli.cli.app import STATE, app, err
 from gfpose_cli.cli.options import Output, Device, Seed, Quiet, MapOpt, Units
-from gfpose_cli.cli.common import progress_bar, esc, info
+from gfpose_cli.cli.common import progress_bar, esc, info, warn
 
 
 @app.command()
@@ -188,3 +188,11 @@ def _train_refiner(data: list[str], output: Path, *, steps: int, batch_size: int
             err.print(esc(f"stopped at step {trainer.step}; checkpoint saved to {output}. Resume with: gfpose train "
                           f"{' '.join(data)} --task refine --steps {steps} --resume {output} -o {output}"))
             raise typer.Exit(130)
+    held, check = trainer.data.get("validation_subjects") or [], trainer.data.get("validation") or {}
+    if held:
+        info(esc(f"gain {check['gain']:g}, measured on {', '.join(held)} (not trained on): mean joint error "
+                 f"{check['lifted_mm']:g} mm as lifted, {check['gain_mm']:g} corrected at that gain, "
+                 f"{check['full_mm']:g} fully corrected"))
+    else:
+        warn("no family of the training data has two subjects, so none was held back to measure the gain: "
+             "the corrections are applied in full, which may overshoot on performers it never saw")

@@ -63,6 +63,19 @@ def test_take_lift_is_smooth_keeps_bones_and_beats_per_frame(walk, runner, exact
     assert np.abs(ours[:, 0]).max() == 0.0  # root-relative, like lift
 
 
+def test_the_shipped_refiner_lowers_the_error_of_a_held_out_take(walk, runner, exact) -> None:
+    """weights/refine.pt (trained on this lifter's take lifts, subject 12 never seen) corrects the take
+    toward the truth: lower P1 than the same take lift without it, and no more jitter."""
+    pixels, truth = walk
+    assert exact.report.refined
+    plain = tasks.lift_take(runner, Take(positions=pixels.astype(np.float32), fps=30.0), refine=False)
+    assert not plain.report.refined
+    refined_p1 = metrics.mpjpe(exact.positions[:, 0], truth) * 1000
+    plain_p1 = metrics.mpjpe(plain.positions[:, 0], truth) * 1000
+    assert refined_p1 < 0.98 * plain_p1, (refined_p1, plain_p1)
+    assert metrics.jitter(exact.positions[:, 0], 30) <= 1.1 * metrics.jitter(plain.positions[:, 0], 30)
+
+
 def test_seed_makes_it_reproducible(walk, runner, exact) -> None:
     again = tasks.lift_take(runner, Take(positions=walk[0].astype(np.float32), fps=30.0))
     assert np.array_equal(again.positions, exact.positions)

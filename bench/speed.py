@@ -130,7 +130,8 @@ def forward_peak(runner: tasks.Runner, batch: int, repeats: int = 20) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--batch-size", type=int, default=4096)
+    ap.add_argument("--batch-size", type=int, default=None,
+                    help="rows per network batch (default: the commands' own for the device, tasks.DEFAULT_BATCH)")
     ap.add_argument("--precision", default="auto", help="the network's arithmetic (tasks.SamplerOptions.precision)")
     ap.add_argument("--full", action="store_true", help="also time generate --n 177200 and a 10,000-frame denoise")
     ap.add_argument("--gen-n", type=int, nargs="*", default=[177_200], help="with --full: generate sizes to time")
@@ -145,6 +146,7 @@ def main() -> None:
     runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(device=args.device, batch_size=args.batch_size,
                                                                         precision=args.precision))
     dev = runner.device
+    args.batch_size = runner.opts.batch_size  # the device's default where none was given, as the commands do
     lines = [header(sys.argv[1:], runner),
              "'% of peak' compares with one batched forward pass at the row's own batch, timed alone; 'temperature' is "
              "the starting-noise scale the sampler runs at (tasks.DEFAULT_TEMPERATURE for the ODE samplers, 1 for the "
@@ -167,32 +169,35 @@ def main() -> None:
         start = time.perf_counter()
         runner = tasks.Runner(runner.model, opts)
         build_s = time.perf_counter() - start
-        flops = flops_per_eval(runner.model.network)
+        flops = flops_per_eval(runner.model.network) * runner.opts.steps * REGISTRY[runner.opts.sampler].nfe_per_step
+
+        def emit(line: str) -> None:
+            lines.append(line)
+            print(line, flush=True)
+
         built = f", torch.compile ({args.compile_mode or 'default'} mode)" if args.compile else ""
-        kind = f"default sampler dpm2m-25, {'bf16' if runner.bf16 else 'fp32'}{built}"
-        end = ["", f"| end to end ({kind}; batch {args.batch_size}) | wall time | poses/s | TFLOP/s |", "|---|---|---|---|"]
+        kind = (f"default sampler {runner.opts.sampler}-{runner.opts.steps}, {'bf16' if runner.bf16 else 'fp32'}{built}")
+        for line in ("", f"| end to end ({kind}; batch {args.batch_size}) | wall time | poses/s | TFLOP/s |", "|---|---|---|---|"):
+            emit(line)
         if args.compile:
-            end.append(f"| torch.compile build (once per process) | {build_s:.1f} s | | |")
+            emit(f"| torch.compile build (once per process) | {build_s:.1f} s | | |")
         for n in args.gen_n:
             sync(dev)
             start = time.perf_counter()
             tasks.generate(runner, n)
             sync(dev)
             gen_s = time.perf_counter() - start
-            end.append(f"| generate --n {n} | {gen_s:.2f} s | {n / gen_s:,.0f} | {n * 25 * flops / gen_s / 1e12:.1f} |")
-            print(end[-1], flush=True)
+            emit(f"| generate --n {n} | {gen_s:.2f} s | {n / gen_s:,.0f} | {n * flops / gen_s / 1e12:.1f} |")
         try:
             take = noisy_long_take()
         except Exception as exc:  # no ../shared/data beside this checkout (a lent GPU machine)
-            end.append(f"| denoise a 10,000-frame take | not timed: {str(exc).splitlines()[0][:100]} | | |")
+            emit(f"| denoise a 10,000-frame take | not timed: {str(exc).splitlines()[0][:100]} | | |")
         else:
             start = time.perf_counter()
             out = tasks.denoise(runner, take, t0=None)
             den_s = time.perf_counter() - start
-            end.append(f"| denoise a 10,000-frame take (held-out CMU, 20 mm noise; the CLI's default path: "
-                       f"{'smoothed along the take' if out.report.temporal else 'frame by frame'}) | {den_s:.1f} s | | |")
-        lines += end
-        print("\n".join(end), flush=True)
+            emit(f"| denoise a 10,000-frame take (held-out CMU, 20 mm noise; the CLI's default path: "
+                 f"{'smoothed along the take' if out.report.temporal else 'frame by frame'}) | {den_s:.1f} s | | |")
     if args.output:
         args.output.write_text("\n".join(lines) + "\n")
 

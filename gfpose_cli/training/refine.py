@@ -47,6 +47,11 @@ def learning_rate(cfg: RefineConfig, step: int) -> float:
     return cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, step / cfg.steps)))
 
 
+def mean_joint_error(error: torch.Tensor) -> torch.Tensor:
+    """Mean per-joint distance (metres) of (N, 51) position errors."""
+    return error.reshape(len(error), N_JOINTS, 3).norm(dim=-1).mean()
+
+
 class RefineTrainer:
     """Fits a TakeRefiner to lifted takes: arrays keypoints (N, 17, 2), mask (N, 17), lifted and truth
     (N, 17, 3), take (N,) with each take's frames contiguous, and optionally validation (N,): frames
@@ -75,8 +80,7 @@ class RefineTrainer:
 
     def loss(self, idx: torch.Tensor) -> torch.Tensor:
         """Mean per-joint position error (metres) of the corrected middle frames of idx's windows."""
-        pred = self.model(self.x[self.windows[idx]])
-        return (pred - self.y[idx]).reshape(len(idx), N_JOINTS, 3).norm(dim=-1).mean()
+        return mean_joint_error(self.model(self.x[self.windows[idx]]) - self.y[idx])
 
     @torch.no_grad()
     def validation_gain(self) -> dict:
@@ -95,12 +99,11 @@ class RefineTrainer:
         gain = min(1.0, max(0.0, gain))
 
         def mpjpe(e: torch.Tensor) -> float:
-            return round(1000 * float(e.reshape(len(e), N_JOINTS, 3).norm(dim=-1).mean()), 2)
+            return round(1000 * float(mean_joint_error(e)), 2)
 
         return {"gain": round(gain, 4), "lifted_mm": mpjpe(r), "full_mm": mpjpe(r - c), "gain_mm": mpjpe(r - gain * c)}
 
     def state(self) -> dict:
-        self.data = {**self.data, "validation": self.validation_gain()}
         return {**payload(self.model, {k: v.clone() for k, v in self.ema.items()}, lifter_digest=self.lifter_digest,
                           data=self.data, config=asdict(self.cfg)),
                 "step": self.step,
@@ -120,6 +123,8 @@ class RefineTrainer:
         self.step = int(ckpt["step"])
 
     def save(self, output: Path, export: Path | None) -> None:
+        """Write the run's state (and the fp16 export), the gain measured anew on the validation frames."""
+        self.data = {**self.data, "validation": self.validation_gain()}
         checkpoint.save(output, self.state())
         if export is not None:
             checkpoint.strip(output, export)

@@ -199,8 +199,11 @@ def worst_unseen(rows: list, families: list[str]) -> str:
 
 
 def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int, t_start: float) -> None:
+    from speed import header
+
     from gfpose_cli.evaluation import protocols
 
+    head = header(sys.argv[1:], resolve_device(opts.device), "bench/accuracy.py", args.weights_dir)  # before the run
     chosen = protocols.parse(args.protocol)
     sets = held_out_sets(n, args.seed, args.pose_set, args.bodies)
     runners = protocols.runners_for(chosen, args.weights_dir, opts)
@@ -211,6 +214,7 @@ def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int
         rows += deterministic_rows(sets, rows, args.seed, args.d_steps, args.pose_set)
     if "generate" in chosen:
         rows += table8_row()
+    print(head)
     print(f"Held-out subjects (CMU 02/09/12, HDM05 mm{', CMU 83 (ASF/AMC), ACCAD Male1 (BVH), CMU 135 (marker C3D)' if args.bodies else ''}), {n} frames per family, S={s_many}, sampler "
           f"{opts.sampler}-{opts.steps or REGISTRY[opts.sampler].default_steps} (temperature {'per task' if opts.temperature is None else opts.temperature}), "
           f"seed {args.seed}. 2D from one random virtual camera per pose (1000 px); denoising starts at the "

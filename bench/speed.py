@@ -40,8 +40,9 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def header(argv: list[str], runner: tasks.Runner) -> str:
-    """Command, commit, weights and device: the first lines of every result this script writes."""
+def header(argv: list[str], runner: tasks.Runner | torch.device, script: str = "bench/speed.py",
+           weights_dir: Path | None = None) -> str:
+    """Command, commit, weights and device: the first lines of every result this script (and accuracy.py) writes."""
     import subprocess
 
     from gfpose_cli.util.provenance import file_digest
@@ -50,9 +51,11 @@ def header(argv: list[str], runner: tasks.Runner) -> str:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
                            cwd=root).stdout.strip()
-    weights = {t: file_digest(tasks.shipped_weights(t))[:16] for t in ("prior", "lift", "complete3d")}
-    return (f"# python bench/speed.py {' '.join(argv)}\n\ncommit {commit or 'unknown'}{' (with uncommitted changes)' if dirty else ''}; "
-            f"weights sha256 " + ", ".join(f"{t} {d}" for t, d in weights.items()) + f"; {device_name(runner.device)}; "
+    weights = {t: file_digest(weights_dir / f"{t}.pt" if weights_dir else tasks.shipped_weights(t))[:16]
+               for t in ("prior", "lift", "complete3d")}
+    dev = runner if isinstance(runner, torch.device) else runner.device
+    return (f"# python {script} {' '.join(argv)}\n\ncommit {commit or 'unknown'}{' (with uncommitted changes)' if dirty else ''}; "
+            f"weights sha256 " + ", ".join(f"{t} {d}" for t, d in weights.items()) + f"; {device_name(dev)}; "
             f"torch {torch.__version__}; {time.strftime('%Y-%m-%d')}\n")
 
 

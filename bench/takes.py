@@ -250,10 +250,10 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
                     uv, gt = still_camera_view(pos, yaw, el, dist)
                     rng = np.random.default_rng([seed, i, c, len(cond)])
                     mask, conf = np.ones(uv.shape[:2], bool), None
-                    if cond != "exact 2D":
-                        uv = uv + rng.normal(0, NOISE_PX, uv.shape)
-                    if cond == "detector-like":
+                    if cond == "detector-like":  # its own NOISE_PX noise, dropouts, low-confidence frames, swaps
                         uv, mask, conf = detector_like(uv, LIFT_FPS, rng)
+                    elif cond != "exact 2D":
+                        uv = uv + rng.normal(0, NOISE_PX, uv.shape)
                     kp = Take(positions=uv.astype(np.float32), mask=mask, confidence=conf, fps=LIFT_FPS)
                     runs = {}
                     for method, fn in methods.items():

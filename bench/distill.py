@@ -69,7 +69,7 @@ def main() -> None:
           f"2 threads, native bf16: {native_bf16(device)} (the default precision); torch {torch.__version__})\n")
     reference = archive_pose_set().split()[0].poses
     teacher = measure(None, None, args.n, args.seed, reference)
-    rows = [("teacher, dpm2m 25 steps (today's default)", teacher)]
+    rows = [("teacher, dpm2m 25 steps (the sampler's default; generate's was 25 until tasks.GENERATE_STEPS)", teacher)]
     for k in sorted({int(re.findall(r"\d+", p.name)[0]) for p in students} | {8, 12}):
         rows.append((f"teacher, dpm2m {k} steps (no distillation)", measure(None, k, args.n, args.seed, reference)))
     for p in students:

@@ -40,7 +40,7 @@ def synthetic_set(path: Path | None, n: int, seed: int, precision: str = "auto",
         from gfpose_cli import tasks
 
         opts = tasks.SamplerOptions(seed=seed, precision=precision, temperature=temperature)
-        take = tasks.generate(tasks.Runner.for_task("prior", None, opts), n)
+        take = tasks.generate(tasks.Runner.for_task("prior", None, tasks.generate_options(opts)), n)  # as `generate`
         return dataset_arrays(take.positions, cameras.random_cameras(n, 4, seed))
     arrays = SyntheticPoses(path).arrays()
     if "poses_2d" not in arrays:

@@ -169,3 +169,26 @@ def test_train_resume_and_use_the_checkpoint(tmp_path: Path, capsys, truth: Take
     assert code == 0, err
     code, _, err = run(["generate", "--n", "4", "--weights", str(tmp_path / "ship.pt"), "-o", str(tmp_path / "g.npz"), *FAST], capsys)
     assert code == 0, err
+
+
+def test_generate_takes_its_own_default_steps_and_yields_to_given_ones(tmp_path: Path, capsys) -> None:
+    """Unconditional generate runs dpm2m with tasks.GENERATE_STEPS (15, where the quality guard holds)
+    unless --steps is given; the other tasks keep the sampler's 25."""
+    from gfpose_cli import tasks
+
+    assert tasks.GENERATE_STEPS["dpm2m"] < 25
+    code, _, _ = run(["generate", "--n", "24", "--seed", "3", "--batch-size", "8", "-o", str(tmp_path / "d.npz")], capsys)
+    assert code == 0
+    code, _, _ = run(["generate", "--n", "24", "--seed", "3", "--batch-size", "8", "--steps", "25",
+                      "-o", str(tmp_path / "s25.npz")], capsys)
+    assert code == 0
+    default, given = io.read(tmp_path / "d.npz").positions, io.read(tmp_path / "s25.npz").positions
+
+    def direct(steps: int) -> np.ndarray:
+        runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(seed=3, steps=steps, batch_size=8))
+        return tasks.generate(runner, 24).positions
+
+    assert np.allclose(default, direct(tasks.GENERATE_STEPS["dpm2m"]), atol=1e-6)
+    assert np.allclose(given, direct(25), atol=1e-6)
+    assert not np.allclose(default, given, atol=1e-4)
+    assert tasks.generate_options(tasks.SamplerOptions(sampler="pc")).steps == 1000  # other samplers: their own

@@ -160,7 +160,8 @@ def generate(
     if kind != "folder":
         check_output(output, force)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision, compile)
-    runner = tasks.Runner.for_task("complete3d" if partial is not None else "prior", weights, opts)
+    runner = (tasks.Runner.for_task("complete3d", weights, opts) if partial is not None
+              else tasks.Runner.for_task("prior", weights, tasks.generate_options(opts)))
     # a run longer than one chunk keeps its finished chunks, so the same command resumes after a kill
     job = {"task": "generate", "n": n, "shard": shard, "dedupe_mm": dedupe,
            "condition": None if condition is None else file_digest(condition), "free": free}

@@ -14,7 +14,7 @@ Device = Annotated[str, typer.Option(help="auto (CUDA, then MPS, then CPU), cpu,
 Seed = Annotated[int, typer.Option(help="Random seed; same seed, same device, same output.")]
 BatchSize = Annotated[Optional[int], typer.Option(help="Rows (frames x hypotheses) per network batch; bounds memory. Default per device: 4096 on the CPU, 131072 on a CUDA GPU (about 2.5 GB; where its throughput levels off).", show_default=False)]
 Sampler = Annotated[str, typer.Option(help="dpm2m (fast ODE solver), sde-dpm2m (its stochastic twin), pc (the paper's Predictor-Corrector) or ode-euler.")]
-Steps = Annotated[Optional[int], typer.Option(help="Solver steps (default: 25 for dpm2m, 50 for sde-dpm2m, 1000 for pc, 100 for ode-euler).")]
+Steps = Annotated[Optional[int], typer.Option(help="Solver steps (default: 25 for dpm2m, 15 when generate runs it, 50 for sde-dpm2m, 1000 for pc, 100 for ode-euler).")]
 Precision = Annotated[str, typer.Option("--precision", help="The network's arithmetic while sampling: auto (bf16 where the CPU or GPU computes it natively, e.g. AMX / AVX-512 BF16: about 3x faster on a 2-core Xeon; else fp32), fp32 or bf16.")]
 Temperature = Annotated[Optional[float], typer.Option("--temperature", help="Scale of the starting noise, 0-2: lower gives more typical, less varied poses. Default per task: 0.9 generate (sets that train a lifter as well as real poses), 0.6 lift and 0.5 complete (matched to the paper's PC-1000 sampler). ODE samplers only: pc and sde-dpm2m forget their start.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")]

@@ -62,7 +62,7 @@ def lift(
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
     lengths = performer_lengths(skeleton, skeleton_map, units)
-    runner = tasks.Runner.for_task("lift", weights, sampler_options(sampler, steps, batch_size, seed, device, temperature, precision))
+    runner = tasks.lift_runner(weights, sampler_options(sampler, steps, batch_size, seed, device, temperature, precision), lengths)
 
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
@@ -153,7 +153,7 @@ def complete(
     def one(src: Path, take):
         task = "lift" if take.dim == 2 else "complete3d"
         if task not in runners:
-            runners[task] = tasks.Runner.for_task(task, weights, opts)
+            runners[task] = tasks.lift_runner(weights, opts, lengths) if task == "lift" else tasks.Runner.for_task(task, weights, opts)
         missing = int((~take.mask).sum())
         with progress_bar(f"completing {src.name}", take.n_frames * hypotheses) as update:
             if take.dim == 2 and not per_frame and shard is None and tasks.looks_like_2d_sequence(take):

@@ -32,6 +32,7 @@ def train(
     mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Random left/right mirroring.")] = False,
     bone_scale: Annotated[float, typer.Option(help="Random body proportions: std of each bone's log length factor (left/right alike; 0.05 = 5 %); 0 = off.")] = 0.0,
     bone_corr: Annotated[float, typer.Option(help="With --bone-scale: the share of each bone's factor its group (legs, arms, trunk, girdles) draws together, as real proportions go; 0 = every bone alone.")] = 0.0,
+    lengths: Annotated[float, typer.Option("--lengths", help="Lift: give the network the performer's bone lengths as an input, this share of the training rows (0-1; the rest train it without them). A lifter with the input is what lift uses with --skeleton (weights/lift-bones.pt); 0 = none.")] = 0.0,
     balance: Annotated[float, typer.Option(help="Family share ~ size^balance (1 = uniform over poses, 0 = equal per family).")] = 0.5,
     holdout: Annotated[bool, typer.Option("--holdout/--no-holdout", help="Leave out the held-out subjects (data.py).")] = True,
     skeleton_map: MapOpt = None,
@@ -72,7 +73,7 @@ def train(
     from gfpose_cli.tasks import resolve_device
 
     cfg = TrainConfig(task=task, mask=mask, steps=steps, batch_size=batch_size, lr=lr, lr_schedule=lr_schedule,
-                      warmup=warmup, ema=ema, width=width, blocks=blocks, dropout=dropout, mirror=mirror, bone_scale=bone_scale, bone_corr=bone_corr, seed=seed,
+                      warmup=warmup, ema=ema, width=width, blocks=blocks, dropout=dropout, mirror=mirror, bone_scale=bone_scale, bone_corr=bone_corr, lengths=lengths, seed=seed,
                       checkpoint_every_s=checkpoint_every, extra={"balance": balance})
     from gfpose_cli.training import distributed
 

@@ -24,6 +24,10 @@ class NetworkConfig:
     blocks: int = 2
     dropout: float = 0.0
     time_dim: int = 128
+    #: the performer's bone lengths as an input (issue 26): the last length_dim numbers of cond are
+    #: problem.length_features (16 scaled log-ratios to length_ref, and a flag: 1 given, 0 not); 0 = no such input
+    length_dim: int = 0
+    length_ref: list[float] | None = None  # reference bone lengths (16, metres): the training poses' medians
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,29 +57,35 @@ class ResidualBlock(nn.Module):
 
 
 class ScoreNetwork(nn.Module):
-    """Predicts eps for noisy poses x_t (B, 17*pose_dim) given t, condition and mask."""
+    """Predicts eps for noisy poses x_t (B, 17*pose_dim) given t, condition and mask (cond (B,
+    17*cond_dim + length_dim): with length_dim, the performer's bone-length features come last)."""
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = config
         c = config
+        if c.length_dim and not c.cond_dim:
+            raise ValueError("bone-length features ride on the condition: length_dim needs cond_dim")
         in_dim = N_JOINTS * c.pose_dim + (N_JOINTS * c.cond_dim + N_JOINTS if c.cond_dim else 0)
         self.time_mlp = nn.Sequential(nn.Linear(c.time_dim, c.time_dim), nn.SiLU(), nn.Linear(c.time_dim, c.time_dim))
-        self.inp = nn.Linear(in_dim + c.time_dim, c.width)
+        # the length features come last, so a network without them warm-starts one with them (zero columns)
+        self.inp = nn.Linear(in_dim + c.time_dim + c.length_dim, c.width)
         self.blocks = nn.ModuleList(ResidualBlock(c.width, c.time_dim, c.dropout) for _ in range(c.blocks))
         self.out = nn.Linear(c.width, N_JOINTS * c.pose_dim)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
                 mask: torch.Tensor | None = None) -> torch.Tensor:
         temb = self.time_mlp(timestep_embedding(t, self.config.time_dim))
-        parts = [x]
+        parts, lengths = [x], []
         if self.config.cond_dim:
             if cond is None or mask is None:
                 raise ValueError("this network is conditional: pass cond and mask")
+            if self.config.length_dim:
+                cond, lengths = cond[:, : -self.config.length_dim], [cond[:, -self.config.length_dim :]]
             m = mask.to(x.dtype)
             joint_mask = m.repeat_interleave(self.config.cond_dim, dim=-1)
             parts += [cond * joint_mask, m]
-        h = self.inp(torch.cat(parts + [temb], dim=-1))
+        h = self.inp(torch.cat(parts + [temb] + lengths, dim=-1))
         for block in self.blocks:
             h = block(h, temb)
         return self.out(h)

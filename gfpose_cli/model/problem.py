@@ -118,6 +118,30 @@ def task_batch(task: str, poses: torch.Tensor, generator: torch.Generator | None
     return poses, None
 
 
+#: bone-length features (issue 26): per bone LENGTH_SCALE * log(L / reference), so a 5 % longer bone reads
+#: 0.49, plus a flag that says whether the lengths were given; LENGTH_DIM numbers in all
+LENGTH_SCALE = 10.0
+LENGTH_DIM = 17
+
+
+def length_features(lengths: torch.Tensor | None, reference: torch.Tensor, n: int,
+                    given: torch.Tensor | None = None) -> torch.Tensor:
+    """(n, LENGTH_DIM) features of a performer's bone lengths for a length-conditioned network.
+
+    lengths: (n, 16) or (16,) metres, or None (not known: every row reads 'not given'). A bone
+    that is unknown (NaN, or not positive) reads as the reference. given (n,) in {0, 1} says per
+    row whether its lengths count (training draws it); by default every row with lengths does.
+    """
+    ref = reference.reshape(1, -1).float()
+    if lengths is None:
+        return torch.zeros(n, LENGTH_DIM, device=ref.device)
+    lengths = lengths.reshape(-1, ref.shape[1]).to(ref.device, torch.float32).expand(n, -1)
+    ok = torch.isfinite(lengths) & (lengths > 0)
+    feats = torch.where(ok, LENGTH_SCALE * torch.log(torch.where(ok, lengths, ref) / ref), torch.zeros_like(lengths))
+    flag = torch.ones(n, 1, device=ref.device) if given is None else given.reshape(n, 1).to(ref.device, torch.float32)
+    return torch.cat([feats * flag, flag], dim=1)
+
+
 def encode_condition(task: str, raw: torch.Tensor | None, x_norm: torch.Tensor, mask: torch.Tensor,
                      normaliser: Normaliser) -> torch.Tensor | None:
     """The network's condition input (B, 17*C) for a task; missing joints are zeroed."""

@@ -6,6 +6,7 @@ bounded by batch_size, not by the take length.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from gfpose_cli.util.journal import ChunkJournal
 from gfpose_cli.util.provenance import file_digest
 from gfpose_cli.kinematics.bones import bone_length_cv
 from gfpose_cli.model.checkpoint import LoadedModel, load_model
-from gfpose_cli.model.problem import encode_condition
+from gfpose_cli.model.problem import encode_condition, length_features
 from gfpose_cli.model.sampling import REGISTRY, SAMPLERS, sample, t_of_lambda
 from gfpose_cli.model.sde import SubVPSDE
 from gfpose_cli.model.refiner import LoadedRefiner, load_refiner, refine as refine_take
@@ -51,6 +52,18 @@ def shipped_weights(task: str) -> Path:
         if path.exists():
             return path
     raise InputError(f"no shipped '{task}' weights found (looked in {', '.join(map(str, candidates))}); pass {{weights}}")
+
+
+def lift_runner(weights: Path | None, opts: "SamplerOptions", lengths: np.ndarray | None = None) -> "Runner":
+    """The lifter of `lift` and of `complete` on 2D: weights, else the shipped one. With the
+    performer's bone lengths known (--skeleton) and no weights given, the shipped length-conditioned
+    lifter (weights/lift-bones.pt: it reads them, MODEL_CARD.md), where it is installed."""
+    if weights is None and lengths is not None:
+        try:
+            weights = shipped_weights("lift-bones")
+        except InputError:
+            pass
+    return Runner.for_task("lift", weights, opts)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -116,6 +129,20 @@ class SamplerOptions:
                                  "have no effect: leave {temperature} out or pick {sampler} dpm2m")
         self.steps_given = self.steps is not None and self.steps_given is not False
         self.steps = self.steps or REGISTRY[self.sampler].default_steps
+
+
+#: solver steps unconditional `generate` takes when none are given, per sampler. dpm2m's 15 hold issue
+#: 25's quality guard at N = 177,200 (set statistics within 2.8 % of 25 steps', inside the 3.3 % two
+#: seeds of 25 steps differ by; the Table 8 ratio: bench/results/synthetic.md) in 0.6x the time.
+#: Every other task (lift, complete, denoise) keeps the sampler's default.
+GENERATE_STEPS = {"dpm2m": 15}
+
+
+def generate_options(opts: SamplerOptions) -> SamplerOptions:
+    """opts for unconditional generation: GENERATE_STEPS where the caller gave no steps."""
+    if opts.steps_given or opts.sampler not in GENERATE_STEPS:
+        return opts
+    return replace(opts, steps=GENERATE_STEPS[opts.sampler], steps_given=False)
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -184,6 +211,8 @@ class Runner:
         if opts.batch_size is None:
             opts = replace(opts, batch_size=DEFAULT_BATCH.get(self.device.type, 4096))
         self.model, self.opts = model, opts
+        #: the performer's bone lengths (16, metres) a length-conditioned lifter is given (with_lengths)
+        self.lengths: np.ndarray | None = None
         self.temperature = opts.temperature if opts.temperature is not None else (
             float(student["temperature"]) if student else
             1.0 if REGISTRY[opts.sampler].stochastic else DEFAULT_TEMPERATURE.get(model.task, 1.0))
@@ -223,6 +252,19 @@ class Runner:
     @classmethod
     def for_task(cls, task: str, weights: Path | None, opts: SamplerOptions) -> "Runner":
         return cls(load_model(weights or shipped_weights(task), task), opts)
+
+    @property
+    def takes_lengths(self) -> bool:
+        """Whether the network reads a performer's bone lengths (a length-conditioned lifter)."""
+        return bool(self.model.network.config.length_dim)
+
+    def with_lengths(self, lengths: np.ndarray | None) -> "Runner":
+        """This runner (same model and settings) giving a length-conditioned network the performer's
+        bone lengths (16,; NaN for a bone not known) in every row; a network without that input
+        ignores them."""
+        other = copy.copy(self)
+        other.lengths = None if lengths is None else np.asarray(lengths, np.float64).reshape(-1)
+        return other
 
     def same_start(self, k: int) -> torch.Tensor:
         """k starting noises (k, 51) at the task's temperature, seeded once: given to every frame of
@@ -264,6 +306,10 @@ class Runner:
                 raw = cond_raw[start:stop].to(self.device)
                 x_cond = norm.encode(raw) if task == "complete3d" else None
                 cond = encode_condition(task, raw, x_cond, m, norm)
+                if net.config.length_dim:  # the performer's bone lengths, or 'not given'
+                    given = None if self.lengths is None else torch.from_numpy(self.lengths)
+                    ref = torch.tensor(net.config.length_ref, device=self.device)
+                    cond = torch.cat([cond, length_features(given, ref, stop - start).to(cond.dtype)], dim=1)
 
             def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 return net(xt, t, cond, m).float()
@@ -292,7 +338,8 @@ def job_journal(runner: Runner, output: Path, job: dict, force: bool = False) ->
     opts = runner.opts
     settings = {**job, "sampler": opts.sampler, "steps": opts.steps, "batch_size": opts.batch_size,
                 "seed": opts.seed, "temperature": runner.temperature, "device": runner.device.type, "weights": file_digest(runner.model.path),
-                **({"compile": True} if opts.compile else {})}  # a compiled network rounds differently
+                **({"compile": True} if opts.compile else {}),  # a compiled network rounds differently
+                **({"lengths": [round(float(v), 6) for v in runner.lengths]} if runner.takes_lengths and runner.lengths is not None else {})}
     return ChunkJournal(output, settings, force)
 
 
@@ -432,7 +479,7 @@ def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: Prog
     if keypoints.n_frames == 0 or not usable.any():
         raise InputError(f"{keypoints.path}: no frame has 2 or more observed keypoints; nothing to lift")
     per_frame = {"cond": np.nan_to_num(keypoints.positions), "mask": keypoints.mask}
-    poses, (a, b) = _sample_frames(runner, keypoints.n_frames, hypotheses, shard, progress, per_frame)
+    poses, (a, b) = _sample_frames(runner if lengths is None else runner.with_lengths(lengths), keypoints.n_frames, hypotheses, shard, progress, per_frame)
     poses[~usable[a:b]] = np.nan  # frames without a detection stay empty rather than invented
     scale = None
     if lengths is not None:
@@ -607,7 +654,8 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     noise = torch.zeros(1, N_JOINTS * 3) if S == 1 and runner.opts.temperature is None else runner.same_start(S)
     cond = torch.from_numpy(np.repeat(np.nan_to_num(cleaned.positions[frames]), S, 0)).float()
     mask = torch.from_numpy(np.repeat(cleaned.mask[frames], S, 0))
-    rows = runner.sample_rows(len(frames) * S, cond, mask, noise.repeat(len(frames), 1), progress=progress)
+    given = runner if lengths is None else runner.with_lengths(lengths)  # a length-conditioned lifter reads them
+    rows = given.sample_rows(len(frames) * S, cond, mask, noise.repeat(len(frames), 1), progress=progress)
     poses = np.full((F, S, N_JOINTS, 3), np.nan)
     poses[frames] = rows.reshape(len(frames), S, N_JOINTS, 3)
     seen = np.repeat(usable[:, None], N_JOINTS, 1)

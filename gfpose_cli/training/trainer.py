@@ -21,7 +21,9 @@ from gfpose_cli.model import checkpoint
 from gfpose_cli.training.distributed import DistContext
 from gfpose_cli.model.masks import parse_strategy, sample_mask
 from gfpose_cli.model.network import NetworkConfig, ScoreNetwork
-from gfpose_cli.model.problem import COND_DIM, DEFAULT_MASK, TASKS, Normaliser, encode_condition, task_batch
+from gfpose_cli.core.skeleton import bone_lengths
+from gfpose_cli.model.problem import (COND_DIM, DEFAULT_MASK, LENGTH_DIM, TASKS, Normaliser, encode_condition,
+                                      length_features, task_batch)
 from gfpose_cli.model.sde import SubVPSDE
 
 
@@ -41,6 +43,9 @@ class TrainConfig:
     mirror: bool = False
     bone_scale: float = 0.0  # std of the log bone-length factors (problem.random_bone_scale); 0 = off
     bone_corr: float = 0.0  # how much of them the bones of one group share (problem.BONE_GROUPS); 0 = each alone
+    #: lift only: the share of training rows that see their pose's bone lengths as an input (the network
+    #: then takes a performer's lengths: problem.length_features); 0 = a network without that input
+    lengths: float = 0.0
     seed: int = 0
     checkpoint_every_s: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -57,6 +62,10 @@ class TrainConfig:
             raise ParameterError("bone_scale", f"{self.bone_scale} is outside 0..0.5 (a log-length std; 0.05 is 5 %)")
         if not 0 <= self.bone_corr < 1:
             raise ParameterError("bone_corr", f"{self.bone_corr} is outside 0..1 (the share of a bone's factor its group shares)")
+        if not 0 <= self.lengths <= 1:
+            raise ParameterError("lengths", f"{self.lengths} is outside 0..1 (the share of rows given their bone lengths)")
+        if self.lengths and self.task != "lift":
+            raise ParameterError("lengths", f"the bone-length input is for the lift task, not {self.task}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise InputError(f"unknown {{lr_schedule}} {self.lr_schedule!r}; choose constant or cosine")
 
@@ -94,7 +103,8 @@ class Trainer:
         self.cdf = (torch.cumsum(w, 0) / w.sum()).to(self.device)
         self.strategies = parse_strategy(cfg.mask)
         torch.manual_seed(cfg.seed)
-        self.net_cfg = NetworkConfig(cond_dim=COND_DIM[cfg.task], width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout)
+        self.net_cfg = NetworkConfig(cond_dim=COND_DIM[cfg.task], width=cfg.width, blocks=cfg.blocks, dropout=cfg.dropout,
+                                     **self._length_input())
         self.net = ScoreNetwork(self.net_cfg).to(self.device)
         self.ema = ScoreNetwork(self.net_cfg).to(self.device)
         self.ema.load_state_dict(self.net.state_dict())
@@ -112,6 +122,15 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.normaliser = self._fit_normaliser()
 
+    def _length_input(self) -> dict[str, Any]:
+        """The network's bone-length input (cfg.lengths > 0): its size and reference lengths, the
+        medians of the training poses' bones."""
+        if not self.cfg.lengths:
+            return {}
+        sample = self.poses[:: max(1, len(self.poses) // 50000)]
+        ref = torch.median(bone_lengths(sample.double()), dim=0).values
+        return {"length_dim": LENGTH_DIM, "length_ref": [round(float(v), 5) for v in ref]}
+
     def _fit_normaliser(self) -> Normaliser:
         g = torch.Generator(device=self.device).manual_seed(self.cfg.seed + 1)
         n = min(len(self.poses), 50000)
@@ -128,7 +147,12 @@ class Trainer:
         if not self.net_cfg.cond_dim:
             return x0, None, None
         mask = sample_mask(x0.shape[0], self.strategies, gen, self.device)
-        return x0, encode_condition(self.cfg.task, raw, x0, mask, self.normaliser), mask
+        cond = encode_condition(self.cfg.task, raw, x0, mask, self.normaliser)
+        if self.net_cfg.length_dim:  # the pose's own bone lengths, for a share cfg.lengths of the rows
+            given = (torch.rand(x0.shape[0], generator=gen, device=self.device) < self.cfg.lengths).float()
+            ref = torch.tensor(self.net_cfg.length_ref, device=self.device)
+            cond = torch.cat([cond, length_features(bone_lengths(x_metric), ref, x0.shape[0], given)], dim=1)
+        return x0, cond, mask
 
     def loss(self, poses: torch.Tensor, gen: torch.Generator, net: torch.nn.Module,
              part: slice = slice(None)) -> torch.Tensor:
@@ -213,10 +237,18 @@ class Trainer:
 
     def init_from(self, data: dict[str, Any], path: Path) -> None:
         """Warm start from another checkpoint's EMA weights and normalisation (a fresh optimiser and step 0)."""
-        if data["task"] != self.cfg.task or data["network_config"] != self.net_cfg.to_dict():
+        theirs = NetworkConfig(**data["network_config"]).to_dict()
+        # a network without the bone-length input warm-starts one with it: the new inputs start at zero weight
+        widen = self.net_cfg.length_dim and not theirs["length_dim"]
+        if widen:
+            theirs.update(length_dim=self.net_cfg.length_dim, length_ref=self.net_cfg.length_ref)
+        if data["task"] != self.cfg.task or theirs != self.net_cfg.to_dict():
             raise InputError(f"{path}: {{init_from}} needs a '{self.cfg.task}' checkpoint with the same network "
                              f"(it is a '{data['task']}' model with {data['network_config']})")
         weights = {k: v.float() for k, v in data["ema"].items()}
+        if widen:
+            w = weights["inp.weight"]
+            weights["inp.weight"] = torch.cat([w, w.new_zeros(w.shape[0], self.net_cfg.length_dim)], dim=1)
         self.net.load_state_dict(weights)
         self.ema.load_state_dict(weights)
         self.normaliser = Normaliser.from_dict(data["normaliser"])

@@ -226,7 +226,7 @@ def skeleton_of(takes: dict[str, np.ndarray], name: str) -> np.ndarray:
     return performer_lengths(other, np.ones(other.shape[:2], bool))
 
 
-def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
+def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner | None = None):
     """Per body and 2D condition: per-frame S=1, per-frame mean of S smoothed afterwards (the baseline a
     careful user can build today), and gfpose's take-level lift (tasks.lift_take). Yields table rows."""
     def mean_smoothed(kp: Take) -> np.ndarray:
@@ -237,8 +237,11 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int):
                f"per frame, mean of S={LIFT_S}, Whittaker-smoothed": lambda kp, _: mean_smoothed(kp),
                "gfpose (take), --no-refine": lambda kp, _: tasks.lift_take(runner, kp, refine=False).positions[:, 0],
                "gfpose (take)": lambda kp, _: tasks.lift_take(runner, kp).positions[:, 0],
-               "gfpose (take), performer's skeleton given": lambda kp, lengths: tasks.lift_take(
+               "gfpose (take), performer's skeleton given, this lifter sized afterwards": lambda kp, lengths: tasks.lift_take(
                    runner, kp, lengths=lengths).positions[:, 0]}
+    if bones is not None:  # what `lift --skeleton` runs (tasks.lift_runner): the lifter that reads the lengths
+        methods["gfpose (take), performer's skeleton given: lift --skeleton (length-conditioned lifter)"] = (
+            lambda kp, lengths: tasks.lift_take(bones, kp, lengths=lengths).positions[:, 0])
     for cond in ("exact 2D", f"{NOISE_PX:g} px noise", "detector-like"):
         for body, takes in bodies.items():
             agg: dict[str, list[dict]] = {}
@@ -305,6 +308,8 @@ def main() -> None:
     t_start = time.perf_counter()
     if args.only in (None, "lift"):
         lifter = tasks.Runner.for_task("lift", None, tasks.SamplerOptions(steps=args.steps, seed=args.seed))
+        bones = tasks.lift_runner(None, tasks.SamplerOptions(steps=args.steps, seed=args.seed), np.ones(16))
+        bones = bones if bones.takes_lengths else None
         bodies = lift_takes()
         header = ("2D", "body", "method", "P1 (mm)", "P1 / per-frame S=1", "P2 (mm)", "jitter / truth",
                   "bone-length CV (%)", "s per 1,000 frames")
@@ -316,7 +321,7 @@ def main() -> None:
             "random joints missing for 0.1-1 s (8 % of samples), 3 % of frames at confidence 0.3 and 20 px off, "
             "1 % of frames with the arms' left and right swapped. Means over takes and cameras.\n\n| "
             + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
-        for line in lift_rows(bodies, lifter, args.seed):
+        for line in lift_rows(bodies, lifter, args.seed, bones):
             print(line, flush=True)
         print("\n" + long_take_timing(bodies, lifter), flush=True)
         if args.only == "lift":

@@ -67,7 +67,7 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     students = sorted(args.students.glob("prior-*-step*.pt"), key=lambda p: (int(re.findall(r"\d+", p.name)[0]), p.name))
     students = [p for p in students if not p.name.endswith(".state.pt")]
-    print(f"# python bench/distill.py --n {args.n} (commit {commit}; teacher weights/prior.pt "
+    print(f"# python bench/distill.py {' '.join(sys.argv[1:])} (commit {commit}; teacher weights/prior.pt "
           f"{file_digest(ROOT / 'weights' / 'prior.pt', 16)}; students "
           f"{', '.join(f'{p.name} {file_digest(p, 16)}' for p in students) or 'none'}; {platform.machine()} CPU, "
           f"2 threads, native bf16: {native_bf16(device)} (the default precision); torch {torch.__version__})\n")

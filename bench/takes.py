@@ -237,10 +237,10 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner
                f"per frame, mean of S={LIFT_S}, Whittaker-smoothed": lambda kp, _: mean_smoothed(kp),
                "gfpose (take), --no-refine": lambda kp, _: tasks.lift_take(runner, kp, refine=False).positions[:, 0],
                "gfpose (take)": lambda kp, _: tasks.lift_take(runner, kp).positions[:, 0],
-               "gfpose (take), performer's skeleton given, this lifter sized afterwards": lambda kp, lengths: tasks.lift_take(
+               "gfpose (take), performer's skeleton given (lift --skeleton)": lambda kp, lengths: tasks.lift_take(
                    runner, kp, lengths=lengths).positions[:, 0]}
-    if bones is not None:  # what `lift --skeleton` runs (tasks.lift_runner): the lifter that reads the lengths
-        methods["gfpose (take), performer's skeleton given: lift --skeleton (length-conditioned lifter)"] = (
+    if bones is not None:  # the lifter that reads the lengths (lift --skeleton frame by frame), on takes for comparison
+        methods["gfpose (take), skeleton given, length-conditioned lifter (not refined; not used on takes)"] = (
             lambda kp, lengths: tasks.lift_take(bones, kp, lengths=lengths).positions[:, 0])
     for cond in ("exact 2D", f"{NOISE_PX:g} px noise", "detector-like"):
         for body, takes in bodies.items():

@@ -102,22 +102,19 @@ def test_cli_lift_and_complete_take_a_skeleton(walk, tmp_path, capsys) -> None:
     assert code != 0 and "units" in out + err and not (tmp_path / "b.npz").exists(), out + err
 
 
-def test_with_a_skeleton_the_length_conditioned_lifter_reads_it(walk, runner) -> None:
-    """lift --skeleton runs weights/lift-bones.pt (tasks.lift_runner), which takes the performer's bone
-    lengths as an input: on Meredith, a body no model saw, it lifts closer than the shipped lifter
-    sized afterwards (bench/results/lift-lengths.md measures every test body)."""
+def test_frame_by_frame_with_a_skeleton_the_length_conditioned_lifter_reads_it(walk, runner) -> None:
+    """lift --skeleton of unrelated frames (or --per-frame) runs weights/lift-bones.pt (tasks.lift_runner),
+    which takes the performer's bone lengths as an input: on Meredith, a body no model saw, it lifts
+    closer than the shipped lifter sized afterwards (bench/results/lift-lengths.md: every test body).
+    Takes keep the shipped lifter and its refiner (closer there on three of five bodies)."""
     take, kp, truth = walk
     lengths = tasks.performer_skeleton(take)
     bones = tasks.lift_runner(None, tasks.SamplerOptions(seed=0), lengths)
     assert bones.takes_lengths and bones.model.path.name == "lift-bones.pt"
     assert not tasks.lift_runner(None, tasks.SamplerOptions(seed=0)).takes_lengths  # no skeleton: lift.pt
-    sized_after = tasks.lift_take(runner, kp, lengths=lengths).positions[:, 0]
-    read = tasks.lift_take(bones, kp, lengths=lengths)
-    ours = read.positions[:, 0]
+    sized_after = tasks.lift(runner, kp, lengths=lengths).positions[:, 0]
+    ours = tasks.lift(bones, kp, lengths=lengths).positions[:, 0]
     p1_after, p1_read = metrics.mpjpe(sized_after, truth) * 1000, metrics.mpjpe(ours, truth) * 1000
-    assert p1_read < 0.92 * p1_after, (p1_read, p1_after)  # 61.8 vs 71.5 mm here
-    assert not read.report.refined  # the take refiner is lift.pt's, not this lifter's
-    held = performer_lengths(ours, np.ones(ours.shape[:2], bool))
-    rigid = np.setdiff1d(np.arange(16), TRUNK_BONES)
-    assert np.abs(held - lengths)[rigid].max() < 0.003  # her limbs, still held
-    assert metrics.jitter(ours, 30) / metrics.jitter(truth, 30) < 1.7
+    assert p1_read < 0.92 * p1_after, (p1_read, p1_after)  # 65.3 vs 76.1 mm here
+    p2_after, p2_read = metrics.mpjpe(sized_after, truth, "procrustes"), metrics.mpjpe(ours, truth, "procrustes")
+    assert p2_read < p2_after

@@ -118,3 +118,28 @@ def test_frame_by_frame_with_a_skeleton_the_length_conditioned_lifter_reads_it(w
     assert p1_read < 0.92 * p1_after, (p1_read, p1_after)  # 65.3 vs 76.1 mm here
     p2_after, p2_read = metrics.mpjpe(sized_after, truth, "procrustes"), metrics.mpjpe(ours, truth, "procrustes")
     assert p2_read < p2_after
+
+
+def test_the_cli_lifts_frames_with_the_length_conditioned_lifter_and_takes_with_the_refined_one(walk, tmp_path) -> None:
+    """`gfpose lift --skeleton`: --per-frame goes through lift-bones.pt, a take through lift.pt and its
+    refiner (the same numbers as the task functions give)."""
+    from gfpose_cli.cli.app import main
+
+    take, kp, _ = walk
+    io.write(Take(positions=kp.positions[:40], fps=30.0), tmp_path / "kp.npz")
+    lengths = tasks.performer_skeleton(take)
+    for flag, out in (("--per-frame", "frames.npz"), ("--refine", "take.npz")):
+        try:
+            main(["lift", str(tmp_path / "kp.npz"), "--skeleton", str(WALK), flag, "-q", "-o", str(tmp_path / out)])
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+    short = io.read(tmp_path / "kp.npz")  # what the CLI read
+    opts = tasks.SamplerOptions(seed=0)
+    frames = tasks.lift(tasks.lift_runner(None, opts, lengths), short, lengths=lengths).positions[:, 0]
+    along = tasks.lift_take(tasks.Runner.for_task("lift", None, opts), short, lengths=lengths)
+    assert along.report.refined
+    by_frames, by_take = io.read(tmp_path / "frames.npz").positions, io.read(tmp_path / "take.npz").positions
+    assert by_frames.shape == by_take.shape == (40, 1, 17, 3)
+    assert np.allclose(by_frames[:, 0], frames, atol=1e-5)
+    assert np.allclose(by_take[:, 0], along.positions[:, 0], atol=1e-5)
+    assert np.abs(by_frames - by_take).max() > 0.01  # two different lifters

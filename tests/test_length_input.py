@@ -83,6 +83,11 @@ def test_a_lifter_without_the_input_warm_starts_one_with_it_and_it_learns_to_use
     unsized_tall = tasks.lift(runner.with_lengths(ref * 1.1), kp).positions
     assert np.abs(unsized_short - unsized_tall).max() > 1e-4
     assert not np.array_equal(short, tall)
+    # trained with every row given its lengths (--lengths 1.0), it never learnt to lift without them
+    from gfpose_cli.core.errors import InputError
+
+    with pytest.raises(InputError, match="never trained without them"):
+        tasks.lift(runner, kp)
 
 
 def test_the_input_is_for_the_lifter_only_and_a_share() -> None:

@@ -259,6 +259,12 @@ class Runner:
         """Whether the network reads a performer's bone lengths (a length-conditioned lifter)."""
         return bool(self.model.network.config.length_dim)
 
+    @property
+    def reads_no_lengths(self) -> bool:
+        """Whether a length-conditioned network also learnt to lift without lengths (some of its
+        training rows had none: train --lengths below 1)."""
+        return float(self.model.meta.get("train_config", {}).get("lengths", 0.0)) < 1.0
+
     def with_lengths(self, lengths: np.ndarray | None) -> "Runner":
         """This runner (same model and settings) giving a length-conditioned network the performer's
         bone lengths (16,; NaN for a bone not known) in every row; a network without that input
@@ -308,6 +314,10 @@ class Runner:
                 x_cond = norm.encode(raw) if task == "complete3d" else None
                 cond = encode_condition(task, raw, x_cond, m, norm)
                 if net.config.length_dim:  # the performer's bone lengths, or 'not given'
+                    if self.lengths is None and not self.reads_no_lengths:
+                        raise InputError(f"{self.model.path}: this lifter reads the performer's bone lengths and was "
+                                         "never trained without them; give the performer's skeleton ({skeleton}), "
+                                         "or lift with the shipped lift.pt")
                     given = None if self.lengths is None else torch.from_numpy(self.lengths)
                     ref = torch.tensor(net.config.length_ref, device=self.device)
                     cond = torch.cat([cond, length_features(given, ref, stop - start).to(cond.dtype)], dim=1)

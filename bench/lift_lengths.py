@@ -26,9 +26,9 @@ from accuracy import BODY_FAMILIES, FAMILIES, held_out_sets  # noqa: E402
 from speed import header  # noqa: E402
 
 from gfpose_cli import tasks  # noqa: E402
-from gfpose_cli.core.skeleton import bone_lengths  # noqa: E402
 from gfpose_cli.core.take import Take  # noqa: E402
 from gfpose_cli.evaluation import metrics, protocols  # noqa: E402
+from gfpose_cli.kinematics.bones import performer_lengths  # noqa: E402
 from gfpose_cli.util.provenance import file_digest  # noqa: E402
 
 NAMES = {"cmu": "CMU held-out (training body)", "hdm05": "HDM05 mm", "cmuamc": "CMU 83", "accad": "ACCAD Male1",
@@ -51,9 +51,10 @@ def main() -> None:
     ways = {"shipped lifter, no skeleton": (plain, False), "shipped lifter + skeleton afterwards": (plain, True),
             "length-conditioned lifter + skeleton": (bones, True)}
     rows: dict[str, dict[str, tuple[float, float, float]]] = {}
-    for fam in FAMILIES + BODY_FAMILIES:
+    fams = FAMILIES + BODY_FAMILIES
+    for fam in fams:
         cam3d, kp = protocols.camera_views(sets[fam], args.seed)
-        skeleton = np.median(bone_lengths(cam3d), 0)
+        skeleton = performer_lengths(cam3d, np.ones(cam3d.shape[:2], bool))  # as --skeleton measures one
         take = Take(positions=kp.astype(np.float32))
         for way, (runner, sized) in ways.items():
             lengths = skeleton if sized else None
@@ -62,7 +63,6 @@ def main() -> None:
             rows.setdefault(way, {})[fam] = (metrics.mpjpe(one, cam3d) * 1000, metrics.mpjpe(one, cam3d, "procrustes") * 1000,
                                              metrics.min_mpjpe(many, cam3d, "procrustes") * 1000)
             print(f"  {fam}: {way} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    fams = FAMILIES + BODY_FAMILIES
     print(head)
     print(f"lift weights sha256 {file_digest(tasks.shipped_weights('lift'), 16)}, length-conditioned "
           f"{args.bones.name} {file_digest(args.bones, 16)}. {args.frames} held-out frames per body, one random camera "

@@ -294,6 +294,14 @@ class Runner:
         net, norm, task = self.model.network, self.model.normaliser, self.model.task
         out = np.empty((n_rows, N_JOINTS, 3), dtype=np.float32)
         bs = chunk_rows or self.opts.batch_size
+        lengths = None  # a length-conditioned lifter's features (1, length_dim): the performer's, or 'not given'
+        if net.config.length_dim:
+            if self.lengths is None and not self.reads_no_lengths:
+                raise InputError(f"{self.model.path}: this lifter reads the performer's bone lengths and was "
+                                 "never trained without them; give the performer's skeleton ({skeleton}), "
+                                 "or lift with the shipped lift.pt")
+            given = None if self.lengths is None else torch.from_numpy(self.lengths)
+            lengths = length_features(given, torch.tensor(net.config.length_ref, device=self.device), 1)
         for c, start in enumerate(range(0, n_rows, bs)):
             stop = min(start + bs, n_rows)
             saved = journal.load(first_chunk + c, (stop - start, N_JOINTS, 3)) if journal else None
@@ -313,14 +321,8 @@ class Runner:
                 raw = cond_raw[start:stop].to(self.device)
                 x_cond = norm.encode(raw) if task == "complete3d" else None
                 cond = encode_condition(task, raw, x_cond, m, norm)
-                if net.config.length_dim:  # the performer's bone lengths, or 'not given'
-                    if self.lengths is None and not self.reads_no_lengths:
-                        raise InputError(f"{self.model.path}: this lifter reads the performer's bone lengths and was "
-                                         "never trained without them; give the performer's skeleton ({skeleton}), "
-                                         "or lift with the shipped lift.pt")
-                    given = None if self.lengths is None else torch.from_numpy(self.lengths)
-                    ref = torch.tensor(net.config.length_ref, device=self.device)
-                    cond = torch.cat([cond, length_features(given, ref, stop - start).to(cond.dtype)], dim=1)
+                if lengths is not None:
+                    cond = torch.cat([cond, lengths.to(cond.dtype).expand(stop - start, -1)], dim=1)
 
             def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 return net(xt, t, cond, m).float()

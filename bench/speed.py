@@ -131,6 +131,28 @@ def forward_peak(runner: tasks.Runner, batch: int, repeats: int = 20) -> float:
     return batch * repeats / (time.perf_counter() - start)
 
 
+def write_rows(runner, n: int, dev) -> dict[str, float]:
+    """Wall time of generate plus writing its NPZ the two ways: the whole take written after sampling
+    (io.npz.write), and compressed into the file chunk by chunk while the next chunk samples
+    (io.npz.PoseStream, what `gfpose generate -o x.npz` does for a job of several chunks)."""
+    import tempfile
+
+    from gfpose_cli.io import npz
+
+    times = {}
+    with tempfile.TemporaryDirectory() as folder:
+        sync(dev)
+        start = time.perf_counter()
+        npz.write(tasks.generate(runner, n), Path(folder) / "after.npz")
+        times["written after sampling"] = time.perf_counter() - start
+        sync(dev)
+        start = time.perf_counter()
+        with npz.PoseStream(Path(folder) / "streamed.npz") as stream:
+            stream.finish(tasks.generate(runner, n, sink=stream.put))
+        times["streamed while sampling: the CLI"] = time.perf_counter() - start
+    return times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto")
@@ -138,6 +160,8 @@ def main() -> None:
                     help="rows per network batch (default: the commands' own for the device, tasks.DEFAULT_BATCH)")
     ap.add_argument("--precision", default="auto", help="the network's arithmetic (tasks.SamplerOptions.precision)")
     ap.add_argument("--full", action="store_true", help="also time generate --n 177200 and a 10,000-frame denoise")
+    ap.add_argument("--no-write", dest="write", action="store_false",
+                    help="with --full: leave out the rows that also write generate's NPZ (after sampling, and streamed)")
     ap.add_argument("--gen-n", type=int, nargs="*", default=[177_200], help="with --full: generate sizes to time")
     ap.add_argument("--rows", action=argparse.BooleanOptionalAction, default=True,
                     help="the per-sampler rows (--no-rows: only the end-to-end ones of --full)")
@@ -195,6 +219,9 @@ def main() -> None:
             sync(dev)
             gen_s = time.perf_counter() - start
             emit(f"| generate --n {n} | {gen_s:.2f} s | {n / gen_s:,.0f} | {n * flops / gen_s / 1e12:.1f} |")
+            if args.write:  # the CLI's NPZ output: written after sampling, or streamed while it samples
+                for how, seconds in write_rows(gen, n, dev).items():
+                    emit(f"| generate --n {n} and write the NPZ ({how}) | {seconds:.2f} s | {n / seconds:,.0f} | |")
         try:
             take = noisy_long_take()
         except Exception as exc:  # no ../shared/data beside this checkout (a lent GPU machine)

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from gfpose_cli.core.errors import InputError
+from gfpose_cli.io.npz import PoseStream
 from gfpose_cli.util.provenance import file_digest
 
 from gfpose_cli.cli.app import STATE, app, err
@@ -168,17 +169,27 @@ def generate(
     journal = tasks.job_journal(runner, output, job, force) if n > runner.opts.batch_size else None
     if journal and journal.resumed:
         info(esc(f"resuming: {journal.resumed} finished chunks found in {journal.folder}"))
+    dedupe_m = None if dedupe is None else dedupe / 1000.0
+    # plain NPZ poses of a job of several chunks are compressed into the file chunk by chunk while the
+    # next chunk samples; the part file lives in the resume folder until it is complete
+    stream = (PoseStream(output, force=force, scratch=journal.folder) if journal and kind == "npz" and not views
+              and tasks.streams_poses(condition=partial, dedupe_m=dedupe_m, placement=placement) else None)
     t0 = time.perf_counter()
     try:
         with progress_bar("generating", n) as update:
             take = tasks.generate_poses(runner, n, condition=partial, free=drop, placement=placement, seed=seed,
-                                        dedupe_m=None if dedupe is None else dedupe / 1000.0, shard=get_shard(shard),
-                                        journal=journal, progress=update)
-    except KeyboardInterrupt:
-        if journal:
+                                        dedupe_m=dedupe_m, shard=get_shard(shard), journal=journal, progress=update,
+                                        sink=stream.put if stream else None)
+    except BaseException as exc:
+        if stream:
+            stream.abort(exc)
+        if journal and isinstance(exc, KeyboardInterrupt):
             err.print(esc(f"interrupted; finished chunks are kept in {journal.folder}: run the same command again to resume"))
         raise
-    if views or kind == "folder":
+    if stream:
+        stream.finish(take)
+        note = ""
+    elif views or kind == "folder":
         extra = {"temperature": runner.temperature, "dedupe_mm": dedupe, "drawn": take.report.drawn,
                  "condition": None if condition is None else str(condition), "free": free,
                  "placement": placement.describe() if placement.active() else None}

@@ -5,12 +5,16 @@ optional mask (F,17) bool true = observed, root (F,3), confidence (F,17).
 """
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import InputError, OutputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 from gfpose_cli.core.take import Provenance, ShardPlace, Take
 from gfpose_cli.util.atomic import atomic_path
@@ -75,6 +79,12 @@ def _shard_place(files: dict) -> ShardPlace | None:
 
 def write(take: Take, path: Path, force: bool = True) -> None:
     """Write a take atomically in the NPZ schema; missing joints are NaN and mask=False."""
+    with atomic_path(path, force) as tmp, open(tmp, "wb") as fh:
+        save_npz(fh, npz_arrays(take))
+
+
+def npz_arrays(take: Take) -> dict[str, np.ndarray]:
+    """The arrays of a take's NPZ file, in the order they are written (poses first)."""
     poses = take.positions.astype(np.float32).copy()
     if poses.ndim == 3:
         poses[~take.mask] = np.nan
@@ -92,8 +102,141 @@ def write(take: Take, path: Path, force: bool = True) -> None:
         place = take.shard
         arrays["shard"] = np.asarray((place.index, place.count), np.int64)  # (K, N)
         arrays["frames"] = np.asarray((place.start, place.stop, place.total), np.int64)  # (start, stop, total)
-    with atomic_path(path, force) as tmp, open(tmp, "wb") as fh:
-        save_npz(fh, arrays)
+    return arrays
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
+class PoseStream:
+    """An NPZ take written while its poses are being made: each finished chunk of poses (in order)
+    goes to a background thread that compresses it into the file's 'poses' member, so compressing
+    overlaps sampling (zlib releases the GIL) instead of following it; finish(take) then writes the
+    other arrays and renames the file into place. The file has the same bytes write(take) makes
+    (tested). Nothing is left behind when sampling fails: abort() (or an exception inside a `with`)
+    removes the temporary file. put() raises the writer's own error (a full disk) at the next chunk.
+    scratch: where the temporary file lives while the job runs (atomic_path; a job's resume folder).
+
+        with PoseStream(path, force=True) as stream:
+            take = generate(runner, n, sink=stream.put)
+            stream.finish(take)
+    """
+
+    def __init__(self, path: Path, *, force: bool = True, scratch: Path | None = None, depth: int = 4) -> None:
+        self.path = Path(path)
+        self._atomic = atomic_path(self.path, force, scratch)
+        tmp = self._atomic.__enter__()
+        self._fh = open(tmp, "wb")
+        self._zip = zipfile.ZipFile(self._fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
+        self._poses = None  # the open 'poses' member
+        self._shape: tuple[int, ...] | None = None
+        self._rows, self._crc = 0, 0  # rows written and the CRC-32 of their bytes
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="npz-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, rows: np.ndarray, total: int) -> None:
+        """The next rows (k, 17, 3) of a job of total rows."""
+        self._raise_error()
+        self._queue.put((np.ascontiguousarray(rows, np.float32), int(total)))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain: the sampler's puts must not block on a dead writer
+            try:
+                rows, total = item
+                if self._poses is None:
+                    self._shape = (total, *rows.shape[1:])
+                    self._poses = self._zip.open(_member("poses"), "w", force_zip64=True)
+                    np.lib.format.write_array_header_1_0(self._poses, {
+                        "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                        "fortran_order": False, "shape": self._shape})
+                if rows.shape[1:] != self._shape[1:] or self._rows + len(rows) > total:
+                    raise ValueError(f"rows of shape {rows.shape} do not continue poses of shape {self._shape}")
+                data = rows.tobytes()
+                self._poses.write(data)
+                self._rows, self._crc = self._rows + len(rows), zlib.crc32(data, self._crc)
+            except BaseException as exc:  # noqa: BLE001 - kept for the sampler's thread to raise
+                self._error = exc
+
+    def _raise_error(self) -> None:
+        exc = self._error
+        if isinstance(exc, OSError):  # disk full, quota: atomic_path's sentence (abort removes the part)
+            raise OutputError(f"{self.path}: could not be written ({exc.strerror or exc}); nothing was left "
+                              "behind; free some space or choose another -o") from None
+        if exc is not None:
+            raise exc
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def finish(self, take: Take) -> None:
+        """Write the take's other arrays and put the file in place; take.positions must be the rows put."""
+        self._stop()
+        try:
+            self._raise_error()
+            arrays = npz_arrays(take)
+            poses = arrays.pop("poses")
+            if (self._shape is None or poses.shape != self._shape or self._rows != len(poses)
+                    or zlib.crc32(poses.tobytes()) != self._crc):  # never a file that is not the take
+                raise ValueError(f"{self.path}: the {self._rows} streamed rows of {self._shape} are not the take's "
+                                 f"poses {poses.shape}; nothing was written")
+            self._poses.close()
+            for name, value in arrays.items():
+                with self._zip.open(_member(name), "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+            self._zip.close()
+            self._fh.close()
+        except BaseException as exc:
+            self.abort(exc)
+            if isinstance(exc, OSError):
+                self._error = exc
+                self._raise_error()
+            raise
+        self._close(None)
+
+    def abort(self, exc: BaseException | None = None) -> None:
+        """Stop writing and leave no file behind."""
+        self._stop()
+        with contextlib.suppress(Exception):
+            if self._poses is not None:
+                self._poses.close()
+            self._zip.close()
+        self._zip.fp = None  # discarded: ZipFile must not try to finish it again when collected
+        with contextlib.suppress(Exception):
+            self._fh.close()
+        self._close(exc or RuntimeError("aborted"))
+
+    def _close(self, exc: BaseException | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if exc is None:
+            self._atomic.__exit__(None, None, None)
+        else:
+            with contextlib.suppress(BaseException):
+                self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+
+    def __enter__(self) -> "PoseStream":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if not self._closed:
+            if exc is None:
+                self.abort(RuntimeError(f"{self.path}: the stream was closed before finish()"))
+                raise RuntimeError(f"{self.path}: the stream was closed before finish(); nothing was written")
+            self.abort(exc)
 
 
 def save_npz(fh, arrays: dict[str, np.ndarray]) -> None:
@@ -103,7 +246,5 @@ def save_npz(fh, arrays: dict[str, np.ndarray]) -> None:
     """
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         for name, value in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with zf.open(info, "w", force_zip64=True) as member:
+            with zf.open(_member(name), "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)

@@ -37,6 +37,7 @@ from gfpose_cli.signal.temporal import noise_level, smooth_take
 _PACKAGE = Path(__file__).resolve().parents[1]  # gfpose_cli/
 WEIGHTS_DIR = _PACKAGE.parent / "weights"  # the checkout's weights/
 ProgressFn = Callable[[int, int], None]  # (rows done, rows total)
+RowSink = Callable[[np.ndarray, int], None]  # (a finished chunk's rows (k, 17, 3), rows total)
 
 
 def shipped_weights(task: str) -> Path:
@@ -284,12 +285,15 @@ class Runner:
     def sample_rows(self, n_rows: int, cond_raw: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                     x_init: torch.Tensor | None = None, t_start: float = 1.0,
                     progress: ProgressFn | None = None, chunk_rows: int | None = None,
-                    first_chunk: int = 0, journal: ChunkJournal | None = None) -> np.ndarray:
+                    first_chunk: int = 0, journal: ChunkJournal | None = None,
+                    sink: RowSink | None = None) -> np.ndarray:
         """Sample n_rows poses (metres, (n_rows, 17, 3)); cond/mask/x_init are per row.
 
         Chunk c of chunk_rows rows draws its noise from chunk_seed(seed, first_chunk + c), so a
         shard that starts at chunk first_chunk reproduces those rows of a single-process run,
-        and a journal can keep finished chunks for a resumed run.
+        and a journal can keep finished chunks for a resumed run. sink(rows, n_rows) is handed
+        each finished chunk's rows, in order, as they are done (io.npz.PoseStream writes them while
+        the next chunk samples).
         """
         net, norm, task = self.model.network, self.model.normaliser, self.model.task
         out = np.empty((n_rows, N_JOINTS, 3), dtype=np.float32)
@@ -307,6 +311,9 @@ class Runner:
             saved = journal.load(first_chunk + c, (stop - start, N_JOINTS, 3)) if journal else None
             if saved is not None:
                 out[start:stop] = saved
+                out[start:stop] -= out[start:stop, ROOT : ROOT + 1]
+                if sink:
+                    sink(out[start:stop], n_rows)
                 if progress:
                     progress(stop, n_rows)
                 continue
@@ -336,9 +343,11 @@ class Runner:
             out[start:stop] = norm.decode(x).cpu().numpy()
             if journal:
                 journal.save(first_chunk + c, out[start:stop])
+            out[start:stop] -= out[start:stop, ROOT : ROOT + 1]
+            if sink:
+                sink(out[start:stop], n_rows)
             if progress:
                 progress(stop, n_rows)
-        out -= out[:, ROOT : ROOT + 1]
         return out
 
 
@@ -385,14 +394,15 @@ def shard_range(n_frames: int, per_chunk: int, shard: Shard | None) -> tuple[int
 
 def _sample_frames(runner: Runner, n_frames: int, rows_per_frame: int, shard: Shard | None,
                    progress: ProgressFn | None, per_frame: dict[str, np.ndarray | None],
-                   t_start: float = 1.0, journal: ChunkJournal | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+                   t_start: float = 1.0, journal: ChunkJournal | None = None,
+                   sink: RowSink | None = None) -> tuple[np.ndarray, tuple[int, int]]:
     """Sample rows_per_frame poses for each frame of a (sharded) frame range: (F_k, S, 17, 3)."""
     per_chunk = frames_per_chunk(runner, rows_per_frame)
     start, stop = shard_range(n_frames, per_chunk, shard)
     rows = {k: None if v is None else torch.from_numpy(np.repeat(v[start:stop], rows_per_frame, axis=0))
             for k, v in per_frame.items()}
     out = runner.sample_rows((stop - start) * rows_per_frame, rows.get("cond"), rows.get("mask"), rows.get("x_init"),
-                             t_start, progress, per_chunk * rows_per_frame, start // per_chunk, journal)
+                             t_start, progress, per_chunk * rows_per_frame, start // per_chunk, journal, sink)
     return out.reshape(stop - start, rows_per_frame, N_JOINTS, 3), (start, stop)
 
 
@@ -402,17 +412,21 @@ def shard_place(shard: Shard | None, frames: tuple[int, int], total: int) -> Sha
 
 
 def generate(runner: Runner, n: int, *, progress: ProgressFn | None = None, shard: Shard | None = None,
-             journal: ChunkJournal | None = None, dedupe_m: float | None = None, max_draws: int = 20) -> Take:
+             journal: ChunkJournal | None = None, dedupe_m: float | None = None, max_draws: int = 20,
+             sink: RowSink | None = None) -> Take:
     """n unconditional poses (canonical Z-up frame, root at the origin); a shard gives its part.
 
     With a journal, finished chunks are kept on disk and reused, so a killed run resumes. With
     dedupe_m, a pose within that P-MPJPE (metres) of an already kept one is dropped and sampling
     goes on (whole chunks, same seeds) until n are kept, giving up after max_draws * n draws.
+    sink (Runner.sample_rows) is handed the poses chunk by chunk as they are made (not with dedupe_m).
     """
     if n < 1:
         raise ParameterError("n", "must be at least 1")
+    if sink is not None and dedupe_m is not None:
+        raise ParameterError("dedupe", "keeps or drops poses after they are made; it takes no row sink")
     if dedupe_m is None:
-        poses, frames = _sample_frames(runner, n, 1, shard, progress, {}, journal=journal)
+        poses, frames = _sample_frames(runner, n, 1, shard, progress, {}, journal=journal, sink=sink)
         return Take(positions=poses[:, 0], fps=30.0, report=GenerateReport(), shard=shard_place(shard, frames, n))
     if shard is not None:
         raise ParameterError("dedupe", "needs every pose in one job; it cannot be combined with {shard}")
@@ -435,10 +449,14 @@ def generate(runner: Runner, n: int, *, progress: ProgressFn | None = None, shar
 def generate_poses(runner: Runner, n: int, *, condition: Take | None = None, free: Sequence[int] = (),
                    dedupe_m: float | None = None, placement: Placement | None = None, seed: int = 0,
                    shard: Shard | None = None, journal: ChunkJournal | None = None,
-                   progress: ProgressFn | None = None) -> Take:
+                   progress: ProgressFn | None = None, sink: RowSink | None = None) -> Take:
     """What `gfpose generate` makes: n poses of the prior (generate), or around a take's partial
     poses with the joints in free resampled too (generate_around, held to the performer's bone
-    lengths measured before they were freed), then placed in the world by placement."""
+    lengths measured before they were freed), then placed in the world by placement. sink is handed
+    the poses as they are made (generate's), only where they are the take's poses as they come: no
+    condition, no placement, no dedupe_m (streams_poses)."""
+    if sink is not None and not streams_poses(condition=condition, dedupe_m=dedupe_m, placement=placement):
+        raise ParameterError("sink", "poses placed, deduplicated or made around a take are not final as they are sampled")
     if condition is not None:
         lengths = performer_lengths(condition.positions, condition.mask) if condition.positions.ndim == 3 else None
         if free and condition.positions.ndim == 3:
@@ -448,10 +466,15 @@ def generate_poses(runner: Runner, n: int, *, condition: Take | None = None, fre
             condition = replace(condition, positions=positions, mask=mask)
         take = generate_around(runner, condition, n, progress=progress, shard=shard, journal=journal, lengths=lengths)
     else:
-        take = generate(runner, n, progress=progress, shard=shard, journal=journal, dedupe_m=dedupe_m)
+        take = generate(runner, n, progress=progress, shard=shard, journal=journal, dedupe_m=dedupe_m, sink=sink)
     if placement is not None and placement.active():
         take = replace(take, positions=place(take.positions, placement, seed, take.shard.start if take.shard else 0))
     return take
+
+
+def streams_poses(*, condition: Take | None, dedupe_m: float | None, placement: Placement | None) -> bool:
+    """Whether generate_poses's poses are final as each chunk is sampled (so a sink can write them then)."""
+    return condition is None and dedupe_m is None and (placement is None or not placement.active())
 
 
 def generate_around(runner: Runner, partial: Take, n: int, *, progress: ProgressFn | None = None,
@@ -594,21 +617,26 @@ UNSEEN_JOINT_WEIGHT = 0.05
 
 
 def take_refiner(runner: Runner, path: Path | None = None) -> LoadedRefiner | None:
-    """The take refiner for runner's lifter: path, else the shipped weights/refine.pt; None where there
-    is none, or where it was trained on another lifter's take lifts (its corrections are that one's).
-    Loaded once per runner."""
+    """The take refiner for runner's lifter: path, else the shipped one trained on this lifter's take
+    lifts (weights/refine.pt for lift.pt, weights/refine-bones.pt for lift-bones.pt: any
+    weights/refine*.pt whose recorded lifter digest is this lifter's); None where there is none (a
+    refiner's corrections are its own lifter's). Loaded once per runner."""
     key = str(path or "")
     cache = runner.__dict__.setdefault("_refiners", {})
     if key not in cache:
-        found = Path(path) if path else WEIGHTS_DIR / "refine.pt"
+        digest = file_digest(runner.model.path)
         loaded = None
-        if found.exists():
-            loaded = load_refiner(found)
-            if loaded.lifter_digest != file_digest(runner.model.path):
-                if path:
-                    raise InputError(f"{found}: was trained on the take lifts of another lifter than "
-                                     f"{runner.model.path}; train one for it (gfpose train --task refine)")
-                loaded = None
+        if path:
+            loaded = load_refiner(Path(path))
+            if loaded.lifter_digest != digest:
+                raise InputError(f"{path}: was trained on the take lifts of another lifter than "
+                                 f"{runner.model.path}; train one for it (gfpose train --task refine)")
+        else:
+            for found in sorted(WEIGHTS_DIR.glob("refine*.pt"), key=lambda p: (p.name != "refine.pt", p.name)):
+                candidate = load_refiner(found)
+                if candidate.lifter_digest == digest:
+                    loaded = candidate
+                    break
         cache[key] = loaded
     return cache[key]
 

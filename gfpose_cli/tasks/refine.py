@@ -15,6 +15,7 @@ import numpy as np
 from gfpose_cli.core.skeleton import ROOT
 from gfpose_cli.model import checkpoint
 from gfpose_cli.core.take import Take
+from gfpose_cli.kinematics.bones import performer_lengths
 from gfpose_cli.kinematics.cameras import still_camera_view
 from gfpose_cli.tasks import Runner, lift_take, refiner_inputs
 from gfpose_cli.training.augment import NOISE_PX, detector_like
@@ -44,13 +45,19 @@ def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frame
     stretch of up to max_frames frames: its 2D (pixels, NaN where the simulated detector missed),
     mask, the lifter's take lift of it (refine=False) and the truth, both root-relative in the
     camera frame. Returns arrays keypoints (N, 17, 2), mask (N, 17), lifted and truth (N, 17, 3),
-    take (N,) numbering each lifted stretch, subject (N,) its take's subject ("family:subject")."""
+    take (N,) numbering each lifted stretch, subject (N,) its take's subject ("family:subject").
+
+    A lifter that reads the performer's bone lengths (Runner.takes_lengths, weights/lift-bones.pt) is
+    given each take's own, as `lift --skeleton` gives the user's: the lifted take is that lifter's
+    before lift_take sizes it to the skeleton, which is where its refiner corrects it."""
     rng = np.random.default_rng(seed)
     runs = [r for r in take_runs(pose_set) if len(r) >= MIN_FRAMES]
     out: dict[str, list[np.ndarray]] = {"keypoints": [], "mask": [], "lifted": [], "truth": [], "take": [], "subject": []}
     n = 0
     for i, run in enumerate(runs):
         world = pose_set.poses[run].astype(np.float64) + pose_set.root[run, None].astype(np.float64)
+        lifter = runner.with_lengths(performer_lengths(world, np.ones(world.shape[:2], bool))) \
+            if runner.takes_lengths else runner
         for _ in range(views):
             a = int(rng.integers(0, max(1, len(run) - max_frames + 1)))
             pos = world[a : a + max_frames]
@@ -62,7 +69,7 @@ def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frame
             elif condition != "exact":
                 uv = uv + rng.normal(0, NOISE_PX, uv.shape)
             kp = Take(positions=uv.astype(np.float32), mask=mask, confidence=conf, fps=TARGET_FPS)
-            lifted = lift_take(runner, kp, refine=False).positions[:, 0].astype(np.float64)
+            lifted = lift_take(lifter, kp, refine=False).positions[:, 0].astype(np.float64)
             if not np.isfinite(lifted).all():
                 continue
             pixels, observed = refiner_inputs(kp)

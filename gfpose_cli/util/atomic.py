@@ -14,14 +14,17 @@ from gfpose_cli.core.errors import InputError, OutputError
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path, force: bool = True) -> Iterator[Path]:
-    """Yield a temporary path in target's folder; on success rename it to target."""
+def atomic_path(target: Path, force: bool = True, scratch: Path | None = None) -> Iterator[Path]:
+    """Yield a temporary path in target's folder (or in scratch, a folder on the same file system:
+    a job's resume folder, which a killed job leaves for its resume and a finished one removes, so a
+    file written over a long job leaves no stray part beside the outputs); on success rename it to target."""
     target = Path(target)
     if target.exists() and not force:
         raise InputError(f"{target}: output exists; pass {{force}} to overwrite it")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix, dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix,
+                                   dir=target.parent if scratch is None else scratch)
     except OSError as exc:
         raise OutputError(f"{target}: cannot write here ({exc.strerror or exc}); choose another -o") from None
     os.close(fd)

@@ -160,6 +160,9 @@ def main() -> None:
     ap.add_argument("--pose-set", type=Path, default=None, help="read the archives' poses from this save_pose_set file")
     ap.add_argument("--temperature", type=float, default=None, help="default: each task's (tasks.DEFAULT_TEMPERATURE)")
     ap.add_argument("--precision", default="auto", help="the network's arithmetic: auto (bf16 where native), fp32, bf16")
+    ap.add_argument("--resume-dir", default=str(Path.home() / ".cache" / "gfpose" / "runs" / "accuracy"),
+                    help="full run: keep each finished protocol's rows per body here and reuse them when the same "
+                         "command runs again (weights, settings and measuring code unchanged); 'none' to measure all")
     ap.add_argument("--bodies", action="store_true", help="full run: add the unseen bodies of the multibody archives "
                     "(one row set per body) and a worst-unseen-body summary")
     args = ap.parse_args()
@@ -198,6 +201,40 @@ def worst_unseen(rows: list, families: list[str]) -> str:
     return "\n".join(lines)
 
 
+#: the package folders whose code computes the rows: a kept row is reused only while they are unchanged
+ROW_CODE = ("core", "evaluation", "kinematics", "model", "signal", "tasks", "util")
+
+
+def row_store(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int, runners: dict):
+    """Where a full run keeps each finished (protocol, body) of rows so that the same command, run
+    again after a stop (another session), carries on from there: --resume-dir, keyed by the weights,
+    the settings and the committed code of ROW_CODE. None (measure everything) with --resume-dir none,
+    or while that code has uncommitted changes (whose rows could not be told apart)."""
+    import json
+    import subprocess
+
+    from gfpose_cli.evaluation import protocols
+    from gfpose_cli.util.provenance import file_digest
+
+    if str(args.resume_dir).lower() == "none":
+        return None
+    root = Path(__file__).resolve().parent.parent
+    folders = [f"gfpose_cli/{f}" for f in ROW_CODE]
+    git = lambda *a: subprocess.run(["git", *a], cwd=root, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    if git("status", "--porcelain", "--", *folders):
+        print("  not keeping rows for a resume: the code that measures them has uncommitted changes", file=sys.stderr)
+        return None
+    key = json.dumps({"weights": {t: file_digest(r.model.path) for t, r in sorted(runners.items())},
+                      "code": {f: git("rev-parse", f"HEAD:{f}") for f in folders},
+                      "frames": n, "hypotheses": s_many, "seed": args.seed, "bodies": args.bodies,
+                      "pose_set": None if args.pose_set is None else file_digest(args.pose_set),
+                      "sampler": opts.sampler, "steps": opts.steps, "temperature": opts.temperature,
+                      "precision": opts.precision, "device": resolve_device(opts.device).type}, sort_keys=True)
+    store = protocols.RowStore(args.resume_dir, key)
+    print(f"  finished rows are kept in {store.folder} (the same command resumes from them)", file=sys.stderr)
+    return store
+
+
 def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int, t_start: float) -> None:
     from speed import header
 
@@ -207,7 +244,7 @@ def full_run(args: argparse.Namespace, opts: SamplerOptions, n: int, s_many: int
     chosen = protocols.parse(args.protocol)
     sets = held_out_sets(n, args.seed, args.pose_set, args.bodies)
     runners = protocols.runners_for(chosen, args.weights_dir, opts)
-    rows = protocols.measure(chosen, sets, runners, s_many, args.seed,
+    rows = protocols.measure(chosen, sets, runners, s_many, args.seed, done=row_store(args, opts, n, s_many, runners),
                              progress=lambda msg: print(f"  {msg} ({time.perf_counter() - t_start:.0f} s)",
                                                         file=sys.stderr, flush=True))
     if "lift" in chosen and args.d_steps:

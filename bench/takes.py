@@ -226,9 +226,11 @@ def skeleton_of(takes: dict[str, np.ndarray], name: str) -> np.ndarray:
     return performer_lengths(other, np.ones(other.shape[:2], bool))
 
 
-def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner | None = None):
+def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner | None = None,
+              only: list[str] | None = None):
     """Per body and 2D condition: per-frame S=1, per-frame mean of S smoothed afterwards (the baseline a
-    careful user can build today), and gfpose's take-level lift (tasks.lift_take). Yields table rows."""
+    careful user can build today), and gfpose's take-level lift (tasks.lift_take). Yields table rows.
+    only: run just the methods whose names hold one of these words (and per-frame S=1, the ratio's base)."""
     def mean_smoothed(kp: Take) -> np.ndarray:
         smooth = temporal.smooth_take(tasks.lift(runner, kp, hypotheses=LIFT_S).positions.mean(1).astype(np.float64)).positions
         return smooth - smooth[:, :1]
@@ -240,8 +242,12 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner
                "gfpose (take), performer's skeleton given (lift --skeleton)": lambda kp, lengths: tasks.lift_take(
                    runner, kp, lengths=lengths).positions[:, 0]}
     if bones is not None:  # the lifter that reads the lengths (lift --skeleton frame by frame), on takes for comparison
-        methods["gfpose (take), skeleton given, length-conditioned lifter (not refined; not used on takes)"] = (
-            lambda kp, lengths: tasks.lift_take(bones, kp, lengths=lengths).positions[:, 0])
+        refined = tasks.take_refiner(bones)
+        name = ("gfpose (take), skeleton given, length-conditioned lifter and its refiner "
+                f"({refined.path.name})" if refined else "gfpose (take), skeleton given, length-conditioned lifter (not refined)")
+        methods[name] = lambda kp, lengths: tasks.lift_take(bones, kp, lengths=lengths).positions[:, 0]
+    if only:
+        methods = {k: v for k, v in methods.items() if k == "per frame, S=1" or any(w in k for w in only)}
     for cond in ("exact 2D", f"{NOISE_PX:g} px noise", "detector-like"):
         for body, takes in bodies.items():
             agg: dict[str, list[dict]] = {}
@@ -304,6 +310,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", choices=("denoise", "gaps", "lift"), help="run one section")
+    ap.add_argument("--lift-methods", default=None,
+                    help="lifting section: only the methods whose names hold one of these comma-separated words "
+                         "(e.g. skeleton), beside per-frame S=1")
     args = ap.parse_args()
     t_start = time.perf_counter()
     if args.only in (None, "lift"):
@@ -321,7 +330,8 @@ def main() -> None:
             "random joints missing for 0.1-1 s (8 % of samples), 3 % of frames at confidence 0.3 and 20 px off, "
             "1 % of frames with the arms' left and right swapped. Means over takes and cameras.\n\n| "
             + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
-        for line in lift_rows(bodies, lifter, args.seed, bones):
+        only = [w for w in (args.lift_methods or "").split(",") if w]
+        for line in lift_rows(bodies, lifter, args.seed, bones, only or None):
             print(line, flush=True)
         print("\n" + long_take_timing(bodies, lifter), flush=True)
         if args.only == "lift":

@@ -49,3 +49,26 @@ def test_unknown_protocol_and_missing_data_are_one_line_errors(capsys) -> None:
     assert code == 2 and "teleport" in err and "Traceback" not in err
     code, _, err = run(["evaluate", "--protocol", "lift"], capsys)
     assert code == 2 and "--data" in err
+
+
+def test_a_stopped_run_resumes_from_its_kept_rows(tmp_path) -> None:
+    """bench/accuracy.py's long runs keep each (protocol, set) of rows (protocols.RowStore): a second run
+    with the same key measures nothing again and gives the same rows; another key reads none of them."""
+    from gfpose_cli.tasks import SamplerOptions
+
+    poses = io.read(FIXTURES / "cmu_12_01_walk.bvh").positions[::20].astype(np.float64)
+    sets = {"walk": poses[:8], "walk2": poses[8:16]}
+    runners = protocols.runners_for(["lift", "lift-missing"], None, SamplerOptions(steps=4, seed=0))
+    said: list[str] = []
+    first = protocols.measure(["lift", "lift-missing"], sets, runners, 3, 0, progress=said.append,
+                              done=protocols.RowStore(tmp_path, "key 1"))
+    assert not any("kept" in m for m in said)
+    said.clear()
+    again = protocols.measure(["lift", "lift-missing"], sets, runners, 3, 0, progress=said.append,
+                              done=protocols.RowStore(tmp_path, "key 1"))
+    assert len(said) == 4 and all("kept from an earlier run" in m for m in said)
+    assert [(r.name, r.value, r.target, r.meets) for r in again] == [(r.name, r.value, r.target, r.meets) for r in first]
+    said.clear()
+    protocols.measure(["lift"], {"walk": sets["walk"]}, runners, 3, 0, progress=said.append,
+                      done=protocols.RowStore(tmp_path, "key 2"))
+    assert said == ["lift on walk (8 poses)"]

@@ -7,8 +7,11 @@ the seed, so two runs on the same poses print the same table.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,6 +21,7 @@ from gfpose_cli.core.errors import ParameterError
 from gfpose_cli.model.problem import view_from_cameras
 from gfpose_cli.core.skeleton import N_JOINTS, PARTS, ROOT
 from gfpose_cli.core.take import Take
+from gfpose_cli.util.atomic import atomic_path
 
 PROTOCOLS = ("lift", "lift-noisy", "lift-missing", "complete", "denoise", "generate")
 #: the paper's detected-2D setting stood in for by Gaussian pixel noise on a 1000 px image
@@ -230,8 +234,13 @@ def parse(text: str) -> list[str]:
 
 
 def measure(protocols: list[str], sets: dict[str, np.ndarray], runners: Runners, hypotheses: int = 200,
-            seed: int = 0, n_generate: int = 2000, progress: Callable[[str], None] | None = None) -> list[Row]:
-    """Rows of the chosen protocols for each named pose set ({'cmu': poses, ...}; root-relative, metres)."""
+            seed: int = 0, n_generate: int = 2000, progress: Callable[[str], None] | None = None,
+            done: RowStore | None = None) -> list[Row]:
+    """Rows of the chosen protocols for each named pose set ({'cmu': poses, ...}; root-relative, metres).
+
+    done: rows already measured, by (protocol, set name): a long run keeps each protocol's rows for each
+    set there as it finishes them, and a run stopped half-way resumes from the next (RowStore; the store
+    must belong to the same weights, sets and settings)."""
     parse(",".join(protocols))
     rows: list[Row] = []
     for tag, poses in sets.items():
@@ -240,6 +249,13 @@ def measure(protocols: list[str], sets: dict[str, np.ndarray], runners: Runners,
         full_min = None
         for p in protocols:
             if p == "generate":
+                continue
+            kept = done.get(p, tag) if done is not None else None
+            if kept is not None:
+                rows += kept
+                full_min = kept[2].value if p == "lift" else full_min
+                if progress:
+                    progress(f"{p} on {tag}: kept from an earlier run")
                 continue
             if progress:
                 progress(f"{p} on {tag} ({len(poses)} poses)")
@@ -255,12 +271,38 @@ def measure(protocols: list[str], sets: dict[str, np.ndarray], runners: Runners,
             else:
                 got = denoise_rows(runners, poses, tag, hypotheses, seed)
             rows += got
+            if done is not None:
+                done.put(p, tag, got)
     if "generate" in protocols:
         if progress:
             progress(f"generate {n_generate} poses")
         rows += generate_rows(runners, np.concatenate([np.asarray(v, np.float64) for v in sets.values()]),
                               "+".join(sets), n_generate, seed)
     return rows
+
+
+class RowStore:
+    """Finished rows of a long measure() run, one JSON file per (protocol, set) in a folder outside the
+    repository, under a key naming what they were measured with (weights, sets, settings): rows of
+    another key are never read back."""
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder = Path(folder) / hashlib.sha256(key.encode()).hexdigest()[:16]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "key.txt").write_text(key)
+
+    def _file(self, protocol: str, tag: str) -> Path:
+        return self.folder / f"{protocol}--{tag}.json"
+
+    def get(self, protocol: str, tag: str) -> list[Row] | None:
+        path = self._file(protocol, tag)
+        if not path.exists():
+            return None
+        return [Row(**r) for r in json.loads(path.read_text())]
+
+    def put(self, protocol: str, tag: str, rows: list[Row]) -> None:
+        with atomic_path(self._file(protocol, tag)) as tmp:
+            tmp.write_text(json.dumps([asdict(r) for r in rows]))
 
 
 def runners_for(protocols: list[str], weights_dir, opts) -> Runners:

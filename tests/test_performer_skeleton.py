@@ -106,7 +106,7 @@ def test_frame_by_frame_with_a_skeleton_the_length_conditioned_lifter_reads_it(w
     """lift --skeleton of unrelated frames (or --per-frame) runs weights/lift-bones.pt (tasks.lift_runner),
     which takes the performer's bone lengths as an input: on Meredith, a body no model saw, it lifts
     closer than the shipped lifter sized afterwards (bench/results/lift-lengths.md: every test body).
-    Takes keep the shipped lifter and its refiner (closer there on three of five bodies)."""
+    Takes use it too, followed by its own refiner (the next tests)."""
     take, kp, truth = walk
     lengths = tasks.performer_skeleton(take)
     bones = tasks.lift_runner(None, tasks.SamplerOptions(seed=0), lengths)
@@ -120,9 +120,9 @@ def test_frame_by_frame_with_a_skeleton_the_length_conditioned_lifter_reads_it(w
     assert p2_read < p2_after
 
 
-def test_the_cli_lifts_frames_with_the_length_conditioned_lifter_and_takes_with_the_refined_one(walk, tmp_path) -> None:
-    """`gfpose lift --skeleton`: --per-frame goes through lift-bones.pt, a take through lift.pt and its
-    refiner (the same numbers as the task functions give)."""
+def test_the_cli_lifts_frames_and_takes_with_the_length_conditioned_lifter_and_its_refiner(walk, tmp_path) -> None:
+    """`gfpose lift --skeleton`: --per-frame and a take both go through lift-bones.pt, the take then
+    through its own refiner, refine-bones.pt (the same numbers as the task functions give)."""
     from gfpose_cli.cli.app import main
 
     take, kp, _ = walk
@@ -134,12 +134,25 @@ def test_the_cli_lifts_frames_with_the_length_conditioned_lifter_and_takes_with_
         except SystemExit as exc:
             assert exc.code in (0, None)
     short = io.read(tmp_path / "kp.npz")  # what the CLI read
-    opts = tasks.SamplerOptions(seed=0)
-    frames = tasks.lift(tasks.lift_runner(None, opts, lengths), short, lengths=lengths).positions[:, 0]
-    along = tasks.lift_take(tasks.Runner.for_task("lift", None, opts), short, lengths=lengths)
+    bones = tasks.lift_runner(None, tasks.SamplerOptions(seed=0), lengths)
+    assert tasks.take_refiner(bones).path.name == "refine-bones.pt"
+    frames = tasks.lift(bones, short, lengths=lengths).positions[:, 0]
+    along = tasks.lift_take(bones, short, lengths=lengths)
     assert along.report.refined
     by_frames, by_take = io.read(tmp_path / "frames.npz").positions, io.read(tmp_path / "take.npz").positions
     assert by_frames.shape == by_take.shape == (40, 1, 17, 3)
     assert np.allclose(by_frames[:, 0], frames, atol=1e-5)
     assert np.allclose(by_take[:, 0], along.positions[:, 0], atol=1e-5)
-    assert np.abs(by_frames - by_take).max() > 0.01  # two different lifters
+    assert np.abs(by_frames - by_take).max() > 0.01  # per frame vs along the take, refined
+
+
+def test_a_take_lifted_with_the_skeleton_is_closer_with_the_length_conditioned_lifter(walk, runner) -> None:
+    """On Meredith's walk (a body no model saw) the take lift of lift-bones.pt and its refiner is closer
+    than lift.pt's with its refiner, both sized to her skeleton: 58.8 vs 71.5 mm here."""
+    take, kp, truth = walk
+    lengths = tasks.performer_skeleton(take)
+    bones = tasks.lift_runner(None, tasks.SamplerOptions(seed=0), lengths)
+    ours = tasks.lift_take(bones, kp, lengths=lengths).positions[:, 0]
+    plain = tasks.lift_take(runner, kp, lengths=lengths).positions[:, 0]
+    p1_ours, p1_plain = metrics.mpjpe(ours, truth) * 1000, metrics.mpjpe(plain, truth) * 1000
+    assert p1_ours < 0.97 * p1_plain, (p1_ours, p1_plain)

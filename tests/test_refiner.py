@@ -93,6 +93,11 @@ def test_a_refiner_is_applied_only_after_the_lifter_it_was_trained_on(trained: P
     with pytest.raises(InputError, match="another lifter"):
         tasks.take_refiner(runner2, trained / "ref.pt")
     assert tasks.take_refiner(runner2) is None  # the shipped refiner is left out for another lifter
+    # each shipped lifter finds the shipped refiner trained on its own take lifts
+    assert tasks.take_refiner(runner).path.name == "refine.pt"
+    bones = tasks.Runner.for_task("lift", tasks.shipped_weights("lift-bones"), tasks.SamplerOptions(seed=0))
+    assert tasks.take_refiner(bones).path.name == "refine-bones.pt"
+    assert tasks.take_refiner(bones).lifter_digest == file_digest(tasks.shipped_weights("lift-bones"))
 
 
 def test_a_refiner_checkpoint_is_not_taken_for_a_score_model(tmp_path: Path) -> None:

@@ -52,8 +52,8 @@ def lift(
 
     How big the performer is cannot be told from 2D: the lifter draws a body of its training
     data's size. --skeleton gives the performer's own (any 3D take of them), and the result is
-    scaled to it with their bone lengths held; frames lifted one at a time are lifted by a second
-    lifter that reads those lengths (weights/lift-bones.pt).
+    scaled to it with their bone lengths held; the lifting is then done by a second lifter that reads
+    those lengths (weights/lift-bones.pt, followed on takes by its own refiner, refine-bones.pt).
 
     Example: [bold]gfpose lift openpose_json_dir/ -o lifted.bvh --skeleton actor_rom.bvh[/]
     """
@@ -64,10 +64,8 @@ def lift(
         raise InputError("--hypotheses must be at least 1")
     lengths = performer_lengths(skeleton, skeleton_map, units)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
-    runner = tasks.Runner.for_task("lift", weights, opts)
-    # frame by frame with a skeleton: the lifter that reads it (a take keeps lift.pt and its refiner: closer
-    # on the training body and two of four unseen ones, bench/results/takes.md)
-    frames_runner = runner if lengths is None else tasks.lift_runner(weights, opts, lengths)
+    # with a skeleton, the lifter that reads the performer's bone lengths (and, on takes, its own refiner)
+    runner = tasks.lift_runner(weights, opts, lengths)
 
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
@@ -79,7 +77,7 @@ def lift(
                 result = tasks.lift_take(runner, kp, hypotheses=hypotheses, max_gap_s=max_gap, lengths=lengths,
                                          refine=refine, progress=update)
             else:
-                result = tasks.lift(frames_runner, kp, hypotheses=hypotheses, progress=update, shard=get_shard(shard),
+                result = tasks.lift(runner, kp, hypotheses=hypotheses, progress=update, shard=get_shard(shard),
                                     lengths=lengths)
         note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
         empty = int((~result.mask.any(1)).sum())
@@ -157,10 +155,9 @@ def complete(
 
     def one(src: Path, take):
         task = "lift" if take.dim == 2 else "complete3d"
-        if task not in runners:
-            runners[task] = tasks.Runner.for_task(task, weights, opts)
-        if task == "lift" and "frames" not in runners:  # frame by frame with a skeleton: the lifter that reads it
-            runners["frames"] = runners[task] if lengths is None else tasks.lift_runner(weights, opts, lengths)
+        if task not in runners:  # with a skeleton, the lifter that reads the performer's bone lengths
+            runners[task] = (tasks.lift_runner(weights, opts, lengths) if task == "lift"
+                             else tasks.Runner.for_task(task, weights, opts))
         missing = int((~take.mask).sum())
         with progress_bar(f"completing {src.name}", take.n_frames * hypotheses) as update:
             if take.dim == 2 and not per_frame and shard is None and tasks.looks_like_2d_sequence(take):
@@ -169,7 +166,7 @@ def complete(
                                          progress=update)
                 result = result if hypotheses > 1 else tasks.aggregate(result, "mean")
             elif take.dim == 2:
-                result = tasks.lift(runners["frames"], take, hypotheses=hypotheses, progress=update, shard=get_shard(shard),
+                result = tasks.lift(runners[task], take, hypotheses=hypotheses, progress=update, shard=get_shard(shard),
                                     lengths=lengths)
                 result = result if hypotheses > 1 or shard else tasks.aggregate(result, "mean")
             elif lengths is not None:

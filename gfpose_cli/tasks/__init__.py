@@ -56,10 +56,10 @@ def shipped_weights(task: str) -> Path:
 
 
 def lift_runner(weights: Path | None, opts: "SamplerOptions", lengths: np.ndarray | None = None) -> "Runner":
-    """The lifter of frame-by-frame `lift` and 2D `complete`: weights, else the shipped one. With the
-    performer's bone lengths known (--skeleton) and no weights given, the shipped length-conditioned
-    lifter (weights/lift-bones.pt: it reads them, MODEL_CARD.md), where it is installed. Takes keep
-    the shipped lifter and its take refiner, which are closer there (bench/results/takes.md)."""
+    """The lifter of `lift` and 2D `complete`: weights, else the shipped one. With the performer's bone
+    lengths known (--skeleton) and no weights given, the shipped length-conditioned lifter
+    (weights/lift-bones.pt: it reads them, MODEL_CARD.md), where it is installed, frame by frame and on
+    takes, where its own take refiner (weights/refine-bones.pt, take_refiner) follows it."""
     if weights is None and lengths is not None:
         try:
             weights = shipped_weights("lift-bones")

@@ -227,10 +227,11 @@ def skeleton_of(takes: dict[str, np.ndarray], name: str) -> np.ndarray:
 
 
 def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner | None = None,
-              only: list[str] | None = None):
+              only: list[str] | None = None, conditions: list[str] | None = None):
     """Per body and 2D condition: per-frame S=1, per-frame mean of S smoothed afterwards (the baseline a
     careful user can build today), and gfpose's take-level lift (tasks.lift_take). Yields table rows.
-    only: run just the methods whose names hold one of these words (and per-frame S=1, the ratio's base)."""
+    only: run just the methods whose names hold one of these words (and per-frame S=1, the ratio's base);
+    conditions: just the 2D conditions whose names start with one of these (exact, 5 px, detector)."""
     def mean_smoothed(kp: Take) -> np.ndarray:
         smooth = temporal.smooth_take(tasks.lift(runner, kp, hypotheses=LIFT_S).positions.mean(1).astype(np.float64)).positions
         return smooth - smooth[:, :1]
@@ -249,6 +250,8 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner
     if only:
         methods = {k: v for k, v in methods.items() if k == "per frame, S=1" or any(w in k for w in only)}
     for cond in ("exact 2D", f"{NOISE_PX:g} px noise", "detector-like"):
+        if conditions and not any(cond.startswith(c) for c in conditions):
+            continue
         for body, takes in bodies.items():
             agg: dict[str, list[dict]] = {}
             secs: dict[str, float] = {}
@@ -313,6 +316,8 @@ def main() -> None:
     ap.add_argument("--lift-methods", default=None,
                     help="lifting section: only the methods whose names hold one of these comma-separated words "
                          "(e.g. skeleton), beside per-frame S=1")
+    ap.add_argument("--lift-conditions", default=None,
+                    help="lifting section: only these 2D conditions (comma-separated: exact, 5 px, detector)")
     args = ap.parse_args()
     t_start = time.perf_counter()
     if args.only in (None, "lift"):
@@ -331,7 +336,8 @@ def main() -> None:
             "1 % of frames with the arms' left and right swapped. Means over takes and cameras.\n\n| "
             + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
         only = [w for w in (args.lift_methods or "").split(",") if w]
-        for line in lift_rows(bodies, lifter, args.seed, bones, only or None):
+        conditions = [w for w in (args.lift_conditions or "").split(",") if w]
+        for line in lift_rows(bodies, lifter, args.seed, bones, only or None, conditions or None):
             print(line, flush=True)
         print("\n" + long_take_timing(bodies, lifter), flush=True)
         if args.only == "lift":

@@ -248,7 +248,8 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner
                 f"({refined.path.name})" if refined else "gfpose (take), skeleton given, length-conditioned lifter (not refined)")
         methods[name] = lambda kp, lengths: tasks.lift_take(bones, kp, lengths=lengths).positions[:, 0]
     if only:
-        methods = {k: v for k, v in methods.items() if k == "per frame, S=1" or any(w in k for w in only)}
+        methods = {k: v for k, v in methods.items() if k == "per frame, S=1"
+                   or any(k == w[1:] if w.startswith("=") else w in k for w in only)}
     for cond in ("exact 2D", f"{NOISE_PX:g} px noise", "detector-like"):
         if conditions and not any(cond.startswith(c) for c in conditions):
             continue
@@ -315,7 +316,7 @@ def main() -> None:
     ap.add_argument("--only", choices=("denoise", "gaps", "lift"), help="run one section")
     ap.add_argument("--lift-methods", default=None,
                     help="lifting section: only the methods whose names hold one of these comma-separated words "
-                         "(e.g. skeleton), beside per-frame S=1")
+                         "(e.g. skeleton; '=NAME' for one name exactly), beside per-frame S=1")
     ap.add_argument("--lift-conditions", default=None,
                     help="lifting section: only these 2D conditions (comma-separated: exact, 5 px, detector)")
     args = ap.parse_args()

@@ -612,6 +612,29 @@ def looks_like_2d_sequence(keypoints: Take) -> bool:
     return not (near >= UNRELATED_RATIO_2D * far and far > UNRELATED_SPREAD_2D)
 
 
+#: where the keypoints a frame is lifted from change (a keypoint's long gap starts or ends) every lifted
+#: joint steps; the frames within EDGE_S of such a change count down to EDGE_TRUST in lift_take's 3D
+#: smoothing, so the smoother carries the path across the step from the frames around it
+EDGE_S, EDGE_TRUST = 0.1, 0.1
+
+
+def _edge_trust(mask: np.ndarray, usable: np.ndarray, k: int) -> np.ndarray:
+    """(F,) smoothing weight factor: EDGE_TRUST at the two frames of a change of the lifted keypoint set,
+    rising linearly to 1 at k frames from it (EDGE_S)."""
+    F = len(mask)
+    out = np.ones(F)
+    if k < 1 or F < 2:
+        return out
+    change = np.flatnonzero((mask[1:] != mask[:-1]).any(1) & usable[1:] & usable[:-1])
+    if not len(change):
+        return out
+    ends = np.unique(np.concatenate([change, change + 1]))  # the frames either side of each change
+    f = np.arange(F)
+    i = np.clip(np.searchsorted(ends, f), 1, len(ends) - 1) if len(ends) > 1 else np.zeros(F, int)
+    d = np.abs(f - ends[i]) if len(ends) == 1 else np.minimum(np.abs(f - ends[i - 1]), np.abs(f - ends[i]))
+    return EDGE_TRUST + (1.0 - EDGE_TRUST) * np.clip(d / k, 0.0, 1.0)
+
+
 #: weight, in the 3D smoothing of lift_take, of a joint the 2D did not have in that frame (filled by the lifter)
 UNSEEN_JOINT_WEIGHT = 0.05
 
@@ -649,7 +672,7 @@ def refiner_inputs(keypoints: Take) -> tuple[np.ndarray, np.ndarray]:
 
 def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bones: bool = True,
               max_gap_s: float = MAX_GAP_S, lengths: np.ndarray | None = None, refine: bool = True,
-              progress: ProgressFn | None = None) -> Take:
+              edge_s: float = EDGE_S, progress: ProgressFn | None = None) -> Take:
     """Lift a 2D take (one performer over time, e.g. a video's detections) to a smooth 3D take:
     (F, S, 17, 3), root-relative in the camera frame, like lift.
 
@@ -662,7 +685,10 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
        hypothesis that start is the prior's centre (zero noise): the sampler's point estimate,
        closer than a random draw (bench/results/takes.md); with S, hypothesis k starts from draw k
        (at the task's temperature) in every frame, giving S smooth takes.
-    3. Each take is Whittaker-smoothed along time (temporal.smooth_take), and with hold_bones the
+    3. Each take is Whittaker-smoothed along time (temporal.smooth_take; where the set of keypoints a
+       frame is lifted from changes, a keypoint's long gap starting or ending, every lifted joint
+       steps, so the frames within edge_s of it count less there and the smoother carries the path
+       across), and with hold_bones the
        performer's bone lengths, the medians over the take, are held in every frame. With lengths
        (16,; performer_skeleton of a 3D take of the same performer) the take is first scaled to
        the performer's size, which 2D alone cannot tell, and those lengths are held instead.
@@ -704,6 +730,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     # a joint the detector did not see in a frame is the lifter's guess from the rest of the body:
     # it counts a twentieth of a seen one, so the smoother carries the seen frames' path through it
     trust = np.where(cleaned.mask, 1.0, UNSEEN_JOINT_WEIGHT) * usable[:, None]
+    trust *= _edge_trust(cleaned.mask, usable, int(round(edge_s * keypoints.fps)))[:, None]
     refiner = take_refiner(runner) if refine else None
     stride = refiner.stride(keypoints.fps) if refiner is not None else None
     refiner = refiner if stride is not None else None  # a take at a rate its windows do not fit: as lifted

@@ -240,12 +240,13 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner
                f"per frame, mean of S={LIFT_S}, Whittaker-smoothed": lambda kp, _: mean_smoothed(kp),
                "gfpose (take), --no-refine": lambda kp, _: tasks.lift_take(runner, kp, refine=False).positions[:, 0],
                "gfpose (take)": lambda kp, _: tasks.lift_take(runner, kp).positions[:, 0],
-               "gfpose (take), performer's skeleton given (lift --skeleton)": lambda kp, lengths: tasks.lift_take(
-                   runner, kp, lengths=lengths).positions[:, 0]}
+               "gfpose (take), lift.pt sized to the performer's skeleton (lift --skeleton until refine-bones.pt)":
+                   lambda kp, lengths: tasks.lift_take(runner, kp, lengths=lengths).positions[:, 0]}
     if bones is not None:  # the lifter that reads the lengths (lift --skeleton frame by frame), on takes for comparison
         refined = tasks.take_refiner(bones)
         name = ("gfpose (take), skeleton given, length-conditioned lifter and its refiner "
-                f"({refined.path.name})" if refined else "gfpose (take), skeleton given, length-conditioned lifter (not refined)")
+                f"({refined.path.name}; lift --skeleton)" if refined
+                else "gfpose (take), skeleton given, length-conditioned lifter (not refined)")
         methods[name] = lambda kp, lengths: tasks.lift_take(bones, kp, lengths=lengths).positions[:, 0]
     if only:
         methods = {k: v for k, v in methods.items() if k == "per frame, S=1"

@@ -142,7 +142,8 @@ def test_sigterm_during_generate_says_how_to_resume(tmp_path: Path, tiny_weights
 
 
 def test_resume_state_of_another_job_is_not_mixed_in(tmp_path: Path, tiny_weights: Path) -> None:
-    common = ["generate", "--n", "5000", "--weights", str(tiny_weights), "--steps", "2", "--batch-size", "1000", "-q"]
+    # 50 chunks: long enough that the first chunk file is seen before the job ends and removes them
+    common = ["generate", "--n", "50000", "--weights", str(tiny_weights), "--steps", "2", "--batch-size", "1000", "-q"]
     state = tmp_path / ".g.npz.gfpose-resume"
     job = popen([*common, "--seed", "1", "-o", str(tmp_path / "g.npz")])
     wait_for(lambda: len(list(state.glob("chunk_*.npy"))) >= 1, job)

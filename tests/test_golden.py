@@ -2,8 +2,11 @@
 with the outputs recorded in tests/data/golden.npz.
 
 This guards refactors (issue 22: "behaviour does not change"): the numbers of every output must
-stay as recorded. Float outputs are compared to 1e-5 (relative) so a different BLAS build does not
-trip it; text and integer outputs exactly. After an intended change of behaviour, record anew with
+stay as recorded. Float outputs are compared to 1e-5 (relative) plus 3e-4 of the array's largest
+value: a CPU with other vector kernels (an AMD EPYC against the Intel the file was recorded on) moves
+fp32 samples by up to 4e-5 of it after the sampler's steps, while a change of behaviour moves them by
+millimetres. Text and integer outputs compare exactly; the numbers written into a text header (a BVH's
+OFFSETs) as floats. After an intended change of behaviour, record anew with
 
     GFPOSE_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -29,6 +33,9 @@ C3D = VENDORS / "pycgm__RoboStatic.c3d"
 BVH = VENDORS / "bvhpy__test_mocapbank.bvh"
 BIND_BVH = VENDORS / "dme__blender_rendering_example.bvh"
 FAST = ["--steps", "4", "--seed", "3", "-q"]
+NUMBER = r"-?\d+\.?\d*(?:[eE][-+]?\d+)?"
+#: float outputs may move by this share of their largest value from one CPU's kernels to another's
+ACROSS_CPUS = 3e-4
 
 
 def run(argv: list[str], capsys) -> str:
@@ -55,7 +62,9 @@ def capture(path: Path) -> dict[str, np.ndarray]:
         from gfpose_cli.io import bvh as bvh_io
 
         skel = bvh_io.read_skeleton(path)
-        return {"header": _text(skel.header), "motion": skel.motion, "frame_time": np.array([skel.frame_time])}
+        numbers = re.findall(NUMBER, skel.header)
+        return {"header": _text(re.sub(NUMBER, "#", skel.header)), "header_numbers": np.array(numbers, float),
+                "motion": skel.motion, "frame_time": np.array([skel.frame_time])}
     if suffix == ".c3d":
         from gfpose_cli.io.c3d import load
 
@@ -101,6 +110,12 @@ def keypoints_csv(src_npz: Path, dst: Path) -> Path:
     uv = 1000.0 * cam[..., :2] / cam[..., 2:] + 500.0
     io.write(Take(positions=uv.astype(np.float32), fps=take.fps / 10), dst)
     return dst
+
+
+def close(a: np.ndarray, b: np.ndarray) -> bool:
+    """a is the recorded b, but for the rounding another CPU's kernels give (ACROSS_CPUS)."""
+    scale = float(np.nanmax(np.abs(b))) if np.isfinite(b).any() else 0.0
+    return bool(np.allclose(a, b, rtol=1e-5, atol=max(1e-6, ACROSS_CPUS * scale), equal_nan=True))
 
 
 def outputs(tmp: Path, capsys) -> dict[str, np.ndarray]:
@@ -197,7 +212,7 @@ def test_every_subcommand_gives_the_recorded_outputs(tmp_path: Path, capsys, mon
         a, b = got[key], want[key]
         if a.shape != b.shape:
             differ.append(f"{key} (shape {a.shape} vs {b.shape})")
-        elif a.dtype.kind == "f" and not np.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True):
+        elif a.dtype.kind == "f" and not close(a, b):
             differ.append(f"{key} (largest change {np.nanmax(np.abs(a - b)):.3g})")
         elif a.dtype.kind != "f" and not np.array_equal(a, b):
             differ.append(key)

@@ -35,6 +35,7 @@ from gfpose_cli.util.provenance import file_digest  # noqa: E402
 from gfpose_cli.kinematics.cameras import still_camera_view  # noqa: E402
 from gfpose_cli.kinematics.bones import performer_lengths  # noqa: E402
 from gfpose_cli.training.augment import NOISE_PX, detector_like  # noqa: E402
+from stature import EYE_SHARE, upright_heads  # noqa: E402  (bench/, beside this script)
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 CMU_TAKES = ("02_01", "02_05", "09_01", "09_12", "12_02")
@@ -226,6 +227,15 @@ def skeleton_of(takes: dict[str, np.ndarray], name: str) -> np.ndarray:
     return performer_lengths(other, np.ones(other.shape[:2], bool))
 
 
+def height_of(takes: dict[str, np.ndarray]) -> float:
+    """The performer's standing height (metres) as a tape measure gives it, for lift --height: read off
+    the body's takes as bench/stature.py does (its Head joint, at eye level, in the frames where it stands
+    upright; 90th percentile over EYE_SHARE). Not the chain formula --height converts it with, so the
+    rows measure that formula's error for this body too. NaN where no frame stands upright."""
+    heads = np.concatenate([upright_heads(pos) for pos in takes.values()])
+    return float(np.percentile(heads, 90)) / EYE_SHARE if len(heads) else float("nan")
+
+
 def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner | None = None,
               only: list[str] | None = None, conditions: list[str] | None = None):
     """Per body and 2D condition: per-frame S=1, per-frame mean of S smoothed afterwards (the baseline a
@@ -241,7 +251,9 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner
                "gfpose (take), --no-refine": lambda kp, _: tasks.lift_take(runner, kp, refine=False).positions[:, 0],
                "gfpose (take)": lambda kp, _: tasks.lift_take(runner, kp).positions[:, 0],
                "gfpose (take), lift.pt sized to the performer's skeleton (lift --skeleton until refine-bones.pt)":
-                   lambda kp, lengths: tasks.lift_take(runner, kp, lengths=lengths).positions[:, 0]}
+                   lambda kp, lengths: tasks.lift_take(runner, kp, lengths=lengths).positions[:, 0],
+               "gfpose (take), performer's height given (lift --height)":
+                   lambda kp, _: tasks.lift_take(runner, kp, height=height).positions[:, 0]}
     if bones is not None:  # the lifter that reads the lengths (lift --skeleton frame by frame), on takes for comparison
         refined = tasks.take_refiner(bones)
         name = ("gfpose (take), skeleton given, length-conditioned lifter and its refiner "
@@ -255,6 +267,7 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner
         if conditions and not any(cond.startswith(c) for c in conditions):
             continue
         for body, takes in bodies.items():
+            height = height_of(takes)
             agg: dict[str, list[dict]] = {}
             secs: dict[str, float] = {}
             frames = 0

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from gfpose_cli import io, tasks
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.core.take import Take
 from gfpose_cli.evaluation import metrics
-from gfpose_cli.kinematics.bones import TRUNK_BONES, fit_to_performer, performer_lengths
+from gfpose_cli.kinematics.bones import (STATURE_PER_CHAIN, TRUNK_BONES, fit_to_performer,
+                                        performer_lengths, standing_height)
 from gfpose_cli.kinematics.cameras import still_camera_view
 
 WALK = Path(__file__).parent / "data" / "vendors" / "pymo__AV_8Walk_Meredith_HVHA_Rep1.bvh"
@@ -156,3 +157,69 @@ def test_a_take_lifted_with_the_skeleton_is_closer_with_the_length_conditioned_l
     plain = tasks.lift_take(runner, kp, lengths=lengths).positions[:, 0]
     p1_ours, p1_plain = metrics.mpjpe(ours, truth) * 1000, metrics.mpjpe(plain, truth) * 1000
     assert p1_ours < 0.97 * p1_plain, (p1_ours, p1_plain)
+
+
+def tape_height(take: Take) -> float:
+    """Meredith's standing height as a tape measure would give it: her Head joint (at eye level, 0.936 of
+    stature) in the frames where she stands upright, read off the take (Z up, floor at 0). Not the chain
+    formula lift --height converts a height with."""
+    pos = take.positions.astype(np.float64)
+    trunk = pos[:, 10] - pos[:, 0]
+    upright = trunk[:, 2] / np.linalg.norm(trunk, axis=-1) > np.cos(np.radians(10.0))
+    return float(np.percentile(pos[upright, 10, 2], 90)) / 0.936
+
+
+def test_the_performers_height_sizes_the_lifted_take(walk, runner) -> None:
+    """lift --height: without a 3D take of the performer, her standing height alone brings the lifted take
+    to her size (one factor; the proportions stay the lifter's): closer than the lifter's guess, and
+    within a few per cent of the best single factor, which only the truth can tell."""
+    take, kp, truth = walk
+    height = tape_height(take)
+    assert 1.55 < height < 1.8, height
+    plain = tasks.lift_take(runner, kp).positions[:, 0]
+    sized = tasks.lift_take(runner, kp, height=height)
+    ours = sized.positions[:, 0]
+    best = float((plain * truth).sum() / (plain * plain).sum())  # the one factor nearest the truth
+    assert abs(sized.report.performer_scale - best) < 0.05 * best, (sized.report.performer_scale, best)
+    p1_plain, p1_ours = metrics.mpjpe(plain, truth) * 1000, metrics.mpjpe(ours, truth) * 1000
+    assert p1_ours < 0.95 * p1_plain, (p1_ours, p1_plain)  # 73.0 vs 79.4 mm here
+    held = performer_lengths(ours, np.ones(ours.shape[:2], bool))
+    assert standing_height(held) == pytest.approx(height, rel=1e-6)
+    assert np.allclose(ours, plain * sized.report.performer_scale, atol=1e-4)  # one factor about the root (4 digits)
+    frames = tasks.lift(runner, kp, height=height)  # unrelated images of her: one factor for all
+    assert metrics.mpjpe(frames.positions[:, 0], truth) < 0.95 * metrics.mpjpe(tasks.lift(runner, kp).positions[:, 0], truth)
+    with pytest.raises(ParameterError, match="not both"):
+        tasks.lift_take(runner, kp, height=height, lengths=tasks.performer_skeleton(take))
+    with pytest.raises(InputError, match="170 m is .* times the body the 2D was lifted to.*metres"):
+        tasks.lift(runner, kp, height=170.0)  # centimetres given as metres
+
+
+def test_standing_height_follows_the_chain_and_needs_it() -> None:
+    lengths = np.full(16, 0.1)
+    h = standing_height(lengths)
+    assert h == pytest.approx(STATURE_PER_CHAIN * 0.6)  # 4 trunk bones and 2 leg bones
+    one_side = lengths.copy()
+    one_side[[1, 2]] = np.nan  # the right leg unknown: the left stands in
+    assert standing_height(one_side) == pytest.approx(h)
+    no_neck = lengths.copy()
+    no_neck[8] = np.nan
+    assert np.isnan(standing_height(no_neck))
+
+
+def test_cli_lift_and_complete_take_a_height(walk, tmp_path, capsys) -> None:
+    from .test_cli import run
+
+    take, kp, truth = walk
+    src = tmp_path / "kp.npz"
+    io.write(Take(positions=kp.positions[:60], fps=30.0), src)
+    code, out, err = run(["lift", str(src), "-o", str(tmp_path / "a.npz"), "--height", "1.65"], capsys)
+    assert code == 0 and "to the performer's height (1.65 m)" in out + err, out + err
+    lifted = io.read(tmp_path / "a.npz").positions[:, 0]
+    assert standing_height(performer_lengths(lifted, np.ones(lifted.shape[:2], bool))) == pytest.approx(1.65, rel=1e-4)
+    code, out, err = run(["complete", str(src), "-o", str(tmp_path / "c.npz"), "--height", "1.65"], capsys)
+    assert code == 0 and "to the performer's height" in out + err, out + err
+    for bad, says in ((["--height", "165"], "165"), (["--height", "1.65", "--skeleton", str(WALK)], "not both")):
+        code, out, err = run(["lift", str(src), "-o", str(tmp_path / "b.npz"), *bad], capsys)
+        assert code != 0 and says in out + err and not (tmp_path / "b.npz").exists(), out + err
+    code, out, err = run(["complete", str(WALK), "-o", str(tmp_path / "d.npz"), "--height", "1.65"], capsys)
+    assert code != 0 and "--height sizes a take lifted from 2D" in out + err, out + err

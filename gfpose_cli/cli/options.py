@@ -29,6 +29,7 @@ Units = Annotated[Optional[str], typer.Option("--units", help="Length unit of BV
 FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first input that fails (default: go on and report them all).")]
 RefineOpt = Annotated[bool, typer.Option("--refine/--no-refine", help="Takes: correct each lifted frame from the second of 2D and 3D around it with the take refiner shipped for this lifter (weights/refine.pt); --no-refine keeps the lifter's take as it is.")]
 SkeletonOpt = Annotated[Optional[Path], typer.Option("--skeleton", help="A 3D take of the same performer (BVH, ASF/AMC, C3D, NPZ: a calibration or range-of-motion trial): the lifted take is scaled to the performer's size, which 2D alone cannot tell, and holds their bone lengths. --map/--units apply to it.", exists=True, dir_okay=False)]
+HeightOpt = Annotated[Optional[float], typer.Option("--height", help="The performer's standing height in metres (floor to the top of the head, e.g. 1.78), where no 3D take of them exists for --skeleton: the lifted take is scaled to it by one factor (the size 2D alone cannot tell); its proportions stay the lifter's. Estimated from the ankle-to-head chain, so a few per cent off on unusual bodies.")]
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
 
 

@@ -11,7 +11,7 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import CompleteReport, DenoiseReport
 
 from gfpose_cli.cli.app import STATE, app
-from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt
+from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt
 from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard
 
 
@@ -25,6 +25,7 @@ def lift(
     max_gap: Annotated[float, typer.Option("--max-gap", help="Seconds: the whole person missing for up to this long is bridged along the take; longer absences stay empty (a single keypoint missing is bridged up to 0.25 s, longer filled by the model from the rest of the body).", min=0.0)] = 1.0,
     fps: Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video the keypoints come from (OpenPose folders and COCO files carry none: 30 is assumed, and an NPZ without 'fps' too).", min=1e-3)] = None,
     skeleton: SkeletonOpt = None,
+    height: HeightOpt = None,
     skeleton_map: MapOpt = None,
     units: Units = None,
     refine: RefineOpt = True,
@@ -54,6 +55,7 @@ def lift(
     data's size. --skeleton gives the performer's own (any 3D take of them), and the result is
     scaled to it with their bone lengths held; the lifting is then done by a second lifter that reads
     those lengths (weights/lift-bones.pt, followed on takes by its own refiner, refine-bones.pt).
+    Without one, --height (metres) scales the lifted take to the performer's standing height.
 
     Example: [bold]gfpose lift openpose_json_dir/ -o lifted.bvh --skeleton actor_rom.bvh[/]
     """
@@ -63,6 +65,7 @@ def lift(
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
     lengths = performer_lengths(skeleton, skeleton_map, units)
+    check_size(lengths, height)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     # with a skeleton, the lifter that reads the performer's bone lengths (and, on takes, its own refiner)
     runner = tasks.lift_runner(weights, opts, lengths)
@@ -75,10 +78,10 @@ def lift(
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
             if along_time:
                 result = tasks.lift_take(runner, kp, hypotheses=hypotheses, max_gap_s=max_gap, lengths=lengths,
-                                         refine=refine, progress=update)
+                                         refine=refine, height=height, progress=update)
             else:
                 result = tasks.lift(runner, kp, hypotheses=hypotheses, progress=update, shard=get_shard(shard),
-                                    lengths=lengths)
+                                    lengths=lengths, height=height)
         note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
         empty = int((~result.mask.any(1)).sum())
         r = result.report
@@ -86,8 +89,7 @@ def lift(
             "frame by frame" + ("" if per_frame or shard else " (its frames do not follow each other: unrelated images)"))
         extra = [f"{r.swaps} left/right swaps undone" if along_time and r.swaps else "",
                  f"{r.bridged} missing keypoints bridged" if along_time and r.bridged else "",
-                 f"scaled x{r.performer_scale:.3f} to the performer's skeleton, bone lengths held"
-                 if r.performer_scale is not None else ""]
+                 scaled_note(r.performer_scale, height)]
         return f"{kp.n_frames} frames x {hypotheses} hypotheses, lifted {how}" + "".join(f"; {e}" for e in extra if e) + (
             f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "") + (
             f"; {note}" if note else "")
@@ -116,6 +118,7 @@ def complete(
     in_fmt: InFmt = None,
     units: Units = None,
     skeleton: SkeletonOpt = None,
+    height: HeightOpt = None,
     refine: RefineOpt = True,
     force_read: ForceRead = False,
     add_joints: AddJoints = False,
@@ -143,6 +146,7 @@ def complete(
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
     lengths = performer_lengths(skeleton, skeleton_map, units)
+    check_size(lengths, height)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     runners: dict[str, object] = {}
 
@@ -163,15 +167,15 @@ def complete(
             if take.dim == 2 and not per_frame and shard is None and tasks.looks_like_2d_sequence(take):
                 # a partial 2D take is lifted as lift does it: along the take, swaps undone, gaps bridged
                 result = tasks.lift_take(runners[task], take, hypotheses=hypotheses, lengths=lengths, refine=refine,
-                                         progress=update)
+                                         height=height, progress=update)
                 result = result if hypotheses > 1 else tasks.aggregate(result, "mean")
             elif take.dim == 2:
                 result = tasks.lift(runners[task], take, hypotheses=hypotheses, progress=update, shard=get_shard(shard),
-                                    lengths=lengths)
+                                    lengths=lengths, height=height)
                 result = result if hypotheses > 1 or shard else tasks.aggregate(result, "mean")
-            elif lengths is not None:
-                raise InputError(f"{src}: --skeleton sizes a take lifted from 2D; this take is 3D and holds its "
-                                 "performer's bone lengths already")
+            elif lengths is not None or height is not None:
+                raise InputError(f"{src}: --{'skeleton' if lengths is not None else 'height'} sizes a take lifted from "
+                                 "2D; this take is 3D and holds its performer's bone lengths already")
             else:
                 result = tasks.complete(runners[task], take, hypotheses=hypotheses, keep_observed=keep_observed,
                                         progress=update, shard=get_shard(shard),
@@ -180,10 +184,32 @@ def complete(
         scale = getattr(result.report, "performer_scale", None)
         how = "" if result.report.temporal else " (frame by frame)"
         return result, (f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
-                        + (f"; scaled x{scale:.3f} to the performer's skeleton, bone lengths held" if scale is not None else "")
+                        + (f"; {scaled_note(scale, height)}" if scale is not None else "")
                         + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else ""))
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
+
+
+#: a person's standing height, metres (--height outside it is another unit or a typo)
+HEIGHT_RANGE_M = (0.5, 2.6)
+
+
+def check_size(lengths, height: Optional[float]) -> None:
+    if lengths is not None and height is not None:
+        raise InputError("give --skeleton or --height, not both: the skeleton gives the performer's size already")
+    lo, hi = HEIGHT_RANGE_M
+    if height is not None and not lo <= height <= hi:
+        raise InputError(f"--height {height:g}: a standing height in metres is {lo:g}-{hi:g} "
+                         f"(e.g. 1.78; {height:g} cm would be {height / 100:g})")
+
+
+def scaled_note(scale: Optional[float], height: Optional[float]) -> str:
+    """The summary's words for a take sized to the performer (empty where it was not)."""
+    if scale is None:
+        return ""
+    if height is not None:
+        return f"scaled x{scale:.3f} to the performer's height ({height:g} m)"
+    return f"scaled x{scale:.3f} to the performer's skeleton, bone lengths held"
 
 
 def performer_lengths(skeleton: Optional[Path], skeleton_map: Optional[str], units: Optional[str]):

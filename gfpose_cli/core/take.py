@@ -68,7 +68,7 @@ class LiftReport:
     bridged: int = 0  # keypoints missing (or ignored as outliers) but filled along the take
     frames_left: int = 0  # frames with fewer than 2 keypoints even after bridging, left empty
     noise_px: float | None = None  # estimated 2D detection noise (per coordinate)
-    performer_scale: float | None = None  # with a performer's skeleton given: its size over the lifter's guess
+    performer_scale: float | None = None  # with a performer's skeleton or height given: its size over the lifter's guess
     refined: bool = False  # corrected by the take refiner (model.refiner) from the frames around each one
 
 

@@ -119,6 +119,43 @@ def fit_to_performer(poses: np.ndarray, lengths: np.ndarray, *, root: int = 0,
     return fit_lengths(x, target, fixed=(root,)), k
 
 
+#: a performer's standing height (floor to the top of the head) over the 17-joint skeleton's ankle-to-head
+#: chain (tibia, femur, pelvis-spine-thorax-neck-head): the median over the 15 training bodies whose takes
+#: stand upright, each body's height read off its takes as a tape measure gives it (its Head joint, at eye
+#: level, in the frames it stands upright, over 0.936: Drillis and Contini's proportions in Winter,
+#: Biomechanics and Motor Control of Human Movement, fig. 4.1). Bodies spread 0.99-1.10 times it around
+#: that median (where their Head joint sits, their posture): bench/stature.py, bench/results/stature.md.
+STATURE_PER_CHAIN = 1.117
+HEIGHT_CHAIN = tuple(BONES.index(b) for b in ((0, 7), (7, 8), (8, 9), (9, 10)))
+LEG_BONES = tuple(BONES.index(b) for b in ((1, 2), (4, 5))), tuple(BONES.index(b) for b in ((2, 3), (5, 6)))
+
+
+def standing_height(lengths: np.ndarray) -> float:
+    """Standing height (metres, floor to the top of the head) of a body with these bone lengths (16,):
+    the ankle-to-head chain (each leg bone the mean of its sides that are known) times STATURE_PER_CHAIN.
+    NaN where a trunk bone, or both sides of a leg bone, are unknown."""
+    lengths = np.asarray(lengths, np.float64)
+    trunk = lengths[list(HEIGHT_CHAIN)]
+    legs = [lengths[list(pair)] for pair in LEG_BONES]
+    if not np.isfinite(trunk).all() or not all(np.isfinite(leg).any() for leg in legs):
+        return float("nan")
+    chain = trunk.sum() + sum(float(np.mean(leg[np.isfinite(leg)])) for leg in legs)
+    return float(STATURE_PER_CHAIN * chain)
+
+
+def scale_to_height(poses: np.ndarray, height: float, *, root: int = 0) -> tuple[np.ndarray, float]:
+    """Poses (..., 17, 3) of one performer, drawn at a size of the model's guessing, scaled about the
+    root so that the standing height of their median bone lengths is height (metres). Returns the poses
+    and the factor (NaN, poses unchanged, where the poses do not give the ankle-to-head chain)."""
+    x = np.asarray(poses, np.float64)
+    flat = x.reshape(-1, x.shape[-2], 3)
+    seen = np.isfinite(flat).all(-1)
+    k = height / standing_height(performer_lengths(flat, seen))
+    if not np.isfinite(k):
+        return x, float("nan")
+    return x[..., root : root + 1, :] + k * (x - x[..., root : root + 1, :]), float(k)
+
+
 def bone_length_cv(poses: np.ndarray) -> float:
     """Mean over bones of the coefficient of variation of bone length across frames (F, 17, 3)."""
     lengths = bone_lengths(poses)  # (F, 16)

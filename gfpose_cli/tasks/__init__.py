@@ -18,7 +18,7 @@ import torch
 
 from gfpose_cli.signal import gapfill
 from gfpose_cli.kinematics.bones import (PERFORMER_SCALE_RANGE, fit_lengths, fit_to_performer, hold_lengths,
-                                        performer_lengths)
+                                        performer_lengths, scale_to_height)
 from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.util.journal import ChunkJournal
 from gfpose_cli.util.provenance import file_digest
@@ -506,9 +506,11 @@ def generate_around(runner: Runner, partial: Take, n: int, *, progress: Progress
 
 
 def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: ProgressFn | None = None,
-         shard: Shard | None = None, lengths: np.ndarray | None = None) -> Take:
+         shard: Shard | None = None, lengths: np.ndarray | None = None, height: float | None = None) -> Take:
     """S 3D hypotheses (F, S, 17, 3) per frame of 2D keypoints, root-relative in the camera frame.
-    With lengths (16,; a performer's bones, performer_skeleton), every pose is brought to them."""
+    With lengths (16,; a performer's bones, performer_skeleton), every pose is brought to them; with
+    height (metres, the performer's standing height) instead, all poses are scaled by one factor to it."""
+    _check_size_given(lengths, height)
     if keypoints.dim != 2 or keypoints.positions.ndim != 3:
         raise InputError(f"{keypoints.path}: lift needs 2D keypoints (frames, 17, 2), got {keypoints.positions.shape}")
     usable = keypoints.mask.sum(1) >= 2
@@ -521,6 +523,9 @@ def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: Prog
     if lengths is not None:
         flat, scale = _to_performer(poses.reshape(-1, N_JOINTS, 3), lengths, keypoints)
         poses = flat.reshape(poses.shape).astype(poses.dtype)
+    elif height is not None:
+        scaled, scale = _to_height(poses, height, keypoints)
+        poses = scaled.astype(poses.dtype)
     mask = np.repeat(usable[a:b, None], N_JOINTS, axis=1)
     return Take(positions=poses, mask=mask, fps=keypoints.fps, provenance=_lifted_provenance(keypoints),
                 report=LiftReport(input=str(keypoints.path or ""), performer_scale=scale),
@@ -556,6 +561,28 @@ def _to_performer(poses: np.ndarray, lengths: np.ndarray, keypoints: Take) -> tu
     if not lo <= k <= hi:
         raise InputError(f"{keypoints.path}: the performer's skeleton is {k:.2f} times the size of the body the "
                          f"2D shows (expected {lo}-{hi}); is it another performer, or in other units (--units)?")
+    return out, k
+
+
+def _check_size_given(lengths: np.ndarray | None, height: float | None) -> None:
+    if lengths is not None and height is not None:
+        raise ParameterError("height", "give the performer's skeleton or their height, not both: the skeleton "
+                             "gives their size already")
+    if height is not None and not (np.isfinite(height) and height > 0):
+        raise ParameterError("height", f"must be a standing height in metres, got {height}")
+
+
+def _to_height(poses: np.ndarray, height: float, keypoints: Take) -> tuple[np.ndarray, float]:
+    """scale_to_height with the check that the height is a person's, in metres, and that the lifted poses
+    give the ankle-to-head chain it is measured along."""
+    out, k = scale_to_height(poses, height, root=ROOT)
+    if not np.isfinite(k):
+        raise InputError(f"{keypoints.path}: the lifted poses do not give the ankle-to-head chain a height is "
+                         "measured along; give the performer's skeleton (--skeleton) instead")
+    lo, hi = PERFORMER_SCALE_RANGE
+    if not lo <= k <= hi:
+        raise InputError(f"{keypoints.path}: a standing height of {height:g} m is {k:.2f} times the body the 2D was "
+                         f"lifted to (expected {lo}-{hi}); give it in metres")
     return out, k
 
 
@@ -672,7 +699,7 @@ def refiner_inputs(keypoints: Take) -> tuple[np.ndarray, np.ndarray]:
 
 def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bones: bool = True,
               max_gap_s: float = MAX_GAP_S, lengths: np.ndarray | None = None, refine: bool = True,
-              edge_s: float = EDGE_S, progress: ProgressFn | None = None) -> Take:
+              edge_s: float = EDGE_S, height: float | None = None, progress: ProgressFn | None = None) -> Take:
     """Lift a 2D take (one performer over time, e.g. a video's detections) to a smooth 3D take:
     (F, S, 17, 3), root-relative in the camera frame, like lift.
 
@@ -691,7 +718,9 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
        across), and with hold_bones the
        performer's bone lengths, the medians over the take, are held in every frame. With lengths
        (16,; performer_skeleton of a 3D take of the same performer) the take is first scaled to
-       the performer's size, which 2D alone cannot tell, and those lengths are held instead.
+       the performer's size, which 2D alone cannot tell, and those lengths are held instead. With
+       height (metres: the performer's standing height, floor to the top of the head) the held take is
+       scaled by one factor to it (kinematics.bones.standing_height).
     4. With refine (and a take refiner trained on this lifter's take lifts: take_refiner), each
        frame is corrected from a one-second window of the 2D and the lifted take around it
        (model.refiner; at 60 or 120 Hz every 2nd or 4th frame, so the window spans the same time;
@@ -706,6 +735,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
         raise InputError(f"{keypoints.path}: lift needs 2D keypoints (frames, 17, 2), got {keypoints.positions.shape}")
     if hypotheses < 1:
         raise ParameterError("hypotheses", "must be at least 1")
+    _check_size_given(lengths, height)
     F = keypoints.n_frames
     if F == 0:
         raise InputError(f"{keypoints.path}: the file holds no frames; nothing to lift")
@@ -754,6 +784,10 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
             scales.append(scale)
         else:
             path = own_lengths(path)
+            if height is not None:  # one factor for the take, from its held bones
+                k_size = _to_height(path[usable], height, keypoints)[1]
+                path = path[:, ROOT : ROOT + 1] + k_size * (path - path[:, ROOT : ROOT + 1])
+                scales.append(k_size)
         poses[:, k] = np.where(kept[:, None, None], path, np.nan)
     report = LiftReport(input=str(keypoints.path or ""), temporal=True, swaps=len(cleaned.swaps),
                         bridged=int(cleaned.bridged[usable].sum()) + N_JOINTS * int(person_gap.sum()),

@@ -194,7 +194,7 @@ def lift_takes() -> dict[str, dict[str, np.ndarray]]:
     """body -> {take: positions (F, 17, 3) at 30 Hz, at most 20 s}: the held-out CMU takes (the training
     body) and up to three gap-free takes of each unseen body; cached beside the pose-set cache."""
     names = [a for a, _, _ in LIFT_UNSEEN]
-    key = hashlib.sha256(("".join(file_digest(SHARED / "data" / n, 16) for n in sorted(set(names))) + "lift1").encode()).hexdigest()[:16]
+    key = hashlib.sha256(("".join(file_digest(SHARED / "data" / n, 16) for n in sorted(set(names))) + f"lift{data.CACHE_VERSION}").encode()).hexdigest()[:16]
     cache = data.cache_dir() / f"bench-lift-takes-{key}.npz"
     if not cache.exists():
         found = {}

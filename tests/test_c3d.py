@@ -28,6 +28,54 @@ def test_plug_in_gait_files_map_to_an_upright_body_in_metres(name: str, frames: 
     assert np.median(p[:, 10, 2] - p[:, [3, 6], 2].mean(1)) > 1.0  # head above ankles: Z up
 
 
+
+def test_harrington_hip_centres_in_the_pelvis_frame() -> None:
+    """The regression on a pelvis of known width and depth, turned and moved anywhere: the published
+    offsets (mm) from the mid-ASIS point, in the pelvis's own axes."""
+    from gfpose_cli.io.maps import hip_centres
+
+    pw, pd = 0.25, 0.16
+    local = {"rasi": (0.0, 0.0, pw / 2), "lasi": (0.0, 0.0, -pw / 2), "rpsi": (-pd, 0.02, 0.05), "lpsi": (-pd, 0.02, -0.05)}
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    R = q * np.sign(np.linalg.det(q))  # a rotation
+    t = rng.normal(size=3)
+    world = {k: (np.asarray(v) @ R.T + t)[None] for k, v in local.items()}
+    right, left = hip_centres(world["rasi"], world["lasi"], world["rpsi"], world["lpsi"])
+    back_r, back_l = (right - t) @ R, (left - t) @ R  # in the pelvis frame again
+    depth = np.hypot(pd, 0.02)  # mid-ASIS to mid-PSIS
+    want = np.array([-0.24 * depth - 0.0099, -0.30 * pw - 0.0109, 0.33 * pw + 0.0073])
+    # the frame's x is the mid-PSIS-to-mid-ASIS line: here tilted 0.02 m up from the axis above
+    tilt = np.arctan2(-0.02, pd)
+    c, s_ = np.cos(tilt), np.sin(tilt)
+    want_local = np.array([c * want[0] - s_ * want[1], s_ * want[0] + c * want[1], want[2]])
+    assert np.allclose(back_r[0], want_local, atol=1e-9)
+    assert np.allclose(back_l[0], want_local * [1, 1, -1], atol=1e-9)
+
+
+def test_marker_hips_are_fixed_in_the_pelvis_and_the_pelvis_between_them() -> None:
+    """CMU 85_02 (Plug-in Gait through CMU's LFWT/LBWT names): the hips stay put in the frame of the
+    pelvic markers while the thighs swing (before the regression, a share of the knee marker pulled
+    them along: 17-30 mm here, CMU 135's hip width moved +-33 mm), and the pelvis is their midpoint, as
+    a rig's is."""
+    from gfpose_cli.io.c3d import load
+    from gfpose_cli.io.maps import normalise_name
+
+    take = io.read(FIXTURES / "cmu_85_02.c3d")
+    ok = take.mask[:, [0, 1, 4]].all(1)
+    p = take.positions[ok].astype(np.float64)
+    width = np.linalg.norm(p[:, 1] - p[:, 4], axis=-1)
+    assert 0.12 < np.median(width) < 0.25 and width.std() < 0.006, (np.median(width), width.std())
+    assert np.allclose(p[:, 0], 0.5 * (p[:, 1] + p[:, 4]), atol=1e-6)
+    raw = load(FIXTURES / "cmu_85_02.c3d")
+    names = [normalise_name(n) for n in raw.labels]
+    pelvic = np.stack([raw.xyz[:, names.index(k)] for k in ("lfwt", "rfwt", "lbwt", "rbwt")], 1) / 1000.0  # mm
+    seen = np.isfinite(pelvic).all((1, 2)) & take.mask[:, 1] & take.mask[:, 4]
+    for hip in (1, 4):  # distances are the same in the file's axes and the canonical ones
+        d = np.linalg.norm(take.positions[seen, hip][:, None].astype(np.float64) - pelvic[seen], axis=-1)
+        assert d.std(0).max() < 0.01, d.std(0)  # as rigid as the skin markers (2-8 mm); the old rule's: 17-30 mm
+
+
 def test_gaps_become_missing_joints_not_zeros() -> None:
     take = io.read(FIXTURES / "ktk_tennis_serve_nan.c3d")
     missing = ~take.mask

@@ -182,6 +182,10 @@ def maps(
         if smap is not None and joint in smap.rigid:  # a learned map: fixed in a segment
             source = " + ".join(f"rigid in {rp.segment or 'a segment'} ({', '.join(n for n, _ in rp.markers)})"
                                 for rp in smap.rigid[joint])
+        elif smap is not None and joint in smap.hip_joints:  # a marker set's hips: regression in the pelvis frame
+            side = smap.hip_joints[joint]
+            source = (f"{'midpoint of the ' if side == 'mid' else side + ' '}hip centre{'s' if side == 'mid' else ''} "
+                      f"(Harrington, pelvis frame of {', '.join(dict.fromkeys(smap.hip_markers))})")
         elif smap is not None and not smap.joints.get(joint):
             source = "(none)"
         else:

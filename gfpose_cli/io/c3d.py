@@ -415,7 +415,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     unseen = [j for j, joint in enumerate(JOINTS) if not mask[:, j].any() and joint not in smap.absent(names)]
     if unseen and mask.any():
         have = {normalise_name(n): i for i, n in enumerate(names)}
-        empty = sorted({names[i] for j in unseen for s in smap.joints[JOINTS[j]]
+        empty = sorted({names[i] for j in unseen for s in smap._names_of(JOINTS[j])
                         if (i := smap._resolve(s, have)) is not None and not observed[:, i].any()})
         warnings.append(f"{path}: {', '.join(JOINTS[j] for j in unseen)} missing in every frame: "
                         f"{'markers ' + ', '.join(empty) + ' hold' if empty else 'their markers are never seen together, or'} "

@@ -30,7 +30,8 @@ TARGET_FPS = 30.0
 HELD_OUT = {"cmu": ("02", "09", "12"), "hdm05": ("mm",), "cmuamc": ("83",), "accad": ("Male1",), "cmuc3d": ("135",)}
 #: CMU trials recorded at 60 fps although their header says 120 (PROVENANCE.md).
 CMU_TRUE_FPS = {"dance-salsa": 60.0}
-CACHE_VERSION = 4  # 3: BVH/ASF Y-axis rotations fixed (were mirrored); 4: BVH position channels replace OFFSET
+CACHE_VERSION = 5  # 3: BVH/ASF Y-axis rotations fixed (were mirrored); 4: BVH position channels replace OFFSET;
+#                    5: marker sets' hips by regression in the pelvis frame, the pelvis between them
 #: clips whose source decimated them below CMU's 120 Hz (multibody-mocap PROVENANCE.md)
 CLIP_FPS = {"141_01.amc": 30.0}
 ProgressFn = Callable[[str], None]

@@ -218,8 +218,25 @@ def test_cli_lift_and_complete_take_a_height(walk, tmp_path, capsys) -> None:
     assert standing_height(performer_lengths(lifted, np.ones(lifted.shape[:2], bool))) == pytest.approx(1.65, rel=1e-4)
     code, out, err = run(["complete", str(src), "-o", str(tmp_path / "c.npz"), "--height", "1.65"], capsys)
     assert code == 0 and "to the performer's height" in out + err, out + err
-    for bad, says in ((["--height", "165"], "165"), (["--height", "1.65", "--skeleton", str(WALK)], "not both")):
+    code, out, err = run(["lift", str(src), "-o", str(tmp_path / "f.npz"), "--height", "5ft5"], capsys)  # 1.651 m
+    assert code == 0 and "(1.65 m)" in out + err, out + err
+    assert np.allclose(io.read(tmp_path / "f.npz").positions, io.read(tmp_path / "a.npz").positions * 1.651 / 1.65, atol=1e-5)
+    for bad, says in ((["--height", "165"], "a plain number is metres"), (["--height", "tall"], "not a height"),
+                      (["--height", "1.65", "--skeleton", str(WALK)], "not both")):
         code, out, err = run(["lift", str(src), "-o", str(tmp_path / "b.npz"), *bad], capsys)
         assert code != 0 and says in out + err and not (tmp_path / "b.npz").exists(), out + err
     code, out, err = run(["complete", str(WALK), "-o", str(tmp_path / "d.npz"), "--height", "1.65"], capsys)
     assert code != 0 and "--height sizes a take lifted from 2D" in out + err, out + err
+
+
+def test_height_takes_metres_or_a_unit() -> None:
+    from gfpose_cli.cli.takes import parse_height
+
+    assert parse_height(None) is None and parse_height("1.78") == 1.78
+    for text in ("178cm", "1780 mm", "1.78m", "70.07874in"):
+        assert parse_height(text) == pytest.approx(1.78, abs=1e-6), text
+    for text in ("5ft10", "5'10\"", "5 ft 10 in", "5'10", "70in"):
+        assert parse_height(text) == pytest.approx(1.778, abs=1e-9), text
+    for text in ("tall", "1,78", "5ft10cm", ""):
+        with pytest.raises(InputError, match="not a height"):
+            parse_height(text)

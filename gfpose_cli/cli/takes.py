@@ -65,7 +65,7 @@ def lift(
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
     lengths = performer_lengths(skeleton, skeleton_map, units)
-    check_size(lengths, height)
+    height = check_size(lengths, height)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     # with a skeleton, the lifter that reads the performer's bone lengths (and, on takes, its own refiner)
     runner = tasks.lift_runner(weights, opts, lengths)
@@ -146,7 +146,7 @@ def complete(
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
     lengths = performer_lengths(skeleton, skeleton_map, units)
-    check_size(lengths, height)
+    height = check_size(lengths, height)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     runners: dict[str, object] = {}
 
@@ -194,13 +194,41 @@ def complete(
 HEIGHT_RANGE_M = (0.5, 2.6)
 
 
-def check_size(lengths, height: Optional[float]) -> None:
-    if lengths is not None and height is not None:
+#: --height's units, in metres
+HEIGHT_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, '"': 0.0254, "ft": 0.3048, "'": 0.3048}
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+
+
+def parse_height(text: Optional[str]) -> Optional[float]:
+    """--height as metres: a plain number is metres; or a number and a unit (cm, mm, m, in, ft), or feet and
+    inches (5ft10, 5'10", 5 ft 10 in). None where not given; an InputError for anything else."""
+    import re
+
+    if text is None:
+        return None
+    t = text.strip().lower().replace("′", "'").replace("″", '"').replace("''", '"')
+    if re.fullmatch(_NUMBER, t):
+        return float(t)
+    feet = re.fullmatch(_NUMBER + r"\s*(?:ft|feet|foot|')\s*(?:" + _NUMBER + r"\s*(?:in|inches|inch|\")?)?", t)
+    if feet:
+        return float(feet[1]) * HEIGHT_UNITS["ft"] + float(feet[2] or 0.0) * HEIGHT_UNITS["in"]
+    one = re.fullmatch(_NUMBER + r"\s*(m|cm|mm|in|inches|inch|\")", t)
+    if one:
+        return float(one[1]) * HEIGHT_UNITS[{"inches": "in", "inch": "in"}.get(one[2], one[2])]
+    raise InputError(f"--height {text}: not a height; give metres (1.78) or a number with a unit "
+                     "(178cm, 1780mm, 70in, 5ft10, 5'10\")")
+
+
+def check_size(lengths, height: Optional[str]) -> Optional[float]:
+    """--height in metres (parse_height), checked against --skeleton and a person's range."""
+    metres = parse_height(height)
+    if lengths is not None and metres is not None:
         raise InputError("give --skeleton or --height, not both: the skeleton gives the performer's size already")
     lo, hi = HEIGHT_RANGE_M
-    if height is not None and not lo <= height <= hi:
-        raise InputError(f"--height {height:g}: a standing height in metres is {lo:g}-{hi:g} "
-                         f"(e.g. 1.78; {height:g} cm would be {height / 100:g})")
+    if metres is not None and not lo <= metres <= hi:
+        raise InputError(f"--height {height}: a standing height is {lo:g}-{hi:g} m; a plain number is metres "
+                         f"(e.g. 1.78, or 178cm)")
+    return metres
 
 
 def scaled_note(scale: Optional[float], height: Optional[float]) -> str:
@@ -208,7 +236,7 @@ def scaled_note(scale: Optional[float], height: Optional[float]) -> str:
     if scale is None:
         return ""
     if height is not None:
-        return f"scaled x{scale:.3f} to the performer's height ({height:g} m)"
+        return f"scaled x{scale:.3f} to the performer's height ({height:.3g} m)"
     return f"scaled x{scale:.3f} to the performer's skeleton, bone lengths held"
 
 

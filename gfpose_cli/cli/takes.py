@@ -55,7 +55,7 @@ def lift(
     data's size. --skeleton gives the performer's own (any 3D take of them), and the result is
     scaled to it with their bone lengths held; the lifting is then done by a second lifter that reads
     those lengths (weights/lift-bones.pt, followed on takes by its own refiner, refine-bones.pt).
-    Without one, --height (metres) scales the lifted take to the performer's standing height.
+    Without one, --height (1.78, 178cm, 5ft10) scales the lifted take to the performer's standing height.
 
     Example: [bold]gfpose lift openpose_json_dir/ -o lifted.bvh --skeleton actor_rom.bvh[/]
     """

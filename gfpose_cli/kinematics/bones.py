@@ -123,7 +123,7 @@ def fit_to_performer(poses: np.ndarray, lengths: np.ndarray, *, root: int = 0,
 #: chain (tibia, femur, pelvis-spine-thorax-neck-head): the median over the 15 training bodies whose takes
 #: stand upright, each body's height read off its takes as a tape measure gives it (its Head joint, at eye
 #: level, in the frames it stands upright, over 0.936: Drillis and Contini's proportions in Winter,
-#: Biomechanics and Motor Control of Human Movement, fig. 4.1). Bodies spread 0.99-1.10 times it around
+#: Biomechanics and Motor Control of Human Movement, fig. 4.1). Bodies spread 0.96-1.07 times it around
 #: that median (where their Head joint sits, their posture): bench/stature.py, bench/results/stature.md.
 STATURE_PER_CHAIN = 1.117
 HEIGHT_CHAIN = tuple(BONES.index(b) for b in ((0, 7), (7, 8), (8, 9), (9, 10)))

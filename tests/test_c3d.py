@@ -28,7 +28,6 @@ def test_plug_in_gait_files_map_to_an_upright_body_in_metres(name: str, frames: 
     assert np.median(p[:, 10, 2] - p[:, [3, 6], 2].mean(1)) > 1.0  # head above ankles: Z up
 
 
-
 def test_harrington_hip_centres_in_the_pelvis_frame() -> None:
     """The regression on a pelvis of known width and depth, turned and moved anywhere: the published
     offsets (mm) from the mid-ASIS point, in the pelvis's own axes."""

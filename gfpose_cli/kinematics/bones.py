@@ -143,13 +143,17 @@ def standing_height(lengths: np.ndarray) -> float:
     return float(STATURE_PER_CHAIN * chain)
 
 
-def scale_to_height(poses: np.ndarray, height: float, *, root: int = 0) -> tuple[np.ndarray, float]:
+def scale_to_height(poses: np.ndarray, height: float, *, root: int = 0,
+                    mask: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Poses (..., 17, 3) of one performer, drawn at a size of the model's guessing, scaled about the
-    root so that the standing height of their median bone lengths is height (metres). Returns the poses
-    and the factor (NaN, poses unchanged, where the poses do not give the ankle-to-head chain)."""
+    root so that the standing height of their median bone lengths (over the joints of mask, (..., 17),
+    that are finite) is height (metres). Returns the poses and the factor (NaN, poses unchanged, where
+    the poses do not give the ankle-to-head chain)."""
     x = np.asarray(poses, np.float64)
     flat = x.reshape(-1, x.shape[-2], 3)
     seen = np.isfinite(flat).all(-1)
+    if mask is not None:
+        seen &= np.asarray(mask, bool).reshape(seen.shape)
     k = height / standing_height(performer_lengths(flat, seen))
     if not np.isfinite(k):
         return x, float("nan")

@@ -572,10 +572,11 @@ def _check_size_given(lengths: np.ndarray | None, height: float | None) -> None:
         raise ParameterError("height", f"must be a standing height in metres, got {height}")
 
 
-def _to_height(poses: np.ndarray, height: float, keypoints: Take) -> tuple[np.ndarray, float]:
-    """scale_to_height with the check that the height is a person's, in metres, and that the lifted poses
-    give the ankle-to-head chain it is measured along."""
-    out, k = scale_to_height(poses, height, root=ROOT)
+def _to_height(poses: np.ndarray, height: float, keypoints: Take,
+               mask: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """scale_to_height (bone lengths over mask's joints) with the check that the height is a person's, in
+    metres, and that the lifted poses give the ankle-to-head chain it is measured along."""
+    out, k = scale_to_height(poses, height, root=ROOT, mask=mask)
     if not np.isfinite(k):
         raise InputError(f"{keypoints.path}: the lifted poses do not give the ankle-to-head chain a height is "
                          "measured along; give the performer's skeleton (--skeleton) instead")
@@ -785,8 +786,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
         else:
             path = own_lengths(path)
             if height is not None:  # one factor for the take, from its held bones
-                k_size = _to_height(path[usable], height, keypoints)[1]
-                path = path[:, ROOT : ROOT + 1] + k_size * (path - path[:, ROOT : ROOT + 1])
+                path, k_size = _to_height(path, height, keypoints, mask=seen)
                 scales.append(k_size)
         poses[:, k] = np.where(kept[:, None, None], path, np.nan)
     report = LiftReport(input=str(keypoints.path or ""), temporal=True, swaps=len(cleaned.swaps),

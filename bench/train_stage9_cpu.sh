@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Stage 9 (issue 26; 2026-12-05): every shipped model fine-tuned on the pose-set cache v5 (marker C3D hips by
+# Harrington's regression, the pelvis between them), on one CPU thread, in order, each resumable:
+#   1. lift.pt -> lift-v5.pt            6,000 steps, lr 1e-4 (bench/train_multibody_cpu.sh)
+#   2. its take refiner refine-v5.pt    3,000 steps (refine.pt's recipe, MODEL_CARD "Take refiner")
+#   3. complete3d.pt -> complete3d-v5   6,000 steps, lr 1e-4
+#   4. lift-v5.pt -> lift-bones-v5.pt   3,000 steps with the bone lengths as input (lift-bones.pt's recipe)
+#   5. its take refiner refine-bones-v5.pt
+# State and exports live in STATE_DIR (default ~/.cache/gfpose/runs, outside the repository); run the same
+# command again after an interruption and it resumes the stage it was in, skipping the finished ones.
+#
+#   bench/train_stage9_cpu.sh [STATE_DIR]
+set -euo pipefail
+state=${1:-$HOME/.cache/gfpose/runs}
+data=../shared/data
+archives=("$data/cmu-bvh.tar.xz" "$data/hdm05-amc.tar.xz" "$data/multibody-mocap.tar.xz" "$data/multibody2-mocap.tar.xz")
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+here=$(dirname "$0")
+mkdir -p "$state"
+
+# run NAME ARGS...: gfpose train ARGS with NAME's state and export in $state; resumes a stopped run, skips a done one
+run() {
+  local name=$1; shift
+  if [ -f "$state/$name.done" ]; then echo "$name: done"; return; fi
+  local extra=()
+  [ -f "$state/$name.state.pt" ] && extra=(--resume "$state/$name.state.pt")
+  echo "$name: $(date -u +%H:%M:%S) start"
+  python3 -m gfpose_cli train "${archives[@]}" "$@" "${extra[@]}" --checkpoint-every 120 -q \
+      -o "$state/$name.state.pt" --export "$state/$name.pt"
+  touch "$state/$name.done"; echo "$name: $(date -u +%H:%M:%S) done"
+}
+# init: the shipped weights on a fresh start (a resumed run takes its weights from the state)
+init() { [ -f "$state/$1.state.pt" ] || echo "--init-from $2"; }
+
+common=(--width 1024 --blocks 2 --batch-size 1000 --lr 1e-4 --lr-schedule cosine --mirror --balance 0.5 --device cpu --seed 0)
+# shellcheck disable=SC2046
+run lift-v5 --task lift $(init lift-v5 weights/lift.pt) "${common[@]}" --warmup 200 --ema 0.999 --steps 6000
+run refine-v5 --task refine --lift-weights "$state/lift-v5.pt" --steps 3000 --views 4 --width 512 --dropout 0.5
+# shellcheck disable=SC2046
+run complete3d-v5 --task complete3d $(init complete3d-v5 weights/complete3d.pt) "${common[@]}" --warmup 200 --ema 0.999 --steps 6000
+# shellcheck disable=SC2046
+run lift-bones-v5 --task lift $(init lift-bones-v5 "$state/lift-v5.pt") --lengths 1.0 --bone-scale 0.03 --bone-corr 0.7 \
+    --steps 3000 --batch-size 1000 --lr 1e-4 --lr-schedule cosine --warmup 100 --ema 0.999 --mirror --seed 0 --device cpu
+run refine-bones-v5 --task refine --lift-weights "$state/lift-bones-v5.pt" --steps 3000 --views 4 --width 512 --dropout 0.5
+echo "stage 9: all done"

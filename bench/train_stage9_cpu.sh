@@ -6,12 +6,17 @@
 #   3. complete3d.pt -> complete3d-v5   6,000 steps, lr 1e-4
 #   4. lift-v5.pt -> lift-bones-v5.pt   3,000 steps with the bone lengths as input (lift-bones.pt's recipe)
 #   5. its take refiner refine-bones-v5.pt
+#   6. prior.pt -> prior-v5             8,000 steps, lr 2e-4: the prior's first run on the multibody archives
+#      (stages 1-5 saw only the CMU BVH body and HDM05)
 # State and exports live in STATE_DIR (default ~/.cache/gfpose/runs, outside the repository); run the same
-# command again after an interruption and it resumes the stage it was in, skipping the finished ones.
+# command again after an interruption and it resumes the stage it was in, skipping the finished ones. Name
+# stages to run only those (two invocations with different stages can share the machine's two cores).
 #
-#   bench/train_stage9_cpu.sh [STATE_DIR]
+#   bench/train_stage9_cpu.sh [STATE_DIR [STAGE ...]]     # e.g. bench/train_stage9_cpu.sh ~/.cache/gfpose/runs prior-v5
 set -euo pipefail
 state=${1:-$HOME/.cache/gfpose/runs}
+shift || true
+only=" $* "
 data=../shared/data
 archives=("$data/cmu-bvh.tar.xz" "$data/hdm05-amc.tar.xz" "$data/multibody-mocap.tar.xz" "$data/multibody2-mocap.tar.xz")
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -21,6 +26,7 @@ mkdir -p "$state"
 # run NAME ARGS...: gfpose train ARGS with NAME's state and export in $state; resumes a stopped run, skips a done one
 run() {
   local name=$1; shift
+  if [ "$only" != "  " ] && [[ "$only" != *" $name "* ]]; then return; fi
   if [ -f "$state/$name.done" ]; then echo "$name: done"; return; fi
   local extra=()
   [ -f "$state/$name.state.pt" ] && extra=(--resume "$state/$name.state.pt")
@@ -42,4 +48,6 @@ run complete3d-v5 --task complete3d $(init complete3d-v5 weights/complete3d.pt) 
 run lift-bones-v5 --task lift $(init lift-bones-v5 "$state/lift-v5.pt") --lengths 1.0 --bone-scale 0.03 --bone-corr 0.7 \
     --steps 3000 --batch-size 1000 --lr 1e-4 --lr-schedule cosine --warmup 100 --ema 0.999 --mirror --seed 0 --device cpu
 run refine-bones-v5 --task refine --lift-weights "$state/lift-bones-v5.pt" --steps 3000 --views 4 --width 512 --dropout 0.5
-echo "stage 9: all done"
+# shellcheck disable=SC2046
+run prior-v5 --task prior $(init prior-v5 weights/prior.pt) "${common[@]}" --lr 2e-4 --warmup 200 --ema 0.999 --steps 8000
+echo "stage 9: ${*:-every stage} finished"

@@ -32,7 +32,7 @@ def train(tmp_path: Path, out: str, steps: int, nproc: int, resume: str | None =
     else:
         cmd = [sys.executable, *cmd]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, run.stderr[:1500] + "\n...\n" + run.stderr[-1500:]  # head: the rank's own error
     return checkpoint.read(tmp_path / out)
 
 

@@ -48,5 +48,9 @@ def from_environment(device: torch.device) -> tuple[DistContext, torch.device]:
 
 
 def shutdown() -> None:
+    """Leave the process group together: rank 0 may still be validating and saving the last checkpoint,
+    and a gloo rank that tears its group down while a peer is busy aborts ("terminate called without an
+    active exception", exit -6), which failed one torchrun in six on the 2-core machine."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

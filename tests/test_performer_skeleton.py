@@ -116,7 +116,8 @@ def test_frame_by_frame_with_a_skeleton_the_length_conditioned_lifter_reads_it(w
     sized_after = tasks.lift(runner, kp, lengths=lengths).positions[:, 0]
     ours = tasks.lift(bones, kp, lengths=lengths).positions[:, 0]
     p1_after, p1_read = metrics.mpjpe(sized_after, truth) * 1000, metrics.mpjpe(ours, truth) * 1000
-    assert p1_read < 0.92 * p1_after, (p1_read, p1_after)  # 65.3 vs 76.1 mm here
+    # 65.3 vs 70.2 mm here with the stage-9 lift.pt (76.1 with stage 8's, which sized worse)
+    assert p1_read < 0.96 * p1_after, (p1_read, p1_after)
     p2_after, p2_read = metrics.mpjpe(sized_after, truth, "procrustes"), metrics.mpjpe(ours, truth, "procrustes")
     assert p2_read < p2_after
 

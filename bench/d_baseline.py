@@ -43,9 +43,9 @@ from gfpose_cli.training.synthetic import dataset_arrays  # noqa: E402
 STATE = cache_dir().parent / "runs" / "d-baseline" / "state.pt"
 
 
-def p_rows() -> dict[str, float]:
-    """The shipped lifter's S=1 P1 per family from bench/results/accuracy-bodies.md (same inputs)."""
-    text = (ROOT / "bench" / "results" / "accuracy-bodies.md").read_text()
+def p_rows(path: Path) -> dict[str, float]:
+    """A lifter's S=1 P1 per family from a bench/accuracy.py --bodies table (same inputs)."""
+    text = path.read_text()
     return {m.group(1): float(m.group(2)) for m in
             re.finditer(r"\| lift GT 2D, S=1, P1 \((\w+)\) \| mm \| [^|]* \| [^|]* \| ([\d.]+) \|", text)}
 
@@ -57,6 +57,8 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=4, help="checks without a 0.3 %% gain before stopping")
     ap.add_argument("--frames", type=int, default=300, help="held-out frames per family (as accuracy-bodies.md)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--p-from", type=Path, default=ROOT / "bench" / "results" / "accuracy-bodies.md",
+                    help="the bench/accuracy.py --bodies table (same --frames and seed) the P column is read from")
     args = ap.parse_args()
     torch.set_num_threads(2)
     t_start = time.perf_counter()
@@ -128,10 +130,10 @@ def main() -> None:
     for s, lr, tr, v in curve:
         print(f"| {s} | {lr:.2e} | {tr:.1f} | {v:.2f} |")
     sets = held_out_sets(args.frames, args.seed, None, bodies=True)
-    p = p_rows()
+    p = p_rows(args.p_from)
     print(f"\nP vs D per body: held-out frames ({args.frames} per family, seed {args.seed}) seen by the virtual "
-          "cameras of bench/accuracy.py (the P figures: the shipped stage-7 lifter, S=1, from "
-          "bench/results/accuracy-bodies.md, same inputs).\n")
+          f"cameras of bench/accuracy.py (the P figures: S=1, from {args.p_from.name}, whose header names "
+          "the weights; same inputs).\n")
     print("| body | P: gfpose S=1 P1 (mm) | D: converged deterministic P1 (mm) | P / D | P beats D |")
     print("|---|---|---|---|---|")
     for fam in FAMILIES + BODY_FAMILIES:

@@ -90,13 +90,58 @@ def test_a_lifter_without_the_input_warm_starts_one_with_it_and_it_learns_to_use
         tasks.lift(runner, kp)
 
 
-def test_the_input_is_for_the_lifter_only_and_a_share() -> None:
+def test_the_input_is_a_share_and_for_the_pose_tasks() -> None:
     from gfpose_cli.core.errors import ParameterError
 
-    with pytest.raises(ParameterError, match="lift task"):
-        TrainConfig(task="prior", lengths=0.5)
+    for task in ("lift", "prior", "complete3d"):
+        assert TrainConfig(task=task, lengths=0.8).lengths == 0.8
     with pytest.raises(ParameterError, match="outside 0..1"):
         TrainConfig(task="lift", lengths=1.5)
+
+
+SHIPPED_PRIOR = SHIPPED_LIFT.parent / "prior.pt"
+
+
+def test_a_prior_that_reads_bone_lengths_warm_starts_and_denoise_gives_it_the_takes(walk, tmp_path) -> None:
+    """A length-conditioned prior: the shipped prior warm-starts it exactly; denoise hands it the
+    take's median bone lengths (a take is one performer), a set of unrelated poses none unless told
+    they are one performer's; it still runs without lengths (trained with a share of rows without)."""
+    cfg = TrainConfig(task="prior", steps=4, batch_size=64, lr=1e-4, warmup=1, lengths=0.8, bone_scale=0.05,
+                      bone_corr=0.7, seed=0)
+    poses = torch.from_numpy(walk - walk[:, :1]).float()
+    trainer = Trainer(cfg, poses, poses[:32], {"source": "pymo walk"})
+    assert trainer.net_cfg.cond_dim == 0 and trainer.net_cfg.length_dim == LENGTH_DIM
+    shipped = checkpoint.load_model(SHIPPED_PRIOR, "prior")
+    trainer.init_from(checkpoint.read(SHIPPED_PRIOR), SHIPPED_PRIOR)
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(8, 51, generator=g), torch.rand(8, generator=g)
+    ref = torch.tensor(trainer.net_cfg.length_ref)
+    with torch.no_grad():
+        want = shipped.network(x, t)
+        assert torch.allclose(trainer.ema(x, t), want, atol=1e-5)  # no lengths: 'not given'
+        assert torch.allclose(trainer.ema(x, t, length_features(ref * 1.1, ref, 8)), want, atol=1e-5)
+    trainer.run(tmp_path / "pb.state.pt", tmp_path / "prior-bones.pt")
+    runner = tasks.Runner.for_task("prior", tmp_path / "prior-bones.pt", tasks.SamplerOptions(seed=0, steps=5))
+    assert runner.takes_lengths
+    take = Take(positions=walk[:40].astype(np.float32), fps=30.0)
+    out = tasks.denoise(runner, take, t0=0.3, temporal=False)
+    assert out.report.performer_lengths and out.report.sequence
+    # the lengths reach the network: another performer's lengths give another answer
+    other = tasks.denoise(runner.with_lengths(np.asarray(ref) * 1.1), take, t0=0.3, temporal=False)
+    assert not other.report.performer_lengths  # a runner with its own lengths keeps them
+    assert np.abs(out.positions - other.positions).max() > 1e-5
+    # the same frames as a set of unrelated poses (each turned to its own heading, as in a pose set):
+    # they may be many people, so no lengths unless the caller says they are one performer's
+    rng = np.random.default_rng(0)
+    rel = walk[:40] - walk[:40, :1]
+    yaw = rng.uniform(0, 2 * np.pi, 40)
+    c, s_ = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+    turned = np.stack([c * rel[..., 0] - s_ * rel[..., 1], s_ * rel[..., 0] + c * rel[..., 1], rel[..., 2]], -1)
+    shuffled = Take(positions=turned.astype(np.float32))
+    assert not tasks.looks_like_sequence(shuffled)
+    assert not tasks.denoise(runner, shuffled, t0=0.3, temporal=False).report.performer_lengths
+    assert tasks.denoise(runner, shuffled, t0=0.3, temporal=False, one_performer=True).report.performer_lengths
+    assert np.isfinite(tasks.generate(runner, 8).positions).all()  # generate: lengths not given
 
 
 def test_a_lifter_without_the_input_ignores_given_lengths(walk) -> None:
@@ -107,3 +152,20 @@ def test_a_lifter_without_the_input_ignores_given_lengths(walk) -> None:
     a = tasks.lift(runner, kp).positions
     b = tasks.lift(runner.with_lengths(np.full(16, 0.3)), kp).positions
     assert np.array_equal(a, b)
+
+
+def test_bone_lengths_read_through_noise_are_not_lengthened_by_it(walk) -> None:
+    """Noise lengthens every bone on average; lengths_through_noise reads the noise off the bones'
+    spread over frames and takes it back out, and leaves clean frames' medians as they are."""
+    from gfpose_cli.kinematics.bones import lengths_through_noise, performer_lengths
+
+    mask = np.ones(walk.shape[:2], bool)
+    true = performer_lengths(walk, mask)
+    clean, s0 = lengths_through_noise(walk, mask)
+    assert s0 < 0.005 and np.abs(clean - true).max() < 0.005
+    noisy = walk + np.random.default_rng(0).normal(0, 0.047, walk.shape)
+    plain = performer_lengths(noisy, mask)
+    fixed, s = lengths_through_noise(noisy, mask)
+    assert 0.035 < s < 0.06  # the 47 mm of noise, found from the bones alone
+    assert np.abs(plain - true).mean() > 0.015  # medians of noisy bones overstate them
+    assert np.abs(fixed - true).mean() < 0.6 * np.abs(plain - true).mean()  # about halved (266 frames)

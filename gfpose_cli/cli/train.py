@@ -32,7 +32,7 @@ def train(
     mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Random left/right mirroring.")] = False,
     bone_scale: Annotated[float, typer.Option(help="Random body proportions: std of each bone's log length factor (left/right alike; 0.05 = 5 %); 0 = off.")] = 0.0,
     bone_corr: Annotated[float, typer.Option(help="With --bone-scale: the share of each bone's factor its group (legs, arms, trunk, girdles) draws together, as real proportions go; 0 = every bone alone.")] = 0.0,
-    lengths: Annotated[float, typer.Option("--lengths", help="Lift: give the network the performer's bone lengths as an input, this share of the training rows (0-1; the rest train it without them). A lifter with the input is what lift uses with --skeleton (weights/lift-bones.pt); 0 = none.")] = 0.0,
+    lengths: Annotated[float, typer.Option("--lengths", help="Give the network (lift, prior or complete3d) the performer's bone lengths as an input, this share of the training rows (0-1; the rest train it without them). A lifter with the input is what lift uses with --skeleton (weights/lift-bones.pt); a prior or completion model with it is given a take's own lengths by denoise and complete; 0 = none.")] = 0.0,
     balance: Annotated[float, typer.Option(help="Family share ~ size^balance (1 = uniform over poses, 0 = equal per family).")] = 0.5,
     holdout: Annotated[bool, typer.Option("--holdout/--no-holdout", help="Leave out the held-out subjects (data.py).")] = True,
     skeleton_map: MapOpt = None,

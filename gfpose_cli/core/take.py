@@ -94,6 +94,7 @@ class DenoiseReport:
     bone_length_cv: float | None = None
     bind_frames: tuple[int, ...] = ()
     too_short: int | None = None  # frames of a take too short to smooth, left as it was
+    performer_lengths: bool = False  # a length-conditioned prior was given the take's median bone lengths
 
     def but(self, **changes: Any) -> "DenoiseReport":
         return replace(self, **changes)

@@ -58,14 +58,14 @@ class ResidualBlock(nn.Module):
 
 class ScoreNetwork(nn.Module):
     """Predicts eps for noisy poses x_t (B, 17*pose_dim) given t, condition and mask (cond (B,
-    17*cond_dim + length_dim): with length_dim, the performer's bone-length features come last)."""
+    17*cond_dim + length_dim): with length_dim, the performer's bone-length features come last). An
+    unconditional network with the length input (a length-conditioned prior) reads cond as the (B,
+    length_dim) features alone, and cond None as 'lengths not given'."""
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = config
         c = config
-        if c.length_dim and not c.cond_dim:
-            raise ValueError("bone-length features ride on the condition: length_dim needs cond_dim")
         in_dim = N_JOINTS * c.pose_dim + (N_JOINTS * c.cond_dim + N_JOINTS if c.cond_dim else 0)
         self.time_mlp = nn.Sequential(nn.Linear(c.time_dim, c.time_dim), nn.SiLU(), nn.Linear(c.time_dim, c.time_dim))
         # the length features come last, so a network without them warm-starts one with them (zero columns)
@@ -77,7 +77,9 @@ class ScoreNetwork(nn.Module):
                 mask: torch.Tensor | None = None) -> torch.Tensor:
         temb = self.time_mlp(timestep_embedding(t, self.config.time_dim))
         parts, lengths = [x], []
-        if self.config.cond_dim:
+        if self.config.length_dim and not self.config.cond_dim:
+            lengths = [cond.to(x.dtype) if cond is not None else x.new_zeros(x.shape[0], self.config.length_dim)]
+        elif self.config.cond_dim:
             if cond is None or mask is None:
                 raise ValueError("this network is conditional: pass cond and mask")
             if self.config.length_dim:

@@ -16,6 +16,8 @@ from gfpose_cli.kinematics.geometry import normalise_2d, rotation_z
 from gfpose_cli.core.skeleton import MIRROR, N_JOINTS, PARENTS
 
 TASKS = ("prior", "lift", "complete3d")
+#: the tasks whose network can read the performer's bone lengths (train --lengths)
+LENGTH_TASKS = ("lift", "prior", "complete3d")
 COND_DIM = {"prior": 0, "lift": 2, "complete3d": 3}
 DEFAULT_MASK = {"prior": "HPJ-T00", "lift": "HPJ-001+HPJ-020", "complete3d": "HPJ-020+HPJ-002"}
 

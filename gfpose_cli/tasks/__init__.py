@@ -18,6 +18,7 @@ import torch
 
 from gfpose_cli.signal import gapfill
 from gfpose_cli.kinematics.bones import (PERFORMER_SCALE_RANGE, fit_lengths, fit_to_performer, hold_lengths,
+                                        lengths_through_noise,
                                         performer_lengths, scale_to_height)
 from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.util.journal import ChunkJournal
@@ -239,8 +240,10 @@ class Runner:
         x = torch.zeros(self.opts.batch_size, width, device=self.device)
         t = torch.full((self.opts.batch_size,), 0.5, device=self.device)
         cond = mask = None
+        if net.config.cond_dim or net.config.length_dim:  # the condition as sample_rows gives it: lengths last
+            cond = torch.zeros(self.opts.batch_size, N_JOINTS * net.config.cond_dim + net.config.length_dim,
+                               device=self.device)
         if net.config.cond_dim:
-            cond = torch.zeros(self.opts.batch_size, N_JOINTS * net.config.cond_dim, device=self.device)
             mask = torch.ones(self.opts.batch_size, N_JOINTS, device=self.device)
         try:
             with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -298,12 +301,12 @@ class Runner:
         net, norm, task = self.model.network, self.model.normaliser, self.model.task
         out = np.empty((n_rows, N_JOINTS, 3), dtype=np.float32)
         bs = chunk_rows or self.opts.batch_size
-        lengths = None  # a length-conditioned lifter's features (1, length_dim): the performer's, or 'not given'
+        lengths = None  # a length-conditioned network's features (1, length_dim): the performer's, or 'not given'
         if net.config.length_dim:
             if self.lengths is None and not self.reads_no_lengths:
-                raise InputError(f"{self.model.path}: this lifter reads the performer's bone lengths and was "
+                raise InputError(f"{self.model.path}: this network reads the performer's bone lengths and was "
                                  "never trained without them; give the performer's skeleton ({skeleton}), "
-                                 "or lift with the shipped lift.pt")
+                                 f"or use the shipped {self.model.task}.pt")
             given = None if self.lengths is None else torch.from_numpy(self.lengths)
             lengths = length_features(given, torch.tensor(net.config.length_ref, device=self.device), 1)
         for c, start in enumerate(range(0, n_rows, bs)):
@@ -330,6 +333,8 @@ class Runner:
                 cond = encode_condition(task, raw, x_cond, m, norm)
                 if lengths is not None:
                     cond = torch.cat([cond, lengths.to(cond.dtype).expand(stop - start, -1)], dim=1)
+            elif lengths is not None:  # a length-conditioned prior: the performer's lengths are its only input
+                cond = lengths.expand(stop - start, -1)
 
             def eps_fn(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 return net(xt, t, cond, m).float()
@@ -495,7 +500,9 @@ def generate_around(runner: Runner, partial: Take, n: int, *, progress: Progress
                          "both hips plus another joint; nothing to generate around")
     idx = np.arange(n) % partial.n_frames
     tiled = Take(positions=partial.positions[idx], mask=m[idx], fps=30.0, provenance=Provenance(path=str(partial.path)))
-    out = complete(runner, tiled, hypotheses=1, progress=progress, shard=shard, journal=journal, temporal=False)
+    # a completion model that reads bone lengths is given the take's (before any joints were freed)
+    out = complete(runner if lengths is None else runner.with_lengths(lengths), tiled, hypotheses=1, progress=progress,
+                   shard=shard, journal=journal, temporal=False)
     poses = out.positions
     if lengths is not None:
         a, b = (out.shard.start, out.shard.stop) if out.shard else (0, n)
@@ -828,19 +835,27 @@ def looks_like_sequence(take: Take) -> bool:
 
 def complete(runner: Runner, take: Take, *, hypotheses: int = 1, keep_observed: bool = True,
              progress: ProgressFn | None = None, shard: Shard | None = None,
-             journal: ChunkJournal | None = None, temporal: bool = True) -> Take:
+             journal: ChunkJournal | None = None, temporal: bool = True, one_performer: bool | None = None) -> Take:
     """Fill missing joints of a 3D take (positions keep their global placement).
 
     On a take (temporal, one hypothesis) each gap is the most likely smooth path given the
     observed samples around it and the model's completions inside it, weighted by the error the
     model makes on this take (gapfill.py), then held to the performer's bone lengths.
     temporal=False treats frames as unrelated poses (the paper's setting).
+
+    A model that reads the performer's bone lengths (train --lengths) is given the frames' median
+    bone lengths (each bone over the frames that show both its ends) when they are one performer's:
+    one_performer True, or None and the frames look like a take; a runner with its own lengths
+    (Runner.with_lengths) keeps them.
     """
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: complete needs 3D poses (frames, 17, 3); for 2D input use lift")
     if take.n_frames == 0:
         raise InputError(f"{take.path}: the take has no frames")
-    temporal = temporal and hypotheses == 1 and looks_like_sequence(take)
+    sequence = looks_like_sequence(take)
+    temporal = temporal and hypotheses == 1 and sequence
+    if runner.takes_lengths and runner.lengths is None and (sequence if one_performer is None else one_performer):
+        runner = runner.with_lengths(performer_lengths(take.positions, take.mask & np.isfinite(take.positions).all(-1)))
     if temporal and shard is not None:
         raise InputError("gap filling along a take needs the whole take in one job; use {per_frame} with {shard}")
     # a frame needs its place (pelvis or both hips) and one more joint; others stay as they are,
@@ -899,7 +914,8 @@ def t0_for_noise(runner: Runner, noise_m: float, factor: float = 1.0) -> float:
 
 
 def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: ProgressFn | None = None,
-            shard: Shard | None = None, temporal: bool = True, hold_bones: bool = True) -> Take:
+            shard: Shard | None = None, temporal: bool = True, hold_bones: bool = True,
+            one_performer: bool | None = None) -> Take:
     """Clean a 3D take: smooth it along time (temporal.smooth_take), optionally run the reverse
     process from t0 with the pose as x(t0), and hold the performer's bone lengths. Missing samples
     stay missing (filling them is `complete`'s job); the per-frame denoiser refuses them.
@@ -908,6 +924,11 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
     more than the noise it removed (bench/results/takes.md). temporal=False is the paper's
     per-frame denoiser, where t0 None is matched to the take's measured noise level. What was
     estimated and chosen is the result's report (DenoiseReport).
+
+    A prior that reads the performer's bone lengths (train --lengths) is given the frames' median
+    bone lengths when they are one performer's: one_performer True, or None and the frames look like
+    a take (a set of unrelated poses may hold many people, and gets none). A runner that has its
+    lengths already (Runner.with_lengths: a skeleton file) keeps them.
     """
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
@@ -925,7 +946,8 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
         hidden[bind] = False
         inner = replace(take, positions=np.where(hidden[..., None], take.positions, np.nan), mask=hidden,
                         provenance=take.provenance.but(bind_frames=()))
-        out = denoise(runner, inner, t0=t0, progress=progress, temporal=temporal, hold_bones=hold_bones)
+        out = denoise(runner, inner, t0=t0, progress=progress, temporal=temporal, hold_bones=hold_bones,
+                      one_performer=one_performer)
         positions, mask = out.positions.copy(), out.mask.copy()
         positions[bind], mask[bind] = take.positions[bind], take.mask[bind]
         return replace(out, positions=positions, mask=mask, provenance=take.provenance,
@@ -955,6 +977,11 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
     root = positions[:, ROOT].copy()
     rel = (positions - root[:, None]).astype(np.float32)
     a, b = shard_range(take.n_frames, frames_per_chunk(runner, 1), shard)
+    if runner.takes_lengths and runner.lengths is None and (sequence if one_performer is None else one_performer):
+        # the whole input's lengths, not a shard's: every shard of a take conditions on the same ones; through
+        # the noise left in the frames (a smoothed take has little, unrelated noisy poses all of theirs)
+        runner = runner.with_lengths(lengths_through_noise(positions, take.mask)[0])
+        report["performer_lengths"] = True
     if t0 is not None and t0 > 2 * runner.sde.eps:  # below that the reverse process has nothing to do
         x = runner.model.normaliser.encode(torch.from_numpy(rel)) * float(runner.sde.alpha(torch.tensor(t0)))
         poses, (a, b) = _sample_frames(runner, take.n_frames, 1, shard, progress, {"x_init": x.numpy()}, t0)

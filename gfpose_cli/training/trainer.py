@@ -22,7 +22,7 @@ from gfpose_cli.training.distributed import DistContext
 from gfpose_cli.model.masks import parse_strategy, sample_mask
 from gfpose_cli.model.network import NetworkConfig, ScoreNetwork
 from gfpose_cli.core.skeleton import bone_lengths
-from gfpose_cli.model.problem import (COND_DIM, DEFAULT_MASK, LENGTH_DIM, TASKS, Normaliser, encode_condition,
+from gfpose_cli.model.problem import (COND_DIM, DEFAULT_MASK, LENGTH_DIM, LENGTH_TASKS, TASKS, Normaliser, encode_condition,
                                       length_features, task_batch)
 from gfpose_cli.model.sde import SubVPSDE
 
@@ -43,8 +43,8 @@ class TrainConfig:
     mirror: bool = False
     bone_scale: float = 0.0  # std of the log bone-length factors (problem.random_bone_scale); 0 = off
     bone_corr: float = 0.0  # how much of them the bones of one group share (problem.BONE_GROUPS); 0 = each alone
-    #: lift only: the share of training rows that see their pose's bone lengths as an input (the network
-    #: then takes a performer's lengths: problem.length_features); 0 = a network without that input
+    #: the share of training rows that see their pose's bone lengths as an input (the network then takes a
+    #: performer's lengths: problem.length_features; lift, prior and complete3d); 0 = a network without that input
     lengths: float = 0.0
     seed: int = 0
     checkpoint_every_s: float = 300.0
@@ -64,8 +64,8 @@ class TrainConfig:
             raise ParameterError("bone_corr", f"{self.bone_corr} is outside 0..1 (the share of a bone's factor its group shares)")
         if not 0 <= self.lengths <= 1:
             raise ParameterError("lengths", f"{self.lengths} is outside 0..1 (the share of rows given their bone lengths)")
-        if self.lengths and self.task != "lift":
-            raise ParameterError("lengths", f"the bone-length input is for the lift task, not {self.task}")
+        if self.lengths and self.task not in LENGTH_TASKS:
+            raise ParameterError("lengths", f"the bone-length input is for the {', '.join(LENGTH_TASKS)} tasks, not {self.task}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise InputError(f"unknown {{lr_schedule}} {self.lr_schedule!r}; choose constant or cosine")
 
@@ -141,17 +141,21 @@ class Trainer:
     def task_inputs(self, poses: torch.Tensor, gen: torch.Generator
                     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """A batch's augmented, normalised targets x0 and, for a conditional task, the condition the
-        network reads and its mask (None, None for the prior), drawn from gen in this order."""
+        network reads and its mask (None, None for the prior; a length-conditioned prior's condition is
+        the bone-length features alone, its mask None), drawn from gen in this order."""
         x_metric, raw = task_batch(self.cfg.task, poses, gen, self.cfg.mirror, self.cfg.bone_scale, self.cfg.bone_corr)
         x0 = self.normaliser.encode(x_metric)
-        if not self.net_cfg.cond_dim:
-            return x0, None, None
-        mask = sample_mask(x0.shape[0], self.strategies, gen, self.device)
-        cond = encode_condition(self.cfg.task, raw, x0, mask, self.normaliser)
+        mask = sample_mask(x0.shape[0], self.strategies, gen, self.device) if self.net_cfg.cond_dim else None
+        lengths = None
         if self.net_cfg.length_dim:  # the pose's own bone lengths, for a share cfg.lengths of the rows
             given = (torch.rand(x0.shape[0], generator=gen, device=self.device) < self.cfg.lengths).float()
             ref = torch.tensor(self.net_cfg.length_ref, device=self.device)
-            cond = torch.cat([cond, length_features(bone_lengths(x_metric), ref, x0.shape[0], given)], dim=1)
+            lengths = length_features(bone_lengths(x_metric), ref, x0.shape[0], given)
+        if mask is None:
+            return x0, lengths, None  # the prior: no condition but the bone lengths, if it reads them
+        cond = encode_condition(self.cfg.task, raw, x0, mask, self.normaliser)
+        if lengths is not None:
+            cond = torch.cat([cond, lengths], dim=1)
         return x0, cond, mask
 
     def loss(self, poses: torch.Tensor, gen: torch.Generator, net: torch.nn.Module,
@@ -166,7 +170,8 @@ class Trainer:
         noise = torch.randn(x0.shape, generator=gen, device=self.device)
         mean, std = self.sde.marginal_prob(x0, t)
         xt = mean + std[:, None] * noise
-        cond, mask = (None, None) if mask is None else (cond[part], mask[part])
+        cond = None if cond is None else cond[part]
+        mask = None if mask is None else mask[part]
         return ((net(xt[part], t[part], cond, mask) - noise[part]) ** 2).sum(-1).mean()
 
     def batch_loss(self) -> torch.Tensor:

@@ -13,35 +13,9 @@
 #
 #   bench/train_stage10_cpu.sh [STATE_DIR [STAGE ...]]     # e.g. bench/train_stage10_cpu.sh ~/.cache/gfpose/runs prior-bones-v5
 set -euo pipefail
-state=${1:-$HOME/.cache/gfpose/runs}
-shift || true
-only=" $* "
-data=../shared/data
-archives=("$data/cmu-bvh.tar.xz" "$data/hdm05-amc.tar.xz" "$data/multibody-mocap.tar.xz" "$data/multibody2-mocap.tar.xz")
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-here=$(dirname "$0")
-mkdir -p "$state"
-
-# run NAME ARGS...: gfpose train ARGS with NAME's state and export in $state; resumes a stopped run, skips a done one
-run() {
-  local name=$1; shift
-  if [ "$only" != "  " ] && [[ "$only" != *" $name "* ]]; then return; fi
-  if [ -f "$state/$name.done" ]; then echo "$name: done"; return; fi
-  local extra=()
-  [ -f "$state/$name.state.pt" ] && extra=(--resume "$state/$name.state.pt")
-  echo "$name: $(date -u +%H:%M:%S) start"
-  python3 -m gfpose_cli train "${archives[@]}" "$@" "${extra[@]}" --checkpoint-every 120 -q \
-      -o "$state/$name.state.pt" --export "$state/$name.pt"
-  touch "$state/$name.done"; echo "$name: $(date -u +%H:%M:%S) done"
-}
-# init NAME FILE: start from FILE on a fresh start (a resumed run takes its weights from the state)
-init() { [ -f "$state/$1.state.pt" ] || echo "--init-from $2"; }
-# stage9 TASK: the shipped stage-9 TASK.pt, taken out of commit e2438a2 into $state
-stage9() {
-  local out="$state/stage9-$1.pt"
-  [ -f "$out" ] || { git show "e2438a2:weights/$1.pt" > "$out.tmp" && mv "$out.tmp" "$out"; }
-  echo "$out"
-}
+# shellcheck source=bench/train_common.sh
+source "$(dirname "$0")/train_common.sh" "$@"
+stage9() { from_commit e2438a2 "$1"; }  # the stage-9 weights this stage starts from
 
 common=(--width 1024 --blocks 2 --batch-size 1000 --lr 1e-4 --lr-schedule cosine --warmup 100 --ema 0.999 --mirror
         --balance 0.5 --device cpu --seed 0 --lengths 0.8 --bone-scale 0.03 --bone-corr 0.7 --steps 3000)
@@ -49,4 +23,4 @@ common=(--width 1024 --blocks 2 --batch-size 1000 --lr 1e-4 --lr-schedule cosine
 run prior-bones-v5 --task prior $(init prior-bones-v5 "$(stage9 prior)") "${common[@]}"
 # shellcheck disable=SC2046
 run complete3d-bones-v5 --task complete3d $(init complete3d-bones-v5 "$(stage9 complete3d)") "${common[@]}"
-echo "stage 10: ${*:-every stage} finished"
+echo "stage 10:${only:- every stage} finished"

@@ -14,36 +14,9 @@
 #
 #   bench/train_stage9_cpu.sh [STATE_DIR [STAGE ...]]     # e.g. bench/train_stage9_cpu.sh ~/.cache/gfpose/runs prior-v5
 set -euo pipefail
-state=${1:-$HOME/.cache/gfpose/runs}
-shift || true
-only=" $* "
-data=../shared/data
-archives=("$data/cmu-bvh.tar.xz" "$data/hdm05-amc.tar.xz" "$data/multibody-mocap.tar.xz" "$data/multibody2-mocap.tar.xz")
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-here=$(dirname "$0")
-mkdir -p "$state"
-
-# run NAME ARGS...: gfpose train ARGS with NAME's state and export in $state; resumes a stopped run, skips a done one
-run() {
-  local name=$1; shift
-  if [ "$only" != "  " ] && [[ "$only" != *" $name "* ]]; then return; fi
-  if [ -f "$state/$name.done" ]; then echo "$name: done"; return; fi
-  local extra=()
-  [ -f "$state/$name.state.pt" ] && extra=(--resume "$state/$name.state.pt")
-  echo "$name: $(date -u +%H:%M:%S) start"
-  python3 -m gfpose_cli train "${archives[@]}" "$@" "${extra[@]}" --checkpoint-every 120 -q \
-      -o "$state/$name.state.pt" --export "$state/$name.pt"
-  touch "$state/$name.done"; echo "$name: $(date -u +%H:%M:%S) done"
-}
-# init NAME FILE: start from FILE on a fresh start (a resumed run takes its weights from the state)
-init() { [ -f "$state/$1.state.pt" ] || echo "--init-from $2"; }
-# stage8 TASK: the TASK.pt stage 9 started from, taken out of commit 8c7d91f into $state (weights/ holds
-# stage 9's own since 4a755ef, so starting from weights/ would not redo this stage)
-stage8() {
-  local out="$state/stage8-$1.pt"
-  [ -f "$out" ] || { git show "8c7d91f:weights/$1.pt" > "$out.tmp" && mv "$out.tmp" "$out"; }
-  echo "$out"
-}
+# shellcheck source=bench/train_common.sh
+source "$(dirname "$0")/train_common.sh" "$@"
+stage8() { from_commit 8c7d91f "$1"; }  # the stage-8 weights this stage starts from
 
 common=(--width 1024 --blocks 2 --batch-size 1000 --lr 1e-4 --lr-schedule cosine --mirror --balance 0.5 --device cpu --seed 0)
 # shellcheck disable=SC2046
@@ -57,4 +30,4 @@ run lift-bones-v5 --task lift $(init lift-bones-v5 "$state/lift-v5.pt") --length
 run refine-bones-v5 --task refine --lift-weights "$state/lift-bones-v5.pt" --steps 3000 --views 4 --width 512 --dropout 0.5
 # shellcheck disable=SC2046
 run prior-v5 --task prior $(init prior-v5 "$(stage8 prior)") "${common[@]}" --lr 2e-4 --warmup 200 --ema 0.999 --steps 8000
-echo "stage 9: ${*:-every stage} finished"
+echo "stage 9:${only:- every stage} finished"

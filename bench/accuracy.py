@@ -106,6 +106,9 @@ def measure(weights_dir: Path, opts: SamplerOptions, sets: dict[str, np.ndarray]
             seed: int = 0, n_generate: int = 2000) -> list[tuple[str, str, float]]:
     """The §6 rows for one sampler setting: (name, unit, value)."""
     runners = {t: Runner.for_task(t, weights_dir / f"{t}.pt", opts) for t in ("prior", "lift", "complete3d")}
+    # denoise's prior: the one that reads bone lengths where the folder has it (what `gfpose denoise` uses)
+    bones = weights_dir / "prior-bones.pt"
+    runners["denoise"] = Runner.for_task("prior", bones if bones.exists() else weights_dir / "prior.pt", opts)
     rows: list[tuple[str, str, float]] = []
     mm = 1000.0
     for fam, poses in sets.items():
@@ -129,11 +132,14 @@ def measure(weights_dir: Path, opts: SamplerOptions, sets: dict[str, np.ndarray]
         noisy = poses + rng.normal(0, 0.02, poses.shape).astype(np.float32)
         noisy[:, 0] = poses[:, 0]
         before = metrics.mpjpe(noisy, poses, "procrustes") * mm
-        clean = denoise(runners["prior"], Take(positions=noisy), t0=0.1, temporal=False).positions
+        clean = denoise(runners["denoise"], Take(positions=noisy), t0=0.1, temporal=False, one_performer=False).positions
         rows.append((f"denoise 20 mm noise: P2 before ({fam})", "mm", before))
         rows.append((f"denoise 20 mm noise: P2 after, t0=0.1 ({fam})", "mm", metrics.mpjpe(clean, poses, "procrustes") * mm))
-        clean0 = denoise(runners["prior"], Take(positions=poses), t0=0.1, temporal=False).positions
+        clean0 = denoise(runners["denoise"], Take(positions=poses), t0=0.1, temporal=False,
+                         one_performer=False).positions
         rows.append((f"denoise clean input: P2 added ({fam})", "mm", metrics.mpjpe(clean0, poses, "procrustes") * mm))
+        one = denoise(runners["denoise"], Take(positions=poses), t0=0.1, temporal=False, one_performer=True).positions
+        rows.append((f"denoise clean input, one performer: P2 added ({fam})", "mm", metrics.mpjpe(one, poses, "procrustes") * mm))
     gen = generate(runners["prior"], n_generate).positions
     stats = metrics.plausibility(gen)
     ref = metrics.plausibility(np.concatenate(list(sets.values())))

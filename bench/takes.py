@@ -107,10 +107,15 @@ def denoise_rows(takes: dict, runner: tasks.Runner, conditions: list[tuple[str, 
             sg = min((temporal.savitzky_golay(noisy, w) for w in SG_WINDOWS if w < len(noisy)),
                      key=lambda x: metrics.mpjpe(x, clean, "procrustes"))
             take = Take(positions=noisy.astype(np.float32), fps=fps)
-            per_frame = tasks.denoise(runner, take, t0=None, temporal=False).positions
+            # the paper's frame-by-frame denoiser: the frames taken as unrelated poses, nothing held
+            per_frame = tasks.denoise(runner, take, t0=None, temporal=False, one_performer=False,
+                                      hold_bones=False).positions
+            # `denoise --per-frame` on a take: the performer's lengths (through the noise) given and held
+            per_frame_one = tasks.denoise(runner, take, t0=None, temporal=False).positions
             ours = tasks.denoise(runner, take, t0=None).positions
             for method, pred in (("noisy input", noisy), ("Butterworth (best cut-off)", bw),
                                  ("Savitzky-Golay (best window)", sg), ("gfpose per frame (paper)", per_frame),
+                                 ("gfpose per frame, one performer (--per-frame)", per_frame_one),
                                  ("gfpose", ours)):
                 agg.setdefault(method, []).append({**scores(pred, clean, fps), "jitter_clean": metrics.jitter(clean, fps)})
             best_classic = np.minimum(p2_frames(bw, clean), p2_frames(sg, clean))
@@ -358,7 +363,8 @@ def main() -> None:
         if args.only == "lift":
             print(f"\n{time.perf_counter() - t_start:.0f} s on {lifter.device}")
             return
-    runner = tasks.Runner.for_task("prior", None, tasks.SamplerOptions(steps=args.steps, seed=args.seed))
+    # denoise's prior (weights/prior-bones.pt where installed), as `gfpose denoise` runs it
+    runner = tasks.prior_runner(None, tasks.SamplerOptions(steps=args.steps, seed=args.seed), bones=True)
     takes = held_out_takes()
     conditions = [("gaussian", 0.02), ("spikes", 0.02)] if args.quick else [
         ("gaussian", 0.01), ("gaussian", 0.02), ("gaussian", 0.04),

@@ -106,6 +106,7 @@ def generate(
     dedupe: Annotated[Optional[float], typer.Option("--dedupe", help="Drop a pose within this many mm (P-MPJPE) of one already kept, and draw more until N are kept.")] = None,
     condition: Annotated[Optional[Path], typer.Option("--condition", help="Generate around the partial 3D poses of this file (pose i from frame i mod F): its missing joints, and those named by --free, are sampled by the completion model.")] = None,
     free: Annotated[Optional[str], typer.Option("--free", help="With --condition: body parts or joints to resample, e.g. left_arm,right_arm or RWrist.")] = None,
+    skeleton: Annotated[Optional[Path], typer.Option("--skeleton", help="A 3D take of one performer (BVH, ASF/AMC, C3D, NPZ: a calibration or range-of-motion trial): every pose is theirs, sampled by the prior that reads bone lengths (weights/prior-bones.pt) given their lengths, then fitted to them exactly. --map/--units apply to it.", exists=True, dir_okay=False)] = None,
     skeleton_map: MapOpt = None,
     units: Units = None,
     force_read: ForceRead = False,
@@ -130,10 +131,12 @@ def generate(
     training 2D-to-3D lifters; --format folder writes a dataset folder that
     gfpose_cli.training.synthetic.SyntheticPoses loads. --condition generates around partial poses,
     --temperature and --dedupe trade variety, --yaw/--floor/--area/--trajectory place poses in
-    the world (random cameras then aim at each pelvis; a fixed rig stays where it is).
+    the world (random cameras then aim at each pelvis; a fixed rig stays where it is), --skeleton
+    makes every pose one performer's.
 
     Example: [bold]gfpose generate --n 177200 --cameras 4 -o synth/ --format folder[/]
     Example: [bold]gfpose generate --n 5000 --condition take.c3d --free left_arm,right_arm -o arms.npz[/]
+    Example: [bold]gfpose generate --n 20000 --skeleton actor_rom.bvh --cameras 4 -o actor/ --format folder[/]
     """
     STATE["quiet"] = quiet
     STATE["force_read"] = force_read
@@ -152,6 +155,8 @@ def generate(
         raise InputError("--dedupe needs a distance above 0 mm and the unconditional prior (not --condition)")
     if free and condition is None:
         raise InputError("--free names the joints to resample in a --condition file")
+    if skeleton is not None and condition is not None:
+        raise InputError("--skeleton: a --condition file gives its own performer's bone lengths; give one of the two")
     placement = placement_setup(yaw, floor, area, trajectory, skeleton_map, units)
     partial = read_take(condition, skeleton_map, None, None, units) if condition is not None else None
     drop = free_joints(free)
@@ -161,11 +166,13 @@ def generate(
     if kind != "folder":
         check_output(output, force)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision, compile)
+    lengths = None if skeleton is None else tasks.performer_skeleton(read_take(skeleton, skeleton_map, None, None, units))
     runner = (tasks.Runner.for_task("complete3d", weights, opts) if partial is not None
-              else tasks.Runner.for_task("prior", weights, tasks.generate_options(opts)))
+              else tasks.prior_runner(weights, tasks.generate_options(opts), bones=lengths is not None))
     # a run longer than one chunk keeps its finished chunks, so the same command resumes after a kill
     job = {"task": "generate", "n": n, "shard": shard, "dedupe_mm": dedupe,
-           "condition": None if condition is None else file_digest(condition), "free": free}
+           "condition": None if condition is None else file_digest(condition), "free": free,
+           "skeleton": None if skeleton is None else file_digest(skeleton)}
     journal = tasks.job_journal(runner, output, job, force) if n > runner.opts.batch_size else None
     if journal and journal.resumed:
         info(esc(f"resuming: {journal.resumed} finished chunks found in {journal.folder}"))
@@ -179,7 +186,7 @@ def generate(
         with progress_bar("generating", n) as update:
             take = tasks.generate_poses(runner, n, condition=partial, free=drop, placement=placement, seed=seed,
                                         dedupe_m=dedupe_m, shard=get_shard(shard), journal=journal, progress=update,
-                                        sink=stream.put if stream else None)
+                                        sink=stream.put if stream else None, lengths=lengths)
     except BaseException as exc:
         if stream:
             stream.abort(exc)
@@ -192,7 +199,8 @@ def generate(
     elif views or kind == "folder":
         extra = {"temperature": runner.temperature, "dedupe_mm": dedupe, "drawn": take.report.drawn,
                  "condition": None if condition is None else str(condition), "free": free,
-                 "placement": placement.describe() if placement.active() else None}
+                 "placement": placement.describe() if placement.active() else None,
+                 "skeleton": None if skeleton is None else str(skeleton)}
         note = write_dataset(take, output, kind, views, force, runner, n, seed, extra)
     else:
         note = write_take(take, output, fmt, force)

@@ -267,7 +267,8 @@ def denoise_report(r: DenoiseReport) -> str:
         lo, hi = min(r.smoothing), max(r.smoothing)
         parts.append(f"smoothed (lambda {lo:.2g}" + (f"-{hi:.2g}" if hi > lo else "") + " by joint)"
                      + (f", {r.spikes} spike samples ignored" if r.spikes else ""))
-    parts.append(f"prior from t0 {r.t0:.3f}" if r.t0 is not None else "prior pass off (--t0 T runs it)")
+    parts.append((f"prior from t0 {r.t0:.3f}" + (", given the performer's bone lengths" if r.performer_lengths else ""))
+                 if r.t0 is not None else "prior pass off (--t0 T runs it)")
     if r.bone_length_cv is not None:
         parts.append(f"bone lengths held (CV {r.bone_length_cv:.2%})")
     if r.bind_frames:
@@ -280,7 +281,8 @@ def denoise(
     inputs: Annotated[list[str], typer.Argument(help="Noisy 3D takes (NPZ, CSV, BVH), folders or globs.")],
     output: Output,
     t0: Annotated[str, typer.Option(help="Diffusion time to start the prior from, (0-1] (larger removes more), or auto (takes: no prior pass; --per-frame: matched to the measured noise).")] = "auto",
-    per_frame: Annotated[bool, typer.Option("--per-frame", help="The paper's frame-by-frame denoiser: no smoothing along time, no bone-length holding.")] = False,
+    per_frame: Annotated[bool, typer.Option("--per-frame", help="The paper's frame-by-frame denoiser: no smoothing along time; the performer's bone lengths (measured through the noise) are held only where the frames are one performer's (a take, or --one-performer; --free-bones: never).")] = False,
+    one_performer: Annotated[Optional[bool], typer.Option("--one-performer/--many-performers", help="Whether the frames are all one performer's, so the prior is given their bone lengths and they are held. Default: yes for a take, no for a set of unrelated poses.")] = None,
     hold_bones: Annotated[bool, typer.Option("--hold-bones/--free-bones", help="Fit the skeleton to the performer's median bone lengths (--free-bones keeps the take's own variation, e.g. soft tissue in marker-derived joints).")] = True,
     weights: Weights = None,
     device: Device = "auto",
@@ -317,7 +319,9 @@ def denoise(
     from gfpose_cli import tasks
 
     start = parse_t0(t0)
-    runner = tasks.Runner.for_task("prior", weights, sampler_options(sampler, steps, batch_size, seed, device, precision=precision))
+    # the prior that reads bone lengths (weights/prior-bones.pt), where installed: the better denoiser of unseen bodies
+    runner = tasks.prior_runner(weights, sampler_options(sampler, steps, batch_size, seed, device, precision=precision),
+                                bones=True)
 
     def work(src: Path, dst: Path) -> str:
         takes = read_takes(src, skeleton_map, subject, in_fmt, units)
@@ -325,7 +329,8 @@ def denoise(
         for take in takes:
             with progress_bar(f"denoising {src.name}", take.n_frames) as update:
                 results.append(tasks.denoise(runner, take, t0=start, progress=update, shard=get_shard(shard),
-                                             temporal=not per_frame, hold_bones=hold_bones))
+                                             temporal=not per_frame, hold_bones=hold_bones,
+                                             one_performer=one_performer))
         note = write_take(results if len(results) > 1 else results[0], dst, fmt, force, add_joints)
         said = "; ".join((f"{r.provenance.subject}: " if len(results) > 1 else "") + denoise_report(r.report)
                          for r in results)

@@ -173,23 +173,30 @@ def calibrated_sigma(poses: np.ndarray, kind: str, before_mm: float, seed: int) 
 
 def denoise_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, seed: int) -> list[Row]:
     """The per-frame denoiser (the paper's setting: unrelated poses, start time set by the known noise)
-    at three Gaussian and three uniform levels, and on clean input."""
+    at three Gaussian and three uniform levels, and on clean input; then the same with the poses
+    known to be one performer's (denoise one_performer=True: `gfpose denoise --per-frame
+    --one-performer`), as every held-out set here is one body's: the prior is given their bone
+    lengths measured through the noise, and they are held."""
     from gfpose_cli.tasks import denoise
 
+    runner = runners.get("denoise", runners.get("prior"))
     rows = []
-    for kind in ("gaussian", "uniform"):
-        for before_target, paper in zip(DENOISE_BEFORE_MM, DENOISE_RATIO_PAPER):
-            sigma = calibrated_sigma(poses, kind, before_target, seed)
-            noisy = _noise(poses, kind, sigma, np.random.default_rng([seed, 13, int(before_target)]))
-            before = metrics.mpjpe(noisy, poses, "procrustes") * MM
-            t0 = _t0(runners, sigma)
-            after = denoise(runners["prior"], Take(positions=noisy.astype(np.float32)), t0=t0, temporal=False).positions
-            ratio = metrics.mpjpe(after, poses, "procrustes") * MM / before
-            rows.append(Row(f"denoise {kind} {sigma * MM:.0f} mm, P2 after/before ({before:.0f} mm) ({tag})",
-                            "ratio", ratio, f"{paper:.3f}", f"≤ {paper:.3f}", paper))
-    clean = denoise(runners["prior"], Take(positions=poses.astype(np.float32)), t0=_t0(runners, 0.0), temporal=False).positions
-    rows.append(Row(f"denoise clean input: P2 added ({tag})", "mm", metrics.mpjpe(clean, poses, "procrustes") * MM,
-                    "14.7", "≤ 10", 10.0))
+    for performer, said in ((False, ""), (True, ", one performer")):
+        for kind in ("gaussian", "uniform"):
+            for before_target, paper in zip(DENOISE_BEFORE_MM, DENOISE_RATIO_PAPER):
+                sigma = calibrated_sigma(poses, kind, before_target, seed)
+                noisy = _noise(poses, kind, sigma, np.random.default_rng([seed, 13, int(before_target)]))
+                before = metrics.mpjpe(noisy, poses, "procrustes") * MM
+                t0 = _t0(runner, sigma)
+                after = denoise(runner, Take(positions=noisy.astype(np.float32)), t0=t0, temporal=False,
+                                one_performer=performer).positions
+                ratio = metrics.mpjpe(after, poses, "procrustes") * MM / before
+                rows.append(Row(f"denoise {kind} {sigma * MM:.0f} mm{said}, P2 after/before ({before:.0f} mm) ({tag})",
+                                "ratio", ratio, f"{paper:.3f}", f"≤ {paper:.3f}", paper))
+        clean = denoise(runner, Take(positions=poses.astype(np.float32)), t0=_t0(runner, 0.0), temporal=False,
+                        one_performer=performer).positions
+        rows.append(Row(f"denoise clean input{said}: P2 added ({tag})", "mm",
+                        metrics.mpjpe(clean, poses, "procrustes") * MM, "14.7", "≤ 10", 10.0))
     return rows
 
 
@@ -202,12 +209,12 @@ def denoise_rows(runners: Runners, poses: np.ndarray, tag: str, s: int, seed: in
 T0_NOISE_FACTOR = 2.0
 
 
-def _t0(runners: Runners, sigma_m: float) -> float:
-    """Start time for the per-frame denoiser: from the noise when it is known, the paper's 0.1 floor
-    otherwise."""
+def _t0(runner, sigma_m: float) -> float:
+    """Start time for the per-frame denoiser (a tasks.Runner): from the noise when it is known, the
+    paper's 0.1 floor otherwise."""
     from gfpose_cli.tasks import t0_for_noise
 
-    return max(t0_for_noise(runners["prior"], sigma_m, T0_NOISE_FACTOR), 0.1) if sigma_m > 0 else 0.1
+    return max(t0_for_noise(runner, sigma_m, T0_NOISE_FACTOR), 0.1) if sigma_m > 0 else 0.1
 
 
 def generate_rows(runners: Runners, poses: np.ndarray, tag: str, n: int, seed: int) -> list[Row]:
@@ -307,13 +314,22 @@ class RowStore:
 
 def runners_for(protocols: list[str], weights_dir, opts) -> Runners:
     """The models the protocols need, from a folder holding prior.pt, lift.pt, complete3d.pt
-    (None: the shipped weights)."""
-    from gfpose_cli.tasks import Runner
+    (None: the shipped weights). Denoising uses what `gfpose denoise` uses: the prior that reads
+    bone lengths (prior-bones.pt) where the folder has one, else prior.pt (key "denoise")."""
+    from gfpose_cli.tasks import Runner, prior_runner
 
     need = {"lift": "lift", "lift-noisy": "lift", "lift-missing": "lift", "complete": "complete3d",
-            "denoise": "prior", "generate": "prior"}
+            "denoise": "denoise", "generate": "prior"}
     tasks_needed = sorted({need[p] for p in protocols})
-    return {t: Runner.for_task(t, None if weights_dir is None else weights_dir / f"{t}.pt", opts) for t in tasks_needed}
+    runners: Runners = {}
+    for t in tasks_needed:
+        if t == "denoise":
+            bones = None if weights_dir is None else weights_dir / "prior-bones.pt"
+            given = None if weights_dir is None else (bones if bones.exists() else weights_dir / "prior.pt")
+            runners[t] = prior_runner(given, opts, bones=True)
+        else:
+            runners[t] = Runner.for_task(t, None if weights_dir is None else weights_dir / f"{t}.pt", opts)
+    return runners
 
 
 def markdown(rows: list[Row], title: str) -> str:

@@ -69,6 +69,20 @@ def lift_runner(weights: Path | None, opts: "SamplerOptions", lengths: np.ndarra
     return Runner.for_task("lift", weights, opts)
 
 
+def prior_runner(weights: Path | None, opts: "SamplerOptions", *, bones: bool = False) -> "Runner":
+    """The pose prior: weights, else the shipped one. With bones (denoise; generate for a given
+    performer) and no weights given, the shipped prior that reads the performer's bone lengths
+    (weights/prior-bones.pt), where it is installed: it denoises unseen bodies' poses better with or
+    without their lengths, while generate keeps prior.pt, whose unconditional set is the closer
+    to the real one (MODEL_CARD.md "Stage 10")."""
+    if weights is None and bones:
+        try:
+            weights = shipped_weights("prior-bones")
+        except InputError:
+            pass
+    return Runner.for_task("prior", weights, opts)
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """auto picks CUDA, then MPS, then CPU."""
     if name == "auto":
@@ -454,15 +468,35 @@ def generate(runner: Runner, n: int, *, progress: ProgressFn | None = None, shar
 def generate_poses(runner: Runner, n: int, *, condition: Take | None = None, free: Sequence[int] = (),
                    dedupe_m: float | None = None, placement: Placement | None = None, seed: int = 0,
                    shard: Shard | None = None, journal: ChunkJournal | None = None,
-                   progress: ProgressFn | None = None, sink: RowSink | None = None) -> Take:
+                   progress: ProgressFn | None = None, sink: RowSink | None = None,
+                   lengths: np.ndarray | None = None) -> Take:
     """What `gfpose generate` makes: n poses of the prior (generate), or around a take's partial
     poses with the joints in free resampled too (generate_around, held to the performer's bone
     lengths measured before they were freed), then placed in the world by placement. sink is handed
     the poses as they are made (generate's), only where they are the take's poses as they come: no
-    condition, no placement, no dedupe_m (streams_poses)."""
+    condition, no placement, no dedupe_m (streams_poses).
+
+    With lengths (16,; one performer's bone lengths, performer_skeleton) and no condition, every pose
+    is that performer's: a prior that reads bone lengths (prior_runner(bones=True)) is given them,
+    which brings its poses' proportions near (median bone 4-7 % off on unseen bodies, 14-18 %
+    without them), and each pose is then fitted to them (fit_lengths, the pelvis where it is; the
+    rest that 20 sweeps leave is taken down each chain by hold_lengths, so the lengths are exact)."""
     if sink is not None and not streams_poses(condition=condition, dedupe_m=dedupe_m, placement=placement):
         raise ParameterError("sink", "poses placed, deduplicated or made around a take are not final as they are sampled")
-    if condition is not None:
+    if lengths is not None and condition is not None:
+        raise ParameterError("skeleton", "a --condition take gives its own performer's bone lengths; leave out {skeleton}")
+    if lengths is not None:
+        held = np.asarray(lengths, np.float64).reshape(-1)
+
+        free = np.arange(N_JOINTS) != ROOT
+
+        def fitted(rows: np.ndarray) -> np.ndarray:  # least change first, then exact down each chain
+            return hold_lengths(fit_lengths(rows, held, fixed=(ROOT,)), held, free).astype(np.float32)
+
+        take = generate(runner.with_lengths(held), n, progress=progress, shard=shard, journal=journal, dedupe_m=dedupe_m,
+                        sink=None if sink is None else (lambda rows, total: sink(fitted(rows), total)))
+        take = replace(take, positions=fitted(take.positions))
+    elif condition is not None:
         lengths = performer_lengths(condition.positions, condition.mask) if condition.positions.ndim == 3 else None
         if free and condition.positions.ndim == 3:
             mask, positions = condition.mask.copy(), condition.positions.copy()
@@ -925,10 +959,13 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
     per-frame denoiser, where t0 None is matched to the take's measured noise level. What was
     estimated and chosen is the result's report (DenoiseReport).
 
-    A prior that reads the performer's bone lengths (train --lengths) is given the frames' median
-    bone lengths when they are one performer's: one_performer True, or None and the frames look like
-    a take (a set of unrelated poses may hold many people, and gets none). A runner that has its
-    lengths already (Runner.with_lengths: a skeleton file) keeps them.
+    Frames are one performer's with one_performer True, or None and they look like a take (a set of
+    unrelated poses may hold many people). Then a prior that reads the performer's bone lengths
+    (train --lengths; weights/prior-bones.pt, denoise_runner) is given their bone lengths, measured
+    through the noise (kinematics.bones.lengths_through_noise), and with hold_bones the per-frame
+    denoiser holds them in every frame as the take denoiser holds the take's medians. A runner that
+    has its lengths already (Runner.with_lengths: a skeleton file) gives those, and holds them frame
+    by frame.
     """
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
@@ -977,11 +1014,15 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
     root = positions[:, ROOT].copy()
     rel = (positions - root[:, None]).astype(np.float32)
     a, b = shard_range(take.n_frames, frames_per_chunk(runner, 1), shard)
-    if runner.takes_lengths and runner.lengths is None and (sequence if one_performer is None else one_performer):
+    performer = sequence if one_performer is None else one_performer
+    known = runner.lengths  # given with the runner (a skeleton file), else measured when one performer's
+    if known is None and performer and (runner.takes_lengths or (hold_bones and not temporal)):
         # the whole input's lengths, not a shard's: every shard of a take conditions on the same ones; through
         # the noise left in the frames (a smoothed take has little, unrelated noisy poses all of theirs)
-        runner = runner.with_lengths(lengths_through_noise(positions, take.mask)[0])
-        report["performer_lengths"] = True
+        known = lengths_through_noise(positions, take.mask)[0]
+    if runner.takes_lengths and known is not None and runner.lengths is None:
+        runner = runner.with_lengths(known)
+        report["performer_lengths"] = True  # measured here (a runner with its own lengths keeps those)
     if t0 is not None and t0 > 2 * runner.sde.eps:  # below that the reverse process has nothing to do
         x = runner.model.normaliser.encode(torch.from_numpy(rel)) * float(runner.sde.alpha(torch.tensor(t0)))
         poses, (a, b) = _sample_frames(runner, take.n_frames, 1, shard, progress, {"x_init": x.numpy()}, t0)
@@ -991,8 +1032,10 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
         if progress:
             progress(b - a, b - a)
     mask = take.mask[a:b]
-    if temporal and hold_bones:
-        out = fit_lengths(out, performer_lengths(positions, take.mask), mask)
+    if hold_bones and (temporal or (performer and known is not None)):
+        # frame by frame, one performer's frames are held to their lengths measured through the noise:
+        # the prior alone leaves part of an unseen body's proportions off (bench/results/accuracy-bodies.md)
+        out = fit_lengths(out, performer_lengths(positions, take.mask) if temporal else known, mask)
         report["bone_length_cv"] = float(bone_length_cv(out[mask.all(1)])) if mask.all(1).any() else 0.0
     out = np.where(mask[..., None], out, np.nan)
     report["smoothing"] = tuple(report.get("smoothing", ()))

@@ -54,6 +54,10 @@ def header(argv: list[str], runner: tasks.Runner | torch.device, script: str = "
                            cwd=root).stdout.strip()
     weights = {t: file_digest(weights_dir / f"{t}.pt" if weights_dir else tasks.shipped_weights(t))[:16]
                for t in ("prior", "lift", "complete3d")}
+    folder = weights_dir or tasks.shipped_weights("prior").parent
+    for t in ("prior-bones", "lift-bones"):  # the length-reading ones, where the folder ships them
+        if (folder / f"{t}.pt").exists():
+            weights[t] = file_digest(folder / f"{t}.pt")[:16]
     dev = runner if isinstance(runner, torch.device) else runner.device
     return (f"# python {script} {' '.join(argv)}\n\ncommit {commit or 'unknown'}{' (with uncommitted changes)' if dirty else ''}; "
             f"weights sha256 " + ", ".join(f"{t} {d}" for t, d in weights.items()) + f"; {device_name(dev)}; "

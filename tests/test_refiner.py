@@ -131,3 +131,35 @@ def test_the_gain_is_measured_on_subjects_the_refiner_did_not_train_on() -> None
     got = trainer.validation_gain()
     assert got["gain"] == pytest.approx(0.5, abs=1e-4) and got["gain_mm"] == pytest.approx(0.0, abs=0.01)
     assert got["full_mm"] == pytest.approx(got["lifted_mm"], rel=1e-3)  # the full correction overshoots by as much
+
+
+@pytest.mark.skipif(not all(p.exists() for p in TAKES), reason="../shared/fixtures is not present")
+def test_lifted_training_stretches_can_each_have_a_body_of_their_own() -> None:
+    """--bone-scale for the refiner: every stretch's truth is its take with one set of bone factors for all
+    its frames (bone lengths constant over the stretch, differing from the take's), seen by the same
+    cameras as without, and the lifter lifts that body's 2D."""
+    from gfpose_cli import io
+    from gfpose_cli.core.skeleton import bone_lengths
+    from gfpose_cli.tasks.refine import lifted_takes
+    from gfpose_cli.training import data
+
+    take = io.read(TAKES[0])
+    pos = take.positions[::4].astype(np.float32)  # 120 -> 30 Hz
+    root = pos[:, 0].copy()
+    pose_set = data.PoseSet(poses=pos - root[:, None], root=root, take=np.zeros(len(pos), int), takes=["12_01"],
+                            subjects=["cmu:12"])
+    runner = tasks.Runner.for_task("lift", None, tasks.SamplerOptions(seed=0, steps=4))
+    plain = lifted_takes(runner, pose_set, views=2, max_frames=60, seed=3)
+    shaped = lifted_takes(runner, pose_set, views=2, max_frames=60, seed=3, bone_scale=0.08, bone_corr=0.7)
+    assert np.array_equal(plain["take"], shaped["take"]) and len(plain["truth"]) == 120
+    for k in (0, 1):
+        a, b = plain["truth"][plain["take"] == k], shaped["truth"][shaped["take"] == k]
+        la, lb = bone_lengths(a.astype(np.float64)), bone_lengths(b.astype(np.float64))
+        real = la.min(0) > 1e-3  # this map's zero-length bones have no factor to read
+        ratio = lb[:, real] / la[:, real]
+        assert real.sum() >= 12 and np.allclose(ratio, ratio[0], atol=1e-4)  # one body over the whole stretch
+        assert np.abs(np.log(ratio[0])).max() > 0.01  # and not the take's own
+        # the same stretch and camera: the pelvis is seen where it was, the rest moved with the bones
+        ka, kb = plain["keypoints"][plain["take"] == k], shaped["keypoints"][shaped["take"] == k]
+        assert np.allclose(ka[:, 0], kb[:, 0], atol=1e-3) and not np.allclose(a, b, atol=1e-3)
+    assert not np.allclose(plain["lifted"], shaped["lifted"], atol=1e-3)

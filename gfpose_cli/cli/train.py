@@ -30,7 +30,7 @@ def train(
     blocks: Annotated[int, typer.Option(help="Residual blocks.")] = 2,
     dropout: Annotated[float, typer.Option(help="Dropout probability inside the residual blocks.")] = 0.0,
     mirror: Annotated[bool, typer.Option("--mirror/--no-mirror", help="Random left/right mirroring.")] = False,
-    bone_scale: Annotated[float, typer.Option(help="Random body proportions: std of each bone's log length factor (left/right alike; 0.05 = 5 %); 0 = off.")] = 0.0,
+    bone_scale: Annotated[float, typer.Option(help="Random body proportions: std of each bone's log length factor (left/right alike; 0.05 = 5 %; --task refine: one body per lifted training stretch); 0 = off.")] = 0.0,
     bone_corr: Annotated[float, typer.Option(help="With --bone-scale: the share of each bone's factor its group (legs, arms, trunk, girdles) draws together, as real proportions go; 0 = every bone alone.")] = 0.0,
     lengths: Annotated[float, typer.Option("--lengths", help="Give the network (lift, prior or complete3d) the performer's bone lengths as an input, this share of the training rows (0-1; the rest train it without them). A lifter with the input is what lift uses with --skeleton (weights/lift-bones.pt); a prior or completion model with it is given a take's own lengths by denoise and complete; 0 = none.")] = 0.0,
     balance: Annotated[float, typer.Option(help="Family share ~ size^balance (1 = uniform over poses, 0 = equal per family).")] = 0.5,
@@ -64,7 +64,8 @@ def train(
         _train_refiner(data, output, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, ema=ema, width=width,
                        dropout=dropout, seed=seed, checkpoint_every=checkpoint_every, resume=resume, export=export,
                        force=force, holdout=holdout, skeleton_map=skeleton_map, units=units, strict=strict,
-                       device=device, lift_weights=lift_weights, views=views, window=window)
+                       device=device, lift_weights=lift_weights, views=views, window=window,
+                       bone_scale=bone_scale, bone_corr=bone_corr)
         return
 
     from gfpose_cli.training import data as data_mod
@@ -144,7 +145,7 @@ def _train_refiner(data: list[str], output: Path, *, steps: int, batch_size: int
                    width: int, dropout: float, seed: int, checkpoint_every: float, resume: Optional[Path],
                    export: Optional[Path], force: bool, holdout: bool, skeleton_map: Optional[str],
                    units: Optional[str], strict: bool, device: str, lift_weights: Optional[Path], views: int,
-                   window: int) -> None:
+                   window: int, bone_scale: float = 0.0, bone_corr: float = 0.0) -> None:
     """gfpose train --task refine: the lifter's take lifts of the training takes (cached beside -o),
     then the refiner fitted to them (tasks.refine, training.refine)."""
     from gfpose_cli import tasks
@@ -167,7 +168,7 @@ def _train_refiner(data: list[str], output: Path, *, steps: int, batch_size: int
          f"lifting them from {views} random still cameras each (cached in {esc(str(lifted_cache(output)))})")
     with progress_bar("lifting the training takes", 1) as update:
         trainer = refiner_run(runner, poses.train, output, cfg, summary=poses.summary, views=views, resume=resume,
-                              progress=update)
+                              bone_scale=bone_scale, bone_corr=bone_corr, progress=update)
     info(f"{trainer.data['lifted_frames']:,} lifted frames in {trainer.data['lifted_stretches']:,} stretches")
     if resume is not None:
         info(esc(f"resumed {resume} at step {trainer.step}"))

@@ -82,17 +82,28 @@ def random_bone_scale(poses: torch.Tensor, sigma: float, generator: torch.Genera
     """
     if sigma <= 0:
         return poses
-    dev = poses.device
-    z = torch.randn(poses.shape[0], N_JOINTS, generator=generator, device=dev)
-    mirror = torch.tensor(MIRROR, device=dev)
-    paired = mirror != torch.arange(N_JOINTS, device=dev)
+    return scale_bones(poses, bone_scale_factors(poses.shape[0], sigma, generator, correlation, poses.device))
+
+
+def bone_scale_factors(n: int, sigma: float, generator: torch.Generator | None = None, correlation: float = 0.0,
+                       device: torch.device | str = "cpu") -> torch.Tensor:
+    """n sets of random_bone_scale's factors (n, 17): entry j scales the bone ending in joint j."""
+    z = torch.randn(n, N_JOINTS, generator=generator, device=device)
+    mirror = torch.tensor(MIRROR, device=device)
+    paired = mirror != torch.arange(N_JOINTS, device=device)
     # a left bone and its right twin share one draw; centre bones keep theirs; std stays sigma for both
     z = torch.where(paired, (z + z[:, mirror]) / 2**0.5, z)
     if correlation > 0:
-        groups = torch.tensor(BONE_GROUPS, device=dev).clamp_min(0)
-        shared = torch.randn(poses.shape[0], int(groups.max()) + 1, generator=generator, device=dev)[:, groups]
+        groups = torch.tensor(BONE_GROUPS, device=device).clamp_min(0)
+        shared = torch.randn(n, int(groups.max()) + 1, generator=generator, device=device)[:, groups]
         z = (1 - correlation) ** 0.5 * z + correlation ** 0.5 * shared
-    bone = torch.exp(sigma * z)
+    return torch.exp(sigma * z)
+
+
+def scale_bones(poses: torch.Tensor, bone: torch.Tensor) -> torch.Tensor:
+    """poses (B, 17, 3) with the bone ending in joint j scaled by bone[..., j] ((B, 17) or (17,): one body
+    for every pose, as over a take), joint angles and the root kept."""
+    bone = bone.expand(poses.shape[0], N_JOINTS)
     joints = [poses[:, 0]]
     for j in range(1, N_JOINTS):  # PARENTS lists every parent before its children
         p = PARENTS[j]

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from gfpose_cli.core.skeleton import ROOT
 from gfpose_cli.model import checkpoint
+from gfpose_cli.model.problem import bone_scale_factors, scale_bones
 from gfpose_cli.core.take import Take
 from gfpose_cli.kinematics.bones import performer_lengths
 from gfpose_cli.kinematics.cameras import still_camera_view
@@ -40,6 +42,7 @@ def take_runs(pose_set: PoseSet) -> list[np.ndarray]:
 
 
 def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frames: int = 300, seed: int = 0,
+                 bone_scale: float = 0.0, bone_corr: float = 0.0,
                  progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
     """For each take of pose_set (MIN_FRAMES or more) and each of `views` random still cameras, a
     stretch of up to max_frames frames: its 2D (pixels, NaN where the simulated detector missed),
@@ -49,8 +52,15 @@ def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frame
 
     A lifter that reads the performer's bone lengths (Runner.takes_lengths, weights/lift-bones.pt) is
     given each take's own, as `lift --skeleton` gives the user's: the lifted take is that lifter's
-    before lift_take sizes it to the skeleton, which is where its refiner corrects it."""
+    before lift_take sizes it to the skeleton, which is where its refiner corrects it.
+
+    With bone_scale, each stretch is first given a body of its own (model.problem.bone_scale_factors,
+    log-normal std bone_scale, correlation bone_corr within each limb; one set of factors for the whole
+    stretch, as a performer keeps their body over a take), so the refiner also learns to correct the
+    lifter on proportions it was not trained on, which is what an unseen performer is. The bodies are
+    drawn from their own generator: the cameras and stretches are those of a run without them."""
     rng = np.random.default_rng(seed)
+    bodies = torch.Generator().manual_seed(seed + 1)
     runs = [r for r in take_runs(pose_set) if len(r) >= MIN_FRAMES]
     out: dict[str, list[np.ndarray]] = {"keypoints": [], "mask": [], "lifted": [], "truth": [], "take": [], "subject": []}
     n = 0
@@ -61,6 +71,12 @@ def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frame
         for _ in range(views):
             a = int(rng.integers(0, max(1, len(run) - max_frames + 1)))
             pos = world[a : a + max_frames]
+            if bone_scale > 0:  # this stretch's body: its bones rescaled about the pelvis, the path kept
+                bone = bone_scale_factors(1, bone_scale, bodies, bone_corr)[0]
+                rel = torch.from_numpy(pos - pos[:, ROOT : ROOT + 1])
+                pos = scale_bones(rel, bone.double()).numpy() + pos[:, ROOT : ROOT + 1]
+                lifter = runner.with_lengths(performer_lengths(pos, np.ones(pos.shape[:2], bool))) \
+                    if runner.takes_lengths else runner
             uv, truth = still_camera_view(pos, rng.uniform(*YAW), rng.uniform(*ELEVATION), rng.uniform(*DISTANCE))
             mask, conf = np.ones(uv.shape[:2], bool), None
             condition = CONDITIONS[int(rng.integers(0, len(CONDITIONS)))]
@@ -106,15 +122,16 @@ def lifted_cache(output: Path) -> Path:
 
 
 def refiner_run(runner: Runner, pose_set: PoseSet, output: Path, cfg: RefineConfig, *, summary: dict,
-                views: int = 4, max_frames: int = 300, resume: Path | None = None,
-                progress: Callable[[int, int], None] | None = None) -> RefineTrainer:
+                views: int = 4, max_frames: int = 300, bone_scale: float = 0.0, bone_corr: float = 0.0,
+                resume: Path | None = None, progress: Callable[[int, int], None] | None = None) -> RefineTrainer:
     """A RefineTrainer on runner's take lifts of pose_set's takes (lifted_takes, cached at
-    lifted_cache(output) and reused while the lifter, the data and the views are the same),
+    lifted_cache(output) and reused while the lifter, the data, the views and the bodies are the same),
     resumed from resume when given."""
     digest = file_digest(runner.model.path)
     # version 3: detector stretches carry NOISE_PX noise once (version 2 noised them twice, 7.1 px)
+    shape = {"bone_scale": bone_scale, "bone_corr": bone_corr} if bone_scale > 0 else {}
     key = json.dumps({"lifter": digest, "data": summary, "views": views, "max_frames": max_frames,
-                      "seed": cfg.seed, "version": 3}, sort_keys=True, default=str)
+                      "seed": cfg.seed, "version": 3, **shape}, sort_keys=True, default=str)
     cache = lifted_cache(Path(output))
     arrays = None
     if cache.exists():
@@ -122,14 +139,15 @@ def refiner_run(runner: Runner, pose_set: PoseSet, output: Path, cfg: RefineConf
             if str(saved["key"]) == key:
                 arrays = {k: saved[k] for k in saved.files if k != "key"}
     if arrays is None:
-        arrays = lifted_takes(runner, pose_set, views=views, max_frames=max_frames, seed=cfg.seed, progress=progress)
+        arrays = lifted_takes(runner, pose_set, views=views, max_frames=max_frames, seed=cfg.seed,
+                              bone_scale=bone_scale, bone_corr=bone_corr, progress=progress)
         with atomic_path(cache) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, key=np.array(key), **arrays)
     held = validation_subjects(arrays["subject"])
     arrays = {**arrays, "validation": np.isin(arrays["subject"], held)}
     data = {**summary, "lifted_frames": int(len(arrays["lifted"])), "lifted_stretches": int(len(np.unique(arrays["take"]))),
-            "views": views, "max_frames": max_frames, "fps": TARGET_FPS, "validation_subjects": held,
+            "views": views, "max_frames": max_frames, "fps": TARGET_FPS, "validation_subjects": held, **shape,
             "validation_frames": int(arrays["validation"].sum())}
     trainer = RefineTrainer(cfg, arrays, lifter_digest=digest, data=data)
     if resume is not None:

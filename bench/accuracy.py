@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gfpose_cli.training import data
-from gfpose_cli.evaluation import metrics  # noqa: E402
+from gfpose_cli.evaluation import metrics, protocols  # noqa: E402
 from gfpose_cli.model.problem import view_from_cameras  # noqa: E402
 from gfpose_cli.core.skeleton import PARTS  # noqa: E402
 from gfpose_cli.core.take import Take  # noqa: E402
@@ -107,8 +107,7 @@ def measure(weights_dir: Path, opts: SamplerOptions, sets: dict[str, np.ndarray]
     """The §6 rows for one sampler setting: (name, unit, value)."""
     runners = {t: Runner.for_task(t, weights_dir / f"{t}.pt", opts) for t in ("prior", "lift", "complete3d")}
     # denoise's prior: the one that reads bone lengths where the folder has it (what `gfpose denoise` uses)
-    bones = weights_dir / "prior-bones.pt"
-    runners["denoise"] = Runner.for_task("prior", bones if bones.exists() else weights_dir / "prior.pt", opts)
+    runners["denoise"] = protocols.runners_for(["denoise"], weights_dir, opts)["denoise"]
     rows: list[tuple[str, str, float]] = []
     mm = 1000.0
     for fam, poses in sets.items():

@@ -487,11 +487,10 @@ def generate_poses(runner: Runner, n: int, *, condition: Take | None = None, fre
         raise ParameterError("skeleton", "a --condition take gives its own performer's bone lengths; leave out {skeleton}")
     if lengths is not None:
         held = np.asarray(lengths, np.float64).reshape(-1)
-
-        free = np.arange(N_JOINTS) != ROOT
+        moved = np.arange(N_JOINTS) != ROOT
 
         def fitted(rows: np.ndarray) -> np.ndarray:  # least change first, then exact down each chain
-            return hold_lengths(fit_lengths(rows, held, fixed=(ROOT,)), held, free).astype(np.float32)
+            return hold_lengths(fit_lengths(rows, held, fixed=(ROOT,)), held, moved).astype(np.float32)
 
         take = generate(runner.with_lengths(held), n, progress=progress, shard=shard, journal=journal, dedupe_m=dedupe_m,
                         sink=None if sink is None else (lambda rows, total: sink(fitted(rows), total)))
@@ -961,11 +960,11 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
 
     Frames are one performer's with one_performer True, or None and they look like a take (a set of
     unrelated poses may hold many people). Then a prior that reads the performer's bone lengths
-    (train --lengths; weights/prior-bones.pt, denoise_runner) is given their bone lengths, measured
+    (train --lengths; weights/prior-bones.pt, prior_runner) is given their bone lengths, measured
     through the noise (kinematics.bones.lengths_through_noise), and with hold_bones the per-frame
     denoiser holds them in every frame as the take denoiser holds the take's medians. A runner that
-    has its lengths already (Runner.with_lengths: a skeleton file) gives those, and holds them frame
-    by frame.
+    has its lengths already (Runner.with_lengths: a skeleton file) gives those instead, and holds
+    them frame by frame where the frames are one performer's.
     """
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")

@@ -61,13 +61,17 @@ def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frame
     drawn from their own generator: the cameras and stretches are those of a run without them."""
     rng = np.random.default_rng(seed)
     bodies = torch.Generator().manual_seed(seed + 1)
+
+    def lifter_for(world: np.ndarray) -> Runner:  # a length-reading lifter is given this body's lengths
+        return runner.with_lengths(performer_lengths(world, np.ones(world.shape[:2], bool))) \
+            if runner.takes_lengths else runner
+
     runs = [r for r in take_runs(pose_set) if len(r) >= MIN_FRAMES]
     out: dict[str, list[np.ndarray]] = {"keypoints": [], "mask": [], "lifted": [], "truth": [], "take": [], "subject": []}
     n = 0
     for i, run in enumerate(runs):
         world = pose_set.poses[run].astype(np.float64) + pose_set.root[run, None].astype(np.float64)
-        lifter = runner.with_lengths(performer_lengths(world, np.ones(world.shape[:2], bool))) \
-            if runner.takes_lengths else runner
+        lifter = lifter_for(world)
         for _ in range(views):
             a = int(rng.integers(0, max(1, len(run) - max_frames + 1)))
             pos = world[a : a + max_frames]
@@ -75,8 +79,7 @@ def lifted_takes(runner: Runner, pose_set: PoseSet, *, views: int = 4, max_frame
                 bone = bone_scale_factors(1, bone_scale, bodies, bone_corr)[0]
                 rel = torch.from_numpy(pos - pos[:, ROOT : ROOT + 1])
                 pos = scale_bones(rel, bone.double()).numpy() + pos[:, ROOT : ROOT + 1]
-                lifter = runner.with_lengths(performer_lengths(pos, np.ones(pos.shape[:2], bool))) \
-                    if runner.takes_lengths else runner
+                lifter = lifter_for(pos)
             uv, truth = still_camera_view(pos, rng.uniform(*YAW), rng.uniform(*ELEVATION), rng.uniform(*DISTANCE))
             mask, conf = np.ones(uv.shape[:2], bool), None
             condition = CONDITIONS[int(rng.integers(0, len(CONDITIONS)))]

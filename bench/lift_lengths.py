@@ -58,7 +58,7 @@ def main() -> None:
         take = Take(positions=kp.astype(np.float32))
         for way, (runner, sized) in ways.items():
             lengths = skeleton if sized else None
-            one = tasks.lift(runner, take, lengths=lengths).positions[:, 0].astype(np.float64)
+            one = tasks.lift(runner, take, lengths=lengths, draw=True).positions[:, 0].astype(np.float64)
             many = tasks.lift(runner, take, hypotheses=args.hypotheses, lengths=lengths).positions.astype(np.float64)
             rows.setdefault(way, {})[fam] = (metrics.mpjpe(one, cam3d) * 1000, metrics.mpjpe(one, cam3d, "procrustes") * 1000,
                                              metrics.min_mpjpe(many, cam3d, "procrustes") * 1000)

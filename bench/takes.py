@@ -251,7 +251,10 @@ def lift_rows(bodies: dict, runner: tasks.Runner, seed: int, bones: tasks.Runner
         smooth = temporal.smooth_take(tasks.lift(runner, kp, hypotheses=LIFT_S).positions.mean(1).astype(np.float64)).positions
         return smooth - smooth[:, :1]
 
-    methods = {"per frame, S=1": lambda kp, _: tasks.lift(runner, kp, hypotheses=1).positions[:, 0],
+    # per-frame S=1 is a draw, as the baseline and the paper measure it; `gfpose lift --per-frame` gives
+    # the sampler's point estimate instead (tasks.point_estimate), the row after it
+    methods = {"per frame, S=1": lambda kp, _: tasks.lift(runner, kp, hypotheses=1, draw=True).positions[:, 0],
+               "per frame, point estimate (lift --per-frame)": lambda kp, _: tasks.lift(runner, kp).positions[:, 0],
                f"per frame, mean of S={LIFT_S}, Whittaker-smoothed": lambda kp, _: mean_smoothed(kp),
                "gfpose (take), --no-refine": lambda kp, _: tasks.lift_take(runner, kp, refine=False).positions[:, 0],
                "gfpose (take)": lambda kp, _: tasks.lift_take(runner, kp).positions[:, 0],

@@ -157,7 +157,10 @@ def outputs(tmp: Path, capsys) -> dict[str, np.ndarray]:
     add("complete_npz", ["complete", str(gappy), *FAST, "-o", str(t / "filled.npz")], t / "filled.npz")
     add("complete_per_frame", ["complete", str(gappy), "--per-frame", "--hypotheses", "2", *FAST,
                                "-o", str(t / "filledS.npz")], t / "filledS.npz")
+    add("complete_per_frame_one", ["complete", str(gappy), "--per-frame", *FAST, "-o", str(t / "filled1.npz")],
+        t / "filled1.npz")  # one completion per frame: the point estimate
     kp = keypoints_csv(t / "conv.npz", t / "kp.csv")
+    add("lift_per_frame_one", ["lift", str(kp), "--per-frame", *FAST, "-o", str(t / "lift1.npz")], t / "lift1.npz")
     add("lift_npz", ["lift", str(kp), "--hypotheses", "3", *FAST, "-o", str(t / "lift.npz")], t / "lift.npz")
     add("lift_csv", ["lift", str(kp), "--hypotheses", "3", "--aggregate", "mean", *FAST, "-o", str(t / "lift.csv")],
         t / "lift.csv")

@@ -169,7 +169,8 @@ def gap_rows(takes: dict, runner: tasks.Runner, gaps_s: list[float], seed: int,
                     gappy = np.where(mask[..., None], window, np.nan)
                     take = Take(positions=gappy.astype(np.float32), mask=mask, fps=fps)
                     fills = {"cubic spline": temporal.spline_fill(gappy, mask),
-                             "gfpose per frame (paper)": tasks.complete(runner, take, hypotheses=1, temporal=False).positions,
+                             "gfpose per frame (paper)": tasks.complete(runner, take, hypotheses=1, temporal=False,
+                                                                         draw=True).positions,
                              "gfpose": tasks.complete(runner, take, hypotheses=1).positions}
                     for method, filled in fills.items():
                         errs.setdefault(method, []).append(

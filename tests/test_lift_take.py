@@ -52,13 +52,18 @@ def exact(walk, runner):
 
 def test_take_lift_is_smooth_keeps_bones_and_beats_per_frame(walk, runner, exact) -> None:
     pixels, truth = walk
-    per_frame = tasks.lift(runner, Take(positions=pixels.astype(np.float32), fps=30.0)).positions[:, 0]
+    frames = Take(positions=pixels.astype(np.float32), fps=30.0)
+    # frame by frame: the point estimate (lift --per-frame's default) and a random draw (the paper's S=1)
+    per_frame = tasks.lift(runner, frames).positions[:, 0]
+    drawn = tasks.lift(runner, frames, draw=True).positions[:, 0]
     ours = exact.positions[:, 0]
     assert exact.report.temporal and exact.positions.shape == (len(truth), 1, 17, 3)
     p1_ours, p1_frame = metrics.mpjpe(ours, truth) * 1000, metrics.mpjpe(per_frame, truth) * 1000
-    assert p1_ours < 0.97 * p1_frame and p1_ours < 40.0, (p1_ours, p1_frame)
-    jitter = metrics.jitter(ours, 30) / metrics.jitter(truth, 30)
-    assert jitter <= 1.5 and metrics.jitter(per_frame, 30) / metrics.jitter(truth, 30) > 2.5, jitter
+    p1_drawn = metrics.mpjpe(drawn, truth) * 1000
+    # measured 15.0 against 17.7 (point estimate) and 19.9 mm (draw)
+    assert p1_ours < 0.95 * p1_frame < p1_drawn and p1_ours < 40.0, (p1_ours, p1_frame, p1_drawn)
+    jitter = [metrics.jitter(p, 30) / metrics.jitter(truth, 30) for p in (ours, per_frame, drawn)]
+    assert jitter[0] <= 1.5 and jitter[0] < 0.8 * jitter[1] and jitter[2] > 2.5, jitter  # 0.70, 1.24, 3.66
     assert metrics.bone_length_cv(ours) < 0.1 * metrics.bone_length_cv(per_frame)
     assert np.abs(ours[:, 0]).max() == 0.0  # root-relative, like lift
 

@@ -534,8 +534,9 @@ def generate_around(runner: Runner, partial: Take, n: int, *, progress: Progress
     idx = np.arange(n) % partial.n_frames
     tiled = Take(positions=partial.positions[idx], mask=m[idx], fps=30.0, provenance=Provenance(path=str(partial.path)))
     # a completion model that reads bone lengths is given the take's (before any joints were freed)
+    # draws, not the point estimate: the poses around one frame must differ from each other
     out = complete(runner if lengths is None else runner.with_lengths(lengths), tiled, hypotheses=1, progress=progress,
-                   shard=shard, journal=journal, temporal=False)
+                   shard=shard, journal=journal, temporal=False, draw=True)
     poses = out.positions
     if lengths is not None:
         a, b = (out.shard.start, out.shard.stop) if out.shard else (0, n)

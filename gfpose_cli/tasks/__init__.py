@@ -550,9 +550,9 @@ def point_estimate(runner: Runner, hypotheses: int, draw: bool) -> bool:
     """Whether one hypothesis per frame is the sampler's point estimate: the deterministic solve from
     the prior's centre (zero starting noise) rather than a random draw. It is, unless the caller asks
     for a draw (draw, the paper's S=1 protocol) or sets a temperature (which only draws have). On the
-    held-out bodies it is 6-17 % closer than a draw for lift (P1) and 2-22 % for completion
-    (bench/results/accuracy.md), and closer than the mean of 50 draws; the take lifter starts every
-    frame from it for the same reason."""
+    held-out bodies it is 5-15 % closer than a draw for lift (P1) and 2-22 % for completion
+    (bench/results/accuracy.md, top section), about as close as the mean of 50 draws for one solve;
+    the take lifter starts every frame from it for the same reason."""
     return hypotheses == 1 and not draw and runner.opts.temperature is None
 
 

@@ -73,3 +73,52 @@ def test_bad_keypoint_files_are_named(tmp_path: Path, content: str, message: str
     (tmp_path / "bad.json").write_text(content)
     with pytest.raises(InputError, match=message):
         io.read(tmp_path / "bad.json")
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "openpose_walk"
+
+
+def test_a_more_confident_bystander_is_not_swapped_in_for_the_performer(tmp_path: Path) -> None:
+    """The real walk of examples/openpose_walk with a second person 450 px to its right in every frame,
+    whom the detector is surer of than of the performer in every third frame: the performer is
+    followed through them (the most confident detection would jump to the bystander there)."""
+    alone = io.read(EXAMPLE)
+    folder = tmp_path / "two"
+    folder.mkdir()
+    files = sorted(EXAMPLE.glob("*_keypoints.json"))
+    for f, src in enumerate(files):
+        data = json.loads(src.read_text())
+        if data["people"]:
+            performer = np.array(data["people"][0]["pose_keypoints_2d"], float).reshape(25, 3)
+            other = performer.copy()
+            other[:, 0] += np.where(other[:, 2] > 0, 450.0, 0.0)
+            other[:, 2] = np.where(other[:, 2] > 0, 0.99 if f % 3 == 1 else 0.3, 0.0)
+            people = [{"pose_keypoints_2d": p.ravel().tolist()} for p in ((other, performer) if f % 2 else (performer, other))]
+            data["people"] = people
+        (folder / src.name).write_text(json.dumps(data))
+    both = io.read(folder)
+    assert both.n_frames == alone.n_frames
+    np.testing.assert_array_equal(both.mask, alone.mask)
+    np.testing.assert_allclose(both.positions[alone.mask], alone.positions[alone.mask])
+
+
+@pytest.mark.parametrize("layout", [26, 133])
+def test_coco_results_with_more_keypoints_read_by_their_body_17(tmp_path: Path, layout: int) -> None:
+    """Halpe-26 (AlphaPose) and COCO-WholeBody-133 (MMPose, RTMPose) results: their first 17 keypoints are
+    COCO-17's body, in its order; the rest (feet, face, hands) are not joints of ours."""
+    kp = pixels()
+    rng = np.random.default_rng(layout)
+    plain, wide = [], []
+    for f, pose in enumerate(kp):
+        values = sum(([*pose[COCO_FROM_17[name]], 0.9] for name in COCO17), [])
+        extra = np.c_[rng.uniform(0, 1000, (layout - 17, 2)), rng.uniform(0, 1, layout - 17)].ravel().tolist()
+        plain.append({"image_id": f, "category_id": 1, "keypoints": values, "score": 0.9})
+        wide.append({"image_id": f, "category_id": 1, "keypoints": values + extra, "score": 0.9})
+    (tmp_path / "plain.json").write_text(json.dumps(plain))
+    (tmp_path / "wide.json").write_text(json.dumps(wide))
+    a, b = io.read(tmp_path / "plain.json"), io.read(tmp_path / "wide.json")
+    np.testing.assert_array_equal(a.mask, b.mask)
+    np.testing.assert_allclose(a.positions, b.positions)
+    (tmp_path / "odd.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1.0, 2.0, 0.9] * 20}]))
+    with pytest.raises(InputError, match="17 keypoints"):
+        io.read(tmp_path / "odd.json")

@@ -2,7 +2,13 @@
 
 Detections become named 2D keypoints (pixels) and go through a skeleton map (coco17,
 openpose25) like markers do; a keypoint below the confidence threshold is missing, never zero.
-One person per frame: the detection with the highest mean confidence.
+COCO results with 26 (Halpe, AlphaPose) or 133 keypoints (COCO-WholeBody: MMPose, RTMPose) are
+read by their first 17, which are COCO-17's body keypoints in COCO-17's order.
+
+One person per frame (follow_person): where a frame holds one detection, it; where it holds
+several, the one nearest the person chosen last (a video's bystander is not swapped in for the
+performer when the detector is more sure of them); the most confident one where nobody was chosen
+within FOLLOW_S seconds before.
 """
 from __future__ import annotations
 
@@ -22,6 +28,10 @@ BODY25 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow"
           "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar",
           "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
 MIN_CONFIDENCE = 0.1
+#: COCO result layouts whose first 17 keypoints are COCO-17's body (Halpe-26, COCO-WholeBody-133)
+COCO_LAYOUTS = (17, 26, 133)
+#: seconds after which a person not chosen is no longer followed (the next choice is the most confident)
+FOLLOW_S = 1.0
 
 
 def _load_json(path: Path):
@@ -40,6 +50,34 @@ def _triplets(values, n: int, where: str) -> np.ndarray:
 
 def _best(people: list[np.ndarray]) -> np.ndarray | None:
     return max(people, key=lambda kp: kp[:, 2].mean()) if people else None
+
+
+def _distance(a: np.ndarray, b: np.ndarray, min_confidence: float) -> float:
+    """Median pixel distance between two detections (n, 3) over the keypoints both saw; inf if none."""
+    both = (a[:, 2] >= min_confidence) & (b[:, 2] >= min_confidence)
+    both &= np.isfinite(a[:, :2]).all(-1) & np.isfinite(b[:, :2]).all(-1)
+    return float(np.median(np.linalg.norm(a[both, :2] - b[both, :2], axis=-1))) if both.any() else float("inf")
+
+
+def follow_person(frames: list[list[np.ndarray]], fps: float, min_confidence: float = MIN_CONFIDENCE) -> list[np.ndarray | None]:
+    """One detection per frame from each frame's detections (n, 3): see the module's docstring.
+    Picking the most confident detection in every frame, as before, jumps between people wherever a
+    bystander is detected more surely than the performer, and the lifted take then holds frames of
+    two bodies."""
+    chosen: list[np.ndarray | None] = []
+    last, last_frame = None, -10**9
+    for f, people in enumerate(frames):
+        if not people:
+            chosen.append(None)
+            continue
+        if len(people) == 1 or last is None or f - last_frame > FOLLOW_S * fps:
+            pick = _best(people)
+        else:
+            near = [_distance(kp, last, min_confidence) for kp in people]
+            pick = people[int(np.argmin(near))] if np.isfinite(min(near)) else _best(people)
+        chosen.append(pick)
+        last, last_frame = pick, f
+    return chosen
 
 
 def _to_take(frames: list[np.ndarray | None], names: tuple[str, ...], map_name: str, path: Path,
@@ -72,12 +110,15 @@ def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDE
     for k, det in enumerate(detections):
         if not isinstance(det, dict) or "keypoints" not in det or "image_id" not in det:
             raise InputError(f"{path}: detection {k} lacks 'image_id' or 'keypoints'")
-        kp = _triplets(det["keypoints"], 17, f"{path}: detection {k}")
+        n = len(det["keypoints"]) // 3 if isinstance(det["keypoints"], list) else 0
+        kp = _triplets(det["keypoints"], n if n in COCO_LAYOUTS else 17,
+                       f"{path}: detection {k} (COCO-17, Halpe-26 or COCO-WholeBody-133)")[:17]
         if kp[:, 2].max() > 1.0 + 1e-6:  # dataset visibility flags 0/1/2 -> seen/not seen
             kp[:, 2] = (kp[:, 2] > 0).astype(float)
         by_image.setdefault(det["image_id"], []).append(kp)
     images = sorted(by_image, key=lambda i: (str(type(i)), i))
-    return _to_take([_best(by_image[i]) for i in images], COCO17, "coco17", path, fps, min_confidence)
+    return _to_take(follow_person([by_image[i] for i in images], fps, min_confidence), COCO17, "coco17", path, fps,
+                    min_confidence)
 
 
 def is_openpose_folder(path: Path) -> bool:
@@ -95,5 +136,5 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
         people = data.get("people", []) if isinstance(data, dict) else None
         if people is None:
             raise InputError(f"{f}: not an OpenPose frame (no 'people' list)")
-        frames.append(_best([_triplets(p.get("pose_keypoints_2d", []), 25, str(f)) for p in people]))
-    return _to_take(frames, BODY25, "openpose25", Path(folder), fps, min_confidence)
+        frames.append([_triplets(p.get("pose_keypoints_2d", []), 25, str(f)) for p in people])
+    return _to_take(follow_person(frames, fps, min_confidence), BODY25, "openpose25", Path(folder), fps, min_confidence)

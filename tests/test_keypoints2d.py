@@ -122,3 +122,30 @@ def test_coco_results_with_more_keypoints_read_by_their_body_17(tmp_path: Path, 
     (tmp_path / "odd.json").write_text(json.dumps([{"image_id": 0, "keypoints": [1.0, 2.0, 0.9] * 20}]))
     with pytest.raises(InputError, match="17 keypoints"):
         io.read(tmp_path / "odd.json")
+
+
+def test_openpose_coco18_folders_are_read_too(tmp_path: Path, capsys) -> None:
+    """OpenPose's COCO model (18 keypoints, no MidHip): the example walk's BODY_25 files rewritten in its
+    layout read to the same joints, the pelvis from the hips' midpoint instead of MidHip."""
+    from gfpose_cli.io.keypoints2d import COCO18
+
+    alone = io.read(EXAMPLE)
+    folder = tmp_path / "coco18"
+    folder.mkdir()
+    for src in sorted(EXAMPLE.glob("*_keypoints.json")):
+        data = json.loads(src.read_text())
+        for p in data["people"]:
+            body = np.array(p["pose_keypoints_2d"], float).reshape(25, 3)
+            p["pose_keypoints_2d"] = body[[BODY25.index(n) for n in COCO18]].ravel().tolist()
+        (folder / src.name).write_text(json.dumps(data))
+    take = io.read(folder)
+    assert take.provenance.map == "openpose18" and take.n_frames == alone.n_frames
+    same = [j for j in range(17) if j not in (0, 7)]  # all but Pelvis and Spine, which MidHip gave
+    np.testing.assert_array_equal(take.mask[:, same], alone.mask[:, same])
+    seen = take.mask[:, same]
+    np.testing.assert_allclose(take.positions[:, same][seen], alone.positions[:, same][seen])
+    hips = take.mask[:, 1] & take.mask[:, 4]
+    np.testing.assert_allclose(take.positions[hips, 0], 0.5 * (take.positions[hips, 1] + take.positions[hips, 4]), atol=1e-3)
+    code, _, err = run(["lift", str(folder), "-o", str(tmp_path / "lifted.npz"), "--steps", "4", "--fps", "30"], capsys)
+    assert code == 0, err
+    assert np.isfinite(io.read(tmp_path / "lifted.npz").positions).any()

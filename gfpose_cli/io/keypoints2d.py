@@ -1,7 +1,7 @@
-"""2D keypoints from pose estimators: COCO-17 JSON and OpenPose BODY_25 JSON folders.
+"""2D keypoints from pose estimators: COCO-17 JSON and OpenPose JSON folders (BODY_25 or COCO-18).
 
 Detections become named 2D keypoints (pixels) and go through a skeleton map (coco17,
-openpose25) like markers do; a keypoint below the confidence threshold is missing, never zero.
+openpose25, openpose18) like markers do; a keypoint below the confidence threshold is missing, never zero.
 COCO results with 26 (Halpe, AlphaPose) or 133 keypoints (COCO-WholeBody: MMPose, RTMPose) are
 read by their first 17, which are COCO-17's body keypoints in COCO-17's order.
 
@@ -27,6 +27,11 @@ COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_should
 BODY25 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip",
           "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar",
           "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallToe", "RHeel")
+#: OpenPose's COCO model (18 keypoints, no MidHip): older OpenPose outputs and tools built on it
+COCO18 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "RHip", "RKnee", "RAnkle",
+          "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar")
+#: OpenPose layouts by keypoint count: names and the skeleton map that reads them
+OPENPOSE_LAYOUTS = {25: (BODY25, "openpose25"), 18: (COCO18, "openpose18")}
 MIN_CONFIDENCE = 0.1
 #: COCO result layouts whose first 17 keypoints are COCO-17's body (Halpe-26, COCO-WholeBody-133)
 COCO_LAYOUTS = (17, 26, 133)
@@ -126,15 +131,23 @@ def is_openpose_folder(path: Path) -> bool:
 
 
 def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
-    """An OpenPose output folder: one `*_keypoints.json` per frame, BODY_25, sorted by name."""
+    """An OpenPose output folder: one `*_keypoints.json` per frame, sorted by name; BODY_25 (25
+    keypoints) or the COCO model (18), whichever the first detection holds, the same in every frame."""
     files = sorted(Path(folder).glob("*_keypoints.json"))
     if not files:
         raise InputError(f"{folder}: no OpenPose *_keypoints.json files")
-    frames = []
+    frames, n = [], None
     for f in files:
         data = _load_json(f)
         people = data.get("people", []) if isinstance(data, dict) else None
         if people is None:
             raise InputError(f"{f}: not an OpenPose frame (no 'people' list)")
-        frames.append([_triplets(p.get("pose_keypoints_2d", []), 25, str(f)) for p in people])
-    return _to_take(follow_person(frames, fps, min_confidence), BODY25, "openpose25", Path(folder), fps, min_confidence)
+        for p in people:
+            values = p.get("pose_keypoints_2d", []) if isinstance(p, dict) else []
+            size = len(values) // 3 if isinstance(values, list) else 0
+            n = n if n is not None else (size if size in OPENPOSE_LAYOUTS else 25)
+        frames.append([_triplets(p.get("pose_keypoints_2d", []) if isinstance(p, dict) else [], n or 25,
+                                 f"{f} (OpenPose BODY_25 or COCO-18, as the folder's first detection)")
+                       for p in people])
+    names, map_name = OPENPOSE_LAYOUTS[n or 25]
+    return _to_take(follow_person(frames, fps, min_confidence), names, map_name, Path(folder), fps, min_confidence)

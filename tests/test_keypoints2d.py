@@ -149,3 +149,21 @@ def test_openpose_coco18_folders_are_read_too(tmp_path: Path, capsys) -> None:
     code, _, err = run(["lift", str(folder), "-o", str(tmp_path / "lifted.npz"), "--steps", "4", "--fps", "30"], capsys)
     assert code == 0, err
     assert np.isfinite(io.read(tmp_path / "lifted.npz").positions).any()
+
+
+def test_frames_named_without_zero_padding_keep_their_order(tmp_path: Path) -> None:
+    """AlphaPose names COCO results by image file ("frame_9.jpg", "frame_10.jpg") and other tools write
+    OpenPose JSON as "9_keypoints.json": a string sort would put frame 10 between 1 and 2 and shuffle
+    the take; numbers in names compare as numbers."""
+    kp = pixels(12)
+    dets = [{"image_id": f"frame_{f}.jpg", "category_id": 1, "score": 0.9,
+             "keypoints": sum(([*kp[f][COCO_FROM_17[name]], 0.9] for name in COCO17), [])} for f in range(12)]
+    (tmp_path / "coco.json").write_text(json.dumps(dets[::-1]))
+    take = io.read(tmp_path / "coco.json")
+    np.testing.assert_allclose(take.positions[:, 1], kp[:, 1])  # right hip of frame f at frame f
+    folder = tmp_path / "op"
+    write_openpose(folder, kp, empty_frame=-1)
+    for f in range(12):  # video_000000000007_keypoints.json -> 7_keypoints.json
+        (folder / f"video_{f:012d}_keypoints.json").rename(folder / f"{f}_keypoints.json")
+    take = io.read(folder)
+    np.testing.assert_allclose(take.positions[:, 1], kp[:, 1])

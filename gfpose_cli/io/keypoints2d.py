@@ -13,6 +13,7 @@ within FOLLOW_S seconds before.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,15 @@ def _triplets(values, n: int, where: str) -> np.ndarray:
     if arr.size != 3 * n:
         raise InputError(f"{where}: expected {n} keypoints as x, y, confidence triplets, found {arr.size} numbers")
     return arr.reshape(n, 3)
+
+
+def frame_order(name) -> tuple:
+    """Sort key for frame names and image ids: numbers inside a name compare as numbers, so an
+    unpadded "frame_10.jpg" comes after "frame_9.jpg" (AlphaPose names its results by image file;
+    a plain string sort would put frame 10 between 1 and 2, a take shuffled without a word)."""
+    if isinstance(name, (int, float)):
+        return ((0, float(name), ""),)
+    return tuple((0, float(t), "") if t.isdigit() else (1, 0.0, t) for t in re.split(r"(\d+)", str(name)) if t)
 
 
 def _best(people: list[np.ndarray]) -> np.ndarray | None:
@@ -121,7 +131,7 @@ def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDE
         if kp[:, 2].max() > 1.0 + 1e-6:  # dataset visibility flags 0/1/2 -> seen/not seen
             kp[:, 2] = (kp[:, 2] > 0).astype(float)
         by_image.setdefault(det["image_id"], []).append(kp)
-    images = sorted(by_image, key=lambda i: (str(type(i)), i))
+    images = sorted(by_image, key=frame_order)
     return _to_take(follow_person([by_image[i] for i in images], fps, min_confidence), COCO17, "coco17", path, fps,
                     min_confidence)
 
@@ -133,7 +143,7 @@ def is_openpose_folder(path: Path) -> bool:
 def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
     """An OpenPose output folder: one `*_keypoints.json` per frame, sorted by name; BODY_25 (25
     keypoints) or the COCO model (18), whichever the first detection holds, the same in every frame."""
-    files = sorted(Path(folder).glob("*_keypoints.json"))
+    files = sorted(Path(folder).glob("*_keypoints.json"), key=lambda f: frame_order(f.name))
     if not files:
         raise InputError(f"{folder}: no OpenPose *_keypoints.json files")
     frames, n = [], None

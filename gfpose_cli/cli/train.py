@@ -118,9 +118,7 @@ def train(
         info(esc(f"resumed {resume} at step {trainer.step}"))
     if trainer.step >= cfg.steps:
         info(f"already at step {trainer.step} >= --steps {cfg.steps}; nothing to do")
-        distributed.shutdown()
-        if dist_ctx.active:
-            distributed.leave_process()
+        distributed.finish(dist_ctx)
         return
     with progress_bar(f"training {task}", cfg.steps) as update:
         def on_step(step: int, loss: float) -> None:
@@ -141,8 +139,7 @@ def train(
                              f" --distill-bones {distill_bones}"
                              if distill_from else "") + f" --resume {output} -o {output}"))
             raise typer.Exit(130)
-    if dist_ctx.active:  # every rank's work is saved; skip the interpreter's teardown (leave_process says why)
-        distributed.leave_process()
+    distributed.finish(dist_ctx)  # every rank's work is saved; skip the interpreter's teardown (leave_process says why)
 
 
 

@@ -152,12 +152,11 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
         people = data.get("people", []) if isinstance(data, dict) else None
         if people is None:
             raise InputError(f"{f}: not an OpenPose frame (no 'people' list)")
-        for p in people:
-            values = p.get("pose_keypoints_2d", []) if isinstance(p, dict) else []
-            size = len(values) // 3 if isinstance(values, list) else 0
-            n = n if n is not None else (size if size in OPENPOSE_LAYOUTS else 25)
-        frames.append([_triplets(p.get("pose_keypoints_2d", []) if isinstance(p, dict) else [], n or 25,
-                                 f"{f} (OpenPose BODY_25 or COCO-18, as the folder's first detection)")
-                       for p in people])
+        detections = [p.get("pose_keypoints_2d", []) if isinstance(p, dict) else [] for p in people]
+        if n is None and detections:  # the folder's layout: its first detection's
+            size = len(detections[0]) // 3 if isinstance(detections[0], list) else 0
+            n = size if size in OPENPOSE_LAYOUTS else 25
+        frames.append([_triplets(values, n, f"{f} (OpenPose BODY_25 or COCO-18, as the folder's first detection)")
+                       for values in detections])
     names, map_name = OPENPOSE_LAYOUTS[n or 25]
     return _to_take(follow_person(frames, fps, min_confidence), names, map_name, Path(folder), fps, min_confidence)

@@ -67,3 +67,11 @@ def leave_process() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def finish(ctx: DistContext) -> None:
+    """The end of a training command that completed: leave the process group together (shutdown; a
+    no-op if already left), then a rank of a multi-process job exits at once (leave_process)."""
+    shutdown()
+    if ctx.active:
+        leave_process()

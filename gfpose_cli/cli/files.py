@@ -153,6 +153,16 @@ def maps(
             raise InputError("--init needs a FILE and --output mymap.toml")
         check_output(output, force)
         names, kind = io.source_names(file, in_fmt, subject)
+        tree_map = io.rig_tree_map(file, in_fmt) if kind == "rig" else None
+        if tree_map is not None:  # what the reader uses for this rig, written out to keep and edit
+            from gfpose_cli.io.maps.rig import rig_map_toml
+
+            with atomic_path(output, force) as tmp:
+                tmp.write_text(rig_map_toml(tree_map, str(file)))
+            info(f"[green]wrote[/] {esc(output)}: the map read off {esc(file.name)}'s rig tree (no preset names its "
+                 f"joints){'; estimated: ' + ', '.join(tree_map.estimated) if tree_map.estimated else ''}; check it "
+                 f"with `gfpose maps {esc(file.name)} --map {esc(output.name)}`")
+            return
         text = starter_map(names, kind, str(file))
         with atomic_path(output, force) as tmp:
             tmp.write_text(text)

@@ -11,7 +11,8 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP, up_rotation
-from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note
+from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note, normalise_name
+from gfpose_cli.io.maps.rig import RIG_TREE, rig_map
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io import csv as csv_io
@@ -83,11 +84,10 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     from gfpose_cli.io import bvh as bvh_io
 
     world = bvh_io.forward_kinematics(skel)
-    rest = np.zeros_like(skel.offsets)
-    for j, p in enumerate(skel.parents):
-        rest[j] = skel.offsets[j] + (rest[p] if p >= 0 else 0)
+    rest = _rest_positions(skel)
     smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
-        load_map(skeleton_map) if skeleton_map else auto_map(skel.names, str(path), kind="rig"))
+        load_map(skeleton_map) if skeleton_map else rig_map(skel.names, skel.parents, rest, str(path)))
+    _unique_sources(smap, skel.names, str(path))
     rest17 = _rest_17(smap, skel.names, rest, str(path))
     if units is None:
         span = float(np.linalg.norm(rest17[JOINTS.index("Head")] - rest17[[JOINTS.index("RAnkle"), JOINTS.index("LAnkle")]].mean(0)))
@@ -99,7 +99,10 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     poses, mask = smap.apply(skel.names, world * scale, where=str(path))
     rot, up = rest_up(rest17)
     note = f"{path}: {missing_note(smap, skel.names, 'joints')}" if smap.partial else None
-    if smap.estimated and not note:
+    if smap.name == RIG_TREE and not note:
+        note = (f"{path}: no rig preset names its joints; the 17 joints were {smap.description}: check them, and keep "
+                "the map for the lab's other takes with `gfpose maps FILE --init -o mymap.toml`")
+    elif smap.estimated and not note:
         note = (f"{path}: {', '.join(smap.estimated)} estimated by map '{smap.name}' (the rig has no joint there; "
                 "its description says how)")
     return Take(
@@ -110,6 +113,17 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
                               bind_frames=tuple(bind_frames(skel)), warnings=(note,) if note else ()),
         writeback=bvh_io.BvhWriteBack(skeleton=skel, skeleton_map=smap, to_canonical=rot, units_to_m=scale),
     )
+
+
+def _unique_sources(smap: SkeletonMap, names: list[str], where: str) -> None:
+    """Refuse a rig where a name the map reads belongs to two joints (which one is meant is not known)."""
+    seen: dict[str, int] = {}
+    for n in names:
+        seen[normalise_name(n)] = seen.get(normalise_name(n), 0) + 1
+    twice = [n for n in smap.resolved_sources(names) if seen[normalise_name(n)] > 1]
+    if twice:
+        raise InputError(f"{where}: its rig names two joints {twice[0]!r}, and map '{smap.name}' reads that name: rename "
+                         "one in the capture software, or pass {map} with a map that reads neither")
 
 
 def bind_frames(skel) -> list[int]:
@@ -407,6 +421,30 @@ def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str |
     if found is None:
         raise InputError(f"{path}: could not read its markers")
     return found.names, np.asarray(found.positions, dtype=np.float64), np.asarray(found.observed, dtype=bool)
+
+
+def rig_tree_map(path: str | Path, fmt: str | None = None) -> SkeletonMap | None:
+    """The map a BVH file is read through when no preset names its rig (read off its tree:
+    io.maps.rig), or None: a preset reads it, it is not a BVH, or its tree shows no body plainly."""
+    from gfpose_cli.io import bvh as bvh_io
+
+    path = Path(path)
+    if format_of(path, fmt) != "bvh":
+        return None
+    skel = bvh_io.read_skeleton(path)
+    try:
+        smap = rig_map(skel.names, skel.parents, _rest_positions(skel), str(path))
+    except InputError:
+        return None
+    return smap if smap.name == RIG_TREE else None
+
+
+def _rest_positions(skel) -> np.ndarray:
+    """A BVH rig's joints at rest: its offsets summed down the tree (file units)."""
+    rest = np.zeros_like(skel.offsets)
+    for j, p in enumerate(skel.parents):
+        rest[j] = skel.offsets[j] + (rest[p] if p >= 0 else 0)
+    return rest
 
 
 def source_names(path: str | Path, fmt: str | None = None, subject: str | None = None) -> tuple[list[str], str]:

@@ -94,24 +94,25 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
 
     def visit(node, parent: int) -> None:
         idx = len(names)
-        names.append(node.name)
+        name = " ".join(node.value[1:]) or node.name  # a name may hold spaces: `JOINT Bip01 L Thigh`
+        names.append(name)
         parents.append(parent)
         try:
             offsets.append(_offset(node["OFFSET"]))
             chans = node["CHANNELS"]
             channels.append(_channels(chans) if chans else [])
         except (IndexError, ValueError) as exc:
-            raise InputError(f"{path}: joint {node.name!r} has a bad OFFSET or CHANNELS line ({exc})") from None
+            raise InputError(f"{path}: joint {name!r} has a bad OFFSET or CHANNELS line ({exc})") from None
         for child in node.children:
             if child.value and child.value[0] == "JOINT":
                 visit(child, idx)
             elif child.value[:2] == ["End", "Site"]:
-                names.append(f"{node.name}_End")
+                names.append(f"{name}_End")
                 parents.append(idx)
                 try:
                     offsets.append(_offset(child["OFFSET"]))
                 except (IndexError, ValueError):
-                    raise InputError(f"{path}: End Site of {node.name!r} has a bad OFFSET") from None
+                    raise InputError(f"{path}: End Site of {name!r} has a bad OFFSET") from None
                 channels.append([])
 
     visit(joints[0], -1)

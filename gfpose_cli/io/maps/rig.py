@@ -1,0 +1,369 @@
+"""A skeleton map read off a rig's own tree, for BVH rigs whose names no preset knows.
+
+Tools name the same joints differently (3ds Max's `Bip01 L Thigh`, Unreal's `thigh_l`, MotionBuilder's
+`Character1_LeftUpLeg`, SMPL's `L_Hip`, Xsens's `RightUpperLeg`, OptiTrack's `LThigh`, Kinect's
+`HipLeft`, Blender's `thigh.L`), and a preset per tool never ends. But every such rig shares a tree:
+two legs and two arms hang off a trunk that ends in the head, each limb a chain whose joints carry a
+side in their names and a word for the body part. A bone-named joint sits where its bone starts
+(UpLeg, Thigh: the hip; Leg, Shin, Calf: the knee; Foot: the ankle), a joint-named one at its joint
+(Hip, Knee, Ankle); both name the same point, so one list of words per joint finds either, down the
+chain in order (the knee below the hip, the ankle below the knee). Two words mean different points
+in different families, and the tree settles them: `Shoulder` is the clavicle where an upper-arm
+joint (Arm, UpperArm, UArm) follows it (Mixamo, Xsens, Unreal's clavicle), the shoulder joint where
+the elbow follows it directly (SMPL, Kinect); `Foot` is the ankle unless an `Ankle` comes first
+(SMPL's L_Foot is the toes).
+
+The trunk: the neck is the first `Neck` joint on the way from the root to the head, else the joint
+after the one both arms hang from; the pelvis is the hips' midpoint, as every rig preset places it;
+the spine is the trunk joint nearest the point SPINE_SHARE of the way from the pelvis to the neck;
+the head's top is the head joint's End Site or a HeadTop/HeadNub/HeadEnd joint below it.
+
+The result is an ordinary map of names (`gfpose maps FILE --init` writes it), checked before use:
+thigh and shin, upper arm and forearm of plausible proportions, the two sides alike, legs below the
+pelvis, the head above the neck, left hip and left shoulder on the same side. A rig that fails any
+check is refused as before; it is never read as a guess.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+
+from gfpose_cli.core.skeleton import JOINTS
+
+#: word groups per limb joint, best first (after normalise_name; the side word removed): a joint is
+#: the first one down its chain that holds a word of the best group the chain has
+HIP_WORDS = (("thigh", "upleg", "upperleg", "femur"), ("hip",))
+KNEE_WORDS = (("knee",), ("shin", "calf", "lowerleg", "shank", "tibia", "leg"))
+ANKLE_WORDS = (("ankle",), ("foot",))
+SHOULDER_WORDS = (("upperarm", "uarm", "humerus", "shldr"), ("arm",), ("shoulder",))
+ELBOW_WORDS = (("elbow",), ("forearm", "lowerarm", "farm"))
+WRIST_WORDS = (("wrist",), ("hand",))
+#: an upper-arm word never matches a forearm's name (LeftForeArm and LFArm hold "arm")
+NOT_UPPER_ARM = ("forearm", "lowerarm", "farm")
+#: where the 17-joint skeleton's Spine sits between the pelvis and the neck base, as the shipped rig
+#: training body has it (0.57 of the way; the rig presets place it 0.25-1.0 of the way)
+SPINE_SHARE = 0.55
+#: a trunk joint this far (share of pelvis to neck) from SPINE_SHARE is not the spine; it is then
+#: estimated on the pelvis-neck line
+SPINE_SLACK = 0.25
+#: the head's top above the head joint, as a share of the neck-to-head distance, where the rig has
+#: no End Site or top joint for it (1.0-1.6 in the fixtures. rigs, 1.6 on the training body)
+HEAD_TOP_SHARE = 1.3
+#: plausible rest-pose proportions: thigh / shin, upper arm / forearm, and one side against the other
+THIGH_SHIN = (0.6, 1.7)
+UPPER_FORE = (0.6, 2.0)
+SIDES_ALIKE = 0.25
+#: the name of a map read off a rig's tree
+RIG_TREE = "rig-tree"
+
+
+def common_prefix(names: list[str]) -> str:
+    """A prefix every joint name shares, ending at a separator (`Bip01 `, `Character1_`, `DEF-`,
+    `mixamorig_`), or ''. The bare prefix itself (a root named `Bip01`) does not count against it."""
+    stems = [n for n in names if not n.endswith("_End")]
+    if len(stems) < 4:
+        return ""
+    prefix = os.path.commonprefix(stems)
+    if prefix in stems:  # the bare prefix as a name of its own (a root named Bip01)
+        prefix = os.path.commonprefix([n for n in stems if n != prefix])
+    cut = max(prefix.rfind(c) for c in " _-.|")
+    if cut <= 0:
+        return ""
+    prefix = prefix[: cut + 1]
+    return prefix if sum(n.startswith(prefix) for n in stems) >= len(stems) - 1 else ""
+
+
+def rig_side(name: str, prefix: str = "") -> str | None:
+    """'L', 'R' or None: the side a joint name says, after the rig's common prefix (LeftArm, L_Hip,
+    thigh_l, upper_arm.L, lShldr, LUArm, ShoulderLeft, `L Thigh`; `Character1_LeftUpLeg`)."""
+    from gfpose_cli.io.maps import _side
+
+    stem = name[len(prefix):] if prefix and name.startswith(prefix) else name
+    stem = stem.rsplit(":", 1)[-1]
+    stem = re.sub(r"_End$", "", stem)
+    side = _side(re.sub(r"[._]\d+$", "", stem))  # thigh.L.001, Rigify's twist bones
+    if side is None:
+        m = re.search(r"(?i)(?:^|[^a-z])(left|right)|(left|right)(?=[A-Z0-9_\s.\-]|$)", stem)
+        if m:
+            side = "L" if (m.group(1) or m.group(2)).lower() == "left" else "R"
+    return side
+
+
+def _word_key(name: str, prefix: str) -> str:
+    from gfpose_cli.io.maps import normalise_name
+
+    stem = name[len(prefix):] if prefix and name.startswith(prefix) else name
+    key = normalise_name(stem)
+    return re.sub(r"left|right", "", key)
+
+
+class _Tree:
+    def __init__(self, names: list[str], parents: np.ndarray, rest: np.ndarray) -> None:
+        self.names, self.parents, self.rest = names, [int(p) for p in parents], np.asarray(rest, dtype=np.float64)
+        self.prefix = common_prefix(names)
+        self.keys = [_word_key(n, self.prefix) for n in names]
+        self.sides = [rig_side(n, self.prefix) for n in names]
+        self.children: list[list[int]] = [[] for _ in names]
+        for j, p in enumerate(self.parents):
+            if p >= 0:
+                self.children[p].append(j)
+        self.order: list[int] = []  # depth-first, parents before children
+        stack = [j for j, p in enumerate(self.parents) if p < 0][::-1]
+        while stack:
+            j = stack.pop()
+            self.order.append(j)
+            stack.extend(self.children[j][::-1])
+
+    def ancestors(self, j: int) -> list[int]:
+        out = []
+        while self.parents[j] >= 0:
+            j = self.parents[j]
+            out.append(j)
+        return out
+
+    def below(self, j: int, a: int) -> bool:
+        return a in self.ancestors(j)
+
+    def first(self, groups, *, side: str | None, under: int | None = None, exclude=(), where=None) -> int | None:
+        """The first joint (depth first) of a side, below `under`, holding a word of the best group any has."""
+        for words in groups:
+            for j in self.order:
+                if self.sides[j] != side or self.names[j].endswith("_End"):
+                    continue
+                if (under is not None and not self.below(j, under)) or (where is not None and not where(j)):
+                    continue
+                key = self.keys[j]
+                if any(w in key for w in words) and not any(x in key for x in exclude):
+                    return j
+        return None
+
+
+def _limbs(tree: _Tree, side: str) -> dict[str, int] | str:
+    """A side's six limb joints: the middle joint of each limb first (the knee: the first joint
+    holding a knee word below one holding a hip word), then the top joint as the nearest above it
+    holding a word of the best group there (LeftUpLeg over LHipJoint; SMPL's L_Shoulder, Mixamo's
+    LeftArm below its LeftShoulder), then the end joint as the first below it."""
+    found: dict[str, int | None] = {}
+    for top, mid, end, (t_words, m_words, e_words), not_top in (
+            ("Hip", "Knee", "Ankle", (HIP_WORDS, KNEE_WORDS, ANKLE_WORDS), ()),
+            ("Shoulder", "Elbow", "Wrist", (SHOULDER_WORDS, ELBOW_WORDS, WRIST_WORDS), NOT_UPPER_ARM)):
+        tops = [j for j in tree.order if tree.sides[j] == side and _holds(tree.keys[j], t_words, not_top)]
+        middle = tree.first(m_words, side=side, exclude=t_words[0],
+                            where=lambda j: any(tree.below(j, a) for a in tops))
+        upper = None
+        if middle is not None:
+            above = [a for a in tree.ancestors(middle) if a in tops]
+            for words in t_words:
+                hits = [a for a in above if _holds(tree.keys[a], (words,), not_top)]
+                if hits:
+                    upper = hits[0]  # the nearest above the middle joint
+                    while tree.parents[upper] >= 0 and _segment(tree.keys[tree.parents[upper]]) == _segment(tree.keys[upper]):
+                        upper = tree.parents[upper]  # thigh.L.001, a twist bone, belongs to thigh.L
+                    break
+        found[top], found[mid] = upper, middle
+        found[end] = tree.first(e_words, side=side, under=middle) if middle is not None else None
+    word = "left" if side == "L" else "right"
+    lacking = [k.lower() for k, v in found.items() if v is None]
+    if lacking:
+        return f"no {word} {', '.join(lacking)} among its names"
+    return {side + k: v for k, v in found.items()}  # type: ignore[misc]
+
+
+def _trunk_tip(tree: _Tree, limbs: dict[str, int]) -> int | None:
+    """The head of a rig that does not name it (Blender's metarig: spine.006): the top of the
+    unsided chain from the root, if it runs two joints or more past the joint both arms hang from."""
+    shared = [a for a in tree.ancestors(limbs["LShoulder"]) if a in tree.ancestors(limbs["RShoulder"])]
+    if not shared or tree.sides[shared[0]] is not None:
+        return None
+    j, run = shared[0], 0
+    while True:
+        up = [c for c in tree.children[j] if tree.sides[c] is None and not tree.names[c].endswith("_End")]
+        if len(up) != 1:
+            break
+        j, run = up[0], run + 1
+    return j if run >= 2 else None
+
+
+def _holds(key: str, groups, exclude=()) -> bool:
+    return any(w in key for words in groups for w in words) and not any(x in key for x in exclude)
+
+
+def _segment(key: str) -> str:
+    return re.sub(r"\d+$", "", key)
+
+
+def infer_rig_map(names: list[str], parents: np.ndarray, rest: np.ndarray, *, name: str = "rig-tree"):
+    """(SkeletonMap, None) from a rig's joint names, tree and rest offsets summed to rest positions
+    (N, 3, any unit), or (None, why) in one clause when the tree does not show a body plainly."""
+    from gfpose_cli.io.maps import SkeletonMap
+
+    tree = _Tree(names, parents, rest)
+    limbs: dict[str, int] = {}
+    for side in ("L", "R"):
+        got = _limbs(tree, side)
+        if isinstance(got, str):
+            return None, got
+        limbs.update(got)
+    pos = tree.rest
+    head = tree.first((("head",),), side=None)
+    if head is None:
+        head = _trunk_tip(tree, limbs)
+        if head is None:
+            return None, "no head among its names, and its trunk does not run on past where the arms hang"
+    path = [*reversed(tree.ancestors(head)), head]
+    estimated: list[str] = []
+    necks = [j for j in path[1:-1] if "neck" in tree.keys[j]]
+    hips_mid = 0.5 * (pos[limbs["LHip"]] + pos[limbs["RHip"]])
+    rise = pos[head] - hips_mid
+    shoulders = 0.5 * (pos[limbs["LShoulder"]] + pos[limbs["RShoulder"]])
+    # of several (CMU's lowerneck, Neck; Neck, Neck1), the one nearest the shoulders' height
+    neck = min(necks, key=lambda j: abs(float((pos[j] - shoulders) @ rise)), default=None)
+    thorax = {names[neck]: 1.0} if neck is not None else None
+    if neck is None:
+        shared = [j for j in path if all(tree.below(limbs[s + "Shoulder"], j) for s in "LR")]
+        if not shared:
+            return None, "its arms do not hang from the trunk that leads to the head"
+        at = path.index(shared[-1])
+        neck = path[at + 1] if at + 1 < len(path) - 1 else path[at]
+        thorax = {names[neck]: 1.0}
+        if neck == path[at]:  # no joint between where the arms hang and the head: at the shoulders' height
+            axis = pos[head] - pos[neck]
+            mid = 0.5 * (pos[limbs["LShoulder"]] + pos[limbs["RShoulder"]])
+            a = float(np.clip((mid - pos[neck]) @ axis / max(float(axis @ axis), 1e-12), 0.0, 0.9))
+            thorax = {names[neck]: 1.0 - a, names[head]: a}
+            estimated.append("Thorax")
+    pelvis = 0.5 * (pos[limbs["LHip"]] + pos[limbs["RHip"]])
+    neck_at = sum(w * pos[names.index(n)] for n, w in thorax.items())
+    trunk = neck_at - pelvis
+    height = float(np.linalg.norm(trunk))
+    if height <= 0:
+        return None, "its neck sits at its pelvis"
+    up = trunk / height
+    spine_cands = [j for j in path[: path.index(neck)]]
+    shares = [float((pos[j] - pelvis) @ up) / height for j in spine_cands]
+    best = min(range(len(spine_cands)), key=lambda i: abs(shares[i] - SPINE_SHARE), default=None)
+    hip_l, hip_r = names[limbs["LHip"]], names[limbs["RHip"]]
+    if best is not None and abs(shares[best] - SPINE_SHARE) <= SPINE_SLACK:
+        spine = {names[spine_cands[best]]: 1.0}
+    else:
+        spine = {hip_l: 0.5 * (1 - SPINE_SHARE), hip_r: 0.5 * (1 - SPINE_SHARE)}
+        for n, w in thorax.items():
+            spine[n] = spine.get(n, 0.0) + SPINE_SHARE * w
+        estimated.append("Spine")
+    top_names = [f"{names[head]}_End"] + [names[j] for j in tree.order if tree.below(j, head) and tree.sides[j] is None
+                                         and "head" in tree.keys[j] and re.search(r"top|end|nub", tree.keys[j])]
+    top = next((names.index(n) for n in top_names if n in names
+                and np.linalg.norm(pos[names.index(n)] - pos[head]) > 0.3 * np.linalg.norm(pos[head] - neck_at)), None)
+    if top is not None:
+        head_top = {names[top]: 1.0}
+    else:
+        head_top = {names[head]: 1.0 + HEAD_TOP_SHARE}
+        for n, w in thorax.items():
+            head_top[n] = head_top.get(n, 0.0) - HEAD_TOP_SHARE * w
+        estimated.append("Head")
+    why = _implausible(pos, limbs, pelvis, neck_at, pos[head], up)
+    if why:
+        return None, why
+    joints = {"Pelvis": {hip_l: 0.5, hip_r: 0.5}, "Spine": spine, "Thorax": thorax,
+              "Neck": {names[head]: 1.0}, "Head": head_top}
+    for key, j in limbs.items():
+        joints[key] = {names[j]: 1.0}
+    joints = {j: joints[j] for j in JOINTS}
+    said = ", ".join(f"{j} {'/'.join(joints[j])}" for j in ("LHip", "LKnee", "LAnkle", "LShoulder", "LElbow", "LWrist",
+                                                              "Spine", "Thorax", "Neck"))
+    description = (f"read off the rig's tree and names: {said}, and their right twins"
+                   + (f"; {', '.join(estimated)} estimated" if estimated else ""))
+    return SkeletonMap(name=name, description=description, joints=joints, kinds=("rig",),
+                       estimated=tuple(estimated)), None
+
+
+def _implausible(pos, limbs, pelvis, neck, head, up) -> str | None:
+    d = {k: pos[v] for k, v in limbs.items()}
+    seg = {}
+    for s in "LR":
+        seg[s] = {"thigh": np.linalg.norm(d[s + "Hip"] - d[s + "Knee"]), "shin": np.linalg.norm(d[s + "Knee"] - d[s + "Ankle"]),
+                  "upper arm": np.linalg.norm(d[s + "Shoulder"] - d[s + "Elbow"]),
+                  "forearm": np.linalg.norm(d[s + "Elbow"] - d[s + "Wrist"])}
+        if min(seg[s].values()) <= 0:
+            return f"its {'left' if s == 'L' else 'right'} limbs have a bone of no length"
+        if not THIGH_SHIN[0] <= seg[s]["thigh"] / seg[s]["shin"] <= THIGH_SHIN[1]:
+            return f"its thigh and shin found ({seg[s]['thigh']:.3g} and {seg[s]['shin']:.3g} long) are not a leg's"
+        if not UPPER_FORE[0] <= seg[s]["upper arm"] / seg[s]["forearm"] <= UPPER_FORE[1]:
+            return (f"its upper arm and forearm found ({seg[s]['upper arm']:.3g} and {seg[s]['forearm']:.3g} long) "
+                    "are not an arm's")
+    for bone in seg["L"]:
+        if abs(seg["L"][bone] / seg["R"][bone] - 1) > SIDES_ALIKE:
+            return f"its left and right {bone} found differ by more than {SIDES_ALIKE:.0%}"
+    if any((d[s + "Ankle"] - pelvis) @ up >= 0 for s in "LR"):
+        return "its ankles found are not below its pelvis"
+    if (head - neck) @ up <= 0:
+        return "its head found is not above its neck"
+    if (d["LHip"] - d["RHip"]) @ (d["LShoulder"] - d["RShoulder"]) <= 0:
+        return "its left hip and left shoulder found lie on opposite sides"
+    return None
+
+
+def with_prefix(smap, prefix: str):
+    """smap reading names that carry a rig's common prefix (`Character1_Hips` for `Hips`)."""
+    from dataclasses import replace
+
+    from gfpose_cli.io.maps import normalise_name
+
+    pre = normalise_name(prefix)
+    aliases = dict(smap.aliases)
+    for key in smap.sources():
+        alts = (key, *smap.aliases.get(key, ()))
+        aliases[key] = (*smap.aliases.get(key, ()), *(pre + a for a in alts))
+    return replace(smap, aliases=aliases, description=f"{smap.description} (names after the prefix {prefix.strip()!r})")
+
+
+def rig_map(names: list[str], parents: np.ndarray, rest: np.ndarray, where: str = "input"):
+    """The map for a BVH rig read without --map: a preset that finds every joint (also after a
+    prefix every name shares), else the map read off the rig's tree when it makes more joints than
+    the best partial preset, else that preset, else the preset matcher's refusal."""
+    from gfpose_cli.core.errors import InputError
+    from gfpose_cli.io.maps import auto_map
+
+    try:
+        preset, refusal = auto_map(names, where, kind="rig"), None
+    except InputError as exc:
+        preset, refusal = None, exc
+    if preset is not None and not preset.partial:
+        return preset
+    prefix = common_prefix(names)
+    if prefix:
+        stripped = [n[len(prefix):] if n.startswith(prefix) else n for n in names]
+        try:
+            bare = auto_map(stripped, where, kind="rig")
+        except InputError:
+            bare = None
+        if bare is not None and not bare.partial:
+            return with_prefix(bare, prefix)
+    inferred, why = infer_rig_map(names, parents, rest)
+    if inferred is not None:
+        return inferred
+    if preset is not None:
+        return preset
+    assert refusal is not None
+    raise InputError(f"{refusal.args[0]}; its tree was no help either: {why}")
+
+
+def rig_map_toml(smap, where: str = "input") -> str:
+    """A map read off a rig's tree as a map file, for --map on the lab's other takes of that rig."""
+    from pathlib import Path
+
+    from gfpose_cli.io.maps import _toml_value
+
+    lines = [f'name = "{Path(where).stem}-map"',
+             f'description = "written by gfpose maps --init from {Path(where).name}: {smap.description}"',
+             'kinds = ["rig"]']
+    if smap.estimated:
+        lines.append("estimated = [" + ", ".join(f'"{j}"' for j in smap.estimated) + "]")
+    lines += ["", "# Read off the rig's tree and joint names (no preset names them): check every line, e.g. with",
+              "# `gfpose convert FILE --map THIS.toml -o check.bvh` and a look in Blender.", "", "[joints]"]
+    for joint, spec in smap.joints.items():
+        how = "estimated" if joint in smap.estimated else "read off the rig's tree"
+        lines.append(f"{joint} = {_toml_value(spec, '.4g')}  # {how}")
+    return "\n".join(lines) + "\n"

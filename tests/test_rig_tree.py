@@ -203,3 +203,22 @@ def test_a_rig_read_off_its_tree_is_written_back_into_its_own_skeleton(tmp_path)
     assert back.provenance.map == RIG_TREE
     moved = np.linalg.norm(back.positions - take.positions, axis=-1)
     assert np.isfinite(moved).all() and moved.max() < 0.05
+
+
+def test_a_head_end_site_of_no_length_gives_an_estimated_head_top_not_a_head_on_the_neck():
+    """deep-motion-editing's raw.bvh writes every End Site with offset 0 0 0: its head's top (mixamo's
+    Head_End) sat on the head joint, the 17-joint head drawn without its top."""
+    path = HERE / "dme__demo_results_demo_video_1_raw.bvh"
+    take = io.read(path)
+    assert take.provenance.map == "mixamo"
+    assert any("End Site with no length" in w for w in take.provenance.warnings)
+    p = take.positions
+    j = {n: i for i, n in enumerate(JOINTS)}
+    leg = (np.linalg.norm(p[:, j["LHip"]] - p[:, j["LKnee"]], axis=-1)
+           + np.linalg.norm(p[:, j["LKnee"]] - p[:, j["LAnkle"]], axis=-1))
+    top = np.linalg.norm(p[:, j["Head"]] - p[:, j["Neck"]], axis=-1) / leg
+    np.testing.assert_allclose(top, 0.13, atol=0.01)
+    up = (p[:, j["Head"]] - p[:, j["Neck"]]) * (p[:, j["Neck"]] - p[:, j["Thorax"]])
+    assert (up.sum(-1) > 0).all()  # above the head joint, on from the neck
+    # a rig whose head End Site has its length keeps it as it was
+    assert not any("End Site" in w for w in io.read(TAKE).provenance.warnings)

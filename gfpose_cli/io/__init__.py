@@ -12,7 +12,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP, up_rotation
 from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note, normalise_name
-from gfpose_cli.io.maps.rig import RIG_TREE, rig_map
+from gfpose_cli.io.maps.rig import RIG_TREE, head_top_checked, rig_map
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io import csv as csv_io
@@ -88,6 +88,7 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     smap = skeleton_map if isinstance(skeleton_map, SkeletonMap) else (
         load_map(skeleton_map) if skeleton_map else rig_map(skel.names, skel.parents, rest, str(path)))
     _unique_sources(smap, skel.names, str(path))
+    smap, head_note = head_top_checked(smap, skel.names, rest)
     rest17 = _rest_17(smap, skel.names, rest, str(path))
     if units is None:
         span = float(np.linalg.norm(rest17[JOINTS.index("Head")] - rest17[[JOINTS.index("RAnkle"), JOINTS.index("LAnkle")]].mean(0)))
@@ -102,6 +103,8 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     if smap.name == RIG_TREE and not note:
         note = (f"{path}: no rig preset names its joints; the 17 joints were {smap.description}: check them, and keep "
                 "the map for the lab's other takes with `gfpose maps FILE --init -o mymap.toml`")
+    elif head_note and not note:
+        note = f"{path}: {head_note}"
     elif smap.estimated and not note:
         note = (f"{path}: {', '.join(smap.estimated)} estimated by map '{smap.name}' (the rig has no joint there; "
                 "its description says how)")

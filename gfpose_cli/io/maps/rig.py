@@ -48,9 +48,10 @@ SPINE_SHARE = 0.55
 #: a trunk joint this far (share of pelvis to neck) from SPINE_SHARE is not the spine; it is then
 #: estimated on the pelvis-neck line
 SPINE_SLACK = 0.25
-#: the head's top above the head joint, as a share of the neck-to-head distance, where the rig has
-#: no End Site or top joint for it (1.0-1.6 in the fixtures. rigs, 1.6 on the training body)
-HEAD_TOP_SHARE = 1.3
+#: the head's top above the head joint, as a share of the leg (thigh plus shin), where the rig has no
+#: End Site or top joint for it (0.12-0.14 in the repository's real rigs and on the training body;
+#: a share of the neck would not do: rigs put their neck joints 0.11-0.26 legs below the head)
+HEAD_TOP_PER_LEG = 0.13
 #: plausible rest-pose proportions: thigh / shin, upper arm / forearm, and one side against the other
 THIGH_SHIN = (0.6, 1.7)
 UPPER_FORE = (0.6, 2.0)
@@ -259,9 +260,7 @@ def infer_rig_map(names: list[str], parents: np.ndarray, rest: np.ndarray, *, na
     if top is not None:
         head_top = {names[top]: 1.0}
     else:
-        head_top = {names[head]: 1.0 + HEAD_TOP_SHARE}
-        for n, w in thorax.items():
-            head_top[n] = head_top.get(n, 0.0) - HEAD_TOP_SHARE * w
+        head_top = _top_above({names[head]: 1.0}, thorax, pos[head], neck_at, _leg(pos, limbs))
         estimated.append("Head")
     why = _implausible(pos, limbs, pelvis, neck_at, pos[head], up)
     if why:
@@ -277,6 +276,25 @@ def infer_rig_map(names: list[str], parents: np.ndarray, rest: np.ndarray, *, na
                    + (f"; {', '.join(estimated)} estimated" if estimated else ""))
     return SkeletonMap(name=name, description=description, joints=joints, kinds=("rig",),
                        estimated=tuple(estimated)), None
+
+
+def _leg(pos: np.ndarray, limbs: dict[str, int]) -> float:
+    """The mean leg length (thigh plus shin) at rest."""
+    return float(np.mean([np.linalg.norm(pos[limbs[s + "Hip"]] - pos[limbs[s + "Knee"]])
+                          + np.linalg.norm(pos[limbs[s + "Knee"]] - pos[limbs[s + "Ankle"]]) for s in "LR"]))
+
+
+def _top_above(head: dict[str, float], below: dict[str, float], head_at: np.ndarray, below_at: np.ndarray,
+               leg: float) -> dict[str, float]:
+    """Sources for the head's top: HEAD_TOP_PER_LEG legs above the head joint, on the line up from
+    the joint below it (a weighted mean of the two, extrapolated)."""
+    c = HEAD_TOP_PER_LEG * leg / max(float(np.linalg.norm(head_at - below_at)), 1e-12)
+    top: dict[str, float] = {}
+    for spec, share in ((head, 1.0 + c), (below, -c)):
+        total = sum(spec.values())
+        for n, w in spec.items():
+            top[n] = top.get(n, 0.0) + share * w / total
+    return top
 
 
 def _implausible(pos, limbs, pelvis, neck, head, up) -> str | None:
@@ -367,3 +385,31 @@ def rig_map_toml(smap, where: str = "input") -> str:
         how = "estimated" if joint in smap.estimated else "read off the rig's tree"
         lines.append(f"{joint} = {_toml_value(spec, '.4g')}  # {how}")
     return "\n".join(lines) + "\n"
+
+
+def head_top_checked(smap, names: list[str], rest: np.ndarray):
+    """(smap, note): where the map's head top sits on the head joint at rest (an End Site written
+    with no offset, as some exporters do for every leaf), the top is estimated above the head as the
+    tree map estimates it, and note says so; else (smap, None)."""
+    from dataclasses import replace
+
+    have = {n: i for i, n in enumerate(names)}
+    spec = {j: smap.joints.get(j, {}) for j in ("Head", "Neck", "Thorax")}
+    if not all(spec.values()) or not all(n in have for s in spec.values() for n in s) or "Head" in smap.estimated:
+        return smap, None
+
+    def at(s: dict[str, float]) -> np.ndarray:
+        w = np.array(list(s.values()), dtype=np.float64)
+        return (w[:, None] * rest[[have[n] for n in s]]).sum(0) / w.sum()
+
+    head, neck, thorax = at(spec["Head"]), at(spec["Neck"]), at(spec["Thorax"])
+    legs = [smap.joints.get(j, {}) for j in ("LHip", "LKnee", "LAnkle", "RHip", "RKnee", "RAnkle")]
+    if (np.linalg.norm(head - neck) > 0.3 * np.linalg.norm(neck - thorax)
+            or not all(s and all(n in have for n in s) for s in legs)):
+        return smap, None
+    pts = [at(s) for s in legs]
+    leg = 0.5 * sum(np.linalg.norm(pts[k] - pts[k + 1]) + np.linalg.norm(pts[k + 1] - pts[k + 2]) for k in (0, 3))
+    joints = dict(smap.joints, Head=_top_above(spec["Neck"], spec["Thorax"], neck, thorax, float(leg)))
+    note = (f"its head's top ({', '.join(spec['Head'])}) sits on the head joint at rest (an End Site with no "
+            "length): the top of the head is estimated above it along the neck")
+    return replace(smap, joints=joints, estimated=(*smap.estimated, "Head")), note

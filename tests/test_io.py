@@ -211,3 +211,34 @@ def test_bvh_forward_kinematics_matches_blender(name: str) -> None:
     world = bvh.forward_kinematics(skel)[np.array(ref["sampled_frames"]) - 1][:, [skel.names.index(b) for b in ref["bones"]]]
     blender_frame = np.stack([world[..., 0], -world[..., 2], world[..., 1]], -1)
     assert np.abs(blender_frame - np.array(ref["positions"])).max() < 1e-3
+
+
+def _motion_rewritten(tmp_path: Path, name: str, rows_of, frames_of=None) -> Path:
+    """The repository's dme Blender example with its MOTION rows (and 'Frames:' count) rewritten."""
+    src = (Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh").read_text()
+    head, motion = src.split("MOTION")
+    lines = motion.strip().splitlines()
+    rows = rows_of(lines[2:])
+    frames = frames_of(len(lines) - 2) if frames_of else len(rows)
+    out = tmp_path / name
+    out.write_text(f"{head}MOTION\nFrames: {frames}\n{lines[1]}\n" + "\n".join(rows) + "\n")
+    return out
+
+
+def test_bvh_rows_wider_than_the_hierarchy_are_refused_not_misaligned(tmp_path: Path) -> None:
+    """Each row one value longer than the channels declared: read flat, every frame after the first
+    was shifted by one more channel (silently wrong angles); refused naming both counts."""
+    path = _motion_rewritten(tmp_path, "wide.bvh", lambda rows: [r + " 0.0" for r in rows])
+    with pytest.raises(InputError, match="frame rows hold 97 values each but its hierarchy declares 96 channels"):
+        io.read(path)
+
+
+def test_bvh_frames_beyond_its_frames_line_are_read_and_said(tmp_path: Path) -> None:
+    """A 'Frames:' line that undercounts (hand-edited or a buggy exporter) dropped the frames after it."""
+    whole = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    path = _motion_rewritten(tmp_path, "more.bvh", lambda rows: rows, frames_of=lambda n: n // 2)
+    take = io.read(path)
+    assert take.n_frames == whole.n_frames
+    np.testing.assert_array_equal(take.positions, whole.positions)
+    assert any(f"'Frames:' line says {whole.n_frames // 2} but the file holds {whole.n_frames}" in w
+               for w in take.provenance.warnings)

@@ -351,7 +351,8 @@ def _with_position_channels(text: str, factor: float = 1.0) -> str:
     LAFAN1), holding each joint's OFFSET (times factor) in every frame."""
     skel = bvh_io.parse(text)
     header = re.sub(r"CHANNELS 3 (\w+) (\w+) (\w+)", r"CHANNELS 6 Xposition Yposition Zposition \1 \2 \3", skel.header)
-    new = bvh_io.parse(header + f"MOTION\nFrames: 1\nFrame Time: {skel.frame_time}\n" + " 0" * 10000)
+    width = sum(int(n) for n in re.findall(r"CHANNELS (\d+)", header))
+    new = bvh_io.parse(header + f"MOTION\nFrames: 1\nFrame Time: {skel.frame_time}\n" + " 0" * width)
     motion = np.zeros((len(skel.motion), sum(len(c) for c in new.channels)))
     for j, chans in enumerate(new.channels):
         for k, ch in enumerate(chans):

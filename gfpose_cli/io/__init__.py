@@ -113,7 +113,8 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
         mask=mask,
         fps=skel.fps,
         provenance=Provenance(path=str(path), format="bvh", map=smap.name, units=unit_name, units_to_m=scale, up=up,
-                              bind_frames=tuple(bind_frames(skel)), warnings=(note,) if note else ()),
+                              bind_frames=tuple(bind_frames(skel)),
+                              warnings=tuple(f"{path}: {n}" for n in skel.notes) + ((note,) if note else ())),
         writeback=bvh_io.BvhWriteBack(skeleton=skel, skeleton_map=smap, to_canonical=rot, units_to_m=scale),
     )
 

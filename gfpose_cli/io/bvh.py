@@ -6,6 +6,7 @@ the motion block (often millions of numbers) goes through numpy in one call.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ class BvhSkeleton:
     motion: np.ndarray  # (F, C) float64 channel values, degrees for rotations
     frame_time: float
     header: str = ""  # the HIERARCHY text as read (up to MOTION), written back verbatim
+    notes: tuple[str, ...] = ()  # what the reader had to say about the file (said as warnings)
 
     @property
     def fps(self) -> float:
@@ -118,7 +120,22 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
     visit(joints[0], -1)
     starts = np.cumsum([0] + [len(c) for c in channels])[:-1]
     n_channels = sum(len(c) for c in channels)
-    values = np.array(text[header_end:].split(), dtype=object)
+    body = text[header_end:]
+    widths = Counter(len(row.split()) for row in body.splitlines() if row.strip())
+    notes: list[str] = []
+    if widths and n_channels:
+        width, rows = widths.most_common(1)[0]
+        total = sum(w * k for w, k in widths.items())
+        # rows of another width than the channels (unless the values are the frames' exactly, wrapped)
+        if width != n_channels and rows >= 0.9 * sum(widths.values()) and total != n_frames * n_channels:
+            raise InputError(f"{path}: its frame rows hold {width} values each but its hierarchy declares {n_channels} "
+                             "channels: the motion does not match the skeleton (a channel list edited, or motion "
+                             "pasted from another rig)")
+        if width == n_channels and set(widths) == {n_channels} and rows > n_frames:
+            notes.append(f"its 'Frames:' line says {n_frames} but the file holds {rows} whole frames: all {rows} "
+                         "are read")
+            n_frames = rows
+    values = np.array(body.split(), dtype=object)
     try:
         motion = values.astype(np.float64)
     except ValueError:
@@ -139,6 +156,7 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
         motion=motion,
         frame_time=frame_time,
         header=text[:upper].rstrip() + "\n",
+        notes=tuple(notes),
     )
 
 

@@ -167,3 +167,55 @@ def test_frames_named_without_zero_padding_keep_their_order(tmp_path: Path) -> N
         (folder / f"video_{f:012d}_keypoints.json").rename(folder / f"{f}_keypoints.json")
     take = io.read(folder)
     np.testing.assert_allclose(take.positions[:, 1], kp[:, 1])
+
+
+def mmpose_entries(kp: np.ndarray, frame_ids, order=None) -> list[dict]:
+    """MMPose's saved predictions (split_instances) of one person per frame: keypoints [[x, y], ...]."""
+    order = list(range(17)) if order is None else order
+    out = []
+    for f, pose in zip(frame_ids, kp):
+        xy = np.array([pose[COCO_FROM_17[name]] for name in COCO17])[order]
+        out.append({"frame_id": f, "instances": [{"keypoints": xy.tolist(), "keypoint_scores": [0.9] * 17,
+                                                  "bbox": [[0.0, 0.0, 1000.0, 1000.0]], "bbox_score": 0.95}]})
+    return out
+
+
+def test_mmpose_predictions_read_like_coco_results(tmp_path: Path, capsys) -> None:
+    """MMPose's prediction files (demo --save-predictions: meta_info + instance_info; MMPoseInferencer's
+    pred_out_dir: a list of frames) read to the same take as the COCO results of the same detections;
+    frames are placed by frame_id, so the frame the file skips stays empty; a layout named in meta_info
+    in another order reads by its names; a layout that is not COCO's body is refused."""
+    kp = pixels()
+    coco = [{"image_id": f, "category_id": 1, "keypoints": sum(([*pose[COCO_FROM_17[n]], 0.9] for n in COCO17), []),
+             "score": 0.9} for f, pose in enumerate(kp)]
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    ref = io.read(tmp_path / "coco.json")
+    meta = {"dataset_name": "coco", "num_keypoints": 17, "keypoint_id2name": {str(i): n for i, n in enumerate(COCO17)}}
+    (tmp_path / "demo.json").write_text(json.dumps({"meta_info": meta, "instance_info": mmpose_entries(kp, range(1, 7))}))
+    (tmp_path / "inferencer.json").write_text(json.dumps(mmpose_entries(kp, range(6))))
+    for name in ("demo.json", "inferencer.json"):
+        take = io.read(tmp_path / name)
+        assert take.provenance.format == "mmpose" and take.provenance.map == "coco17"
+        np.testing.assert_array_equal(take.mask, ref.mask)
+        np.testing.assert_allclose(take.positions, ref.positions)
+    shuffled = list(np.random.default_rng(3).permutation(17))
+    renamed = {"dataset_name": "mine", "keypoint_id2name": {str(i): COCO17[j] for i, j in enumerate(shuffled)}}
+    (tmp_path / "named.json").write_text(json.dumps({"meta_info": renamed, "instance_info": mmpose_entries(kp, range(6), shuffled)}))
+    np.testing.assert_allclose(io.read(tmp_path / "named.json").positions, ref.positions)
+    skipped = mmpose_entries(kp, [0, 1, 2, 4, 5, 6])  # frame 3 never written
+    (tmp_path / "gap.json").write_text(json.dumps(skipped))
+    gap = io.read(tmp_path / "gap.json")
+    assert gap.n_frames == 7 and not gap.mask[3].any() and gap.mask[[0, 1, 2, 4, 5, 6]].all()
+    code, _, err = run(["lift", str(tmp_path / "gap.json"), "-o", str(tmp_path / "lifted.npz"), "--steps", "4"], capsys)
+    assert code == 0, err
+    h36m = {"dataset_name": "h36m", "keypoint_id2name": {str(i): n for i, n in enumerate(
+        ["root", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot", "spine", "thorax",
+         "neck_base", "head", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist"])}}
+    (tmp_path / "h36m.json").write_text(json.dumps({"meta_info": h36m, "instance_info": mmpose_entries(kp, range(6))}))
+    with pytest.raises(InputError, match="'h36m' layout"):
+        io.read(tmp_path / "h36m.json")
+    three = mmpose_entries(kp, range(6))
+    three[2]["instances"][0]["keypoints"] = [[1.0, 2.0, 3.0]] * 17
+    (tmp_path / "3d.json").write_text(json.dumps(three))
+    with pytest.raises(InputError, match="frame_id 2: expected 2D keypoints.*3D result"):
+        io.read(tmp_path / "3d.json")

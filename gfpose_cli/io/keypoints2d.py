@@ -1,9 +1,14 @@
-"""2D keypoints from pose estimators: COCO-17 JSON and OpenPose JSON folders (BODY_25 or COCO-18).
+"""2D keypoints from pose estimators: COCO-17 JSON, MMPose prediction JSON and OpenPose JSON folders
+(BODY_25 or COCO-18).
 
 Detections become named 2D keypoints (pixels) and go through a skeleton map (coco17,
 openpose25, openpose18) like markers do; a keypoint below the confidence threshold is missing, never zero.
 COCO results with 26 (Halpe, AlphaPose) or 133 keypoints (COCO-WholeBody: MMPose, RTMPose) are
-read by their first 17, which are COCO-17's body keypoints in COCO-17's order.
+read by their first 17, which are COCO-17's body keypoints in COCO-17's order. MMPose's own prediction
+files (demo scripts' --save-predictions, MMPoseInferencer's pred_out_dir) hold per frame a list of
+instances with keypoints [[x, y], ...] and keypoint_scores: read the same way, by the keypoint names
+of their meta_info where it has them (a layout that is not COCO's body, e.g. Human3.6M's 17, is refused
+rather than read in the wrong order), and placed by frame_id, so a frame without detections stays empty.
 
 One person per frame (follow_person): where a frame holds one detection, it; where it holds
 several, the one nearest the person chosen last (a video's bystander is not swapped in for the
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +122,11 @@ def _to_take(frames: list[np.ndarray | None], names: tuple[str, ...], map_name: 
 
 
 def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
-    """COCO keypoint results (a list of detections with image_id) or a COCO dataset with annotations."""
+    """COCO keypoint results (a list of detections with image_id) or a COCO dataset with annotations;
+    MMPose prediction files (is_mmpose) go to read_mmpose."""
     data = _load_json(path)
+    if is_mmpose(data):
+        return read_mmpose(data, path, fps, min_confidence)
     detections = data.get("annotations") if isinstance(data, dict) else data
     if not isinstance(detections, list):
         raise InputError(f"{path}: expected a list of COCO detections or a dict with 'annotations'")
@@ -134,6 +143,83 @@ def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDE
     images = sorted(by_image, key=frame_order)
     return _to_take(follow_person([by_image[i] for i in images], fps, min_confidence), COCO17, "coco17", path, fps,
                     min_confidence)
+
+
+def is_mmpose(data) -> bool:
+    """Whether parsed JSON is an MMPose prediction file: {"meta_info", "instance_info"} as the demo
+    scripts save it, or the list of {"frame_id", "instances"} MMPoseInferencer writes for a video."""
+    if isinstance(data, dict):
+        return "instance_info" in data
+    return bool(data) and isinstance(data, list) and isinstance(data[0], dict) and "instances" in data[0]
+
+
+def _mmpose_order(meta, path: Path) -> list[int] | None:
+    """Column of each COCO-17 keypoint in an MMPose layout, from its meta_info's keypoint names; None
+    where the file does not name them (then the layout is taken by its count, as for COCO results).
+    A layout that names its keypoints otherwise than COCO's body is refused."""
+    names = meta.get("keypoint_id2name") if isinstance(meta, dict) else None
+    if not isinstance(names, dict) or not names:
+        return None
+    by_name = {str(v).lower(): int(k) for k, v in names.items() if str(k).lstrip("-").isdigit()}
+    missing = [n for n in COCO17 if n not in by_name]
+    if missing:
+        dataset = meta.get("dataset_name", "unnamed")
+        raise InputError(f"{path}: MMPose keypoints of the '{dataset}' layout, which does not name COCO-17's body "
+                         f"keypoints ({', '.join(missing[:4])}{', ...' if len(missing) > 4 else ''} missing): "
+                         "run a COCO-17, Halpe-26 or COCO-WholeBody model, or convert the keypoints to COCO-17")
+    return [by_name[n] for n in COCO17]
+
+
+def _mmpose_instance(inst, order: list[int] | None, where: str) -> np.ndarray:
+    """One MMPose instance as COCO-17 (17, 3): x, y and the keypoint score."""
+    if not isinstance(inst, dict) or "keypoints" not in inst:
+        raise InputError(f"{where}: an instance without 'keypoints'")
+    try:
+        xy = np.asarray(inst["keypoints"], dtype=np.float64)
+        scores = np.asarray(inst.get("keypoint_scores", np.ones(len(xy))), dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: keypoints are not lists of numbers") from None
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        shape = "x, y, z (a 3D result)" if xy.ndim == 2 and xy.shape[1] == 3 else f"shape {xy.shape}"
+        raise InputError(f"{where}: expected 2D keypoints [[x, y], ...], found {shape}")
+    if len(scores) != len(xy):
+        raise InputError(f"{where}: {len(xy)} keypoints but {len(scores)} keypoint_scores")
+    if order is None:
+        if len(xy) not in COCO_LAYOUTS:
+            raise InputError(f"{where}: {len(xy)} keypoints and no keypoint names in meta_info; expected COCO-17, "
+                             "Halpe-26 or COCO-WholeBody-133 (read by their first 17 keypoints)")
+        order = list(range(17))
+    if max(order) >= len(xy):
+        raise InputError(f"{where}: {len(xy)} keypoints, fewer than its meta_info names")
+    return np.c_[xy[order], scores[order]]
+
+
+def read_mmpose(data, path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
+    """An MMPose prediction file (is_mmpose): frames by frame_id (a frame id the file skips, or one
+    without instances, is a frame without a detection), one person per frame (follow_person)."""
+    meta = data.get("meta_info") if isinstance(data, dict) else None
+    info = data.get("instance_info") if isinstance(data, dict) else data
+    if not isinstance(info, list):
+        raise InputError(f"{path}: MMPose 'instance_info' is not a list")
+    order = _mmpose_order(meta, path)
+    if info and all(isinstance(e, dict) and "instances" not in e and "keypoints" in e for e in info):
+        info = [{"frame_id": 0, "instances": info}]  # one image's instances
+    by_frame: dict[int, list[np.ndarray]] = {}
+    for k, entry in enumerate(info):
+        if not isinstance(entry, dict) or not isinstance(entry.get("instances", None), list):
+            raise InputError(f"{path}: entry {k} of the MMPose predictions has no 'instances' list")
+        fid = entry.get("frame_id", k)
+        if not isinstance(fid, (int, float)) or fid != int(fid) or fid < 0:
+            raise InputError(f"{path}: entry {k} has frame_id {fid!r}, not a frame number")
+        if int(fid) in by_frame:
+            raise InputError(f"{path}: frame_id {int(fid)} appears twice (entries of two videos in one file?)")
+        by_frame[int(fid)] = [_mmpose_instance(inst, order, f"{path}: frame_id {int(fid)}") for inst in entry["instances"]]
+    if not by_frame:
+        raise InputError(f"{path}: the MMPose predictions hold no frames")
+    first = min(by_frame)
+    frames = [by_frame.get(f, []) for f in range(first, max(by_frame) + 1)]
+    take = _to_take(follow_person(frames, fps, min_confidence), COCO17, "coco17", path, fps, min_confidence)
+    return replace(take, provenance=take.provenance.but(format="mmpose", first_frame=first))
 
 
 def is_openpose_folder(path: Path) -> bool:

@@ -219,3 +219,65 @@ def test_mmpose_predictions_read_like_coco_results(tmp_path: Path, capsys) -> No
     (tmp_path / "3d.json").write_text(json.dumps(three))
     with pytest.raises(InputError, match="frame_id 2: expected 2D keypoints.*3D result"):
         io.read(tmp_path / "3d.json")
+
+
+def _walk_frames() -> list[dict]:
+    return [json.loads(f.read_text()) for f in sorted(EXAMPLE.glob("*_keypoints.json"))]
+
+
+# COCO-17's keypoints among BODY_25's, and what BODY_25B / HALPE_26 add after them (as BODY_25 indices)
+COCO_IN_BODY25 = [BODY25.index(n) for n in ("Nose", "LEye", "REye", "LEar", "REar", "LShoulder", "RShoulder", "LElbow",
+                                            "RElbow", "LWrist", "RWrist", "LHip", "RHip", "LKnee", "RKnee", "LAnkle", "RAnkle")]
+LIMBS = [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]  # hips, knees, ankles, shoulders, elbows, wrists
+
+
+def _write_layout(folder: Path, extra: list[int], name: str, nan_at: tuple[int, int] | None = None) -> None:
+    """The example walk (BODY_25) rewritten as another tool's OpenPose-format folder: COCO-17 first, then
+    the BODY_25 keypoints in extra; files named name.format(frame)."""
+    folder.mkdir()
+    for f, data in enumerate(_walk_frames()):
+        people = []
+        for p in data["people"]:
+            kp = np.array(p["pose_keypoints_2d"], float).reshape(25, 3)
+            out = kp[COCO_IN_BODY25 + extra]
+            if nan_at is not None and f == nan_at[0]:
+                out[nan_at[1]] = np.nan  # Pose2Sim writes a keypoint it lost as NaN
+            people.append({"person_id": [-1], "pose_keypoints_2d": out.ravel().tolist(), "face_keypoints_2d": []})
+        (folder / name.format(f)).write_text(json.dumps({"version": 1.3, "people": people}))
+
+
+def test_pose2sim_and_body25b_folders_read_by_their_coco_body(tmp_path: Path) -> None:
+    """Folders in OpenPose's format from tools that name their files otherwise and run other models: Pose2Sim /
+    Sports2D's HALPE_26 (`walk_000012.json`, NaN for a lost keypoint) and OpenPose's BODY_25B (COCO-17's order
+    first, 25 keypoints like BODY_25): read by their first 17 keypoints, the limbs where the BODY_25 folder has
+    them. A 25-keypoint folder whose keypoints fit neither layout is refused, not read in a wrong order."""
+    ref = io.read(EXAMPLE)
+    assert ref.provenance.map == "openpose25"
+    neck, midhip, toes = BODY25.index("Neck"), BODY25.index("MidHip"), [BODY25.index(n) for n in ("LBigToe", "RBigToe")]
+    _write_layout(tmp_path / "halpe", [BODY25.index("Nose"), neck, midhip] + toes + list(range(20, 24)), "walk_{:06d}.json",
+                  nan_at=(5, 9))
+    _write_layout(tmp_path / "b25b", [neck, BODY25.index("Nose")] + list(range(19, 25)), "b_{:012d}_keypoints.json")
+    for name in ("halpe", "b25b"):
+        take = io.read(tmp_path / name)
+        assert take.provenance.map == "coco17" and take.n_frames == ref.n_frames
+        mask = take.mask.copy()
+        if name == "halpe":
+            assert not mask[5, 13]  # the NaN left wrist of frame 5
+            mask[5, 13] = ref.mask[5, 13]
+        np.testing.assert_array_equal(mask[:, LIMBS], ref.mask[:, LIMBS])
+        both = take.mask[:, LIMBS] & ref.mask[:, LIMBS]
+        np.testing.assert_allclose(take.positions[:, LIMBS][both], ref.positions[:, LIMBS][both])
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    for f, data in enumerate(_walk_frames()):
+        for p in data["people"]:
+            kp = np.array(p["pose_keypoints_2d"], float).reshape(25, 3)
+            p["pose_keypoints_2d"] = kp[np.random.default_rng(0).permutation(25)].ravel().tolist()
+        (odd / f"odd_{f:04d}_keypoints.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match="25 keypoints per person, but they sit neither"):
+        io.read(odd)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "settings.json").write_text(json.dumps({"fps": 30}))
+    with pytest.raises(InputError, match="is a folder"):
+        io.read(other)

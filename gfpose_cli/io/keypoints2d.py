@@ -222,16 +222,71 @@ def read_mmpose(data, path: Path, fps: float = 30.0, min_confidence: float = MIN
     return replace(take, provenance=take.provenance.but(format="mmpose", first_frame=first))
 
 
+def _openpose_files(folder: Path) -> list[Path]:
+    """A folder's OpenPose-style frame files, in frame order: OpenPose's own `*_keypoints.json`, else
+    the `*.json` files of tools that write its layout under other names (Pose2Sim, Sports2D and rtmlib:
+    `video_000123.json`), where the first of them holds a 'people' list."""
+    folder = Path(folder)
+    files = list(folder.glob("*_keypoints.json"))
+    if not files:
+        files = list(folder.glob("*.json"))
+        if files:
+            first = min(files, key=lambda f: frame_order(f.name))
+            try:
+                data = json.loads(first.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                return []
+            if not (isinstance(data, dict) and isinstance(data.get("people"), list)):
+                return []
+    return sorted(files, key=lambda f: frame_order(f.name))
+
+
 def is_openpose_folder(path: Path) -> bool:
-    return Path(path).is_dir() and any(Path(path).glob("*_keypoints.json"))
+    return Path(path).is_dir() and bool(_openpose_files(path))
+
+
+#: OpenPose-format layouts whose first 17 keypoints are COCO-17's body, as Pose2Sim and Sports2D write
+#: RTMPose results: COCO-17, HALPE_26 (their default), COCO-WholeBody-133; also OpenPose's BODY_25B
+COCO_FIRST = {17: "COCO-17", 26: "HALPE_26", 133: "COCO-WholeBody-133"}
+
+
+def _body25_layout(frames: list[list[np.ndarray]], where: Path) -> tuple[tuple[str, ...], str]:
+    """25 keypoints are OpenPose's BODY_25 (Neck between the shoulders, MidHip between the hips) or its
+    BODY_25B (COCO-17's order first: the eyes beside the nose), told apart by where the keypoints sit,
+    as fractions of the trunk's length (any view); a folder that fits neither, or both, is refused
+    rather than read in the wrong order."""
+    def trunk(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.linalg.norm(a - b)) + 1e-9
+
+    body25, coco = [], []
+    for people in frames:
+        for kp in people:
+            ok = (kp[:, 2] >= MIN_CONFIDENCE) & np.isfinite(kp).all(-1)
+            xy = kp[:, :2]
+            if ok[[1, 2, 5, 8, 9, 12]].all():  # BODY_25: Neck ~ mid-shoulders, MidHip ~ mid-hips
+                body25.append((np.linalg.norm(xy[1] - (xy[2] + xy[5]) / 2) + np.linalg.norm(xy[8] - (xy[9] + xy[12]) / 2))
+                              / trunk(xy[1], xy[8]))
+            if ok[[0, 1, 2, 5, 6, 11, 12]].all():  # COCO order: both eyes near the nose
+                coco.append((np.linalg.norm(xy[1] - xy[0]) + np.linalg.norm(xy[2] - xy[0]))
+                            / trunk((xy[5] + xy[6]) / 2, (xy[11] + xy[12]) / 2))
+    b25 = float(np.median(body25)) if body25 else np.inf
+    cc = float(np.median(coco)) if coco else np.inf
+    if b25 < 0.4:  # BODY_25 itself: about 0.15 (the walk of examples/), BODY_25B's keypoints about 0.9
+        return BODY25, "openpose25"
+    if b25 > 0.6 and cc < 0.3:  # BODY_25B: about 0.17 (BODY_25: about 0.3, but that fails the first test)
+        return COCO17, "coco17"
+    raise InputError(f"{where}: 25 keypoints per person, but they sit neither as OpenPose's BODY_25 (Neck between "
+                     "the shoulders, MidHip between the hips) nor as BODY_25B's COCO-17 order (eyes beside the nose); "
+                     "give the keypoints as COCO-17 JSON or a BODY_25 folder")
 
 
 def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
-    """An OpenPose output folder: one `*_keypoints.json` per frame, sorted by name; BODY_25 (25
-    keypoints) or the COCO model (18), whichever the first detection holds, the same in every frame."""
-    files = sorted(Path(folder).glob("*_keypoints.json"), key=lambda f: frame_order(f.name))
+    """An OpenPose output folder (_openpose_files: one JSON per frame, sorted by name): BODY_25 or the
+    COCO model (18), or the layouts of COCO_FIRST and BODY_25B read by their first 17 keypoints, whichever
+    the first detection holds, the same in every frame."""
+    files = _openpose_files(folder)
     if not files:
-        raise InputError(f"{folder}: no OpenPose *_keypoints.json files")
+        raise InputError(f"{folder}: no OpenPose *_keypoints.json files (nor .json files holding a 'people' list)")
     frames, n = [], None
     for f in files:
         data = _load_json(f)
@@ -241,8 +296,17 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
         detections = [p.get("pose_keypoints_2d", []) if isinstance(p, dict) else [] for p in people]
         if n is None and detections:  # the folder's layout: its first detection's
             size = len(detections[0]) // 3 if isinstance(detections[0], list) else 0
-            n = size if size in OPENPOSE_LAYOUTS else 25
-        frames.append([_triplets(values, n, f"{f} (OpenPose BODY_25 or COCO-18, as the folder's first detection)")
-                       for values in detections])
-    names, map_name = OPENPOSE_LAYOUTS[n or 25]
+            n = size if size in OPENPOSE_LAYOUTS or size in COCO_FIRST else 25
+        frames.append([_triplets(values, n, f"{f} (the folder's first detection has {n} keypoints: OpenPose BODY_25, "
+                                 "COCO-18, COCO-17, HALPE_26 or COCO-WholeBody-133)") for values in detections])
+    n = n or 25
+    if n in COCO_FIRST:
+        frames = [[kp[:17] for kp in people] for people in frames]
+        names, map_name = COCO17, "coco17"
+    elif n == 25:
+        names, map_name = _body25_layout(frames, Path(folder))
+        if map_name == "coco17":
+            frames = [[kp[:17] for kp in people] for people in frames]
+    else:
+        names, map_name = OPENPOSE_LAYOUTS[n]
     return _to_take(follow_person(frames, fps, min_confidence), names, map_name, Path(folder), fps, min_confidence)

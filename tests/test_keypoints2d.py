@@ -281,3 +281,18 @@ def test_pose2sim_and_body25b_folders_read_by_their_coco_body(tmp_path: Path) ->
     (other / "settings.json").write_text(json.dumps({"fps": 30}))
     with pytest.raises(InputError, match="is a folder"):
         io.read(other)
+
+
+def test_body25_folder_without_hips_is_still_body25(tmp_path: Path) -> None:
+    """A BODY_25 take whose hips are never seen (an upper-body shot) gives nothing to tell BODY_25 from BODY_25B
+    by; it is read as BODY_25, as OpenPose's default model writes."""
+    folder = tmp_path / "upper"
+    folder.mkdir()
+    for f, data in enumerate(_walk_frames()):
+        for p in data["people"]:
+            kp = np.array(p["pose_keypoints_2d"], float).reshape(25, 3)
+            kp[8:15] = 0.0  # MidHip, hips, knees, ankles not detected
+            p["pose_keypoints_2d"] = kp.ravel().tolist()
+        (folder / f"up_{f:012d}_keypoints.json").write_text(json.dumps(data))
+    take = io.read(folder)
+    assert take.provenance.map == "openpose25" and take.mask[:, 14].any() and not take.mask[:, 1].any()

@@ -271,8 +271,8 @@ def _body25_layout(frames: list[list[np.ndarray]], where: Path) -> tuple[tuple[s
                             / trunk((xy[5] + xy[6]) / 2, (xy[11] + xy[12]) / 2))
     b25 = float(np.median(body25)) if body25 else np.inf
     cc = float(np.median(coco)) if coco else np.inf
-    if b25 < 0.4:  # BODY_25 itself: about 0.15 (the walk of examples/), BODY_25B's keypoints about 0.9
-        return BODY25, "openpose25"
+    if b25 < 0.4 or (not body25 and not cc < 0.2):  # BODY_25: about 0.15 (the walk of examples/), BODY_25B's
+        return BODY25, "openpose25"  # keypoints about 0.9; nothing to tell by (no neck and hips seen): BODY_25
     if b25 > 0.6 and cc < 0.3:  # BODY_25B: about 0.17 (BODY_25: about 0.3, but that fails the first test)
         return COCO17, "coco17"
     raise InputError(f"{where}: 25 keypoints per person, but they sit neither as OpenPose's BODY_25 (Neck between "

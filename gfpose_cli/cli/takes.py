@@ -23,7 +23,7 @@ def lift(
     aggregate: Annotated[str, typer.Option(help="none keeps all S hypotheses; mean or median collapses them.")] = "none",
     per_frame: Annotated[bool, typer.Option("--per-frame", help="Lift every frame on its own (no smoothing, no bone-length holding): for collections of unrelated images. Takes are lifted along time by default.")] = False,
     max_gap: Annotated[float, typer.Option("--max-gap", help="Seconds: the whole person missing for up to this long is bridged along the take; longer absences stay empty (a single keypoint missing is bridged up to 0.25 s, longer filled by the model from the rest of the body).", min=0.0)] = 1.0,
-    fps: Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video the keypoints come from (OpenPose folders and COCO files carry none: 30 is assumed, and an NPZ without 'fps' too).", min=1e-3)] = None,
+    fps: Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video the keypoints come from (OpenPose-format folders, COCO and MMPose files carry none: 30 is assumed, and an NPZ without 'fps' too).", min=1e-3)] = None,
     skeleton: SkeletonOpt = None,
     height: HeightOpt = None,
     skeleton_map: MapOpt = None,
@@ -50,6 +50,8 @@ def lift(
     confidence-weighted, left/right swaps undone, short gaps bridged, smooth, with the performer's
     bone lengths held. Unrelated images (or --per-frame, or --shard) are lifted one frame at a time.
     Missing keypoints (NaN / empty cells / mask / low confidence) are allowed and filled by the model.
+    2D inputs: NPZ/CSV in pixels, COCO-17 JSON (also Halpe-26, COCO-WholeBody), MMPose prediction JSON,
+    OpenPose folders (BODY_25, BODY_25B, COCO-18) and OpenPose-format folders of Pose2Sim/Sports2D.
 
     How big the performer is cannot be told from 2D: the lifter draws a body of its training
     data's size. --skeleton gives the performer's own (any 3D take of them), and the result is

@@ -245,11 +245,6 @@ def is_openpose_folder(path: Path) -> bool:
     return Path(path).is_dir() and bool(_openpose_files(path))
 
 
-#: OpenPose-format layouts whose first 17 keypoints are COCO-17's body, as Pose2Sim and Sports2D write
-#: RTMPose results: COCO-17, HALPE_26 (their default), COCO-WholeBody-133; also OpenPose's BODY_25B
-COCO_FIRST = {17: "COCO-17", 26: "HALPE_26", 133: "COCO-WholeBody-133"}
-
-
 def _body25_layout(frames: list[list[np.ndarray]], where: Path) -> tuple[tuple[str, ...], str]:
     """25 keypoints are OpenPose's BODY_25 (Neck between the shoulders, MidHip between the hips) or its
     BODY_25B (COCO-17's order first: the eyes beside the nose), told apart by where the keypoints sit,
@@ -282,8 +277,9 @@ def _body25_layout(frames: list[list[np.ndarray]], where: Path) -> tuple[tuple[s
 
 def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
     """An OpenPose output folder (_openpose_files: one JSON per frame, sorted by name): BODY_25 or the
-    COCO model (18), or the layouts of COCO_FIRST and BODY_25B read by their first 17 keypoints, whichever
-    the first detection holds, the same in every frame."""
+    COCO model (18), or the layouts of COCO_LAYOUTS (as Pose2Sim and Sports2D write RTMPose results:
+    COCO-17, HALPE_26, COCO-WholeBody-133) and BODY_25B read by their first 17 keypoints, whichever the
+    first detection holds, the same in every frame."""
     files = _openpose_files(folder)
     if not files:
         raise InputError(f"{folder}: no OpenPose *_keypoints.json files (nor .json files holding a 'people' list)")
@@ -296,17 +292,16 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
         detections = [p.get("pose_keypoints_2d", []) if isinstance(p, dict) else [] for p in people]
         if n is None and detections:  # the folder's layout: its first detection's
             size = len(detections[0]) // 3 if isinstance(detections[0], list) else 0
-            n = size if size in OPENPOSE_LAYOUTS or size in COCO_FIRST else 25
+            n = size if size in OPENPOSE_LAYOUTS or size in COCO_LAYOUTS else 25
         frames.append([_triplets(values, n, f"{f} (the folder's first detection has {n} keypoints: OpenPose BODY_25, "
                                  "COCO-18, COCO-17, HALPE_26 or COCO-WholeBody-133)") for values in detections])
     n = n or 25
-    if n in COCO_FIRST:
-        frames = [[kp[:17] for kp in people] for people in frames]
+    if n in COCO_LAYOUTS:
         names, map_name = COCO17, "coco17"
     elif n == 25:
         names, map_name = _body25_layout(frames, Path(folder))
-        if map_name == "coco17":
-            frames = [[kp[:17] for kp in people] for people in frames]
     else:
         names, map_name = OPENPOSE_LAYOUTS[n]
+    if names is COCO17:  # read by the first 17 keypoints, COCO-17's body
+        frames = [[kp[:17] for kp in people] for people in frames]
     return _to_take(follow_person(frames, fps, min_confidence), names, map_name, Path(folder), fps, min_confidence)

@@ -33,7 +33,7 @@ SEED = int(os.environ.get("GFPOSE_FUZZ_SEED", "20261126"))
 CASES = int(os.environ.get("GFPOSE_FUZZ_CASES", "1100"))
 CASE_TIMEOUT_S = 60
 FUZZ_SUMMARY = pytest.StashKey[list]()
-TEXT = {"bvh", "csv", "json", "amc", "asf"}
+TEXT = {"bvh", "csv", "json", "amc", "asf", "trc"}
 NUMBERS = ["nan", "NaN", "inf", "-inf", "1e308", "-1e308", "0", "-0", "", "abc", "999999999999", "1e-320", "0x10"]
 
 
@@ -68,7 +68,7 @@ def build_bases(folder: Path) -> list[tuple[Path, str]]:
             io.write(t, folder / f"{name}.{ext}")
             bases.append((folder / f"{name}.{ext}", ext))
     full = Take(positions=poses, fps=50.0)
-    for ext in ("c3d", "bvh"):
+    for ext in ("c3d", "bvh", "trc"):
         io.write(full, folder / f"ours.{ext}")
         bases.append((folder / f"ours.{ext}", ext))
     coco = [{"image_id": f, "category_id": 1, "score": 0.9,

@@ -17,7 +17,7 @@ from gfpose_cli.cli.common import progress_bar, esc, info, check_output, expand,
 
 @app.command()
 def convert(
-    inputs: Annotated[list[str], typer.Argument(help="Mocap files (C3D, BVH, ASF/AMC, NPZ, CSV), folders or globs.")],
+    inputs: Annotated[list[str], typer.Argument(help="Mocap files (C3D, TRC, BVH, ASF/AMC, NPZ, CSV), folders or globs.")],
     output: Output,
     skeleton_map: MapOpt = None,
     subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix), or 'all' for one output per performer.")] = None,
@@ -30,7 +30,7 @@ def convert(
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
-    """Bring any supported file to the 17-joint skeleton (metres, Z up) as NPZ, CSV or BVH, or add the
+    """Bring any supported file to the 17-joint skeleton (metres, Z up) as NPZ, CSV, BVH or TRC, or add the
     17 joint centres to a C3D (--add-joints).
 
     Example: [bold]gfpose convert take01.c3d -o take01.npz --subject Derrick[/]

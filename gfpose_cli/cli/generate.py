@@ -144,7 +144,7 @@ def generate(
     from gfpose_cli import tasks
 
     if not output.suffix and not fmt:
-        raise InputError(f"{output}: give the output a file extension (.npz, .csv, .bvh, .c3d) or pass --format")
+        raise InputError(f"{output}: give the output a file extension (.npz, .csv, .bvh, .c3d, .trc) or pass --format")
     kind = (fmt or output.suffix.lstrip(".")).lower()
     views = camera_setup(cameras, camera_config, azimuth, elevation, distance, focal, image_size)
     if (views or kind == "folder") and kind not in ("npz", "folder"):

@@ -18,8 +18,8 @@ from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io import csv as csv_io
 from gfpose_cli.io import npz as npz_io
 
-READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "json")
-WRITE_FORMATS = ("npz", "csv", "bvh", "c3d")
+READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "trc", "json")
+WRITE_FORMATS = ("npz", "csv", "bvh", "c3d", "trc")
 
 
 def format_of(path: Path, fmt: str | None = None) -> str:
@@ -276,8 +276,8 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
             return keypoints2d.read_openpose(path)
         raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder)")
     kind = format_of(path, fmt)
-    if unit is not None and kind not in ("bvh", "c3d"):
-        raise InputError(f"{path}: {{units}} applies to BVH and C3D inputs; {kind.upper()} files are in metres (or pixels)")
+    if unit is not None and kind not in ("bvh", "c3d", "trc"):
+        raise InputError(f"{path}: {{units}} applies to BVH, C3D and TRC inputs; {kind.upper()} files are in metres (or pixels)")
     if kind == "npz":
         return npz_io.read(path)
     if kind == "csv":
@@ -290,6 +290,12 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
         from gfpose_cli.io import c3d
 
         return c3d.read(path, skeleton_map, subject, unit)
+    if kind == "trc":
+        from gfpose_cli.io import trc
+
+        if subject is not None:
+            raise InputError(f"{path}: a TRC file holds one performer's markers; drop {{subject}}")
+        return trc.read(path, skeleton_map, unit)
     if kind == "amc":
         return read_amc(path, skeleton_map=skeleton_map)
     return read_bvh(path, skeleton_map, unit)
@@ -297,9 +303,9 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
 
 def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = True, add_joints: bool = False,
           into_source: bool = True) -> dict:
-    """Write a Take; the format follows the extension (npz, csv, bvh, c3d). Returns a summary dict.
+    """Write a Take; the format follows the extension (npz, csv, bvh, c3d, trc). Returns a summary dict.
 
-    With into_source, BVH and C3D outputs of a take read from the same format go back into a copy
+    With into_source, BVH, C3D and TRC outputs of a take read from the same format go back into a copy
     of the source file (its skeleton or markers follow the edited joints); otherwise they hold
     the 17 joints.
     """
@@ -317,6 +323,10 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
         from gfpose_cli.io import c3d
 
         return c3d.write(take, path, force, add_joints)
+    elif kind == "trc":
+        from gfpose_cli.io import trc
+
+        return trc.write(take, path, force)
     elif kind == "bvh":
         return write_bvh(take, path, force)
     else:
@@ -325,8 +335,8 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
 
 
 def source_markers(take: Take) -> np.ndarray | None:
-    """The markers (F, K, 3; metres, Z up; NaN where missing) of the C3D a take was read from, for
-    drawing them beside its joints; None for a take that did not come from a C3D."""
+    """The markers (F, K, 3; metres, Z up; NaN where missing) of the C3D or TRC a take was read from, for
+    drawing them beside its joints; None for a take that did not come from one."""
     from gfpose_cli.io.c3d import C3DWriteBack
 
     return take.writeback.markers if isinstance(take.writeback, C3DWriteBack) else None
@@ -419,8 +429,8 @@ def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str |
     metres, the file's axes) and which samples are valid, as the reader hands them to a map: what
     a map is learned from (`gfpose maps FILE --learn`)."""
     path = Path(path)
-    if format_of(path, fmt) != "c3d":
-        raise InputError(f"{path}: a map is learned from the markers of a C3D file; this is {format_of(path, fmt).upper()}")
+    if format_of(path, fmt) not in ("c3d", "trc"):
+        raise InputError(f"{path}: a map is learned from the markers of a C3D or TRC file; this is {format_of(path, fmt).upper()}")
     found = _what_a_map_sees(path, fmt, subject, parse_units(units))
     if found is None:
         raise InputError(f"{path}: could not read its markers")
@@ -456,9 +466,9 @@ def source_names(path: str | Path, fmt: str | None = None, subject: str | None =
     kind ("markers" or "rig"): what a skeleton map has to name."""
     path = Path(path)
     file_format = format_of(path, fmt)
-    kind = "markers" if file_format == "c3d" else "rig"
-    if file_format not in ("c3d", "bvh", "amc"):
-        raise InputError(f"{path}: only C3D, BVH and ASF/AMC files name their own markers or joints; "
+    kind = "markers" if file_format in ("c3d", "trc") else "rig"
+    if file_format not in ("c3d", "trc", "bvh", "amc"):
+        raise InputError(f"{path}: only C3D, TRC, BVH and ASF/AMC files name their own markers or joints; "
                          "2D keypoint files use the fixed COCO-17 / BODY_25 sets")
     found = _what_a_map_sees(path, fmt, subject, None)
     if found is None:

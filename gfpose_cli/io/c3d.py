@@ -35,13 +35,16 @@ def _param(params: dict, group: str, name: str):
 MODEL_OUTPUT_GROUPS = ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS", "MODELED_MARKERS")
 #: Plug-in Gait virtual points (bone origins/axes, centre of mass): computed, not measured
 _VIRTUAL = re.compile(r"^(?:(?:PEL|HED|TRX|[LR](?:FE|TI|FO|TO|CL|HU|RA|HN))[OALP]|CENTREOFMASS(?:FLOOR)?|COM|COMFLOOR)$")
+#: labels that name a model output whatever group lists them (Plug-in Gait's LHipAngles, RKneeMoment,
+#: LAnklePower, RGroundReactionForce, LNormalisedGRF, kept as points by files without the groups, and by TRC exports)
+_OUTPUT_NAME = re.compile(r"(?:angles?|moments?|powers?|forces?|reactions?|grf)$", re.IGNORECASE)
 #: labels that name no marker: unlabelled trajectories (*12, #), blanks, bare numbers
 _UNLABELLED = re.compile(r"^(?:\*\d*|#|\d*|unlabel+ed\d*)$", re.IGNORECASE)
 
 
 def point_kinds(labels: list[str], params: dict) -> list[str]:
     """What each point is: 'marker', 'model output' (listed in POINT:ANGLES ... or the groups that
-    POINT:TYPE_GROUPS names), 'virtual' (Plug-in Gait bone points, centre of mass) or
+    POINT:TYPE_GROUPS names, or named ...Angles, ...Moment, ...Power, ...Force), 'virtual' (Plug-in Gait bone points, centre of mass) or
     'unlabelled'. Only markers are ever moved or filled by gfpose."""
     point = params.get("POINT", {})
     groups = set(MODEL_OUTPUT_GROUPS)
@@ -55,7 +58,7 @@ def point_kinds(labels: list[str], params: dict) -> list[str]:
     kinds = []
     for label in labels:
         bare = label.rsplit(":", 1)[-1].strip()
-        if label.strip() in listed or bare in listed:
+        if label.strip() in listed or bare in listed or _OUTPUT_NAME.search(bare):
             kinds.append("model output")
         elif _UNLABELLED.match(bare):
             kinds.append("unlabelled")
@@ -370,11 +373,53 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     else:
         to_m, units_name = units
     xyz = xyz * to_m
+    y_screen = _param(params, "POINT", "Y_SCREEN")
+    found = body_from_markers(path, labels, kinds, xyz, observed, descriptions, skeleton_map,
+                              y_screen=str(y_screen[0]).strip().upper() if y_screen else None)
+    smap, names, poses, mask, rot, up = found.smap, found.names, found.poses, found.mask, found.rot, found.up
+    notes, warnings = list(f.notes) + found.notes, found.warnings
+    rate = f.rate
+    if not rate:
+        raise InputError(f"{path}: the C3D declares no frame rate (POINT:RATE)")
+    # what a writer needs to put edited joints back into this file (docs/ARCHITECTURE.md, the data path)
+    markers = np.where(observed[..., None], xyz, np.nan) @ rot.T
+    back = C3DWriteBack(path=str(path), digest=f.digest, skeleton_map=smap, subject=subject or (subjects[0] if subjects else None),
+                        to_canonical=rot, units_to_m=to_m, marker_index=np.array(keep), markers=markers,
+                        observed=observed, names=names, kinds=kinds, joints=poses, joint_mask=mask)
+    return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,
+                provenance=Provenance(path=str(path), format="c3d", map=smap.name, units=units_name, units_to_m=to_m, up=up,
+                                      subject=back.subject, first_frame=f.first_frame, reader=f.reader,
+                                      notes=tuple(notes), warnings=tuple(warnings)),
+                writeback=back)
+
+
+@dataclass
+class MarkerBody:
+    """The 17 joints a marker file's points make (body_from_markers): the map, the names it read, the
+    joints in the Z-up frame, their mask, the rotation from the file's axes and its label, and what to say."""
+
+    smap: SkeletonMap
+    names: list[str]
+    poses: np.ndarray
+    mask: np.ndarray
+    rot: np.ndarray
+    up: str
+    notes: list[str]
+    warnings: list[str]
+
+
+def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarray, observed: np.ndarray,
+                      descriptions: list[str], skeleton_map: str | SkeletonMap | None, *,
+                      y_screen: str | None = None) -> MarkerBody:
+    """Markers (labels, point kinds, positions (F, N, 3) in metres and the file's axes, valid samples)
+    to the 17 joints: a preset found by the labels (then the descriptions), else a map learned from the
+    markers' motion; repeated labels resolved or refused; turned Z up (y_screen, else from the body).
+    Shared by the C3D and TRC readers."""
     dupes = [n for n, k in Counter(normalise_name(label) for label, kind in zip(labels, kinds)
                                   if kind == "marker").items() if k > 1]
     # model outputs and virtual points are never read as markers (an ankle angle is not an ankle)
     names = [label if kind == "marker" else f"{label}\x00{kind}" for label, kind in zip(labels, kinds)]
-    notes = list(f.notes)
+    notes: list[str] = []
     learned_warning = None
     if isinstance(skeleton_map, SkeletonMap):
         smap = skeleton_map
@@ -412,6 +457,10 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     warnings = [f"{path}: {note}"] if note else []
     if learned_warning:
         warnings.insert(0, learned_warning)
+    estimated = [j for j in smap.estimated if mask[:, JOINTS.index(j)].any()]
+    if estimated:
+        warnings.append(f"{path}: {', '.join(estimated)} estimated by map '{smap.name}' (the file has no point there; "
+                        "its description says how)")
     unseen = [j for j, joint in enumerate(JOINTS) if not mask[:, j].any() and joint not in smap.absent(names)]
     if unseen and mask.any():
         have = {normalise_name(n): i for i, n in enumerate(names)}
@@ -422,22 +471,9 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
                         "no valid sample")
     if not mask.any():
         raise InputError(f"{path}: no frame has the markers the map '{smap.name}' needs")
-    y_screen = _param(params, "POINT", "Y_SCREEN")
-    rot, up = _z_up_rotation(poses, mask, str(y_screen[0]).strip().upper() if y_screen else None)
-    poses = _canonical(poses, rot)
-    rate = f.rate
-    if not rate:
-        raise InputError(f"{path}: the C3D declares no frame rate (POINT:RATE)")
-    # what a writer needs to put edited joints back into this file (docs/ARCHITECTURE.md, the data path)
-    markers = np.where(observed[..., None], xyz, np.nan) @ rot.T
-    back = C3DWriteBack(path=str(path), digest=f.digest, skeleton_map=smap, subject=subject or (subjects[0] if subjects else None),
-                        to_canonical=rot, units_to_m=to_m, marker_index=np.array(keep), markers=markers,
-                        observed=observed, names=names, kinds=kinds, joints=poses, joint_mask=mask)
-    return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,
-                provenance=Provenance(path=str(path), format="c3d", map=smap.name, units=units_name, units_to_m=to_m, up=up,
-                                      subject=back.subject, first_frame=f.first_frame, reader=f.reader,
-                                      notes=tuple(notes), warnings=tuple(warnings)),
-                writeback=back)
+    rot, up = _z_up_rotation(poses, mask, y_screen)
+    return MarkerBody(smap=smap, names=names, poses=_canonical(poses, rot), mask=mask, rot=rot, up=up,
+                      notes=notes, warnings=warnings)
 
 
 @dataclass
@@ -503,7 +539,8 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     from gfpose_cli.io import world_poses
 
     poses = world_poses(take, str(path))
-    back = take.writeback if isinstance(take.writeback, C3DWriteBack) and Path(take.writeback.path).exists() else None
+    # (a TRC's write-back is a C3DWriteBack too; a take read from a TRC becomes a fresh C3D)
+    back = take.writeback if type(take.writeback) is C3DWriteBack and Path(take.writeback.path).exists() else None
     if back is not None and len(poses) != len(back.joints):
         raise InputError(f"{path}: the take has {len(poses)} frames but its source {back.path} has "
                          f"{len(back.joints)}; write NPZ instead")

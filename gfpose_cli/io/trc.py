@@ -1,0 +1,276 @@
+"""TRC marker files (OpenSim's Track Row Column text: Motion Analysis Cortex, OpenSim, Pose2Sim, OpenCap).
+
+Three header lines (`PathFileType ...`, then the names and values of DataRate, CameraRate, NumFrames,
+NumMarkers, Units, ...), a line of marker names (`Frame#`, `Time`, then each marker's name over its
+three columns), a line of axis labels (X1 Y1 Z1 ...), then one tab-separated row per frame. An empty
+cell, NaN, or a marker at exactly 0,0,0 is a missing sample. The markers go to the 17 joints through
+the same maps as a C3D's (io.c3d.body_from_markers); edited joints go back into a copy of the file
+in which only the cells of samples that moved or were filled are rewritten, in the file's own number
+format; every other byte is kept.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.frames import Y_UP_TO_Z_UP
+from gfpose_cli.core.skeleton import JOINTS
+from gfpose_cli.core.take import Provenance, Take
+from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, marker_edits, point_kinds
+
+#: the header value names a TRC's second line may use for the rate and the unit
+RATE_KEYS = ("datarate", "camerarate", "origdatarate")
+UNIT_NAMES = {"mm": "mm", "millimeters": "mm", "millimetres": "mm", "m": "m", "meters": "m", "metres": "m",
+              "cm": "cm", "centimeters": "cm", "centimetres": "cm"}
+
+
+@dataclass
+class TrcFile:
+    """A TRC file as read: its lines (with their endings), where the frame rows are, and the markers."""
+
+    path: Path
+    digest: str
+    lines: list[str]
+    row_lines: list[int]  # (F,) index in lines of each frame row
+    names: list[str]  # (N,) marker names
+    xyz: np.ndarray  # (F, N, 3) file units and axes, NaN where missing
+    observed: np.ndarray  # (F, N)
+    rate: float
+    units: str  # as written in the header ("mm", "m", ...), "" when absent
+    times: np.ndarray  # (F,) the Time column
+    decimals: int | None  # digits after the point in the coordinate cells; None: not fixed-point
+    notes: list[str]
+
+
+def _split(line: str) -> list[str]:
+    """A TRC line's cells: tabs separate them (a file written with runs of spaces is split on those)."""
+    body = line.rstrip("\r\n")
+    return body.split("\t") if "\t" in body else body.split()
+
+
+def _number(cell: str) -> float:
+    cell = cell.strip()
+    return float("nan") if cell == "" or cell.lower() in ("nan", "-nan", "na", "n/a") else float(cell)
+
+
+def load(path: Path) -> TrcFile:
+    """Parse a TRC file; refuses, naming the line, what it cannot read as markers."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise InputError(f"{path}: the file is empty")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    lines = text.splitlines(keepends=True)
+    if not lines[0].lower().startswith("pathfiletype"):
+        raise InputError(f"{path}: not a TRC file (its first line should start with PathFileType)")
+    if len(lines) < 5:
+        raise InputError(f"{path}: the TRC header is cut off ({len(lines)} lines; a TRC has 5 header lines)")
+    keys = [k.strip().lower() for k in _split(lines[1])]
+    values = [v.strip() for v in _split(lines[2])]
+    header = dict(zip(keys, values))
+    rate = float("nan")
+    for key in RATE_KEYS:
+        try:
+            rate = float(header.get(key, "nan"))
+        except ValueError:
+            continue
+        if np.isfinite(rate) and rate > 0:
+            break
+    units = header.get("units", "")
+    name_cells = lines[3].rstrip("\r\n").split("\t") if "\t" in lines[3] else _split(lines[3])
+    if len(name_cells) < 3 or not name_cells[0].strip().lower().startswith("frame"):
+        raise InputError(f"{path}: line 4 should name the columns (Frame#, Time, then the markers)")
+    names = [name_cells[c].strip() for c in range(2, len(name_cells), 3)]
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise InputError(f"{path}: line 4 names no markers")
+    if "" in names:
+        raise InputError(f"{path}: line 4: marker {names.index('') + 1} has no name (each name heads 3 columns)")
+    declared = header.get("nummarkers")
+    notes = []
+    if declared and declared.isdigit() and int(declared) != len(names):
+        notes.append(f"its header says {declared} markers, line 4 names {len(names)}: read {len(names)}")
+    width = 2 + 3 * len(names)
+    row_lines, rows, decimals = [], [], set()
+    fixed = True
+    for i in range(5, len(lines)):
+        cells = _split(lines[i])
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > width and any(c.strip() for c in cells[width:]):
+            raise InputError(f"{path}: line {i + 1} has {len(cells)} columns; the header's {len(names)} markers "
+                             f"make {width} (Frame#, Time, X/Y/Z each): the file looks damaged")
+        cells = (cells + [""] * width)[:width]
+        try:
+            row = [_number(c) for c in cells]
+        except ValueError:
+            bad = next(c for c in range(width) if not _is_number(cells[c]))
+            what = "Frame#" if bad == 0 else "Time" if bad == 1 else f"marker {names[(bad - 2) // 3]}"
+            raise InputError(f"{path}: line {i + 1}, {what}: {cells[bad].strip()!r} is not a number") from None
+        if len(rows) < 50:
+            for c in cells[2:]:
+                c = c.strip()
+                if c and c.lower() != "nan":
+                    if "e" in c.lower():
+                        fixed = False
+                    decimals.add(len(c.split(".", 1)[1]) if "." in c else 0)
+        row_lines.append(i)
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{path}: holds no frames")
+    table = np.asarray(rows, dtype=np.float64)
+    xyz = table[:, 2:].reshape(len(rows), len(names), 3)
+    zero = (xyz == 0.0).all(-1)
+    observed = np.isfinite(xyz).all(-1) & ~zero
+    xyz = np.where(observed[..., None], xyz, np.nan)
+    declared_frames = header.get("numframes")
+    if declared_frames and declared_frames.isdigit() and int(declared_frames) != len(rows):
+        notes.append(f"its header says {declared_frames} frames, the file holds {len(rows)}: read {len(rows)}")
+    if not (np.isfinite(rate) and rate > 0):
+        times = table[:, 1]
+        step = np.diff(times[np.isfinite(times)])
+        if len(step) and np.median(step) > 0:
+            rate = float(1.0 / np.median(step))
+            notes.append(f"its header gives no frame rate; {rate:.6g} Hz from the Time column")
+        else:
+            raise InputError(f"{path}: no frame rate (DataRate) in the header, and no Time column to tell it")
+    return TrcFile(path=path, digest=hashlib.sha256(data).hexdigest(), lines=lines,
+                   row_lines=row_lines, names=names, xyz=xyz, observed=observed, rate=rate, units=units,
+                   times=table[:, 1], decimals=max(decimals) if fixed and decimals else None, notes=notes)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        _number(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def is_trc(path: Path) -> bool:
+    """True when the file starts like a TRC (PathFileType)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(64).lstrip(b"\xef\xbb\xbf").lower().startswith(b"pathfiletype")
+    except OSError:
+        return False
+
+
+@dataclass
+class TrcWriteBack(C3DWriteBack):
+    """What writing edited joints back into the source TRC needs: the C3D write-back's marker data
+    (markers ride the skeleton the same way) and the file's own lines."""
+
+    lines: list[str] | None = None
+    row_lines: list[int] | None = None
+    decimals: int | None = None
+
+
+def read(path: Path, skeleton_map=None, units: tuple[float, str] | None = None) -> Take:  # noqa: ANN001
+    """Read a TRC file into a 17-joint Take (metres, Z up); units (metres per unit, name) overrides the header's."""
+    f = load(path)
+    if units is None:
+        unit = UNIT_NAMES.get(f.units.strip().lower())
+        if unit is None:
+            raise InputError(f"{path}: its header gives Units {f.units!r}; expected mm, cm or m (or pass {{units}})")
+        to_m, units_name = UNIT_TO_M[unit], unit
+    else:
+        to_m, units_name = units
+    # model outputs (LHipAngles), Plug-in Gait's bone points and unlabelled trajectories exported as
+    # columns are never read as markers, nor moved
+    kinds = point_kinds(f.names, {})
+    if not f.observed[:, [k == "marker" for k in kinds]].any():
+        raise InputError(f"{path}: no marker holds a valid sample (every cell is empty, NaN or 0,0,0)")
+    found = body_from_markers(path, f.names, kinds, f.xyz * to_m, f.observed, [], skeleton_map)
+    back = TrcWriteBack(path=str(path), digest=f.digest, skeleton_map=found.smap, subject=None,
+                        to_canonical=found.rot, units_to_m=to_m, marker_index=np.arange(len(f.names)),
+                        markers=np.where(f.observed[..., None], f.xyz * to_m, np.nan) @ found.rot.T,
+                        observed=f.observed, names=found.names, kinds=kinds, joints=found.poses, joint_mask=found.mask,
+                        lines=f.lines, row_lines=f.row_lines, decimals=f.decimals)
+    return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
+                provenance=Provenance(path=str(path), format="trc", map=found.smap.name, units=units_name,
+                                      units_to_m=to_m, up=found.up, notes=tuple(f.notes + found.notes),
+                                      warnings=tuple(found.warnings)),
+                writeback=back)
+
+
+def _cell(value: float, decimals: int | None) -> str:
+    return f"{value:.{decimals}f}" if decimals is not None else f"{value:.7g}"
+
+
+def write(take: Take, path: Path, force: bool = True) -> dict:
+    """Write a take as TRC. A take read from a TRC goes back into a copy of that file: the markers
+    ride the edited skeleton (as a C3D's do) and only the cells of samples that moved or were filled
+    (by `complete`) are rewritten, in the file's number format; every other byte stays. Any other
+    take becomes a TRC of the 17 joints (mm, Y up as OpenSim expects)."""
+    from gfpose_cli.io import world_poses
+    from gfpose_cli.util.atomic import atomic_path
+
+    poses = world_poses(take, str(path))
+    back = take.writeback if isinstance(take.writeback, TrcWriteBack) and Path(take.writeback.path).exists() else None
+    if back is None:
+        text = _fresh(poses, take.mask, take.fps, Path(path).name)
+        with atomic_path(Path(path), force) as tmp:
+            tmp.write_text(text, encoding="utf-8", newline="")
+        return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
+    if len(poses) != len(back.joints):
+        raise InputError(f"{path}: the take has {len(poses)} frames but its source {back.path} has "
+                         f"{len(back.joints)}; write NPZ instead")
+    f = load(Path(back.path))
+    if f.digest != back.digest:
+        raise InputError(f"{back.path} changed since it was read; run the command again")
+    edits = marker_edits(take, poses)
+    new = (np.nan_to_num(edits.new) @ back.to_canonical) / back.units_to_m  # file axes and units
+    lines = list(f.lines)
+    moved, filled = edits.moved.copy(), edits.filled.copy()
+    for row in np.flatnonzero((moved | filled).any(1)):
+        i = f.row_lines[row]
+        raw = lines[i]
+        body = raw.rstrip("\r\n")
+        end = raw[len(body):]
+        sep = "\t" if "\t" in body else " "
+        cells = _split(raw)
+        width = 2 + 3 * len(f.names)
+        cells = cells + [""] * (width - len(cells))
+        for k in np.flatnonzero(moved[row] | filled[row]):
+            text = [_cell(v, f.decimals) for v in new[row, k]]
+            was = cells[2 + 3 * k: 5 + 3 * k]
+            if moved[row, k] and all(_is_number(c) and c.strip() and float(c) == float(t) for c, t in zip(was, text)):
+                moved[row, k] = False  # below the file's resolution: the same text, no move
+                continue
+            cells[2 + 3 * k: 5 + 3 * k] = text
+        lines[i] = sep.join(cells) + end
+    with atomic_path(Path(path), force) as tmp:
+        tmp.write_bytes("".join(lines).encode("utf-8"))
+    return {"moved": int(moved.sum()), "filled": int(filled.sum()), "markers": int(edits.body.sum()),
+            "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": 0}
+
+
+def _fresh(poses: np.ndarray, mask: np.ndarray, fps: float, name: str) -> str:
+    """A TRC of the 17 joints: millimetres, Y up (OpenSim's frame), empty cells where a joint is missing."""
+    F = len(poses)
+    xyz = (poses @ Y_UP_TO_Z_UP) * 1000.0
+    out = ["PathFileType\t4\t(X/Y/Z)\t" + re.sub(r"[\t\r\n]", " ", name),
+           "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+           f"{fps:g}\t{fps:g}\t{F}\t{len(JOINTS)}\tmm\t{fps:g}\t1\t{F}",
+           "Frame#\tTime\t" + "\t\t\t".join(JOINTS) + "\t\t",
+           "\t\t" + "\t".join(f"{a}{k + 1}" for k in range(len(JOINTS)) for a in "XYZ"),
+           ""]
+    for f in range(F):
+        cells = [str(f + 1), f"{f / fps:.6f}"]
+        for j in range(len(JOINTS)):
+            cells += [f"{v:.5f}" for v in xyz[f, j]] if mask[f, j] else ["", "", ""]
+        out.append("\t".join(cells))
+    return "\n".join(out) + "\n"

@@ -1,0 +1,213 @@
+"""TRC marker files (OpenSim, Cortex, Pose2Sim, OpenCap) and 3D keypoints of markerless capture.
+
+The TRC files are written here from real captures (a Vicon Plug-in Gait trial of tests/data/vendors
+and its joint centres) the way OpenSim's TRC is laid out: Y up, tab-separated, empty cells for gaps.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gfpose_cli import io
+from gfpose_cli.cli import main
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.skeleton import JOINTS
+from gfpose_cli.io import trc
+from gfpose_cli.io.c3d import point_kinds
+
+ezc3d = pytest.importorskip("ezc3d")
+
+VENDORS = Path(__file__).parent / "data" / "vendors"
+TRIAL = VENDORS / "pycgm__Movement_trial.c3d"  # Vicon Nexus full-body Plug-in Gait, markers and model outputs
+J = {n: i for i, n in enumerate(JOINTS)}
+
+
+def run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def z_to_y_up(xyz: np.ndarray) -> np.ndarray:
+    """A Z-up lab's (x, y, z) in OpenSim's Y-up frame: (y, z, x)."""
+    return xyz[..., [1, 2, 0]]
+
+
+def write_trc(path: Path, names: list[str], xyz: np.ndarray, observed: np.ndarray, rate: float, *,
+              units: str = "mm", decimals: int = 5, newline: str = "\n") -> None:
+    """A TRC as OpenSim lays it out: xyz (F, N, 3) in the file's units and axes; empty cells for gaps."""
+    F, N = observed.shape
+    out = [f"PathFileType\t4\t(X/Y/Z)\t{path.name}",
+           "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+           f"{rate:.2f}\t{rate:.2f}\t{F}\t{N}\t{units}\t{rate:.2f}\t1\t{F}",
+           "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
+           "\t\t" + "\t".join(f"{a}{k + 1}" for k in range(N) for a in "XYZ"), ""]
+    for f in range(F):
+        cells = [str(f + 1), f"{f / rate:.5f}"]
+        for k in range(N):
+            cells += [f"{v:.{decimals}f}" for v in xyz[f, k]] if observed[f, k] else ["", "", ""]
+        out.append("\t".join(cells))
+    path.write_bytes((newline.join(out) + newline).encode())
+
+
+def trial_as_trc(path: Path, **kw) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The Vicon trial's points (markers and model outputs, as a C3D-to-TRC export keeps them) as a TRC."""
+    c = ezc3d.c3d(str(TRIAL))
+    names = [str(n) for n in c["parameters"]["POINT"]["LABELS"]["value"]]
+    pts = np.asarray(c["data"]["points"])
+    xyz = pts[:3].transpose(2, 1, 0)
+    observed = np.isfinite(xyz).all(-1) & (pts[3].T >= 0) & ~(xyz == 0).all(-1)
+    write_trc(path, names, z_to_y_up(xyz), observed, float(c["parameters"]["POINT"]["RATE"]["value"][0]), **kw)
+    return names, z_to_y_up(xyz), observed
+
+
+def shape_of(poses: np.ndarray) -> np.ndarray:
+    """Every joint-to-joint distance (F, 17, 17): the pose without its placement and heading."""
+    return np.linalg.norm(poses[:, :, None] - poses[:, None], axis=-1)
+
+
+def test_trc_reads_the_same_body_as_its_c3d(tmp_path: Path) -> None:
+    src = tmp_path / "trial.trc"
+    trial_as_trc(src)
+    a, b = io.read(src), io.read(TRIAL)
+    assert a.provenance.format == "trc" and a.provenance.map == b.provenance.map == "plug-in-gait"
+    assert a.provenance.up == "+Y" and a.fps == pytest.approx(b.fps)
+    assert (a.mask == b.mask).all()
+    # the same joints to the file's 0.01 mm, in a Z-up frame of their own
+    assert np.nanmax(np.abs(shape_of(a.positions) - shape_of(b.positions))) < 1e-4
+    assert np.nanmedian(a.positions[:, J["Head"], 2] - a.positions[:, J["RAnkle"], 2]) > 1.2
+
+
+def test_trc_denoise_rewrites_only_the_cells_of_body_markers(tmp_path: Path) -> None:
+    src, out = tmp_path / "trial.trc", tmp_path / "clean.trc"
+    names, xyz, observed = trial_as_trc(src)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    assert run(["denoise", str(src), "-o", str(out), "--quiet"]) == 0
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == digest  # the input is never modified
+    before, after = src.read_text().split("\n"), out.read_text().split("\n")
+    assert len(before) == len(after) and before[:6] == after[:6]  # header and blank line verbatim
+    kinds = point_kinds(names, {})
+    changed = set()
+    for b, a in zip(before[6:], after[6:]):
+        cb, ca = b.split("\t"), a.split("\t")
+        assert len(cb) == len(ca) and cb[:2] == ca[:2]
+        for c, (x, y) in enumerate(zip(cb[2:], ca[2:])):
+            if x != y:
+                changed.add(c // 3)
+                assert x and y and len(y.split(".")[1]) == 5  # a sample that was there, in the file's format
+    assert changed and all(kinds[k] == "marker" for k in changed)
+    assert "LHipAngles" in names and names.index("LHipAngles") not in changed  # model outputs are never moved
+    got, read = trc.load(out), trc.load(src)
+    assert (got.observed == read.observed).all()  # gaps stay gaps
+    moved = np.linalg.norm(got.xyz - read.xyz, axis=-1)[read.observed]
+    assert 0 < np.max(moved) < 30.0  # millimetres: a clean Vicon trial is only smoothed
+
+
+def test_trc_complete_fills_a_gap_and_keeps_crlf(tmp_path: Path) -> None:
+    src, out = tmp_path / "gap.trc", tmp_path / "filled.trc"
+    names, xyz, observed = trial_as_trc(src, newline="\r\n")
+    k = names.index("LKNE")
+    lines = src.read_bytes().split(b"\r\n")
+    for f in range(100, 130):
+        cells = lines[6 + f].split(b"\t")
+        cells[2 + 3 * k: 5 + 3 * k] = [b"", b"", b""]
+        lines[6 + f] = b"\t".join(cells)
+    src.write_bytes(b"\r\n".join(lines))
+    assert run(["complete", str(src), "-o", str(out), "--quiet"]) == 0
+    a, b = src.read_bytes().split(b"\r\n"), out.read_bytes().split(b"\r\n")
+    assert len(a) == len(b) and b"\n" not in out.read_bytes().replace(b"\r\n", b"")
+    assert [i - 6 for i, (x, y) in enumerate(zip(a, b)) if x != y] == list(range(100, 130))
+    got = trc.load(out)
+    assert got.observed[100:130, k].all()
+    # the filled knee marker follows the real one it replaces to a few centimetres
+    assert np.max(np.linalg.norm(got.xyz[100:130, k] - xyz[100:130, k], axis=-1)) < 40.0
+
+
+def keypoints_of(take) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Markerless-style 3D keypoints (metres, Y up) at a real take's joint centres; ears either side of the head."""
+    p = np.where(take.mask[..., None], take.positions.astype(np.float64), np.nan)
+    side = p[:, J["LShoulder"]] - p[:, J["RShoulder"]]
+    side /= np.linalg.norm(side, axis=-1, keepdims=True)
+    g = {n: z_to_y_up(p[:, J[n]]) for n in JOINTS}
+    ears = {"REar": z_to_y_up(p[:, J["Head"]] - 0.075 * side), "LEar": z_to_y_up(p[:, J["Head"]] + 0.075 * side)}
+    return {"Hip": g["Pelvis"], "RHip": g["RHip"], "RKnee": g["RKnee"], "RAnkle": g["RAnkle"], "LHip": g["LHip"],
+            "LKnee": g["LKnee"], "LAnkle": g["LAnkle"], "Neck": g["Thorax"], "Head": g["Head"] + [0, 0.12, 0],
+            "Nose": g["Head"] + [0.05, 0, 0], **ears, "RShoulder": g["RShoulder"], "RElbow": g["RElbow"],
+            "RWrist": g["RWrist"], "LShoulder": g["LShoulder"], "LElbow": g["LElbow"], "LWrist": g["LWrist"],
+            "RBigToe": g["RAnkle"] + [0.15, -0.05, 0], "LBigToe": g["LAnkle"] + [0.15, -0.05, 0]}
+
+
+@pytest.mark.parametrize("family", ["pose2sim-halpe26", "mediapipe", "opencap"])
+def test_markerless_keypoints_read_through_keypoints_3d(family: str, tmp_path: Path) -> None:
+    truth = io.read(TRIAL)
+    kp = keypoints_of(truth)
+    if family == "mediapipe":  # FreeMoCap's names
+        kp = {{"Nose": "nose", "Hip": None, "Neck": None, "Head": None, "RBigToe": None, "LBigToe": None}.get(
+            n, ("right_" if n[0] == "R" else "left_") + n[1:].lower()): v for n, v in kp.items()}
+        kp.pop(None)
+    if family == "opencap":  # OpenPose's body and feet without the face
+        kp = {("midHip" if n == "Hip" else n): v for n, v in kp.items() if n not in ("Head", "Nose", "REar", "LEar")}
+    names = list(kp)
+    xyz = np.stack([kp[n] for n in names], 1)
+    src = tmp_path / "keypoints.trc"
+    write_trc(src, names, np.nan_to_num(xyz), np.isfinite(xyz).all(-1), truth.fps, units="m", decimals=6)
+    got = io.read(src)
+    assert got.provenance.map == "keypoints-3d"
+    said = " ".join(got.provenance.warnings)
+    assert "estimated by map 'keypoints-3d'" in said
+    limbs = [J[n] for n in ("Pelvis", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "LShoulder", "LElbow",
+                            "LWrist", "RShoulder", "RElbow", "RWrist")]
+    assert (got.mask[:, limbs] == truth.mask[:, limbs]).all()
+    shape = shape_of(got.positions[:, limbs]) - shape_of(truth.positions[:, limbs])
+    assert np.nanmax(np.abs(shape)) < 1e-5  # the keypoints are the joints
+    def reach(take, joint: str) -> np.ndarray:  # noqa: ANN001
+        return np.linalg.norm(take.positions[:, J[joint]] - take.positions[:, J["Pelvis"]], axis=-1)
+
+    for joint, within in (("Spine", 0.09), ("Thorax", 0.06)):  # estimates, near the Plug-in Gait trunk
+        assert np.nanmedian(np.abs(reach(got, joint) - reach(truth, joint))) < within
+    if family == "opencap":
+        assert not got.mask[:, [J["Neck"], J["Head"]]].any() and "Neck, Head need" in said
+    else:  # the ears' midpoint is this head
+        assert np.nanmax(np.abs(reach(got, "Head") - reach(truth, "Head"))) < 1e-5
+
+
+def test_fresh_trc_of_17_joints_round_trips(tmp_path: Path) -> None:
+    take = io.read(TRIAL)
+    out = tmp_path / "joints.trc"
+    io.write(take, out, into_source=False)
+    lines = out.read_text().split("\n")
+    assert lines[2].split("\t")[2:5] == [str(take.n_frames), "17", "mm"]
+    back = io.read(out)
+    assert back.provenance.map == "gfpose17" and back.provenance.up == "+Y"
+    assert (back.mask == take.mask).all()
+    assert np.nanmax(np.abs(shape_of(back.positions) - shape_of(take.positions))) < 2e-5
+
+
+def test_damaged_trc_is_refused_naming_the_line(tmp_path: Path) -> None:
+    src = tmp_path / "trial.trc"
+    trial_as_trc(src)
+    lines = src.read_text().split("\n")
+    wide = tmp_path / "wide.trc"
+    wide.write_text("\n".join(lines[:20] + [lines[20] + "\t1.0\t2.0\t3.0"] + lines[21:]))
+    with pytest.raises(InputError, match=r"line 21 has .* columns"):
+        io.read(wide)
+    comma = tmp_path / "comma.trc"
+    cells = lines[9].split("\t")
+    cells[5] = cells[5].replace(".", ",")
+    comma.write_text("\n".join(lines[:9] + ["\t".join(cells)] + lines[10:]))
+    with pytest.raises(InputError, match=r"line 10, marker T10: .* is not a number"):
+        io.read(comma)
+    not_trc = tmp_path / "notes.trc"
+    not_trc.write_text("Frame#\tTime\n1\t0.0\n")
+    with pytest.raises(InputError, match="not a TRC file"):
+        io.read(not_trc)
+
+
+def test_model_outputs_are_told_by_name_without_their_groups() -> None:
+    kinds = point_kinds(["LKNE", "LHipAngles", "RKneeMoment", "LAnklePower", "LNormalisedGRF", "PELO", "*12"], {})
+    assert kinds == ["marker", "model output", "model output", "model output", "model output", "virtual", "unlabelled"]

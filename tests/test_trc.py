@@ -211,3 +211,26 @@ def test_damaged_trc_is_refused_naming_the_line(tmp_path: Path) -> None:
 def test_model_outputs_are_told_by_name_without_their_groups() -> None:
     kinds = point_kinds(["LKNE", "LHipAngles", "RKneeMoment", "LAnklePower", "LNormalisedGRF", "PELO", "*12"], {})
     assert kinds == ["marker", "model output", "model output", "model output", "model output", "virtual", "unlabelled"]
+
+
+def test_trc_layouts_of_other_writers_read_alike(tmp_path: Path) -> None:
+    """Writers seen in the wild: every row ending in a tab (MATLAB's fprintf loop), one name per column
+    with the axis after it (`RHip_x`), no blank line before the rows, and a Units cell with more after it."""
+    src = tmp_path / "trial.trc"
+    trial_as_trc(src)
+    lines = src.read_text().split("\n")
+    names = trc.load(src).names
+    header = lines[2].split("\t")
+    header[4] = "mm   120.000000  0"
+    other = [lines[0], lines[1], "\t".join(header),
+             "Frame#\tTime\t" + "\t".join(f"{n}_{a}" for n in names for a in "xyz"),
+             lines[4]] + [row + "\t" for row in lines[6:] if row]
+    variant = tmp_path / "variant.trc"
+    variant.write_text("\n".join(other) + "\n")
+    a, b = io.read(src), io.read(variant)
+    assert trc.load(variant).names == names and (a.mask == b.mask).all()
+    assert np.array_equal(a.positions, b.positions, equal_nan=True)
+    out = tmp_path / "clean.trc"
+    assert run(["denoise", str(variant), "-o", str(out), "--quiet"]) == 0
+    rows = out.read_text().split("\n")[5:-1]
+    assert all(r.endswith("\t") and len(r.split("\t")) == 3 + 3 * len(names) for r in rows)  # the layout kept

@@ -53,6 +53,16 @@ def _split(line: str) -> list[str]:
     return body.split("\t") if "\t" in body else body.split()
 
 
+def _marker_name(cells: list[str]) -> str:
+    """A marker's name from its three cells of line 4: the name over the first (OpenSim), or one name per
+    column with the axis after it (`nose_x`, `nose_y`, `nose_z`, as some exporters write)."""
+    cells = [c.strip() for c in cells] + [""] * (3 - len(cells))
+    stems = [re.sub(r"[\s_.\-]*[xyzXYZ]$", "", c) for c in cells]
+    if all(cells) and stems[0] == stems[1] == stems[2] and stems[0] and stems[0] != cells[0]:
+        return stems[0]
+    return cells[0]
+
+
 def _number(cell: str) -> float:
     cell = cell.strip()
     return float("nan") if cell == "" or cell.lower() in ("nan", "-nan", "na", "n/a") else float(cell)
@@ -87,11 +97,11 @@ def load(path: Path) -> TrcFile:
             continue
         if np.isfinite(rate) and rate > 0:
             break
-    units = header.get("units", "")
+    units = (header.get("units", "").split() or [""])[0]  # a writer that put spaces after it: its first word
     name_cells = lines[3].rstrip("\r\n").split("\t") if "\t" in lines[3] else _split(lines[3])
     if len(name_cells) < 3 or not name_cells[0].strip().lower().startswith("frame"):
         raise InputError(f"{path}: line 4 should name the columns (Frame#, Time, then the markers)")
-    names = [name_cells[c].strip() for c in range(2, len(name_cells), 3)]
+    names = [_marker_name(name_cells[c: c + 3]) for c in range(2, len(name_cells), 3)]
     while names and not names[-1]:
         names.pop()
     if not names:

@@ -259,3 +259,26 @@ def test_trc_layouts_of_other_writers_read_alike(tmp_path: Path) -> None:
     assert run(["denoise", str(variant), "-o", str(out), "--quiet"]) == 0
     rows = out.read_text().split("\n")[5:-1]
     assert all(r.endswith("\t") and len(r.split("\t")) == 3 + 3 * len(names) for r in rows)  # the layout kept
+
+
+def test_markerless_keypoints_in_a_c3d_read_as_in_a_trc(tmp_path: Path) -> None:
+    truth = io.read(TRIAL)
+    kp = keypoints_of(truth)
+    names = FAMILIES["pose2sim-halpe26"][0]
+    xyz = np.stack([kp[n] for n in names], 1)  # metres, Y up
+    trc_path, c3d_path = tmp_path / "halpe.trc", tmp_path / "halpe.c3d"
+    write_trc(trc_path, names, np.nan_to_num(xyz), np.isfinite(xyz).all(-1), truth.fps, units="m", decimals=6)
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [truth.fps]
+    c["parameters"]["POINT"]["LABELS"]["value"] = names
+    c["parameters"]["POINT"]["UNITS"]["value"] = ["mm"]
+    points = np.zeros((4, len(names), len(xyz)))
+    points[:3] = (np.nan_to_num(xyz) * 1000).transpose(2, 1, 0)
+    points[3] = np.where(np.isfinite(xyz).all(-1).T, 0.0, -1.0)
+    c["data"]["points"] = points
+    c.write(str(c3d_path))
+    a, b = io.read(trc_path), io.read(c3d_path)
+    assert a.provenance.map == b.provenance.map == "keypoints-3d-head-top"
+    assert (a.mask == b.mask).all()
+    assert np.nanmax(np.abs(shape_of(a.positions) - shape_of(b.positions))) < 1e-4
+    assert any("Spine, Thorax, Neck, Head estimated" in w for w in b.provenance.warnings)

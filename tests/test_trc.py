@@ -282,3 +282,16 @@ def test_markerless_keypoints_in_a_c3d_read_as_in_a_trc(tmp_path: Path) -> None:
     assert (a.mask == b.mask).all()
     assert np.nanmax(np.abs(shape_of(a.positions) - shape_of(b.positions))) < 1e-4
     assert any("Spine, Thorax, Neck, Head estimated" in w for w in b.provenance.warnings)
+
+
+def test_trc_write_back_keeps_a_latin1_file_latin1(tmp_path: Path) -> None:
+    """Cortex writes its (French) names in Latin-1: the copy keeps those bytes, only moved cells change."""
+    src, out = tmp_path / "séance.trc", tmp_path / "clean.trc"
+    names, _, _ = trial_as_trc(src)
+    text = src.read_text().replace(src.name, "essai_séance.trc").replace("\tLFIN\t", "\tTête\t")
+    src.write_bytes(text.encode("latin-1"))
+    assert run(["denoise", str(src), "-o", str(out), "--quiet"]) == 0
+    before, after = src.read_bytes().split(b"\n"), out.read_bytes().split(b"\n")
+    assert before[:6] == after[:6] and "Tête".encode("latin-1") in after[3]
+    assert sum(a != b for a, b in zip(before, after)) > 100  # rows with moved markers, the rest byte for byte
+    assert trc.load(out).names == [("Tête" if n == "LFIN" else n) for n in names]

@@ -10,6 +10,7 @@ format; every other byte is kept.
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class TrcFile:
     observed: np.ndarray  # (F, N)
     rate: float
     units: str  # as written in the header ("mm", "m", ...), "" when absent
-    times: np.ndarray  # (F,) the Time column
+    encoding: str  # how its bytes were decoded, and are encoded again on write-back
     decimals: int | None  # digits after the point in the coordinate cells; None: not fixed-point
     notes: list[str]
 
@@ -77,10 +78,12 @@ def load(path: Path) -> TrcFile:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not data.strip():
         raise InputError(f"{path}: the file is empty")
+    # the encoding the text is written back in: a BOM kept, Latin-1 names (Cortex's French) kept as bytes
+    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError:
-        text = data.decode("latin-1")
+        encoding, text = "latin-1", data.decode("latin-1")
     lines = text.splitlines(keepends=True)
     if not lines[0].lower().startswith("pathfiletype"):
         raise InputError(f"{path}: not a TRC file (its first line should start with PathFileType)")
@@ -98,7 +101,7 @@ def load(path: Path) -> TrcFile:
         if np.isfinite(rate) and rate > 0:
             break
     units = (header.get("units", "").split() or [""])[0]  # a writer that put spaces after it: its first word
-    name_cells = lines[3].rstrip("\r\n").split("\t") if "\t" in lines[3] else _split(lines[3])
+    name_cells = _split(lines[3])
     if len(name_cells) < 3 or not name_cells[0].strip().lower().startswith("frame"):
         raise InputError(f"{path}: line 4 should name the columns (Frame#, Time, then the markers)")
     names = [_marker_name(name_cells[c: c + 3]) for c in range(2, len(name_cells), 3)]
@@ -158,7 +161,7 @@ def load(path: Path) -> TrcFile:
             raise InputError(f"{path}: no frame rate (DataRate) in the header, and no Time column to tell it")
     return TrcFile(path=path, digest=hashlib.sha256(data).hexdigest(), lines=lines,
                    row_lines=row_lines, names=names, xyz=xyz, observed=observed, rate=rate, units=units,
-                   times=table[:, 1], decimals=max(decimals) if fixed and decimals else None, notes=notes)
+                   encoding=encoding, decimals=max(decimals) if fixed and decimals else None, notes=notes)
 
 
 def _is_number(cell: str) -> bool:
@@ -167,15 +170,6 @@ def _is_number(cell: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def is_trc(path: Path) -> bool:
-    """True when the file starts like a TRC (PathFileType)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(64).lstrip(b"\xef\xbb\xbf").lower().startswith(b"pathfiletype")
-    except OSError:
-        return False
 
 
 @dataclass
@@ -263,7 +257,7 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
             cells[2 + 3 * k: 5 + 3 * k] = text
         lines[i] = sep.join(cells) + end
     with atomic_path(Path(path), force) as tmp:
-        tmp.write_bytes("".join(lines).encode("utf-8"))
+        tmp.write_bytes("".join(lines).encode(f.encoding))
     return {"moved": int(moved.sum()), "filled": int(filled.sum()), "markers": int(edits.body.sum()),
             "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": 0}
 

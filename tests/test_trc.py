@@ -12,25 +12,18 @@ import numpy as np
 import pytest
 
 from gfpose_cli import io
-from gfpose_cli.cli import main
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.io import trc
 from gfpose_cli.io.c3d import point_kinds
+
+from .test_writeback import run
 
 ezc3d = pytest.importorskip("ezc3d")
 
 VENDORS = Path(__file__).parent / "data" / "vendors"
 TRIAL = VENDORS / "pycgm__Movement_trial.c3d"  # Vicon Nexus full-body Plug-in Gait, markers and model outputs
 J = {n: i for i, n in enumerate(JOINTS)}
-
-
-def run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def z_to_y_up(xyz: np.ndarray) -> np.ndarray:

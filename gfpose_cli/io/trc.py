@@ -175,11 +175,8 @@ def _is_number(cell: str) -> bool:
 @dataclass
 class TrcWriteBack(C3DWriteBack):
     """What writing edited joints back into the source TRC needs: the C3D write-back's marker data
-    (markers ride the skeleton the same way) and the file's own lines."""
-
-    lines: list[str] | None = None
-    row_lines: list[int] | None = None
-    decimals: int | None = None
+    (markers ride the skeleton the same way); the file's own lines are read again on writing, when its
+    digest is checked, as a C3D's bytes are."""
 
 
 def read(path: Path, skeleton_map=None, units: tuple[float, str] | None = None) -> Take:  # noqa: ANN001
@@ -201,8 +198,7 @@ def read(path: Path, skeleton_map=None, units: tuple[float, str] | None = None) 
     back = TrcWriteBack(path=str(path), digest=f.digest, skeleton_map=found.smap, subject=None,
                         to_canonical=found.rot, units_to_m=to_m, marker_index=np.arange(len(f.names)),
                         markers=np.where(f.observed[..., None], f.xyz * to_m, np.nan) @ found.rot.T,
-                        observed=f.observed, names=found.names, kinds=kinds, joints=found.poses, joint_mask=found.mask,
-                        lines=f.lines, row_lines=f.row_lines, decimals=f.decimals)
+                        observed=f.observed, names=found.names, kinds=kinds, joints=found.poses, joint_mask=found.mask)
     return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
                 provenance=Provenance(path=str(path), format="trc", map=found.smap.name, units=units_name,
                                       units_to_m=to_m, up=found.up, notes=tuple(f.notes + found.notes),
@@ -239,6 +235,7 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
     new = (np.nan_to_num(edits.new) @ back.to_canonical) / back.units_to_m  # file axes and units
     lines = list(f.lines)
     moved, filled = edits.moved.copy(), edits.filled.copy()
+    width = 2 + 3 * len(f.names)
     for row in np.flatnonzero((moved | filled).any(1)):
         i = f.row_lines[row]
         raw = lines[i]
@@ -246,7 +243,6 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
         end = raw[len(body):]
         sep = "\t" if "\t" in body else " "
         cells = _split(raw)
-        width = 2 + 3 * len(f.names)
         cells = cells + [""] * (width - len(cells))
         for k in np.flatnonzero(moved[row] | filled[row]):
             text = [_cell(v, f.decimals) for v in new[row, k]]

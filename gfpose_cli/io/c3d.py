@@ -447,6 +447,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
                     why = by_motion.template.removeprefix(f"{path}: ")
                     raise InputError(f"{by_label.template.rstrip('.')}. A map learned from the markers' motion failed too: {why}") from None
                 learned_warning = _learned_warning(path, smap, body)
+    smap = smap.for_names(names)  # of each joint's alternatives, the one the file's names hold
     used = {normalise_name(s) for s in smap.resolved_sources(names)}
     names, same = _one_of_each_copy(names, sorted(set(dupes) & used), xyz, observed)
     clash = sorted((set(dupes) & used) - set(same))

@@ -92,6 +92,23 @@ class SkeletonMap:
     #: placed by the hip regression from them (joint -> "right", "left" or "mid": hip_centres())
     hip_markers: tuple[str, ...] = ()
     hip_joints: dict[str, str] = field(default_factory=dict)
+    #: joint -> the sources to use instead, in order, where the file lacks a name of the joint's own
+    #: (`LKnee = [{LKneeOut = 0.5, LKneeIn = 0.5}, "LKneeOut"]`: a set with and without medial markers)
+    alternatives: dict[str, tuple[dict[str, float], ...]] = field(default_factory=dict)
+    #: prefixes (normalised) a set's names may carry before the map's own (Qualisys's `Q_WaistLFront`)
+    prefixes: tuple[str, ...] = ()
+
+    def for_names(self, names: list[str]) -> SkeletonMap:
+        """This map with each joint's sources chosen for a file's names: the first of the joint's own and
+        its alternatives whose names the file holds all of (its own where none is complete)."""
+        if not self.alternatives:
+            return self
+        have = {normalise_name(n): i for i, n in enumerate(names)}
+        joints = dict(self.joints)
+        for joint, alts in self.alternatives.items():
+            joints[joint] = next((spec for spec in (self.joints[joint], *alts)
+                                  if all(self._resolve(s, have) is not None for s in spec)), self.joints[joint])
+        return replace(self, joints=joints, alternatives={})
 
     def _names_of(self, joint: str) -> list[str]:
         """The file names a joint reads: its weighted sources, or its rigid points' markers."""
@@ -108,24 +125,32 @@ class SkeletonMap:
         """Index of a source name (or one of its aliases) among the file's names."""
         key = normalise_name(source)
         for candidate in (key, *self.aliases.get(key, ())):
-            if candidate in have:
-                return have[candidate]
+            for name in (candidate, *(p + candidate for p in self.prefixes)):
+                if name in have:
+                    return have[name]
         return None
 
     def resolved_sources(self, names: list[str]) -> list[str]:
         """The file's names this map would read."""
+        if self.alternatives:
+            return self.for_names(names).resolved_sources(names)
         have = {normalise_name(n): i for i, n in enumerate(names)}
         idx = {self._resolve(s, have) for joint in JOINTS for s in self._names_of(joint)}
         return [names[i] for i in sorted(i for i in idx if i is not None)]
 
     def match_score(self, names: list[str]) -> float:
-        """Fraction of this map's source names present among names (aliases count)."""
+        """Fraction of this map's source names present among names (aliases count; of each joint's
+        sources, those for_names chooses)."""
+        if self.alternatives:
+            return self.for_names(names).match_score(names)
         have = {normalise_name(n): i for i, n in enumerate(names)}
         need = self.sources()
         return sum(self._resolve(s, have) is not None for s in need) / max(len(need), 1)
 
     def absent(self, names: list[str]) -> dict[str, list[str]]:
         """Joints whose sources the file's names lack, with the names each needs."""
+        if self.alternatives:
+            return self.for_names(names).absent(names)
         have = {normalise_name(n): i for i, n in enumerate(names)}
         out = {}
         for joint in JOINTS:
@@ -150,6 +175,8 @@ class SkeletonMap:
         Raises InputError naming the joints whose sources are absent from the file, unless the map
         is partial: then those joints are missing in every frame.
         """
+        if self.alternatives:
+            return self.for_names(names).apply(names, positions, observed, where)
         have = {normalise_name(n): i for i, n in enumerate(names)}
         F, _, D = positions.shape
         if observed is None:
@@ -256,6 +283,7 @@ def _parse(data: dict, name: str) -> SkeletonMap:
     joints: dict[str, dict[str, float]] = {}
     rigid: dict[str, tuple[RigidPoint, ...]] = {}
     hip_joints: dict[str, str] = {}
+    alternatives: dict[str, tuple[dict[str, float], ...]] = {}
     hips_raw = data.get("hip_centres", {})
     if not isinstance(hips_raw, dict) or (hips_raw and sorted(hips_raw) != sorted(HIP_MARKERS)):
         raise InputError(f"map {name}: [hip_centres] names the four pelvic markers: {', '.join(HIP_MARKERS)}")
@@ -275,12 +303,13 @@ def _parse(data: dict, name: str) -> SkeletonMap:
                                  "pelvic markers named under [hip_centres]")
             joints[joint] = {}
             hip_joints[joint] = str(spec["hip_centres"])
-        elif isinstance(spec, str):
-            joints[joint] = {spec: 1.0}
-        elif isinstance(spec, dict) and spec and all(isinstance(v, (int, float)) for v in spec.values()):
-            joints[joint] = {str(k): float(v) for k, v in spec.items()}
+        elif isinstance(spec, list) and spec:  # the joint's own sources, then the alternatives in order
+            specs = [_weights(item, name, joint) for item in spec]
+            joints[joint] = specs[0]
+            if len(specs) > 1:
+                alternatives[joint] = tuple(specs[1:])
         else:
-            raise InputError(f"map {name}: joint {joint} must be a name or a table of name = weight")
+            joints[joint] = _weights(spec, name, joint)
     aliases = {normalise_name(k): tuple(normalise_name(a) for a in ([v] if isinstance(v, str) else v))
                for k, v in data.get("aliases", {}).items()}
     return SkeletonMap(name=str(data.get("name", name)), description=str(data.get("description", "")),
@@ -288,7 +317,18 @@ def _parse(data: dict, name: str) -> SkeletonMap:
                        kinds=tuple(str(k) for k in data.get("kinds", ("markers", "rig"))),
                        partial=any(not joints[j] and j not in rigid and j not in hip_joints for j in JOINTS),
                        rigid=rigid, estimated=tuple(str(j) for j in data.get("estimated", ())),
-                       hip_markers=hip_markers, hip_joints=hip_joints)
+                       hip_markers=hip_markers, hip_joints=hip_joints, alternatives=alternatives,
+                       prefixes=tuple(normalise_name(p) for p in data.get("prefixes", ())))
+
+
+def _weights(spec, name: str, joint: str) -> dict[str, float]:
+    """One source spec of a joint: a name, or a table of name = weight."""
+    if isinstance(spec, str) and spec:
+        return {spec: 1.0}
+    if isinstance(spec, dict) and spec and all(isinstance(v, (int, float)) for v in spec.values()):
+        return {str(k): float(v) for k, v in spec.items()}
+    raise InputError(f"map {name}: joint {joint} must be a name, a table of name = weight, or a list of those "
+                     "(the first whose names the file holds is used)")
 
 
 def _xyz(value, name: str, joint: str) -> tuple[float, float, float]:
@@ -378,11 +418,11 @@ def auto_map(names: list[str], where: str = "input", kind: str | None = None) ->
     scored = sorted(((m.match_score(names), m.priority, m.name) for m in maps), reverse=True)
     best_score, _, best = scored[0]
     if best_score >= 1.0:
-        return load_map(best)
+        return load_map(best).for_names(names)
     partial = by_joints_made(maps, names)[0]
     made = len(JOINTS) - len(partial.absent(names))
     if made >= MIN_PARTIAL_JOINTS and "Pelvis" not in partial.absent(names):
-        return replace(partial, partial=True)
+        return replace(partial.for_names(names), partial=True)
     shown = [n.split("\x00")[0] for n in names if n.strip() and "\x00" not in n]
     own = ", ".join(shown[:12]) + (f", ... ({len(shown)} in all)" if len(shown) > 12 else "")
     what = {"markers": "marker set", "rig": "skeleton rig"}.get(kind or "", "skeleton map")
@@ -490,7 +530,7 @@ def starter_map(names: list[str], kind: str | None, where: str = "input") -> str
     first the closest preset of the file's kind (the joints it finds), then other presets of that
     kind, then a name that looks like the joint. The user checks and edits it instead of starting
     from nothing; `gfpose maps FILE --map mymap.toml` shows what it resolves."""
-    maps = by_joints_made(presets_of(kind), names)
+    maps = [m.for_names(names) for m in by_joints_made(presets_of(kind), names)]
     have = {normalise_name(n): i for i, n in enumerate(names)}
     lines = [f'name = "{Path(where).stem}-map"',
              f'description = "starter map written by gfpose maps --init from {Path(where).name}: check every line"',

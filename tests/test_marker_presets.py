@@ -254,3 +254,69 @@ def test_maps_init_on_a_motive_file_writes_the_chosen_sources(tmp_path):
     a, b = io.read(f), io.read(f, skeleton_map=str(out))
     np.testing.assert_allclose(np.nan_to_num(a.positions), np.nan_to_num(b.positions), atol=1e-9)
     assert load_map("motive-baseline").alternatives  # the preset itself keeps its alternatives
+
+
+def write_points(path: Path, points: dict[str, np.ndarray], rate: float = 100.0) -> None:
+    """A C3D of named 3D points (F, 3) in metres, written in mm; NaN is a gap."""
+    names = list(points)
+    xyz = np.stack([points[n] for n in names], 1) * 1000.0  # (F, N, 3)
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [rate]
+    c["parameters"]["POINT"]["LABELS"]["value"] = names
+    c["parameters"]["POINT"]["UNITS"]["value"] = ["mm"]
+    data = np.ones((4, len(names), xyz.shape[0]))
+    data[:3] = xyz.transpose(2, 1, 0)
+    gap = ~np.isfinite(xyz).all(-1).T
+    data[3, gap] = -1.0
+    c["data"]["points"] = data
+    c.write(str(path))
+
+
+def _sides(fmt: str) -> dict[str, str]:
+    """The 12 limb joints under a family's names: fmt takes side ('Right'/'Left') and part."""
+    parts = {"Hip": "Hip", "Knee": "Knee", "Ankle": "Ankle", "Shoulder": "Shoulder", "Elbow": "Elbow", "Wrist": "Wrist"}
+    return {fmt.format(side=side, part=name): f"{side[0]}{part}" for side in ("Right", "Left") for part, name in parts.items()}
+
+
+@pytest.mark.parametrize("family", ["xsens joints", "xsens segments", "kinect", "azure"])
+def test_joint_centre_sets_give_back_the_joints_they_hold(tmp_path, plug_in_gait, family):
+    """Sets of joint centres (Xsens MVN, Kinect v2, Azure Kinect) written from a real take's 17 joints read
+    back as those joints, trunk and head included, each through its own preset."""
+    P = {j: plug_in_gait.positions[:, J[j]].astype(np.float64) for j in JOINTS}
+    up = np.array([0.0, 0.0, 1.0])
+    side = (P["LHip"] - P["RHip"]) / np.linalg.norm(P["LHip"] - P["RHip"], axis=-1, keepdims=True)
+    pts: dict[str, np.ndarray] = {}
+    if family == "xsens joints":
+        pts.update({n: P[j] for n, j in _sides("j{side}{part}").items()})
+        pts.update({"jL5S1": P["Pelvis"] + 0.05 * up, "jL1T12": P["Spine"] - 0.04 * up, "jT9T8": P["Spine"] + 0.04 * up,
+                    "jT1C7": P["Thorax"], "jC1Head": P["Neck"], "pTopOfHead": 2 * P["Head"] - P["Neck"]})
+        want = "xsens-mvn"
+    elif family == "xsens segments":
+        seg = {"Hip": "UpperLeg", "Knee": "LowerLeg", "Ankle": "Foot", "Shoulder": "UpperArm", "Elbow": "ForeArm",
+               "Wrist": "Hand"}
+        pts.update({f"{s}{seg[p]}": P[f"{s[0]}{p}"] for s in ("Right", "Left") for p in seg})
+        pts.update({"Pelvis": 0.5 * (P["RHip"] + P["LHip"]), "L5": P["Pelvis"] + 0.05 * up,
+                    "T12": P["Spine"] - 0.04 * up, "T8": P["Spine"] + 0.04 * up, "Neck": P["Thorax"], "Head": P["Neck"],
+                    "pTopOfHead": 2 * P["Head"] - P["Neck"]})
+        want = "xsens-mvn"
+    elif family == "kinect":
+        pts.update({f"{p}{s}": P[f"{s[0]}{p}"] for s in ("Right", "Left")
+                    for p in ("Hip", "Knee", "Ankle", "Shoulder", "Elbow", "Wrist")})
+        pts.update({"SpineBase": P["Pelvis"] + 0.03 * up, "SpineMid": P["Spine"], "SpineShoulder": P["Thorax"],
+                    "Neck": P["Neck"], "Head": P["Head"], "FootLeft": P["LAnkle"] + 0.1 * side})
+        want = "kinect"
+    else:
+        pts.update({f"{p.upper()}_{s.upper()}": P[f"{s[0]}{p}"] for s in ("Right", "Left")
+                    for p in ("Hip", "Knee", "Ankle", "Shoulder", "Elbow", "Wrist")})
+        d = P["Thorax"] - P["Spine"]
+        pts.update({"PELVIS": P["Pelvis"], "SPINE_NAVAL": P["Spine"] - 0.7 * d, "SPINE_CHEST": P["Spine"] + 0.3 * d,
+                    "NECK": P["Thorax"], "HEAD": 2 * P["Neck"] - P["Thorax"], "NOSE": P["Head"] + 0.08 * up,
+                    "EAR_LEFT": P["Head"] + 0.07 * side, "EAR_RIGHT": P["Head"] - 0.07 * side})
+        want = "azure-kinect"
+    f = tmp_path / "points.c3d"
+    write_points(f, pts)
+    take = io.read(f)
+    assert take.provenance.map == want
+    ok = plug_in_gait.mask
+    np.testing.assert_allclose(np.where(ok[..., None], take.positions, 0), np.where(ok[..., None], plug_in_gait.positions, 0),
+                               atol=2e-5)

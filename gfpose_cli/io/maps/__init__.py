@@ -426,12 +426,12 @@ def auto_map(names: list[str], where: str = "input", kind: str | None = None) ->
     shown = [n.split("\x00")[0] for n in names if n.strip() and "\x00" not in n]
     own = ", ".join(shown[:12]) + (f", ... ({len(shown)} in all)" if len(shown) > 12 else "")
     what = {"markers": "marker set", "rig": "skeleton rig"}.get(kind or "", "skeleton map")
+    held = what_it_holds(shown)  # unlabelled points, or hands alone: said so, whatever a preset shares with them
+    if held:
+        raise InputError(f"{where}: {held}; to read it anyway, write a map (`gfpose maps FILE --init -o mymap.toml`) "
+                         "and pass it with {map}")
     if best_score == 0.0:
         noun = "labels" if kind == "markers" else "joints"
-        held = what_it_holds(shown)
-        if held:
-            raise InputError(f"{where}: {held}; to read it anyway, write a map (`gfpose maps FILE --init -o mymap.toml`) "
-                             "and pass it with {map}")
         raise InputError(f"{where}: its names match no shipped {what} (its {noun}: {own or 'none'}); pass {{map}} with "
                          "your own .toml (`gfpose maps FILE --init -o mymap.toml` writes a starter, `gfpose maps` lists "
                          "the presets)")

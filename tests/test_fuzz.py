@@ -71,6 +71,7 @@ def build_bases(folder: Path) -> list[tuple[Path, str]]:
     for ext in ("c3d", "bvh", "trc"):
         io.write(full, folder / f"ours.{ext}")
         bases.append((folder / f"ours.{ext}", ext))
+    bases.append((_motive_export(folder / "motive.csv", poses), "csv"))
     coco = [{"image_id": f, "category_id": 1, "score": 0.9,
              "keypoints": [float(v) for name in COCO17 for v in (*kp.positions[f, JOINTS.index(_nearest(name))], 0.9)]}
             for f in range(10)]
@@ -96,6 +97,29 @@ def build_bases(folder: Path) -> list[tuple[Path, str]]:
                     break
         bases += [(clip / "clip.amc", "amc"), (clip / "bd.asf", "asf")]
     return bases
+
+
+def _motive_export(path: Path, poses: np.ndarray) -> Path:
+    """An OptiTrack Motive CSV export of the joints as labelled markers (gfpose17 names under a
+    `Skeleton_001:` prefix), beside a solved bone and an unlabelled marker, as Motive lays it out."""
+    F = len(poses)
+    yup = poses[..., [1, 2, 0]]
+    types, names, what, axes = [",Type"], [",Name"], [","], ["Frame,Time (Seconds)"]
+    for name, kind in [("Skeleton_001:Hip", "Bone")] + [(f"Skeleton_001:{j}", "Marker") for j in JOINTS] + \
+            [("Unlabeled 1001", "Marker")]:
+        types += [kind] * 3
+        names += [name] * 3
+        what += ["Position"] * 3
+        axes += ["X", "Y", "Z"]
+    rows = []
+    for f in range(F):
+        pts = [yup[f, 0]] + [yup[f, j] for j in range(len(JOINTS))] + [np.array([1.0, 0.02, 1.5])]
+        rows.append(f"{f},{f / 50.0:.6f}," + ",".join(f"{v:.6f}" for p in pts for v in p))
+    lines = ["Format Version,1.23,Take Name,fuzz,Capture Frame Rate,50.000000,Export Frame Rate,50.000000,"
+             "Length Units,Meters,Coordinate Space,Global", "", ",".join(types), ",".join(names), ",".join(what),
+             ",".join(axes), *rows]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    return path
 
 
 def _nearest(coco_name: str) -> str:

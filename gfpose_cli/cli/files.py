@@ -20,7 +20,7 @@ def convert(
     inputs: Annotated[list[str], typer.Argument(help="Mocap files (C3D, TRC, BVH, ASF/AMC, NPZ, CSV), folders or globs.")],
     output: Output,
     skeleton_map: MapOpt = None,
-    subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D (its label prefix), or 'all' for one output per performer.")] = None,
+    subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or Motive CSV (its label prefix), or 'all' (C3D) for one output per performer.")] = None,
     add_joints: AddJoints = False,
     fmt: Fmt = None,
     in_fmt: InFmt = None,

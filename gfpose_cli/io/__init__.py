@@ -276,6 +276,11 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
             return keypoints2d.read_openpose(path)
         raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder)")
     kind = format_of(path, fmt)
+    if kind == "csv":
+        from gfpose_cli.io import motive_csv
+
+        if motive_csv.is_motive(path):  # an OptiTrack Motive export: markers, as a C3D's
+            return motive_csv.read(path, skeleton_map, subject, unit)
     if unit is not None and kind not in ("bvh", "c3d", "trc"):
         raise InputError(f"{path}: {{units}} applies to BVH, C3D and TRC inputs; {kind.upper()} files are in metres (or pixels)")
     if kind == "npz":
@@ -318,6 +323,11 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
     if kind == "npz":
         npz_io.write(take, path, force)
     elif kind == "csv":
+        from gfpose_cli.io import motive_csv
+
+        back = take.writeback
+        if isinstance(back, motive_csv.MotiveWriteBack) and Path(back.path).exists():
+            return motive_csv.write(take, path, force)  # into a copy of the Motive export it came from
         csv_io.write(take, path, force)
     elif kind == "c3d":
         from gfpose_cli.io import c3d
@@ -423,14 +433,24 @@ def _what_a_map_sees(path: Path, fmt: str | None, subject: str | None,
     return None
 
 
+def _marker_file(path: Path, fmt: str | None) -> bool:
+    """Whether a file holds named markers: a C3D, a TRC or an OptiTrack Motive CSV export."""
+    kind = format_of(path, fmt)
+    if kind == "csv":
+        from gfpose_cli.io import motive_csv
+
+        return motive_csv.is_motive(Path(path))
+    return kind in ("c3d", "trc")
+
+
 def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str | None = None,
                         units: str | float | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
     """A C3D's marker names (points that are not markers carry a \x00 mark), positions (F, N, 3;
     metres, the file's axes) and which samples are valid, as the reader hands them to a map: what
     a map is learned from (`gfpose maps FILE --learn`)."""
     path = Path(path)
-    if format_of(path, fmt) not in ("c3d", "trc"):
-        raise InputError(f"{path}: a map is learned from the markers of a C3D or TRC file; this is {format_of(path, fmt).upper()}")
+    if not _marker_file(path, fmt):
+        raise InputError(f"{path}: a map is learned from the markers of a C3D, TRC or Motive CSV file; this is {format_of(path, fmt).upper()}")
     found = _what_a_map_sees(path, fmt, subject, parse_units(units))
     if found is None:
         raise InputError(f"{path}: could not read its markers")
@@ -466,9 +486,9 @@ def source_names(path: str | Path, fmt: str | None = None, subject: str | None =
     kind ("markers" or "rig"): what a skeleton map has to name."""
     path = Path(path)
     file_format = format_of(path, fmt)
-    kind = "markers" if file_format in ("c3d", "trc") else "rig"
-    if file_format not in ("c3d", "trc", "bvh", "amc"):
-        raise InputError(f"{path}: only C3D, TRC, BVH and ASF/AMC files name their own markers or joints; "
+    kind = "markers" if _marker_file(path, fmt) else "rig"
+    if file_format not in ("c3d", "trc", "bvh", "amc") and kind != "markers":
+        raise InputError(f"{path}: only C3D, TRC, Motive CSV, BVH and ASF/AMC files name their own markers or joints; "
                          "2D keypoint files use the fixed COCO-17 / BODY_25 sets")
     found = _what_a_map_sees(path, fmt, subject, None)
     if found is None:

@@ -1,0 +1,201 @@
+"""OptiTrack Motive CSV exports: read as markers (as the same take's C3D), written back cell by cell.
+
+The exports are written here the way Motive lays them out (a key,value line, a blank line, Type / Name /
+ID rows, a Position/Rotation row, the axis row, CRLF rows, metres, Y up, six decimals) from one real
+capture: the Vicon Plug-in Gait trial of tests/data/vendors under Motive's Baseline marker names
+(test_marker_presets), with a rigid body, three solved bones, marker-quality columns and an unlabelled
+marker beside them, which must come back byte for byte.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gfpose_cli import io
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.skeleton import JOINTS
+from gfpose_cli.io import motive_csv
+
+from .test_marker_presets import _motive, _trial, write_renamed
+from .test_writeback import run
+
+J = {n: i for i, n in enumerate(JOINTS)}
+
+
+def write_motive(path: Path, *, prefixes=("Skeleton_001:",), markers: bool = True, bones=("Hip", "LThigh", "RThigh"),
+                 space: str = "Global", rate_line: bool = True, gap: tuple[str, int, int] | None = None) -> dict:
+    """A Motive CSV export of the trial under Baseline names; returns {marker name: (F, 3) metres, Y up}."""
+    labels, xyz, valid, rate = _trial()
+    truth = {}
+    types, names, ids, what, axes = ["", "Type"], ["", "Name"], ["", "ID"], ["", ""], ["Frame", "Time (Seconds)"]
+    blocks = []
+    F = xyz.shape[-1]
+    types += ["Rigid Body"] * 8
+    names += ["Prop"] * 8
+    ids += ["1"] * 8
+    what += ["Rotation"] * 4 + ["Position"] * 3 + ["Mean Marker Error"]
+    axes += ["X", "Y", "Z", "W", "X", "Y", "Z", ""]
+    blocks.append(np.tile(np.array([0, 0, 0, 1, 0.5, 0.1, 0.2, 0.0001]), (F, 1)))
+    for prefix in prefixes:
+        for b, src in [(b, {"Hip": ["LASI", "RASI"], "LThigh": ["LASI"], "RThigh": ["RASI"]}.get(b, ["C7"])) for b in bones]:
+            types += ["Bone"] * 7
+            names += [prefix + b] * 7
+            ids += ["2"] * 7
+            what += ["Rotation"] * 4 + ["Position"] * 3
+            axes += ["X", "Y", "Z", "W", "X", "Y", "Z"]
+            pos = np.stack([xyz[:, labels.index(o)] for o in src], 1).mean(1).T / 1000.0
+            blocks.append(np.concatenate([np.tile([0, 0, 0, 1.0], (F, 1)), pos[:, [1, 2, 0]]], 1))
+        if not markers:
+            continue
+        for k, (new, old) in enumerate(_motive().items()):
+            off = np.zeros(3)
+            if isinstance(old, tuple):
+                old, off = old[0], np.asarray(old[1], float)
+            idx = [labels.index(o) for o in (old if isinstance(old, list) else [old])]
+            p = ((xyz[:, idx].mean(1) + off[:, None]).T / 1000.0)[:, [1, 2, 0]]
+            seen = valid[idx].all(0)
+            truth[prefix + new] = np.where(seen[:, None], p, np.nan)
+            if gap and gap[0] == new:
+                seen = seen.copy()
+                seen[gap[1]:gap[2]] = False
+            types += ["Marker"] * 4
+            names += [prefix + new] * 4
+            ids += [f"3{k}"] * 4
+            what += ["Position"] * 3 + ["Marker Quality"]
+            axes += ["X", "Y", "Z", ""]
+            blocks.append(np.concatenate([np.where(seen[:, None], p, np.nan), np.where(seen[:, None], 1.0, np.nan)], 1))
+    if markers:
+        types += ["Marker"] * 3
+        names += ["Unlabeled 2001"] * 3
+        ids += ["9"] * 3
+        what += ["Position"] * 3
+        axes += ["X", "Y", "Z"]
+        blocks.append(np.tile([1.0, 0.02, 1.5], (F, 1)))
+    table = np.concatenate(blocks, 1)
+    rates = f"Capture Frame Rate,{rate:.6f},Export Frame Rate,{rate:.6f}," if rate_line else ""
+    lines = [f"Format Version,1.23,Take Name,walk,Take Notes,,{rates}Capture Start Time,2026-12-06 10.00.00.000 AM,"
+             f"Total Frames in Take,{F},Total Exported Frames,{F},Rotation Type,Quaternion,Length Units,Meters,"
+             f"Coordinate Space,{space}", "", ",".join(types), ",".join(names), ",".join(ids), ",".join(what), ",".join(axes)]
+    for f in range(F):
+        lines.append(",".join([str(f), f"{f / rate:.6f}"] + ["" if not np.isfinite(v) else f"{v:.6f}" for v in table[f]]))
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    return truth
+
+
+def test_a_motive_export_reads_as_the_same_takes_c3d(tmp_path):
+    f = tmp_path / "walk.csv"
+    write_motive(f)
+    assert motive_csv.is_motive(f)
+    take = io.read(f)
+    assert take.provenance.map == "motive-baseline" and take.provenance.subject == "Skeleton_001"
+    assert take.fps == pytest.approx(120.0) and take.provenance.units == "m"
+    c3d = tmp_path / "walk.c3d"
+    write_renamed(c3d, _motive(), prefix="Skeleton_001:")
+    ref = io.read(c3d)
+    ok = take.mask & ref.mask
+    assert ok.mean() > 0.95 and (take.mask == ref.mask).all()
+    # the same body at the CSV's six decimals (a micrometre); the frames differ by a turn about the vertical
+    # (Motive is Y up, the C3D Z up: each is turned Z up from its own axes), so compare the joints' distances
+    def distances(t):
+        p = np.where(ok[..., None], t.positions, np.nan).astype(np.float64)
+        return np.linalg.norm(p[:, :, None] - p[:, None], axis=-1)
+
+    np.testing.assert_allclose(np.nan_to_num(distances(take)), np.nan_to_num(distances(ref)), atol=1e-5)
+    up = take.positions[ok][:, 2] - ref.positions[ok][:, 2]
+    assert np.abs(up - np.median(up)).max() < 1e-5  # the same up axis
+
+
+def test_denoise_rewrites_only_the_marker_cells_that_moved(tmp_path):
+    f = tmp_path / "walk.csv"
+    write_motive(f)
+    before = f.read_bytes()
+    out = tmp_path / "clean.csv"
+    assert run(["denoise", str(f), "-o", str(out)]) == 0
+    assert f.read_bytes() == before  # the input is never modified
+    a, b = before.split(b"\r\n"), out.read_bytes().split(b"\r\n")
+    assert len(a) == len(b) and a[:7] == b[:7]  # header rows kept, CRLF kept
+    types, what = a[2].decode().split(","), a[5].decode().split(",")
+    names = a[3].decode().split(",")
+    changed = set()
+    for x, y in zip(a[7:], b[7:]):
+        cx, cy = x.decode().split(","), y.decode().split(",")
+        assert len(cx) == len(cy)
+        changed |= {c for c, (u, v) in enumerate(zip(cx, cy)) if u != v}
+        for c, (u, v) in enumerate(zip(cx, cy)):
+            if u != v:
+                assert len(v.split(".")[1]) == 6  # the file's own number format
+                assert u != ""  # nothing missing was invented by denoise
+    assert changed and all(types[c] == "Marker" and what[c] == "Position" for c in changed)
+    assert not any(names[c].startswith("Unlabeled") for c in changed)
+    moved = io.read(out)
+    assert np.nanmax(np.abs(moved.positions - io.read(f).positions)) < 0.03
+
+
+def test_complete_fills_a_gap_in_the_export(tmp_path):
+    f = tmp_path / "gap.csv"
+    truth = write_motive(f, gap=("LKneeOut", 100, 130))
+    out = tmp_path / "filled.csv"
+    assert run(["complete", str(f), "-o", str(out)]) == 0
+    src = motive_csv.load(f)
+    got = motive_csv.load(out)
+    k = src.names.index("Skeleton_001:LKneeOut")
+    assert not src.observed[100:130, k].any() and got.observed[100:130, k].all()
+    err = np.linalg.norm(got.xyz[100:130, k] - truth["Skeleton_001:LKneeOut"][100:130], axis=-1)
+    assert np.median(err) < 0.04, err
+    # samples missing elsewhere stay missing; other markers' gaps are not invented
+    other = [i for i in range(len(src.names)) if i != k]
+    assert (got.observed[:, other] == src.observed[:, other]).all()
+
+
+def test_performers_unlabelled_and_solved_skeletons(tmp_path):
+    two = tmp_path / "two.csv"
+    write_motive(two, prefixes=("Ann:", "Bob:"))
+    with pytest.raises(InputError, match=r"several subjects \(Ann, Bob\)"):
+        io.read(two)
+    assert io.read(two, subject="Bob").provenance.subject == "Bob"
+    bones = tmp_path / "bones.csv"
+    write_motive(bones, markers=False)
+    take = io.read(bones)
+    assert take.provenance.map == "motive-skeleton"
+    assert any("solved skeleton" in n for n in take.provenance.notes)
+    assert take.mask[:, [J["Pelvis"], J["LHip"], J["RHip"]]].all() and not take.mask[:, J["LKnee"]].any()
+    # a solved skeleton is read, never written back (its rotations would go stale): a CSV of the 17 joints
+    out = tmp_path / "joints.csv"
+    assert run(["convert", str(bones), "-o", str(out)]) == 0
+    assert out.read_text().startswith("frame,")
+
+
+def test_exports_gfpose_cannot_read_as_markers_are_refused_with_the_reason(tmp_path):
+    local = tmp_path / "local.csv"
+    write_motive(local, space="Local")
+    with pytest.raises(InputError, match="Local coordinates"):
+        io.read(local)
+    norate = tmp_path / "norate.csv"
+    write_motive(norate, rate_line=False)
+    take = io.read(norate)
+    assert take.fps == pytest.approx(120.0, rel=1e-3)
+    assert any("Time column" in n for n in take.provenance.notes)
+    bad = tmp_path / "bad.csv"
+    write_motive(bad)
+    lines = bad.read_bytes().split(b"\r\n")
+    cells = lines[20].split(b",")
+    first_marker = lines[2].split(b",").index(b"Marker")
+    cells[first_marker + 1] = b"1.2.3"
+    lines[20] = b",".join(cells)
+    bad.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(InputError, match=r"line 21, Skeleton_001:WaistLFront Y: '1\.2\.3' is not a number"):
+        io.read(bad)
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(b"Format Version,1.23,Take Name,x\r\n\r\n,Type,Marker\r\n")
+    with pytest.raises(InputError, match="cut off or damaged"):
+        io.read(cut)
+
+
+def test_maps_init_reads_a_motive_export(tmp_path):
+    f = tmp_path / "walk.csv"
+    write_motive(f)
+    out = tmp_path / "mine.toml"
+    assert run(["maps", str(f), "--init", "-o", str(out)]) == 0
+    assert "# from preset motive-baseline" in out.read_text()

@@ -72,6 +72,7 @@ def build_bases(folder: Path) -> list[tuple[Path, str]]:
         io.write(full, folder / f"ours.{ext}")
         bases.append((folder / f"ours.{ext}", ext))
     bases.append((_motive_export(folder / "motive.csv", poses), "csv"))
+    bases.append((_nexus_export(folder / "nexus.csv", poses), "csv"))
     coco = [{"image_id": f, "category_id": 1, "score": 0.9,
              "keypoints": [float(v) for name in COCO17 for v in (*kp.positions[f, JOINTS.index(_nearest(name))], 0.9)]}
             for f in range(10)]
@@ -119,6 +120,22 @@ def _motive_export(path: Path, poses: np.ndarray) -> Path:
              "Length Units,Meters,Coordinate Space,Global", "", ",".join(types), ",".join(names), ",".join(what),
              ",".join(axes), *rows]
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    return path
+
+
+def _nexus_export(path: Path, poses: np.ndarray) -> Path:
+    """A Vicon Nexus CSV export of the joints as a subject's trajectories (gfpose17 names), between a
+    Devices and a Model Outputs section, as Nexus lays it out."""
+    F = len(poses)
+    mm = poses * 1000.0
+    lines = ["Devices", "500", ",,Force Plate #1 - Force,,", "Frame,Sub Frame,Fx,Fy,Fz", ",,N,N,N",
+             *(f"{f + 1},{s},0.1,0.2,700.0" for f in range(F) for s in range(10)), "",
+             "Trajectories", "50", ",," + ",".join(x for j in JOINTS for x in (f"Sub:{j}", "", "")),
+             "Frame,Sub Frame," + ",".join("X,Y,Z" for _ in JOINTS), ",," + ",".join("mm,mm,mm" for _ in JOINTS),
+             *(f"{f + 1},0," + ",".join(f"{v:.5f}" for v in mm[f].reshape(-1)) for f in range(F)), "",
+             "Model Outputs", "50", ",,Sub:LHipAngles,,", "Frame,Sub Frame,X,Y,Z", ",,deg,deg,deg",
+             *(f"{f + 1},0,1.0,2.0,3.0" for f in range(F)), ""]
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 

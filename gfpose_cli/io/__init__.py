@@ -277,10 +277,10 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
         raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder)")
     kind = format_of(path, fmt)
     if kind == "csv":
-        from gfpose_cli.io import motive_csv
+        from gfpose_cli.io import marker_csv
 
-        if motive_csv.is_motive(path):  # an OptiTrack Motive export: markers, as a C3D's
-            return motive_csv.read(path, skeleton_map, subject, unit)
+        if marker_csv.layout(path):  # an OptiTrack Motive or Vicon Nexus export: markers, as a C3D's
+            return marker_csv.read(path, skeleton_map, subject, unit)
     if unit is not None and kind not in ("bvh", "c3d", "trc"):
         raise InputError(f"{path}: {{units}} applies to BVH, C3D and TRC inputs; {kind.upper()} files are in metres (or pixels)")
     if kind == "npz":
@@ -323,11 +323,11 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
     if kind == "npz":
         npz_io.write(take, path, force)
     elif kind == "csv":
-        from gfpose_cli.io import motive_csv
+        from gfpose_cli.io import marker_csv
 
         back = take.writeback
-        if isinstance(back, motive_csv.MotiveWriteBack) and Path(back.path).exists():
-            return motive_csv.write(take, path, force)  # into a copy of the Motive export it came from
+        if isinstance(back, marker_csv.CsvWriteBack) and Path(back.path).exists():
+            return marker_csv.write(take, path, force)  # into a copy of the Motive or Vicon export it came from
         csv_io.write(take, path, force)
     elif kind == "c3d":
         from gfpose_cli.io import c3d
@@ -434,12 +434,12 @@ def _what_a_map_sees(path: Path, fmt: str | None, subject: str | None,
 
 
 def _marker_file(path: Path, fmt: str | None) -> bool:
-    """Whether a file holds named markers: a C3D, a TRC or an OptiTrack Motive CSV export."""
+    """Whether a file holds named markers: a C3D, a TRC, or a Motive or Vicon CSV export."""
     kind = format_of(path, fmt)
     if kind == "csv":
-        from gfpose_cli.io import motive_csv
+        from gfpose_cli.io import marker_csv
 
-        return motive_csv.is_motive(Path(path))
+        return marker_csv.layout(Path(path)) is not None
     return kind in ("c3d", "trc")
 
 
@@ -450,7 +450,7 @@ def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str |
     a map is learned from (`gfpose maps FILE --learn`)."""
     path = Path(path)
     if not _marker_file(path, fmt):
-        raise InputError(f"{path}: a map is learned from the markers of a C3D, TRC or Motive CSV file; this is {format_of(path, fmt).upper()}")
+        raise InputError(f"{path}: a map is learned from the markers of a C3D, TRC or Motive / Vicon CSV file; this is {format_of(path, fmt).upper()}")
     found = _what_a_map_sees(path, fmt, subject, parse_units(units))
     if found is None:
         raise InputError(f"{path}: could not read its markers")
@@ -488,7 +488,7 @@ def source_names(path: str | Path, fmt: str | None = None, subject: str | None =
     file_format = format_of(path, fmt)
     kind = "markers" if _marker_file(path, fmt) else "rig"
     if file_format not in ("c3d", "trc", "bvh", "amc") and kind != "markers":
-        raise InputError(f"{path}: only C3D, TRC, Motive CSV, BVH and ASF/AMC files name their own markers or joints; "
+        raise InputError(f"{path}: only C3D, TRC, Motive / Vicon CSV, BVH and ASF/AMC files name their own markers or joints; "
                          "2D keypoint files use the fixed COCO-17 / BODY_25 sets")
     found = _what_a_map_sees(path, fmt, subject, None)
     if found is None:

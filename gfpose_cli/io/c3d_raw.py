@@ -142,7 +142,7 @@ def _parse_entries(data: bytes, start: int, end: int, proc: str) -> list[Entry]:
             break
         n = abs(name_len)
         name_bytes = data[p + 2:p + 2 + n]
-        if len(name_bytes) < n:
+        if len(name_bytes) < n or p + 4 + n > len(data):  # the name, or the offset after it, past the end
             raise C3DLayoutError(f"the parameter section is cut off at byte {p}")
         name = name_bytes.decode("latin-1")
         if not all(ch.isprintable() for ch in name):

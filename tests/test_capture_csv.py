@@ -16,7 +16,8 @@ import pytest
 from gfpose_cli import io
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS
-from gfpose_cli.io import motive_csv
+from gfpose_cli.io import marker_csv
+from gfpose_cli.io.c3d import point_kinds
 
 from .test_marker_presets import _motive, _trial, write_renamed
 from .test_writeback import run
@@ -87,7 +88,7 @@ def write_motive(path: Path, *, prefixes=("Skeleton_001:",), markers: bool = Tru
 def test_a_motive_export_reads_as_the_same_takes_c3d(tmp_path):
     f = tmp_path / "walk.csv"
     write_motive(f)
-    assert motive_csv.is_motive(f)
+    assert marker_csv.layout(f) == "motive"
     take = io.read(f)
     assert take.provenance.map == "motive-baseline" and take.provenance.subject == "Skeleton_001"
     assert take.fps == pytest.approx(120.0) and take.provenance.units == "m"
@@ -138,8 +139,8 @@ def test_complete_fills_a_gap_in_the_export(tmp_path):
     truth = write_motive(f, gap=("LKneeOut", 100, 130))
     out = tmp_path / "filled.csv"
     assert run(["complete", str(f), "-o", str(out)]) == 0
-    src = motive_csv.load(f)
-    got = motive_csv.load(out)
+    src = marker_csv.load(f)
+    got = marker_csv.load(out)
     k = src.names.index("Skeleton_001:LKneeOut")
     assert not src.observed[100:130, k].any() and got.observed[100:130, k].all()
     err = np.linalg.norm(got.xyz[100:130, k] - truth["Skeleton_001:LKneeOut"][100:130], axis=-1)
@@ -199,3 +200,94 @@ def test_maps_init_reads_a_motive_export(tmp_path):
     out = tmp_path / "mine.toml"
     assert run(["maps", str(f), "--init", "-o", str(out)]) == 0
     assert "# from preset motive-baseline" in out.read_text()
+
+
+# ---------------------------------------------------------------- Vicon Nexus
+def write_nexus(path: Path, *, subject: str = "Subject", sections=("Devices", "Trajectories", "Model Outputs"),
+                units: str = "mm") -> list[str]:
+    """A Vicon Nexus CSV export of the trial: a force plate's Devices section at 10x the rate, the
+    Trajectories (its labelled markers, mm, Z up), and its Model Outputs (joint angles); LF rows."""
+    import ezc3d
+
+    c = ezc3d.c3d(str(Path(__file__).parent / "data" / "vendors" / "pycgm__Movement_trial.c3d"))
+    labels = [str(n) for n in c["parameters"]["POINT"]["LABELS"]["value"]]
+    pts = np.asarray(c["data"]["points"])
+    rate = float(c["parameters"]["POINT"]["RATE"]["value"][0])
+    F = pts.shape[-1]
+    valid = np.isfinite(pts[:3]).all(0) & (pts[3] >= 0) & ~(pts[:3] == 0).all(0)
+    kinds = point_kinds(labels, {})  # the labelled markers (not model outputs, bone points, unlabelled *NN)
+    markers = [i for i, k in enumerate(kinds) if k == "marker"]
+    angles = [i for i, n in enumerate(labels) if n.endswith("Angles")][:4]
+    out = []
+
+    def section(name: str, sec_rate: float, cols: list[str], unit: list[str], rows: list[list[str]]) -> None:
+        out.extend([name, f"{sec_rate:g}", ",," + ",".join(cols), "Frame,Sub Frame," + ",".join(
+            "XYZ"[k % 3] if name != "Devices" else ("Fx", "Fy", "Fz")[k % 3] for k in range(len(unit))),
+            ",," + ",".join(unit)])
+        out.extend(",".join(r) for r in rows)
+        out.append("")
+
+    def cell(v: float, ok: bool) -> str:
+        return f"{v:.5f}" if ok else ""
+
+    for name in sections:
+        if name == "Devices":
+            rows = [[str(f + 1), str(s), "0.10000", "-0.20000", f"{700 + s:.5f}"] for f in range(F) for s in range(10)]
+            section(name, rate * 10, ["Imported AMTI Force Plate #1 - Force", "", ""], ["N"] * 3, rows)
+        elif name == "Trajectories":
+            cols = [x for i in markers for x in (f"{subject}:{labels[i]}", "", "")]
+            rows = [[str(f + 1), "0"] + [cell(pts[a, i, f], valid[i, f]) for i in markers for a in range(3)] for f in range(F)]
+            section(name, rate, cols, [units] * (3 * len(markers)), rows)
+        else:
+            cols = [x for i in angles for x in (f"{subject}:{labels[i]}", "", "")]
+            rows = [[str(f + 1), "0"] + [cell(pts[a, i, f], True) for i in angles for a in range(3)] for f in range(F)]
+            section(name, rate, cols, ["deg"] * (3 * len(angles)), rows)
+    path.write_text("\n".join(out) + "\n")
+    return [labels[i] for i in markers]
+
+
+def test_a_nexus_export_reads_as_the_trials_c3d(tmp_path):
+    f = tmp_path / "trial.csv"
+    write_nexus(f)
+    assert marker_csv.layout(f) == "vicon"
+    take = io.read(f)
+    ref = io.read(Path(__file__).parent / "data" / "vendors" / "pycgm__Movement_trial.c3d")
+    assert take.provenance.map == ref.provenance.map == "plug-in-gait"
+    assert take.provenance.subject == "Subject" and take.fps == pytest.approx(ref.fps)
+    assert (take.mask == ref.mask).all()
+    np.testing.assert_allclose(take.positions[take.mask], ref.positions[ref.mask], atol=2e-5)  # both Z up
+
+
+def test_nexus_denoise_rewrites_only_trajectory_cells(tmp_path):
+    f = tmp_path / "trial.csv"
+    write_nexus(f)
+    before = f.read_text().split("\n")
+    out = tmp_path / "clean.csv"
+    assert run(["denoise", str(f), "-o", str(out)]) == 0
+    after = out.read_text().split("\n")
+    assert len(after) == len(before)
+    start = before.index("Trajectories")
+    stop = before.index("", start)
+    # the Devices section before and the Model Outputs section after are the input's, byte for byte
+    assert after[:start + 5] == before[:start + 5] and after[stop:] == before[stop:]
+    changed = sum(a != b for a, b in zip(after[start + 5: stop], before[start + 5: stop]))
+    assert changed > 0.9 * (stop - start - 5)
+    moved = io.read(out)
+    assert moved.provenance.map == "plug-in-gait"
+    assert np.nanmax(np.abs(moved.positions - io.read(f).positions)) < 0.03
+
+
+def test_nexus_exports_without_trajectories_or_with_odd_units_are_refused(tmp_path):
+    f = tmp_path / "outputs.csv"
+    write_nexus(f, sections=("Devices", "Model Outputs"))
+    with pytest.raises(InputError, match=r"no Trajectories section \(it holds: Devices, Model Outputs\)"):
+        io.read(f)
+    g = tmp_path / "feet.csv"
+    write_nexus(g, units="ft", sections=("Trajectories",))
+    with pytest.raises(InputError, match=r"units \['ft'\]; expected mm, cm or m"):
+        io.read(g)
+    h = tmp_path / "two.csv"
+    write_nexus(h, subject="Ann", sections=("Trajectories",))
+    assert io.read(h, subject="Ann").provenance.subject == "Ann"
+    with pytest.raises(InputError, match="no markers of subject 'Bob'"):
+        io.read(h, subject="Bob")

@@ -1,0 +1,408 @@
+"""Marker CSV exports of the capture software: OptiTrack Motive and Vicon Nexus. Read as markers (as a
+C3D's), written back cell by cell.
+
+OptiTrack Motive (File > Export Tracking Data > CSV, "Format Version" 1.2x): a line of key,value pairs
+(Capture Frame Rate, Export Frame Rate, Length Units, Coordinate Space, ...), a blank line, header rows
+naming each column (`,Type,Marker,Marker,Marker,Bone,...`; `,Name,Skeleton_001:WaistLFront,...`;
+`,ID,...`), a row saying what each column holds (`,,Position,Position,Position,Rotation,...`), the axis
+row (`Frame,Time (Seconds),X,Y,Z,...`), then one comma-separated row per frame. The labelled markers
+(Type `Marker`, Position X/Y/Z) are the body; rigid bodies, Motive's solved skeleton (Bone), the model's
+expected markers (Rigid Body Marker, Bone Marker), marker quality and `Unlabeled NNNN` markers are never
+read as the body nor moved. A file whose only body is the solved skeleton (Bone positions, no labelled
+markers) is read through its bones (motive-skeleton), read only.
+
+Vicon Nexus (Export CSV): sections, each a name line (`Devices`, `Joints`, `Model Outputs`, `Segments`,
+`Trajectories`), a rate line, a line of names over their columns (`,,Subject:LASI,,,Subject:RASI,,,`),
+the axis line (`Frame,Sub Frame,X,Y,Z,...`), a units line (`,,mm,mm,mm,...`), rows, and a blank line.
+The Trajectories section is the markers; every other section (analog devices, model outputs, joints,
+segments) is never read nor moved.
+
+In both, an empty cell is a missing sample, `Subject:` prefixes name the performer (as a C3D's subjects),
+and the markers go to the 17 joints through the same maps as a C3D's (io.c3d.body_from_markers). Edited
+joints go back into a copy of the file in which only the cells of the marker samples that moved or were
+filled change, in the file's own number format; every other byte is kept.
+"""
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.take import Provenance, Take
+from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, marker_edits, point_kinds, subjects_of
+
+#: Motive's Length Units
+MOTIVE_UNITS = {"meters": "m", "centimeters": "cm", "millimeters": "mm"}
+#: the section names of a Vicon Nexus CSV export
+VICON_SECTIONS = ("devices", "joints", "model outputs", "segments", "trajectories")
+VICON_UNITS = {"mm": "mm", "m": "m", "cm": "cm"}
+LAYOUTS = {"motive": "OptiTrack Motive", "vicon": "Vicon Nexus"}
+
+
+def layout(path: Path) -> str | None:
+    """'motive' or 'vicon' for a .csv the capture software exported, else None (a gfpose CSV, or another)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    text = head.removeprefix(codecs.BOM_UTF8).decode("latin-1")
+    if text.lstrip().lower().startswith("format version,"):
+        return "motive"
+    lines = [line.strip().strip(",").strip().lower() for line in text.splitlines() if line.strip().strip(",")]
+    if len(lines) >= 2 and lines[0] in VICON_SECTIONS and re.fullmatch(r"[0-9.]+", lines[1].split(",")[0].strip()):
+        return "vicon"
+    return None
+
+
+@dataclass
+class MarkerCsv:
+    """A capture software's CSV as read: its lines, where the frame rows are, and its marker columns."""
+
+    path: Path
+    layout: str  # "motive" or "vicon"
+    digest: str
+    lines: list[str]
+    row_lines: list[int]  # (F,) index in lines of each frame row
+    names: list[str]  # (N,) markers
+    cols: np.ndarray  # (N, 3) the X, Y, Z column of each
+    xyz: np.ndarray  # (F, N, 3) file units and axes, NaN where missing
+    observed: np.ndarray  # (F, N)
+    rate: float
+    units: str  # "m", "cm" or "mm"
+    encoding: str
+    decimals: int | None
+    notes: list[str]
+    bones: list[str] = field(default_factory=list)  # Motive's solved skeleton (Type Bone, Position)
+    bone_xyz: np.ndarray | None = None  # (F, B, 3)
+    bone_observed: np.ndarray | None = None  # (F, B)
+
+
+def _cells(line: str) -> list[str]:
+    return line.rstrip("\r\n").split(",")
+
+
+def _number(cell: str) -> float:
+    cell = cell.strip()
+    return float("nan") if cell == "" or cell.lower() in ("nan", "-nan") else float(cell)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        _number(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _text(path: Path) -> tuple[bytes, str, list[str]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        encoding, text = "latin-1", data.decode("latin-1")
+    return data, encoding, text.splitlines(keepends=True)
+
+
+def _rows(path: Path, lines: list[str], first: int, stop: int, width: int, used: list[int], label) -> tuple:  # noqa: ANN001
+    """The frame rows of lines[first:stop]: their line indices, the used columns' values, the number format.
+    label(column) names a column in a refusal."""
+    row_lines, values, decimals, fixed = [], [], set(), True
+    for i in range(first, stop):
+        cells = _cells(lines[i])
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > width and any(c.strip() for c in cells[width:]):
+            raise InputError(f"{path}: line {i + 1} has {len(cells)} cells; its header names {width}: the file looks damaged")
+        cells = (cells + [""] * width)[:width]
+        try:
+            float(cells[0])
+            row = [_number(cells[c]) for c in used]
+        except ValueError:
+            bad = next(c for c in [0, *used] if not _is_number(cells[c]) or (c == 0 and not cells[0].strip()))
+            raise InputError(f"{path}: line {i + 1}, {label(bad)}: {cells[bad].strip()!r} is not a number") from None
+        if len(values) < 50:
+            for c in used:
+                cell = cells[c].strip()
+                if cell and cell.lower() != "nan":
+                    fixed = fixed and "e" not in cell.lower()
+                    decimals.add(len(cell.split(".", 1)[1]) if "." in cell else 0)
+        row_lines.append(i)
+        values.append(row)
+    if not values:
+        raise InputError(f"{path}: holds no frames")
+    return row_lines, np.asarray(values, dtype=np.float64), (max(decimals) if fixed and decimals else None)
+
+
+def _points(values: np.ndarray, used: list[int], cols: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    where = {c: k for k, c in enumerate(used)}
+    F = len(values)
+    if not cols:
+        return np.zeros((F, 0, 3)), np.zeros((F, 0), bool)
+    xyz = values[:, [where[c] for trip in cols for c in trip]].reshape(F, len(cols), 3)
+    seen = np.isfinite(xyz).all(-1) & ~(xyz == 0.0).all(-1)
+    return np.where(seen[..., None], xyz, np.nan), seen
+
+
+def load(path: Path) -> MarkerCsv:
+    """Parse a Motive or Vicon CSV export; refuses, naming the line, what it cannot read."""
+    path = Path(path)
+    kind = layout(path)
+    if kind == "motive":
+        return _load_motive(path)
+    if kind == "vicon":
+        return _load_vicon(path)
+    raise InputError(f"{path}: not an OptiTrack Motive or Vicon Nexus CSV export")
+
+
+def _load_motive(path: Path) -> MarkerCsv:
+    data, encoding, lines = _text(path)
+    meta_cells = [c.strip() for c in _cells(lines[0])] if lines else []
+    meta = {k.lower(): v for k, v in zip(meta_cells[0::2], meta_cells[1::2])}
+    axis_at = next((i for i, line in enumerate(lines[:30]) if _cells(line)[0].strip().lower() == "frame"), None)
+    if axis_at is None:
+        raise InputError(f"{path}: a Motive CSV header without its `Frame,Time,...` row in the first 30 lines: "
+                         "the file looks cut off or damaged")
+    rows = {(_cells(line) + ["", ""])[1].strip().lower(): _cells(line) for line in lines[1:axis_at]}
+    axes = [c.strip().upper() for c in _cells(lines[axis_at])]
+    width = len(axes)
+
+    def header(key: str, default: str = "") -> list[str]:
+        row = rows.get(key)
+        return [c.strip() for c in (row + [""] * width)[:width]] if row is not None else [default] * width
+
+    types, names = header("type", "Marker"), header("name")
+    what_row = _cells(lines[axis_at - 1]) if axis_at >= 2 else []
+    what = [c.strip().lower() for c in (what_row + [""] * width)[:width]]
+    if (meta.get("coordinate space") or "global").lower() != "global":
+        raise InputError(f"{path}: exported in {meta['coordinate space']} coordinates; gfpose reads markers in the "
+                         "lab's frame: export again with Coordinate Space Global")
+    units = MOTIVE_UNITS.get((meta.get("length units") or "meters").lower())
+    if units is None:
+        raise InputError(f"{path}: Length Units {meta.get('length units')!r}; expected Meters, Centimeters or Millimeters")
+
+    def triplets(kind: str) -> tuple[list[str], list[list[int]]]:
+        found: dict[str, dict[str, int]] = {}
+        for c in range(2, width):
+            if types[c].lower() == kind and what[c] == "position" and axes[c] in ("X", "Y", "Z") and names[c]:
+                found.setdefault(names[c], {})[axes[c]] = c
+        full = {n: a for n, a in found.items() if len(a) == 3}
+        return list(full), [[a["X"], a["Y"], a["Z"]] for a in full.values()]
+
+    marker_names, marker_cols = triplets("marker")
+    bone_names, bone_cols = triplets("bone")
+    if not marker_names and not bone_names:
+        held = sorted({t for t in types[2:] if t})
+        raise InputError(f"{path}: a Motive CSV with no marker or skeleton positions (its columns hold: "
+                         f"{', '.join(held) or 'nothing'}); export the markers (Markers: on) to read a body")
+    used = sorted({c for cols in marker_cols + bone_cols for c in cols})
+    row_lines, values, decimals = _rows(path, lines, axis_at + 1, len(lines), width, used,
+                                        lambda c: "Frame" if c == 0 else f"{names[c] or 'column ' + str(c + 1)} {axes[c]}")
+    xyz, observed = _points(values, used, marker_cols)
+    bone_xyz, bone_observed = _points(values, used, bone_cols)
+    notes = []
+    rate = float("nan")
+    for key in ("export frame rate", "capture frame rate"):
+        try:
+            rate = float(meta.get(key, "nan"))
+        except ValueError:
+            continue
+        if np.isfinite(rate) and rate > 0:
+            break
+    if not (np.isfinite(rate) and rate > 0):
+        rate = _rate_from_times(path, lines, row_lines, "its first line gives no frame rate", notes)
+    return MarkerCsv(path=path, layout="motive", digest=hashlib.sha256(data).hexdigest(), lines=lines,
+                     row_lines=row_lines, names=marker_names, cols=np.asarray(marker_cols, dtype=int).reshape(-1, 3),
+                     xyz=xyz, observed=observed, rate=rate, units=units, encoding=encoding, decimals=decimals,
+                     notes=notes, bones=bone_names, bone_xyz=bone_xyz, bone_observed=bone_observed)
+
+
+def _rate_from_times(path: Path, lines: list[str], row_lines: list[int], why: str, notes: list[str]) -> float:
+    times = np.array([_number(c[1]) if len(c := _cells(lines[i])) > 1 and _is_number(c[1]) else np.nan for i in row_lines])
+    step = np.diff(times[np.isfinite(times)])
+    if not (len(step) and np.median(step) > 0):
+        raise InputError(f"{path}: no frame rate ({why}), and no Time column to tell it")
+    rate = float(1.0 / np.median(step))
+    notes.append(f"{why}; {rate:.6g} Hz from the Time column")
+    return rate
+
+
+def _load_vicon(path: Path) -> MarkerCsv:
+    data, encoding, lines = _text(path)
+    start = next((i for i, line in enumerate(lines) if line.strip().strip(",").strip().lower() == "trajectories"), None)
+    if start is None:
+        sections = [line.strip().strip(",") for line in lines if line.strip().strip(",").strip().lower() in VICON_SECTIONS]
+        raise InputError(f"{path}: a Vicon Nexus CSV with no Trajectories section (it holds: {', '.join(sections)}); "
+                         "export the trajectories to read a body")
+    if start + 4 >= len(lines):
+        raise InputError(f"{path}: the Trajectories section's header is cut off")
+    rate_cell = _cells(lines[start + 1])[0].strip()
+    try:
+        rate = float(rate_cell)
+    except ValueError:
+        raise InputError(f"{path}: line {start + 2}: the Trajectories rate {rate_cell!r} is not a number") from None
+    name_cells, axes = _cells(lines[start + 2]), [c.strip().upper() for c in _cells(lines[start + 3])]
+    unit_cells = _cells(lines[start + 4])
+    if not axes or axes[0] != "FRAME":
+        raise InputError(f"{path}: line {start + 4} should be the Trajectories' `Frame,Sub Frame,X,Y,Z,...` row")
+    width = len(axes)
+    names_at = [(c, name.strip()) for c, name in enumerate((name_cells + [""] * width)[:width]) if name.strip()]
+    names, cols = [], []
+    for c, name in names_at:
+        if axes[c: c + 3] == ["X", "Y", "Z"]:
+            names.append(name)
+            cols.append([c, c + 1, c + 2])
+    if not names:
+        raise InputError(f"{path}: the Trajectories section names no X/Y/Z markers")
+    unit_words = {u.strip().lower() for c in cols for u in (unit_cells + [""] * width)[c[0]: c[0] + 3] if u.strip()}
+    units = VICON_UNITS.get(next(iter(unit_words))) if len(unit_words) == 1 else None
+    if units is None:
+        raise InputError(f"{path}: line {start + 5}: the Trajectories' units {sorted(unit_words)}; expected mm, cm or m "
+                         "(one for every marker)")
+    stop = next((i for i in range(start + 5, len(lines)) if not lines[i].strip().strip(",")), len(lines))
+    used = sorted(c for trip in cols for c in trip)
+    label = {c: f"{n} {axes[c]}" for n, trip in zip(names, cols) for c in trip}
+    row_lines, values, decimals = _rows(path, lines, start + 5, stop, width, used,
+                                        lambda c: "Frame" if c == 0 else label.get(c, f"column {c + 1}"))
+    xyz, observed = _points(values, used, cols)
+    notes = []
+    if not (np.isfinite(rate) and rate > 0):
+        raise InputError(f"{path}: line {start + 2}: the Trajectories rate {rate_cell!r} is not a positive number")
+    return MarkerCsv(path=path, layout="vicon", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
+                     names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
+                     rate=rate, units=units, encoding=encoding, decimals=decimals, notes=notes)
+
+
+@dataclass
+class CsvWriteBack(C3DWriteBack):
+    """What writing edited joints back into the source CSV export needs: the C3D write-back's marker data
+    (markers ride the skeleton the same way) and each marker's X, Y, Z columns in the file."""
+
+    columns: np.ndarray | None = None  # (K, 3)
+
+
+def _unlabelled(name: str) -> bool:
+    bare = name.rsplit(":", 1)[-1].strip().lower()
+    return bare.startswith("unlabeled") or bare.startswith("unlabelled")
+
+
+def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN001
+         units: tuple[float, str] | None = None) -> Take:
+    """Read a Motive or Vicon CSV export into a 17-joint Take (metres, Z up); units (metres per unit, name)
+    overrides the file's own."""
+    f = load(path)
+    to_m, units_name = units if units is not None else (UNIT_TO_M[f.units], f.units)
+    labelled = [i for i, n in enumerate(f.names) if not _unlabelled(n)]
+    subjects = subjects_of([f.names[i] for i in labelled])
+    if subject is not None:
+        keep = [i for i in labelled if f.names[i].split(":", 1)[0] == subject]
+        if not keep:
+            raise InputError(f"{path}: no markers of subject {subject!r}; subjects: {', '.join(subjects) or 'none'}")
+    elif len(subjects) > 1:
+        raise InputError(f"{path}: several subjects ({', '.join(subjects)}); pick one with {{subject}}")
+    elif subjects:
+        keep = [i for i in labelled if f.names[i].split(":", 1)[0] == subjects[0]]
+    else:
+        keep = labelled
+    if not keep or not f.observed[:, keep].any():
+        if f.bones and f.bone_observed is not None and f.bone_observed.any():
+            return _read_bones(f, path, skeleton_map, subject, to_m, units_name)
+        raise InputError(f"{path}: no labelled marker holds a sample ({len(f.names)} marker columns, "
+                         f"{len(f.names) - len(labelled)} of them unlabelled): label the markers in the capture software")
+    names = [f.names[i] for i in keep]
+    kinds = point_kinds(names, {})
+    xyz, observed = f.xyz[:, keep], f.observed[:, keep]
+    found = body_from_markers(path, names, kinds, xyz * to_m, observed, [], skeleton_map)
+    back = CsvWriteBack(path=str(path), digest=f.digest, skeleton_map=found.smap,
+                        subject=subject or (subjects[0] if subjects else None), to_canonical=found.rot,
+                        units_to_m=to_m, marker_index=np.asarray(keep), columns=f.cols[keep],
+                        markers=np.where(observed[..., None], xyz * to_m, np.nan) @ found.rot.T,
+                        observed=observed, names=found.names, kinds=kinds, joints=found.poses, joint_mask=found.mask)
+    return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
+                provenance=Provenance(path=str(path), format="csv", map=found.smap.name, units=units_name,
+                                      units_to_m=to_m, up=found.up, subject=back.subject,
+                                      notes=tuple([f"a {LAYOUTS[f.layout]} CSV export"] + f.notes + found.notes),
+                                      warnings=tuple(found.warnings)),
+                writeback=back)
+
+
+def _read_bones(f: MarkerCsv, path: Path, skeleton_map, subject: str | None, to_m: float,  # noqa: ANN001
+                units_name: str) -> Take:
+    """A Motive export whose body is its solved skeleton alone: the bones' positions (each bone starts at
+    its joint) through motive-skeleton. Read only: a write-back would leave the bones' rotations stale,
+    so an output is a file of the 17 joints."""
+    subjects = subjects_of(f.bones)
+    if subject is None and len(subjects) > 1:
+        raise InputError(f"{path}: several skeletons ({', '.join(subjects)}); pick one with {{subject}}")
+    who = subject or (subjects[0] if subjects else None)
+    keep = [i for i, n in enumerate(f.bones) if who is None or n.split(":", 1)[0] == who]
+    if not keep:
+        raise InputError(f"{path}: no skeleton of subject {subject!r}; subjects: {', '.join(subjects) or 'none'}")
+    names = [f.bones[i] for i in keep]
+    if skeleton_map is None:  # a skeleton of fewer bones (lower body only) reads with the rest missing, said
+        from dataclasses import replace
+
+        from gfpose_cli.io.maps import load_map
+
+        skeleton_map = replace(load_map("motive-skeleton"), partial=True)
+    found = body_from_markers(path, names, ["marker"] * len(names), f.bone_xyz[:, keep] * to_m,
+                              f.bone_observed[:, keep], [], skeleton_map)
+    note = "no labelled markers: read through Motive's solved skeleton (its Bone positions)"
+    return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
+                provenance=Provenance(path=str(path), format="csv", map=found.smap.name, units=units_name,
+                                      units_to_m=to_m, up=found.up, subject=who,
+                                      notes=tuple(f.notes + found.notes + [note]), warnings=tuple(found.warnings)))
+
+
+def _cell(value: float, decimals: int | None) -> str:
+    return f"{value:.{decimals}f}" if decimals is not None else f"{value:.7g}"
+
+
+def write(take: Take, path: Path, force: bool = True) -> dict:
+    """Write a take read from a CSV export back into a copy of that file: the markers ride the edited
+    skeleton (as a C3D's do) and only the cells of samples that moved or were filled (by `complete`)
+    change, in the file's number format; every other byte stays."""
+    from gfpose_cli.io import world_poses
+    from gfpose_cli.util.atomic import atomic_path
+
+    back: CsvWriteBack = take.writeback
+    poses = world_poses(take, str(path))
+    if len(poses) != len(back.joints):
+        raise InputError(f"{path}: the take has {len(poses)} frames but its source {back.path} has "
+                         f"{len(back.joints)}; write NPZ instead")
+    f = load(Path(back.path))
+    if f.digest != back.digest:
+        raise InputError(f"{back.path} changed since it was read; run the command again")
+    edits = marker_edits(take, poses)
+    new = (np.nan_to_num(edits.new) @ back.to_canonical) / back.units_to_m  # file axes and units
+    lines = list(f.lines)
+    moved, filled = edits.moved.copy(), edits.filled.copy()
+    for row in np.flatnonzero((moved | filled).any(1)):
+        i = f.row_lines[row]
+        raw = lines[i]
+        body = raw.rstrip("\r\n")
+        cells = body.split(",")
+        cells += [""] * (int(back.columns.max()) + 1 - len(cells))
+        for k in np.flatnonzero(moved[row] | filled[row]):
+            text = [_cell(v, f.decimals) for v in new[row, k]]
+            cols = back.columns[k]
+            if moved[row, k] and all(_is_number(cells[c]) and cells[c].strip() and float(cells[c]) == float(t)
+                                     for c, t in zip(cols, text)):
+                moved[row, k] = False  # below the file's resolution: the same text, no move
+                continue
+            for c, t in zip(cols, text):
+                cells[c] = t
+        lines[i] = ",".join(cells) + raw[len(body):]
+    with atomic_path(Path(path), force) as tmp:
+        tmp.write_bytes("".join(lines).encode(f.encoding))
+    return {"moved": int(moved.sum()), "filled": int(filled.sum()), "markers": int(edits.body.sum()),
+            "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": 0}

@@ -34,7 +34,10 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, marker_edits, point_kinds, subjects_of
+from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, point_kinds, subjects_of
+from gfpose_cli.io.marker_text import is_number as _is_number
+from gfpose_cli.io.marker_text import number as _number
+from gfpose_cli.io.marker_text import rewrite_cells
 
 #: Motive's Length Units
 MOTIVE_UNITS = {"meters": "m", "centimeters": "cm", "millimeters": "mm"}
@@ -85,19 +88,6 @@ class MarkerCsv:
 
 def _cells(line: str) -> list[str]:
     return line.rstrip("\r\n").split(",")
-
-
-def _number(cell: str) -> float:
-    cell = cell.strip()
-    return float("nan") if cell == "" or cell.lower() in ("nan", "-nan") else float(cell)
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        _number(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def _text(path: Path) -> tuple[bytes, str, list[str]]:
@@ -363,46 +353,9 @@ def _read_bones(f: MarkerCsv, path: Path, skeleton_map, subject: str | None, to_
                                       notes=tuple(f.notes + found.notes + [note]), warnings=tuple(found.warnings)))
 
 
-def _cell(value: float, decimals: int | None) -> str:
-    return f"{value:.{decimals}f}" if decimals is not None else f"{value:.7g}"
-
-
 def write(take: Take, path: Path, force: bool = True) -> dict:
     """Write a take read from a CSV export back into a copy of that file: the markers ride the edited
     skeleton (as a C3D's do) and only the cells of samples that moved or were filled (by `complete`)
     change, in the file's number format; every other byte stays."""
-    from gfpose_cli.io import world_poses
-    from gfpose_cli.util.atomic import atomic_path
-
-    back: CsvWriteBack = take.writeback
-    poses = world_poses(take, str(path))
-    if len(poses) != len(back.joints):
-        raise InputError(f"{path}: the take has {len(poses)} frames but its source {back.path} has "
-                         f"{len(back.joints)}; write NPZ instead")
-    f = load(Path(back.path))
-    if f.digest != back.digest:
-        raise InputError(f"{back.path} changed since it was read; run the command again")
-    edits = marker_edits(take, poses)
-    new = (np.nan_to_num(edits.new) @ back.to_canonical) / back.units_to_m  # file axes and units
-    lines = list(f.lines)
-    moved, filled = edits.moved.copy(), edits.filled.copy()
-    for row in np.flatnonzero((moved | filled).any(1)):
-        i = f.row_lines[row]
-        raw = lines[i]
-        body = raw.rstrip("\r\n")
-        cells = body.split(",")
-        cells += [""] * (int(back.columns.max()) + 1 - len(cells))
-        for k in np.flatnonzero(moved[row] | filled[row]):
-            text = [_cell(v, f.decimals) for v in new[row, k]]
-            cols = back.columns[k]
-            if moved[row, k] and all(_is_number(cells[c]) and cells[c].strip() and float(cells[c]) == float(t)
-                                     for c, t in zip(cols, text)):
-                moved[row, k] = False  # below the file's resolution: the same text, no move
-                continue
-            for c, t in zip(cols, text):
-                cells[c] = t
-        lines[i] = ",".join(cells) + raw[len(body):]
-    with atomic_path(Path(path), force) as tmp:
-        tmp.write_bytes("".join(lines).encode(f.encoding))
-    return {"moved": int(moved.sum()), "filled": int(filled.sum()), "markers": int(edits.body.sum()),
-            "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": 0}
+    return rewrite_cells(take, path, force, load=load, columns=take.writeback.columns, split=_cells,
+                         separator=lambda body: ",")

@@ -22,7 +22,10 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.frames import Y_UP_TO_Z_UP
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, marker_edits, point_kinds
+from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, point_kinds
+from gfpose_cli.io.marker_text import is_number as _is_number
+from gfpose_cli.io.marker_text import number as _number
+from gfpose_cli.io.marker_text import rewrite_cells
 
 #: the header value names a TRC's second line may use for the rate and the unit
 RATE_KEYS = ("datarate", "camerarate", "origdatarate")
@@ -62,11 +65,6 @@ def _marker_name(cells: list[str]) -> str:
     if all(cells) and stems[0] == stems[1] == stems[2] and stems[0] and stems[0] != cells[0]:
         return stems[0]
     return cells[0]
-
-
-def _number(cell: str) -> float:
-    cell = cell.strip()
-    return float("nan") if cell == "" or cell.lower() in ("nan", "-nan", "na", "n/a") else float(cell)
 
 
 def load(path: Path) -> TrcFile:
@@ -164,14 +162,6 @@ def load(path: Path) -> TrcFile:
                    encoding=encoding, decimals=max(decimals) if fixed and decimals else None, notes=notes)
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        _number(cell)
-    except ValueError:
-        return False
-    return True
-
-
 @dataclass
 class TrcWriteBack(C3DWriteBack):
     """What writing edited joints back into the source TRC needs: the C3D write-back's marker data
@@ -206,10 +196,6 @@ def read(path: Path, skeleton_map=None, units: tuple[float, str] | None = None) 
                 writeback=back)
 
 
-def _cell(value: float, decimals: int | None) -> str:
-    return f"{value:.{decimals}f}" if decimals is not None else f"{value:.7g}"
-
-
 def write(take: Take, path: Path, force: bool = True) -> dict:
     """Write a take as TRC. A take read from a TRC goes back into a copy of that file: the markers
     ride the edited skeleton (as a C3D's do) and only the cells of samples that moved or were filled
@@ -225,37 +211,9 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
         with atomic_path(Path(path), force) as tmp:
             tmp.write_text(text, encoding="utf-8", newline="")
         return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
-    if len(poses) != len(back.joints):
-        raise InputError(f"{path}: the take has {len(poses)} frames but its source {back.path} has "
-                         f"{len(back.joints)}; write NPZ instead")
-    f = load(Path(back.path))
-    if f.digest != back.digest:
-        raise InputError(f"{back.path} changed since it was read; run the command again")
-    edits = marker_edits(take, poses)
-    new = (np.nan_to_num(edits.new) @ back.to_canonical) / back.units_to_m  # file axes and units
-    lines = list(f.lines)
-    moved, filled = edits.moved.copy(), edits.filled.copy()
-    width = 2 + 3 * len(f.names)
-    for row in np.flatnonzero((moved | filled).any(1)):
-        i = f.row_lines[row]
-        raw = lines[i]
-        body = raw.rstrip("\r\n")
-        end = raw[len(body):]
-        sep = "\t" if "\t" in body else " "
-        cells = _split(raw)
-        cells = cells + [""] * (width - len(cells))
-        for k in np.flatnonzero(moved[row] | filled[row]):
-            text = [_cell(v, f.decimals) for v in new[row, k]]
-            was = cells[2 + 3 * k: 5 + 3 * k]
-            if moved[row, k] and all(_is_number(c) and c.strip() and float(c) == float(t) for c, t in zip(was, text)):
-                moved[row, k] = False  # below the file's resolution: the same text, no move
-                continue
-            cells[2 + 3 * k: 5 + 3 * k] = text
-        lines[i] = sep.join(cells) + end
-    with atomic_path(Path(path), force) as tmp:
-        tmp.write_bytes("".join(lines).encode(f.encoding))
-    return {"moved": int(moved.sum()), "filled": int(filled.sum()), "markers": int(edits.body.sum()),
-            "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": 0}
+    columns = 2 + 3 * np.arange(len(back.names))[:, None] + np.arange(3)[None]  # Frame#, Time, then X Y Z each
+    return rewrite_cells(take, path, force, load=load, columns=columns, split=_split,
+                         separator=lambda body: "\t" if "\t" in body else " ")
 
 
 def _fresh(poses: np.ndarray, mask: np.ndarray, fps: float, name: str) -> str:

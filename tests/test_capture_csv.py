@@ -156,6 +156,18 @@ def test_performers_unlabelled_and_solved_skeletons(tmp_path):
     with pytest.raises(InputError, match=r"several subjects \(Ann, Bob\)"):
         io.read(two)
     assert io.read(two, subject="Bob").provenance.subject == "Bob"
+    # a command runs on every performer and writes them back into one copy, each riding its own skeleton
+    both = tmp_path / "both.csv"
+    assert run(["denoise", str(two), "-o", str(both)]) == 0
+    a, b = two.read_bytes().split(b"\r\n"), both.read_bytes().split(b"\r\n")
+    names = a[3].decode().split(",")
+    who = {names[c].split(":")[0] for x, y in zip(a[7:], b[7:])
+           for c, (u, v) in enumerate(zip(x.split(b","), y.split(b","))) if u != v}
+    assert who == {"Ann", "Bob"}
+    for subject in ("Ann", "Bob"):
+        alone = tmp_path / f"{subject}.csv"
+        assert run(["denoise", str(two), "--subject", subject, "-o", str(alone)]) == 0
+        np.testing.assert_array_equal(io.read(alone, subject=subject).positions, io.read(both, subject=subject).positions)
     bones = tmp_path / "bones.csv"
     write_motive(bones, markers=False)
     take = io.read(bones)

@@ -222,14 +222,18 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
 def read_performers(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None,
                     subject: str | None = None, units: str | float | None = None, *,
                     force_read: bool = False) -> tuple[list[Take], list[str]]:
-    """Every performer of a file, each as its own take: a C3D whose labels carry several subject
-    prefixes (Derrick:, Daphnee:) gives one take per subject whose markers make a body, unless
+    """Every performer of a file, each as its own take: a C3D or a Motive / Vicon CSV export whose labels
+    carry several subject prefixes (Derrick:, Daphnee:) gives one take per subject whose markers make a body, unless
     subject names one; any other file gives one take. Returns the takes and, for each performer
     left out, one sentence saying why (a prop under a subject prefix, a set no map knows). Refuses
     when no performer can be read."""
     path = Path(path)
-    if subject is None and format_of(path, fmt) == "c3d" and path.is_file():
-        from gfpose_cli.io.c3d import performers
+    kind = format_of(path, fmt) if path.is_file() else None
+    if subject is None and (kind == "c3d" or (kind == "csv" and _marker_file(path, fmt))):
+        if kind == "c3d":
+            from gfpose_cli.io.c3d import performers
+        else:
+            from gfpose_cli.io.marker_csv import performers
 
         who = performers(path)
         if len(who) > 1:
@@ -249,15 +253,22 @@ def read_performers(path: str | Path, fmt: str | None = None, skeleton_map: str 
 def write_performers(takes: list[Take], path: str | Path, fmt: str | None = None, force: bool = True,
                      add_joints: bool = False) -> dict:
     """Write the takes of read_performers: one take as write does; several (the performers of one
-    C3D) back into one copy of their C3D. Other formats hold one performer: refused with the way out."""
+    C3D or CSV export) back into one copy of their file. Other formats hold one performer: refused with
+    the way out."""
     if len(takes) == 1:
         return write(takes[0], path, fmt=fmt, force=force, add_joints=add_joints)
     path = Path(path)
     kind = (fmt or path.suffix.lstrip(".")).lower()
     subjects = ", ".join(str(t.provenance.subject) for t in takes)
+    from gfpose_cli.io import marker_csv
+
+    if kind == "csv" and all(isinstance(t.writeback, marker_csv.CsvWriteBack) for t in takes):
+        if add_joints:
+            raise InputError(f"{path}: {{add_joints}} adds joint points to a C3D output; this output is CSV")
+        return marker_csv.write_performers(takes, path, force)
     if kind != "c3d":
-        raise InputError(f"{path}: {len(takes)} performers ({subjects}) go back into one C3D file; for a {kind.upper() or 'file'} "
-                         "output pick one with {subject}")
+        raise InputError(f"{path}: {len(takes)} performers ({subjects}) go back into one C3D file (or the CSV export "
+                         f"they came from); for a {kind.upper() or 'file'} output pick one with {{subject}}")
     if add_joints:
         raise InputError(f"{path}: {{add_joints}} writes one performer's joints; pick one with {{subject}}")
     from gfpose_cli.io import c3d

@@ -357,5 +357,22 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
     """Write a take read from a CSV export back into a copy of that file: the markers ride the edited
     skeleton (as a C3D's do) and only the cells of samples that moved or were filled (by `complete`)
     change, in the file's number format; every other byte stays."""
-    return rewrite_cells(take, path, force, load=load, columns=take.writeback.columns, split=_cells,
+    return write_performers([take], path, force)
+
+
+def performers(path: Path) -> list[str]:
+    """The performers of a CSV export: the subject prefixes of its labelled markers, most markers first."""
+    f = load(Path(path))
+    return subjects_of([n for n in f.names if not _unlabelled(n)])
+
+
+def write_performers(takes: list[Take], path: Path, force: bool = True) -> dict:
+    """Takes read from one CSV export (one, or each of its performers, read with their subjects) written
+    back into one copy of it: each performer's markers ride its own edited skeleton, every other cell
+    is kept."""
+    if not all(isinstance(t.writeback, CsvWriteBack) for t in takes):
+        raise InputError(f"{path}: the performers written into one CSV export must all come from it")
+    if not Path(takes[0].writeback.path).exists():
+        raise InputError(f"{path}: its source {takes[0].writeback.path} is gone; write NPZ instead")
+    return rewrite_cells(takes, path, force, load=load, columns=[t.writeback.columns for t in takes], split=_cells,
                          separator=lambda body: ",")

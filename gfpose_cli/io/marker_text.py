@@ -35,44 +35,57 @@ def cell(value: float, decimals: int | None) -> str:
     return f"{value:.{decimals}f}" if decimals is not None else f"{value:.7g}"
 
 
-def rewrite_cells(take: Take, path: Path, force: bool, *, load: Callable, columns: np.ndarray,
+def rewrite_cells(takes: list[Take], path: Path, force: bool, *, load: Callable, columns: list[np.ndarray],
                   split: Callable[[str], list[str]], separator: Callable[[str], str]) -> dict:
-    """Write the take back into a copy of the text file it was read from (take.writeback.path, loaded
-    again by load, which gives its lines, row_lines, decimals, encoding and digest). columns (K, 3):
-    each marker's X, Y, Z cell in a row; split(line) its cells; separator(line) what joins them."""
+    """Write takes back into a copy of the text file they were read from (their writeback.path, loaded
+    again by load, which gives its lines, row_lines, decimals, encoding and digest): one take, or the
+    performers of one file, each riding its own markers. columns[t] (K, 3): take t's markers' X, Y, Z
+    cells in a row; split(line) a row's cells; separator(line) what joins them."""
     from gfpose_cli.io import world_poses
     from gfpose_cli.util.atomic import atomic_path
 
-    back = take.writeback
-    poses = world_poses(take, str(path))
-    if len(poses) != len(back.joints):
-        raise InputError(f"{path}: the take has {len(poses)} frames but its source {back.path} has "
-                         f"{len(back.joints)}; write NPZ instead")
-    f = load(Path(back.path))
-    if f.digest != back.digest:
-        raise InputError(f"{back.path} changed since it was read; run the command again")
-    edits = marker_edits(take, poses)
-    new = (np.nan_to_num(edits.new) @ back.to_canonical) / back.units_to_m  # file axes and units
+    backs = [t.writeback for t in takes]
+    if len({(b.path, b.digest) for b in backs}) != 1:
+        raise InputError(f"{path}: the performers written into one file must all come from the same file")
+    f = load(Path(backs[0].path))
+    if f.digest != backs[0].digest:
+        raise InputError(f"{backs[0].path} changed since it was read; run the command again")
     lines = list(f.lines)
-    moved, filled = edits.moved.copy(), edits.filled.copy()
-    width = int(columns.max()) + 1
-    for row in np.flatnonzero((moved | filled).any(1)):
-        i = f.row_lines[row]
-        raw = lines[i]
-        body = raw.rstrip("\r\n")
-        cells = split(raw)
-        cells += [""] * (width - len(cells))
-        for k in np.flatnonzero(moved[row] | filled[row]):
-            text = [cell(v, f.decimals) for v in new[row, k]]
-            cols = columns[k]
-            if moved[row, k] and all(is_number(cells[c]) and cells[c].strip() and float(cells[c]) == float(t)
-                                     for c, t in zip(cols, text)):
-                moved[row, k] = False  # below the file's resolution: the same text, no move
-                continue
-            for c, t in zip(cols, text):
-                cells[c] = t
-        lines[i] = separator(body).join(cells) + raw[len(body):]
+    summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "kept": {}, "joints_added": 0}
+    for take, cols_of in zip(takes, columns):
+        back = take.writeback
+        poses = world_poses(take, str(path))
+        if len(poses) != len(back.joints):
+            raise InputError(f"{path}: the take{' of ' + back.subject if back.subject else ''} has {len(poses)} frames "
+                             f"but its source {back.path} has {len(back.joints)}; write NPZ instead")
+        edits = marker_edits(take, poses)
+        new = (np.nan_to_num(edits.new) @ back.to_canonical) / back.units_to_m  # file axes and units
+        moved, filled = edits.moved.copy(), edits.filled.copy()
+        width = int(cols_of.max()) + 1
+        for row in np.flatnonzero((moved | filled).any(1)):
+            i = f.row_lines[row]
+            raw = lines[i]
+            body = raw.rstrip("\r\n")
+            cells = split(raw)
+            cells += [""] * (width - len(cells))
+            for k in np.flatnonzero(moved[row] | filled[row]):
+                text = [cell(v, f.decimals) for v in new[row, k]]
+                cols = cols_of[k]
+                if moved[row, k] and all(is_number(cells[c]) and cells[c].strip() and float(cells[c]) == float(t)
+                                         for c, t in zip(cols, text)):
+                    moved[row, k] = False  # below the file's resolution: the same text, no move
+                    continue
+                for c, t in zip(cols, text):
+                    cells[c] = t
+            lines[i] = separator(body).join(cells) + raw[len(body):]
+        summary["moved"] += int(moved.sum())
+        summary["filled"] += int(filled.sum())
+        summary["markers"] += int(edits.body.sum())
+        summary["riding"] += int(edits.riding.sum())
+        for kind, n in edits.kept.items():
+            summary["kept"][kind] = summary["kept"].get(kind, 0) + n
+    if len(takes) > 1:
+        summary["performers"] = len(takes)
     with atomic_path(Path(path), force) as tmp:
         tmp.write_bytes("".join(lines).encode(f.encoding))
-    return {"moved": int(moved.sum()), "filled": int(filled.sum()), "markers": int(edits.body.sum()),
-            "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": 0}
+    return summary

@@ -212,7 +212,7 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
             tmp.write_text(text, encoding="utf-8", newline="")
         return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
     columns = 2 + 3 * np.arange(len(back.names))[:, None] + np.arange(3)[None]  # Frame#, Time, then X Y Z each
-    return rewrite_cells(take, path, force, load=load, columns=columns, split=_split,
+    return rewrite_cells([take], path, force, load=load, columns=[columns], split=_split,
                          separator=lambda body: "\t" if "\t" in body else " ")
 
 

@@ -121,7 +121,7 @@ def test_motive_baseline_with_an_actor_prefix(tmp_path, plug_in_gait):
                                np.linalg.norm(wra[ok] - elb[ok], axis=-1), atol=1e-6)
 
 
-def test_qualisys_sports_uses_medial_markers_where_the_set_has_them(tmp_path, plug_in_gait):
+def test_qualisys_sports_uses_medial_markers_where_the_set_has_them(tmp_path, plug_in_gait, capsys):
     q: dict[str, object] = {"WaistLFront": "LASI", "WaistRFront": "RASI", "LSips": "LPSI", "RSips": "RPSI",
                             "WaistBack": ["LPSI", "RPSI"], "SpineThoracic2": ("C7", (0, 0, -30)),
                             "SpineThoracic12": ("T10", (0, 0, -50)), "Chest": ("CLAV", (0, 0, -50)),
@@ -149,6 +149,11 @@ def test_qualisys_sports_uses_medial_markers_where_the_set_has_them(tmp_path, pl
     take2 = io.read(f2)
     assert take2.provenance.map == "qualisys"
     _assert_like_plug_in_gait(take2, plug_in_gait, exact=SAME + ("Thorax",))
+    # `gfpose maps FILE` names the file's own markers, not the preset's names for them
+    capsys.readouterr()
+    assert run(["maps", str(f2)]) == 0
+    shown = capsys.readouterr().out
+    assert "WaistLBack" in shown and "LSips" not in shown
 
 
 def test_helen_hayes_dotted_names_and_opensim_sets_without_arms(tmp_path, plug_in_gait):

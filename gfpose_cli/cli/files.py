@@ -117,7 +117,7 @@ def maps(
              [bold]gfpose maps take01.c3d --init -o mymap.toml[/]   (a starter map to edit)
              [bold]gfpose maps rom01.c3d --learn -o mymap.toml[/]   (a map learned from the markers' motion)
     """
-    from gfpose_cli.io.maps import load_map, preset_names
+    from gfpose_cli.io.maps import load_map, normalise_name, preset_names
 
     if learn:
         from gfpose_cli import io
@@ -185,6 +185,14 @@ def maps(
     take = read_take(file, skeleton_map, subject, in_fmt, units)
     smap = getattr(take.writeback, "skeleton_map", None) or (
         load_map(take.provenance.map) if take.provenance.map in preset_names() else None)
+    # the file's own names where the map reaches them through an alias or a prefix (Q_WaistLBack for LSips)
+    own = [n.split("\x00")[0] for n in (getattr(take.writeback, "names", None) or [])]
+    have = {normalise_name(n): i for i, n in enumerate(own)}
+
+    def named(source: str) -> str:
+        i = smap._resolve(source, have) if smap is not None and have else None
+        return own[i] if i is not None else source
+
     table = Table(title=f"{file.name}: map '{take.provenance.map or '-'}', {take.n_frames} frames")
     for col in ("joint", "from", "frames seen"):
         table.add_column(col, justify="right" if col == "frames seen" else "left")
@@ -195,11 +203,11 @@ def maps(
         elif smap is not None and joint in smap.hip_joints:  # a marker set's hips: regression in the pelvis frame
             side = smap.hip_joints[joint]
             source = (f"{'midpoint of the ' if side == 'mid' else side + ' '}hip centre{'s' if side == 'mid' else ''} "
-                      f"(Harrington, pelvis frame of {', '.join(dict.fromkeys(smap.hip_markers))})")
+                      f"(Harrington, pelvis frame of {', '.join(dict.fromkeys(named(m) for m in smap.hip_markers))})")
         elif smap is not None and not smap.joints.get(joint):
             source = "(none)"
         else:
-            source = ", ".join(f"{k} x{w:g}" if len(smap.joints[joint]) > 1 else k
+            source = ", ".join(f"{named(k)} x{w:g}" if len(smap.joints[joint]) > 1 else named(k)
                                for k, w in smap.joints[joint].items()) if smap else "-"
         table.add_row(joint, esc(source), f"{take.mask[:, j].mean():.1%}")
     out.print(table)

@@ -303,3 +303,74 @@ def test_nexus_exports_without_trajectories_or_with_odd_units_are_refused(tmp_pa
     assert io.read(h, subject="Ann").provenance.subject == "Ann"
     with pytest.raises(InputError, match="no markers of subject 'Bob'"):
         io.read(h, subject="Bob")
+
+
+# ---------------------------------------------------------------- Qualisys TSV
+def _qualisys_names() -> dict[str, object]:
+    q: dict[str, object] = {"WaistLFront": "LASI", "WaistRFront": "RASI", "LSips": "LPSI", "RSips": "RPSI",
+                            "SpineThoracic2": "C7", "SpineThoracic12": "T10", "Chest": "CLAV",
+                            "HeadL": ["LFHD", "LBHD"], "HeadR": ["RFHD", "RBHD"], "HeadFront": ["LFHD", "RFHD"]}
+    for s in "LR":
+        q.update({f"{s}ShoulderTop": f"{s}SHO", f"{s}ElbowOut": f"{s}ELB", f"{s}WristOut": f"{s}WRA",
+                  f"{s}WristIn": f"{s}WRB", f"{s}KneeOut": f"{s}KNE", f"{s}AnkleOut": f"{s}ANK", f"{s}HeelBack": f"{s}HEE"})
+    return q
+
+
+def write_qtm(path: Path, *, frame_time: bool = True, gaps_as_zero: bool = True) -> None:
+    """A Qualisys Track Manager TSV export of the trial under Qualisys Sports names (Q_ prefix, mm, Z up):
+    the KEY<tab>value header, a Frame/Time/name-axis line (recent QTM) or none (older), gaps as zeros."""
+    labels, xyz, valid, rate = _trial()
+    names, cols, seen = [], [], []
+    for new, old in _qualisys_names().items():
+        idx = [labels.index(o) for o in (old if isinstance(old, list) else [old])]
+        names.append("Q_" + new)
+        cols.append(xyz[:, idx].mean(1))
+        seen.append(valid[idx].all(0))
+    F = xyz.shape[-1]
+    lines = [f"NO_OF_FRAMES\t{F}", "NO_OF_CAMERAS\t8", f"NO_OF_MARKERS\t{len(names)}", f"FREQUENCY\t{rate:g}",
+             "NO_OF_ANALOG\t0", "ANALOG_FREQUENCY\t0", "DESCRIPTION\t--", "TIME_STAMP\t2026-12-06, 10:00:00.000\t1.0",
+             "DATA_INCLUDED\t3D", "MARKER_NAMES\t" + "\t".join(names),
+             "TRAJECTORY_TYPES\t" + "\t".join("Measured" for _ in names)]
+    if frame_time:
+        lines.append("Frame\tTime\t" + "\t".join(f"{n} {a}" for n in names for a in "XYZ"))
+    for f in range(F):
+        cells = [str(f + 1), f"{f / rate:.5f}"] if frame_time else []
+        for p, ok in zip(cols, seen):
+            cells += [f"{v:.3f}" for v in p[:, f]] if ok[f] else (["0.000"] * 3 if gaps_as_zero else ["", "", ""])
+        lines.append("\t".join(cells))
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+
+
+@pytest.mark.parametrize("frame_time", [True, False])
+def test_a_qualisys_tsv_reads_as_the_same_takes_c3d(tmp_path, frame_time):
+    f = tmp_path / "trial.tsv"
+    write_qtm(f, frame_time=frame_time)
+    assert marker_csv.layout(f) == "qtm"
+    take = io.read(f)
+    assert take.provenance.map == "qualisys" and take.provenance.format == "tsv"
+    c3d = tmp_path / "trial.c3d"
+    write_renamed(c3d, _qualisys_names(), prefix="Q_")
+    ref = io.read(c3d)
+    assert (take.mask == ref.mask).all()
+    np.testing.assert_allclose(take.positions[take.mask], ref.positions[ref.mask], atol=2e-6)  # both Z up
+
+
+def test_qualisys_tsv_denoise_and_complete_write_back_its_own_cells(tmp_path):
+    f = tmp_path / "trial.tsv"
+    write_qtm(f)
+    before = f.read_bytes().split(b"\r\n")
+    out = tmp_path / "clean.tsv"
+    assert run(["denoise", str(f), "-o", str(out)]) == 0
+    after = out.read_bytes().split(b"\r\n")
+    assert after[:12] == before[:12] and len(after) == len(before)
+    for x, y in zip(before[12:], after[12:]):
+        cx, cy = x.split(b"\t"), y.split(b"\t")
+        assert cx[:2] == cy[:2] and len(cx) == len(cy)  # Frame and Time kept, tabs kept
+        for u, v in zip(cx[2:], cy[2:]):
+            assert (u == b"0.000") <= (v == b"0.000")  # a gap stays a gap (denoise fills nothing)
+            assert len(v.split(b".")[1]) == 3
+    # a TSV output of a take that did not come from one is refused, not invented
+    npz = tmp_path / "t.npz"
+    assert run(["convert", str(f), "-o", str(npz)]) == 0
+    assert run(["convert", str(npz), "-o", str(tmp_path / "x.tsv")]) == 2
+    assert not (tmp_path / "x.tsv").exists()

@@ -33,7 +33,7 @@ SEED = int(os.environ.get("GFPOSE_FUZZ_SEED", "20261126"))
 CASES = int(os.environ.get("GFPOSE_FUZZ_CASES", "1100"))
 CASE_TIMEOUT_S = 60
 FUZZ_SUMMARY = pytest.StashKey[list]()
-TEXT = {"bvh", "csv", "json", "amc", "asf", "trc"}
+TEXT = {"bvh", "csv", "json", "amc", "asf", "trc", "tsv"}
 NUMBERS = ["nan", "NaN", "inf", "-inf", "1e308", "-1e308", "0", "-0", "", "abc", "999999999999", "1e-320", "0x10"]
 
 
@@ -73,6 +73,7 @@ def build_bases(folder: Path) -> list[tuple[Path, str]]:
         bases.append((folder / f"ours.{ext}", ext))
     bases.append((_motive_export(folder / "motive.csv", poses), "csv"))
     bases.append((_nexus_export(folder / "nexus.csv", poses), "csv"))
+    bases.append((_qtm_export(folder / "qtm.tsv", poses), "tsv"))
     coco = [{"image_id": f, "category_id": 1, "score": 0.9,
              "keypoints": [float(v) for name in COCO17 for v in (*kp.positions[f, JOINTS.index(_nearest(name))], 0.9)]}
             for f in range(10)]
@@ -136,6 +137,18 @@ def _nexus_export(path: Path, poses: np.ndarray) -> Path:
              "Model Outputs", "50", ",,Sub:LHipAngles,,", "Frame,Sub Frame,X,Y,Z", ",,deg,deg,deg",
              *(f"{f + 1},0,1.0,2.0,3.0" for f in range(F)), ""]
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _qtm_export(path: Path, poses: np.ndarray) -> Path:
+    """A Qualisys TSV export of the joints as markers (gfpose17 names, mm), gaps as zeros, as QTM writes it."""
+    F = len(poses)
+    lines = [f"NO_OF_FRAMES\t{F}", "NO_OF_CAMERAS\t8", f"NO_OF_MARKERS\t{len(JOINTS)}", "FREQUENCY\t50",
+             "NO_OF_ANALOG\t0", "ANALOG_FREQUENCY\t0", "DESCRIPTION\t--", "TIME_STAMP\t2026-12-06, 10:00:00\t0.0",
+             "DATA_INCLUDED\t3D", "MARKER_NAMES\t" + "\t".join(JOINTS),
+             "Frame\tTime\t" + "\t".join(f"{j} {a}" for j in JOINTS for a in "XYZ"),
+             *(f"{f + 1}\t{f / 50:.5f}\t" + "\t".join(f"{v:.3f}" for v in poses[f].reshape(-1) * 1000) for f in range(F))]
+    path.write_text("\r\n".join(lines) + "\r\n")
     return path
 
 

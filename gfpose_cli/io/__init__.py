@@ -18,8 +18,8 @@ from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io import csv as csv_io
 from gfpose_cli.io import npz as npz_io
 
-READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "trc", "json")
-WRITE_FORMATS = ("npz", "csv", "bvh", "c3d", "trc")
+READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "trc", "tsv", "json")
+WRITE_FORMATS = ("npz", "csv", "bvh", "c3d", "trc", "tsv")
 
 
 def format_of(path: Path, fmt: str | None = None) -> str:
@@ -229,7 +229,7 @@ def read_performers(path: str | Path, fmt: str | None = None, skeleton_map: str 
     when no performer can be read."""
     path = Path(path)
     kind = format_of(path, fmt) if path.is_file() else None
-    if subject is None and (kind == "c3d" or (kind == "csv" and _marker_file(path, fmt))):
+    if subject is None and (kind == "c3d" or (kind in ("csv", "tsv") and _marker_file(path, fmt))):
         if kind == "c3d":
             from gfpose_cli.io.c3d import performers
         else:
@@ -262,9 +262,9 @@ def write_performers(takes: list[Take], path: str | Path, fmt: str | None = None
     subjects = ", ".join(str(t.provenance.subject) for t in takes)
     from gfpose_cli.io import marker_csv
 
-    if kind == "csv" and all(isinstance(t.writeback, marker_csv.CsvWriteBack) for t in takes):
+    if kind in ("csv", "tsv") and all(isinstance(t.writeback, marker_csv.CsvWriteBack) for t in takes):
         if add_joints:
-            raise InputError(f"{path}: {{add_joints}} adds joint points to a C3D output; this output is CSV")
+            raise InputError(f"{path}: {{add_joints}} adds joint points to a C3D output; this output is {kind.upper()}")
         return marker_csv.write_performers(takes, path, force)
     if kind != "c3d":
         raise InputError(f"{path}: {len(takes)} performers ({subjects}) go back into one C3D file (or the CSV export "
@@ -287,11 +287,14 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
             return keypoints2d.read_openpose(path)
         raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder)")
     kind = format_of(path, fmt)
-    if kind == "csv":
+    if kind in ("csv", "tsv"):
         from gfpose_cli.io import marker_csv
 
-        if marker_csv.layout(path):  # an OptiTrack Motive or Vicon Nexus export: markers, as a C3D's
+        found = marker_csv.layout(path)
+        if found and (kind == "tsv") == (found == "qtm"):  # a Motive, Nexus or QTM export: markers, as a C3D's
             return marker_csv.read(path, skeleton_map, subject, unit)
+        if kind == "tsv":
+            raise InputError(f"{path}: not a Qualisys TSV export (its first line should be NO_OF_FRAMES and a count)")
     if unit is not None and kind not in ("bvh", "c3d", "trc"):
         raise InputError(f"{path}: {{units}} applies to BVH, C3D and TRC inputs; {kind.upper()} files are in metres (or pixels)")
     if kind == "npz":
@@ -319,7 +322,7 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
 
 def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = True, add_joints: bool = False,
           into_source: bool = True) -> dict:
-    """Write a Take; the format follows the extension (npz, csv, bvh, c3d, trc). Returns a summary dict.
+    """Write a Take; the format follows the extension (npz, csv, bvh, c3d, trc, tsv). Returns a summary dict.
 
     With into_source, BVH, C3D and TRC outputs of a take read from the same format go back into a copy
     of the source file (its skeleton or markers follow the edited joints); otherwise they hold
@@ -337,9 +340,19 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
         from gfpose_cli.io import marker_csv
 
         back = take.writeback
-        if isinstance(back, marker_csv.CsvWriteBack) and Path(back.path).exists():
+        if isinstance(back, marker_csv.CsvWriteBack) and Path(back.path).exists() and \
+                marker_csv.layout(Path(back.path)) != "qtm":
             return marker_csv.write(take, path, force)  # into a copy of the Motive or Vicon export it came from
         csv_io.write(take, path, force)
+    elif kind == "tsv":
+        from gfpose_cli.io import marker_csv
+
+        back = take.writeback
+        if not (isinstance(back, marker_csv.CsvWriteBack) and Path(back.path).exists()
+                and marker_csv.layout(Path(back.path)) == "qtm"):
+            raise InputError(f"{path}: a TSV output goes back into the Qualisys TSV export its take was read from; "
+                             "this take has none: write C3D, TRC, CSV, BVH or NPZ")
+        return marker_csv.write(take, path, force)
     elif kind == "c3d":
         from gfpose_cli.io import c3d
 
@@ -447,7 +460,7 @@ def _what_a_map_sees(path: Path, fmt: str | None, subject: str | None,
 def _marker_file(path: Path, fmt: str | None) -> bool:
     """Whether a file holds named markers: a C3D, a TRC, or a Motive or Vicon CSV export."""
     kind = format_of(path, fmt)
-    if kind == "csv":
+    if kind in ("csv", "tsv"):
         from gfpose_cli.io import marker_csv
 
         return marker_csv.layout(Path(path)) is not None

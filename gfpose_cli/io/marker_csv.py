@@ -1,5 +1,5 @@
-"""Marker CSV exports of the capture software: OptiTrack Motive and Vicon Nexus. Read as markers (as a
-C3D's), written back cell by cell.
+"""Marker text exports of the capture software: OptiTrack Motive and Vicon Nexus CSV, Qualisys TSV.
+Read as markers (as a C3D's), written back cell by cell.
 
 OptiTrack Motive (File > Export Tracking Data > CSV, "Format Version" 1.2x): a line of key,value pairs
 (Capture Frame Rate, Export Frame Rate, Length Units, Coordinate Space, ...), a blank line, header rows
@@ -17,7 +17,12 @@ the axis line (`Frame,Sub Frame,X,Y,Z,...`), a units line (`,,mm,mm,mm,...`), ro
 The Trajectories section is the markers; every other section (analog devices, model outputs, joints,
 segments) is never read nor moved.
 
-In both, an empty cell is a missing sample, `Subject:` prefixes name the performer (as a C3D's subjects),
+Qualisys Track Manager (Export > TSV, 3D data): tab-separated `KEY<tab>value` lines (NO_OF_FRAMES,
+FREQUENCY, NO_OF_MARKERS, DATA_INCLUDED 3D, MARKER_NAMES with the names after it, ...), then, in
+recent versions, a `Frame<tab>Time<tab>Q_HeadL X<tab>...` line, then one row per frame (X, Y, Z per
+marker in mm, after Frame and Time where the file has them); a gap is 0, 0, 0 or empty cells.
+
+In all three, an empty cell is a missing sample, `Subject:` prefixes name the performer (as a C3D's subjects),
 and the markers go to the 17 joints through the same maps as a C3D's (io.c3d.body_from_markers). Edited
 joints go back into a copy of the file in which only the cells of the marker samples that moved or were
 filled change, in the file's own number format; every other byte is kept.
@@ -44,11 +49,12 @@ MOTIVE_UNITS = {"meters": "m", "centimeters": "cm", "millimeters": "mm"}
 #: the section names of a Vicon Nexus CSV export
 VICON_SECTIONS = ("devices", "joints", "model outputs", "segments", "trajectories")
 VICON_UNITS = {"mm": "mm", "m": "m", "cm": "cm"}
-LAYOUTS = {"motive": "OptiTrack Motive", "vicon": "Vicon Nexus"}
+LAYOUTS = {"motive": "OptiTrack Motive CSV", "vicon": "Vicon Nexus CSV", "qtm": "Qualisys TSV"}
 
 
 def layout(path: Path) -> str | None:
-    """'motive' or 'vicon' for a .csv the capture software exported, else None (a gfpose CSV, or another)."""
+    """'motive', 'vicon' or 'qtm' for a text file the capture software exported, else None (a gfpose CSV,
+    or another)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
@@ -57,6 +63,8 @@ def layout(path: Path) -> str | None:
     text = head.removeprefix(codecs.BOM_UTF8).decode("latin-1")
     if text.lstrip().lower().startswith("format version,"):
         return "motive"
+    if re.match(r"\s*NO_OF_FRAMES\t", text):
+        return "qtm"
     lines = [line.strip().strip(",").strip().lower() for line in text.splitlines() if line.strip().strip(",")]
     if len(lines) >= 2 and lines[0] in VICON_SECTIONS and re.fullmatch(r"[0-9.]+", lines[1].split(",")[0].strip()):
         return "vicon"
@@ -103,22 +111,27 @@ def _text(path: Path) -> tuple[bytes, str, list[str]]:
     return data, encoding, text.splitlines(keepends=True)
 
 
-def _rows(path: Path, lines: list[str], first: int, stop: int, width: int, used: list[int], label) -> tuple:  # noqa: ANN001
+def _rows(path: Path, lines: list[str], first: int, stop: int, width: int, used: list[int], label,  # noqa: ANN001
+          split=None, frame_col: bool = True) -> tuple:  # noqa: ANN001
     """The frame rows of lines[first:stop]: their line indices, the used columns' values, the number format.
-    label(column) names a column in a refusal."""
+    label(column) names a column in a refusal; split a line's cells (commas by default); frame_col: the
+    first cell is the frame number."""
+    split = split or _cells
     row_lines, values, decimals, fixed = [], [], set(), True
     for i in range(first, stop):
-        cells = _cells(lines[i])
+        cells = split(lines[i])
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > width and any(c.strip() for c in cells[width:]):
             raise InputError(f"{path}: line {i + 1} has {len(cells)} cells; its header names {width}: the file looks damaged")
         cells = (cells + [""] * width)[:width]
+        checked = [0, *used] if frame_col else used
         try:
-            float(cells[0])
+            if frame_col:
+                float(cells[0])
             row = [_number(cells[c]) for c in used]
         except ValueError:
-            bad = next(c for c in [0, *used] if not _is_number(cells[c]) or (c == 0 and not cells[0].strip()))
+            bad = next(c for c in checked if not _is_number(cells[c]) or (c == 0 and frame_col and not cells[0].strip()))
             raise InputError(f"{path}: line {i + 1}, {label(bad)}: {cells[bad].strip()!r} is not a number") from None
         if len(values) < 50:
             for c in used:
@@ -151,7 +164,9 @@ def load(path: Path) -> MarkerCsv:
         return _load_motive(path)
     if kind == "vicon":
         return _load_vicon(path)
-    raise InputError(f"{path}: not an OptiTrack Motive or Vicon Nexus CSV export")
+    if kind == "qtm":
+        return _load_qtm(path)
+    raise InputError(f"{path}: not an OptiTrack Motive or Vicon Nexus CSV export, nor a Qualisys TSV export")
 
 
 def _load_motive(path: Path) -> MarkerCsv:
@@ -272,6 +287,68 @@ def _load_vicon(path: Path) -> MarkerCsv:
                      rate=rate, units=units, encoding=encoding, decimals=decimals, notes=notes)
 
 
+def _tabs(line: str) -> list[str]:
+    return line.rstrip("\r\n").split("\t")
+
+
+def _load_qtm(path: Path) -> MarkerCsv:
+    data, encoding, lines = _text(path)
+    meta: dict[str, list[str]] = {}
+    i = 0
+    while i < len(lines):
+        cells = _tabs(lines[i])
+        key = cells[0].strip()
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
+            break
+        meta[key] = [c.strip() for c in cells[1:]]
+        i += 1
+    names = [n for n in meta.get("MARKER_NAMES", []) if n]
+    if not names:
+        raise InputError(f"{path}: a Qualisys TSV export without MARKER_NAMES: export again with the 3D data and "
+                         "its labels")
+    if (meta.get("DATA_INCLUDED") or ["3D"])[0].upper() != "3D":
+        raise InputError(f"{path}: a Qualisys TSV export of {meta['DATA_INCLUDED'][0]} data; gfpose reads the 3D "
+                         "trajectories (Export > TSV with 3D data)")
+    try:
+        rate = float((meta.get("FREQUENCY") or ["nan"])[0])
+    except ValueError:
+        rate = float("nan")
+    if not (np.isfinite(rate) and rate > 0):
+        raise InputError(f"{path}: its FREQUENCY {(meta.get('FREQUENCY') or [''])[0]!r} is not a frame rate")
+    first = i
+    header = _tabs(lines[first]) if first < len(lines) else []
+    width_of = lambda line: len(_tabs(line))  # noqa: E731
+    if header and header[0].strip().lower() == "frame":  # Frame, Time, then "Name X", "Name Y", "Name Z"
+        at = {c.strip(): k for k, c in enumerate(header)}
+        missing = [n for n in names if not all(f"{n} {a}" in at for a in "XYZ")]
+        if missing:
+            raise InputError(f"{path}: line {first + 1} has no X, Y, Z columns for {', '.join(missing[:4])}")
+        cols = [[at[f"{n} {a}"] for a in "XYZ"] for n in names]
+        first += 1
+        width = len(header)
+    else:  # rows of X, Y, Z per marker, or Frame and Time first
+        rows = [j for j in range(first, min(len(lines), first + 5)) if lines[j].strip()]
+        width = width_of(lines[rows[0]]) if rows else 3 * len(names)
+        lead = 2 if width >= 3 * len(names) + 2 else 0
+        if width < 3 * len(names) + lead:
+            raise InputError(f"{path}: line {first + 1} has {width} cells; its {len(names)} MARKER_NAMES need "
+                             f"{3 * len(names)}: the file looks damaged")
+        width = max(width, 3 * len(names) + lead)
+        cols = [[lead + 3 * k + a for a in range(3)] for k in range(len(names))]
+    used = sorted(c for trip in cols for c in trip)
+    label = {c: f"{n} {'XYZ'[a]}" for n, trip in zip(names, cols) for a, c in enumerate(trip)}
+    row_lines, values, decimals = _rows(path, lines, first, len(lines), width, used,
+                                        lambda c: label.get(c, f"column {c + 1}"), split=_tabs, frame_col=False)
+    xyz, observed = _points(values, used, cols)
+    notes = []
+    declared = (meta.get("NO_OF_FRAMES") or [""])[0]
+    if declared.isdigit() and int(declared) != len(row_lines):
+        notes.append(f"its header says {declared} frames, the file holds {len(row_lines)}: read {len(row_lines)}")
+    return MarkerCsv(path=path, layout="qtm", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
+                     names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
+                     rate=rate, units="mm", encoding=encoding, decimals=decimals, notes=notes)
+
+
 @dataclass
 class CsvWriteBack(C3DWriteBack):
     """What writing edited joints back into the source CSV export needs: the C3D write-back's marker data
@@ -287,8 +364,8 @@ def _unlabelled(name: str) -> bool:
 
 def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN001
          units: tuple[float, str] | None = None) -> Take:
-    """Read a Motive or Vicon CSV export into a 17-joint Take (metres, Z up); units (metres per unit, name)
-    overrides the file's own."""
+    """Read a Motive or Vicon CSV export, or a Qualisys TSV export, into a 17-joint Take (metres, Z up);
+    units (metres per unit, name) overrides the file's own."""
     f = load(path)
     to_m, units_name = units if units is not None else (UNIT_TO_M[f.units], f.units)
     labelled = [i for i, n in enumerate(f.names) if not _unlabelled(n)]
@@ -318,9 +395,9 @@ def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN
                         markers=np.where(observed[..., None], xyz * to_m, np.nan) @ found.rot.T,
                         observed=observed, names=found.names, kinds=kinds, joints=found.poses, joint_mask=found.mask)
     return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
-                provenance=Provenance(path=str(path), format="csv", map=found.smap.name, units=units_name,
-                                      units_to_m=to_m, up=found.up, subject=back.subject,
-                                      notes=tuple([f"a {LAYOUTS[f.layout]} CSV export"] + f.notes + found.notes),
+                provenance=Provenance(path=str(path), format="tsv" if f.layout == "qtm" else "csv", map=found.smap.name,
+                                      units=units_name, units_to_m=to_m, up=found.up, subject=back.subject,
+                                      notes=tuple([f"a {LAYOUTS[f.layout]} export"] + f.notes + found.notes),
                                       warnings=tuple(found.warnings)),
                 writeback=back)
 
@@ -374,5 +451,6 @@ def write_performers(takes: list[Take], path: Path, force: bool = True) -> dict:
         raise InputError(f"{path}: the performers written into one CSV export must all come from it")
     if not Path(takes[0].writeback.path).exists():
         raise InputError(f"{path}: its source {takes[0].writeback.path} is gone; write NPZ instead")
-    return rewrite_cells(takes, path, force, load=load, columns=[t.writeback.columns for t in takes], split=_cells,
-                         separator=lambda body: ",")
+    qtm = layout(Path(takes[0].writeback.path)) == "qtm"
+    return rewrite_cells(takes, path, force, load=load, columns=[t.writeback.columns for t in takes],
+                         split=_tabs if qtm else _cells, separator=lambda body: "\t" if qtm else ",")

@@ -28,12 +28,13 @@ from gfpose_cli.core.take import Take
 
 from .conftest import DATA, FIXTURES, synthetic_poses
 from .test_cli import run
+from .test_mvnx import write_mvnx
 
 SEED = int(os.environ.get("GFPOSE_FUZZ_SEED", "20261126"))
 CASES = int(os.environ.get("GFPOSE_FUZZ_CASES", "1100"))
 CASE_TIMEOUT_S = 60
 FUZZ_SUMMARY = pytest.StashKey[list]()
-TEXT = {"bvh", "csv", "json", "amc", "asf", "trc", "tsv"}
+TEXT = {"bvh", "csv", "json", "amc", "asf", "trc", "tsv", "mvnx"}
 NUMBERS = ["nan", "NaN", "inf", "-inf", "1e308", "-1e308", "0", "-0", "", "abc", "999999999999", "1e-320", "0x10"]
 
 
@@ -74,6 +75,8 @@ def build_bases(folder: Path) -> list[tuple[Path, str]]:
     bases.append((_motive_export(folder / "motive.csv", poses), "csv"))
     bases.append((_nexus_export(folder / "nexus.csv", poses), "csv"))
     bases.append((_qtm_export(folder / "qtm.tsv", poses), "tsv"))
+    write_mvnx(folder / "xsens.mvnx", Take(positions=poses, fps=50.0))
+    bases.append((folder / "xsens.mvnx", "mvnx"))
     coco = [{"image_id": f, "category_id": 1, "score": 0.9,
              "keypoints": [float(v) for name in COCO17 for v in (*kp.positions[f, JOINTS.index(_nearest(name))], 0.9)]}
             for f in range(10)]

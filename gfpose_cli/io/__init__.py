@@ -18,7 +18,7 @@ from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io import csv as csv_io
 from gfpose_cli.io import npz as npz_io
 
-READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "trc", "tsv", "json")
+READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "trc", "tsv", "mvnx", "json")
 WRITE_FORMATS = ("npz", "csv", "bvh", "c3d", "trc", "tsv")
 
 
@@ -315,6 +315,12 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
         if subject is not None:
             raise InputError(f"{path}: a TRC file holds one performer's markers; drop {{subject}}")
         return trc.read(path, skeleton_map, unit)
+    if kind == "mvnx":
+        from gfpose_cli.io import mvnx
+
+        if subject is not None:
+            raise InputError(f"{path}: an MVNX file holds one performer's segments; drop {{subject}}")
+        return mvnx.read(path, skeleton_map)
     if kind == "amc":
         return read_amc(path, skeleton_map=skeleton_map)
     return read_bvh(path, skeleton_map, unit)

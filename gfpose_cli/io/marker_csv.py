@@ -156,9 +156,24 @@ def _points(values: np.ndarray, used: list[int], cols: list[list[int]]) -> tuple
     return np.where(seen[..., None], xyz, np.nan), seen
 
 
+#: the file performers() parsed, kept for the read that follows it (used once: a write-back loads afresh)
+_PEEKED: dict[tuple, MarkerCsv] = {}
+
+
+def _key(path: Path) -> tuple:
+    st = path.stat()
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
 def load(path: Path) -> MarkerCsv:
-    """Parse a Motive or Vicon CSV export; refuses, naming the line, what it cannot read."""
+    """Parse a Motive or Vicon CSV export or a Qualisys TSV export; refuses, naming the line, what it cannot read."""
     path = Path(path)
+    try:
+        peeked = _PEEKED.pop(_key(path), None)
+    except OSError:
+        peeked = None
+    if peeked is not None:
+        return peeked
     kind = layout(path)
     if kind == "motive":
         return _load_motive(path)
@@ -440,6 +455,8 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
 def performers(path: Path) -> list[str]:
     """The performers of a CSV export: the subject prefixes of its labelled markers, most markers first."""
     f = load(Path(path))
+    _PEEKED.clear()
+    _PEEKED[_key(Path(path))] = f  # the read that follows parses it once, not twice
     return subjects_of([n for n in f.names if not _unlabelled(n)])
 
 

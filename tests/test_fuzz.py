@@ -77,6 +77,7 @@ def build_bases(folder: Path) -> list[tuple[Path, str]]:
     bases.append((_qtm_export(folder / "qtm.tsv", poses), "tsv"))
     write_mvnx(folder / "xsens.mvnx", Take(positions=poses, fps=50.0))
     bases.append((folder / "xsens.mvnx", "mvnx"))
+    bases.append((_qtm_mat(folder / "qtm.mat", poses), "mat"))
     coco = [{"image_id": f, "category_id": 1, "score": 0.9,
              "keypoints": [float(v) for name in COCO17 for v in (*kp.positions[f, JOINTS.index(_nearest(name))], 0.9)]}
             for f in range(10)]
@@ -152,6 +153,16 @@ def _qtm_export(path: Path, poses: np.ndarray) -> Path:
              "Frame\tTime\t" + "\t".join(f"{j} {a}" for j in JOINTS for a in "XYZ"),
              *(f"{f + 1}\t{f / 50:.5f}\t" + "\t".join(f"{v:.3f}" for v in poses[f].reshape(-1) * 1000) for f in range(F))]
     path.write_text("\r\n".join(lines) + "\r\n")
+    return path
+
+
+def _qtm_mat(path: Path, poses: np.ndarray) -> Path:
+    """A QTM MAT export of the joints as labelled trajectories (gfpose17 names, mm, markers x 4 x frames)."""
+    from scipy.io import savemat
+
+    data = np.concatenate([poses.transpose(1, 2, 0) * 1000.0, np.ones((len(JOINTS), 1, len(poses)))], 1)
+    savemat(str(path), {"fuzz": {"FrameRate": 50.0, "Frames": len(poses),
+                                 "Trajectories": {"Labeled": {"Labels": np.array(JOINTS, dtype=object), "Data": data}}}})
     return path
 
 

@@ -17,7 +17,7 @@ from gfpose_cli.cli.common import progress_bar, esc, info, check_output, expand,
 
 @app.command()
 def convert(
-    inputs: Annotated[list[str], typer.Argument(help="Mocap files (C3D, TRC, BVH, ASF/AMC, NPZ, CSV, Qualisys TSV, Xsens MVNX), folders or globs.")],
+    inputs: Annotated[list[str], typer.Argument(help="Mocap files (C3D, TRC, BVH, ASF/AMC, NPZ, CSV, Qualisys TSV or MAT, Xsens MVNX), folders or globs.")],
     output: Output,
     skeleton_map: MapOpt = None,
     subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or marker export (Motive or Nexus CSV, QTM TSV; its label prefix), or 'all' (C3D) for one output per performer.")] = None,

@@ -18,7 +18,7 @@ from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io import csv as csv_io
 from gfpose_cli.io import npz as npz_io
 
-READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "trc", "tsv", "mvnx", "json")
+READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "trc", "tsv", "mvnx", "mat", "json")
 WRITE_FORMATS = ("npz", "csv", "bvh", "c3d", "trc", "tsv")
 
 
@@ -295,8 +295,9 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
             return marker_csv.read(path, skeleton_map, subject, unit)
         if kind == "tsv":
             raise InputError(f"{path}: not a Qualisys TSV export (its first line should be NO_OF_FRAMES and a count)")
-    if unit is not None and kind not in ("bvh", "c3d", "trc"):
-        raise InputError(f"{path}: {{units}} applies to BVH, C3D and TRC inputs; {kind.upper()} files are in metres (or pixels)")
+    if unit is not None and kind not in ("bvh", "c3d", "trc", "mat"):
+        raise InputError(f"{path}: {{units}} applies to BVH, C3D, TRC and marker-export inputs; {kind.upper()} files are in "
+                         "metres (or pixels)")
     if kind == "npz":
         return npz_io.read(path)
     if kind == "csv":
@@ -315,6 +316,12 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
         if subject is not None:
             raise InputError(f"{path}: a TRC file holds one performer's markers; drop {{subject}}")
         return trc.read(path, skeleton_map, unit)
+    if kind == "mat":
+        from gfpose_cli.io import qtm_mat
+
+        if subject is not None:
+            raise InputError(f"{path}: a QTM MAT export holds one take's markers; drop {{subject}}")
+        return qtm_mat.read(path, skeleton_map, unit)
     if kind == "mvnx":
         from gfpose_cli.io import mvnx
 

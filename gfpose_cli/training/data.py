@@ -371,7 +371,7 @@ def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, s
                     raise InputError(f"{path}: training needs 3D poses (frames, 17, 3), got {take.positions.shape}")
                 from gfpose_cli.io import marker_csv
 
-                sequence = take.provenance.format in ("bvh", "c3d", "trc", "tsv", "mvnx", "amc") or (  # not a pose collection
+                sequence = take.provenance.format in ("bvh", "c3d", "trc", "tsv", "mvnx", "mat", "amc") or (  # not a pose collection
                     take.provenance.format == "csv" and marker_csv.layout(Path(take.provenance.path)) is not None)
                 positions, mask, fps, subject = take.positions, take.mask, take.fps, f"user:{name}"
                 if origin is not None:  # a file of a public database: its family, subject and quirks

@@ -65,3 +65,16 @@ def test_mat_files_that_are_not_qtm_takes_are_refused(tmp_path):
     junk.write_bytes(b"not a mat file at all" * 10)
     with pytest.raises(InputError, match="junk.mat"):
         io.read(junk)
+
+
+def test_maps_on_a_mat_export_shows_the_sources_it_holds(tmp_path, capsys):
+    f = tmp_path / "walk01.mat"
+    write_qtm_mat(f)
+    capsys.readouterr()
+    assert run(["maps", str(f)]) == 0
+    shown = capsys.readouterr().out
+    # the set has lateral knee markers only: the knee is Q_RKneeOut, not the preset's first choice (Out + In)
+    assert "Q_RKneeOut" in shown and "KneeIn" not in shown
+    out = tmp_path / "mine.toml"
+    assert run(["maps", str(f), "--init", "-o", str(out)]) == 0
+    assert 'RKnee = "Q_RKneeOut"  # from preset qualisys' in out.read_text()

@@ -187,6 +187,14 @@ def maps(
         load_map(take.provenance.map) if take.provenance.map in preset_names() else None)
     # the file's own names where the map reaches them through an alias or a prefix (Q_WaistLBack for LSips)
     own = [n.split("\x00")[0] for n in (getattr(take.writeback, "names", None) or [])]
+    if not own and smap is not None and smap.alternatives:  # a read-only export: its names, to bind the map
+        from gfpose_cli import io
+
+        try:
+            own = io.source_names(file, in_fmt, subject)[0]
+        except InputError:
+            own = []
+        smap = smap.for_names(own) if own else smap
     have = {normalise_name(n): i for i, n in enumerate(own)}
 
     def named(source: str) -> str:

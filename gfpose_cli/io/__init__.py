@@ -471,13 +471,14 @@ def _what_a_map_sees(path: Path, fmt: str | None, subject: str | None,
 
 
 def _marker_file(path: Path, fmt: str | None) -> bool:
-    """Whether a file holds named markers: a C3D, a TRC, or a Motive or Vicon CSV export."""
+    """Whether a file holds named markers (or named points read as markers): a C3D, a TRC, a Motive or
+    Vicon CSV export, a Qualisys TSV or MAT export, an Xsens MVNX."""
     kind = format_of(path, fmt)
     if kind in ("csv", "tsv"):
         from gfpose_cli.io import marker_csv
 
         return marker_csv.layout(Path(path)) is not None
-    return kind in ("c3d", "trc")
+    return kind in ("c3d", "trc", "mat", "mvnx")
 
 
 def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str | None = None,
@@ -487,7 +488,7 @@ def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str |
     a map is learned from (`gfpose maps FILE --learn`)."""
     path = Path(path)
     if not _marker_file(path, fmt):
-        raise InputError(f"{path}: a map is learned from the markers of a C3D, TRC or Motive / Vicon CSV file; this is {format_of(path, fmt).upper()}")
+        raise InputError(f"{path}: a map is learned from the markers of a C3D, TRC or marker-export file (Motive / Nexus CSV, QTM TSV or MAT); this is {format_of(path, fmt).upper()}")
     found = _what_a_map_sees(path, fmt, subject, parse_units(units))
     if found is None:
         raise InputError(f"{path}: could not read its markers")
@@ -525,7 +526,7 @@ def source_names(path: str | Path, fmt: str | None = None, subject: str | None =
     file_format = format_of(path, fmt)
     kind = "markers" if _marker_file(path, fmt) else "rig"
     if file_format not in ("c3d", "trc", "bvh", "amc") and kind != "markers":
-        raise InputError(f"{path}: only C3D, TRC, Motive / Vicon CSV, BVH and ASF/AMC files name their own markers or joints; "
+        raise InputError(f"{path}: only C3D, TRC, marker exports (Motive / Nexus CSV, QTM TSV or MAT, MVNX), BVH and ASF/AMC files name their own markers or joints; "
                          "2D keypoint files use the fixed COCO-17 / BODY_25 sets")
     found = _what_a_map_sees(path, fmt, subject, None)
     if found is None:

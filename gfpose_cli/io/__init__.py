@@ -353,16 +353,14 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
         from gfpose_cli.io import marker_csv
 
         back = take.writeback
-        if isinstance(back, marker_csv.CsvWriteBack) and Path(back.path).exists() and \
-                marker_csv.layout(Path(back.path)) != "qtm":
+        if isinstance(back, marker_csv.CsvWriteBack) and Path(back.path).exists() and back.layout != "qtm":
             return marker_csv.write(take, path, force)  # into a copy of the Motive or Vicon export it came from
         csv_io.write(take, path, force)
     elif kind == "tsv":
         from gfpose_cli.io import marker_csv
 
         back = take.writeback
-        if not (isinstance(back, marker_csv.CsvWriteBack) and Path(back.path).exists()
-                and marker_csv.layout(Path(back.path)) == "qtm"):
+        if not (isinstance(back, marker_csv.CsvWriteBack) and Path(back.path).exists() and back.layout == "qtm"):
             raise InputError(f"{path}: a TSV output goes back into the Qualisys TSV export its take was read from; "
                              "this take has none: write C3D, TRC, CSV, BVH or NPZ")
         return marker_csv.write(take, path, force)

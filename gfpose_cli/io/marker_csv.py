@@ -42,7 +42,7 @@ from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, point_kinds, subjects_of
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
-from gfpose_cli.io.marker_text import rewrite_cells
+from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
 
 #: Motive's Length Units
 MOTIVE_UNITS = {"meters": "m", "centimeters": "cm", "millimeters": "mm"}
@@ -96,19 +96,6 @@ class MarkerCsv:
 
 def _cells(line: str) -> list[str]:
     return line.rstrip("\r\n").split(",")
-
-
-def _text(path: Path) -> tuple[bytes, str, list[str]]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError:
-        encoding, text = "latin-1", data.decode("latin-1")
-    return data, encoding, text.splitlines(keepends=True)
 
 
 def _rows(path: Path, lines: list[str], first: int, stop: int, width: int, used: list[int], label,  # noqa: ANN001
@@ -185,7 +172,7 @@ def load(path: Path) -> MarkerCsv:
 
 
 def _load_motive(path: Path) -> MarkerCsv:
-    data, encoding, lines = _text(path)
+    data, encoding, lines = read_text(path)
     meta_cells = [c.strip() for c in _cells(lines[0])] if lines else []
     meta = {k.lower(): v for k, v in zip(meta_cells[0::2], meta_cells[1::2])}
     axis_at = next((i for i, line in enumerate(lines[:30]) if _cells(line)[0].strip().lower() == "frame"), None)
@@ -230,14 +217,7 @@ def _load_motive(path: Path) -> MarkerCsv:
     xyz, observed = _points(values, used, marker_cols)
     bone_xyz, bone_observed = _points(values, used, bone_cols)
     notes = []
-    rate = float("nan")
-    for key in ("export frame rate", "capture frame rate"):
-        try:
-            rate = float(meta.get(key, "nan"))
-        except ValueError:
-            continue
-        if np.isfinite(rate) and rate > 0:
-            break
+    rate = header_rate(meta, ("export frame rate", "capture frame rate"))
     if not (np.isfinite(rate) and rate > 0):
         rate = _rate_from_times(path, lines, row_lines, "its first line gives no frame rate", notes)
     return MarkerCsv(path=path, layout="motive", digest=hashlib.sha256(data).hexdigest(), lines=lines,
@@ -257,7 +237,7 @@ def _rate_from_times(path: Path, lines: list[str], row_lines: list[int], why: st
 
 
 def _load_vicon(path: Path) -> MarkerCsv:
-    data, encoding, lines = _text(path)
+    data, encoding, lines = read_text(path)
     start = next((i for i, line in enumerate(lines) if line.strip().strip(",").strip().lower() == "trajectories"), None)
     if start is None:
         sections = [line.strip().strip(",") for line in lines if line.strip().strip(",").strip().lower() in VICON_SECTIONS]
@@ -270,6 +250,8 @@ def _load_vicon(path: Path) -> MarkerCsv:
         rate = float(rate_cell)
     except ValueError:
         raise InputError(f"{path}: line {start + 2}: the Trajectories rate {rate_cell!r} is not a number") from None
+    if not (np.isfinite(rate) and rate > 0):
+        raise InputError(f"{path}: line {start + 2}: the Trajectories rate {rate_cell!r} is not a positive number")
     name_cells, axes = _cells(lines[start + 2]), [c.strip().upper() for c in _cells(lines[start + 3])]
     unit_cells = _cells(lines[start + 4])
     if not axes or axes[0] != "FRAME":
@@ -294,12 +276,9 @@ def _load_vicon(path: Path) -> MarkerCsv:
     row_lines, values, decimals = _rows(path, lines, start + 5, stop, width, used,
                                         lambda c: "Frame" if c == 0 else label.get(c, f"column {c + 1}"))
     xyz, observed = _points(values, used, cols)
-    notes = []
-    if not (np.isfinite(rate) and rate > 0):
-        raise InputError(f"{path}: line {start + 2}: the Trajectories rate {rate_cell!r} is not a positive number")
     return MarkerCsv(path=path, layout="vicon", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
                      names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
-                     rate=rate, units=units, encoding=encoding, decimals=decimals, notes=notes)
+                     rate=rate, units=units, encoding=encoding, decimals=decimals, notes=[])
 
 
 def _tabs(line: str) -> list[str]:
@@ -307,7 +286,7 @@ def _tabs(line: str) -> list[str]:
 
 
 def _load_qtm(path: Path) -> MarkerCsv:
-    data, encoding, lines = _text(path)
+    data, encoding, lines = read_text(path)
     meta: dict[str, list[str]] = {}
     i = 0
     while i < len(lines):
@@ -370,6 +349,7 @@ class CsvWriteBack(C3DWriteBack):
     (markers ride the skeleton the same way) and each marker's X, Y, Z columns in the file."""
 
     columns: np.ndarray | None = None  # (K, 3)
+    layout: str = ""  # "motive", "vicon" or "qtm": the file's cells are tab-separated for "qtm"
 
 
 def _unlabelled(name: str) -> bool:
@@ -406,7 +386,7 @@ def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN
     found = body_from_markers(path, names, kinds, xyz * to_m, observed, [], skeleton_map)
     back = CsvWriteBack(path=str(path), digest=f.digest, skeleton_map=found.smap,
                         subject=subject or (subjects[0] if subjects else None), to_canonical=found.rot,
-                        units_to_m=to_m, marker_index=np.asarray(keep), columns=f.cols[keep],
+                        units_to_m=to_m, marker_index=np.asarray(keep), columns=f.cols[keep], layout=f.layout,
                         markers=np.where(observed[..., None], xyz * to_m, np.nan) @ found.rot.T,
                         observed=observed, names=found.names, kinds=kinds, joints=found.poses, joint_mask=found.mask)
     return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
@@ -468,6 +448,6 @@ def write_performers(takes: list[Take], path: Path, force: bool = True) -> dict:
         raise InputError(f"{path}: the performers written into one CSV export must all come from it")
     if not Path(takes[0].writeback.path).exists():
         raise InputError(f"{path}: its source {takes[0].writeback.path} is gone; write NPZ instead")
-    qtm = layout(Path(takes[0].writeback.path)) == "qtm"
+    qtm = takes[0].writeback.layout == "qtm"
     return rewrite_cells(takes, path, force, load=load, columns=[t.writeback.columns for t in takes],
                          split=_tabs if qtm else _cells, separator=lambda body: "\t" if qtm else ",")

@@ -6,6 +6,7 @@ edited skeleton as a C3D's do (io.c3d.marker_edits).
 """
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +15,33 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import Take
 from gfpose_cli.io.c3d import marker_edits
+
+
+def read_text(path: Path) -> tuple[bytes, str, list[str]]:
+    """A text export's bytes, the encoding its lines are decoded in and written back in (a UTF-8 BOM kept;
+    Latin-1 where the bytes are not UTF-8, as Cortex writes French names), and its lines with their endings."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        encoding, text = "latin-1", data.decode("latin-1")
+    return data, encoding, text.splitlines(keepends=True)
+
+
+def header_rate(header: dict[str, str], keys: tuple[str, ...]) -> float:
+    """The first of a header's rate values (by keys, in order) that is a positive number, else NaN."""
+    for key in keys:
+        try:
+            rate = float(header.get(key, "nan"))
+        except ValueError:
+            continue
+        if np.isfinite(rate) and rate > 0:
+            return rate
+    return float("nan")
 
 
 def number(cell: str) -> float:

@@ -10,7 +10,6 @@ format; every other byte is kept.
 """
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, point_kinds
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
-from gfpose_cli.io.marker_text import rewrite_cells
+from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
 
 #: the header value names a TRC's second line may use for the rate and the unit
 RATE_KEYS = ("datarate", "camerarate", "origdatarate")
@@ -70,19 +69,9 @@ def _marker_name(cells: list[str]) -> str:
 def load(path: Path) -> TrcFile:
     """Parse a TRC file; refuses, naming the line, what it cannot read as markers."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data, encoding, lines = read_text(path)  # the encoding the text is written back in
     if not data.strip():
         raise InputError(f"{path}: the file is empty")
-    # the encoding the text is written back in: a BOM kept, Latin-1 names (Cortex's French) kept as bytes
-    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError:
-        encoding, text = "latin-1", data.decode("latin-1")
-    lines = text.splitlines(keepends=True)
     if not lines[0].lower().startswith("pathfiletype"):
         raise InputError(f"{path}: not a TRC file (its first line should start with PathFileType)")
     if len(lines) < 5:
@@ -90,14 +79,7 @@ def load(path: Path) -> TrcFile:
     keys = [k.strip().lower() for k in _split(lines[1])]
     values = [v.strip() for v in _split(lines[2])]
     header = dict(zip(keys, values))
-    rate = float("nan")
-    for key in RATE_KEYS:
-        try:
-            rate = float(header.get(key, "nan"))
-        except ValueError:
-            continue
-        if np.isfinite(rate) and rate > 0:
-            break
+    rate = header_rate(header, RATE_KEYS)
     units = (header.get("units", "").split() or [""])[0]  # a writer that put spaces after it: its first word
     name_cells = _split(lines[3])
     if len(name_cells) < 3 or not name_cells[0].strip().lower().startswith("frame"):

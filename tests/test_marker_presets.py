@@ -85,6 +85,11 @@ def _motive() -> dict[str, object]:
     return m
 
 
+#: the trial's Plug-in Gait markers (not its bone points, model outputs or unlabelled trajectories)
+_PIG_MARKERS = ("LFHD", "RFHD", "LBHD", "RBHD", "C7", "T10", "CLAV", "STRN", "RBAK", "LSHO", "LELB", "LWRA", "LWRB",
+                "RSHO", "RELB", "RWRA", "RWRB", "LASI", "RASI", "LPSI", "RPSI", "LKNE", "LANK", "RKNE", "RANK")
+
+
 def _assert_like_plug_in_gait(take, pig, *, exact=SAME, near_mm: float = 60.0) -> None:
     assert take.n_frames == pig.n_frames
     for joint in JOINTS:
@@ -244,6 +249,23 @@ RWrist = ""
     assert smap.absent(["lab_RH"])["Pelvis"] == ["A", "B"]  # neither complete: the joint's own names are asked for
     with pytest.raises(InputError, match="a list of those"):
         _parse(tomllib.loads(text.replace('Pelvis = [{ A = 0.5, B = 0.5 }, "P"]', "Pelvis = [{ A = 0.5 }, 3]")), "bad")
+    # [estimated_from]: from that alternative on, the joint is an estimate (said on stderr by the readers)
+    est = _parse(tomllib.loads(text + "[estimated_from]\nPelvis = 1\n"), "mine")
+    assert est.for_names(names).estimated == ("Pelvis",) and est.for_names(both).estimated == ()
+    for bad in ("Pelvis = 2", "Pelvis = 0", "RHip = 1", 'Pelvis = "1"'):
+        with pytest.raises(InputError, match=r"\[estimated_from\]"):
+            _parse(tomllib.loads(text + f"[estimated_from]\n{bad}\n"), "bad")
+
+
+def test_plug_in_gait_without_t10_and_strn_estimates_the_spine(tmp_path, plug_in_gait, capsys):
+    """A full-body Plug-in Gait set without T10 and STRN (lower body + C7 and CLAV): Spine is estimated
+    halfway between the pelvic markers' centre and the thorax, said on stderr; the rest as the full set."""
+    labels, _, _, _ = _trial()
+    write_renamed(tmp_path / "t.c3d", {n: n for n in labels if n in _PIG_MARKERS and n not in ("T10", "STRN")})
+    assert run(["convert", str(tmp_path / "t.c3d"), "-o", str(tmp_path / "t.npz")]) == 0
+    assert "Spine estimated by map 'plug-in-gait'" in capsys.readouterr().err
+    take = io.read(tmp_path / "t.npz")
+    _assert_like_plug_in_gait(take, plug_in_gait, exact=tuple(j for j in JOINTS if j != "Spine"), near_mm=40.0)
 
 
 def test_maps_init_on_a_motive_file_writes_the_chosen_sources(tmp_path):

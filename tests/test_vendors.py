@@ -36,6 +36,7 @@ CLUSTERS_MISSING = ("Neck", "Head", "LWrist", "RWrist")  # no head or hand clust
 DAVIS_MISSING = ("Neck", "Head", "LElbow", "LWrist", "RElbow", "RWrist")
 UNLABELLED = r"its \d+ points are unlabelled "  # then: no body part can be told from their names ...
 LEGS_ONLY = ("Spine", "Thorax", "Neck", "Head", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist")
+LEGS_AND_TRUNK = LEGS_ONLY[2:]  # the legs with C7 and the clavicle markers (RCLA, LCLA): Spine and Thorax too
 EXPECTED: dict[str, tuple[str, str | None]] = {
     "ammr__2014001_C1_01.c3d": ("partial", ("Neck", "Head")),  # ISB/CAST landmarks, no head markers
     "ammr__2014001_ST.c3d": ("partial", ("Neck", "Head")),  # one frame
@@ -52,7 +53,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "btk__FP1.c3d": ("refuse", UNLABELLED + r"\(PT00"),
     "btk__MotionMonitorC3D.c3d": ("refuse", UNLABELLED + r"\(M1"),
     "btk__MyCube.c3d": ("refuse", UNLABELLED + r"\(PBLeiden01_1"),
-    "btk__PlugInC3D.c3d": ("partial", LEGS_ONLY),  # lower-body Plug-in Gait, DEC integer
+    "btk__PlugInC3D.c3d": ("partial", LEGS_AND_TRUNK),  # lower-body Plug-in Gait + C7/RCLA/LCLA, DEC integer
     "btk__Res16bits.c3d": ("body", None),  # Cortex, French names, medial markers told apart by description
     "btk__TESTDPI.c3d": ("partial", LEGS_ONLY),  # lower-body clusters (RTH1-4 ...): a map learned from their motion
     "btk__TYPE-2.c3d": ("partial", LEGS_ONLY),  # single-letter labels, Helen Hayes descriptions
@@ -65,7 +66,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "btk__sgi_int.c3d": ("partial", CLUSTERS_MISSING),  # the same take, MIPS integer
     "btk__shd01.c3d": ("partial", ("RKnee", "RAnkle", "LKnee", "LAnkle")),  # upper body and pelvis (the hips from it)
     "btk__standing.c3d": ("partial", ("Spine", "Thorax", "LShoulder", "RShoulder") + DAVIS_MISSING),  # as dynamic
-    "btk__sub_labels.c3d": ("partial", LEGS_ONLY),  # the same, under a subject prefix
+    "btk__sub_labels.c3d": ("partial", LEGS_AND_TRUNK),  # the same, under a subject prefix
     "btk__type1.c3d": ("partial", LEGS_ONLY),  # BTS Helen Hayes legs, zeros for gaps
     "ezc3d__Optotrak.c3d": ("refuse", UNLABELLED + r"\(Marker_1"),
     "pycgm__59993_Frame_Static.c3d": ("body", None),
@@ -341,6 +342,35 @@ def test_model_outputs_are_never_read_as_markers() -> None:
     kinds = dict(zip(f.labels, point_kinds(f.labels, f.params)))
     assert kinds["LKneeAngles"] == "model output" and kinds["CentreOfMassFloor"] == "virtual"
     assert kinds["PELO"] == "virtual" and kinds["*113"] == "unlabelled" and kinds["LKNE"] == "marker"
+    # the clavicle's bone points come with its origin (LCLO, LCLA, LCLL, LCLP): computed, not markers
+    assert {kinds[n] for n in ("LCLO", "LCLA", "LCLL", "RCLP")} == {"virtual"}
+
+
+def test_clavicle_markers_without_bone_points_are_markers_and_place_the_thorax(tmp_path: Path, capsys) -> None:
+    """c3d.org's PlugInC3D.c3d: lower-body Plug-in Gait with the older trunk markers C7, RCLA and LCLA
+    (POINT:DESCRIPTIONS 'Right Clavicle (optional - for Springfield Trunk model)'). They are markers
+    (the bone point LCLA comes with LCLO, LCLL, LCLP), so Thorax is between C7 and their midpoint, and
+    Spine is estimated halfway between the pelvic markers' centre and the thorax, said on stderr."""
+    f = load(VENDORS / "btk__PlugInC3D.c3d")
+    kinds = dict(zip(f.labels, point_kinds(f.labels, f.params)))
+    assert kinds["RCLA"] == kinds["LCLA"] == "marker"
+    assert run(["convert", str(VENDORS / "btk__PlugInC3D.c3d"), "-o", str(tmp_path / "out.npz")]) == 0
+    assert "Spine estimated by map 'plug-in-gait'" in capsys.readouterr().err
+    take = io.read(tmp_path / "out.npz")
+    col = {n: f.labels.index(n) for n in ("C7", "RCLA", "LCLA", "LASI", "RASI", "SACR", "RKNE")}
+    seen = f.observed[:, list(col.values())].all(1)
+    assert seen.sum() > 100
+    xyz = f.xyz[seen] / 1000.0  # mm in the file
+    thorax = 0.5 * xyz[:, col["C7"]] + 0.25 * (xyz[:, col["RCLA"]] + xyz[:, col["LCLA"]])
+    spine = 0.5 * thorax + 0.5 * (xyz[:, col["LASI"]] + xyz[:, col["RASI"]] + 2 * xyz[:, col["SACR"]]) / 4
+    got = take.positions[seen].astype(np.float64)
+    assert take.mask[seen][:, [JOINTS.index("Thorax"), JOINTS.index("Spine")]].all()
+    # the take is turned Z up: distances between joints (RKnee is the RKNE marker) pin both joints
+    for a, b, want in (("Thorax", "Spine", np.linalg.norm(thorax - spine, axis=-1)),
+                       ("Thorax", "RKnee", np.linalg.norm(thorax - xyz[:, col["RKNE"]], axis=-1)),
+                       ("Spine", "RKnee", np.linalg.norm(spine - xyz[:, col["RKNE"]], axis=-1))):
+        dist = np.linalg.norm(got[:, JOINTS.index(a)] - got[:, JOINTS.index(b)], axis=-1)
+        assert np.allclose(dist, want, atol=1e-5), (a, b)
 
 
 # ---------------------------------------------------------------- BVH

@@ -33,7 +33,9 @@ def _param(params: dict, group: str, name: str):
 
 #: POINT parameters that list model outputs stored as points (Vicon Plug-in Gait, Polygon, Nexus)
 MODEL_OUTPUT_GROUPS = ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS", "MODELED_MARKERS")
-#: Plug-in Gait virtual points (bone origins/axes, centre of mass): computed, not measured
+#: Plug-in Gait virtual points (bone origins/axes, centre of mass): computed, not measured. A bone's
+#: points come as a set with its origin (LCLO with LCLA, LCLL, LCLP): a lone RCLA/LCLA is the older trunk
+#: set's clavicle marker (c3d.org's PlugInC3D.c3d), read as a marker
 _VIRTUAL = re.compile(r"^(?:(?:PEL|HED|TRX|[LR](?:FE|TI|FO|TO|CL|HU|RA|HN))[OALP]|CENTREOFMASS(?:FLOOR)?|COM|COMFLOOR)$")
 #: labels that name a model output whatever group lists them (Plug-in Gait's LHipAngles, RKneeMoment,
 #: LAnklePower, RGroundReactionForce, LNormalisedGRF, kept as points by files without the groups, and by TRC exports)
@@ -56,13 +58,14 @@ def point_kinds(labels: list[str], params: dict) -> list[str]:
             if isinstance(v, str) and v.strip():
                 listed.add(v.strip())
     kinds = []
+    bares = {label.rsplit(":", 1)[-1].strip().upper() for label in labels}
     for label in labels:
         bare = label.rsplit(":", 1)[-1].strip()
         if label.strip() in listed or bare in listed or _OUTPUT_NAME.search(bare):
             kinds.append("model output")
         elif _UNLABELLED.match(bare):
             kinds.append("unlabelled")
-        elif _VIRTUAL.match(bare.upper()):
+        elif _VIRTUAL.match(bare.upper()) and (len(bare) != 4 or bare.upper()[:3] + "O" in bares):
             kinds.append("virtual")
         else:
             kinds.append("marker")

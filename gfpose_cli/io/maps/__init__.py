@@ -97,6 +97,10 @@ class SkeletonMap:
     alternatives: dict[str, tuple[dict[str, float], ...]] = field(default_factory=dict)
     #: prefixes (normalised) a set's names may carry before the map's own (Qualisys's `Q_WaistLFront`)
     prefixes: tuple[str, ...] = ()
+    #: joint -> the place in its list of sources (1: the first alternative) from which on a source is an
+    #: estimate, not a landmark of the joint (`[estimated_from] Spine = 1`: Plug-in Gait's Spine is
+    #: between T10 and the sternum where the set has them, estimated from the pelvis and thorax where not)
+    estimated_from: dict[str, int] = field(default_factory=dict)
 
     def for_names(self, names: list[str]) -> SkeletonMap:
         """This map with each joint's sources chosen for a file's names: the first of the joint's own and
@@ -105,10 +109,15 @@ class SkeletonMap:
             return self
         have = {normalise_name(n): i for i, n in enumerate(names)}
         joints = dict(self.joints)
+        estimated = list(self.estimated)
         for joint, alts in self.alternatives.items():
-            joints[joint] = next((spec for spec in (self.joints[joint], *alts)
-                                  if all(self._resolve(s, have) is not None for s in spec)), self.joints[joint])
-        return replace(self, joints=joints, alternatives={})
+            at = next((k for k, spec in enumerate((self.joints[joint], *alts))
+                       if all(self._resolve(s, have) is not None for s in spec)), 0)
+            joints[joint] = (self.joints[joint], *alts)[at]
+            if joint in self.estimated_from and at >= self.estimated_from[joint] and joint not in estimated:
+                estimated.append(joint)
+        estimated.sort(key=JOINTS.index)
+        return replace(self, joints=joints, alternatives={}, estimated=tuple(estimated), estimated_from={})
 
     def _names_of(self, joint: str) -> list[str]:
         """The file names a joint reads: its weighted sources, or its rigid points' markers."""
@@ -312,13 +321,20 @@ def _parse(data: dict, name: str) -> SkeletonMap:
             joints[joint] = _weights(spec, name, joint)
     aliases = {normalise_name(k): tuple(normalise_name(a) for a in ([v] if isinstance(v, str) else v))
                for k, v in data.get("aliases", {}).items()}
+    estimated_from = {}
+    for joint, at in data.get("estimated_from", {}).items():
+        if joint not in alternatives or not isinstance(at, int) or not 1 <= at <= len(alternatives[joint]):
+            raise InputError(f"map {name}: [estimated_from] {joint} = {at!r}: give the place (1 = the first alternative) "
+                             f"in {joint}'s list of sources from which on they are estimates")
+        estimated_from[joint] = at
     return SkeletonMap(name=str(data.get("name", name)), description=str(data.get("description", "")),
                        joints=joints, aliases=aliases, priority=int(data.get("priority", 0)),
                        kinds=tuple(str(k) for k in data.get("kinds", ("markers", "rig"))),
                        partial=any(not joints[j] and j not in rigid and j not in hip_joints for j in JOINTS),
                        rigid=rigid, estimated=tuple(str(j) for j in data.get("estimated", ())),
                        hip_markers=hip_markers, hip_joints=hip_joints, alternatives=alternatives,
-                       prefixes=tuple(normalise_name(p) for p in data.get("prefixes", ())))
+                       prefixes=tuple(normalise_name(p) for p in data.get("prefixes", ())),
+                       estimated_from=estimated_from)
 
 
 def _weights(spec, name: str, joint: str) -> dict[str, float]:

@@ -70,3 +70,9 @@ def mirror_poses(poses: np.ndarray, axis: int = 0) -> np.ndarray:
     out = poses[..., list(MIRROR), :].copy()
     out[..., axis] = -out[..., axis]
     return out
+
+
+def root_relative(poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split poses (..., 17, D) into root-relative poses and the root trajectory (..., D)."""
+    root = poses[..., ROOT, :].copy()
+    return poses - root[..., None, :], root

@@ -9,15 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gfpose_cli.core.skeleton import L_HIP, R_HIP, ROOT
+from gfpose_cli.core.skeleton import L_HIP, R_HIP, ROOT, root_relative  # noqa: F401 - root_relative re-exported
 
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP  # noqa: F401 - re-exported for callers
-
-
-def root_relative(poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split poses (..., 17, D) into root-relative poses and the root trajectory (..., D)."""
-    root = poses[..., ROOT, :].copy()
-    return poses - root[..., None, :], root
 
 
 def rotation_z(angles: torch.Tensor) -> torch.Tensor:

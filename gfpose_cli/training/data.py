@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gfpose_cli.core.errors import InputError
-from gfpose_cli.kinematics.geometry import root_relative
+from gfpose_cli.core.skeleton import root_relative
 from gfpose_cli.core.take import Take
 from gfpose_cli.util.provenance import file_digest
 

@@ -118,3 +118,21 @@ def test_unrelated_poses_are_cleaned_one_by_one(tmp_path: Path, capsys, walk: Ta
     io.write(pile, tmp_path / "pile.npz")
     code, _, err = run(["denoise", str(tmp_path / "pile.npz"), "-o", str(tmp_path / "d.npz"), "--steps", "5"], capsys)
     assert code == 0 and "unrelated poses, cleaned one by one" in err and "prior from t0 0.100" in err
+
+
+def test_joints_smoothed_together_are_smoothed_as_alone(walk: Take) -> None:
+    """Joints with the same gaps share one factorisation and one solve (signal/temporal.py), yet each
+    keeps its own GCV strength and fit: the take smoothed whole equals each joint smoothed by itself
+    (at the same noise level, which the whole take sets), gaps and a spike included."""
+    rng = np.random.default_rng(5)
+    noisy = walk.positions[:400].astype(np.float64) + rng.normal(0, 0.01, (400, 17, 3))
+    mask = np.ones(noisy.shape[:2], bool)
+    mask[100:130, [3, 6]] = False  # two ankles share a gap: one group of their own
+    mask[200:210, 13] = False  # a wrist with a gap of its own
+    noisy[300, 10] += 0.2  # a spike on the head
+    whole = temporal.smooth_take(noisy, mask)
+    for j in (0, 3, 6, 10, 13, 16):
+        alone = temporal.smooth_take(noisy[:, j : j + 1], mask[:, j : j + 1], noise_m=whole.noise_m)
+        assert alone.lam[0] == whole.lam[j], j
+        np.testing.assert_allclose(alone.positions[:, 0], whole.positions[:, j], rtol=0, atol=1e-12)
+    assert len(set(whole.lam.tolist())) > 1  # the strengths differ between joints

@@ -92,17 +92,24 @@ class Whittaker:
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
         w = np.ones(len(y)) if self.weights is None else self.weights
-        rhs = np.nan_to_num(y.reshape(len(y), -1)) * w[:, None]
+        return self.solve(np.nan_to_num(y.reshape(len(y), -1)) * w[:, None]).reshape(y.shape)
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """The fit (n, k) for a right-hand side already weighted (weights times samples, 0 in gaps)."""
         if self.chol is not None:
-            return cho_solve_banded((self.chol, False), rhs, check_finite=False).reshape(y.shape)
-        return self.lu.solve(rhs).reshape(y.shape)
+            return cho_solve_banded((self.chol, False), rhs, check_finite=False)
+        return self.lu.solve(rhs)
 
 
+@lru_cache(maxsize=256)
 def _impulse_response(lam: float, order: int = ORDER, half: int = 200) -> np.ndarray:
-    """Weights (2 half + 1,) the smoother gives the samples around the middle of a long take."""
+    """Weights (2 half + 1,) the smoother gives the samples around the middle of a long take (read-only:
+    cached, as GCV asks for the same few strengths for every take)."""
     impulse = np.zeros(2 * half + 1)
     impulse[half] = 1.0
-    return Whittaker(len(impulse), lam, order=order)(impulse[:, None])[:, 0]
+    out = Whittaker(len(impulse), lam, order=order)(impulse[:, None])[:, 0]
+    out.setflags(write=False)
+    return out
 
 
 def noise_gain(lam: float, order: int = ORDER, half: int = 200) -> float:
@@ -169,47 +176,52 @@ def _gcv(y: np.ndarray, weights: np.ndarray, sigma: float,
     not steer it).
     Per joint because a wrist moves faster than the pelvis: one strength for all over-smooths one
     or under-smooths the other. Returns the lambdas (J,) and the fit (F, J, 3)."""
-    J = y.shape[1]
+    F, J = y.shape[:2]
     best_score = np.full(J, np.inf)
     best_lam = np.full(J, _LAMBDAS[0])
-    best_fit = None
+    best_fit = np.array(y, dtype=np.float64)  # joints with too few samples to fit are left as they are
     limit = max(4 * sigma, min_spike)
-    for lam in _LAMBDAS:
-        fit = _fit_joints(y, weights, lam)
-        if best_fit is None:
-            best_fit = fit.copy()
-        denom = (1.0 - _centre_weight(lam, len(y))) ** 2
-        for j in range(J):
-            seen = weights[:, j] > 0
-            r = fit[seen, j] - y[seen, j]
-            w = np.broadcast_to(weights[seen, j, None], r.shape)
-            keep = np.abs(r) < limit
-            r, w = r[keep], w[keep]
-            score = float((w * r**2).sum() / w.sum()) / denom if r.size else np.inf
-            if score < best_score[j]:
-                best_score[j], best_lam[j], best_fit[:, j] = score, lam, fit[:, j]
+    for cols, w, rhs, y0, w3 in _joint_groups(y, weights):
+        k = len(cols)
+        for lam in _LAMBDAS:
+            fit = Whittaker(F, lam, w).solve(rhs).reshape(F, k, -1)
+            if lam == _LAMBDAS[0]:  # a joint no strength scores (every residual beyond the limit) keeps this fit
+                best_here = fit.copy()
+            denom = (1.0 - _centre_weight(lam, F)) ** 2
+            r = fit - y0
+            kept = np.where(np.abs(r) < limit, w3, 0.0)
+            total = kept.sum((0, 2))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                score = np.where(total > 0, (kept * r * r).sum((0, 2)) / total / denom, np.inf)
+            better = score < best_score[cols]
+            if better.any():
+                idx = np.asarray(cols)[better]
+                best_score[idx], best_lam[idx] = score[better], lam
+                best_here[:, better] = fit[:, better]
+        best_fit[:, cols] = best_here
     return best_lam, best_fit
+
+
+def _joint_groups(y: np.ndarray, weights: np.ndarray):
+    """The joints with enough samples to fit, grouped by their weights (every joint of a take seen
+    throughout shares one factorisation and one solve): (columns, weights (F,), the system's right-hand
+    side (F, k D), the samples with gaps as 0 (F, k, D), and each coordinate's weight (F, k, D))."""
+    groups: dict[bytes, list[int]] = {}
+    for j in range(y.shape[1]):
+        if (weights[:, j] > 0).sum() > ORDER:
+            groups.setdefault(weights[:, j].tobytes(), []).append(j)
+    for cols in groups.values():
+        w = weights[:, cols[0]].astype(float)
+        y0 = np.nan_to_num(y[:, cols]) * (w > 0)[:, None, None]
+        rhs = (y0 * w[:, None, None]).reshape(len(y), -1)
+        w3 = np.broadcast_to(w[:, None, None], y0.shape)
+        yield cols, w, rhs, y0, w3
 
 
 def _centre_weight(lam: float, n: int) -> float:
     """tr(H)/n of the smoother: the weight a long take's middle sample gives itself."""
     half = max(1, min(200, n // 2))
     return float(_impulse_response(lam, half=half)[half])
-
-
-def _fit_joints(y: np.ndarray, weights: np.ndarray, lam: float) -> np.ndarray:
-    """Whittaker fit of every joint (F, J, 3); joints with the same weights share one factorisation."""
-    fit = np.empty(y.shape, dtype=np.float64)
-    solvers: dict[bytes, Whittaker] = {}
-    for j in range(y.shape[1]):
-        if (weights[:, j] > 0).sum() <= ORDER:  # too few samples to fit: left as they are
-            fit[:, j] = y[:, j]
-            continue
-        key = weights[:, j].tobytes()
-        if key not in solvers:
-            solvers[key] = Whittaker(len(y), lam, weights[:, j])
-        fit[:, j] = solvers[key](y[:, j])
-    return fit
 
 
 # ---- the classical baselines of bench/takes.py (what a studio's software does today) ----

@@ -336,3 +336,20 @@ def test_train_on_a_folder_of_c3d_files(tmp_path: Path, capsys) -> None:
     assert [Path(s).name for s in summary["skipped"]] == ["ezc3d_vicon.c3d"]
     assert run([*args, "--strict", "-o", str(tmp_path / "s.pt")]) == 2
     assert "ezc3d_vicon.c3d" in capsys.readouterr().err and not (tmp_path / "s.pt").exists()
+
+
+def test_a_c3d_changed_between_read_and_write_back_is_refused(tmp_path: Path) -> None:
+    """The write-back reads its source again (a parse of the same bytes is reused, io/c3d.py's load); a
+    source whose bytes changed after the read is refused, never written into."""
+    from gfpose_cli.core.errors import InputError
+
+    src = tmp_path / "trial.c3d"
+    src.write_bytes((Path(__file__).parent / "data" / "vendors" / "pycgm__Movement_trial.c3d").read_bytes())
+    take = io.read(src)
+    io.write(take, tmp_path / "same.c3d")  # unchanged: written
+    data = bytearray(src.read_bytes())
+    data[-100] ^= 0x01  # one bit of one sample of the last frame
+    src.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="changed since it was read"):
+        io.write(take, tmp_path / "changed.c3d")
+    assert not (tmp_path / "changed.c3d").exists()

@@ -156,6 +156,10 @@ def load(path: Path) -> C3DData:
         raise InputError(f"{path}: cannot open ({exc.strerror})") from None
     if not data:
         raise InputError(f"{path}: the file is empty (0 bytes)")
+    digest = hashlib.sha256(data).hexdigest()
+    key = (str(path.resolve()), digest)
+    if _LOADED and _LOADED[0] == key:  # read, then written back: the same bytes are parsed once
+        return _LOADED[1]
     try:
         raw = c3d_raw.parse(data)
         raw_error = ""
@@ -199,8 +203,18 @@ def load(path: Path) -> C3DData:
     n = xyz.shape[1]
     labels = labels[:n] + [f"unlabelled{i}" for i in range(len(labels), n)]
     rate = _rate(params, raw)
-    return C3DData(path=path, params=params, labels=labels, xyz=xyz, observed=observed, first_frame=first, rate=rate,
-                   raw=raw, reader=reader, notes=notes, digest=hashlib.sha256(data).hexdigest())
+    xyz.setflags(write=False)  # shared by every caller of the cached load below
+    observed.setflags(write=False)
+    loaded = C3DData(path=path, params=params, labels=labels, xyz=xyz, observed=observed, first_frame=first, rate=rate,
+                     raw=raw, reader=reader, notes=notes, digest=digest)
+    _LOADED[:] = [key, loaded]
+    return loaded
+
+
+#: the last C3D load() parsed, by resolved path and the sha256 of its bytes: a command reads a file, then
+#: writes a copy of it back (and lists its performers first), and parsing a 10-minute take three times,
+#: each with ezc3d in a sandboxed subprocess too, cost seconds; same bytes, same result, so it is kept
+_LOADED: list = []
 
 
 def _rate(params: dict, raw) -> float:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from gfpose_cli.evaluation import metrics
@@ -94,3 +95,25 @@ def test_one_camera_model_for_datasets_rigs_and_training_views() -> None:
     cam, pixels = cameras.project_views(pose, views)
     np.testing.assert_allclose(cam[:, 0, :2].numpy(), 0.0, atol=1e-4)  # the origin is at the image centre
     np.testing.assert_allclose(pixels[:, 0].numpy(), 500.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("order", ["ZXY", "XYZ", "ZYX"])
+def test_euler_curves_follow_the_previous_frame(order: str) -> None:
+    """A BVH's Euler curves (rotations.euler_near without a reference): each frame takes, of the two
+    solutions and their 360-degree copies, the one nearest the previous frame's angles, so a joint
+    turning round and round gives back its own continuous curves, never a jump by 360 degrees."""
+    from scipy.spatial.transform import Rotation
+
+    from gfpose_cli.kinematics.rotations import _nearest, euler_near
+
+    t = np.linspace(0.0, 1.0, 3000)
+    truth = np.stack([1000.0 * t, 30.0 * np.sin(9 * t), -200.0 * t + 20.0 * np.cos(5 * t)], -1)  # degrees
+    R = Rotation.from_euler(order, truth, degrees=True).as_matrix()
+    got = euler_near(R, order)
+    np.testing.assert_allclose(got, truth, atol=1e-8)
+    # frame by frame, the rule of _nearest with the previous answer as its reference
+    first = Rotation.from_matrix(R).as_euler(order, degrees=True)
+    second = first + np.array([180.0, 0.0, 180.0])
+    second[:, 1] = 180.0 - first[:, 1]
+    for f in range(1, 3000, 7):
+        np.testing.assert_array_equal(got[f], _nearest(first[f:f + 1], second[f:f + 1], got[f - 1][None])[0])

@@ -168,6 +168,22 @@ def test_performers_unlabelled_and_solved_skeletons(tmp_path):
         alone = tmp_path / f"{subject}.csv"
         assert run(["denoise", str(two), "--subject", subject, "-o", str(alone)]) == 0
         np.testing.assert_array_equal(io.read(alone, subject=subject).positions, io.read(both, subject=subject).positions)
+    # into a new C3D: both performers' markers under their prefixes, then their joints (Ann:gfpose_Pelvis ...);
+    # each read back is that performer's denoised skeleton (gfpose17 reads the joints it wrote)
+    c3d = tmp_path / "both.c3d"
+    assert run(["denoise", str(two), "-o", str(c3d)]) == 0
+    from gfpose_cli.io.c3d import load as load_c3d, performers
+
+    assert performers(c3d) == ["Ann", "Bob"] and len(load_c3d(c3d).labels) == 2 * (31 + 17)
+    shape = lambda p: np.linalg.norm(p.astype(float)[:, :, None] - p.astype(float)[:, None], axis=-1)  # noqa: E731
+    for subject in ("Ann", "Bob"):
+        joints = io.read(c3d, subject=subject)
+        assert joints.provenance.map == "gfpose17"
+        assert run(["denoise", str(two), "--subject", subject, "-o", str(tmp_path / f"{subject}.npz")]) == 0
+        np.testing.assert_allclose(shape(joints.positions), shape(io.read(tmp_path / f"{subject}.npz").positions),
+                                   atol=2e-5)  # the denoised joints, at the C3D's float32 millimetres
+        markers = io.read(c3d, subject=subject, skeleton_map="motive-baseline")  # the markers as moved in both.csv
+        np.testing.assert_allclose(shape(markers.positions), shape(io.read(both, subject=subject).positions), atol=2e-5)
     bones = tmp_path / "bones.csv"
     write_motive(bones, markers=False)
     take = io.read(bones)
@@ -374,3 +390,50 @@ def test_qualisys_tsv_denoise_and_complete_write_back_its_own_cells(tmp_path):
     assert run(["convert", str(f), "-o", str(npz)]) == 0
     assert run(["convert", str(npz), "-o", str(tmp_path / "x.tsv")]) == 2
     assert not (tmp_path / "x.tsv").exists()
+
+
+def test_an_export_written_as_c3d_keeps_its_markers(tmp_path):
+    """`convert`, `denoise` and `complete` of a Motive export to .c3d: the C3D holds the performer's
+    markers under their own names and then the 17 joints; read
+    again it gives the export's body; denoise moves the markers with the skeleton, complete fills a gap
+    of one marker and invents nothing else."""
+    import ezc3d
+
+    f = tmp_path / "gap.csv"
+    truth = write_motive(f, gap=("LKneeOut", 100, 130))
+    src = marker_csv.load(f)
+    take = io.read(f)
+    out = tmp_path / "walk.c3d"
+    assert run(["convert", str(f), "-o", str(out)]) == 0
+    c = ezc3d.c3d(str(out))
+    labels = [str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]]
+    assert labels[-17:] == list(JOINTS)
+    marker_names = [n for n in src.names if n.startswith("Skeleton_001:")]
+    assert labels[: len(marker_names)] == marker_names and len(labels) == len(marker_names) + 17
+    again = io.read(out)
+    assert again.provenance.map == "motive-baseline" and (again.mask == take.mask).all()
+    ok = take.mask
+    # the C3D is Z up in millimetres (float32); the export Y up in metres: compare the joints' distances
+    d = lambda t: np.linalg.norm(np.where(ok[..., None], t.positions, 0)[:, :, None]  # noqa: E731
+                                 - np.where(ok[..., None], t.positions, 0)[:, None], axis=-1)
+    np.testing.assert_allclose(d(again), d(take), atol=1e-5)
+    k = labels.index("Skeleton_001:LKneeOut")
+    residual = np.asarray(c["data"]["meta_points"]["residuals"])[0]
+    assert (residual[k, 100:130] < 0).all() and (residual[k, :100] >= 0).all()  # the gap stays a gap
+    # denoise: the markers move with the cleaned skeleton; complete: the gap filled, nothing else invented
+    assert run(["denoise", str(f), "-o", str(tmp_path / "clean.c3d")]) == 0
+    clean = ezc3d.c3d(str(tmp_path / "clean.c3d"))
+    moved = np.asarray(clean["data"]["points"])[:3, labels.index(marker_names[0])] - np.asarray(c["data"]["points"])[:3, labels.index(marker_names[0])]
+    assert 0 < np.nanmax(np.abs(moved)) < 30.0  # mm
+    assert run(["complete", str(f), "-o", str(tmp_path / "filled.c3d")]) == 0
+    filled = ezc3d.c3d(str(tmp_path / "filled.c3d"))
+    res = np.asarray(filled["data"]["meta_points"]["residuals"])[0]
+    n = len(marker_names)
+    assert (res[k, 100:130] >= 0).all()
+    assert ((res[:n] >= 0) != (residual[:n] >= 0)).sum() == 30  # those 30 samples and no other
+    # the filled samples sit where the knee marker was: its distance to the ankle marker as in the truth
+    pts = np.asarray(filled["data"]["points"])[:3] / 1000.0
+    ankle = labels.index("Skeleton_001:LAnkleOut")
+    got = np.linalg.norm(pts[:, k, 100:130] - pts[:, ankle, 100:130], axis=0)
+    want = np.linalg.norm(truth["Skeleton_001:LKneeOut"][100:130] - truth["Skeleton_001:LAnkleOut"][100:130], axis=-1)
+    assert np.median(np.abs(got - want)) < 0.03, np.abs(got - want)

@@ -288,3 +288,37 @@ def test_trc_write_back_keeps_a_latin1_file_latin1(tmp_path: Path) -> None:
     assert before[:6] == after[:6] and "Tête".encode("latin-1") in after[3]
     assert sum(a != b for a, b in zip(before, after)) > 100  # rows with moved markers, the rest byte for byte
     assert trc.load(out).names == [("Tête" if n == "LFIN" else n) for n in names]
+
+
+def test_a_trc_written_as_c3d_keeps_its_markers(tmp_path: Path, capsys) -> None:
+    """`gfpose convert trial.trc -o trial.c3d`: the new C3D holds the TRC's markers (and other positions)
+    under their own names, then the 17 joints; model outputs kept as points in the TRC (angles, moments)
+    are left out, said, as a new C3D cannot mark them as such and turning its axes would corrupt them.
+    Read again, it gives the TRC's body, and the markers are where the TRC has them."""
+    from .test_cli import run
+
+    src = tmp_path / "trial.trc"
+    names, xyz, observed = trial_as_trc(src)
+    out = tmp_path / "trial.c3d"
+    code, _, err = run(["convert", str(src), "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "left out: " in err and "model outputs" in err
+    c = ezc3d.c3d(str(out))
+    labels = [str(n) for n in c["parameters"]["POINT"]["LABELS"]["value"]]
+    kinds = dict(zip(names, point_kinds(names, {})))
+    kept = [n for n in names if kinds[n] != "model output"]
+    assert labels == kept + [f"gfpose_{j}" if j in kept else j for j in JOINTS]
+    a, b = io.read(src), io.read(out)  # gfpose's own joints read back (gfpose17), and the markers' body
+    markers = io.read(out, skeleton_map="plug-in-gait")
+    assert b.provenance.map == "gfpose17" and (a.mask == b.mask).all() and (a.mask == markers.mask).all()
+    assert np.nanmax(np.abs(shape_of(a.positions) - shape_of(b.positions))) < 1e-4
+    assert np.nanmax(np.abs(shape_of(a.positions) - shape_of(markers.positions))) < 1e-4
+    # marker to marker distances as in the TRC (mm; the C3D is Z up, the TRC Y up)
+    pts = np.asarray(c["data"]["points"])[:3].transpose(2, 1, 0)
+    i, k = labels.index("LKNE"), labels.index("RASI")
+    both = observed[:, names.index("LKNE")] & observed[:, names.index("RASI")]
+    d_c3d = np.linalg.norm(pts[both, i] - pts[both, k], axis=-1)
+    d_trc = np.linalg.norm(xyz[both, names.index("LKNE")] - xyz[both, names.index("RASI")], axis=-1)
+    np.testing.assert_allclose(d_c3d, d_trc, atol=0.05)
+    res = np.asarray(c["data"]["meta_points"]["residuals"])[0]
+    assert ((res[i] >= 0) == observed[:, names.index("LKNE")]).all()  # gaps stay gaps

@@ -169,6 +169,11 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
         words = {"model output": ("model output", "model outputs"), "virtual": ("virtual point", "virtual points"),
                  "unlabelled": ("unlabelled trajectory", "unlabelled trajectories")}
         notes.append("left untouched: " + ", ".join(f"{n} {words.get(k, (k, k))[n != 1]}" for k, n in sorted(kept.items())))
+    left_out = summary.get("left_out") or {}
+    if left_out.get("model output"):
+        n = left_out["model output"]
+        notes.append(f"left out: {n} model output{'s' if n != 1 else ''} (angles, moments ...: a new C3D cannot keep "
+                     "them as what they are; a C3D source keeps them when written back into)")
     if summary.get("joints_added"):
         notes.append(f"{summary['joints_added']} joint points")
     if "bvh" in summary:

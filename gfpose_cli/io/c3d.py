@@ -550,7 +550,8 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
     integer with its scale, DEC stays DEC), and a GFPOSE parameter group records what changed.
     Markers ride the edited skeleton (gfpose_cli.markers); model outputs, virtual points and
     unlabelled trajectories never move; gaps are filled only by `complete` (residual 0).
-    Any other take becomes a fresh C3D with the 17 joints as points (mm, Z up).
+    Any other take becomes a fresh C3D with the 17 joints as points (mm, Z up), after the markers of its
+    source where it was read from marker data of another format (_write_fresh).
     """
     from gfpose_cli.util.atomic import atomic_path
 
@@ -564,15 +565,7 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
                          f"{len(back.joints)}; write NPZ instead")
     meta = _provenance(take)
     if back is None:
-        c = _empty_c3d(take.fps, len(poses))
-        _append_points(c, list(JOINTS), poses / 0.001, take.mask)
-        for name, value in meta.items():
-            c.add_parameter("GFPOSE", name, value)
-        with atomic_path(Path(path), force) as tmp:
-            c.write(str(tmp))
-            _check_written(tmp, np.asarray(c["data"]["points"]).shape)
-            _sync_header_scale(tmp, -1.0)
-        return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
+        return _write_fresh([take], [poses], Path(path), force, meta)
     f = load(Path(back.path))
     if f.digest != back.digest:
         raise InputError(f"{back.path} changed since it was read; run the command again")
@@ -601,6 +594,10 @@ def write_performers(takes: list[Take], path: Path, force: bool = True) -> dict:
     backs = [t.writeback for t in takes]
     if not all(isinstance(b, C3DWriteBack) for b in backs) or len({(b.path, b.digest) for b in backs}) != 1:
         raise InputError(f"{path}: the performers written into one C3D must all come from the same C3D file")
+    if type(backs[0]) is not C3DWriteBack:  # the performers of a Motive, Nexus or Qualisys export: a new C3D
+        if len({len(t.positions) for t in takes}) != 1 or len({t.fps for t in takes}) != 1:
+            raise InputError(f"{path}: the performers differ in frames or rate; write one at a time with {{subject}}")
+        return _write_fresh(takes, [world_poses(t, str(path)) for t in takes], Path(path), force, _provenance(takes[0]))
     back = backs[0]
     if not Path(back.path).exists():
         raise InputError(f"{path}: its source {back.path} is gone; write one performer at a time as NPZ")
@@ -829,12 +826,80 @@ def _sync_header_scale(path: Path, scale: float) -> None:
         handle.write(struct.pack("<f", scale))
 
 
+def _write_fresh(takes: list[Take], poses: list[np.ndarray], path: Path, force: bool, meta: dict) -> dict:
+    """A new C3D (mm, Z up): each take's 17 joints as points, after its markers where it was read from marker
+    data of another format (a TRC, a Motive, Nexus or Qualisys export): those ride the edited skeleton as a
+    C3D's own markers do (only `complete` fills their gaps); its unlabelled and virtual points come as they
+    were; model outputs are left out (an angle stored as a point would be turned with the axes). Several
+    takes are the performers of one export: their joints are named `Ann:gfpose_Pelvis`, as --add-joints
+    names them."""
+    from gfpose_cli.util.atomic import atomic_path
+
+    c = _empty_c3d(takes[0].fps, len(poses[0]))
+    summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS), "kept": {}}
+    left_out = 0
+    joint_points = []
+    flagged: list[str] = []  # labels of the points written from the sources, and their filled/moved counts
+    filled: list[np.ndarray] = []
+    moved: list[np.ndarray] = []
+    for take, pose in zip(takes, poses):
+        src = take.writeback if isinstance(take.writeback, C3DWriteBack) else None
+        if src is not None and len(src.joints) == len(pose):
+            # positions only: a model output (an angle, a moment) stored as a point would be turned with the axes
+            cols = [k for k, kind in enumerate(src.kinds) if kind != "model output"]
+            labels = [src.names[k].split("\x00", 1)[0] for k in cols]
+            edits = marker_edits(take, pose)
+            _append_points(c, labels, edits.new[:, cols] / 0.001, (src.observed | edits.filled)[:, cols])
+            flagged += labels
+            filled.append(edits.filled[:, cols].sum(0))
+            moved.append(edits.moved[:, cols].sum(0))
+            left_out += len(src.kinds) - len(cols)
+            for key in ("moved", "filled"):
+                summary[key] += int(getattr(edits, key).sum())
+            summary["markers"] += int(edits.body.sum())
+            summary["riding"] += int(edits.riding.sum())
+            for kind, n in edits.kept.items():
+                if kind != "model output":
+                    summary["kept"][kind] = summary["kept"].get(kind, 0) + n
+        subject = src.subject if src is not None else None
+        joint_points.append((subject, take, pose))
+    taken = {str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]}
+    for subject, take, pose in joint_points:
+        names = list(JOINTS)
+        if len(takes) > 1 or taken & set(names):
+            names = [f"{subject + ':' if subject else ''}gfpose_{j}" for j in JOINTS]  # as --add-joints names them
+        _append_points(c, names, pose / 0.001, take.mask)
+    if flagged:  # as a write-back marks them: GFPOSE:FILLED_* and MOVED_* name the points and count the samples
+        for name, value in {**_flags("FILLED", flagged, np.concatenate(filled)),
+                            **_flags("MOVED", flagged, np.concatenate(moved))}.items():
+            c.add_parameter("GFPOSE", name, value)
+    if left_out:
+        summary["left_out"] = {"model output": left_out}
+    if len(takes) > 1:
+        summary["performers"] = len(takes)
+        summary["joints_added"] = len(JOINTS) * len(takes)
+        metas = [_provenance(t) for t in takes]
+        meta = {"MAP": [m["MAP"][0] for m in metas], "TASK": metas[0]["TASK"], "VERSION": metas[0]["VERSION"],
+                "SUBJECTS": [str(subject or "") for subject, _, _ in joint_points]}
+    for name, value in meta.items():
+        c.add_parameter("GFPOSE", name, value)
+    with atomic_path(path, force) as tmp:
+        c.write(str(tmp))
+        _check_written(tmp, np.asarray(c["data"]["points"]).shape)
+        _sync_header_scale(tmp, -1.0)
+    return summary
+
+
+#: points one C3D's POINT:LABELS holds (gfpose writes no LABELS2)
+MAX_POINTS = 255
+
+
 def _append_points(c, labels: list[str], xyz: np.ndarray, mask: np.ndarray) -> None:
     """Add points (F, K, 3 in file units) with their labels, residuals and camera masks."""
     point = c["parameters"]["POINT"]
     old = [str(x) for x in point["LABELS"]["value"]]
-    if len(old) + len(labels) > 255:
-        raise InputError("the C3D would hold more than 255 points; drop {add_joints}")
+    if len(old) + len(labels) > MAX_POINTS:
+        raise InputError(f"the C3D would hold more than {MAX_POINTS} points; drop {{add_joints}}")
     clash = sorted(set(old) & set(labels))
     if clash:
         raise InputError(f"the C3D already has points named {', '.join(clash)}; it was written by gfpose already?")

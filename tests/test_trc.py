@@ -322,3 +322,32 @@ def test_a_trc_written_as_c3d_keeps_its_markers(tmp_path: Path, capsys) -> None:
     np.testing.assert_allclose(d_c3d, d_trc, atol=0.05)
     res = np.asarray(c["data"]["meta_points"]["residuals"])[0]
     assert ((res[i] >= 0) == observed[:, names.index("LKNE")]).all()  # gaps stay gaps
+
+
+def test_a_c3d_denoised_into_a_trc_keeps_its_markers(tmp_path: Path, capsys) -> None:
+    """`gfpose denoise trial.c3d -o clean.trc` (OpenSim's input): the TRC holds the C3D's points (markers
+    moved with the cleaned skeleton; bone points and unlabelled trajectories as they were; model outputs
+    left out, said), then the 17 denoised joints. Read back: gfpose17 gives the denoised joints, the
+    plug-in-gait map the moved markers' body."""
+    from .test_cli import run
+
+    c = ezc3d.c3d(str(TRIAL))
+    names = [str(n) for n in c["parameters"]["POINT"]["LABELS"]["value"]]
+    kinds = point_kinds(names, {k: {p: v["value"] for p, v in g.items() if isinstance(v, dict) and "value" in v}
+                                for k, g in c["parameters"].items() if isinstance(g, dict)})
+    out, npz = tmp_path / "clean.trc", tmp_path / "clean.npz"
+    code, _, err = run(["denoise", str(TRIAL), "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "left out: " in err and "ride the skeleton" in err
+    header = out.read_text().split("\n")[3].split("\t")[2:]
+    labels = [n for n in header if n]
+    assert labels == [n for n, k in zip(names, kinds) if k != "model output"] + list(JOINTS)
+    assert run(["denoise", str(TRIAL), "-o", str(npz)], capsys)[0] == 0
+    joints, want = io.read(out), io.read(npz)
+    assert joints.provenance.map == "gfpose17" and (joints.mask == want.mask).all()
+    assert np.nanmax(np.abs(shape_of(joints.positions) - shape_of(want.positions))) < 2e-5
+    body = io.read(out, skeleton_map="plug-in-gait")
+    same_c3d = tmp_path / "clean.c3d"
+    assert run(["denoise", str(TRIAL), "-o", str(same_c3d)], capsys)[0] == 0  # the markers as written back into a C3D
+    ref = io.read(same_c3d)
+    assert np.nanmax(np.abs(shape_of(body.positions) - shape_of(ref.positions))) < 1e-4

@@ -172,8 +172,8 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
     left_out = summary.get("left_out") or {}
     if left_out.get("model output"):
         n = left_out["model output"]
-        notes.append(f"left out: {n} model output{'s' if n != 1 else ''} (angles, moments ...: a new C3D cannot keep "
-                     "them as what they are; a C3D source keeps them when written back into)")
+        notes.append(f"left out: {n} model output{'s' if n != 1 else ''} (angles, moments ...: a new file cannot keep "
+                     "them as what they are; a write-back into the source's own format keeps them)")
     if summary.get("joints_added"):
         notes.append(f"{summary['joints_added']} joint points")
     if "bvh" in summary:

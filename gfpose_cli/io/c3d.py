@@ -843,25 +843,15 @@ def _write_fresh(takes: list[Take], poses: list[np.ndarray], path: Path, force: 
     filled: list[np.ndarray] = []
     moved: list[np.ndarray] = []
     for take, pose in zip(takes, poses):
-        src = take.writeback if isinstance(take.writeback, C3DWriteBack) else None
-        if src is not None and len(src.joints) == len(pose):
-            # positions only: a model output (an angle, a moment) stored as a point would be turned with the axes
-            cols = [k for k, kind in enumerate(src.kinds) if kind != "model output"]
-            labels = [src.names[k].split("\x00", 1)[0] for k in cols]
-            edits = marker_edits(take, pose)
-            _append_points(c, labels, edits.new[:, cols] / 0.001, (src.observed | edits.filled)[:, cols])
-            flagged += labels
-            filled.append(edits.filled[:, cols].sum(0))
-            moved.append(edits.moved[:, cols].sum(0))
-            left_out += len(src.kinds) - len(cols)
-            for key in ("moved", "filled"):
-                summary[key] += int(getattr(edits, key).sum())
-            summary["markers"] += int(edits.body.sum())
-            summary["riding"] += int(edits.riding.sum())
-            for kind, n in edits.kept.items():
-                if kind != "model output":
-                    summary["kept"][kind] = summary["kept"].get(kind, 0) + n
-        subject = src.subject if src is not None else None
+        got = source_points(take, pose)
+        if got is not None:
+            _append_points(c, got.labels, got.xyz / 0.001, got.valid)
+            flagged += got.labels
+            filled.append(got.edits.filled[:, got.cols].sum(0))
+            moved.append(got.edits.moved[:, got.cols].sum(0))
+            left_out += got.left_out
+            add_up_edits(summary, got.edits)
+        subject = take.writeback.subject if isinstance(take.writeback, C3DWriteBack) else None
         joint_points.append((subject, take, pose))
     taken = {str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]}
     for subject, take, pose in joint_points:
@@ -888,6 +878,47 @@ def _write_fresh(takes: list[Take], poses: list[np.ndarray], path: Path, force: 
         _check_written(tmp, np.asarray(c["data"]["points"]).shape)
         _sync_header_scale(tmp, -1.0)
     return summary
+
+
+@dataclass
+class SourcePoints:
+    """The points of a take's marker source as a new file (C3D, TRC) gets them: labels, positions (F, K, 3,
+    canonical metres) and valid samples, markers moved or filled as the edited joints say (marker_edits)."""
+
+    labels: list[str]
+    xyz: np.ndarray
+    valid: np.ndarray
+    cols: list[int]  # of the source's points (the write-back's columns)
+    edits: MarkerEdits
+    left_out: int  # model outputs not written
+
+
+def source_points(take: Take, poses: np.ndarray) -> SourcePoints | None:
+    """The points a new C3D or TRC written from take carries besides its joints: those of its marker source
+    (a C3D, TRC or capture-software export), positions only (a model output, an angle or a moment stored as
+    a point, would be turned with the axes); None for a take with no marker source (a BVH, NPZ, a lift)."""
+    src = take.writeback if isinstance(take.writeback, C3DWriteBack) else None
+    if src is None or len(src.joints) != len(poses):
+        return None
+    cols = [k for k, kind in enumerate(src.kinds) if kind != "model output"]
+    if not cols:
+        return None
+    edits = marker_edits(take, poses)
+    return SourcePoints(labels=[src.names[k].split("\x00", 1)[0] for k in cols], xyz=edits.new[:, cols],
+                        valid=(src.observed | edits.filled)[:, cols], cols=cols, edits=edits,
+                        left_out=len(src.kinds) - len(cols))
+
+
+def add_up_edits(summary: dict, edits: MarkerEdits) -> None:
+    """Add one take's marker edits to a writer's summary (moved, filled, markers, riding, kept)."""
+    summary["moved"] += int(edits.moved.sum())
+    summary["filled"] += int(edits.filled.sum())
+    summary["markers"] += int(edits.body.sum())
+    summary["riding"] += int(edits.riding.sum())
+    kept = summary.setdefault("kept", {})
+    for kind, n in edits.kept.items():
+        if kind != "model output":
+            kept[kind] = kept.get(kind, 0) + n
 
 
 #: points one C3D's POINT:LABELS holds (gfpose writes no LABELS2)

@@ -21,7 +21,8 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.frames import Y_UP_TO_Z_UP
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, point_kinds
+from gfpose_cli.io.c3d import (UNIT_TO_M, C3DWriteBack, SourcePoints, add_up_edits, body_from_markers,
+                                point_kinds, source_points)
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
@@ -189,28 +190,42 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
     poses = world_poses(take, str(path))
     back = take.writeback if isinstance(take.writeback, TrcWriteBack) and Path(take.writeback.path).exists() else None
     if back is None:
-        text = _fresh(poses, take.mask, take.fps, Path(path).name)
+        summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
+        got = source_points(take, poses)
+        if got is not None:
+            add_up_edits(summary, got.edits)
+            if got.left_out:
+                summary["left_out"] = {"model output": got.left_out}
+        text = _fresh(poses, take.mask, take.fps, Path(path).name, got)
         with atomic_path(Path(path), force) as tmp:
             tmp.write_text(text, encoding="utf-8", newline="")
-        return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
+        return summary
     columns = 2 + 3 * np.arange(len(back.names))[:, None] + np.arange(3)[None]  # Frame#, Time, then X Y Z each
     return rewrite_cells([take], path, force, load=load, columns=[columns], split=_split,
                          separator=lambda body: "\t" if "\t" in body else " ")
 
 
-def _fresh(poses: np.ndarray, mask: np.ndarray, fps: float, name: str) -> str:
-    """A TRC of the 17 joints: millimetres, Y up (OpenSim's frame), empty cells where a joint is missing."""
+def _fresh(poses: np.ndarray, mask: np.ndarray, fps: float, name: str, source: SourcePoints | None = None) -> str:
+    """A TRC of the 17 joints, after the points of the take's marker source where it has one (source_points):
+    millimetres, Y up (OpenSim's frame), empty cells where a sample is missing."""
     F = len(poses)
-    xyz = (poses @ Y_UP_TO_Z_UP) * 1000.0
+    labels, xyz, valid = list(JOINTS), poses, mask
+    if source is not None:
+        joints = list(JOINTS) if not set(JOINTS) & set(source.labels) else [f"gfpose_{j}" for j in JOINTS]
+        labels = source.labels + joints
+        xyz = np.concatenate([source.xyz, poses], 1)
+        valid = np.concatenate([source.valid, mask], 1)
+    xyz = (xyz @ Y_UP_TO_Z_UP) * 1000.0
+    labels = [re.sub(r"[\t\r\n]", " ", n) for n in labels]  # a TRC's names are tab-separated
     out = ["PathFileType\t4\t(X/Y/Z)\t" + re.sub(r"[\t\r\n]", " ", name),
            "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-           f"{fps:g}\t{fps:g}\t{F}\t{len(JOINTS)}\tmm\t{fps:g}\t1\t{F}",
-           "Frame#\tTime\t" + "\t\t\t".join(JOINTS) + "\t\t",
-           "\t\t" + "\t".join(f"{a}{k + 1}" for k in range(len(JOINTS)) for a in "XYZ"),
+           f"{fps:g}\t{fps:g}\t{F}\t{len(labels)}\tmm\t{fps:g}\t1\t{F}",
+           "Frame#\tTime\t" + "\t\t\t".join(labels) + "\t\t",
+           "\t\t" + "\t".join(f"{a}{k + 1}" for k in range(len(labels)) for a in "XYZ"),
            ""]
     for f in range(F):
         cells = [str(f + 1), f"{f / fps:.6f}"]
-        for j in range(len(JOINTS)):
-            cells += [f"{v:.5f}" for v in xyz[f, j]] if mask[f, j] else ["", "", ""]
+        for j in range(len(labels)):
+            cells += [f"{v:.5f}" for v in xyz[f, j]] if valid[f, j] else ["", "", ""]
         out.append("\t".join(cells))
     return "\n".join(out) + "\n"

@@ -351,3 +351,23 @@ def test_a_c3d_denoised_into_a_trc_keeps_its_markers(tmp_path: Path, capsys) -> 
     assert run(["denoise", str(TRIAL), "-o", str(same_c3d)], capsys)[0] == 0  # the markers as written back into a C3D
     ref = io.read(same_c3d)
     assert np.nanmax(np.abs(shape_of(body.positions) - shape_of(ref.positions))) < 1e-4
+
+
+def test_a_trc_with_more_points_than_a_c3d_holds_becomes_a_c3d_of_joints_said(tmp_path: Path, capsys) -> None:
+    """A C3D's POINT:LABELS holds 255 points: a TRC of 260 markers written as C3D keeps the 17 joints and
+    says that the markers were left out (and how to keep them), instead of failing or dropping them unsaid."""
+    from .test_cli import run
+
+    names, xyz, observed = trial_as_trc(tmp_path / "trial.trc")
+    body = [i for i, k in enumerate(point_kinds(names, {})) if k == "marker"][:20]
+    extra = [f"{names[i]}_{n}" for n in range(12) for i in body]  # more of the same landmarks, renamed
+    cols = [names.index(e.rsplit("_", 1)[0]) for e in extra]
+    big = tmp_path / "big.trc"
+    write_trc(big, names + extra, np.concatenate([xyz, xyz[:, cols]], 1),
+              np.concatenate([observed, observed[:, cols]], 1), 120.0)
+    out = tmp_path / "big.c3d"
+    code, _, err = run(["convert", str(big), "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "more than a C3D's 255; write TRC to keep them" in " ".join(err.split())
+    labels = [str(n) for n in ezc3d.c3d(str(out))["parameters"]["POINT"]["LABELS"]["value"]]
+    assert labels == list(JOINTS)

@@ -174,6 +174,9 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
         n = left_out["model output"]
         notes.append(f"left out: {n} model output{'s' if n != 1 else ''} (angles, moments ...: a new file cannot keep "
                      "them as what they are; a write-back into the source's own format keeps them)")
+    if summary.get("points_left_out"):
+        notes.append(f"left out: the source's {summary['points_left_out']} points (with the joints, more than a C3D's 255; "
+                     "write TRC to keep them)")
     if summary.get("joints_added"):
         notes.append(f"{summary['joints_added']} joint points")
     if "bvh" in summary:

@@ -842,8 +842,12 @@ def _write_fresh(takes: list[Take], poses: list[np.ndarray], path: Path, force: 
     flagged: list[str] = []  # labels of the points written from the sources, and their filled/moved counts
     filled: list[np.ndarray] = []
     moved: list[np.ndarray] = []
-    for take, pose in zip(takes, poses):
-        got = source_points(take, pose)
+    sources = [source_points(take, pose) for take, pose in zip(takes, poses)]
+    too_many = sum(len(got.labels) for got in sources if got is not None) + len(JOINTS) * len(takes)
+    if too_many > MAX_POINTS:  # one POINT:LABELS: the joints only, and said
+        summary["points_left_out"] = too_many - len(JOINTS) * len(takes)
+        sources = [None] * len(takes)
+    for take, pose, got in zip(takes, poses, sources):
         if got is not None:
             _append_points(c, got.labels, got.xyz / 0.001, got.valid)
             flagged += got.labels

@@ -116,7 +116,7 @@ class SkeletonMap:
             joints[joint] = (self.joints[joint], *alts)[at]
             if joint in self.estimated_from and at >= self.estimated_from[joint] and joint not in estimated:
                 estimated.append(joint)
-        estimated.sort(key=JOINTS.index)
+        estimated.sort(key=lambda j: JOINTS.index(j) if j in JOINTS else len(JOINTS))
         return replace(self, joints=joints, alternatives={}, estimated=tuple(estimated), estimated_from={})
 
     def _names_of(self, joint: str) -> list[str]:

@@ -110,7 +110,7 @@ def fit_rig(joints: np.ndarray, joint_mask: np.ndarray, markers: np.ndarray, obs
         if not count.any():
             continue
         rel = np.nan_to_num(markers[:, n, None, :] - o)  # (F, S, 3)
-        local = np.where(use[..., None], np.einsum("fsji,fsj->fsi", R, rel), 0.0)  # R^T rel
+        local = np.where(use[..., None], (rel[..., None, :] @ R)[..., 0, :], 0.0)  # R^T rel
         mean = (local * use[..., None]).sum(0) / np.maximum(count, 1)[:, None]  # (S, 3)
         err2 = ((local - mean) ** 2).sum(-1)  # rotations keep lengths, so the local residual is the world one
         rms = np.sqrt((err2 * use).sum(0) / np.maximum(count, 1))

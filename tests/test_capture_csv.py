@@ -437,3 +437,17 @@ def test_an_export_written_as_c3d_keeps_its_markers(tmp_path):
     got = np.linalg.norm(pts[:, k, 100:130] - pts[:, ankle, 100:130], axis=0)
     want = np.linalg.norm(truth["Skeleton_001:LKneeOut"][100:130] - truth["Skeleton_001:LAnkleOut"][100:130], axis=-1)
     assert np.median(np.abs(got - want)) < 0.03, np.abs(got - want)
+
+
+def test_subject_all_on_a_multi_actor_export(tmp_path):
+    """`gfpose convert two.csv --subject all -o out.npz`: one output per performer of a Motive export (as for
+    a C3D), each that performer's body; a file with no performers says so."""
+    two = tmp_path / "two.csv"
+    write_motive(two, prefixes=("Ann:", "Bob:"))
+    assert run(["convert", str(two), "--subject", "all", "-o", str(tmp_path / "out.npz")]) == 0
+    for subject in ("Ann", "Bob"):
+        got = io.read(tmp_path / f"out_{subject}.npz")
+        np.testing.assert_array_equal(got.positions, io.read(two, subject=subject).positions)
+    one = tmp_path / "one.csv"
+    write_motive(one, prefixes=("",))
+    assert run(["convert", str(one), "--subject", "all", "-o", str(tmp_path / "one.npz")]) == 2

@@ -20,7 +20,7 @@ def convert(
     inputs: Annotated[list[str], typer.Argument(help="Mocap files (C3D, TRC, BVH, ASF/AMC, NPZ, CSV, Qualisys TSV or MAT, Xsens MVNX), folders or globs.")],
     output: Output,
     skeleton_map: MapOpt = None,
-    subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or marker export (Motive or Nexus CSV, QTM TSV; its label prefix), or 'all' (C3D) for one output per performer.")] = None,
+    subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or marker export (Motive or Nexus CSV, QTM TSV; its label prefix), or 'all' for one output per performer.")] = None,
     add_joints: AddJoints = False,
     fmt: Fmt = None,
     in_fmt: InFmt = None,
@@ -50,10 +50,10 @@ def convert(
     def work(src: Path, dst: Path) -> str:
         if subject != "all":
             return one(src, dst, subject)
-        from gfpose_cli.io.c3d import subjects_in
+        from gfpose_cli.io import subjects_in
 
         notes = []
-        for who in subjects_in(src):
+        for who in subjects_in(src, in_fmt):
             out_path = check_output(dst.with_name(f"{dst.stem}_{who}{dst.suffix}"), force, src)
             notes.append(f"{who} -> {out_path.name}: {one(src, out_path, who)}")
         return "\n  " + "\n  ".join(notes)

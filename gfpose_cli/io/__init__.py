@@ -219,6 +219,24 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     return take
 
 
+def subjects_in(path: str | Path, fmt: str | None = None) -> list[str]:
+    """The performers (label prefixes) of a C3D file or a Motive / Nexus / Qualisys export, most markers
+    first, for `--subject all`; refuses a file with none, or of another format."""
+    path = Path(path)
+    kind = format_of(path, fmt) if path.is_file() else None
+    if kind == "c3d":
+        from gfpose_cli.io.c3d import performers
+    elif kind in ("csv", "tsv") and _marker_file(path, fmt):
+        from gfpose_cli.io.marker_csv import performers
+    else:
+        raise InputError(f"{path}: {{subject}} all is for C3D files and Motive, Nexus or Qualisys exports with several "
+                         "performers")
+    found = performers(path)
+    if not found:
+        raise InputError(f"{path}: its marker labels carry no subject prefix (like Derrick:); drop {{subject}}")
+    return found
+
+
 def read_performers(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None,
                     subject: str | None = None, units: str | float | None = None, *,
                     force_read: bool = False) -> tuple[list[Take], list[str]]:

@@ -338,16 +338,6 @@ def performers(path: Path) -> list[str]:
     return subjects_of(load(Path(path)).labels)
 
 
-def subjects_in(path: Path) -> list[str]:
-    """The performers (label prefixes) of a C3D file; refuses a file with none."""
-    if Path(path).suffix.lower() != ".c3d":
-        raise InputError(f"{path}: {{subject}} all is for C3D files with several performers")
-    found = performers(path)
-    if not found:
-        raise InputError(f"{path}: its marker labels carry no subject prefix (like Derrick:); drop {{subject}}")
-    return found
-
-
 def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str | None = None,
          units: tuple[float, str] | None = None) -> Take:
     """Read a C3D file into a 17-joint Take (metres, Z up); units (metres per unit, name) overrides POINT:UNITS."""

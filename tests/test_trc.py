@@ -371,3 +371,30 @@ def test_a_trc_with_more_points_than_a_c3d_holds_becomes_a_c3d_of_joints_said(tm
     assert "more than a C3D's 255; write TRC to keep them" in " ".join(err.split())
     labels = [str(n) for n in ezc3d.c3d(str(out))["parameters"]["POINT"]["LABELS"]["value"]]
     assert labels == list(JOINTS)
+
+
+def test_convert_to_trc_carries_a_c3ds_markers_but_a_trcs_joints(tmp_path: Path, capsys) -> None:
+    """`gfpose convert trial.c3d -o trial.trc` (the classic step before OpenSim): the TRC holds the C3D's
+    markers where they are (nothing moved by a convert), then the 17 joints; `convert` of a TRC to TRC is its
+    17 joints, as before."""
+    from .test_cli import run
+
+    out = tmp_path / "trial.trc"
+    code, _, err = run(["convert", str(TRIAL), "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "0 samples moved, 0 filled" in err
+    lines = out.read_text().split("\n")
+    labels = [n for n in lines[3].split("\t")[2:] if n]
+    assert labels[-17:] == list(JOINTS) and "LKNE" in labels and len(labels) > 17
+    c = ezc3d.c3d(str(TRIAL))
+    names = [str(n) for n in c["parameters"]["POINT"]["LABELS"]["value"]]
+    theirs = np.asarray(c["data"]["points"])[:3, names.index("LKNE")].T  # mm, Z up
+    k = labels.index("LKNE")
+    row = lines[6 + 100].split("\t")  # frame 101
+    mine = np.array([float(v) for v in row[2 + 3 * k: 5 + 3 * k]])  # mm, Y up
+    from gfpose_cli.core.frames import Y_UP_TO_Z_UP
+
+    np.testing.assert_allclose(mine @ Y_UP_TO_Z_UP.T, theirs[100], atol=1e-3)  # the C3D is Z up: the same place
+    again = tmp_path / "again.trc"
+    assert run(["convert", str(out), "-o", str(again)], capsys)[0] == 0
+    assert [n for n in again.read_text().split("\n")[3].split("\t")[2:] if n] == list(JOINTS)

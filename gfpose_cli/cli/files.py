@@ -41,8 +41,12 @@ def convert(
 
     def one(src: Path, dst: Path, who: Optional[str]) -> str:
         take = read_take(src, skeleton_map, who, in_fmt, units)
-        # a BVH from convert is the 17-joint skeleton; a C3D keeps its markers (and gains joints)
-        note = write_take(take, dst, fmt, force, add_joints, into_source=(fmt or dst.suffix).lower().endswith("c3d"))
+        # a BVH from convert is the 17-joint skeleton; a C3D keeps its markers (and gains joints); a TRC
+        # from a C3D or a capture-software export carries the markers and the joints (OpenSim's input), a TRC
+        # from a TRC is its 17 joints
+        out = (fmt or dst.suffix).lower().lstrip(".")
+        carry = out == "c3d" or (out == "trc" and take.provenance.format != "trc")
+        note = write_take(take, dst, fmt, force, add_joints, into_source=carry)
         missing = int((~take.mask).sum())
         return f"{take.n_frames} frames" + (f", {missing} missing joint samples (NaN)" if missing else "") + (
             f"; {note}" if note else "")

@@ -31,8 +31,8 @@ def convert(
     quiet: Quiet = False,
 ) -> None:
     """Bring any supported file to the 17-joint skeleton (metres, Z up) as NPZ, CSV, BVH or TRC, or add the
-    17 joint centres to a C3D (--add-joints). A TRC or marker export written as .c3d keeps its markers and
-    gains the joints.
+    17 joint centres to a C3D (--add-joints). Markers come along where the output can hold them: a TRC or a
+    marker export written as .c3d, a C3D or a marker export written as .trc (then the joints).
 
     Example: [bold]gfpose convert take01.c3d -o take01.npz --subject Derrick[/]
     """

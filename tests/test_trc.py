@@ -398,3 +398,19 @@ def test_convert_to_trc_carries_a_c3ds_markers_but_a_trcs_joints(tmp_path: Path,
     again = tmp_path / "again.trc"
     assert run(["convert", str(out), "-o", str(again)], capsys)[0] == 0
     assert [n for n in again.read_text().split("\n")[3].split("\t")[2:] if n] == list(JOINTS)
+
+
+def test_a_take_cut_short_of_its_source_is_written_as_its_joints_said(tmp_path: Path) -> None:
+    """A take whose frames no longer match its marker source (cut in Python) cannot carry the source's
+    markers: a new C3D or TRC holds its joints alone and the writer's summary says why."""
+    from dataclasses import replace
+
+    src = tmp_path / "trial.trc"
+    trial_as_trc(src)
+    for take, out in ((io.read(src), tmp_path / "short.c3d"), (io.read(TRIAL), tmp_path / "short.trc")):
+        short = replace(take, positions=take.positions[:100], mask=take.mask[:100])
+        summary = io.write(short, out)
+        n, why = summary["points_left_out"]
+        assert n > 0 and "the take has 100 frames, its source 323" in why
+        back = io.read(out)
+        assert back.n_frames == 100 and back.provenance.map == "gfpose17"

@@ -175,8 +175,8 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
         notes.append(f"left out: {n} model output{'s' if n != 1 else ''} (angles, moments ...: a new file cannot keep "
                      "them as what they are; a write-back into the source's own format keeps them)")
     if summary.get("points_left_out"):
-        notes.append(f"left out: the source's {summary['points_left_out']} points (with the joints, more than a C3D's 255; "
-                     "write TRC to keep them)")
+        n, why = summary["points_left_out"]
+        notes.append(f"left out: the source's {n} points ({why})")
     if summary.get("joints_added"):
         notes.append(f"{summary['joints_added']} joint points")
     if "bvh" in summary:

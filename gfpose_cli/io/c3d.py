@@ -835,8 +835,13 @@ def _write_fresh(takes: list[Take], poses: list[np.ndarray], path: Path, force: 
     sources = [source_points(take, pose) for take, pose in zip(takes, poses)]
     too_many = sum(len(got.labels) for got in sources if got is not None) + len(JOINTS) * len(takes)
     if too_many > MAX_POINTS:  # one POINT:LABELS: the joints only, and said
-        summary["points_left_out"] = too_many - len(JOINTS) * len(takes)
+        summary["points_left_out"] = (too_many - len(JOINTS) * len(takes),
+                                      f"with the joints, more than a C3D's {MAX_POINTS}; write TRC to keep them")
         sources = [None] * len(takes)
+    for take, pose in zip(takes, poses):
+        stale = stale_source(take, pose)
+        if stale:
+            summary["points_left_out"] = stale
     for take, pose, got in zip(takes, poses, sources):
         if got is not None:
             _append_points(c, got.labels, got.xyz / 0.001, got.valid)
@@ -901,6 +906,15 @@ def source_points(take: Take, poses: np.ndarray) -> SourcePoints | None:
     return SourcePoints(labels=[src.names[k].split("\x00", 1)[0] for k in cols], xyz=edits.new[:, cols],
                         valid=(src.observed | edits.filled)[:, cols], cols=cols, edits=edits,
                         left_out=len(src.kinds) - len(cols))
+
+
+def stale_source(take: Take, poses: np.ndarray) -> tuple[int, str] | None:
+    """(points, why) where take has a marker source that no longer matches its frames: a new file then holds
+    the joints alone, and says so."""
+    src = take.writeback if isinstance(take.writeback, C3DWriteBack) else None
+    if src is None or len(src.joints) == len(poses):
+        return None
+    return len(src.names), f"the take has {len(poses)} frames, its source {len(src.joints)}"
 
 
 def add_up_edits(summary: dict, edits: MarkerEdits) -> None:

@@ -22,7 +22,7 @@ from gfpose_cli.core.frames import Y_UP_TO_Z_UP
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io.c3d import (UNIT_TO_M, C3DWriteBack, SourcePoints, add_up_edits, body_from_markers,
-                                point_kinds, source_points)
+                                point_kinds, source_points, stale_source)
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
@@ -192,6 +192,9 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
     if back is None:
         summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
         got = source_points(take, poses)
+        stale = stale_source(take, poses)
+        if stale:
+            summary["points_left_out"] = stale
         if got is not None:
             add_up_edits(summary, got.edits)
             if got.left_out:

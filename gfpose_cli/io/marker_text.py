@@ -45,9 +45,15 @@ def header_rate(header: dict[str, str], keys: tuple[str, ...]) -> float:
 
 
 def number(cell: str) -> float:
-    """A cell's value: empty or NaN is a missing sample; anything else not a number raises ValueError."""
-    cell = cell.strip()
-    return float("nan") if cell == "" or cell.lower() in ("nan", "-nan", "na", "n/a") else float(cell)
+    """A cell's value: empty or NaN is a missing sample; anything else not a number raises ValueError.
+    (float() first: it takes the surrounding blanks and nan itself, and a long take has millions of cells.)"""
+    try:
+        return float(cell)
+    except ValueError:
+        stripped = cell.strip()
+        if stripped == "" or stripped.lower() in ("nan", "-nan", "na", "n/a"):
+            return float("nan")
+        raise
 
 
 def is_number(cell: str) -> bool:

@@ -39,7 +39,7 @@ class TrcFile:
 
     path: Path
     digest: str
-    lines: list[str]
+    lines: tuple[str, ...]
     row_lines: list[int]  # (F,) index in lines of each frame row
     names: list[str]  # (N,) marker names
     xyz: np.ndarray  # (F, N, 3) file units and axes, NaN where missing
@@ -71,6 +71,10 @@ def load(path: Path) -> TrcFile:
     """Parse a TRC file; refuses, naming the line, what it cannot read as markers."""
     path = Path(path)
     data, encoding, lines = read_text(path)  # the encoding the text is written back in
+    digest = hashlib.sha256(data).hexdigest()
+    key = (str(path.resolve()), digest)
+    if _LOADED and _LOADED[0] == key:  # read, then written back: the same bytes are parsed once
+        return _LOADED[1]
     if not data.strip():
         raise InputError(f"{path}: the file is empty")
     if not lines[0].lower().startswith("pathfiletype"):
@@ -140,9 +144,18 @@ def load(path: Path) -> TrcFile:
             notes.append(f"its header gives no frame rate; {rate:.6g} Hz from the Time column")
         else:
             raise InputError(f"{path}: no frame rate (DataRate) in the header, and no Time column to tell it")
-    return TrcFile(path=path, digest=hashlib.sha256(data).hexdigest(), lines=lines,
-                   row_lines=row_lines, names=names, xyz=xyz, observed=observed, rate=rate, units=units,
-                   encoding=encoding, decimals=max(decimals) if fixed and decimals else None, notes=notes)
+    xyz.setflags(write=False)  # shared by the callers of the cached load
+    observed.setflags(write=False)
+    loaded = TrcFile(path=path, digest=digest, lines=tuple(lines), row_lines=row_lines, names=names, xyz=xyz,
+                     observed=observed, rate=rate, units=units, encoding=encoding,
+                     decimals=max(decimals) if fixed and decimals else None, notes=notes)
+    _LOADED[:] = [key, loaded]
+    return loaded
+
+
+#: the last TRC load() parsed, by resolved path and the SHA-256 of its bytes (a take is read, then written back
+#: into a copy of its file: the same bytes need parsing once); lines are a tuple, the arrays read-only
+_LOADED: list = []
 
 
 @dataclass

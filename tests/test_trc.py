@@ -414,3 +414,18 @@ def test_a_take_cut_short_of_its_source_is_written_as_its_joints_said(tmp_path: 
         assert n > 0 and "the take has 100 frames, its source 323" in why
         back = io.read(out)
         assert back.n_frames == 100 and back.provenance.map == "gfpose17"
+
+
+def test_a_trc_changed_between_read_and_write_back_is_refused(tmp_path: Path) -> None:
+    """A TRC's parse is reused by its write-back (same path, same bytes); a file edited in between is
+    parsed again and refused, never written into."""
+    src = tmp_path / "trial.trc"
+    trial_as_trc(src)
+    take = io.read(src)
+    io.write(take, tmp_path / "same.trc")
+    assert (tmp_path / "same.trc").read_bytes() == src.read_bytes()  # nothing edited: the same lines
+    text = src.read_text()
+    src.write_text(text.replace("\n1\t", "\n1\t ", 1))  # one blank more in the first frame row
+    with pytest.raises(InputError, match="changed since it was read"):
+        io.write(take, tmp_path / "changed.trc")
+    assert not (tmp_path / "changed.trc").exists()

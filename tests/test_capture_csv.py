@@ -451,3 +451,18 @@ def test_subject_all_on_a_multi_actor_export(tmp_path):
     one = tmp_path / "one.csv"
     write_motive(one, prefixes=("",))
     assert run(["convert", str(one), "--subject", "all", "-o", str(tmp_path / "one.npz")]) == 2
+
+
+def test_an_export_changed_between_read_and_write_back_is_refused(tmp_path):
+    """The export's parse is kept for the reads and the write-back that follow only while its bytes are the
+    same: an export edited after the read is parsed again and its write-back refused."""
+    f = tmp_path / "walk.csv"
+    write_motive(f)
+    assert marker_csv.performers(f) == ["Skeleton_001"]
+    take = io.read(f)
+    io.write(take, tmp_path / "same.csv")
+    assert (tmp_path / "same.csv").read_bytes() == f.read_bytes()  # nothing edited: the same bytes
+    f.write_bytes(f.read_bytes().replace(b"Take Notes,,", b"Take Notes,edited,", 1))
+    with pytest.raises(InputError, match="changed since it was read"):
+        io.write(take, tmp_path / "changed.csv")
+    assert not (tmp_path / "changed.csv").exists()

@@ -143,32 +143,38 @@ def _points(values: np.ndarray, used: list[int], cols: list[list[int]]) -> tuple
     return np.where(seen[..., None], xyz, np.nan), seen
 
 
-#: the file performers() parsed, kept for the read that follows it (used once: a write-back loads afresh)
-_PEEKED: dict[tuple, MarkerCsv] = {}
-
-
-def _key(path: Path) -> tuple:
-    st = path.stat()
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+#: the last export load() parsed, by resolved path and the SHA-256 of its bytes: performers() lists a file's
+#: subjects, then each is read, then written back into a copy, and the same bytes need parsing once (a file
+#: changed in between is parsed again, and its write-back refused); the arrays are read-only
+_LOADED: list = []
 
 
 def load(path: Path) -> MarkerCsv:
     """Parse a Motive or Vicon CSV export or a Qualisys TSV export; refuses, naming the line, what it cannot read."""
+    import hashlib
+
     path = Path(path)
     try:
-        peeked = _PEEKED.pop(_key(path), None)
+        key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
     except OSError:
-        peeked = None
-    if peeked is not None:
-        return peeked
+        key = None
+    if key is not None and _LOADED and _LOADED[0] == key:
+        return _LOADED[1]
     kind = layout(path)
     if kind == "motive":
-        return _load_motive(path)
-    if kind == "vicon":
-        return _load_vicon(path)
-    if kind == "qtm":
-        return _load_qtm(path)
-    raise InputError(f"{path}: not an OptiTrack Motive or Vicon Nexus CSV export, nor a Qualisys TSV export")
+        f = _load_motive(path)
+    elif kind == "vicon":
+        f = _load_vicon(path)
+    elif kind == "qtm":
+        f = _load_qtm(path)
+    else:
+        raise InputError(f"{path}: not an OptiTrack Motive or Vicon Nexus CSV export, nor a Qualisys TSV export")
+    for a in (f.xyz, f.observed, f.bone_xyz, f.bone_observed):
+        if a is not None:
+            a.setflags(write=False)
+    if key is not None and f.digest == key[1]:  # the bytes parsed are the bytes hashed
+        _LOADED[:] = [key, f]
+    return f
 
 
 def _load_motive(path: Path) -> MarkerCsv:
@@ -434,9 +440,7 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
 
 def performers(path: Path) -> list[str]:
     """The performers of a CSV export: the subject prefixes of its labelled markers, most markers first."""
-    f = load(Path(path))
-    _PEEKED.clear()
-    _PEEKED[_key(Path(path))] = f  # the read that follows parses it once, not twice
+    f = load(Path(path))  # kept for the reads that follow (load's cache)
     return subjects_of([n for n in f.names if not _unlabelled(n)])
 
 

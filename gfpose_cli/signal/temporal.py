@@ -16,7 +16,6 @@ import numpy as np
 from scipy import sparse
 from scipy.interpolate import CubicSpline
 from scipy.linalg import cho_solve_banded, cholesky_banded
-from scipy.signal import butter, filtfilt, savgol_filter
 from scipy.sparse.linalg import splu
 
 ORDER = 3  # third differences: penalises change of acceleration, keeps steady motion untouched
@@ -228,12 +227,17 @@ def _centre_weight(lam: float, n: int) -> float:
 
 def butterworth(positions: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
     """Zero-phase low-pass Butterworth filter along frames (filtfilt, as Vicon Nexus and Motive)."""
+    from scipy.signal import butter, filtfilt  # here: scipy.signal takes a second to import, and only the
+    # baselines of bench/takes.py use it, not a command
+
     b, a = butter(order, min(cutoff_hz / (fps / 2), 0.99))
     return filtfilt(b, a, positions, axis=0, padlen=min(3 * max(len(a), len(b)), len(positions) - 1))
 
 
 def savitzky_golay(positions: np.ndarray, window: int, polyorder: int = 3) -> np.ndarray:
     """Savitzky-Golay smoothing along frames; the window is made odd and no longer than the take."""
+    from scipy.signal import savgol_filter
+
     window = min(window, len(positions))
     window -= 1 - window % 2
     return savgol_filter(positions, window, min(polyorder, window - 1), axis=0)

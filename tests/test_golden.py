@@ -80,6 +80,12 @@ def capture(path: Path) -> dict[str, np.ndarray]:
         return {"xyz": np.nan_to_num(f.xyz).astype(np.float32), "observed": f.observed, "labels": _text("|".join(f.labels)),
                 "params": _text(json.dumps(params, sort_keys=True, default=str)),
                 "proc": _text(f"{f.raw.proc} {f.raw.scale!r}")}
+    if suffix == ".trc":
+        from gfpose_cli.io.trc import load as load_trc
+
+        f = load_trc(path)
+        return {"xyz": np.nan_to_num(f.xyz).astype(np.float32), "observed": f.observed, "names": _text("|".join(f.names)),
+                "rate": np.array([f.rate])}
     if suffix == ".pt":
         import torch
 
@@ -147,6 +153,10 @@ def outputs(tmp: Path, capsys) -> dict[str, np.ndarray]:
     add("convert_bvh_bvh", ["convert", str(BVH), "-o", str(t / "conv.bvh"), "-q"], t / "conv.bvh")
     add("convert_csv", ["convert", str(BVH), "-o", str(t / "conv.csv"), "-q"], t / "conv.csv")
     add("convert_add_joints", ["convert", str(C3D), "--add-joints", "-o", str(t / "joints.c3d"), "-q"], t / "joints.c3d")
+    # a C3D to TRC carries its markers, then the joints; that TRC to C3D the same again (markers, then joints)
+    add("convert_c3d_trc", ["convert", str(C3D), "-o", str(t / "conv.trc"), "-q"], t / "conv.trc")
+    add("convert_trc_c3d", ["convert", str(t / "conv.trc"), "--map", "plug-in-gait", "-o", str(t / "back.c3d"), "-q"],
+        t / "back.c3d")
     add("denoise_c3d", ["denoise", str(C3D), *FAST, "-o", str(t / "den.c3d")], t / "den.c3d")
     add("denoise_bvh", ["denoise", str(BVH), *FAST, "-o", str(t / "den.bvh")], t / "den.bvh")
     add("denoise_bind_bvh", ["denoise", str(BIND_BVH), *FAST, "-o", str(t / "bind.bvh")], t / "bind.bvh")

@@ -161,7 +161,10 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
     else:
         summary = io.write(take, dst, fmt=fmt, force=force, add_joints=add_joints, into_source=into_source) or {}
     notes = [f"{summary['performers']} performers"] if summary.get("performers") else []
-    if "markers" in summary and summary["markers"]:
+    edited = any(t.report is not None for t in (take if isinstance(take, list) else [take]))
+    if "markers" in summary and summary["markers"] and not edited:  # convert: nothing to follow
+        notes.append(f"{summary['markers']} markers as they were")
+    elif "markers" in summary and summary["markers"]:
         notes.append(f"{summary['riding']} of {summary['markers']} markers ride the skeleton: "
                      f"{summary['moved']} samples moved, {summary['filled']} filled")
     kept = summary.get("kept") or {}

@@ -410,6 +410,15 @@ def test_an_export_written_as_c3d_keeps_its_markers(tmp_path):
     assert labels[-17:] == list(JOINTS)
     marker_names = [n for n in src.names if n.startswith("Skeleton_001:")]
     assert labels[: len(marker_names)] == marker_names and len(labels) == len(marker_names) + 17
+    c3d_pkg = pytest.importorskip("c3d")  # the independent reader opens it the same (labels, samples, gaps)
+    with open(out, "rb") as handle:
+        reader = c3d_pkg.Reader(handle)
+        assert [n.strip() for n in reader.point_labels] == labels
+        theirs = np.array([p for _, p, _ in reader.read_frames()])
+    mine = np.asarray(c["data"]["points"])[:3].transpose(2, 1, 0)
+    seen = theirs[..., 3] >= 0
+    assert (seen == np.isfinite(mine).all(-1)).all()
+    np.testing.assert_array_equal(theirs[..., :3][seen], mine[seen])
     again = io.read(out)
     assert again.provenance.map == "motive-baseline" and (again.mask == take.mask).all()
     ok = take.mask

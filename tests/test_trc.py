@@ -429,3 +429,22 @@ def test_a_trc_changed_between_read_and_write_back_is_refused(tmp_path: Path) ->
     with pytest.raises(InputError, match="changed since it was read"):
         io.write(take, tmp_path / "changed.trc")
     assert not (tmp_path / "changed.trc").exists()
+
+
+def test_convert_joints_only_leaves_the_markers_out(tmp_path: Path, capsys) -> None:
+    """`convert --joints-only`: a C3D to TRC or to C3D is the 17 joints alone (the file before this option's
+    markers-first default); with --add-joints it is refused in one line."""
+    from .test_cli import run
+
+    for out in (tmp_path / "j.trc", tmp_path / "j.c3d"):
+        code, _, err = run(["convert", str(TRIAL), "--joints-only", "-o", str(out)], capsys)
+        assert code == 0, err
+        back = io.read(out)
+        assert back.provenance.map == "gfpose17"
+        if out.suffix == ".trc":
+            assert [n for n in out.read_text().split("\n")[3].split("\t")[2:] if n] == list(JOINTS)
+        else:
+            assert [str(n) for n in ezc3d.c3d(str(out))["parameters"]["POINT"]["LABELS"]["value"]] == list(JOINTS)
+        assert np.nanmax(np.abs(shape_of(back.positions) - shape_of(io.read(TRIAL).positions))) < 2e-5
+    code, _, err = run(["convert", str(TRIAL), "--joints-only", "--add-joints", "-o", str(tmp_path / "x.c3d")], capsys)
+    assert code == 2 and "pass one" in err

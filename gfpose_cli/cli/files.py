@@ -22,6 +22,7 @@ def convert(
     skeleton_map: MapOpt = None,
     subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or marker export (Motive or Nexus CSV, QTM TSV; its label prefix), or 'all' for one output per performer.")] = None,
     add_joints: AddJoints = False,
+    joints_only: Annotated[bool, typer.Option("--joints-only", help="C3D or TRC output: the 17 joints alone, without the source's markers.")] = False,
     fmt: Fmt = None,
     in_fmt: InFmt = None,
     units: Units = None,
@@ -32,12 +33,16 @@ def convert(
 ) -> None:
     """Bring any supported file to the 17-joint skeleton (metres, Z up) as NPZ, CSV, BVH or TRC, or add the
     17 joint centres to a C3D (--add-joints). Markers come along where the output can hold them: a TRC or a
-    marker export written as .c3d, a C3D or a marker export written as .trc (then the joints).
+    marker export written as .c3d, a C3D or a marker export written as .trc (then the joints); --joints-only
+    writes the 17 joints alone.
 
     Example: [bold]gfpose convert take01.c3d -o take01.npz --subject Derrick[/]
     """
     STATE["quiet"] = quiet
     STATE["force_read"] = force_read
+    if joints_only and add_joints:
+        raise InputError("--joints-only writes the 17 joints alone; --add-joints adds them to the source's markers: "
+                         "pass one")
 
     def one(src: Path, dst: Path, who: Optional[str]) -> str:
         take = read_take(src, skeleton_map, who, in_fmt, units)
@@ -45,7 +50,7 @@ def convert(
         # from a C3D or a capture-software export carries the markers and the joints (OpenSim's input), a TRC
         # from a TRC is its 17 joints
         out = (fmt or dst.suffix).lower().lstrip(".")
-        carry = out == "c3d" or (out == "trc" and take.provenance.format != "trc")
+        carry = not joints_only and (out == "c3d" or (out == "trc" and take.provenance.format != "trc"))
         note = write_take(take, dst, fmt, force, add_joints, into_source=carry)
         missing = int((~take.mask).sum())
         return f"{take.n_frames} frames" + (f", {missing} missing joint samples (NaN)" if missing else "") + (

@@ -223,18 +223,29 @@ def subjects_in(path: str | Path, fmt: str | None = None) -> list[str]:
     """The performers (label prefixes) of a C3D file or a Motive / Nexus / Qualisys export, most markers
     first, for `--subject all`; refuses a file with none, or of another format."""
     path = Path(path)
-    kind = format_of(path, fmt) if path.is_file() else None
-    if kind == "c3d":
-        from gfpose_cli.io.c3d import performers
-    elif kind in ("csv", "tsv") and _marker_file(path, fmt):
-        from gfpose_cli.io.marker_csv import performers
-    else:
+    performers = _performers_of(path, fmt)
+    if performers is None:
         raise InputError(f"{path}: {{subject}} all is for C3D files and Motive, Nexus or Qualisys exports with several "
                          "performers")
     found = performers(path)
     if not found:
         raise InputError(f"{path}: its marker labels carry no subject prefix (like Derrick:); drop {{subject}}")
     return found
+
+
+def _performers_of(path: Path, fmt: str | None):
+    """The function that lists a file's performers (label prefixes): a C3D's or a Motive / Nexus / Qualisys
+    export's; None for a file of another format, which holds one performer."""
+    kind = format_of(path, fmt) if path.is_file() else None
+    if kind == "c3d":
+        from gfpose_cli.io.c3d import performers
+
+        return performers
+    if kind in ("csv", "tsv") and _marker_file(path, fmt):
+        from gfpose_cli.io.marker_csv import performers
+
+        return performers
+    return None
 
 
 def read_performers(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None,
@@ -246,13 +257,8 @@ def read_performers(path: str | Path, fmt: str | None = None, skeleton_map: str 
     left out, one sentence saying why (a prop under a subject prefix, a set no map knows). Refuses
     when no performer can be read."""
     path = Path(path)
-    kind = format_of(path, fmt) if path.is_file() else None
-    if subject is None and (kind == "c3d" or (kind in ("csv", "tsv") and _marker_file(path, fmt))):
-        if kind == "c3d":
-            from gfpose_cli.io.c3d import performers
-        else:
-            from gfpose_cli.io.marker_csv import performers
-
+    performers = _performers_of(path, fmt) if subject is None else None
+    if performers is not None:
         who = performers(path)
         if len(who) > 1:
             takes, left = [], []

@@ -566,8 +566,8 @@ def write(take: Take, path: Path, force: bool = True, add_joints: bool = False) 
         if f.raw is None:
             raise InputError(f"{back.path}: gfpose cannot write into this C3D's layout; write NPZ or BVH instead")
         data = _patched(f, [(edits, back)], meta)
-    summary = {"moved": int(edits.moved.sum()), "filled": int(edits.filled.sum()), "markers": int(edits.body.sum()),
-               "riding": int(edits.riding.sum()), "kept": edits.kept, "joints_added": len(JOINTS) if add_joints else 0}
+    summary = new_summary(joints_added=len(JOINTS) if add_joints else 0)
+    add_up_edits(summary, edits)
     with atomic_path(Path(path), force) as tmp:
         tmp.write_bytes(data)
     return summary
@@ -607,13 +607,9 @@ def write_performers(takes: list[Take], path: Path, force: bool = True) -> dict:
     meta = {"MAP": [m["MAP"][0] for m in metas], "TASK": metas[0]["TASK"], "VERSION": metas[0]["VERSION"],
             "SUBJECTS": [str(b.subject or "") for b in backs]}
     data = _patched(f, parts, meta)
-    # points of another performer are markers of theirs, not kept points: count only what no one rode
-    kept = Counter()
+    summary = new_summary(performers=len(parts))
     for edits, _ in parts:
-        kept.update(edits.kept)
-    summary = {"moved": sum(int(e.moved.sum()) for e, _ in parts), "filled": sum(int(e.filled.sum()) for e, _ in parts),
-               "markers": sum(int(e.body.sum()) for e, _ in parts), "riding": sum(int(e.riding.sum()) for e, _ in parts),
-               "kept": dict(kept), "joints_added": 0, "performers": len(parts)}
+        add_up_edits(summary, edits)
     with atomic_path(Path(path), force) as tmp:
         tmp.write_bytes(data)
     return summary
@@ -826,8 +822,7 @@ def _write_fresh(takes: list[Take], poses: list[np.ndarray], path: Path, force: 
     from gfpose_cli.util.atomic import atomic_path
 
     c = _empty_c3d(takes[0].fps, len(poses[0]))
-    summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS), "kept": {}}
-    left_out = 0
+    summary = new_summary(joints_added=len(JOINTS) * len(takes))
     joint_points = []
     flagged: list[str] = []  # labels of the points written from the sources, and their filled/moved counts
     filled: list[np.ndarray] = []
@@ -838,18 +833,13 @@ def _write_fresh(takes: list[Take], poses: list[np.ndarray], path: Path, force: 
         summary["points_left_out"] = (too_many - len(JOINTS) * len(takes),
                                       f"with the joints, more than a C3D's {MAX_POINTS}; write TRC to keep them")
         sources = [None] * len(takes)
-    for take, pose in zip(takes, poses):
-        stale = stale_source(take, pose)
-        if stale:
-            summary["points_left_out"] = stale
     for take, pose, got in zip(takes, poses, sources):
+        count_source(summary, take, pose, got)
         if got is not None:
             _append_points(c, got.labels, got.xyz / 0.001, got.valid)
             flagged += got.labels
             filled.append(got.edits.filled[:, got.cols].sum(0))
             moved.append(got.edits.moved[:, got.cols].sum(0))
-            left_out += got.left_out
-            add_up_edits(summary, got.edits)
         subject = take.writeback.subject if isinstance(take.writeback, C3DWriteBack) else None
         joint_points.append((subject, take, pose))
     taken = {str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]}
@@ -862,11 +852,8 @@ def _write_fresh(takes: list[Take], poses: list[np.ndarray], path: Path, force: 
         for name, value in {**_flags("FILLED", flagged, np.concatenate(filled)),
                             **_flags("MOVED", flagged, np.concatenate(moved))}.items():
             c.add_parameter("GFPOSE", name, value)
-    if left_out:
-        summary["left_out"] = {"model output": left_out}
     if len(takes) > 1:
         summary["performers"] = len(takes)
-        summary["joints_added"] = len(JOINTS) * len(takes)
         metas = [_provenance(t) for t in takes]
         meta = {"MAP": [m["MAP"][0] for m in metas], "TASK": metas[0]["TASK"], "VERSION": metas[0]["VERSION"],
                 "SUBJECTS": [str(subject or "") for subject, _, _ in joint_points]}
@@ -917,16 +904,37 @@ def stale_source(take: Take, poses: np.ndarray) -> tuple[int, str] | None:
     return len(src.names), f"the take has {len(poses)} frames, its source {len(src.joints)}"
 
 
-def add_up_edits(summary: dict, edits: MarkerEdits) -> None:
-    """Add one take's marker edits to a writer's summary (moved, filled, markers, riding, kept)."""
-    summary["moved"] += int(edits.moved.sum())
+def new_summary(**extra) -> dict:
+    """A writer's summary before any take's marker edits are added to it (add_up_edits)."""
+    return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "kept": {}, "joints_added": 0, **extra}
+
+
+def add_up_edits(summary: dict, edits: MarkerEdits, *, moved: np.ndarray | None = None,
+                 leave_out: tuple[str, ...] = ()) -> None:
+    """Add one take's marker edits to a writer's summary (moved, filled, markers, riding, and the points kept
+    untouched by kind). moved: the samples that did move, where a text writer found some below its file's
+    resolution; leave_out: kinds of point the written file does not hold (a new file's model outputs)."""
+    summary["moved"] += int((edits.moved if moved is None else moved).sum())
     summary["filled"] += int(edits.filled.sum())
     summary["markers"] += int(edits.body.sum())
     summary["riding"] += int(edits.riding.sum())
     kept = summary.setdefault("kept", {})
     for kind, n in edits.kept.items():
-        if kind != "model output":
+        if kind not in leave_out:
             kept[kind] = kept.get(kind, 0) + n
+
+
+def count_source(summary: dict, take: Take, poses: np.ndarray, got: SourcePoints | None) -> None:
+    """Add to a new file's summary what it does with its take's marker source: the points it carries (got,
+    from source_points: moved, filled, kept; model outputs left out), or why it carries none (stale_source)."""
+    stale = stale_source(take, poses)
+    if stale:
+        summary["points_left_out"] = stale
+    if got is not None:
+        add_up_edits(summary, got.edits, leave_out=("model output",))
+        if got.left_out:
+            left = summary.setdefault("left_out", {})
+            left["model output"] = left.get("model output", 0) + got.left_out
 
 
 #: points one C3D's POINT:LABELS holds (gfpose writes no LABELS2)

@@ -14,7 +14,7 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import Take
-from gfpose_cli.io.c3d import marker_edits
+from gfpose_cli.io.c3d import add_up_edits, marker_edits, new_summary
 
 
 def read_text(path: Path) -> tuple[bytes, str, list[str]]:
@@ -85,7 +85,7 @@ def rewrite_cells(takes: list[Take], path: Path, force: bool, *, load: Callable,
     if f.digest != backs[0].digest:
         raise InputError(f"{backs[0].path} changed since it was read; run the command again")
     lines = list(f.lines)
-    summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "kept": {}, "joints_added": 0}
+    summary = new_summary()
     for take, cols_of in zip(takes, columns):
         back = take.writeback
         poses = world_poses(take, str(path))
@@ -112,12 +112,7 @@ def rewrite_cells(takes: list[Take], path: Path, force: bool, *, load: Callable,
                 for c, t in zip(cols, text):
                     cells[c] = t
             lines[i] = separator(body).join(cells) + raw[len(body):]
-        summary["moved"] += int(moved.sum())
-        summary["filled"] += int(filled.sum())
-        summary["markers"] += int(edits.body.sum())
-        summary["riding"] += int(edits.riding.sum())
-        for kind, n in edits.kept.items():
-            summary["kept"][kind] = summary["kept"].get(kind, 0) + n
+        add_up_edits(summary, edits, moved=moved)
     if len(takes) > 1:
         summary["performers"] = len(takes)
     with atomic_path(Path(path), force) as tmp:

@@ -21,8 +21,8 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.frames import Y_UP_TO_Z_UP
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.io.c3d import (UNIT_TO_M, C3DWriteBack, SourcePoints, add_up_edits, body_from_markers,
-                                point_kinds, source_points, stale_source)
+from gfpose_cli.io.c3d import (UNIT_TO_M, C3DWriteBack, SourcePoints, body_from_markers, count_source, new_summary,
+                                point_kinds, source_points)
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
@@ -203,15 +203,9 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
     poses = world_poses(take, str(path))
     back = take.writeback if isinstance(take.writeback, TrcWriteBack) and Path(take.writeback.path).exists() else None
     if back is None:
-        summary = {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "joints_added": len(JOINTS)}
+        summary = new_summary(joints_added=len(JOINTS))
         got = source_points(take, poses)
-        stale = stale_source(take, poses)
-        if stale:
-            summary["points_left_out"] = stale
-        if got is not None:
-            add_up_edits(summary, got.edits)
-            if got.left_out:
-                summary["left_out"] = {"model output": got.left_out}
+        count_source(summary, take, poses, got)
         text = _fresh(poses, take.mask, take.fps, Path(path).name, got)
         with atomic_path(Path(path), force) as tmp:
             tmp.write_text(text, encoding="utf-8", newline="")

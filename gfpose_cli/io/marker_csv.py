@@ -76,7 +76,7 @@ class MarkerCsv:
     """A capture software's CSV as read: its lines, where the frame rows are, and its marker columns."""
 
     path: Path
-    layout: str  # "motive" or "vicon"
+    layout: str  # "motive", "vicon" or "qtm"
     digest: str
     lines: list[str]
     row_lines: list[int]  # (F,) index in lines of each frame row

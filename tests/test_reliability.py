@@ -77,6 +77,20 @@ def test_batch_goes_on_past_a_bad_file_and_fail_fast_stops(tmp_path: Path, capsy
     assert sorted(p.name for p in (tmp_path / "ff").iterdir()) == ["a.npz"]
 
 
+def test_a_batch_names_the_flags_a_failed_file_needs(tmp_path: Path, capsys) -> None:
+    """A file refused inside a batch is worded for the command line like a single file's refusal
+    (`pass it with --map`), not with the Python parameter's name (`pass it with map`)."""
+    unlabelled = Path(__file__).parent / "data" / "vendors" / "btk__FP1.c3d"
+    code, _, alone = run(["convert", str(unlabelled), "-o", str(tmp_path / "one.npz")], capsys)
+    assert code == 2 and "pass it with --map" in alone
+    good = tmp_path / "a.npz"
+    io.write(Take(positions=synthetic_poses(6)), good)
+    code, _, err = run(["convert", str(good), str(unlabelled), "-o", str(tmp_path / "all")], capsys)
+    flat = " ".join(err.split())  # the table folds long cells
+    assert code == 2 and "1 ok, 1 failed" in err
+    assert "with --map" in flat and "with map" not in flat
+
+
 @pytest.mark.parametrize("ext", ["npz", "csv", "bvh", "c3d"])
 def test_same_run_gives_the_same_bytes(tmp_path: Path, capsys, ext: str) -> None:
     outputs = []

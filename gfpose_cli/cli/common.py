@@ -86,12 +86,13 @@ def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
         try:
             note = work(src, dst)
             results.append((src, dst, ""))
-            info((f"[green]wrote[/] {esc(dst)}" if dst.exists() else f"{esc(src.name)}:") + (f"  {esc(note)}" if note else ""))
+            info((f"[green]wrote[/] {esc(dst)}" if dst.exists() else f"{esc(src.name)}:") + (f"  {esc(word(note, flag))}" if note else ""))
         except GfposeError as exc:
             if len(pairs) == 1:
                 raise
-            results.append((src, dst, str(exc)))
-            err.print(f"[red]failed[/] {esc(exc if str(exc).startswith(str(src)) else f'{src}: {exc}')}")
+            text = exc.worded(flag)  # its {parameter} fields as the flags the user types
+            results.append((src, dst, text))
+            err.print(f"[red]failed[/] {esc(text if text.startswith(str(src)) else f'{src}: {text}')}")
             if fail_fast:
                 break
     if len(pairs) == 1:

@@ -18,7 +18,7 @@ from gfpose_cli.cli.common import esc, sampler_options
 @app.command()
 def evaluate(
     pred: Annotated[Optional[Path], typer.Argument(help="Predicted poses (NPZ/CSV), one per frame or S hypotheses per frame.")] = None,
-    gt: Annotated[Optional[Path], typer.Argument(help="Ground-truth poses (NPZ/CSV/BVH) with the same frames.")] = None,
+    gt: Annotated[Optional[Path], typer.Argument(help="Ground-truth poses (any 3D mocap file gfpose reads: NPZ, CSV, BVH, C3D, TRC...) with the same frames.")] = None,
     stats: Annotated[Optional[Path], typer.Option("--stats", help="Describe a pose set instead (a generated NPZ, a dataset folder, mocap files or archives): plausibility, diversity, and with --reference coverage and precision.")] = None,
     reference: Annotated[Optional[Path], typer.Option("--reference", help="With --stats: the set to compare against (e.g. the real training data).")] = None,
     reference_split: Annotated[str, typer.Option("--reference-split", help="Part of a reference built from shared/data: all, train or held-out.")] = "all",

@@ -17,7 +17,7 @@ from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch,
 
 @app.command()
 def lift(
-    inputs: Annotated[list[str], typer.Argument(help="2D keypoint files (NPZ/CSV, pixels), folders or globs.")],
+    inputs: Annotated[list[str], typer.Argument(help="2D keypoints in pixels (NPZ, CSV, COCO or MMPose JSON, OpenPose-format folders), files, folders or globs.")],
     output: Output,
     hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="3D hypotheses per frame (S). Frame by frame, one is the sampler's point estimate (the same answer every run; with --temperature, a random draw) and more are random draws.")] = 1,
     aggregate: Annotated[str, typer.Option(help="none keeps all S hypotheses; mean or median collapses them.")] = "none",
@@ -101,7 +101,7 @@ def lift(
 
 @app.command()
 def complete(
-    inputs: Annotated[list[str], typer.Argument(help="Takes with missing joints (NaN / mask): 3D NPZ/CSV/BVH, or 2D keypoints.")],
+    inputs: Annotated[list[str], typer.Argument(help="Takes with missing joints or markers: 3D mocap (C3D, TRC, BVH, ASF/AMC, NPZ, CSV, marker exports) or 2D keypoints; files, folders or globs.")],
     output: Output,
     hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="Completions per frame (S). Frame by frame, one is the sampler's point estimate (with --temperature, a random draw) and more are random draws.")] = 1,
     keep_observed: Annotated[bool, typer.Option("--keep-observed/--no-keep-observed", help="Observed joints keep their values (--no-keep-observed implies --per-frame).")] = True,
@@ -137,7 +137,8 @@ def complete(
     `lift` does it (--per-frame: frame by frame).
 
     A C3D output of a C3D input is the same file with its marker gaps filled (residual 0, listed
-    under the GFPOSE parameter group); everything else in it is kept.
+    under the GFPOSE parameter group); everything else in it is kept. A TRC or marker export
+    written to C3D or TRC keeps its markers, gaps filled, then the 17 joints.
 
     Example: [bold]gfpose complete take01.c3d -o filled.c3d[/]
     """
@@ -280,7 +281,7 @@ def denoise_report(r: DenoiseReport) -> str:
 
 @app.command()
 def denoise(
-    inputs: Annotated[list[str], typer.Argument(help="Noisy 3D takes (NPZ, CSV, BVH), folders or globs.")],
+    inputs: Annotated[list[str], typer.Argument(help="Noisy 3D takes (C3D, TRC, BVH, ASF/AMC, NPZ, CSV, Motive/Nexus/Qualisys exports, Xsens MVNX), files, folders or globs.")],
     output: Output,
     t0: Annotated[str, typer.Option(help="Diffusion time to start the prior from, (0-1] (larger removes more), or auto (takes: no prior pass; --per-frame: matched to the measured noise).")] = "auto",
     per_frame: Annotated[bool, typer.Option("--per-frame", help="The paper's frame-by-frame denoiser: no smoothing along time; the performer's bone lengths (measured through the noise) are held only where the frames are one performer's (a take, or --one-performer; --free-bones: never).")] = False,
@@ -311,8 +312,9 @@ def denoise(
     paper's frame-by-frame denoiser, auto matches t0 to the measured noise). What was measured and
     chosen is printed.
 
-    C3D and BVH inputs written to the same format come back as the same file with its markers or
-    skeleton moved onto the cleaned joints.
+    C3D, TRC and BVH inputs written to the same format come back as the same file with its
+    markers or skeleton moved onto the cleaned joints; a marker export written to C3D or TRC
+    keeps its markers, moved likewise, then the 17 joints.
 
     Example: [bold]gfpose denoise take01.c3d -o clean.c3d[/]
     """

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import InputError, flag, word
 
 from gfpose_cli.cli.app import STATE, app, err
 from gfpose_cli.cli.options import Output, Device, Seed, Quiet, MapOpt, Units
@@ -16,7 +16,7 @@ from gfpose_cli.cli.common import progress_bar, esc, info, warn
 
 @app.command()
 def train(
-    data: Annotated[list[str], typer.Argument(help="Pose files (NPZ/CSV/BVH), folders, globs, or the archives in shared/data.")],
+    data: Annotated[list[str], typer.Argument(help="Mocap files (BVH, ASF/AMC, C3D, NPZ, CSV...), folders, globs, or the archives in shared/data.")],
     output: Output,
     task: Annotated[str, typer.Option(help="prior, lift or complete3d; or refine: the take refiner of a lifter (--lift-weights), trained on its take lifts of the data.")] = "prior",
     mask: Annotated[str, typer.Option(help="Masking strategy, e.g. HPJ-001 or a mix HPJ-001+HPJ-020 (default per task).")] = "",
@@ -96,6 +96,7 @@ def train(
         table.add_column("input")
         table.add_column("why", overflow="fold")
         for name, why in poses.skipped:
+            why = word(why, flag)
             why = why.split(": ", 1)[1] if why.startswith(name.split(" (")[0] + ":") else why
             table.add_row(esc(name), esc(why if len(why) <= 150 else why[:147].rsplit(" ", 1)[0] + " ..."))
         err.print(table)

@@ -383,7 +383,7 @@ def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, s
         except InputError as exc:
             if skipped is None:
                 raise
-            skipped.append((str(path), str(exc)))
+            skipped.append((str(path), exc.template))  # {parameter} fields kept: each face words them
     if not sets:
         raise InputError("none of the training inputs could be used" + (
             f" ({len(skipped)} skipped: {skipped[0][1]})" if skipped else ""))

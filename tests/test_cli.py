@@ -36,6 +36,19 @@ def test_help_lists_the_six_subcommands() -> None:
         assert name in result.output
 
 
+@pytest.mark.parametrize("name,start,end", [
+    ("denoise", "C3D, TRC and BVH inputs written", "then the 17 joints."),
+    ("evaluate", "With --protocol P --data MOCAP", "denoising at the paper's noise levels"),
+    ("complete", "On a 3D take, each gap", "then bone lengths are held"),
+])
+def test_help_paragraphs_flow_instead_of_breaking_at_the_source_lines(name: str, start: str, end: str) -> None:
+    """Typer's rich help keeps a docstring's line breaks: at 80 columns every long source line showed
+    broken in two. Reflowed, a paragraph that fits the terminal is one line."""
+    result = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "250"})
+    line = next(x for x in result.output.splitlines() if start in x)
+    assert end in line
+
+
 @pytest.mark.parametrize("name", COMMANDS)
 def test_each_help_shows_defaults_and_an_example(name: str) -> None:
     result = CliRunner().invoke(app, [name, "--help"], terminal_width=200)

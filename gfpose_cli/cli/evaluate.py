@@ -44,8 +44,7 @@ def evaluate(
     diverse, and with --reference REAL does it cover the real poses (coverage, recall) without
     leaving them (precision)? Distances are P-MPJPE.
 
-    Example: [bold]gfpose evaluate lifted.npz truth.npz --json[/]
-    With --protocol P --data MOCAP: the measurements of bench/accuracy.py (the paper's protocols, bench/accuracy.py) on your
+    With --protocol P --data MOCAP: the measurements of bench/accuracy.py (the paper's protocols) on your
     own poses: lifting from exact, noisy and partial 2D of random virtual cameras, completing each
     limb, denoising at the paper's noise levels, and generation, with the paper's figures and our
     targets beside them.

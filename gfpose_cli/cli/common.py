@@ -183,6 +183,9 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
         notes.append(f"left out: the source's {n} points ({why})")
     if summary.get("joints_added"):
         notes.append(f"{summary['joints_added']} joint points")
+    if summary.get("camera_frame"):
+        notes.append("poses in the camera's frame (x right, y down, z forward), which a CSV cannot record (NPZ records "
+                     "it; BVH, C3D and TRC are written upright)")
     if "bvh" in summary:
         notes.append(f"BVH {summary['bvh']}, largest joint misfit {summary['max_error_m'] * 1000:.1f} mm")
     return "; ".join(notes)

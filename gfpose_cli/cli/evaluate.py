@@ -12,7 +12,7 @@ from gfpose_cli.core.errors import InputError
 
 from gfpose_cli.cli.app import app, err, out
 from gfpose_cli.cli.options import Device, Seed, BatchSize, Sampler, Steps, Precision, InFmt
-from gfpose_cli.cli.common import esc, sampler_options
+from gfpose_cli.cli.common import esc, sampler_options, warn
 
 
 @app.command()
@@ -40,6 +40,9 @@ def evaluate(
 ) -> None:
     """Score predictions: MPJPE (P1), P-MPJPE (P2), minMPJPE over hypotheses, PCK@150mm, jitter, bone-length CV.
 
+    A lift (camera frame) scored against world mocap is said to be so, with P1 after one rotation of the
+    whole take (mpjpe_take_aligned_mm) beside the plain P1.
+
     With --stats SET: is a pose set plausible (bone lengths, symmetry, joint-angle limits) and
     diverse, and with --reference REAL does it cover the real poses (coverage, recall) without
     leaving them (precision)? Distances are P-MPJPE.
@@ -54,7 +57,7 @@ def evaluate(
     Example: [bold]gfpose evaluate --protocol lift,complete --data my_heldout/ --frames 300[/]
     """
     from gfpose_cli import io
-    from gfpose_cli.evaluation.scores import evaluate as score
+    from gfpose_cli.evaluation.scores import evaluate as score, frame_mismatch
 
     if protocol is not None:
         if pred is not None or gt is not None or stats is not None or data_path is None:
@@ -67,7 +70,11 @@ def evaluate(
         return evaluate_set(stats, reference, reference_split, sample, as_json)
     if pred is None or gt is None:
         raise InputError("evaluate needs PRED and GT files (or --stats SET); see gfpose evaluate --help")
-    result = score(io.read(pred, fmt=in_fmt, sanity=False), io.read(gt, fmt=in_fmt, sanity=False))
+    predicted, truth = io.read(pred, fmt=in_fmt, sanity=False), io.read(gt, fmt=in_fmt, sanity=False)
+    result = score(predicted, truth)
+    mismatch = frame_mismatch(predicted, truth)
+    if mismatch:
+        warn(esc(mismatch))
     if as_json:
         print(json.dumps(result, indent=2))
         return

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gfpose_cli.kinematics.geometry import procrustes_align, root_relative
+from gfpose_cli.kinematics.rotations import kabsch
 from gfpose_cli.core.skeleton import BONES, SYMMETRIC_BONES, bone_lengths
 from gfpose_cli.kinematics.bones import MIN_BONE_M, bone_length_cv  # noqa: F401 - metrics of a take
 
@@ -23,6 +24,16 @@ def per_joint_error(pred: np.ndarray, gt: np.ndarray, align: str = "root") -> np
     elif align != "none":
         raise ValueError(f"unknown alignment {align!r}")
     return np.linalg.norm(pred - gt, axis=-1)
+
+
+def take_aligned_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    """MPJPE of root-relative poses (F, 17, 3) after turning the whole prediction by the one rotation
+    (no scale) that best fits it to the truth: for a take lifted in a camera's frame scored against
+    mocap in the world's, where the camera's rotation is not known. Unlike P2, every frame keeps
+    its own orientation relative to the others."""
+    p, g = root_relative(pred)[0], root_relative(gt)[0]
+    rotation = kabsch(p.reshape(1, -1, 3), g.reshape(1, -1, 3))[0]
+    return float(np.linalg.norm(p @ rotation.T - g, axis=-1).mean())
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray, align: str = "root") -> float:

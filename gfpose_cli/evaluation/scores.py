@@ -10,9 +10,12 @@ from gfpose_cli.core.take import Take
 
 
 def evaluate(pred: Take, gt: Take, pck_threshold: float = 0.15) -> dict:
-    """P1/P2 (single or mean of hypotheses), minMPJPE over hypotheses, PCK, per-joint P1, jitter, bone CV.
+    """P1/P2 (single or mean of hypotheses), P1 with the whole take turned by one rotation, minMPJPE
+    over hypotheses, PCK, per-joint P1, jitter, bone CV.
 
-    Frames where the ground truth misses any joint are left out and counted.
+    Frames where the ground truth misses any joint are left out and counted. Jitter is of the
+    root-relative joints, as P1 compares them, over runs of consecutive scored frames, at the truth's
+    frame rate for both (the frames are the same frames).
     """
     if pred.dim != 3 or gt.dim != 3:
         raise InputError("evaluate compares 3D poses; both files must hold (frames, 17, 3) positions")
@@ -34,14 +37,45 @@ def evaluate(pred: Take, gt: Take, pck_threshold: float = 0.15) -> dict:
         "frames_skipped": int((~valid).sum()),
         "hypotheses": int(hyps.shape[1]),
         "mpjpe_mm": metrics.mpjpe(single, truth, "root") * mm,
+        "mpjpe_take_aligned_mm": metrics.take_aligned_mpjpe(single, truth) * mm,
         "p_mpjpe_mm": metrics.mpjpe(single, truth, "procrustes") * mm,
         "min_mpjpe_mm": metrics.min_mpjpe(hyps, truth, "root") * mm,
         "min_p_mpjpe_mm": metrics.min_mpjpe(hyps, truth, "procrustes") * mm,
         f"pck_{int(pck_threshold * 1000)}mm": metrics.pck(single, truth, pck_threshold),
-        "jitter_pred_m_s2": metrics.jitter(single, pred.fps),
-        "jitter_gt_m_s2": metrics.jitter(truth, gt.fps),
+        "jitter_pred_m_s2": _jitter(single, valid, gt.fps),
+        "jitter_gt_m_s2": _jitter(truth, valid, gt.fps),
         "bone_length_cv_pred": metrics.bone_length_cv(single),
         "bone_length_cv_gt": metrics.bone_length_cv(truth),
         "per_joint_mpjpe_mm": {j: float(e * mm) for j, e in zip(JOINTS, per_joint)},
     }
     return result
+
+
+def _jitter(poses: np.ndarray, valid: np.ndarray, fps: float) -> float:
+    """Mean |acceleration| of the root-relative joints of the scored frames (poses: valid ones only), over
+    three consecutive frames that were all scored (a skipped frame is not bridged as if it were one step)."""
+    frames = np.flatnonzero(valid)
+    rel = poses - poses[:, :1]
+    steady = (frames[2:] - frames[:-2]) == 2  # triples of consecutive file frames
+    if not steady.any():
+        return 0.0
+    acc = (rel[2:] - 2 * rel[1:-1] + rel[:-2])[steady] * fps**2
+    return float(np.linalg.norm(acc, axis=-1).mean())
+
+
+def frame_mismatch(pred: Take, gt: Take) -> str | None:
+    """A sentence when the two takes are not in one frame (a lift's camera-frame poses against Z-up
+    mocap, or bodies standing along different axes), so P1 compares them turned; None otherwise."""
+    from gfpose_cli.io.sanity import standing_axis
+
+    def where(take: Take) -> tuple[str, str | None]:
+        first = take.positions if take.positions.ndim == 3 else take.positions[:, 0]
+        axis = standing_axis(first, take.mask & np.isfinite(first).all(-1))
+        kind = "a camera's frame" if take.provenance.camera_frame else "read as Z-up mocap"
+        return kind + (f", standing along {axis}" if axis else ""), axis
+
+    (p_kind, p_axis), (g_kind, g_axis) = where(pred), where(gt)
+    if pred.provenance.camera_frame == gt.provenance.camera_frame and (p_axis == g_axis or None in (p_axis, g_axis)):
+        return None
+    return (f"{pred.path} ({p_kind}) and {gt.path} ({g_kind}) are not in one frame: mpjpe_mm compares them as they "
+            "are; mpjpe_take_aligned_mm turns the whole prediction by one rotation first, p_mpjpe_mm each frame")

@@ -216,6 +216,13 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
 
         warnings = check_body(take.positions, take.mask, str(path), force=force_read)
         take.provenance = take.provenance.but(warnings=take.provenance.warnings + tuple(warnings))
+    if sanity and take.dim == 3 and take.provenance.format in ("npz", "csv") and not take.provenance.camera_frame:
+        from gfpose_cli.io.sanity import frame_warning
+
+        first = take.positions if take.positions.ndim == 3 else take.positions[:, 0]  # hypotheses: the first
+        lying = frame_warning(first, take.mask, str(path), take.provenance.format.upper())
+        if lying:
+            take.provenance = take.provenance.but(warnings=take.provenance.warnings + (lying,))
     return take
 
 
@@ -380,6 +387,8 @@ def write(take: Take, path: str | Path, fmt: str | None = None, force: bool = Tr
         if isinstance(back, marker_csv.CsvWriteBack) and Path(back.path).exists() and back.layout != "qtm":
             return marker_csv.write(take, path, force)  # into a copy of the Motive or Vicon export it came from
         csv_io.write(take, path, force)
+        if take.provenance.camera_frame and take.dim == 3:  # the CSV schema has no place for it
+            return {"camera_frame": True}
     elif kind == "tsv":
         from gfpose_cli.io import marker_csv
 

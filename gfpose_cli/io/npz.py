@@ -1,7 +1,8 @@
 """NPZ poses in the project's stable schema (README "File formats").
 
 Keys: poses float32 (F,17,3) | (F,S,17,3) metres or (F,17,2) pixels; joints; fps;
-optional mask (F,17) bool true = observed, root (F,3), confidence (F,17).
+optional mask (F,17) bool true = observed, root (F,3), confidence (F,17), axes ("camera" for 3D
+poses in a camera's frame, x right, y down, z forward: a lift's output; absent or "z-up" for mocap).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from gfpose_cli.core.take import Provenance, ShardPlace, Take
 from gfpose_cli.util.atomic import atomic_path
 
 POSE_KEYS = ("poses", "positions", "keypoints", "poses_3d", "poses_2d")
+#: the frames 3D poses may be stored in: a camera's (a lift's output) or the canonical Z-up mocap frame
+AXES = ("camera", "z-up")
 
 
 def read(path: Path) -> Take:
@@ -56,6 +59,9 @@ def read(path: Path) -> Take:
         finite = finite.all(1) if poses.ndim == 4 else finite
         mask = mask & finite
     fps = float(files["fps"]) if "fps" in files else 30.0
+    axes = str(files["axes"]) if "axes" in files else "z-up"
+    if axes not in AXES:
+        raise InputError(f"{path}: 'axes' is {axes!r}; expected {' or '.join(repr(a) for a in AXES)}")
     root = files.get("root")
     confidence = files.get("confidence")
     return Take(
@@ -64,7 +70,7 @@ def read(path: Path) -> Take:
         fps=fps,
         root=None if root is None else np.asarray(root, np.float32),
         confidence=None if confidence is None else np.asarray(confidence, np.float32),
-        provenance=Provenance(path=str(path), format="npz"),
+        provenance=Provenance(path=str(path), format="npz", camera_frame=axes == "camera" and poses.shape[-1] == 3),
         shard=_shard_place(files),
     )
 
@@ -94,6 +100,8 @@ def npz_arrays(take: Take) -> dict[str, np.ndarray]:
         "fps": np.float32(take.fps),
         "mask": take.mask.astype(bool),
     }
+    if take.provenance.camera_frame and take.dim == 3:  # read back in the same frame (convert to BVH, render)
+        arrays["axes"] = np.array("camera")
     if take.root is not None:
         arrays["root"] = take.root.astype(np.float32)
     if take.confidence is not None:

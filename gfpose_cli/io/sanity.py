@@ -107,3 +107,43 @@ def check_body(poses: np.ndarray, mask: np.ndarray, where: str, force: bool = Fa
             raise InputError(f"{where}: {problems[0]}; if the file is right, pass {{force_read}}")
         warnings = [f"{where}: read anyway ({{force_read}}): {p}" for p in problems] + warnings
     return warnings
+
+
+#: a take "stands along" an axis when the median direction from its ankles to its head is this close to it
+STANDING_COSINE = 0.8
+
+
+def standing_axis(poses: np.ndarray, mask: np.ndarray) -> str | None:
+    """The axis a take's body stands along ('+Z', '-Y', ...): the median over its frames of the unit
+    vector from the ankles' midpoint to the head (the pelvis to the thorax where the legs or head are
+    unseen). None where no frame shows them, or the median points along no axis (a take spent lying
+    or bent over)."""
+    poses = np.asarray(poses, np.float64)
+    head, ankles = poses[:, _J["Head"]], poses[:, [_J["RAnkle"], _J["LAnkle"]]].mean(1)
+    legs = mask[:, _J["Head"]] & mask[:, _J["RAnkle"]] & mask[:, _J["LAnkle"]]
+    trunk = mask[:, _J["Pelvis"]] & mask[:, _J["Thorax"]]
+    up = np.where(legs[:, None], head - ankles, poses[:, _J["Thorax"]] - poses[:, _J["Pelvis"]])
+    up = up[(legs | trunk) & np.isfinite(up).all(1)]
+    norm = np.linalg.norm(up, axis=1)
+    up = up[norm > 1e-6] / norm[norm > 1e-6, None]
+    if not len(up):
+        return None
+    median = np.median(up, axis=0)
+    median /= max(float(np.linalg.norm(median)), 1e-9)
+    axis = int(np.argmax(np.abs(median)))
+    if abs(median[axis]) < STANDING_COSINE:
+        return None
+    return ("+" if median[axis] > 0 else "-") + "XYZ"[axis]
+
+
+def frame_warning(poses: np.ndarray, mask: np.ndarray, where: str, kind: str) -> str | None:
+    """A warning for 3D poses of a file that keeps no up axis (kind: NPZ, CSV), read as Z-up mocap,
+    whose body stands along another axis: a lift's poses in the camera's frame (y down) saved where the
+    frame is not kept, or another tool's Y-up poses. None where it stands along +Z (or along no axis)."""
+    axis = standing_axis(poses, mask)
+    if axis in (None, "+Z"):
+        return None
+    cause = ("a lift's poses in the camera's frame (y down)? NPZ keeps that frame: lift to NPZ again, or straight "
+             "to BVH/C3D" if axis == "-Y" else f"poses stored {axis} up")
+    return (f"{where}: its body stands along {axis}, but {kind} poses are read as Z-up mocap ({cause}): a BVH, C3D or "
+            "TRC written from it lies down, and the models see it lying")

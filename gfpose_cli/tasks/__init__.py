@@ -29,6 +29,7 @@ from gfpose_cli.model.problem import encode_condition, length_features
 from gfpose_cli.model.sampling import REGISTRY, SAMPLERS, sample, t_of_lambda
 from gfpose_cli.model.sde import SubVPSDE
 from gfpose_cli.model.refiner import LoadedRefiner, load_refiner, refine as refine_take
+from gfpose_cli.core.frames import CAMERA_TO_Z_UP
 from gfpose_cli.core.skeleton import JOINTS, L_HIP, N_JOINTS, R_HIP, ROOT
 from gfpose_cli.kinematics.placement import Placement, place
 from gfpose_cli.core.take import (CompleteReport, DenoiseReport, GenerateReport, LiftReport, Provenance, ShardPlace,
@@ -496,6 +497,7 @@ def generate_poses(runner: Runner, n: int, *, condition: Take | None = None, fre
                         sink=None if sink is None else (lambda rows, total: sink(fitted(rows), total)))
         take = replace(take, positions=fitted(take.positions))
     elif condition is not None:
+        condition = z_up(condition)  # a lift's camera-frame take: its poses upright, as generate's are
         lengths = performer_lengths(condition.positions, condition.mask) if condition.positions.ndim == 3 else None
         if free and condition.positions.ndim == 3:
             mask, positions = condition.mask.copy(), condition.positions.copy()
@@ -857,6 +859,38 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
                 provenance=_lifted_provenance(keypoints), report=report)
 
 
+def one_pose_per_frame(take: Take, task: str) -> Take:
+    """A 3D take of one hypothesis per frame ((F, 1, 17, 3), as `lift` writes one) as (F, 17, 3); several
+    hypotheses per frame are refused, naming how to collapse them; other takes as they are."""
+    if take.positions.ndim != 4 or take.dim != 3:
+        return take
+    if take.positions.shape[1] == 1:
+        return replace(take, positions=take.positions[:, 0])
+    raise InputError(f"{take.path}: {task} needs one pose per frame and the file holds {take.positions.shape[1]} "
+                     "hypotheses per frame; collapse them first (`gfpose lift {aggregate} mean`, or `gfpose merge "
+                     "{aggregate} mean` for shards)")
+
+
+def turned(take: Take, rotation: np.ndarray, *, camera_frame: bool) -> Take:
+    """The take with its positions (and root) turned by rotation (3, 3), marked as in a camera's frame or not."""
+    def turn(x: np.ndarray | None) -> np.ndarray | None:
+        return None if x is None else (np.asarray(x, np.float64) @ rotation.T).astype(x.dtype)
+
+    return replace(take, positions=turn(take.positions), root=turn(take.root),
+                   provenance=take.provenance.but(camera_frame=camera_frame))
+
+
+def z_up(take: Take) -> Take:
+    """A 3D take in the canonical Z-up frame the 3D models work in: a camera-frame take (a lift's
+    output read back from its NPZ) turned upright, others as they are."""
+    return turned(take, CAMERA_TO_Z_UP, camera_frame=False) if take.provenance.camera_frame else take
+
+
+def in_camera_frame(result: Take) -> Take:
+    """A result computed on z_up(take) turned back into the camera's frame its input was in."""
+    return turned(result, CAMERA_TO_Z_UP.T, camera_frame=True)
+
+
 def completable_frames(mask: np.ndarray) -> np.ndarray:
     """Frames (bool (F,)) the completion model can fill: their place is known (pelvis, or both hips)
     and one more joint is seen."""
@@ -902,8 +936,13 @@ def complete(runner: Runner, take: Take, *, hypotheses: int = 1, keep_observed: 
     one_performer True, or None and the frames look like a take; a runner with its own lengths
     (Runner.with_lengths) keeps them.
     """
+    take = one_pose_per_frame(take, "complete")
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: complete needs 3D poses (frames, 17, 3); for 2D input use lift")
+    if take.provenance.camera_frame:  # the completion model knows upright poses: filled upright, handed back
+        return in_camera_frame(complete(runner, z_up(take), hypotheses=hypotheses, keep_observed=keep_observed,
+                                        progress=progress, shard=shard, journal=journal, temporal=temporal,
+                                        one_performer=one_performer, draw=draw))
     if take.n_frames == 0:
         raise InputError(f"{take.path}: the take has no frames")
     sequence = looks_like_sequence(take)
@@ -988,10 +1027,14 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
     has its lengths already (Runner.with_lengths: a skeleton file) gives those instead, and holds
     them frame by frame where the frames are one performer's.
     """
+    take = one_pose_per_frame(take, "denoise")
     if take.dim != 3 or take.positions.ndim != 3:
         raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
     if t0 is not None and not 0.0 < t0 <= 1.0:
         raise ParameterError("t0", f"must be in (0, 1], got {t0}")
+    if take.provenance.camera_frame:  # the prior knows upright poses: cleaned upright, handed back
+        return in_camera_frame(denoise(runner, z_up(take), t0=t0, progress=progress, shard=shard, temporal=temporal,
+                                       hold_bones=hold_bones, one_performer=one_performer))
     if temporal and take.n_frames < MIN_TAKE_FRAMES:
         # too short to tell noise from motion; the per-frame prior would pull a clean (bind) pose
         # toward the training bodies (197 mm on a 2-frame file): leave it as it is, and say so
@@ -1079,6 +1122,8 @@ def merge_shards(parts: list[Take]) -> Take:
     ks = [i[0][0] for i in info]
     if any(i[0][1] != n or i[1][2] != total for i in info):
         raise InputError("shard files come from different runs (their K/N or frame totals differ)")
+    if len({p.provenance.camera_frame for p in parts}) > 1:
+        raise InputError("shard files come from different runs (some hold poses in a camera's frame, some Z-up mocap)")
     if ks != list(range(n)):
         missing = sorted(set(range(n)) - set(ks))
         dup = sorted({k for k in ks if ks.count(k) > 1})

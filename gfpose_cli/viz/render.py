@@ -12,6 +12,7 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.util.atomic import atomic_path
+from gfpose_cli.core.frames import CAMERA_TO_Z_UP
 from gfpose_cli.core.skeleton import BONES, JOINTS
 from gfpose_cli.core.take import Take
 
@@ -65,7 +66,9 @@ def render(takes: list[tuple[str, Take]], output: Path, fps: float = 30.0, start
     n_frames = min(t.n_frames for _, t in takes)
     base = takes[0][1]
     idx = frame_indices(Take(positions=base.positions[:n_frames], fps=base.fps, provenance=base.provenance), fps, start_s, end_s)
-    poses = [np.asarray(t.positions[:n_frames], np.float64) for _, t in takes]
+    # a lift's output is in the camera's frame (y down): drawn upright like mocap
+    poses = [np.asarray(t.positions[:n_frames], np.float64) @ (CAMERA_TO_Z_UP.T if t.provenance.camera_frame else np.eye(3))
+             if t.dim == 3 else np.asarray(t.positions[:n_frames], np.float64) for _, t in takes]
     poses = [p.mean(1) if p.ndim == 4 else p for p in poses]  # hypotheses: draw their mean
     dim = poses[0].shape[-1]
     if any(p.shape[-1] != dim for p in poses):

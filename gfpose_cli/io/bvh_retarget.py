@@ -158,11 +158,17 @@ def _triangle_rest(poses: np.ndarray, centre: int, left: int, right: int, up: in
 #: turn on their own: the pelvis and chest triangles change shape as the back bends and the
 #: shoulders shrug, which one rigid rotation of the pelvis or thorax cannot follow
 _PIVOTS = {"SpineBase": ("Pelvis", "Spine"), "NeckBase": ("Thorax", "Neck"),
-           "LCollar": ("Thorax", "LShoulder"), "RCollar": ("Thorax", "RShoulder")}
+           "LCollar": ("Thorax", "LShoulder"), "RCollar": ("Thorax", "RShoulder"),
+           "LHipBase": ("Pelvis", "LHip"), "RHipBase": ("Pelvis", "RHip")}
+#: how much the child behind a pivot counts in its parent's rotation: the hips still set the pelvis's
+#: (as when they were its own children: its heading), the rest only settle the spin about the others
+_PIVOT_WEIGHT = {"LHipBase": 1.0, "RHipBase": 1.0}
 
 
 def fresh_skeleton(poses: np.ndarray, fps: float) -> BvhSkeleton:
-    """A 17-joint BVH skeleton (plus four pivots) whose motion reproduces poses (F, 17, 3, Y up)."""
+    """A 17-joint BVH skeleton (plus six pivots) whose motion reproduces poses (F, 17, 3, Y up): exactly
+    where the poses keep their bone lengths (each joint is aimed by its own rotation), else to within
+    how much the lengths vary."""
     if not np.isfinite(poses).all():
         f, j = np.argwhere(~np.isfinite(poses).all(-1))[0]
         raise InputError(f"frame {f} misses joint {JOINTS[j]}; a BVH cannot hold gaps: run `gfpose complete` first")
@@ -180,11 +186,13 @@ def fresh_skeleton(poses: np.ndarray, fps: float) -> BvhSkeleton:
     for c, p in enumerate(PARENTS):
         if p >= 0:
             offsets[c] = np.array(_REST_DIR[JOINTS[c]], float) * lengths[c]
+    # a triangle child's rest direction is its median in the parent's frame, at its bone's length (the
+    # median vector of a child that swings, a shoulder that shrugs, is shorter than the bone)
     for c, v in _triangle_rest(poses, J["Pelvis"], J["LHip"], J["RHip"], J["Spine"], [J["RHip"], J["LHip"], J["Spine"]]).items():
-        offsets[c] = v
+        offsets[c] = v / max(float(np.linalg.norm(v)), 1e-9) * lengths[c]
     for c, v in _triangle_rest(poses, J["Thorax"], J["LShoulder"], J["RShoulder"], J["Neck"],
                                [J["Neck"], J["LShoulder"], J["RShoulder"]]).items():
-        offsets[c] = v
+        offsets[c] = v / max(float(np.linalg.norm(v)), 1e-9) * lengths[c]
     # solve world rotations parents-first; a pivot's "position" is its parent's
     order = _parents_first([n[1] for n in nodes])
     at = [j if j >= 0 else J[_PIVOTS[name][0]] for name, _, j in nodes]
@@ -202,7 +210,7 @@ def fresh_skeleton(poses: np.ndarray, fps: float) -> BvhSkeleton:
             rest = np.broadcast_to(np.einsum("fij,kj->fki", parent_R, offsets[ends]), (F, len(ends), 3))
             now = poses[:, [at[e] for e in ends]] - poses[:, at[k], None]
             # a child behind a pivot only settles the spin about the others (the pivot aims it exactly)
-            w = np.array([1e-3 if nodes[c][2] < 0 else 1.0 for c in kids[k]])
+            w = np.array([_PIVOT_WEIGHT.get(nodes[c][0], 1e-3) if nodes[c][2] < 0 else 1.0 for c in kids[k]])
             world[:, k] = np.einsum("fij,fjk->fik", best_rotation(rest, now, w), parent_R)
         local[:, k] = np.einsum("fji,fjk->fik", parent_R, world[:, k])
     leaves = [k for k in range(len(nodes)) if not kids[k]]

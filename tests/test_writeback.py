@@ -352,6 +352,28 @@ def test_train_on_a_folder_of_c3d_files(tmp_path: Path, capsys) -> None:
     assert "ezc3d_vicon.c3d" in capsys.readouterr().err and not (tmp_path / "s.pt").exists()
 
 
+def test_a_partial_marker_set_is_listed_as_skipped_not_dropped_in_silence(tmp_path: Path, capsys) -> None:
+    """A lower-body gait file reads (7 of 17 joints) but gives no whole pose: it was left out of training
+    without a word ("1 takes" of 2 files); now it is listed, with the joints it never has."""
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    (folder / "walk.c3d").write_bytes((FIXTURES / "cmu_85_02.c3d").read_bytes())
+    lower = Path(__file__).parent / "data" / "vendors" / "btk__type1.c3d"
+    (folder / "gait.c3d").write_bytes(lower.read_bytes())
+    args = ["train", str(folder), "--width", "32", "--blocks", "1", "--batch-size", "32", "--steps", "2",
+            "--no-holdout", "--device", "cpu", "-q"]
+    assert run([*args, "-o", str(tmp_path / "m.pt")]) == 0
+    err = capsys.readouterr().err
+    assert "1 training input skipped" in err  # the table's cells fold: its sentence is checked with --strict
+    from gfpose_cli.model import checkpoint
+
+    summary = checkpoint.read(tmp_path / "m.pt")["data_summary"]
+    assert summary["takes"] == 1 and [Path(s).name for s in summary["skipped"]] == ["gait.c3d"]
+    assert run([*args, "--strict", "-o", str(tmp_path / "s.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "gait.c3d: no frame holds all 17 joints" in err and "Head, LShoulder" in err and "never seen" in err
+
+
 def test_a_c3d_changed_between_read_and_write_back_is_refused(tmp_path: Path) -> None:
     """The write-back reads its source again (a parse of the same bytes is reused, io/c3d.py's load); a
     source whose bytes changed after the read is refused, never written into."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gfpose_cli.core.errors import InputError
-from gfpose_cli.core.skeleton import root_relative
+from gfpose_cli.core.skeleton import JOINTS, root_relative
 from gfpose_cli.core.take import Take
 from gfpose_cli.util.provenance import file_digest
 
@@ -378,6 +378,17 @@ def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, s
                     subject = f"{origin.family}:{origin.subject}"
                     fps = origin.fps or fps
                     positions, mask = positions[origin.skip:], mask[origin.skip:]
+                whole = mask.all(1) & np.isfinite(positions).all((1, 2))
+                if not whole.any():  # a lower-body or partial marker set: nothing to learn whole poses from
+                    unseen = [j for j, seen in zip(JOINTS, mask.any(0)) if not seen]
+                    why = (f"{path}{f' ({name})' if name != path.stem else ''}: no frame holds all 17 joints "
+                           + (f"({', '.join(unseen)} never seen); training needs whole poses" if unseen else
+                              "(each frame misses one or more); training needs whole poses (`gfpose complete` "
+                              "fills the gaps)"))
+                    if skipped is None:
+                        raise InputError(why)
+                    skipped.append((f"{path} ({name})" if name != path.stem else str(path), why))
+                    continue
                 sets.append(pose_set_from_takes([(name, subject, positions, mask, fps)], progress,
                                                 drop_glitches=sequence))
         except InputError as exc:

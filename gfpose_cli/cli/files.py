@@ -225,8 +225,10 @@ def maps(
         elif smap is not None and not smap.joints.get(joint):
             source = "(none)"
         else:
-            source = ", ".join(f"{named(k)} x{w:g}" if len(smap.joints[joint]) > 1 else named(k)
-                               for k, w in smap.joints[joint].items()) if smap else "-"
+            weights: dict[str, float] = {}  # two of the map's names may be one marker of the file (LPSI, RPSI: SACR)
+            for k, w in (smap.joints[joint].items() if smap else ()):
+                weights[named(k)] = weights.get(named(k), 0.0) + w
+            source = ", ".join(f"{k} x{w:g}" if len(weights) > 1 else k for k, w in weights.items()) if smap else "-"
         table.add_row(joint, esc(source), f"{take.mask[:, j].mean():.1%}")
     out.print(table)
 

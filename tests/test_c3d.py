@@ -175,3 +175,35 @@ def test_maps_lists_presets_and_resolves_a_file(capsys) -> None:
     code, out, err = run(["maps", str(FIXTURES / "ktk_tennis_serve_nan.c3d")], capsys)
     assert code == 0, err
     assert "RShoulder" in out and "86.7%" in out  # the shoulder marker's gap shows up
+
+
+def test_a_new_c3d_of_more_than_65535_frames_holds_every_frame(tmp_path: Path, capsys) -> None:
+    """A 10-minute take at 120 Hz (72,000 frames; here 70,000 of a real walk played back and forth) written
+    to a new C3D: the header's 16-bit frame words stop at 65,535, so the file was refused as "incomplete;
+    is the disk full?" (ezc3d reads back 65,535). TRIAL:ACTUAL_START_FIELD / ACTUAL_END_FIELD now count
+    the frames as Vicon and Motive write them, and our reader and the independent c3d package read all."""
+    import warnings
+
+    import c3d
+
+    from gfpose_cli.core.take import Take
+
+    walk = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    there_and_back = np.concatenate([np.arange(walk.n_frames), np.arange(walk.n_frames)[::-1]])
+    frames = np.resize(there_and_back, 70_000)
+    io.write(Take(positions=walk.positions[frames], fps=walk.fps), tmp_path / "long.npz")
+    code, out, err = run(["convert", str(tmp_path / "long.npz"), "-o", str(tmp_path / "long.c3d")], capsys)
+    assert code == 0, err
+    back = io.read(tmp_path / "long.c3d")
+    assert back.n_frames == 70_000
+    np.testing.assert_allclose(back.positions, walk.positions[frames], atol=1e-5)
+    with open(tmp_path / "long.c3d", "rb") as handle, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reader = c3d.Reader(handle)
+        assert (reader.first_frame, reader.last_frame) == (1, 70_000)
+        last = None
+        for count, (_, points, _) in enumerate(reader.read_frames(), start=1):
+            last = points
+    assert count == 70_000
+    pelvis = walk.positions[frames[-1], 0] * 1000  # mm, Z up as written
+    np.testing.assert_allclose(last[-17, :3], pelvis, atol=0.05)

@@ -131,6 +131,16 @@ def float_entry(name: str, group_id: int, values: list[float], proc: str) -> Ent
                  data=encode_floats(np.array(values, dtype=np.float64), proc))
 
 
+def int_entry(name: str, group_id: int, values: list[int], proc: str) -> Entry:
+    """An int16 parameter; values from 32768 to 65535 are stored as the unsigned words they are (as a C3D's
+    frame counts are)."""
+    words = [int(v) for v in values] or [0]
+    if len(words) > 255 or min(words) < -32768 or max(words) > 65535:
+        raise ValueError(f"{name}: too many values, or one beyond 16 bits, for one C3D parameter")
+    data = np.array([w - 65536 if w > 32767 else w for w in words], dtype=_int16(proc)).tobytes()
+    return Entry(name=name, group_id=group_id, is_group=False, locked=False, type=2, dims=(len(words),), data=data)
+
+
 def _parse_entries(data: bytes, start: int, end: int, proc: str) -> list[Entry]:
     """Walk the parameter section from start (after its 4-byte header) up to end."""
     order = ">h" if proc == "MIPS" else "<h"
@@ -273,7 +283,8 @@ class RawC3D:
     def patched(self, rows: np.ndarray, cols: np.ndarray, xyz: np.ndarray, fill: np.ndarray,
                 group: str, params: dict[str, list]) -> bytes:
         """This file's bytes with samples (rows[k], cols[k]) set to xyz[k] (file units, file axes),
-        and group `group` (replacing one of that name) holding params (name -> list of str or float).
+        and group `group` (replacing one of that name) holding params (name -> list of str or float, or an
+        integer array: int16 words).
 
         Samples with fill[k] get a fourth word of 0 (residual 0: computed, not measured; no camera);
         the others keep their fourth word. Everything else in the data section is unchanged, to
@@ -311,7 +322,9 @@ class RawC3D:
             raise InputError("the C3D already holds 127 parameter groups; no room for the GFPOSE group")
         new = [Entry(name=group, group_id=gid, is_group=True, locked=False, desc=b"written by gfpose")]
         for name, values in params.items():
-            if values and isinstance(values[0], str):
+            if isinstance(values, np.ndarray) and np.issubdtype(values.dtype, np.integer):  # int16 words
+                new.append(int_entry(name, gid, values.tolist(), self.proc))
+            elif values and isinstance(values[0], str):
                 new.append(char_entry(name, gid, values))
             else:
                 new.append(float_entry(name, gid, [float(v) for v in values], self.proc))

@@ -160,6 +160,22 @@ def test_complete_fills_marker_gaps_and_leaves_everything_else_bit_identical(tmp
         assert np.array_equal(np.asarray(value), np.asarray(params(b)[key])), key
 
 
+def test_a_marker_never_seen_is_left_empty_and_named(tmp_path: Path, capsys) -> None:
+    """A marker with no valid sample in the whole take (it fell off before the trial) has no offset to any
+    segment, so `complete` cannot place it: it stays a gap, and the summary names it instead of only counting
+    the markers that ride."""
+    _, labels = _gappy_copy(tmp_path / "no_lelb.c3d", {"Male:LELB": (0, 810)})
+    assert run(["complete", str(tmp_path / "no_lelb.c3d"), "-o", str(tmp_path / "filled.c3d")]) == 0
+    out = capsys.readouterr()
+    assert "a marker never seen in the take, left empty: Male:LELB" in out.out + out.err
+    filled = ezc3d.c3d(str(tmp_path / "filled.c3d"))
+    i = labels.index("Male:LELB")
+    assert (filled["data"]["meta_points"]["residuals"][0, i] < 0).all()
+    assert run(["convert", str(tmp_path / "no_lelb.c3d"), "-o", str(tmp_path / "same.npz")]) == 0
+    out = capsys.readouterr()
+    assert "never seen in the take" not in out.out + out.err  # convert edits nothing: nothing to say
+
+
 def test_complete_on_a_clinical_file_keeps_analog_and_force_plates(tmp_path: Path) -> None:
     src = FIXTURES / "btk_gait.c3d"
     assert run(["complete", str(src), "-o", str(tmp_path / "g.c3d"), "--steps", "5", "-q"]) == 0

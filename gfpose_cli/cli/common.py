@@ -168,6 +168,11 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
     elif "markers" in summary and summary["markers"]:
         notes.append(f"{summary['riding']} of {summary['markers']} markers ride the skeleton: "
                      f"{summary['moved']} samples moved, {summary['filled']} filled")
+    empty = summary.get("empty") or []
+    if empty and edited:  # a marker the take never saw: no offset to its segment, so no place to put it
+        shown = ", ".join(empty[:6]) + (f", ... ({len(empty)} in all)" if len(empty) > 6 else "")
+        notes.append(f"{'a marker' if len(empty) == 1 else f'{len(empty)} markers'} never seen in the take, left "
+                     f"empty: {shown}")
     kept = summary.get("kept") or {}
     if kept:
         words = {"model output": ("model output", "model outputs"), "virtual": ("virtual point", "virtual points"),

@@ -625,6 +625,7 @@ class MarkerEdits:
     body: np.ndarray  # (K,) points that are markers
     riding: np.ndarray  # (K,) markers that ride a body segment
     kept: dict  # kind -> count of points never modified (model outputs, virtual, unlabelled, riding nothing)
+    empty: tuple[str, ...] = ()  # body markers with no valid sample in the take: nothing to place them from
 
 
 #: samples in an observed run shorter than this are not smoothed (a scattered ghost marker)
@@ -658,7 +659,8 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     new = np.where(filled[..., None] | observed[..., None], new, markers)
     moved = observed & body[None] & (np.abs(np.nan_to_num(new - markers)).max(-1) > 1e-9)
     kept = Counter(kinds[i] for i in range(len(kinds)) if not body[i])
-    return MarkerEdits(new=new, moved=moved, filled=filled, body=body, riding=riding, kept=dict(kept))
+    empty = tuple(back.names[i] for i in np.flatnonzero(body & ~observed.any(0)))
+    return MarkerEdits(new=new, moved=moved, filled=filled, body=body, riding=riding, kept=dict(kept), empty=empty)
 
 
 def _long_runs(observed: np.ndarray) -> np.ndarray:
@@ -928,7 +930,7 @@ def stale_source(take: Take, poses: np.ndarray) -> tuple[int, str] | None:
 
 def new_summary(**extra) -> dict:
     """A writer's summary before any take's marker edits are added to it (add_up_edits)."""
-    return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "kept": {}, "joints_added": 0, **extra}
+    return {"moved": 0, "filled": 0, "markers": 0, "riding": 0, "kept": {}, "empty": [], "joints_added": 0, **extra}
 
 
 def add_up_edits(summary: dict, edits: MarkerEdits, *, moved: np.ndarray | None = None,
@@ -940,6 +942,7 @@ def add_up_edits(summary: dict, edits: MarkerEdits, *, moved: np.ndarray | None 
     summary["filled"] += int(edits.filled.sum())
     summary["markers"] += int(edits.body.sum())
     summary["riding"] += int(edits.riding.sum())
+    summary.setdefault("empty", []).extend(edits.empty)
     kept = summary.setdefault("kept", {})
     for kind, n in edits.kept.items():
         if kind not in leave_out:

@@ -77,6 +77,26 @@ def test_batch_goes_on_past_a_bad_file_and_fail_fast_stops(tmp_path: Path, capsy
     assert sorted(p.name for p in (tmp_path / "ff").iterdir()) == ["a.npz"]
 
 
+def test_inputs_of_several_folders_with_one_name_are_not_written_over_each_other(tmp_path: Path, capsys) -> None:
+    """day1/take01 and day2/take01 into one -o folder: the second failed as "output exists" (and with --force
+    would have replaced the first); each output now keeps its input's folder. Two inputs of one folder that
+    would still meet (take01.bvh and take01.npz, both to CSV) are refused before anything is written."""
+    vendors = Path(__file__).parent / "data" / "vendors"
+    for day, name in (("day1", "dme__blender_rendering_example.bvh"), ("day2", "bvhpy__test_mocapbank.bvh")):
+        (tmp_path / day).mkdir()
+        (tmp_path / day / "take01.bvh").write_bytes((vendors / name).read_bytes())
+    inputs = [str(tmp_path / "day1" / "take01.bvh"), str(tmp_path / "day2" / "take01.bvh")]
+    code, _, err = run(["convert", *inputs, "-o", str(tmp_path / "out"), "--format", "npz"], capsys)
+    assert code == 0, err
+    assert "each output keeps its input's folder" in err
+    one, two = io.read(tmp_path / "out" / "day1" / "take01.npz"), io.read(tmp_path / "out" / "day2" / "take01.npz")
+    assert one.n_frames == io.read(inputs[0]).n_frames and two.n_frames == io.read(inputs[1]).n_frames
+    io.write(io.read(inputs[0]), tmp_path / "day1" / "take01.npz")
+    code, _, err = run(["convert", inputs[0], str(tmp_path / "day1" / "take01.npz"), "-o", str(tmp_path / "csv"),
+                        "--format", "csv"], capsys)
+    assert code == 2 and "would both be written to" in err and not (tmp_path / "csv").exists()
+
+
 def test_a_batch_names_the_flags_a_failed_file_needs(tmp_path: Path, capsys) -> None:
     """A file refused inside a batch is worded for the command line like a single file's refusal
     (`pass it with --map`), not with the Python parameter's name (`pass it with map`)."""

@@ -61,13 +61,27 @@ def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bo
     from gfpose_cli.io import WRITE_FORMATS  # imported here: the io package pulls in torch, --help should not
 
     to_folder = len(inputs) > 1 or output.is_dir() or not output.suffix
-    pairs = []
+    names = []
     for src in inputs:
         own = (in_fmt or src.suffix.lstrip(".")).lower()
-        ext = (fmt or (own if own in WRITE_FORMATS else "npz")).lower()
-        dst = output / f"{src.stem}.{ext}" if to_folder else output
-        pairs.append((src, check_output(dst, force, src)))
-    return pairs
+        names.append(f"{src.stem}.{(fmt or (own if own in WRITE_FORMATS else 'npz')).lower()}")
+    dsts = [output / name if to_folder else output for name in names]
+    if to_folder and len(set(dsts)) < len(dsts):
+        # inputs of several folders share file names (day1/take01.c3d, day2/take01.c3d): each output keeps
+        # its input's folder under -o, or the second would overwrite the first (or fail half-way)
+        import os
+
+        folders = [src.resolve().parent for src in inputs]
+        common = Path(os.path.commonpath(folders))
+        dsts = [output / folder.relative_to(common) / name for folder, name in zip(folders, names)]
+        same = next(((a, b) for a in range(len(dsts)) for b in range(a + 1, len(dsts)) if dsts[a] == dsts[b]), None)
+        if same:
+            a, b = same
+            raise InputError(f"{inputs[a]} and {inputs[b]} would both be written to {dsts[a]}; give them "
+                             "different names or run them with different -o")
+        warn(f"inputs in several folders share file names: each output keeps its input's folder under {output} "
+             f"(e.g. {dsts[0]})")
+    return [(src, check_output(dst, force, src)) for src, dst in zip(inputs, dsts)]
 
 
 def expand(inputs: list[str]) -> list[Path]:

@@ -242,3 +242,24 @@ def test_bvh_frames_beyond_its_frames_line_are_read_and_said(tmp_path: Path) -> 
     np.testing.assert_array_equal(take.positions, whole.positions)
     assert any(f"'Frames:' line says {whole.n_frames // 2} but the file holds {whole.n_frames}" in w
                for w in take.provenance.warnings)
+
+
+@pytest.mark.parametrize("ext", ["npz", "csv"])
+def test_poses_in_millimetres_are_refused_naming_the_unit_and_read_with_units(tmp_path: Path, ext: str) -> None:
+    """A Human3.6M-style file of 3D poses in mm: the body check saw 345 m femurs and said "pass
+    --force-read", which would read them so; it now names `--units mm`, which NPZ and CSV accept."""
+    walk = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    mm = Take(positions=(walk.positions * 1000).astype(np.float32), fps=walk.fps)
+    if ext == "npz":
+        np.savez(tmp_path / "mm.npz", poses=mm.positions, fps=np.float32(walk.fps))
+    else:
+        io.write(mm, tmp_path / "mm.csv")
+    with pytest.raises(InputError, match=r"read as metres; pass units mm if it is in mm"):
+        io.read(tmp_path / f"mm.{ext}")
+    back = io.read(tmp_path / f"mm.{ext}", units="mm")
+    assert back.provenance.units == "mm"
+    np.testing.assert_allclose(back.positions, walk.positions, atol=1e-5)
+    keypoints = Take(positions=np.zeros((3, 17, 2), np.float32) + 100)
+    io.write(keypoints, tmp_path / f"kp.{ext}")
+    with pytest.raises(InputError, match="2D keypoints, which are in pixels"):
+        io.read(tmp_path / f"kp.{ext}", units="mm")

@@ -78,3 +78,25 @@ def test_maps_on_a_mat_export_shows_the_sources_it_holds(tmp_path, capsys):
     out = tmp_path / "mine.toml"
     assert run(["maps", str(f), "--init", "-o", str(out)]) == 0
     assert 'RKnee = "Q_RKneeOut"  # from preset qualisys' in out.read_text()
+
+
+def test_a_mat_file_that_crashes_scipy_is_refused_in_one_line(tmp_path, capsys) -> None:
+    """scipy's loadmat segfaults on this bit-flipped QTM export (tests/data/damaged/PROVENANCE.md): the whole
+    process died, a batch's other takes with it. Parsed in a throw-away child first, it is refused in one
+    line and the batch goes on."""
+    from pathlib import Path
+
+    from .test_cli import run
+
+    damaged = Path(__file__).parent / "data" / "damaged" / "qtm_export_bit_flipped.mat"
+    good = tmp_path / "good.npz"
+    from gfpose_cli import io as gio
+    from gfpose_cli.core.take import Take
+
+    from .conftest import synthetic_poses
+
+    gio.write(Take(positions=synthetic_poses(6)), good)
+    code, _, err = run(["convert", str(damaged), str(good), "-o", str(tmp_path / "out")], capsys)
+    assert code == 2 and "1 ok, 1 failed" in err
+    assert "the MAT parser crashed on it" in " ".join(err.split())
+    assert (tmp_path / "out" / "good.npz").exists()

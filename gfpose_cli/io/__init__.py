@@ -197,6 +197,17 @@ def check_take(take: Take, path: Path) -> Take:
     return take
 
 
+def _in_units(take: Take, unit: tuple[float, str], path: Path) -> Take:
+    """An NPZ or CSV take of 3D poses stored in another unit than the schema's metres (a Human3.6M-style
+    file in mm), given with --units: scaled to metres, the unit recorded."""
+    if take.dim != 3:
+        raise InputError(f"{path}: holds 2D keypoints, which are in pixels; drop {{units}}")
+    scale, name = unit
+    return replace(take, positions=(take.positions * scale).astype(take.positions.dtype),
+                   root=None if take.root is None else (take.root * scale).astype(take.root.dtype),
+                   provenance=take.provenance.but(units=name, units_to_m=scale))
+
+
 def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = None,
          subject: str | None = None, units: str | float | None = None, *, force_read: bool = False,
          sanity: bool = True) -> Take:
@@ -214,7 +225,8 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     if sanity and take.dim == 3 and take.positions.ndim == 3:
         from gfpose_cli.io.sanity import check_body
 
-        warnings = check_body(take.positions, take.mask, str(path), force=force_read)
+        warnings = check_body(take.positions, take.mask, str(path), force=force_read,
+                              units_to_m=take.provenance.units_to_m or 1.0)
         take.provenance = take.provenance.but(warnings=take.provenance.warnings + tuple(warnings))
     if sanity and take.dim == 3 and take.provenance.format in ("npz", "csv") and not take.provenance.camera_frame:
         from gfpose_cli.io.sanity import frame_warning
@@ -326,13 +338,12 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
             return marker_csv.read(path, skeleton_map, subject, unit)
         if kind == "tsv":
             raise InputError(f"{path}: not a Qualisys TSV export (its first line should be NO_OF_FRAMES and a count)")
-    if unit is not None and kind not in ("bvh", "c3d", "trc", "mat"):
-        raise InputError(f"{path}: {{units}} applies to BVH, C3D, TRC and marker-export inputs; {kind.upper()} files are in "
-                         "metres (or pixels)")
-    if kind == "npz":
-        return npz_io.read(path)
-    if kind == "csv":
-        return csv_io.read(path)
+    if unit is not None and kind not in ("bvh", "c3d", "trc", "mat", "npz", "csv"):
+        raise InputError(f"{path}: {{units}} applies to 3D mocap files (BVH, C3D, TRC, NPZ, CSV, marker exports); "
+                         f"{kind.upper()} files are in pixels or their own units")
+    if kind in ("npz", "csv"):
+        take = npz_io.read(path) if kind == "npz" else csv_io.read(path)
+        return _in_units(take, unit, path) if unit is not None else take
     if kind == "json":
         from gfpose_cli.io import keypoints2d
 

@@ -35,6 +35,11 @@ def load(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, float, str]:
     if b"\x89HDF" in head[:520] or b"MATLAB 7.3" in head[:128]:
         raise InputError(f"{path}: a MATLAB 7.3 (HDF5) file; gfpose reads QTM's MAT export as QTM writes it "
                          "(MATLAB 5), or its C3D or TSV export")
+    from gfpose_cli.util.sandbox import preflight
+
+    # scipy's MAT reader is compiled code: a damaged file can crash the process (SIGSEGV, seen on a fuzzed
+    # export), so it first runs in a throw-away child, as ezc3d does for a C3D
+    preflight(path, lambda p: loadmat(str(p), squeeze_me=True, struct_as_record=False), "MAT")
     try:
         data = loadmat(str(path), squeeze_me=True, struct_as_record=False)
     except Exception as exc:  # noqa: BLE001 - scipy's MAT parser meets damaged bytes with many exception types

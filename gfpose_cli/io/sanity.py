@@ -65,12 +65,28 @@ def body_report(poses: np.ndarray, mask: np.ndarray) -> dict:
     return {"lengths": lengths, "height": height}
 
 
-def check_body(poses: np.ndarray, mask: np.ndarray, where: str, force: bool = False) -> list[str]:
+def _units_hint(ratio: float, units_to_m: float) -> str | None:
+    """The length unit that would give a person's limbs to a take read at units_to_m metres per unit whose
+    limbs are ratio times a person's (a file in mm read as metres: 'mm'); None where no unit does."""
+    from gfpose_cli.io import UNIT_NAMES
+
+    if not (np.isfinite(ratio) and ratio > 0 and np.isfinite(units_to_m) and units_to_m > 0):
+        return None  # a limb of no length (damaged samples) says nothing about the unit
+    wanted = units_to_m / ratio
+    name = min(("m", "cm", "mm", "in", "acclaim"), key=lambda n: abs(np.log(UNIT_NAMES[n] / wanted)))
+    off = abs(np.log(UNIT_NAMES[name] / wanted))
+    return name if off < np.log(1.35) and abs(np.log(UNIT_NAMES[name] / units_to_m)) > np.log(1.35) else None
+
+
+def check_body(poses: np.ndarray, mask: np.ndarray, where: str, force: bool = False,
+               units_to_m: float | None = None) -> list[str]:
     """Refuse (InputError) a take whose body cannot be right; return warnings for what is only odd.
 
-    poses (F, 17, 3) metres, mask (F, 17). With force, refusals become warnings.
+    poses (F, 17, 3) metres, mask (F, 17). With force, refusals become warnings. units_to_m: metres per
+    unit the file was read at (1 where it has no unit of its own), for the unit a refusal suggests.
     """
     problems: list[str] = []
+    ratios: list[float] = []  # each problem's size against a person's
     warnings: list[str] = []
     poses = np.asarray(poses, dtype=np.float64)
     zero = mask[:, 1:] & (poses[:, 1:] == 0).all(-1)
@@ -85,12 +101,14 @@ def check_body(poses: np.ndarray, mask: np.ndarray, where: str, force: bool = Fa
             continue
         problems.append(f"its {name} is {value:.3g} m long ({'longer' if value > hi else 'shorter'} than any "
                         f"person's, {lo:g}-{hi:g} m): {_cause(value / usual)}")
+        ratios.append(value / usual)
         break  # one limb says it; the others usually say the same
     height = report["height"]
     if height is not None and not problems and not HEIGHT_RANGE[0] <= height <= HEIGHT_RANGE[1]:
         usual = 1.5
         problems.append(f"its ankle-to-head height is {height:.3g} m (a person: {HEIGHT_RANGE[0]:g}-{HEIGHT_RANGE[1]:g} m): "
                         f"{_cause(height / usual)}")
+        ratios.append(height / usual)
     for right, left in (("right femur", "left femur"), ("right tibia", "left tibia"),
                         ("right upper arm", "left upper arm"), ("right forearm", "left forearm")):
         r, l = report["lengths"][right], report["lengths"][left]
@@ -104,6 +122,10 @@ def check_body(poses: np.ndarray, mask: np.ndarray, where: str, force: bool = Fa
                         f"the pelvis ({int(far.any(1).sum())} frames like it): a mislabelled or invalid sample?")
     if problems:
         if not force:
+            hint = _units_hint(ratios[0], units_to_m) if units_to_m and ratios else None
+            if hint:
+                raise InputError(f"{where}: {problems[0]}; pass {{units}} {hint} if it is in {hint} (or {{force_read}} "
+                                 "if the file is right)")
             raise InputError(f"{where}: {problems[0]}; if the file is right, pass {{force_read}}")
         warnings = [f"{where}: read anyway ({{force_read}}): {p}" for p in problems] + warnings
     return warnings

@@ -448,3 +448,17 @@ def test_convert_joints_only_leaves_the_markers_out(tmp_path: Path, capsys) -> N
         assert np.nanmax(np.abs(shape_of(back.positions) - shape_of(io.read(TRIAL).positions))) < 2e-5
     code, _, err = run(["convert", str(TRIAL), "--joints-only", "--add-joints", "-o", str(tmp_path / "x.c3d")], capsys)
     assert code == 2 and "pass one" in err
+
+
+def test_repeated_labels_are_made_unique_in_a_new_trc(tmp_path: Path, capsys) -> None:
+    """BTS's dynamic trial repeats `r should`, `l should`, `c7` and `sacrum` (a second, computed block): a TRC
+    keys its columns by name and OpenSim refuses repeats, so the repeats get `_2`, said; the samples are the
+    C3D's, column for column."""
+    from .test_cli import run
+
+    src = Path(__file__).parent / "data" / "vendors" / "btk__dynamic.c3d"
+    code, out, err = run(["convert", str(src), "-o", str(tmp_path / "dyn.trc")], capsys)
+    assert code == 0 and "repeated marker names made unique" in out + err and "c7 -> c7_2" in out + err
+    loaded = trc.load(tmp_path / "dyn.trc")
+    assert len(set(loaded.names)) == len(loaded.names)
+    assert "c7" in loaded.names and "c7_2" in loaded.names and "r should_2" in loaded.names

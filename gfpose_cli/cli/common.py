@@ -200,6 +200,9 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
     if summary.get("points_left_out"):
         n, why = summary["points_left_out"]
         notes.append(f"left out: the source's {n} points ({why})")
+    if summary.get("renamed"):
+        shown = ", ".join(summary["renamed"][:4]) + (", ..." if len(summary["renamed"]) > 4 else "")
+        notes.append(f"repeated marker names made unique, as a TRC needs ({shown})")
     if summary.get("joints_added"):
         notes.append(f"{summary['joints_added']} joint points")
     if summary.get("camera_frame"):

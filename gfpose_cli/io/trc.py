@@ -206,7 +206,9 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
         summary = new_summary(joints_added=len(JOINTS))
         got = source_points(take, poses)
         count_source(summary, take, poses, got)
-        text = _fresh(poses, take.mask, take.fps, Path(path).name, got)
+        text, renamed = _fresh(poses, take.mask, take.fps, Path(path).name, got)
+        if renamed:
+            summary["renamed"] = renamed
         with atomic_path(Path(path), force) as tmp:
             tmp.write_text(text, encoding="utf-8", newline="")
         return summary
@@ -215,9 +217,27 @@ def write(take: Take, path: Path, force: bool = True) -> dict:
                          separator=lambda body: "\t" if "\t" in body else " ")
 
 
-def _fresh(poses: np.ndarray, mask: np.ndarray, fps: float, name: str, source: SourcePoints | None = None) -> str:
+def unique_labels(labels: list[str]) -> list[str]:
+    """Labels with each repeat renamed `name_2`, `name_3`, ... (BTS files write `r should` and `c7` twice): a TRC's
+    marker names are its columns' keys, and OpenSim refuses a file that repeats one."""
+    originals, seen, out = set(labels), set(), []
+    for label in labels:
+        name, k = label, 2
+        while name in seen:  # a repeat: the first free suffix that no label of the file has either
+            name = f"{label}_{k}"
+            k += 1
+            if name in originals:
+                name = label
+        seen.add(name)
+        out.append(name)
+    return out
+
+
+def _fresh(poses: np.ndarray, mask: np.ndarray, fps: float, name: str,
+           source: SourcePoints | None = None) -> tuple[str, list[str]]:
     """A TRC of the 17 joints, after the points of the take's marker source where it has one (source_points):
-    millimetres, Y up (OpenSim's frame), empty cells where a sample is missing."""
+    millimetres, Y up (OpenSim's frame), empty cells where a sample is missing. Also the repeated labels
+    renamed to keep the names unique ('c7 -> c7_2')."""
     F = len(poses)
     labels, xyz, valid = list(JOINTS), poses, mask
     if source is not None:
@@ -226,7 +246,9 @@ def _fresh(poses: np.ndarray, mask: np.ndarray, fps: float, name: str, source: S
         xyz = np.concatenate([source.xyz, poses], 1)
         valid = np.concatenate([source.valid, mask], 1)
     xyz = (xyz @ Y_UP_TO_Z_UP) * 1000.0
-    labels = [re.sub(r"[\t\r\n]", " ", n) for n in labels]  # a TRC's names are tab-separated
+    given = [re.sub(r"[\t\r\n]", " ", n) for n in labels]  # a TRC's names are tab-separated
+    labels = unique_labels(given)
+    renamed = [f"{a} -> {b}" for a, b in zip(given, labels) if a != b]
     out = ["PathFileType\t4\t(X/Y/Z)\t" + re.sub(r"[\t\r\n]", " ", name),
            "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
            f"{fps:g}\t{fps:g}\t{F}\t{len(labels)}\tmm\t{fps:g}\t1\t{F}",
@@ -238,4 +260,4 @@ def _fresh(poses: np.ndarray, mask: np.ndarray, fps: float, name: str, source: S
         for j in range(len(labels)):
             cells += [f"{v:.5f}" for v in xyz[f, j]] if valid[f, j] else ["", "", ""]
         out.append("\t".join(cells))
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n", renamed

@@ -166,6 +166,6 @@ def frame_warning(poses: np.ndarray, mask: np.ndarray, where: str, kind: str) ->
     if axis in (None, "+Z"):
         return None
     cause = ("a lift's poses in the camera's frame (y down)? NPZ keeps that frame: lift to NPZ again, or straight "
-             "to BVH/C3D" if axis == "-Y" else f"poses stored {axis} up")
+             "to BVH/C3D" if axis == "-Y" else f"poses stored {axis} up, unless the performer lies down for most of the take")
     return (f"{where}: its body stands along {axis}, but {kind} poses are read as Z-up mocap ({cause}): a BVH, C3D or "
             "TRC written from it lies down, and the models see it lying")

@@ -83,3 +83,28 @@ def test_merging_completion_shards_with_aggregate_keeps_the_root(tmp_path: Path,
     merged = io.read(tmp_path / "merged.npz")
     assert merged.positions.shape == (30, 17, 3) and merged.root is not None
     np.testing.assert_array_equal(merged.root, root)
+
+
+def test_more_parts_than_chunks_leave_empty_parts_that_merge(tmp_path: Path, capsys) -> None:
+    """A lift of 40 frames split in 3 parts at the default batch is one chunk of work: two parts hold no frames.
+    Those parts could not be merged ("holds no frames") and their summaries claimed the whole take; they merge
+    now, and each part says which frames it holds."""
+    from gfpose_cli.core.take import Take as T
+
+    walk = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    pixels = walk.positions[:40, :, [0, 2]] * np.array([400.0, -400.0]) + 500.0  # a front view, pixels
+    io.write(T(positions=pixels.astype(np.float32), fps=30.0), tmp_path / "kp.npz")
+    argv = ["lift", str(tmp_path / "kp.npz"), "--per-frame", "--seed", "5"]
+    said = []
+    for k in range(3):
+        code, out, err = run([*argv, "-o", str(tmp_path / f"l.part{k}.npz"), "--shard", f"{k}/3"], capsys)
+        assert code == 0, err
+        said.append(out + err)
+    assert sum("no frames (the 40 fit in fewer parts" in s for s in said) == 2
+    assert any("frames 0-40 of 40" in s for s in said)
+    code, _, err = run(["merge", str(tmp_path / "l.part*.npz"), "-o", str(tmp_path / "l.npz"), "-q"], capsys)
+    assert code == 0, err
+    code, _, err = run([*argv, "-o", str(tmp_path / "whole.npz"), "-q"], capsys)
+    assert code == 0, err
+    merged, whole = io.read(tmp_path / "l.npz"), io.read(tmp_path / "whole.npz")
+    assert merged.provenance.camera_frame and np.array_equal(merged.positions, whole.positions)

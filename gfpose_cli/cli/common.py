@@ -213,6 +213,17 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
     return "; ".join(notes)
 
 
+def part_of(take) -> str:
+    """The start of a sharded part's summary: which frames of the whole it holds ("" for a whole take)."""
+    place = take.shard
+    if place is None:
+        return ""
+    if place.stop == place.start:  # more parts than chunks of work: this one has none
+        return (f"part {place.index} of {place.count}: no frames (the {place.total} fit in fewer parts; `gfpose merge` "
+                "takes this part as it is); ")
+    return f"part {place.index} of {place.count}: frames {place.start}-{place.stop} of {place.total}; "
+
+
 def get_shard(text: Optional[str]):
     from gfpose_cli.tasks import parse_shard
 

@@ -206,8 +206,12 @@ def generate(
         note = write_take(take, output, fmt, force)
     if journal:
         journal.finish()
-    stats = metrics.plausibility(take.positions)  # placing a pose (yaw, shift) changes none of these
     drawn = take.report.drawn
+    if take.n_frames == 0:  # an empty part of a sharded job: more parts than chunks of work
+        info(f"[green]wrote[/] {esc(output)}: 0 poses (the job fits in fewer parts than {take.shard.count}; `gfpose merge` "
+             "takes this part as it is)" if take.shard else f"[green]wrote[/] {esc(output)}: 0 poses")
+        return
+    stats = metrics.plausibility(take.positions)  # placing a pose (yaw, shift) changes none of these
     info(f"[green]wrote[/] {esc(output)}: {take.n_frames} poses in {time.perf_counter() - t0:.1f} s"
          + (f" ({drawn} drawn, {drawn - take.n_frames} near-duplicates dropped)" if drawn else "")
          + f"; height {stats['height_mean_m']:.2f}±{stats['height_std_m']:.2f} m, "

@@ -12,7 +12,7 @@ from gfpose_cli.core.take import CompleteReport, DenoiseReport
 
 from gfpose_cli.cli.app import STATE, app
 from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt
-from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard
+from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of
 
 
 @app.command()
@@ -92,7 +92,10 @@ def lift(
         extra = [f"{r.swaps} left/right swaps undone" if along_time and r.swaps else "",
                  f"{r.bridged} missing keypoints bridged" if along_time and r.bridged else "",
                  scaled_note(r.performer_scale, height)]
-        return f"{kp.n_frames} frames x {hypotheses} hypotheses, lifted {how}" + "".join(f"; {e}" for e in extra if e) + (
+        if result.shard is not None and result.n_frames == 0:
+            return part_of(result).rstrip("; ")
+        head = f"{part_of(result)}{result.n_frames} frames x "
+        return f"{head}{hypotheses} hypotheses, lifted {how}" + "".join(f"; {e}" for e in extra if e) + (
             f"; {empty} frames with fewer than 2 keypoints left empty (NaN)" if empty else "") + (
             f"; {note}" if note else "")
 
@@ -186,7 +189,9 @@ def complete(
         left = result.report.frames_left if isinstance(result.report, CompleteReport) else 0
         scale = getattr(result.report, "performer_scale", None)
         how = "" if result.report.temporal else " (frame by frame)"
-        return result, (f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
+        if result.shard is not None:  # a part: what was missing in its own frames
+            missing = int((~take.mask[result.shard.start:result.shard.stop]).sum())
+        return result, (part_of(result) + f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
                         + (f"; {scaled_note(scale, height)}" if scale is not None else "")
                         + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else ""))
 
@@ -338,7 +343,7 @@ def denoise(
         note = write_take(results if len(results) > 1 else results[0], dst, fmt, force, add_joints)
         said = "; ".join((f"{r.provenance.subject}: " if len(results) > 1 else "") + denoise_report(r.report)
                          for r in results)
-        return f"{takes[0].n_frames} frames; {said}" + (f"; {note}" if note else "")
+        return f"{part_of(results[0])}{results[0].n_frames} frames; {said}" + (f"; {note}" if note else "")
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 

@@ -177,7 +177,7 @@ def check_take(take: Take, path: Path) -> Take:
     Frames, frame rate, and coordinates (finite and believable where observed) are checked here
     once, so a damaged number in any format gets the same one-line answer naming frame and joint.
     """
-    if take.n_frames == 0:
+    if take.n_frames == 0 and take.shard is None:  # a shard may hold none (more shards than chunks of work)
         raise InputError(f"{path}: holds no frames")
     if not np.isfinite(take.fps) or not 0 < take.fps <= 1e5:
         raise InputError(f"{path}: frame rate {take.fps:g} is not usable; expected a positive rate up to 100000 Hz")

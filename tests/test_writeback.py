@@ -302,6 +302,23 @@ def test_bvh_output_refuses_gaps_and_multiple_hypotheses(tmp_path: Path, capsys)
     assert "misses joint RShoulder" in capsys.readouterr().err
 
 
+def test_hypotheses_are_collapsed_by_convert_aggregate_as_the_refusal_says(tmp_path: Path, capsys) -> None:
+    """A BVH holds one pose per frame: a file of S hypotheses was refused with "pass --aggregate mean", an option
+    convert did not have. It has it now, and the BVH holds the hypotheses' mean."""
+    from gfpose_cli.core.take import Take
+
+    walk = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    rng = np.random.default_rng(0)
+    hyps = walk.positions[:, None] + rng.normal(0, 0.01, (walk.n_frames, 3, 17, 3)).astype(np.float32)
+    io.write(Take(positions=hyps, fps=walk.fps), tmp_path / "h3.npz")
+    assert run(["convert", str(tmp_path / "h3.npz"), "-o", str(tmp_path / "h.bvh")]) == 2
+    assert "pass --aggregate mean" in capsys.readouterr().err
+    assert run(["convert", str(tmp_path / "h3.npz"), "-o", str(tmp_path / "h.npz"), "--aggregate", "mean"]) == 0
+    assert "mean of 3 hypotheses" in capsys.readouterr().err
+    np.testing.assert_allclose(io.read(tmp_path / "h.npz").positions, hyps.mean(1), atol=1e-6)
+    assert run(["convert", str(tmp_path / "h3.npz"), "-o", str(tmp_path / "h.bvh"), "--aggregate", "median"]) == 0
+
+
 def test_input_format_and_unit_overrides(tmp_path: Path, capsys) -> None:
     """--from reads a file whatever its extension; --units rescales a BVH or C3D and the C3D
     written back stays in the file's own numbers."""

@@ -23,6 +23,7 @@ def convert(
     subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or marker export (Motive or Nexus CSV, QTM TSV; its label prefix), or 'all' for one output per performer.")] = None,
     add_joints: AddJoints = False,
     joints_only: Annotated[bool, typer.Option("--joints-only", help="C3D or TRC output: the 17 joints alone, without the source's markers.")] = False,
+    aggregate: Annotated[str, typer.Option("--aggregate", help="A file of S hypotheses per frame (lift -s S, complete -s S): none keeps them (NPZ, CSV), mean or median collapses them to one pose per frame (what BVH, C3D and TRC hold).")] = "none",
     fmt: Fmt = None,
     in_fmt: InFmt = None,
     units: Units = None,
@@ -45,7 +46,11 @@ def convert(
                          "pass one")
 
     def one(src: Path, dst: Path, who: Optional[str]) -> str:
+        from gfpose_cli.tasks import aggregate as collapse
+
         take = read_take(src, skeleton_map, who, in_fmt, units)
+        hypotheses = take.positions.shape[1] if take.positions.ndim == 4 else 1
+        take = collapse(take, aggregate)
         # a BVH from convert is the 17-joint skeleton; a C3D keeps its markers (and gains joints); a TRC
         # from a C3D or a capture-software export carries the markers and the joints (OpenSim's input), a TRC
         # from a TRC is its 17 joints
@@ -53,7 +58,8 @@ def convert(
         carry = not joints_only and (out == "c3d" or (out == "trc" and take.provenance.format != "trc"))
         note = write_take(take, dst, fmt, force, add_joints, into_source=carry)
         missing = int((~take.mask).sum())
-        return f"{take.n_frames} frames" + (f", {missing} missing joint samples (NaN)" if missing else "") + (
+        return f"{take.n_frames} frames" + (f", {aggregate} of {hypotheses} hypotheses" if aggregate != "none" and hypotheses > 1 else "") + (
+            f", {missing} missing joint samples (NaN)" if missing else "") + (
             f"; {note}" if note else "")
 
     def work(src: Path, dst: Path) -> str:

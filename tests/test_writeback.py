@@ -317,6 +317,17 @@ def test_hypotheses_are_collapsed_by_convert_aggregate_as_the_refusal_says(tmp_p
     assert "mean of 3 hypotheses" in capsys.readouterr().err
     np.testing.assert_allclose(io.read(tmp_path / "h.npz").positions, hyps.mean(1), atol=1e-6)
     assert run(["convert", str(tmp_path / "h3.npz"), "-o", str(tmp_path / "h.bvh"), "--aggregate", "median"]) == 0
+    # complete -s S names the same option: it has it too
+    partial = walk.positions[:40].copy()
+    mask = np.ones(partial.shape[:2], bool)
+    mask[:, JOINTS.index("LWrist")] = False
+    partial[~mask] = np.nan
+    io.write(Take(positions=partial, mask=mask, fps=walk.fps), tmp_path / "partial.npz")
+    args = ["complete", str(tmp_path / "partial.npz"), "-s", "3", "--per-frame", "-o", str(tmp_path / "c.bvh")]
+    assert run(args) == 2 and "pass --aggregate mean" in capsys.readouterr().err
+    assert run([*args, "--aggregate", "mean"]) == 0
+    back = io.read(tmp_path / "c.bvh")
+    assert back.n_frames == 40 and back.mask.all()
 
 
 def test_input_format_and_unit_overrides(tmp_path: Path, capsys) -> None:

@@ -107,6 +107,7 @@ def complete(
     inputs: Annotated[list[str], typer.Argument(help="Takes with missing joints or markers: 3D mocap (C3D, TRC, BVH, ASF/AMC, NPZ, CSV, marker exports) or 2D keypoints; files, folders or globs.")],
     output: Output,
     hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="Completions per frame (S). Frame by frame, one is the sampler's point estimate (with --temperature, a random draw) and more are random draws.")] = 1,
+    aggregate: Annotated[str, typer.Option(help="With -s S: none keeps all S completions (NPZ, CSV); mean or median collapses them to one pose per frame (what BVH, C3D and TRC hold).")] = "none",
     keep_observed: Annotated[bool, typer.Option("--keep-observed/--no-keep-observed", help="Observed joints keep their values (--no-keep-observed implies --per-frame).")] = True,
     per_frame: Annotated[bool, typer.Option("--per-frame", help="Treat frames as unrelated poses (the paper's setting): one completion per frame, no smoothing along time, no bone-length holding.")] = False,
     weights: Weights = None,
@@ -159,6 +160,8 @@ def complete(
     def work(src: Path, dst: Path) -> str:
         takes = read_takes(src, skeleton_map, subject, in_fmt, units)
         done = [one(src, take) for take in takes]
+        if not shard:  # parts keep their hypotheses for `gfpose merge --aggregate`
+            done = [(tasks.aggregate(r, aggregate), line) for r, line in done]
         note = write_take([r for r, _ in done] if len(done) > 1 else done[0][0], dst, fmt, force, add_joints)
         return "; ".join(f"{t.provenance.subject}: {line}" if len(takes) > 1 else line
                          for t, (_, line) in zip(takes, done)) + (f"; {esc(note)}" if note else "")

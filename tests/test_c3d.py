@@ -207,3 +207,28 @@ def test_a_new_c3d_of_more_than_65535_frames_holds_every_frame(tmp_path: Path, c
     assert count == 70_000
     pelvis = walk.positions[frames[-1], 0] * 1000  # mm, Z up as written
     np.testing.assert_allclose(last[-17, :3], pelvis, atol=0.05)
+
+
+@needs_fixtures
+def test_commands_reading_a_c3d_beside_their_inputs_pick_its_performer(tmp_path: Path, capsys) -> None:
+    """`generate --condition/--skeleton`, `lift --skeleton` and `evaluate` read 3D files of possibly several
+    performers and answered "pick one with --subject", an option they did not have; they take it now."""
+    from gfpose_cli.core.take import Take
+
+    take = FIXTURES / "cmu_85_02.c3d"  # one performer, "Male"
+    walk = io.read(take)
+    pixels = walk.positions[:40, :, [0, 2]] * np.array([400.0, -400.0]) + 500.0
+    io.write(Take(positions=pixels.astype(np.float32), fps=30.0), tmp_path / "kp.npz")
+    io.write(walk, tmp_path / "same.npz")
+    commands = {
+        "generate --condition": ["generate", "--n", "4", "--condition", str(take), "-o", str(tmp_path / "g.npz")],
+        "generate --skeleton": ["generate", "--n", "4", "--skeleton", str(take), "-o", str(tmp_path / "s.npz")],
+        "lift --skeleton": ["lift", str(tmp_path / "kp.npz"), "--skeleton", str(take), "-o", str(tmp_path / "l.npz")],
+        "evaluate": ["evaluate", str(tmp_path / "same.npz"), str(take)],
+    }
+    for name, argv in commands.items():
+        code, out, err = run([*argv, "--subject", "Nobody"], capsys)
+        assert code == 2 and "no markers of subject 'Nobody'" in err, (name, err)
+        code, out, err = run([*argv, "--subject", "Male", "--force"] if name != "evaluate" else [*argv, "--subject", "Male"],
+                             capsys)
+        assert code == 0, (name, err)

@@ -37,6 +37,7 @@ def evaluate(
     steps: Steps = None,
     precision: Precision = "auto",
     in_fmt: InFmt = None,
+    subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or marker export given as PRED or GT (its label prefix).")] = None,
 ) -> None:
     """Score predictions: MPJPE (P1), P-MPJPE (P2), minMPJPE over hypotheses, PCK@150mm, jitter, bone-length CV.
 
@@ -70,7 +71,8 @@ def evaluate(
         return evaluate_set(stats, reference, reference_split, sample, as_json)
     if pred is None or gt is None:
         raise InputError("evaluate needs PRED and GT files (or --stats SET); see gfpose evaluate --help")
-    predicted, truth = io.read(pred, fmt=in_fmt, sanity=False), io.read(gt, fmt=in_fmt, sanity=False)
+    predicted, truth = (io.read(path, fmt=in_fmt, subject=subject if io.holds_performers(path, in_fmt) else None,
+                                sanity=False) for path in (pred, gt))
     result = score(predicted, truth)
     mismatch = frame_mismatch(predicted, truth)
     if mismatch:

@@ -22,6 +22,7 @@ Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite existing o
 Fmt = Annotated[Optional[str], typer.Option("--format", help="Output format (npz, csv, bvh, c3d, trc; tsv back into a Qualisys export); default from -o's extension.")]
 AddJoints = Annotated[bool, typer.Option("--add-joints", help="C3D output: also store the 17 joint centres as points (<subject>:gfpose_<Joint>).")]
 MapOpt = Annotated[Optional[str], typer.Option("--map", help="Skeleton map for BVH/ASF/C3D input: a preset name, your .toml, learn (a C3D's map learned from its markers' motion), or auto (the default: names, then marker descriptions, then the motion).")]
+OtherSubjectOpt = Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or marker export given with --skeleton, --condition or --trajectory (its label prefix).")]
 SubjectOpt = Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or marker export (Motive or Nexus CSV, QTM TSV; its label prefix, e.g. Derrick or Skeleton_001).")]
 InFmt = Annotated[Optional[str], typer.Option("--input-format", "--from", help="Input format when the extension does not say it (npz, csv, bvh, amc, c3d, trc, tsv, mvnx, mat, json).")]
 ForceRead = Annotated[bool, typer.Option("--force-read", help="Read a 3D take even when its body looks implausible (limbs no person has, joints exactly at the origin); the check's finding is printed as a warning.")]

@@ -11,7 +11,7 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import CompleteReport, DenoiseReport
 
 from gfpose_cli.cli.app import STATE, app
-from gfpose_cli.cli.options import Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt
+from gfpose_cli.cli.options import OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt
 from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of
 
 
@@ -27,6 +27,7 @@ def lift(
     skeleton: SkeletonOpt = None,
     height: HeightOpt = None,
     skeleton_map: MapOpt = None,
+    subject: OtherSubjectOpt = None,
     units: Units = None,
     refine: RefineOpt = True,
     weights: Weights = None,
@@ -66,7 +67,7 @@ def lift(
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
-    lengths = performer_lengths(skeleton, skeleton_map, units)
+    lengths = performer_lengths(skeleton, skeleton_map, units, subject)
     height = check_size(lengths, height)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     # with a skeleton, the lifter that reads the performer's bone lengths (and, on takes, its own refiner)
@@ -152,7 +153,7 @@ def complete(
 
     if hypotheses < 1:
         raise InputError("--hypotheses must be at least 1")
-    lengths = performer_lengths(skeleton, skeleton_map, units)
+    lengths = performer_lengths(skeleton, skeleton_map, units, subject)  # the inputs' performer's
     height = check_size(lengths, height)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     runners: dict[str, object] = {}
@@ -251,13 +252,15 @@ def scaled_note(scale: Optional[float], height: Optional[float]) -> str:
     return f"scaled x{scale:.3f} to the performer's skeleton, bone lengths held"
 
 
-def performer_lengths(skeleton: Optional[Path], skeleton_map: Optional[str], units: Optional[str]):
-    """--skeleton: the performer's bone lengths (tasks.performer_skeleton), or None without one."""
+def performer_lengths(skeleton: Optional[Path], skeleton_map: Optional[str], units: Optional[str],
+                      subject: Optional[str] = None):
+    """--skeleton: the performer's bone lengths (tasks.performer_skeleton; subject: theirs in a file of several),
+    or None without one."""
     if skeleton is None:
         return None
     from gfpose_cli import tasks
 
-    return tasks.performer_skeleton(read_take(skeleton, skeleton_map, None, None, units))
+    return tasks.performer_skeleton(read_take(skeleton, skeleton_map, subject, None, units))
 
 
 def parse_t0(text: str) -> Optional[float]:

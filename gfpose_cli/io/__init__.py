@@ -252,6 +252,12 @@ def subjects_in(path: str | Path, fmt: str | None = None) -> list[str]:
     return found
 
 
+def holds_performers(path: str | Path, fmt: str | None = None) -> bool:
+    """Whether a file is of a format that may hold several performers (a C3D, a Motive / Nexus / Qualisys
+    export), so a subject picks one of them."""
+    return _performers_of(Path(path), fmt) is not None
+
+
 def _performers_of(path: Path, fmt: str | None):
     """The function that lists a file's performers (label prefixes): a C3D's or a Motive / Nexus / Qualisys
     export's; None for a file of another format, which holds one performer."""

@@ -230,3 +230,34 @@ def test_file_commands_start_without_torch(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False", done.stdout
     assert out.exists() and (tmp_path / "take.png").exists()
+
+
+def test_commands_take_the_reading_options_their_refusals_name(tmp_path, capsys) -> None:
+    """A refusal names the option that fixes it (--force-read, --units, --map): `lift --skeleton` and `train`
+    lacked --force-read, `evaluate` --map and --units, so following the advice gave "No such option"."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from gfpose_cli import io
+    from gfpose_cli.core.take import Take
+
+    walk_bvh = Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh"
+    walk = io.read(walk_bvh)
+    np.savez(tmp_path / "cm.npz", poses=(walk.positions * 100).astype(np.float32), fps=np.float32(walk.fps))
+    pixels = walk.positions[:30, :, [0, 2]] * np.array([400.0, -400.0]) + 500.0
+    io.write(Take(positions=pixels.astype(np.float32), fps=30.0), tmp_path / "kp.npz")
+    lift = ["lift", str(tmp_path / "kp.npz"), "--skeleton", str(tmp_path / "cm.npz"), "-o", str(tmp_path / "l.npz")]
+    code, _, err = run(lift, capsys)
+    assert code == 2 and "--units cm" in err and "--force-read" in err
+    code, _, err = run([*lift, "--units", "cm"], capsys)
+    assert code == 0, err
+    io.write(walk, tmp_path / "walk.npz")
+    code, out, err = run(["evaluate", str(tmp_path / "walk.npz"), str(walk_bvh), "--map", "mixamo", "--units", "acclaim",
+                          "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["mpjpe_mm"] < 1e-3
+    code, _, err = run(["train", str(tmp_path / "cm.npz"), "--steps", "1", "--width", "16", "--blocks", "1",
+                        "--batch-size", "8", "--no-holdout", "--device", "cpu", "--force-read", "-q",
+                        "-o", str(tmp_path / "m.pt")], capsys)
+    assert code == 0, err

@@ -38,6 +38,8 @@ def evaluate(
     precision: Precision = "auto",
     in_fmt: InFmt = None,
     subject: Annotated[Optional[str], typer.Option("--subject", help="Performer of a multi-subject C3D or marker export given as PRED or GT (its label prefix).")] = None,
+    skeleton_map: Annotated[Optional[str], typer.Option("--map", help="Skeleton map for GT (a BVH, ASF or C3D): a preset name or your .toml.")] = None,
+    units: Annotated[Optional[str], typer.Option("--units", help="Length unit of GT when its own (or the guess) is wrong: m, cm, mm, in, ft, acclaim, or metres per unit.")] = None,
 ) -> None:
     """Score predictions: MPJPE (P1), P-MPJPE (P2), minMPJPE over hypotheses, PCK@150mm, jitter, bone-length CV.
 
@@ -71,7 +73,9 @@ def evaluate(
         return evaluate_set(stats, reference, reference_split, sample, as_json)
     if pred is None or gt is None:
         raise InputError("evaluate needs PRED and GT files (or --stats SET); see gfpose evaluate --help")
+    # --map and --units are the ground truth's (mocap in its own units); predictions are gfpose's files
     predicted, truth = (io.read(path, fmt=in_fmt, subject=subject if io.holds_performers(path, in_fmt) else None,
+                                skeleton_map=skeleton_map if path == gt else None, units=units if path == gt else None,
                                 sanity=False) for path in (pred, gt))
     result = score(predicted, truth)
     mismatch = frame_mismatch(predicted, truth)

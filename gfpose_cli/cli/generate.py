@@ -12,7 +12,7 @@ from gfpose_cli.io.npz import PoseStream
 from gfpose_cli.util.provenance import file_digest
 
 from gfpose_cli.cli.app import STATE, app, err
-from gfpose_cli.cli.options import OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, MapOpt, ForceRead, Units, ShardOpt
+from gfpose_cli.cli.options import InFmt, OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, MapOpt, ForceRead, Units, ShardOpt
 from gfpose_cli.cli.common import progress_bar, esc, info, warn, sampler_options, check_output, read_take, write_take, get_shard
 
 
@@ -74,7 +74,8 @@ def free_joints(text: Optional[str]) -> list[int]:
 
 
 def placement_setup(yaw: Optional[str], floor: bool, area: Optional[str], trajectory: Optional[Path],
-                    skeleton_map: Optional[str], units: Optional[str], subject: Optional[str] = None):
+                    skeleton_map: Optional[str], units: Optional[str], subject: Optional[str] = None,
+                    in_fmt: Optional[str] = None):
     """The Placement asked for by generate's world-space options."""
     from gfpose_cli.kinematics.placement import Placement, trajectory_from_take
 
@@ -84,7 +85,7 @@ def placement_setup(yaw: Optional[str], floor: bool, area: Optional[str], trajec
         raise InputError("--area W,D needs sizes of 0 or more (metres)")
     path_roots = path_yaw = None
     if trajectory is not None:
-        path_roots, path_yaw = trajectory_from_take(read_take(trajectory, skeleton_map, subject, None, units).positions,
+        path_roots, path_yaw = trajectory_from_take(read_take(trajectory, skeleton_map, subject, in_fmt, units).positions,
                                                     str(trajectory))
     return Placement(yaw_range, floor, area_m, path_roots, path_yaw, str(trajectory) if trajectory else None)
 
@@ -109,6 +110,7 @@ def generate(
     skeleton: Annotated[Optional[Path], typer.Option("--skeleton", help="A 3D take of one performer (BVH, ASF/AMC, C3D, NPZ: a calibration or range-of-motion trial): every pose is theirs, sampled by the prior that reads bone lengths (weights/prior-bones.pt) given their lengths, then fitted to them exactly. --map/--units apply to it.", exists=True, dir_okay=False)] = None,
     skeleton_map: MapOpt = None,
     subject: OtherSubjectOpt = None,
+    in_fmt: InFmt = None,
     units: Units = None,
     force_read: ForceRead = False,
     yaw: Annotated[Optional[str], typer.Option("--yaw", help="World space: each pose faces a heading drawn from LO,HI degrees (0 = +X, 90 = +Y).")] = None,
@@ -158,8 +160,8 @@ def generate(
         raise InputError("--free names the joints to resample in a --condition file")
     if skeleton is not None and condition is not None:
         raise InputError("--skeleton: a --condition file gives its own performer's bone lengths; give one of the two")
-    placement = placement_setup(yaw, floor, area, trajectory, skeleton_map, units, subject)
-    partial = read_take(condition, skeleton_map, subject, None, units) if condition is not None else None
+    placement = placement_setup(yaw, floor, area, trajectory, skeleton_map, units, subject, in_fmt)
+    partial = read_take(condition, skeleton_map, subject, in_fmt, units) if condition is not None else None
     drop = free_joints(free)
     if partial is not None and partial.positions.ndim == 3 and partial.mask.all() and not drop:
         warn(esc(f"{condition}: every joint is given in every frame, so every pose copies the file; "
@@ -167,7 +169,7 @@ def generate(
     if kind != "folder":
         check_output(output, force)
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision, compile)
-    lengths = None if skeleton is None else tasks.performer_skeleton(read_take(skeleton, skeleton_map, subject, None, units))
+    lengths = None if skeleton is None else tasks.performer_skeleton(read_take(skeleton, skeleton_map, subject, in_fmt, units))
     runner = (tasks.Runner.for_task("complete3d", weights, opts) if partial is not None
               else tasks.prior_runner(weights, tasks.generate_options(opts), bones=lengths is not None))
     # a run longer than one chunk keeps its finished chunks, so the same command resumes after a kill

@@ -41,6 +41,7 @@ def lift(
     fmt: Fmt = None,
     in_fmt: InFmt = None,
     shard: ShardOpt = None,
+    force_read: ForceRead = False,
     fail_fast: FailFast = False,
     force: Force = False,
     quiet: Quiet = False,
@@ -63,6 +64,7 @@ def lift(
     Example: [bold]gfpose lift openpose_json_dir/ -o lifted.bvh --skeleton actor_rom.bvh[/]
     """
     STATE["quiet"] = quiet
+    STATE["force_read"] = force_read  # for the --skeleton file
     from gfpose_cli import io, tasks
 
     if hypotheses < 1:

@@ -10,7 +10,7 @@ from rich.table import Table
 from gfpose_cli.core.errors import InputError, flag, word
 
 from gfpose_cli.cli.app import STATE, app, err
-from gfpose_cli.cli.options import Output, Device, Seed, Quiet, MapOpt, Units
+from gfpose_cli.cli.options import Output, Device, Seed, Quiet, MapOpt, Units, ForceRead
 from gfpose_cli.cli.common import progress_bar, esc, info, warn
 
 
@@ -52,6 +52,7 @@ def train(
     device: Device = "auto",
     seed: Seed = 0,
     force: Annotated[bool, typer.Option("--force", "-f", help="Start over even though -o already holds a checkpoint.")] = False,
+    force_read: ForceRead = False,
     quiet: Quiet = False,
 ) -> None:
     """Fit a score model by denoising score matching; checkpoints periodically and resumes with --resume.
@@ -64,6 +65,7 @@ def train(
         _train_refiner(data, output, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, ema=ema, width=width,
                        dropout=dropout, seed=seed, checkpoint_every=checkpoint_every, resume=resume, export=export,
                        force=force, holdout=holdout, skeleton_map=skeleton_map, units=units, strict=strict,
+                       force_read=force_read,
                        device=device, lift_weights=lift_weights, views=views, window=window,
                        bone_scale=bone_scale, bone_corr=bone_corr)
         return
@@ -88,7 +90,8 @@ def train(
         info(f"torchrun: {dist_ctx.world} processes, {cfg.batch_size // dist_ctx.world} poses each per step")
     paths = data_mod.expand_inputs(data)
     with progress_bar("reading training data", len(paths)) as update:
-        poses = session.training_data(paths, skeleton_map=skeleton_map, units=units, strict=strict, holdout=holdout)
+        poses = session.training_data(paths, skeleton_map=skeleton_map, units=units, strict=strict, holdout=holdout,
+                                      force_read=force_read)
         update(len(paths), len(paths))
     if poses.skipped:
         n = len(poses.skipped)
@@ -148,7 +151,7 @@ def _train_refiner(data: list[str], output: Path, *, steps: int, batch_size: int
                    width: int, dropout: float, seed: int, checkpoint_every: float, resume: Optional[Path],
                    export: Optional[Path], force: bool, holdout: bool, skeleton_map: Optional[str],
                    units: Optional[str], strict: bool, device: str, lift_weights: Optional[Path], views: int,
-                   window: int, bone_scale: float = 0.0, bone_corr: float = 0.0) -> None:
+                   window: int, bone_scale: float = 0.0, bone_corr: float = 0.0, force_read: bool = False) -> None:
     """gfpose train --task refine: the lifter's take lifts of the training takes (cached beside -o),
     then the refiner fitted to them (tasks.refine, training.refine)."""
     from gfpose_cli import tasks
@@ -164,7 +167,8 @@ def _train_refiner(data: list[str], output: Path, *, steps: int, batch_size: int
                        dropout=dropout, seed=seed, checkpoint_every_s=checkpoint_every)
     paths = data_mod.expand_inputs(data)
     with progress_bar("reading training data", len(paths)) as update:
-        poses = session.training_data(paths, skeleton_map=skeleton_map, units=units, strict=strict, holdout=holdout)
+        poses = session.training_data(paths, skeleton_map=skeleton_map, units=units, strict=strict, holdout=holdout,
+                                      force_read=force_read)
         update(len(paths), len(paths))
     runner = tasks.Runner.for_task("lift", lift_weights, tasks.SamplerOptions(seed=seed, device=device))
     info(f"training data: {poses.summary['takes']} takes, {len(poses.train.poses)} training poses; "

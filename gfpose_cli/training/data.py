@@ -345,7 +345,8 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
 
 
 def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, skeleton_map: str | None = None,
-                    units: str | None = None, skipped: list[tuple[str, str]] | None = None) -> PoseSet:
+                    units: str | None = None, skipped: list[tuple[str, str]] | None = None,
+                    force_read: bool = False) -> PoseSet:
     """Pose set from archives and pose files (NPZ, CSV, BVH, ASF/AMC, C3D); user files count as training data.
 
     Every performer of a multi-subject C3D becomes its own take. With a skipped list, a file that
@@ -366,7 +367,7 @@ def load_pose_files(paths: Iterable[Path], progress: ProgressFn | None = None, s
             if path.suffix.lower() == ".asf" and any(path.parent.glob("*.amc")):
                 continue  # the skeleton of the motions beside it, not a take of its own
             origin = public_origin(path)
-            for name, take in _user_takes(path, skeleton_map, units, skipped):
+            for name, take in _user_takes(path, skeleton_map, units, skipped, force_read):
                 if take.dim != 3 or take.positions.ndim != 3:
                     raise InputError(f"{path}: training needs 3D poses (frames, 17, 3), got {take.positions.shape}")
                 from gfpose_cli.io import marker_csv
@@ -442,13 +443,13 @@ def public_origin(path: Path) -> PublicOrigin | None:
 
 
 def _user_takes(path: Path, skeleton_map: str | None, units: str | None,
-                skipped: list[tuple[str, str]] | None) -> Iterator[tuple[str, Take]]:
+                skipped: list[tuple[str, str]] | None, force_read: bool = False) -> Iterator[tuple[str, Take]]:
     """(take name, Take) for a user file: one per performer of a multi-subject C3D (io.read_performers,
     as every other command reads them). A performer that cannot be read is refused (skipped None) or
     listed in skipped with why."""
     from gfpose_cli import io
 
-    takes, left = io.read_performers(path, skeleton_map=skeleton_map, units=units)
+    takes, left = io.read_performers(path, skeleton_map=skeleton_map, units=units, force_read=force_read)
     if left:
         if skipped is None:
             raise InputError(left[0])

@@ -35,13 +35,15 @@ class TrainingData:
 
 def training_data(paths: Sequence[Path], *, skeleton_map: str | None = None, units: str | None = None,
                   strict: bool = False, holdout: bool = True,
-                  progress: Callable[[str], None] | None = None) -> TrainingData:
+                  progress: Callable[[str], None] | None = None, force_read: bool = False) -> TrainingData:
     """Pose set of archives and pose files, split by subject (data.HELD_OUT) unless not holdout.
 
     Not strict, an input that cannot be used is skipped and listed; strict, the first one stops it.
+    force_read reads a file whose body looks wrong (io.sanity) anyway, as the other commands' --force-read.
     """
     skipped: list[tuple[str, str]] | None = None if strict else []
-    pose_set = data_mod.load_pose_files(paths, progress or (lambda _name: None), skeleton_map, units, skipped)
+    pose_set = data_mod.load_pose_files(paths, progress or (lambda _name: None), skeleton_map, units, skipped,
+                                        force_read=force_read)
     train, held = pose_set.split() if holdout else (pose_set, pose_set.subset(pose_set.take < 0))
     if len(train.poses) == 0:
         raise InputError("no training poses left after removing the held-out subjects; train without the hold-out")

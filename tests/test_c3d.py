@@ -196,6 +196,10 @@ def test_a_new_c3d_of_more_than_65535_frames_holds_every_frame(tmp_path: Path, c
     assert code == 0, err
     back = io.read(tmp_path / "long.c3d")
     assert back.n_frames == 70_000
+    assert not any("header says" in n for n in back.provenance.notes + back.provenance.warnings)  # as the spec has it
+    # --add-joints rewrites through ezc3d, which reads 65,535 of them: refused, saying so (not "storage would change")
+    code, out, err = run(["convert", str(tmp_path / "long.c3d"), "--add-joints", "-o", str(tmp_path / "j.c3d")], capsys)
+    assert code == 2 and "reads 65535 of its 70000 frames" in err and not (tmp_path / "j.c3d").exists()
     np.testing.assert_allclose(back.positions, walk.positions[frames], atol=1e-5)
     with open(tmp_path / "long.c3d", "rb") as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")

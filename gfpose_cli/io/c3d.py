@@ -737,6 +737,10 @@ def _with_joints(f: C3DData, take: Take, poses: np.ndarray, edits: MarkerEdits, 
     theirs = np.asarray(c["data"]["points"], dtype=np.float64)[:3].transpose(2, 1, 0)
     same = raw is not None and raw.proc == "Intel" and raw.is_float and theirs.shape == f.xyz.shape and np.array_equal(
         np.where(f.observed[..., None], theirs, 0.0), np.where(f.observed[..., None], f.xyz, 0.0))
+    if theirs.shape[0] < f.xyz.shape[0]:  # ezc3d stops at 65,535 frames: the rewrite would cut the take short
+        raise InputError(f"{f.path}: {{add_joints}} rewrites the file through ezc3d, which reads {theirs.shape[0]} of its "
+                         f"{f.xyz.shape[0]} frames; write the joints to a file of their own (`gfpose convert FILE "
+                         "--joints-only -o joints.c3d`), or the markers and joints to a TRC (`-o take.trc`)")
     if not same:
         raise InputError(f"{f.path}: {{add_joints}} rewrites the whole file as Intel float C3D, which would change how "
                          "this file stores its points; write the joints with `gfpose convert ... -o joints.npz` instead")

@@ -450,7 +450,8 @@ def _layout(raw: RawC3D, params: dict, size: int) -> tuple[int, int]:
                     best = (key, f, a)
     if best is not None and not best[0][0]:
         _, f, a = best
-        if f != raw.frames_in_header:
+        long_take = raw.frames_in_header == 65535 and f > 65535 and trial.get("ACTUAL_END_FIELD")  # as the spec has it
+        if f != raw.frames_in_header and not long_take:
             raw.notes.append(f"the header says {raw.frames_in_header} frames; the parameters' {f} fill the file")
         return f, a
     raw.analog_per_frame = analogs[0]

@@ -50,3 +50,19 @@ def test_render_refuses_what_it_cannot_draw(tmp_path: Path, capsys, takes: tuple
     assert code == 2 and "two 3D takes or two 2D takes" in err and not (tmp_path / "y.gif").exists()
     code, _, err = run(["render", str(a), "-o", str(tmp_path / "z.gif"), "--start", "9"], capsys)
     assert code == 2 and "nothing to draw" in err
+
+
+def test_a_long_take_is_animated_for_its_first_minute_unless_end_says_more(tmp_path: Path, capsys) -> None:
+    """A 10-minute take rendered to GIF was 18,000 drawn frames (a quarter of an hour, a file nobody opens):
+    a GIF or MP4 now stops a minute after --start, saying so; --end draws what it asks for."""
+    pytest.importorskip("matplotlib")
+    walk = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    there_and_back = np.concatenate([np.arange(walk.n_frames), np.arange(walk.n_frames)[::-1]])
+    long = Take(positions=walk.positions[np.resize(there_and_back, 30 * 100)], fps=30.0)  # 100 s
+    io.write(long, tmp_path / "long.npz")
+    code, out, err = run(["render", str(tmp_path / "long.npz"), "-o", str(tmp_path / "a.gif"), "--fps", "1"], capsys)
+    assert code == 0, err
+    assert "60 frames" in out + err and "seconds 0-60 of 100 (pass --end to draw more)" in out + err
+    code, out, err = run(["render", str(tmp_path / "long.npz"), "-o", str(tmp_path / "b.gif"), "--fps", "1",
+                          "--start", "20", "--end", "95"], capsys)
+    assert code == 0 and "pass --end" not in out + err

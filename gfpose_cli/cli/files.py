@@ -83,7 +83,7 @@ def render(
     compare: Annotated[Optional[Path], typer.Option("--compare", help="A second take drawn beside the first (e.g. the denoised or filled one).")] = None,
     fps: Annotated[float, typer.Option("--fps", help="Frames per second drawn (the take is subsampled).")] = 30.0,
     start: Annotated[float, typer.Option("--start", help="First second to draw.")] = 0.0,
-    end: Annotated[Optional[float], typer.Option("--end", help="Last second to draw (default: the end).")] = None,
+    end: Annotated[Optional[float], typer.Option("--end", help="Last second to draw (default: the end; a GIF or MP4 of a take longer than a minute stops a minute after --start, said).")] = None,
     markers: Annotated[bool, typer.Option("--markers", help="Also draw a C3D's raw markers (grey dots).")] = False,
     panels: Annotated[int, typer.Option("--panels", help="Frames in a PNG filmstrip.")] = 6,
     skeleton_map: MapOpt = None,
@@ -109,9 +109,19 @@ def render(
     files = [take_file] + ([compare] if compare is not None else [])
     takes = [(f.name, read_take(f, skeleton_map, subject, in_fmt, units)) for f in files]
     dots = [io.source_markers(t) if markers else None for _, t in takes]
+    length_s = min(t.n_frames / t.fps for _, t in takes)
+    cut = None
+    if end is None and output.suffix.lower() in (".gif", ".mp4") and length_s - start > MAX_ANIMATION_S:
+        # a 10-minute take is 18,000 drawn frames: a quarter of an hour of drawing and a GIF nobody opens
+        end = cut = start + MAX_ANIMATION_S
     with progress_bar(f"drawing {output.name}", 1) as update:
         n = draw(takes, output, fps, start, end, panels, dots, update, force=True)
-    info(f"[green]wrote[/] {esc(output)}: {n} frames of {', '.join(esc(f.name) for f in files)}")
+    info(f"[green]wrote[/] {esc(output)}: {n} frames of {', '.join(esc(f.name) for f in files)}"
+         + (f"; seconds {start:g}-{cut:g} of {length_s:.0f} (pass --end to draw more)" if cut is not None else ""))
+
+
+#: the longest stretch `render` animates unless --end asks for more
+MAX_ANIMATION_S = 60.0
 
 
 @app.command()

@@ -263,3 +263,13 @@ def test_poses_in_millimetres_are_refused_naming_the_unit_and_read_with_units(tm
     io.write(keypoints, tmp_path / f"kp.{ext}")
     with pytest.raises(InputError, match="2D keypoints, which are in pixels"):
         io.read(tmp_path / f"kp.{ext}", units="mm")
+
+
+def test_a_csv_saved_by_a_european_spreadsheet_reads_the_same(tmp_path: Path) -> None:
+    """Excel in a European locale saves the CSV schema with semicolons between cells and decimal commas; it was
+    refused as "missing columns Pelvis_x ..."."""
+    walk = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    io.write(Take(positions=walk.positions[:30], fps=30.0), tmp_path / "walk.csv")
+    text = (tmp_path / "walk.csv").read_text()
+    (tmp_path / "eu.csv").write_text(text.replace(",", ";").replace(".", ","))
+    np.testing.assert_array_equal(io.read(tmp_path / "eu.csv").positions, io.read(tmp_path / "walk.csv").positions)

@@ -26,9 +26,15 @@ def read(path: Path) -> Take:
     """Read a CSV take (2D or 3D, optionally with a hypothesis column)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+            text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read CSV ({exc})") from None
+    first = text.split("\n", 1)[0]
+    # a spreadsheet saved in a European locale: semicolons between cells, decimal commas within them
+    european = first.count(";") > first.count(",") and "pelvis_x" in first.replace(" ", "").lower()
+    rows = list(csv.reader(text.splitlines(), delimiter=";" if european else ","))
+    if european:
+        rows = rows[:1] + [[cell.replace(",", ".") for cell in row] for row in rows[1:]]
     if not rows:
         raise InputError(f"{path}: empty CSV file")
     header = [h.strip() for h in rows[0]]

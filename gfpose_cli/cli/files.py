@@ -46,7 +46,7 @@ def convert(
                          "pass one")
 
     def one(src: Path, dst: Path, who: Optional[str]) -> str:
-        from gfpose_cli.tasks import aggregate as collapse
+        from gfpose_cli.core.take import aggregate as collapse  # torch-free, as convert stays
 
         take = read_take(src, skeleton_map, who, in_fmt, units)
         hypotheses = take.positions.shape[1] if take.positions.ndim == 4 else 1

@@ -173,3 +173,16 @@ class Take:
         if mask is None:
             mask = np.ones(positions.shape[:1] + (N_JOINTS,), dtype=bool)
         return replace(self, positions=positions, mask=mask)
+
+
+def aggregate(hyps: Take, how: str) -> Take:
+    """Collapse (F, S, 17, 3) hypotheses with 'mean' or 'median' ('none' keeps them)."""
+    from gfpose_cli.core.errors import ParameterError
+
+    if how == "none" or hyps.positions.ndim == 3:
+        return hyps
+    if how not in ("mean", "median"):
+        raise ParameterError("aggregate", f"must be none, mean or median, got {how!r}")
+    fn = np.mean if how == "mean" else np.median
+    # everything but the hypothesis axis is kept: the root trajectory too (merged `complete -s S` shards)
+    return replace(hyps, positions=fn(hyps.positions, axis=1))

@@ -32,6 +32,7 @@ from gfpose_cli.model.refiner import LoadedRefiner, load_refiner, refine as refi
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP
 from gfpose_cli.core.skeleton import JOINTS, L_HIP, N_JOINTS, R_HIP, ROOT
 from gfpose_cli.kinematics.placement import Placement, place
+from gfpose_cli.core.take import aggregate  # noqa: F401 - tasks.aggregate; with the Take, so torch-free convert has it
 from gfpose_cli.core.take import (CompleteReport, DenoiseReport, GenerateReport, LiftReport, Provenance, ShardPlace,
                                   Take)
 from gfpose_cli.signal.temporal import noise_level, smooth_take
@@ -1150,14 +1151,3 @@ def root_estimate(take: Take, strict: bool = True) -> np.ndarray:
         raise InputError(f"{take.path}: frame {int(np.argmax(bad))} has neither the pelvis nor both hips; "
                          "the pose cannot be placed")
     return root
-
-
-def aggregate(hyps: Take, how: str) -> Take:
-    """Collapse (F, S, 17, 3) hypotheses with 'mean' or 'median' ('none' keeps them)."""
-    if how == "none" or hyps.positions.ndim == 3:
-        return hyps
-    if how not in ("mean", "median"):
-        raise ParameterError("aggregate", f"must be none, mean or median, got {how!r}")
-    fn = np.mean if how == "mean" else np.median
-    # everything but the hypothesis axis is kept: the root trajectory too (merged `complete -s S` shards)
-    return replace(hyps, positions=fn(hyps.positions, axis=1))

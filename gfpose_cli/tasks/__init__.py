@@ -868,8 +868,7 @@ def one_pose_per_frame(take: Take, task: str) -> Take:
     if take.positions.shape[1] == 1:
         return replace(take, positions=take.positions[:, 0])
     raise InputError(f"{take.path}: {task} needs one pose per frame and the file holds {take.positions.shape[1]} "
-                     "hypotheses per frame; collapse them first (`gfpose lift {aggregate} mean`, or `gfpose merge "
-                     "{aggregate} mean` for shards)")
+                     "hypotheses per frame; collapse them first (`gfpose convert FILE {aggregate} mean -o one.npz`)")
 
 
 def turned(take: Take, rotation: np.ndarray, *, camera_frame: bool) -> Take:

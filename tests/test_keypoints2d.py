@@ -169,6 +169,30 @@ def test_frames_named_without_zero_padding_keep_their_order(tmp_path: Path) -> N
     np.testing.assert_allclose(take.positions[:, 1], kp[:, 1])
 
 
+def test_a_video_s_coco_results_keep_frames_without_a_detection_as_empty_frames(tmp_path: Path) -> None:
+    """A detector writes no COCO result for a frame without a person: read in order, the take lost those frames
+    (shorter than the video, its motion sped up across each gap, and the bridging of a missing person never
+    ran). Ids that are a video's frame numbers place each frame at its number; a collection's sparse ids
+    (COCO's own) are still read in order."""
+    kp = pixels(30)
+    keep = [f for f in range(30) if not 10 <= f < 14]
+    dets = [{"image_id": f, "category_id": 1, "score": 0.9,
+             "keypoints": sum(([*kp[f][COCO_FROM_17[name]], 0.9] for name in COCO17), [])} for f in keep]
+    (tmp_path / "video.json").write_text(json.dumps(dets))
+    take = io.read(tmp_path / "video.json")
+    assert take.n_frames == 30 and not take.mask[10:14].any() and take.mask[keep].any(1).all()
+    np.testing.assert_allclose(take.positions[keep, 1], kp[keep, 1])  # right hip of frame f at frame f
+    assert any("4 without a detection are empty" in n for n in take.provenance.notes)
+    for det, name in zip(dets, keep):
+        det["image_id"] = f"clip_{name:05d}.jpg"  # AlphaPose: the image file's name
+    (tmp_path / "named.json").write_text(json.dumps(dets))
+    assert io.read(tmp_path / "named.json").n_frames == 30
+    for det, image in zip(dets, range(len(dets))):
+        det["image_id"] = 100_000 + 7919 * image  # COCO's own ids: unrelated images, read in order
+    (tmp_path / "images.json").write_text(json.dumps(dets))
+    assert io.read(tmp_path / "images.json").n_frames == len(keep)
+
+
 def mmpose_entries(kp: np.ndarray, frame_ids, order=None) -> list[dict]:
     """MMPose's saved predictions (split_instances) of one person per frame: keypoints [[x, y], ...]."""
     order = list(range(17)) if order is None else order

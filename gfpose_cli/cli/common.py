@@ -155,9 +155,14 @@ def _say_read(src: Path, take) -> None:
     if prov.map:
         info(esc(f"{src.name}{who}: map '{prov.map}', {take.n_frames} frames at {take.fps:g} Hz, "
                  f"up axis {prov.up or '?'}" + (f", units {prov.units}" if prov.units else "")))
-    for note in prov.notes:
+    say_notes(src, take)
+
+
+def say_notes(src: Path, take) -> None:
+    """What the reader of src noticed (notes on stdout, warnings on stderr)."""
+    for note in take.provenance.notes:
         info(esc(f"{src.name}: {word(note, flag)}"))
-    for line in prov.warnings:
+    for line in take.provenance.warnings:
         warn(esc(word(line, flag)))
 
 

@@ -12,7 +12,7 @@ from gfpose_cli.core.take import CompleteReport, DenoiseReport
 
 from gfpose_cli.cli.app import STATE, app
 from gfpose_cli.cli.options import OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt
-from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of
+from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of, say_notes
 
 
 @app.command()
@@ -77,6 +77,7 @@ def lift(
 
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
+        say_notes(src, kp)  # e.g. a detector's frames without a person, placed by their number
         if fps is not None:
             kp = replace(kp, fps=float(fps))
         along_time = not per_frame and shard is None and tasks.looks_like_2d_sequence(kp)

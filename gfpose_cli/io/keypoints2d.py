@@ -141,8 +141,43 @@ def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDE
             kp[:, 2] = (kp[:, 2] > 0).astype(float)
         by_image.setdefault(det["image_id"], []).append(kp)
     images = sorted(by_image, key=frame_order)
+    numbers = frame_numbers(images)
+    if numbers is not None:  # a video's frames: one without a detection has no entry, and stays an empty frame
+        first = numbers[0]
+        slots: list[list[np.ndarray]] = [[] for _ in range(numbers[-1] - first + 1)]
+        for image, number in zip(images, numbers):
+            slots[number - first] = by_image[image]
+        take = _to_take(follow_person(slots, fps, min_confidence), COCO17, "coco17", path, fps, min_confidence)
+        empty = len(slots) - len(images)
+        note = (f"frames placed by their number ({first}-{numbers[-1]}): {empty} without a detection are empty"
+                if empty else None)
+        return replace(take, provenance=take.provenance.but(first_frame=first, notes=(note,) if note else ()))
     return _to_take(follow_person([by_image[i] for i in images], fps, min_confidence), COCO17, "coco17", path, fps,
                     min_confidence)
+
+
+#: image ids are a video's frame numbers when they fill at least this share of the range they span
+DENSE_FRAME_IDS = 0.5
+
+
+def frame_numbers(images: list) -> list[int] | None:
+    """The frame numbers of sorted image ids (ints, or names whose last number is the frame: `frame_0042.jpg`)
+    when they are a video's frames: distinct, and filling at least DENSE_FRAME_IDS of their range (a
+    detector writes no entry for a frame without a person). None for a collection of images (COCO's sparse
+    ids, names without numbers), which is read in order."""
+    found = []
+    for image in images:
+        if isinstance(image, (int, float)) and image == int(image):
+            found.append(int(image))
+            continue
+        digits = re.findall(r"\d+", str(image))
+        if not digits or isinstance(image, float):
+            return None
+        found.append(int(digits[-1]))
+    if len(set(found)) != len(found) or found != sorted(found):
+        return None
+    span = found[-1] - found[0] + 1
+    return found if len(found) >= 2 and len(found) >= DENSE_FRAME_IDS * span else None
 
 
 def is_mmpose(data) -> bool:

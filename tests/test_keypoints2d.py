@@ -191,6 +191,13 @@ def test_a_video_s_coco_results_keep_frames_without_a_detection_as_empty_frames(
         det["image_id"] = 100_000 + 7919 * image  # COCO's own ids: unrelated images, read in order
     (tmp_path / "images.json").write_text(json.dumps(dets))
     assert io.read(tmp_path / "images.json").n_frames == len(keep)
+    # a folder of OpenPose-format frames from a tool that writes no file for a frame without a person
+    write_openpose(tmp_path / "op", kp, empty_frame=-1)
+    for f in range(10, 14):
+        (tmp_path / "op" / f"video_{f:012d}_keypoints.json").unlink()
+    take = io.read(tmp_path / "op")
+    assert take.n_frames == 30 and not take.mask[10:14].any()
+    np.testing.assert_allclose(take.positions[keep, 1], kp[keep, 1])
 
 
 def mmpose_entries(kp: np.ndarray, frame_ids, order=None) -> list[dict]:

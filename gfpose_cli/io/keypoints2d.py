@@ -339,4 +339,14 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
         names, map_name = OPENPOSE_LAYOUTS[n]
     if names is COCO17:  # read by the first 17 keypoints, COCO-17's body
         frames = [[kp[:17] for kp in people] for people in frames]
-    return _to_take(follow_person(frames, fps, min_confidence), names, map_name, Path(folder), fps, min_confidence)
+    numbers = frame_numbers([f.name for f in files])
+    note = None
+    if numbers is not None and numbers[-1] - numbers[0] + 1 > len(files):  # a tool that skips frames without people
+        slots: list[list[np.ndarray]] = [[] for _ in range(numbers[-1] - numbers[0] + 1)]
+        for number, people in zip(numbers, frames):
+            slots[number - numbers[0]] = people
+        note = (f"frames placed by their files' numbers ({numbers[0]}-{numbers[-1]}): {len(slots) - len(files)} "
+                "without a file are empty")
+        frames = slots
+    take = _to_take(follow_person(frames, fps, min_confidence), names, map_name, Path(folder), fps, min_confidence)
+    return replace(take, provenance=take.provenance.but(notes=(note,))) if note else take

@@ -153,8 +153,9 @@ def _say_read(src: Path, take) -> None:
     prov = take.provenance
     who = f" {prov.subject}" if prov.subject else ""
     if prov.map:
-        info(esc(f"{src.name}{who}: map '{prov.map}', {take.n_frames} frames at {take.fps:g} Hz, "
-                 f"up axis {prov.up or '?'}" + (f", units {prov.units}" if prov.units else "")))
+        where = "2D keypoints in pixels" if take.dim == 2 else f"up axis {prov.up or '?'}"
+        info(esc(f"{src.name}{who}: map '{prov.map}', {take.n_frames} frames at {take.fps:g} Hz, {where}"
+                 + (f", units {prov.units}" if prov.units else "")))
     say_notes(src, take)
 
 

@@ -97,6 +97,14 @@ def test_inputs_of_several_folders_with_one_name_are_not_written_over_each_other
     assert code == 2 and "would both be written to" in err and not (tmp_path / "csv").exists()
 
 
+def test_output_dash_is_refused_not_made_a_folder(tmp_path: Path, capsys, monkeypatch) -> None:
+    """`-o -` (standard output, in Unix habit) made a folder named "-" and wrote into it."""
+    monkeypatch.chdir(tmp_path)
+    take = Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh"
+    code, _, err = run(["convert", str(take), "-o", "-"], capsys)
+    assert code == 2 and "not standard output" in err and not (tmp_path / "-").exists()
+
+
 def test_a_batch_names_the_flags_a_failed_file_needs(tmp_path: Path, capsys) -> None:
     """A file refused inside a batch is worded for the command line like a single file's refusal
     (`pass it with --map`), not with the Python parameter's name (`pass it with map`)."""

@@ -58,6 +58,8 @@ def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bo
     """Pair inputs with outputs: one input and -o FILE.ext -> that file; otherwise files in the folder -o."""
     if not inputs:
         raise InputError("no input files given")
+    if str(output) == "-":  # not a folder named "-": outputs are files, written whole and then moved in place
+        raise InputError("-o -: gfpose writes files, not standard output; give a file (take.npz) or a folder (out/)")
     from gfpose_cli.io import WRITE_FORMATS  # imported here: the io package pulls in torch, --help should not
 
     to_folder = len(inputs) > 1 or output.is_dir() or not output.suffix

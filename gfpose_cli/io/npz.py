@@ -59,7 +59,9 @@ def read(path: Path) -> Take:
         finite = finite.all(1) if poses.ndim == 4 else finite
         mask = mask & finite
     fps = float(files["fps"]) if "fps" in files else 30.0
-    axes = str(files["axes"]) if "axes" in files else "z-up"
+    # gfpose's own key: a 0-d string (another tool's array under that name is not ours to read)
+    named = "axes" in files and files["axes"].ndim == 0 and files["axes"].dtype.kind == "U"
+    axes = str(files["axes"]) if named else "z-up"
     if axes not in AXES:
         raise InputError(f"{path}: 'axes' is {axes!r}; expected {' or '.join(repr(a) for a in AXES)}")
     root = files.get("root")

@@ -108,3 +108,6 @@ def test_more_parts_than_chunks_leave_empty_parts_that_merge(tmp_path: Path, cap
     assert code == 0, err
     merged, whole = io.read(tmp_path / "l.npz"), io.read(tmp_path / "whole.npz")
     assert merged.provenance.camera_frame and np.array_equal(merged.positions, whole.positions)
+    empty = next(k for k, s in enumerate(said) if "no frames" in s)
+    code, _, err = run(["denoise", str(tmp_path / f"l.part{empty}.npz"), "-o", str(tmp_path / "d.npz")], capsys)
+    assert code == 2 and "an empty part of a sharded job" in err  # for merge alone

@@ -132,8 +132,16 @@ def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[s
 
     take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
                    force_read=STATE["force_read"])
+    _no_empty_part(src, take)
     _say_read(src, take)
     return take
+
+
+def _no_empty_part(src: Path, take) -> None:
+    """An empty part of a sharded job is for `gfpose merge` alone (io.check_take lets it through)."""
+    if take.n_frames == 0:
+        raise InputError(f"{src}: holds no frames (an empty part of a sharded job); join the parts with `gfpose merge` "
+                         "first")
 
 
 def read_takes(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None,
@@ -145,6 +153,7 @@ def read_takes(src: Path, skeleton_map: Optional[str] = None, subject: Optional[
     takes, left = io.read_performers(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
                                      force_read=STATE["force_read"])
     for take in takes:
+        _no_empty_part(src, take)
         _say_read(src, take)
     for line in left:
         warn(esc(word(line, flag)))

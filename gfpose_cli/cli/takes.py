@@ -263,7 +263,11 @@ def performer_lengths(skeleton: Optional[Path], skeleton_map: Optional[str], uni
         return None
     from gfpose_cli import tasks
 
-    return tasks.performer_skeleton(read_take(skeleton, skeleton_map, subject, None, units))
+    from gfpose_cli import io
+
+    # a subject picks a performer where the file may hold several (a C3D, a marker export); a BVH has one
+    who = subject if io.holds_performers(skeleton) else None
+    return tasks.performer_skeleton(read_take(skeleton, skeleton_map, who, None, units))
 
 
 def parse_t0(text: str) -> Optional[float]:

@@ -13,7 +13,7 @@ from gfpose_cli.util.provenance import file_digest
 
 from gfpose_cli.cli.app import STATE, app, err
 from gfpose_cli.cli.options import InFmt, OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, MapOpt, ForceRead, Units, ShardOpt
-from gfpose_cli.cli.common import progress_bar, esc, info, warn, sampler_options, check_output, read_take, write_take, get_shard
+from gfpose_cli.cli.common import progress_bar, esc, info, warn, sampler_options, check_output, read_take, write_take, get_shard, part_of
 
 
 def _pair(text: str, name: str) -> tuple[float, float]:
@@ -211,8 +211,7 @@ def generate(
         journal.finish()
     drawn = take.report.drawn
     if take.n_frames == 0:  # an empty part of a sharded job: more parts than chunks of work
-        info(f"[green]wrote[/] {esc(output)}: 0 poses (the job fits in fewer parts than {take.shard.count}; `gfpose merge` "
-             "takes this part as it is)" if take.shard else f"[green]wrote[/] {esc(output)}: 0 poses")
+        info(f"[green]wrote[/] {esc(output)}: {esc(part_of(take).rstrip('; ') or '0 poses')}")
         return
     stats = metrics.plausibility(take.positions)  # placing a pose (yaw, shift) changes none of these
     info(f"[green]wrote[/] {esc(output)}: {take.n_frames} poses in {time.perf_counter() - t0:.1f} s"

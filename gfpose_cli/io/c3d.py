@@ -795,9 +795,8 @@ def _check_written(path: Path, shape: tuple[int, ...]) -> None:
         written = np.asarray(open_c3d(path)["data"]["points"]).shape
     except InputError:
         written = None
-    if written is not None and written[:2] == tuple(shape)[:2] and written[2] == MAX_HEADER_FRAMES < shape[2]:
-        from gfpose_cli.io import c3d_raw  # a long take: counted in TRIAL, which our reader (and c3d's) follow
-
+    if written is not None and written[:2] == tuple(shape)[:2] and written[2] == c3d_raw.MAX_HEADER_FRAMES < shape[2]:
+        # a long take: counted in TRIAL, which our reader (and the c3d package) follow and ezc3d does not
         written = (*written[:2], c3d_raw.parse(Path(path).read_bytes(), str(path)).n_frames)
     if written != tuple(shape):
         raise OSError(errno.EIO, "the file came out incomplete; is the disk full?")
@@ -871,23 +870,17 @@ def _write_fresh(takes: list[Take], poses: list[np.ndarray], path: Path, force: 
         c.add_parameter("GFPOSE", name, value)
     with atomic_path(path, force) as tmp:
         c.write(str(tmp))
-        if len(poses[0]) > MAX_HEADER_FRAMES:
+        if len(poses[0]) > c3d_raw.MAX_HEADER_FRAMES:
             _count_long_take(tmp, len(poses[0]))
         _check_written(tmp, np.asarray(c["data"]["points"]).shape)
         _sync_header_scale(tmp, -1.0)
     return summary
 
 
-#: frames a C3D header's 16-bit words can count; a longer take gives its count in TRIAL:ACTUAL_*_FIELD
-MAX_HEADER_FRAMES = 65535
-
-
 def _count_long_take(path: Path, n_frames: int) -> None:
     """A new C3D of more than 65,535 frames (ezc3d writes them all, its header and POINT:FRAMES saying
     65,535): TRIAL:ACTUAL_START_FIELD and ACTUAL_END_FIELD count them as Vicon and Motive do (two 16-bit
     words each, low first), so readers take every frame rather than the first 65,535."""
-    from gfpose_cli.io import c3d_raw
-
     raw = c3d_raw.parse(Path(path).read_bytes(), str(path))
     patched = raw._with_group(raw.data, "TRIAL", {"ACTUAL_START_FIELD": np.array([1, 0]),
                                                   "ACTUAL_END_FIELD": np.array([n_frames & 0xFFFF, n_frames >> 16])})

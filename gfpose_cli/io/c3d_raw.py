@@ -408,6 +408,10 @@ def parse(data: bytes, where: str = "C3D") -> RawC3D:
     return raw
 
 
+#: frames a C3D header's 16-bit words can count; a longer take counts them in TRIAL:ACTUAL_START/END_FIELD
+MAX_HEADER_FRAMES = 65535
+
+
 def _layout(raw: RawC3D, params: dict, size: int) -> tuple[int, int]:
     """(frames, analog words per frame) that account for the file's size.
 
@@ -450,7 +454,7 @@ def _layout(raw: RawC3D, params: dict, size: int) -> tuple[int, int]:
                     best = (key, f, a)
     if best is not None and not best[0][0]:
         _, f, a = best
-        long_take = raw.frames_in_header == 65535 and f > 65535 and trial.get("ACTUAL_END_FIELD")  # as the spec has it
+        long_take = (raw.frames_in_header == MAX_HEADER_FRAMES < f and trial.get("ACTUAL_END_FIELD"))  # as the spec has it
         if f != raw.frames_in_header and not long_take:
             raw.notes.append(f"the header says {raw.frames_in_header} frames; the parameters' {f} fill the file")
         return f, a

@@ -144,9 +144,7 @@ def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDE
     numbers = frame_numbers(images)
     if numbers is not None:  # a video's frames: one without a detection has no entry, and stays an empty frame
         first = numbers[0]
-        slots: list[list[np.ndarray]] = [[] for _ in range(numbers[-1] - first + 1)]
-        for image, number in zip(images, numbers):
-            slots[number - first] = by_image[image]
+        slots = _at_numbers([by_image[i] for i in images], numbers)
         take = _to_take(follow_person(slots, fps, min_confidence), COCO17, "coco17", path, fps, min_confidence)
         empty = len(slots) - len(images)
         note = (f"frames placed by their number ({first}-{numbers[-1]}): {empty} without a detection are empty"
@@ -154,6 +152,15 @@ def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDE
         return replace(take, provenance=take.provenance.but(first_frame=first, notes=(note,) if note else ()))
     return _to_take(follow_person([by_image[i] for i in images], fps, min_confidence), COCO17, "coco17", path, fps,
                     min_confidence)
+
+
+def _at_numbers(frames: list[list[np.ndarray]], numbers: list[int]) -> list[list[np.ndarray]]:
+    """Each frame's detections at its frame number (numbers ascending, from numbers[0]); the numbers between
+    them are frames without a detection (empty lists)."""
+    slots: list[list[np.ndarray]] = [[] for _ in range(numbers[-1] - numbers[0] + 1)]
+    for number, people in zip(numbers, frames):
+        slots[number - numbers[0]] = people
+    return slots
 
 
 #: image ids are a video's frame numbers when they fill at least this share of the range they span
@@ -342,9 +349,7 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
     numbers = frame_numbers([f.name for f in files])
     note = None
     if numbers is not None and numbers[-1] - numbers[0] + 1 > len(files):  # a tool that skips frames without people
-        slots: list[list[np.ndarray]] = [[] for _ in range(numbers[-1] - numbers[0] + 1)]
-        for number, people in zip(numbers, frames):
-            slots[number - numbers[0]] = people
+        slots = _at_numbers(frames, numbers)
         note = (f"frames placed by their files' numbers ({numbers[0]}-{numbers[-1]}): {len(slots) - len(files)} "
                 "without a file are empty")
         frames = slots

@@ -76,11 +76,12 @@ def plan_outputs(inputs: list[Path], output: Path, fmt: Optional[str], force: bo
         folders = [src.resolve().parent for src in inputs]
         common = Path(os.path.commonpath(folders))
         dsts = [output / folder.relative_to(common) / name for folder, name in zip(folders, names)]
-        same = next(((a, b) for a in range(len(dsts)) for b in range(a + 1, len(dsts)) if dsts[a] == dsts[b]), None)
-        if same:
-            a, b = same
-            raise InputError(f"{inputs[a]} and {inputs[b]} would both be written to {dsts[a]}; give them "
-                             "different names or run them with different -o")
+        first: dict[Path, int] = {}  # output -> the input it is written from
+        for b, dst in enumerate(dsts):
+            a = first.setdefault(dst, b)
+            if a != b:
+                raise InputError(f"{inputs[a]} and {inputs[b]} would both be written to {dst}; give them "
+                                 "different names or run them with different -o")
         warn(f"inputs in several folders share file names: each output keeps its input's folder under {output} "
              f"(e.g. {dsts[0]})")
     return [(src, check_output(dst, force, src)) for src, dst in zip(inputs, dsts)]

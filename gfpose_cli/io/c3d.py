@@ -19,6 +19,7 @@ from gfpose_cli.io.maps.learn import learned_map
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import CompleteReport, DenoiseReport, Provenance, Take
 from gfpose_cli.io import c3d_raw
+from gfpose_cli.util.last_parse import LastParse
 
 UNIT_TO_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "dm": 0.1}
 
@@ -157,9 +158,9 @@ def load(path: Path) -> C3DData:
     if not data:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     digest = hashlib.sha256(data).hexdigest()
-    key = (str(path.resolve()), digest)
-    if _LOADED and _LOADED[0] == key:  # read, then written back: the same bytes are parsed once
-        return _LOADED[1]
+    kept = _LOADED.get(path, digest)  # read, then written back: the same bytes are parsed once
+    if kept is not None:
+        return kept
     try:
         raw = c3d_raw.parse(data)
         raw_error = ""
@@ -207,14 +208,12 @@ def load(path: Path) -> C3DData:
     observed.setflags(write=False)
     loaded = C3DData(path=path, params=params, labels=labels, xyz=xyz, observed=observed, first_frame=first, rate=rate,
                      raw=raw, reader=reader, notes=notes, digest=digest)
-    _LOADED[:] = [key, loaded]
-    return loaded
+    return _LOADED.keep(path, digest, loaded)
 
 
-#: the last C3D load() parsed, by resolved path and the sha256 of its bytes: a command reads a file, then
-#: writes a copy of it back (and lists its performers first), and parsing a 10-minute take three times,
-#: each with ezc3d in a sandboxed subprocess too, cost seconds; same bytes, same result, so it is kept
-_LOADED: list = []
+#: the last C3D load() parsed (a 10-minute take's three parses, each with ezc3d in a sandboxed subprocess
+#: too, cost seconds)
+_LOADED = LastParse()
 
 
 def _rate(params: dict, raw) -> float:

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from gfpose_cli.core.errors import InputError
+from gfpose_cli.util.last_parse import LastParse
 from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, point_kinds, subjects_of
 from gfpose_cli.io.marker_text import is_number as _is_number
@@ -143,10 +144,9 @@ def _points(values: np.ndarray, used: list[int], cols: list[list[int]]) -> tuple
     return np.where(seen[..., None], xyz, np.nan), seen
 
 
-#: the last export load() parsed, by resolved path and the SHA-256 of its bytes: performers() lists a file's
-#: subjects, then each is read, then written back into a copy, and the same bytes need parsing once (a file
-#: changed in between is parsed again, and its write-back refused); the arrays are read-only
-_LOADED: list = []
+#: the last export load() parsed (performers() lists a file's subjects, then each is read, then written back
+#: into a copy); its arrays are read-only
+_LOADED = LastParse()
 
 
 def load(path: Path) -> MarkerCsv:
@@ -155,11 +155,12 @@ def load(path: Path) -> MarkerCsv:
 
     path = Path(path)
     try:
-        key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
-        key = None
-    if key is not None and _LOADED and _LOADED[0] == key:
-        return _LOADED[1]
+        digest = None
+    kept = _LOADED.get(path, digest) if digest is not None else None
+    if kept is not None:
+        return kept
     kind = layout(path)
     if kind == "motive":
         f = _load_motive(path)
@@ -172,8 +173,8 @@ def load(path: Path) -> MarkerCsv:
     for a in (f.xyz, f.observed, f.bone_xyz, f.bone_observed):
         if a is not None:
             a.setflags(write=False)
-    if key is not None and f.digest == key[1]:  # the bytes parsed are the bytes hashed
-        _LOADED[:] = [key, f]
+    if f.digest == digest:  # the bytes parsed are the bytes hashed
+        _LOADED.keep(path, digest, f)
     return f
 
 

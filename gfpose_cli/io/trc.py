@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gfpose_cli.core.errors import InputError
+from gfpose_cli.util.last_parse import LastParse
 from gfpose_cli.core.frames import Y_UP_TO_Z_UP
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
@@ -72,9 +73,9 @@ def load(path: Path) -> TrcFile:
     path = Path(path)
     data, encoding, lines = read_text(path)  # the encoding the text is written back in
     digest = hashlib.sha256(data).hexdigest()
-    key = (str(path.resolve()), digest)
-    if _LOADED and _LOADED[0] == key:  # read, then written back: the same bytes are parsed once
-        return _LOADED[1]
+    kept = _LOADED.get(path, digest)  # read, then written back: the same bytes are parsed once
+    if kept is not None:
+        return kept
     if not data.strip():
         raise InputError(f"{path}: the file is empty")
     if not lines[0].lower().startswith("pathfiletype"):
@@ -149,13 +150,11 @@ def load(path: Path) -> TrcFile:
     loaded = TrcFile(path=path, digest=digest, lines=tuple(lines), row_lines=row_lines, names=names, xyz=xyz,
                      observed=observed, rate=rate, units=units, encoding=encoding,
                      decimals=max(decimals) if fixed and decimals else None, notes=notes)
-    _LOADED[:] = [key, loaded]
-    return loaded
+    return _LOADED.keep(path, digest, loaded)
 
 
-#: the last TRC load() parsed, by resolved path and the SHA-256 of its bytes (a take is read, then written back
-#: into a copy of its file: the same bytes need parsing once); lines are a tuple, the arrays read-only
-_LOADED: list = []
+#: the last TRC load() parsed; its lines are a tuple, its arrays read-only
+_LOADED = LastParse()
 
 
 @dataclass

@@ -222,3 +222,66 @@ def test_a_head_end_site_of_no_length_gives_an_estimated_head_top_not_a_head_on_
     assert (up.sum(-1) > 0).all()  # above the head joint, on from the neck
     # a rig whose head End Site has its length keeps it as it was
     assert not any("End Site" in w for w in io.read(TAKE).provenance.warnings)
+
+
+def _share(take, joint: str) -> float:
+    """Where a joint sits between the pelvis and the thorax, as a share of the way (0 pelvis, 1 thorax)."""
+    p = take.positions
+    pelvis, thorax, at = (p[:, JOINTS.index(j)].astype(np.float64) for j in ("Pelvis", "Thorax", joint))
+    trunk = thorax - pelvis
+    return float(np.median(np.einsum("fd,fd->f", at - pelvis, trunk) / np.einsum("fd,fd->f", trunk, trunk)))
+
+
+def test_a_preset_spine_that_lies_on_the_thorax_is_read_mid_trunk(tmp_path, preset_take):
+    """CMU's MotionBuilder-style BVH (Hips, LowerBack, Spine, Spine1, Neck at Spine1's end): Mixamo's
+    spine joint Spine1 is its top, so the preset put the 17-joint Spine on the Thorax (a bone of no
+    length, where every training body has it about half-way). It is read from the rig's Spine, said;
+    a user's own map is taken as written."""
+    skel = bvh_io.read_skeleton(TAKE)
+    world = bvh_io.forward_kinematics(skel)
+    spine, thorax = JOINTS.index("Spine"), JOINTS.index("Thorax")
+    gap = np.linalg.norm(preset_take.positions[:, spine] - preset_take.positions[:, thorax], axis=-1)
+    assert gap.min() > 0.08  # metres: the spine is not on the thorax
+    assert 0.3 < _share(preset_take, "Spine") < 0.8
+    # it is the rig's own Spine joint, in the take's frame (the read turns Y-up to Z-up and scales)
+    scale, rot = preset_take.provenance.units_to_m, preset_take.writeback.to_canonical
+    np.testing.assert_allclose(preset_take.positions[:, spine], world[:, skel.names.index("Spine")] * scale @ rot.T,
+                               atol=1e-5)
+    assert any("puts the spine at Spine1" in w and "read from Spine" in w for w in preset_take.provenance.warnings)
+    own = tmp_path / "mine.toml"
+    own.write_text(load_map_text("mixamo"))
+    mine = io.read(TAKE, skeleton_map=str(own))
+    np.testing.assert_allclose(mine.positions[:, spine], mine.positions[:, thorax], atol=1e-6)
+    assert not any("puts the spine" in w for w in mine.provenance.warnings)
+
+
+def load_map_text(name: str) -> str:
+    from importlib import resources
+
+    return resources.files("gfpose_cli.io.maps").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+
+
+def test_a_rig_nothing_reads_names_the_map_option_on_the_command_line(tmp_path, capsys):
+    from .test_cli import run
+
+    text = TAKE.read_text()
+    names = re.findall(r"^\s*(?:ROOT|JOINT) (\S+)\s*$", text, flags=re.M)
+    for k, n in enumerate(names):
+        word = "bone" + chr(97 + k // 26) + chr(97 + k % 26)  # boneaa, boneab, ...: no body part, no number
+        text = re.sub(rf"^(\s*(?:ROOT|JOINT)) {re.escape(n)}\s*$", rf"\1 {word}", text, flags=re.M)
+    path = tmp_path / "unnamed.bvh"
+    path.write_text(text)
+    code, _, err = run(["convert", str(path), "-o", str(tmp_path / "out.npz")], capsys)
+    assert code == 2 and "its tree was no help either" in err
+    assert "pass --map" in err.lower() and "pass map" not in err.lower()
+
+
+def test_maps_init_of_such_a_rig_writes_the_spine_as_it_is_read(tmp_path, capsys, preset_take):
+    from .test_cli import run
+
+    out = tmp_path / "mine.toml"
+    code, _, err = run(["maps", str(TAKE), "--init", "-o", str(out)], capsys)
+    assert code == 0, err
+    assert 'Spine = "Spine"  # as gfpose reads this rig' in out.read_text()
+    mine = io.read(TAKE, skeleton_map=str(out))
+    np.testing.assert_allclose(mine.positions, preset_take.positions, atol=1e-6)

@@ -189,7 +189,7 @@ def maps(
                  f"joints){'; estimated: ' + ', '.join(tree_map.estimated) if tree_map.estimated else ''}; check it "
                  f"with `gfpose maps {esc(file.name)} --map {esc(output.name)}`")
             return
-        text = starter_map(names, kind, str(file))
+        text = starter_map(names, kind, str(file), read_as=io.rig_read_as(file, in_fmt) if kind == "rig" else None)
         with atomic_path(output, force) as tmp:
             tmp.write_text(text)
         guessed = text.count("# guessed from the name")

@@ -11,8 +11,8 @@ import numpy as np
 
 from gfpose_cli.core.errors import InputError, ParameterError
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP, up_rotation
-from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note, normalise_name
-from gfpose_cli.io.maps.rig import RIG_TREE, head_top_checked, rig_map
+from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note, normalise_name, preset_names
+from gfpose_cli.io.maps.rig import RIG_TREE, head_top_checked, rig_map, spine_checked
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io import csv as csv_io
@@ -89,6 +89,9 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
         load_map(skeleton_map) if skeleton_map else rig_map(skel.names, skel.parents, rest, str(path)))
     _unique_sources(smap, skel.names, str(path))
     smap, head_note = head_top_checked(smap, skel.names, rest)
+    spine_note = None
+    if not isinstance(skeleton_map, SkeletonMap) and (skeleton_map is None or str(skeleton_map) in preset_names()):
+        smap, spine_note = spine_checked(smap, skel.names, skel.parents, rest)  # a user's own map is taken as written
     rest17 = _rest_17(smap, skel.names, rest, str(path))
     if units is None:
         span = float(np.linalg.norm(rest17[JOINTS.index("Head")] - rest17[[JOINTS.index("RAnkle"), JOINTS.index("LAnkle")]].mean(0)))
@@ -103,8 +106,8 @@ def take_from_bvh(skel, path, skeleton_map=None, units: tuple[float, str] | None
     if smap.name == RIG_TREE and not note:
         note = (f"{path}: no rig preset names its joints; the 17 joints were {smap.description}: check them, and keep "
                 "the map for the lab's other takes with `gfpose maps FILE --init -o mymap.toml`")
-    elif head_note and not note:
-        note = f"{path}: {head_note}"
+    elif (head_note or spine_note) and not note:
+        note = f"{path}: {'; '.join(n for n in (head_note, spine_note) if n)}"
     elif smap.estimated and not note:
         note = (f"{path}: {', '.join(smap.estimated)} estimated by map '{smap.name}' (the rig has no joint there; "
                 "its description says how)")
@@ -543,20 +546,38 @@ def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str |
     return found.names, np.asarray(found.positions, dtype=np.float64), np.asarray(found.observed, dtype=bool)
 
 
-def rig_tree_map(path: str | Path, fmt: str | None = None) -> SkeletonMap | None:
-    """The map a BVH file is read through when no preset names its rig (read off its tree:
-    io.maps.rig), or None: a preset reads it, it is not a BVH, or its tree shows no body plainly."""
+def _rig_and_map(path: Path, fmt: str | None):
+    """(skeleton, rest positions, the map rig_map reads it with) for a BVH file, or None: not a BVH,
+    or no map reads it."""
     from gfpose_cli.io import bvh as bvh_io
 
-    path = Path(path)
     if format_of(path, fmt) != "bvh":
         return None
     skel = bvh_io.read_skeleton(path)
+    rest = _rest_positions(skel)
     try:
-        smap = rig_map(skel.names, skel.parents, _rest_positions(skel), str(path))
+        return skel, rest, rig_map(skel.names, skel.parents, rest, str(path))
     except InputError:
         return None
-    return smap if smap.name == RIG_TREE else None
+
+
+def rig_tree_map(path: str | Path, fmt: str | None = None) -> SkeletonMap | None:
+    """The map a BVH file is read through when no preset names its rig (read off its tree:
+    io.maps.rig), or None: a preset reads it, it is not a BVH, or its tree shows no body plainly."""
+    found = _rig_and_map(Path(path), fmt)
+    return found[2] if found is not None and found[2].name == RIG_TREE else None
+
+
+def rig_read_as(path: str | Path, fmt: str | None = None) -> dict[str, tuple[dict[str, float], str]]:
+    """The joints a BVH rig read by a preset is read at otherwise than the preset says (its spine,
+    where the preset's lies on the thorax: io.maps.rig.spine_checked), as joint -> (sources, why);
+    {} for other files."""
+    found = _rig_and_map(Path(path), fmt)
+    if found is None or found[2].name == RIG_TREE:
+        return {}
+    skel, rest, smap = found
+    checked, note = spine_checked(smap, skel.names, skel.parents, rest)
+    return {"Spine": (checked.joints["Spine"], f"as gfpose reads this rig: {note}")} if note else {}
 
 
 def _rest_positions(skel) -> np.ndarray:

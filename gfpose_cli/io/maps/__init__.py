@@ -541,11 +541,13 @@ def _toml_value(spec: dict[str, float], digits: str = "g") -> str:
     return "{" + ", ".join(f'"{k}" = {w:{digits}}' for k, w in spec.items()) + "}"
 
 
-def starter_map(names: list[str], kind: str | None, where: str = "input") -> str:
+def starter_map(names: list[str], kind: str | None, where: str = "input",
+                read_as: dict[str, tuple[dict[str, float], str]] | None = None) -> str:
     """A map TOML for a file no preset maps, every joint filled from the best guess and commented:
     first the closest preset of the file's kind (the joints it finds), then other presets of that
     kind, then a name that looks like the joint. The user checks and edits it instead of starting
-    from nothing; `gfpose maps FILE --map mymap.toml` shows what it resolves."""
+    from nothing; `gfpose maps FILE --map mymap.toml` shows what it resolves. read_as: joints the
+    reader places otherwise than the preset on this file (joint -> (sources, why)), written as read."""
     maps = [m.for_names(names) for m in by_joints_made(presets_of(kind), names)]
     have = {normalise_name(n): i for i, n in enumerate(names)}
     lines = [f'name = "{Path(where).stem}-map"',
@@ -598,6 +600,9 @@ def starter_map(names: list[str], kind: str | None, where: str = "input") -> str
                 line = f"{joint} = {_toml_value(spec, '.3g')}  # guessed: {along:.0%} of the way from the pelvis to the neck"
             else:
                 line = f'# {joint} = "?"  # nothing looks like it: name the marker or joint (the map will not load until you do)'
+        if read_as and joint in read_as:
+            chosen[joint] = read_as[joint][0]
+            line = f"{joint} = {_toml_value(chosen[joint], '.4g')}  # {read_as[joint][1]}"
         by_joint[joint] = line
     lines += [by_joint[j] for j in JOINTS]
     if hip_table is not None:

@@ -242,16 +242,10 @@ def infer_rig_map(names: list[str], parents: np.ndarray, rest: np.ndarray, *, na
     if height <= 0:
         return None, "its neck sits at its pelvis"
     up = trunk / height
-    spine_cands = [j for j in path[: path.index(neck)]]
-    shares = [float((pos[j] - pelvis) @ up) / height for j in spine_cands]
-    best = min(range(len(spine_cands)), key=lambda i: abs(shares[i] - SPINE_SHARE), default=None)
     hip_l, hip_r = names[limbs["LHip"]], names[limbs["RHip"]]
-    if best is not None and abs(shares[best] - SPINE_SHARE) <= SPINE_SLACK:
-        spine = {names[spine_cands[best]]: 1.0}
-    else:
-        spine = {hip_l: 0.5 * (1 - SPINE_SHARE), hip_r: 0.5 * (1 - SPINE_SHARE)}
-        for n, w in thorax.items():
-            spine[n] = spine.get(n, 0.0) + SPINE_SHARE * w
+    spine, spine_estimated = _spine(names, path[: path.index(neck)], pos, pelvis, neck_at,
+                                    {hip_l: 0.5, hip_r: 0.5}, thorax)
+    if spine_estimated:
         estimated.append("Spine")
     top_names = [f"{names[head]}_End"] + [names[j] for j in tree.order if tree.below(j, head) and tree.sides[j] is None
                                          and "head" in tree.keys[j] and re.search(r"top|end|nub", tree.keys[j])]
@@ -276,6 +270,57 @@ def infer_rig_map(names: list[str], parents: np.ndarray, rest: np.ndarray, *, na
                    + (f"; {', '.join(estimated)} estimated" if estimated else ""))
     return SkeletonMap(name=name, description=description, joints=joints, kinds=("rig",),
                        estimated=tuple(estimated)), None
+
+
+def _spine(names: list[str], trunk: list[int], pos: np.ndarray, pelvis_at: np.ndarray, thorax_at: np.ndarray,
+           pelvis: dict[str, float], thorax: dict[str, float]) -> tuple[dict[str, float], bool]:
+    """(sources, estimated) for the 17-joint Spine: of the trunk joints (indices, root first, below
+    the thorax), the one nearest SPINE_SHARE of the way up from the pelvis to the thorax at rest, if
+    within SPINE_SLACK of it; else the point SPINE_SHARE of the way along that line (estimated)."""
+    height = float(np.linalg.norm(thorax_at - pelvis_at))
+    up = (thorax_at - pelvis_at) / max(height, 1e-12)
+    shares = [float((pos[j] - pelvis_at) @ up) / max(height, 1e-12) for j in trunk]
+    best = min(range(len(trunk)), key=lambda i: abs(shares[i] - SPINE_SHARE), default=None)
+    if best is not None and abs(shares[best] - SPINE_SHARE) <= SPINE_SLACK:
+        return {names[trunk[best]]: 1.0}, False
+    spine: dict[str, float] = {}
+    for spec, share in ((pelvis, 1 - SPINE_SHARE), (thorax, SPINE_SHARE)):
+        total = sum(spec.values())
+        for n, w in spec.items():
+            spine[n] = spine.get(n, 0.0) + share * w / total
+    return spine, True
+
+
+def spine_checked(smap, names: list[str], parents: np.ndarray, rest: np.ndarray):
+    """(smap, note): where a preset's Spine sits at rest outside SPINE_SHARE +- SPINE_SLACK of the way
+    from its pelvis to its thorax (CMU's MotionBuilder-style BVH: Mixamo's Spine1 is its top spine
+    joint, at the neck, so Spine would lie on Thorax), the Spine is placed as the rig-tree map places
+    it, from the rig's trunk joints below the thorax, and note says so; else (smap, None)."""
+    from dataclasses import replace
+
+    spec = _in_file(smap, names, ("Pelvis", "Spine", "Thorax"))
+    if spec is None or len(spec["Thorax"]) != 1 or "Spine" in smap.estimated or smap.name == RIG_TREE:
+        return smap, None
+    at = _at(names, rest)
+    pelvis, spine, thorax = at(spec["Pelvis"]), at(spec["Spine"]), at(spec["Thorax"])
+    height = float(np.linalg.norm(thorax - pelvis))
+    if height <= 0:
+        return smap, None
+    share = float((spine - pelvis) @ (thorax - pelvis)) / height ** 2
+    if abs(share - SPINE_SHARE) <= SPINE_SLACK:
+        return smap, None
+    tree = _Tree(names, parents, rest)
+    top = names.index(next(iter(spec["Thorax"])))
+    trunk = [j for j in reversed(tree.ancestors(top)) if tree.sides[j] is None]
+    sources, estimated = _spine(names, trunk, tree.rest, pelvis, thorax, spec["Pelvis"], spec["Thorax"])
+    old = "/".join(spec["Spine"])
+    placed = ("estimated on the line from the pelvis to the thorax" if estimated else
+              f"read from {'/'.join(sources)}")
+    note = (f"map '{smap.name}' puts the spine at {old}, {share:.0%} of the way from the pelvis to the thorax "
+            f"({'/'.join(spec['Thorax'])}) on this rig; the 17-joint Spine (about {SPINE_SHARE:.0%} of the way) is "
+            f"{placed}")
+    return replace(smap, joints=dict(smap.joints, Spine=sources),
+                   estimated=(*smap.estimated, "Spine") if estimated else smap.estimated), note
 
 
 def _leg(pos: np.ndarray, limbs: dict[str, int]) -> float:
@@ -365,7 +410,7 @@ def rig_map(names: list[str], parents: np.ndarray, rest: np.ndarray, where: str 
     if preset is not None:
         return preset
     assert refusal is not None
-    raise InputError(f"{refusal.args[0]}; its tree was no help either: {why}")
+    raise InputError(f"{refusal.template}; its tree was no help either: {why}")
 
 
 def rig_map_toml(smap, where: str = "input") -> str:
@@ -387,27 +432,48 @@ def rig_map_toml(smap, where: str = "input") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _in_file(smap, names: list[str], joints: tuple[str, ...]) -> dict[str, dict[str, float]] | None:
+    """For each of joints, its sources under the file's own names (through the map's aliases and
+    prefixes: `Character1_Spine1` for Spine1) with their weights; None where one has no source."""
+    from gfpose_cli.io.maps import normalise_name
+
+    have = {normalise_name(n): i for i, n in enumerate(names)}
+    out: dict[str, dict[str, float]] = {}
+    for joint in joints:
+        spec = smap.joints.get(joint, {})
+        found = {s: smap._resolve(s, have) for s in spec}
+        if not spec or None in found.values():
+            return None
+        out[joint] = {names[found[s]]: w for s, w in spec.items()}
+    return out
+
+
+def _at(names: list[str], rest: np.ndarray):
+    """A joint's place at rest from its sources (file names and weights, as _in_file gives them)."""
+    index = {n: i for i, n in enumerate(names)}
+
+    def at(spec: dict[str, float]) -> np.ndarray:
+        w = np.array(list(spec.values()), dtype=np.float64)
+        return (w[:, None] * rest[[index[n] for n in spec]]).sum(0) / w.sum()
+    return at
+
+
 def head_top_checked(smap, names: list[str], rest: np.ndarray):
     """(smap, note): where the map's head top sits on the head joint at rest (an End Site written
     with no offset, as some exporters do for every leaf), the top is estimated above the head as the
     tree map estimates it, and note says so; else (smap, None)."""
     from dataclasses import replace
 
-    have = {n: i for i, n in enumerate(names)}
-    spec = {j: smap.joints.get(j, {}) for j in ("Head", "Neck", "Thorax")}
-    if not all(spec.values()) or not all(n in have for s in spec.values() for n in s) or "Head" in smap.estimated:
+    spec = _in_file(smap, names, ("Head", "Neck", "Thorax"))
+    if spec is None or "Head" in smap.estimated:
         return smap, None
-
-    def at(s: dict[str, float]) -> np.ndarray:
-        w = np.array(list(s.values()), dtype=np.float64)
-        return (w[:, None] * rest[[have[n] for n in s]]).sum(0) / w.sum()
+    at = _at(names, rest)
 
     head, neck, thorax = at(spec["Head"]), at(spec["Neck"]), at(spec["Thorax"])
-    legs = [smap.joints.get(j, {}) for j in ("LHip", "LKnee", "LAnkle", "RHip", "RKnee", "RAnkle")]
-    if (np.linalg.norm(head - neck) > 0.3 * np.linalg.norm(neck - thorax)
-            or not all(s and all(n in have for n in s) for s in legs)):
+    legs = _in_file(smap, names, ("LHip", "LKnee", "LAnkle", "RHip", "RKnee", "RAnkle"))
+    if np.linalg.norm(head - neck) > 0.3 * np.linalg.norm(neck - thorax) or legs is None:
         return smap, None
-    pts = [at(s) for s in legs]
+    pts = [at(s) for s in legs.values()]
     leg = 0.5 * sum(np.linalg.norm(pts[k] - pts[k + 1]) + np.linalg.norm(pts[k + 1] - pts[k + 2]) for k in (0, 3))
     joints = dict(smap.joints, Head=_top_above(spec["Neck"], spec["Thorax"], neck, thorax, float(leg)))
     note = (f"its head's top ({', '.join(spec['Head'])}) sits on the head joint at rest (an End Site with no "

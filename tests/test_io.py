@@ -273,3 +273,48 @@ def test_a_csv_saved_by_a_european_spreadsheet_reads_the_same(tmp_path: Path) ->
     text = (tmp_path / "walk.csv").read_text()
     (tmp_path / "eu.csv").write_text(text.replace(",", ";").replace(".", ","))
     np.testing.assert_array_equal(io.read(tmp_path / "eu.csv").positions, io.read(tmp_path / "walk.csv").positions)
+
+
+@needs_data
+@pytest.mark.parametrize("where", ["asf and amc", "asf only", "amc only"])
+def test_asf_amc_in_radians_read_as_the_same_motion(where: str) -> None:
+    """Acclaim files may give angles in radians (`:units angle rad` in the ASF, `:RADIANS` in the
+    AMC); read as degrees they would be a body that barely moves."""
+    import re
+    import tarfile
+
+    from gfpose_cli.io import amc as amc_io
+
+    with tarfile.open(DATA / "hdm05-amc.tar.xz") as tar:
+        asf = amc = None
+        for m in tar:
+            if m.name.endswith("HDM_mm.asf"):
+                asf = tar.extractfile(m).read().decode("latin-1")
+            if "/mm/" in m.name and m.name.endswith(".amc") and amc is None:
+                amc = tar.extractfile(m).read().decode("latin-1")
+            if asf and amc:
+                break
+    skel = amc_io.parse_asf(asf)
+    rad_asf = asf
+    if where != "amc only":
+        assert re.search(r"angle\s+deg", asf)
+        rad_asf = re.sub(r"angle\s+deg", "angle rad", asf)
+        num = r"(-?[0-9.]+(?:e[-+]?[0-9]+)?)"
+        rad_asf = re.sub(rf"^(\s*axis)\s+{num}\s+{num}\s+{num}", lambda m: m.group(1) + "".join(
+            f" {float(np.deg2rad(float(v)))!r}" for v in m.group(2, 3, 4)), rad_asf, flags=re.M)
+    lines = []
+    for line in amc.splitlines():
+        words = line.split()
+        if line.strip().upper() == ":DEGREES":
+            line = ":RADIANS" if where != "asf only" else None
+        elif words and not words[0].isdigit() and not line.startswith(("#", ":")):
+            dofs = skel.root_order if words[0] == "root" else skel.bones[words[0]].dof
+            line = " ".join([words[0], *(repr(float(np.deg2rad(float(v)))) if d.lower() in ("rx", "ry", "rz") else v
+                                         for d, v in zip(dofs, words[1:]))])
+        if line is not None:
+            lines.append(line)
+    if where == "amc only":
+        assert ":RADIANS" in lines
+    want = io.read_amc(Path("a.amc"), Path("a.asf"), asf_text=asf, amc_text=amc)
+    got = io.read_amc(Path("a.amc"), Path("a.asf"), asf_text=rad_asf, amc_text="\n".join(lines))
+    np.testing.assert_allclose(got.positions, want.positions, atol=1e-5)

@@ -327,3 +327,37 @@ def test_body25_folder_without_hips_is_still_body25(tmp_path: Path) -> None:
         (folder / f"up_{f:012d}_keypoints.json").write_text(json.dumps(data))
     take = io.read(folder)
     assert take.provenance.map == "openpose25" and take.mask[:, 14].any() and not take.mask[:, 1].any()
+
+
+def test_normalised_coordinates_are_said_and_read_as_pixels_with_the_image_size(tmp_path: Path, capsys) -> None:
+    """MediaPipe's landmarks (and OpenPose's --keypoint_scale 3) are shares of the image's width and
+    height: on a 16:9 video that squeezes the body's width by 0.56. Lifted as they are they are said;
+    with --image-size they lift exactly as the pixels they stand for; pixels given it are refused."""
+    from gfpose_cli.kinematics.cameras import still_camera_view
+
+    take = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    uv, _ = still_camera_view(take.positions[1::8].astype(np.float64), 30, 10, 5.0, image_size=(1920, 1080))
+    np.savez(tmp_path / "px.npz", keypoints=uv.astype(np.float32), fps=15.0)
+    np.savez(tmp_path / "n.npz", keypoints=(uv / [1920, 1080]).astype(np.float32), fps=15.0)
+    np.savez(tmp_path / "m.npz", keypoints=(uv / [960, 540] - 1).astype(np.float32), fps=15.0)
+    fast = ["--steps", "4", "--seed", "3"]
+    code, _, err = run(["lift", str(tmp_path / "px.npz"), *fast, "-o", str(tmp_path / "px_out.npz")], capsys)
+    assert code == 0 and "normalised image coordinates" not in err
+    code, _, err = run(["lift", str(tmp_path / "n.npz"), *fast, "-o", str(tmp_path / "n_out.npz")], capsys)
+    assert code == 0 and "within 0..1: normalised image coordinates" in err and "--image-size" in err
+    want = np.load(tmp_path / "px_out.npz")["poses"]
+
+    def off(name: str) -> float:  # mean joint distance (m) from the lift of the pixels
+        return float(np.nanmean(np.linalg.norm(np.load(tmp_path / name)["poses"] - want, axis=-1)))
+
+    squeezed = off("n_out.npz")
+    assert squeezed > 0.01  # another body
+    for name in ("n", "m"):
+        code, _, err = run(["lift", str(tmp_path / f"{name}.npz"), "--image-size", "1920x1080", *fast,
+                            "-o", str(tmp_path / f"{name}_px.npz")], capsys)
+        assert code == 0 and "normalised image coordinates" not in err, err
+        # the same pixels but for float32 rounding of the shares (1e-4 px), which the sampler carries to a mm or two
+        assert off(f"{name}_px.npz") < min(0.003, 0.2 * squeezed), (name, off(f"{name}_px.npz"), squeezed)
+    code, _, err = run(["lift", str(tmp_path / "px.npz"), "--image-size", "1920x1080", "-o", str(tmp_path / "x.npz")],
+                       capsys)
+    assert code == 2 and "pixels already" in err

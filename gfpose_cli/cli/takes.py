@@ -7,12 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import InputError, flag, word
 from gfpose_cli.core.take import CompleteReport, DenoiseReport
+from gfpose_cli.io.keypoints2d import in_pixels, parse_image_size
 
 from gfpose_cli.cli.app import STATE, app
-from gfpose_cli.cli.options import OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt
-from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of, say_notes
+from gfpose_cli.cli.options import OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt, ImageSizeOpt
+from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of, say_notes, warn
 
 
 @app.command()
@@ -26,6 +27,7 @@ def lift(
     fps: Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video the keypoints come from (OpenPose-format folders, COCO and MMPose files carry none: 30 is assumed, and an NPZ without 'fps' too).", min=1e-3)] = None,
     skeleton: SkeletonOpt = None,
     height: HeightOpt = None,
+    image_size: ImageSizeOpt = None,
     skeleton_map: MapOpt = None,
     subject: OtherSubjectOpt = None,
     units: Units = None,
@@ -71,6 +73,7 @@ def lift(
         raise InputError("--hypotheses must be at least 1")
     lengths = performer_lengths(skeleton, skeleton_map, units, subject)
     height = check_size(lengths, height)
+    size = parse_image_size(image_size) if image_size is not None else None
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     # with a skeleton, the lifter that reads the performer's bone lengths (and, on takes, its own refiner)
     runner = tasks.lift_runner(weights, opts, lengths)
@@ -78,6 +81,7 @@ def lift(
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
         say_notes(src, kp)  # e.g. a detector's frames without a person, placed by their number
+        kp = pixels(kp, size, src)
         if fps is not None:
             kp = replace(kp, fps=float(fps))
         along_time = not per_frame and shard is None and tasks.looks_like_2d_sequence(kp)
@@ -129,6 +133,7 @@ def complete(
     units: Units = None,
     skeleton: SkeletonOpt = None,
     height: HeightOpt = None,
+    image_size: ImageSizeOpt = None,
     refine: RefineOpt = True,
     force_read: ForceRead = False,
     add_joints: AddJoints = False,
@@ -158,6 +163,7 @@ def complete(
         raise InputError("--hypotheses must be at least 1")
     lengths = performer_lengths(skeleton, skeleton_map, units, subject)  # the inputs' performer's
     height = check_size(lengths, height)
+    size = parse_image_size(image_size) if image_size is not None else None
     opts = sampler_options(sampler, steps, batch_size, seed, device, temperature, precision)
     runners: dict[str, object] = {}
 
@@ -172,6 +178,10 @@ def complete(
 
     def one(src: Path, take):
         task = "lift" if take.dim == 2 else "complete3d"
+        if take.dim == 2:
+            take = pixels(take, size, src)
+        elif size is not None:
+            raise InputError(f"{src}: {{image_size}} is for 2D keypoints; this take is 3D")
         if task not in runners:  # with a skeleton, the lifter that reads the performer's bone lengths
             runners[task] = (tasks.lift_runner(weights, opts, lengths) if task == "lift"
                              else tasks.Runner.for_task(task, weights, opts))
@@ -203,6 +213,14 @@ def complete(
                         + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else ""))
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
+
+
+def pixels(kp, size: tuple[int, int] | None, src: Path):
+    """A 2D take in pixels: normalised coordinates turned into pixels with --image-size, or warned about."""
+    kp, warning = in_pixels(kp, size, str(src))
+    if warning:
+        warn(esc(word(warning, flag)))
+    return kp
 
 
 #: a person's standing height, metres (--height outside it is another unit or a typo)

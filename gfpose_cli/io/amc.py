@@ -7,7 +7,7 @@ line endings, so they are decoded explicitly.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,8 @@ class AsfSkeleton:
     root_order: list[str]
     root_axis: str
     length_to_m: float
+    #: `:units angle` of the ASF: "deg" (CMU, HDM05) or "rad"; an AMC's own `:DEGREES`/`:RADIANS` line wins
+    angle: str = "deg"
 
 
 def _vec3(words: list[str]) -> np.ndarray:
@@ -73,7 +75,7 @@ def parse_asf(text: str, where: str = "<asf>") -> AsfSkeleton:
     """Parse an ASF skeleton; lengths are converted to metres via `:units length` (inches / value)."""
     bones: dict[str, AsfBone] = {}
     parents: dict[str, str] = {}
-    section, cur, length_unit = "", None, 1.0
+    section, cur, length_unit, angle = "", None, 1.0, "deg"
     root_order, root_axis = ["TX", "TY", "TZ", "RX", "RY", "RZ"], "XYZ"
     try:
         for raw in text.splitlines():
@@ -87,6 +89,10 @@ def parse_asf(text: str, where: str = "<asf>") -> AsfSkeleton:
             key = words[0].lower()
             if section == "units" and key == "length":
                 length_unit = _positive(words[1])
+            elif section == "units" and key == "angle":
+                angle = words[1].lower()
+                if angle not in ("deg", "rad"):
+                    raise ValueError(f"angle unit {words[1]!r} (deg or rad)")
             elif section == "root" and key == "order":
                 root_order = [w.upper() for w in words[1:]]
                 if not set(root_order) <= {"TX", "TY", "TZ", "RX", "RY", "RZ"}:
@@ -134,14 +140,21 @@ def parse_asf(text: str, where: str = "<asf>") -> AsfSkeleton:
     if missing:
         raise InputError(f"{where}: hierarchy names bones without bonedata: {', '.join(missing)}")
     metres = (1.0 / length_unit) * INCH
-    return AsfSkeleton(bones, parents, order, root_order, root_axis, metres)
+    if angle == "rad":  # the bones' axis lines are in the file's angle unit; kept in degrees from here on
+        bones = {n: replace(b, axis=np.rad2deg(b.axis)) for n, b in bones.items()}
+    return AsfSkeleton(bones, parents, order, root_order, root_axis, metres, angle)
 
 
 def parse_amc(text: str, skel: AsfSkeleton, where: str = "<amc>") -> dict[str, np.ndarray]:
-    """Per-bone dof values (F, n_dof) and root channels from an AMC file."""
+    """Per-bone dof values (F, n_dof) and root channels from an AMC file, rotations in degrees (an
+    AMC's `:RADIANS` line, or its ASF's `:units angle rad` where the AMC says neither, means radians)."""
     frames: list[dict[str, list[float]]] = []
+    angle = skel.angle
     for raw in text.splitlines():
         line = raw.strip()
+        if not frames and line.upper() in (":RADIANS", ":DEGREES"):
+            angle = "rad" if line.upper() == ":RADIANS" else "deg"
+            continue
         if not line or line.startswith(("#", ":")):
             continue
         words = line.split()
@@ -167,6 +180,10 @@ def parse_amc(text: str, skel: AsfSkeleton, where: str = "<amc>") -> dict[str, n
             if v is None or len(v) != n:
                 raise InputError(f"{where}: frame {f + 1}: bone {name!r} needs {n} values, found {0 if v is None else len(v)}")
             values[f] = v
+        if angle == "rad":
+            dofs = skel.root_order if name == "root" else skel.bones[name].dof
+            turns = [k for k, d in enumerate(dofs) if d.lower() in ("rx", "ry", "rz")]
+            values[:, turns] = np.rad2deg(values[:, turns])
         out[name] = values
     return out
 

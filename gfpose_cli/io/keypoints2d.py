@@ -355,3 +355,55 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
         frames = slots
     take = _to_take(follow_person(frames, fps, min_confidence), names, map_name, Path(folder), fps, min_confidence)
     return replace(take, provenance=take.provenance.but(notes=(note,))) if note else take
+
+
+#: observed 2D coordinates all within this of [0, 1] (or [-1, 1]) are taken for normalised image
+#: coordinates: a take in pixels spans tens of pixels at least
+NORMALISED_SLACK = 0.05
+
+
+def normalised_range(take: Take) -> str | None:
+    """"0..1" or "-1..1" where a 2D take's keypoints are normalised image coordinates (MediaPipe's
+    landmarks, OpenPose's --keypoint_scale 3 or 4: x a share of the image's width, y of its height),
+    else None (pixels, or nothing observed)."""
+    if take.dim != 2:
+        return None
+    xy = np.asarray(take.positions, dtype=np.float64)[take.mask]
+    xy = xy[np.isfinite(xy).all(-1)]
+    if len(xy) < 2 or np.ptp(xy, axis=0).max() == 0:
+        return None
+    lo, hi = float(xy.min()), float(xy.max())
+    if hi > 1 + NORMALISED_SLACK or lo < -1 - NORMALISED_SLACK:
+        return None
+    return "0..1" if lo >= -NORMALISED_SLACK else "-1..1"
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    """--image-size as (width, height) pixels from '1920x1080'."""
+    m = re.fullmatch(r"\s*(\d+)\s*[xX×,]\s*(\d+)\s*", text or "")
+    if not m or int(m[1]) < 1 or int(m[2]) < 1:
+        raise InputError(f"{{image_size}} {text!r}: give the video's width and height in pixels, e.g. 1920x1080")
+    return int(m[1]), int(m[2])
+
+
+def in_pixels(take: Take, image_size: tuple[int, int] | None, where: str) -> tuple[Take, str | None]:
+    """(take, warning): a 2D take of normalised coordinates turned into pixels of an image of
+    image_size (width, height); without image_size, the take as it is and a warning that its x and y
+    are shares of different lengths (the body is squeezed unless the image is square). A take already
+    in pixels is returned as it is; image_size given for one is refused (it would be scaled twice)."""
+    kind = normalised_range(take)
+    if image_size is None:
+        if kind is None:
+            return take, None
+        return take, (f"{where}: its keypoints all lie within {kind}: normalised image coordinates (MediaPipe, OpenPose "
+                      "--keypoint_scale), x a share of the image's width and y of its height, which squeezes the body "
+                      "unless the image is square; pass {image_size} (the video's WIDTHxHEIGHT, e.g. 1920x1080) to "
+                      "lift them as pixels")
+    if kind is None:
+        raise InputError(f"{where}: {{image_size}} turns normalised coordinates (within 0..1 or -1..1) into pixels; "
+                         "these keypoints are pixels already")
+    w, h = image_size
+    xy = np.asarray(take.positions, dtype=np.float64)
+    if kind == "-1..1":
+        xy = (xy + 1.0) / 2.0
+    return replace(take, positions=(xy * np.array([w, h], dtype=np.float64)).astype(take.positions.dtype)), None

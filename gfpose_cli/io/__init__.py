@@ -491,7 +491,7 @@ def write_bvh(take: Take, path: Path, force: bool = True, units_to_m: float = 0.
         error = np.abs(got - targets).max(initial=0.0) * units_to_m
         mode = "17-joint skeleton"
     with atomic_path(path, force) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", newline="")  # the source's line endings, on any OS
     return {"bvh": mode, "max_error_m": float(error)}
 
 

@@ -33,6 +33,8 @@ class BvhSkeleton:
     frame_time: float
     header: str = ""  # the HIERARCHY text as read (up to MOTION), written back verbatim
     notes: tuple[str, ...] = ()  # what the reader had to say about the file (said as warnings)
+    newline: str = "\n"  # the file's line ending ("\r\n" from Windows tools), written back as read
+    frame_time_text: str = ""  # the 'Frame Time:' value as the file spells it (.0083333), kept where unchanged
 
     @property
     def fps(self) -> float:
@@ -70,6 +72,8 @@ def _channels(values: list[str]) -> list[str]:
 
 def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
     """Parse BVH text into a BvhSkeleton; raises InputError naming the file on any defect."""
+    newline = "\r\n" if "\r\n" in text[:4096] else "\n"
+    text = text.replace("\r\n", "\n").removeprefix("\ufeff")  # a byte-order mark from a Windows editor
     upper = text.find("MOTION")
     if not text.lstrip().startswith("HIERARCHY") or upper < 0:
         raise InputError(f"{path}: not a BVH file (needs a HIERARCHY and a MOTION section)")
@@ -157,6 +161,8 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
         frame_time=frame_time,
         header=text[:upper].rstrip() + "\n",
         notes=tuple(notes),
+        newline=newline,
+        frame_time_text=match.group(2),
     )
 
 
@@ -207,7 +213,7 @@ def forward_kinematics(skel: BvhSkeleton, motion: np.ndarray | None = None,
 def read_skeleton(path: Path) -> BvhSkeleton:
     """Read and parse a BVH file from disk (read-only)."""
     try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        text = Path(path).read_bytes().decode("utf-8", errors="replace")  # line endings as they are
     except OSError as exc:
         raise InputError(f"{path}: cannot open ({exc.strerror})") from None
     return parse(text, path)
@@ -238,5 +244,14 @@ def dumps(skel: BvhSkeleton, motion: np.ndarray | None = None) -> str:
 
     buf = _io.StringIO()
     np.savetxt(buf, motion, fmt="%.15g", delimiter=" ")
-    return (f"{skel.header}MOTION\nFrames: {motion.shape[0]}\nFrame Time: {skel.frame_time:.9g}\n"
-            + buf.getvalue())
+    spelt = skel.frame_time_text
+    frame_time = spelt if spelt and _number(spelt) == skel.frame_time else f"{skel.frame_time:.9g}"
+    text = f"{skel.header}MOTION\nFrames: {motion.shape[0]}\nFrame Time: {frame_time}\n" + buf.getvalue()
+    return text.replace("\n", skel.newline) if skel.newline != "\n" else text
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

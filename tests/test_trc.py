@@ -76,6 +76,36 @@ def test_trc_reads_the_same_body_as_its_c3d(tmp_path: Path) -> None:
     assert np.nanmedian(a.positions[:, J["Head"], 2] - a.positions[:, J["RAnkle"], 2]) > 1.2
 
 
+def test_a_datarate_the_time_column_contradicts_gives_way_to_the_time_column(tmp_path: Path) -> None:
+    """A TRC whose header says 50 Hz over a Time column stepping 1/100 s (a script's export, a header
+    copied from another trial): read at the Time column's rate, said; a Time column printed with few
+    digits, or one that drops frames, leaves the header's rate as it is."""
+    src = tmp_path / "trial.trc"
+    names, xyz, observed = trial_as_trc(src)
+    right = io.read(src)
+    lines = src.read_text().split("\n")
+    rate = right.fps
+    lines[2] = lines[2].replace(f"{rate:.2f}", f"{rate / 2:.2f}")
+    (tmp_path / "half.trc").write_text("\n".join(lines))
+    half = io.read(tmp_path / "half.trc")
+    assert half.fps == pytest.approx(rate, rel=1e-4)
+    assert any(f"DataRate is {rate / 2:g} Hz" in w and "Time column" in w for w in half.provenance.warnings)
+    np.testing.assert_array_equal(half.positions, right.positions)
+    # times rounded to 3 decimals (a millisecond) still run on a line: no warning where header and column agree
+    rounded = lines[:6] + ["\t".join([c.split("\t")[0], f"{float(c.split(chr(9))[1]):.3f}", *c.split("\t")[2:]])
+                           for c in src.read_text().split("\n")[6:] if c]
+    (tmp_path / "rounded.trc").write_text("\n".join(src.read_text().split("\n")[:6] + rounded[6:]) + "\n")
+    assert io.read(tmp_path / "rounded.trc").provenance.warnings == right.provenance.warnings
+    # a Time column with a stretch of dropped frames is no clock to go by: the header's rate stays
+    dropped = lines[:6] + [row.split("\t", 2)[0] + "\t" + f"{(k + (5 if k > 100 else 0)) / rate:.5f}\t"
+                           + row.split("\t", 2)[2] for k, row in enumerate(r for r in lines[6:] if r)]
+    (tmp_path / "dropped.trc").write_text("\n".join(dropped) + "\n")
+    lines_d = (tmp_path / "dropped.trc").read_text().split("\n")
+    lines_d[2] = lines[2]
+    (tmp_path / "dropped.trc").write_text("\n".join(lines_d))
+    assert io.read(tmp_path / "dropped.trc").fps == pytest.approx(rate / 2)
+
+
 def test_trc_denoise_rewrites_only_the_cells_of_body_markers(tmp_path: Path) -> None:
     src, out = tmp_path / "trial.trc", tmp_path / "clean.trc"
     names, xyz, observed = trial_as_trc(src)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,24 @@ class TrcFile:
     encoding: str  # how its bytes were decoded, and are encoded again on write-back
     decimals: int | None  # digits after the point in the coordinate cells; None: not fixed-point
     notes: list[str]
+    warnings: list[str] = field(default_factory=list)  # what changes the reading (said on stderr)
+
+
+#: a Time column whose steps imply a rate this far (a share) from the header's DataRate overrides it
+RATE_AGREEMENT = 0.02
+
+
+def _time_column_rate(times: np.ndarray) -> float | None:
+    """The frame rate a TRC's Time column runs at, from a straight line through it (its printed digits
+    round each time, not the line), where every time lies within half a frame of that line; None where
+    no such line fits (no Time column, a constant one, or frames dropped or repeated)."""
+    frames = np.flatnonzero(np.isfinite(times))
+    if len(frames) < 3:
+        return None
+    slope, start = np.polyfit(frames.astype(np.float64), times[frames], 1)
+    if not slope > 0 or np.abs(times[frames] - (start + slope * frames)).max() > 0.5 * slope:
+        return None
+    return float(1.0 / slope)
 
 
 def _split(line: str) -> list[str]:
@@ -137,6 +155,8 @@ def load(path: Path) -> TrcFile:
     declared_frames = header.get("numframes")
     if declared_frames and declared_frames.isdigit() and int(declared_frames) != len(rows):
         notes.append(f"its header says {declared_frames} frames, the file holds {len(rows)}: read {len(rows)}")
+    timed = _time_column_rate(table[:, 1])
+    warnings = []
     if not (np.isfinite(rate) and rate > 0):
         times = table[:, 1]
         step = np.diff(times[np.isfinite(times)])
@@ -145,11 +165,15 @@ def load(path: Path) -> TrcFile:
             notes.append(f"its header gives no frame rate; {rate:.6g} Hz from the Time column")
         else:
             raise InputError(f"{path}: no frame rate (DataRate) in the header, and no Time column to tell it")
+    elif timed is not None and abs(timed / rate - 1) > RATE_AGREEMENT:
+        warnings.append(f"its header's DataRate is {rate:.6g} Hz but its Time column steps {1 / timed:.6g} s a "
+                        f"frame ({timed:.6g} Hz): read at {timed:.6g} Hz, as the Time column (what OpenSim uses) says")
+        rate = timed
     xyz.setflags(write=False)  # shared by the callers of the cached load
     observed.setflags(write=False)
     loaded = TrcFile(path=path, digest=digest, lines=tuple(lines), row_lines=row_lines, names=names, xyz=xyz,
                      observed=observed, rate=rate, units=units, encoding=encoding,
-                     decimals=max(decimals) if fixed and decimals else None, notes=notes)
+                     decimals=max(decimals) if fixed and decimals else None, notes=notes, warnings=warnings)
     return _LOADED.keep(path, digest, loaded)
 
 
@@ -187,7 +211,7 @@ def read(path: Path, skeleton_map=None, units: tuple[float, str] | None = None) 
     return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
                 provenance=Provenance(path=str(path), format="trc", map=found.smap.name, units=units_name,
                                       units_to_m=to_m, up=found.up, notes=tuple(f.notes + found.notes),
-                                      warnings=tuple(found.warnings)),
+                                      warnings=tuple(f"{path}: {w}" for w in f.warnings) + tuple(found.warnings)),
                 writeback=back)
 
 

@@ -361,3 +361,41 @@ def test_normalised_coordinates_are_said_and_read_as_pixels_with_the_image_size(
     code, _, err = run(["lift", str(tmp_path / "px.npz"), "--image-size", "1920x1080", "-o", str(tmp_path / "x.npz")],
                        capsys)
     assert code == 2 and "pixels already" in err
+
+
+MEDIAPIPE33 = ("nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye", "right_eye_outer",
+               "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow",
+               "right_elbow", "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
+               "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+               "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index")
+
+
+def test_a_csv_of_a_detector_s_named_keypoints_reads_as_its_json(tmp_path: Path) -> None:
+    """A detector's per-frame CSV (`frame,nose_x,nose_y,nose_score,...`; MediaPipe's 33 landmarks with
+    `_visibility`) reads as the same detections in COCO JSON: frames by the frame column, a keypoint
+    below the confidence threshold missing; other columns are refused naming both layouts."""
+    kp = pixels()
+    dets, rows = [], []
+    for f, pose in enumerate(kp):
+        values = [[*pose[COCO_FROM_17[name]], 0.05 if (f, name) == (2, "left_wrist") else 0.9] for name in COCO17]
+        dets.append({"image_id": f, "category_id": 1, "keypoints": sum(values, []), "score": 0.9})
+        rows.append([str(f), *(f"{v:.6f}" for trip in values for v in trip)])
+    (tmp_path / "coco.json").write_text(json.dumps(dets))
+    head = ["frame", *(f"{n}_{a}" for n in COCO17 for a in ("x", "y", "score"))]
+    order = [3, 0, 5, 1, 4, 2]  # rows out of order: the frame column places them
+    (tmp_path / "det.csv").write_text("\n".join(",".join(r) for r in [head] + [rows[k] for k in order]) + "\n")
+    want, got = io.read(tmp_path / "coco.json"), io.read(tmp_path / "det.csv")
+    assert got.provenance.map == "coco17" and got.positions.shape == (6, 17, 2)
+    np.testing.assert_array_equal(got.mask, want.mask)
+    np.testing.assert_allclose(got.positions[got.mask], want.positions[want.mask], atol=1e-5)
+    assert not got.mask[2, 13]
+    # MediaPipe's landmarks: 33 names, COCO's 17 among them, with visibility
+    mp = {n: kp[:, COCO_FROM_17[n]] if n in COCO_FROM_17 else kp[:, 0] for n in MEDIAPIPE33}
+    head = [f"{n}_{a}" for n in MEDIAPIPE33 for a in ("x", "y", "z", "visibility")]
+    body = [",".join(f"{v:.6f}" for n in MEDIAPIPE33 for v in (*mp[n][f], 0.0, 0.9)) for f in range(len(kp))]
+    (tmp_path / "mp.csv").write_text("\n".join([",".join(head), *body]) + "\n")
+    got = io.read(tmp_path / "mp.csv")
+    np.testing.assert_allclose(got.positions[want.mask], want.positions[want.mask], atol=1e-5)
+    (tmp_path / "other.csv").write_text("frame,hand_x,hand_y\n0,1,2\n")
+    with pytest.raises(InputError, match="a 2D one may name a detector's keypoints instead"):
+        io.read(tmp_path / "other.csv")

@@ -42,7 +42,16 @@ def read(path: Path) -> Take:
     dim = 3 if all(c.lower() in lowered for c in _columns(3)) else 2
     missing = [c for c in _columns(dim) if c.lower() not in lowered]
     if missing:
-        raise InputError(f"{path}: missing columns {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
+        from gfpose_cli.io.keypoints2d import named_csv_take
+
+        body = [(n + 2, row) for n, row in enumerate(rows[1:]) if any(cell.strip() for cell in row)]
+        named = named_csv_take(header, body, path)
+        if named is not None:
+            return named
+        raise InputError(f"{path}: missing columns {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}: "
+                         "a pose CSV names the 17 joints (Pelvis_x, Pelvis_y[, Pelvis_z], RHip_x, ...), and a 2D one "
+                         "may name a detector's keypoints instead (COCO's nose_x, left_eye_x, ..., left_ankle_y, with "
+                         "nose_score optional; or OpenPose's Nose_x, Neck_x, ...)")
     cols = [lowered[c.lower()] for c in _columns(dim)]
     numbered = [(n + 2, row) for n, row in enumerate(rows[1:]) if any(cell.strip() for cell in row)]
     for line, row in numbered:  # a short row is a cut-off file, not missing joints (those are empty cells)

@@ -407,3 +407,55 @@ def in_pixels(take: Take, image_size: tuple[int, int] | None, where: str) -> tup
     if kind == "-1..1":
         xy = (xy + 1.0) / 2.0
     return replace(take, positions=(xy * np.array([w, h], dtype=np.float64)).astype(take.positions.dtype)), None
+
+
+#: a 2D CSV's column of one keypoint: its name, then x, y or a confidence (`left_hip_x`, `Nose.y`,
+#: `right_wrist_score`, MediaPipe's `left_hip_visibility`, DeepLabCut-style `likelihood`)
+_NAMED_COLUMN = re.compile(r"(?i)^(.+?)[_.\s-]?(x|y|score|scores|conf|confidence|c|p|prob|likelihood|visibility)$")
+#: layouts a keypoint-named 2D CSV may follow (names compared lower-case, by their words)
+NAMED_LAYOUTS = ((COCO17, "coco17"), (BODY25, "openpose25"), (COCO18, "openpose18"))
+
+
+def _stem(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: float = 30.0,
+                   min_confidence: float = MIN_CONFIDENCE) -> Take | None:
+    """A 2D CSV whose columns name a detector's keypoints (`nose_x, nose_y, nose_score, left_eye_x, ...`:
+    COCO-17, also as the first 17 of MediaPipe's 33 landmarks' names; or OpenPose's BODY_25 / COCO-18
+    names) as a take through that layout's map, one row per frame (in `frame` order where such a column
+    exists); a confidence column per keypoint is read where present. None where the columns name no
+    such layout. Rows of the wrong length and cells that are not numbers are refused naming the line."""
+    found: dict[str, dict[str, int]] = {}
+    for k, cell in enumerate(header):
+        m = _NAMED_COLUMN.match(cell.strip())
+        if m:
+            kind = m.group(2).lower()
+            found.setdefault(_stem(m.group(1)), {})["xy".index(kind) if kind in "xy" else "c"] = k
+    for names, map_name in NAMED_LAYOUTS:
+        cols = [found.get(_stem(n), {}) for n in names]
+        if all(0 in c and 1 in c for c in cols):
+            break
+    else:
+        return None
+    lowered = [h.strip().lower() for h in header]
+    frame_col = lowered.index("frame") if "frame" in lowered else None
+    raw = np.full((len(rows), len(names), 3), np.nan)
+    numbers = []
+    for r, (line, row) in enumerate(rows):
+        if len(row) != len(header):
+            raise InputError(f"{path}: line {line} has {len(row)} cells but the header has {len(header)}")
+        try:
+            for j, c in enumerate(cols):
+                x, y = (row[c[0]].strip(), row[c[1]].strip())
+                if x and y:
+                    conf = row[c["c"]].strip() if "c" in c else ""
+                    raw[r, j] = (float(x), float(y), float(conf) if conf else 1.0)
+            numbers.append(int(float(row[frame_col])) if frame_col is not None else r)
+        except (ValueError, OverflowError):
+            raise InputError(f"{path}: line {line}: a keypoint cell is not a number") from None
+    frames = [raw[r] for r in np.argsort(numbers, kind="stable")]
+    take = _to_take(frames, names, map_name, path, fps, min_confidence)
+    return replace(take, provenance=replace(take.provenance, format="csv", notes=(
+        f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row",)))

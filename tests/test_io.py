@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from gfpose_cli import io
+from gfpose_cli.io import bvh as bvh_io
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.evaluation.metrics import body_height
 from gfpose_cli.core.take import Take
@@ -69,6 +70,33 @@ def test_bad_npz_names_the_file(tmp_path: Path, content, message: str) -> None:
     with pytest.raises(InputError, match=message) as info:
         io.read(path)
     assert "bad.npz" in str(info.value)
+
+
+def test_a_csv_keeps_the_take_s_frame_rate_in_its_time_column(tmp_path: Path, capsys) -> None:
+    """A 120 Hz take through CSV came back at 30 Hz (the CSV held no clock): a BVH converted from it
+    played four times slower, and denoise smoothed it as if at 30 Hz. The time column (seconds, last)
+    carries it, hypotheses' rows and a European spreadsheet's copy too; a CSV without one is said."""
+    from .test_cli import run
+
+    walk = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    assert walk.fps == pytest.approx(120, rel=1e-3)
+    io.write(walk, tmp_path / "walk.csv")
+    assert (tmp_path / "walk.csv").read_text().splitlines()[0].endswith(",RWrist_z,time")
+    back = io.read(tmp_path / "walk.csv")
+    assert back.fps == pytest.approx(walk.fps, rel=1e-6) and not back.provenance.notes
+    hyps = Take(positions=np.repeat(walk.positions[:20, None], 3, axis=1), fps=walk.fps)
+    io.write(hyps, tmp_path / "hyps.csv")
+    assert io.read(tmp_path / "hyps.csv").fps == pytest.approx(walk.fps, rel=1e-6)
+    text = (tmp_path / "walk.csv").read_text()
+    (tmp_path / "eu.csv").write_text(text.replace(",", ";").replace(".", ","))
+    assert io.read(tmp_path / "eu.csv").fps == pytest.approx(walk.fps, rel=1e-6)
+    code, _, err = run(["convert", str(tmp_path / "walk.csv"), "-o", str(tmp_path / "walk.bvh")], capsys)
+    assert code == 0, err
+    assert bvh_io.read_skeleton(tmp_path / "walk.bvh").fps == pytest.approx(walk.fps, rel=1e-6)
+    old = "\n".join(line.rsplit(",", 1)[0] for line in text.splitlines()) + "\n"  # as gfpose 0.1 wrote it
+    (tmp_path / "old.csv").write_text(old)
+    assert io.read(tmp_path / "old.csv").fps == 30.0
+    assert "no time column" in io.read(tmp_path / "old.csv").provenance.notes[0]
 
 
 def test_bad_csv_names_the_line(tmp_path: Path) -> None:

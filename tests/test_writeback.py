@@ -257,21 +257,13 @@ def test_a_windows_bvh_keeps_its_line_endings_and_frame_time_as_written(tmp_path
     crlf = tmp_path / "take.bvh"
     crlf.write_bytes(b"\xef\xbb\xbf" + text.replace(b"\n", b"\r\n"))
     np.testing.assert_array_equal(io.read(crlf).positions, io.read(src).positions)
-    code = main_code(["denoise", str(crlf), "-q", "-o", str(tmp_path / "out.bvh")])
+    code = run(["denoise", str(crlf), "-q", "-o", str(tmp_path / "out.bvh")])
     assert code == 0, capsys.readouterr().err
     out = (tmp_path / "out.bvh").read_bytes()
     assert out.count(b"\n") == out.count(b"\r\n") == text.count(b"\n")
     head = text.split(b"MOTION")[0].replace(b"\n", b"\r\n")
     assert out.startswith(head) and b"\r\nFrame Time: .0083333\r\n" in out
     assert not np.array_equal(bvh_io.read_skeleton(tmp_path / "out.bvh").motion, bvh_io.read_skeleton(crlf).motion)
-
-
-def main_code(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def test_bvh_write_back_moves_mapped_joints_and_keeps_fingers(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
-"""CSV poses: one row per frame (and hypothesis), `frame[,hypothesis],<Joint>_x,<Joint>_y[,<Joint>_z]`.
+"""CSV poses: one row per frame (and hypothesis), `frame[,hypothesis],<Joint>_x,<Joint>_y[,<Joint>_z],time`.
 
-Metres for 3D, pixels for 2D; an empty cell or NaN marks a missing joint. Spreadsheet users and
-pandas scripts read it without any gfpose code.
+Metres for 3D, pixels for 2D; an empty cell or NaN marks a missing joint; `time` (seconds, the last
+column) carries the frame rate, read back from it. Spreadsheet users and pandas scripts read it without
+any gfpose code.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 from gfpose_cli.core.take import Provenance, Take
+from gfpose_cli.signal.clock import rate_from_times
 from gfpose_cli.util.atomic import atomic_path
 
 AXES = ("x", "y", "z")
@@ -80,7 +82,7 @@ def read(path: Path) -> Take:
     if np.isinf(values).any():
         line = line_of[int(np.argwhere(np.isinf(values))[0][0])]
         raise InputError(f"{path}: line {line} holds an infinite coordinate; leave the cell empty for missing")
-    fps = 30.0
+    fps, notes = _rate(path, rows, line_of, lowered.get("time"), frames, european)
     if hyp_col is None:
         order = np.argsort(frames, kind="stable")
         poses = values[order].reshape(-1, N_JOINTS, dim)
@@ -92,7 +94,33 @@ def read(path: Path) -> Take:
             raise InputError(f"{path}: expected {n_f} frames x {n_s} hypotheses rows, found {len(values)}")
         poses = np.full((n_f, n_s, N_JOINTS, dim), np.nan)
         poses[frames - frames.min(), hyps] = values.reshape(-1, N_JOINTS, dim)
-    return Take(positions=poses, fps=fps, provenance=Provenance(path=str(path), format="csv"))
+    return Take(positions=poses, fps=fps, provenance=Provenance(path=str(path), format="csv", notes=notes))
+
+
+#: the frame rate of a CSV without a time column (gfpose wrote none before 0.2; a tracker's 30 Hz)
+DEFAULT_FPS = 30.0
+#: frame rates a time column may give (outside: another unit, e.g. milliseconds)
+FPS_RANGE = (1.0, 2000.0)
+
+
+def _rate(path: Path, rows: list[list[str]], line_of: list[int], col: int | None, frames: np.ndarray,
+          european: bool) -> tuple[float, tuple[str, ...]]:
+    """(fps, notes) from the `time` column (seconds) against the frame numbers; DEFAULT_FPS, said,
+    where there is none or it runs on no straight line, or at no plausible rate."""
+    if col is None:
+        return DEFAULT_FPS, (f"no time column: {DEFAULT_FPS:g} frames a second assumed",)
+    times = np.full(len(rows) - 1, np.nan)
+    for r, row in enumerate(rows[1:]):
+        cell = row[col].strip() if col < len(row) else ""
+        try:
+            times[r] = float(cell) if cell else np.nan
+        except ValueError:
+            raise InputError(f"{path}: line {line_of[r]}: its time {cell!r} is not a number") from None
+    fps = rate_from_times(times, frames)
+    if fps is None or not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+        return DEFAULT_FPS, (f"its time column gives no steady frame rate in seconds: {DEFAULT_FPS:g} frames a "
+                             "second assumed",)
+    return float(np.round(fps, 6)), ()
 
 
 def write(take: Take, path: Path, force: bool = True) -> None:
@@ -103,11 +131,11 @@ def write(take: Take, path: Path, force: bool = True) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             multi = poses.ndim == 4
-            w.writerow(["frame"] + (["hypothesis"] if multi else []) + _columns(dim))
+            w.writerow(["frame"] + (["hypothesis"] if multi else []) + _columns(dim) + ["time"])
             for f in range(poses.shape[0]):
                 frame_poses = poses[f] if multi else poses[f][None]
                 for s, pose in enumerate(frame_poses):
                     if not multi:
                         pose = np.where(take.mask[f][:, None], pose, np.nan)
                     cells = ["" if not np.isfinite(v) else f"{v:.6f}" for v in pose.reshape(-1)]
-                    w.writerow([f] + ([s] if multi else []) + cells)
+                    w.writerow([f] + ([s] if multi else []) + cells + [f"{f / take.fps:.9g}"])

@@ -27,6 +27,7 @@ from gfpose_cli.io.c3d import (UNIT_TO_M, C3DWriteBack, SourcePoints, body_from_
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
+from gfpose_cli.signal.clock import rate_from_times
 
 #: the header value names a TRC's second line may use for the rate and the unit
 RATE_KEYS = ("datarate", "camerarate", "origdatarate")
@@ -55,19 +56,6 @@ class TrcFile:
 
 #: a Time column whose steps imply a rate this far (a share) from the header's DataRate overrides it
 RATE_AGREEMENT = 0.02
-
-
-def _time_column_rate(times: np.ndarray) -> float | None:
-    """The frame rate a TRC's Time column runs at, from a straight line through it (its printed digits
-    round each time, not the line), where every time lies within half a frame of that line; None where
-    no such line fits (no Time column, a constant one, or frames dropped or repeated)."""
-    frames = np.flatnonzero(np.isfinite(times))
-    if len(frames) < 3:
-        return None
-    slope, start = np.polyfit(frames.astype(np.float64), times[frames], 1)
-    if not slope > 0 or np.abs(times[frames] - (start + slope * frames)).max() > 0.5 * slope:
-        return None
-    return float(1.0 / slope)
 
 
 def _split(line: str) -> list[str]:
@@ -155,7 +143,7 @@ def load(path: Path) -> TrcFile:
     declared_frames = header.get("numframes")
     if declared_frames and declared_frames.isdigit() and int(declared_frames) != len(rows):
         notes.append(f"its header says {declared_frames} frames, the file holds {len(rows)}: read {len(rows)}")
-    timed = _time_column_rate(table[:, 1])
+    timed = rate_from_times(table[:, 1])
     warnings = []
     if not (np.isfinite(rate) and rate > 0):
         times = table[:, 1]

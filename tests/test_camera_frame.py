@@ -145,6 +145,10 @@ def test_evaluate_says_when_the_frames_differ_and_scores_the_take_turned_once(wa
     assert said and "pred.npz (a camera's frame, standing along -Y)" in said
     upright = Take(positions=walk.astype(np.float32), fps=30.0, provenance=Provenance(path="same.npz"))
     assert frame_mismatch(upright, truth) is None
+    # a camera-frame truth saved without the NPZ's axes key (the quickstart's camera_truth.npz) stands as the
+    # lift does: one frame, nothing to say
+    unflagged = Take(positions=(rel @ turn.T).astype(np.float32), fps=30.0, provenance=Provenance(path="cam.npz"))
+    assert frame_mismatch(pred, unflagged) is None
     same = evaluate(upright, truth)
     assert same["mpjpe_mm"] == pytest.approx(0.0, abs=1e-3) and same["mpjpe_take_aligned_mm"] < 1e-3
     assert same["jitter_pred_m_s2"] == pytest.approx(same["jitter_gt_m_s2"])

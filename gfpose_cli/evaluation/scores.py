@@ -75,7 +75,9 @@ def frame_mismatch(pred: Take, gt: Take) -> str | None:
         return kind + (f", standing along {axis}" if axis else ""), axis
 
     (p_kind, p_axis), (g_kind, g_axis) = where(pred), where(gt)
-    if pred.provenance.camera_frame == gt.provenance.camera_frame and (p_axis == g_axis or None in (p_axis, g_axis)):
+    # where both bodies show which way they stand, that settles it (a camera-frame truth saved without the
+    # NPZ's axes key stands as the lift does); else what the files say of their frames
+    if (p_axis == g_axis) if p_axis and g_axis else pred.provenance.camera_frame == gt.provenance.camera_frame:
         return None
     return (f"{pred.path} ({p_kind}) and {gt.path} ({g_kind}) are not in one frame: mpjpe_mm compares them as they "
             "are; mpjpe_take_aligned_mm turns the whole prediction by one rotation first, p_mpjpe_mm each frame")

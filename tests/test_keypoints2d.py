@@ -391,11 +391,13 @@ def test_a_csv_of_a_detector_s_named_keypoints_reads_as_its_json(tmp_path: Path)
     assert not got.mask[2, 13]
     # MediaPipe's landmarks: 33 names, COCO's 17 among them, with visibility
     mp = {n: kp[:, COCO_FROM_17[n]] if n in COCO_FROM_17 else kp[:, 0] for n in MEDIAPIPE33}
-    head = [f"{n}_{a}" for n in MEDIAPIPE33 for a in ("x", "y", "z", "visibility")]
-    body = [",".join(f"{v:.6f}" for n in MEDIAPIPE33 for v in (*mp[n][f], 0.0, 0.9)) for f in range(len(kp))]
+    head = ["time", *(f"{n}_{a}" for n in MEDIAPIPE33 for a in ("x", "y", "z", "visibility"))]
+    body = [",".join([f"{f / 25:.4f}", *(f"{v:.6f}" for n in MEDIAPIPE33 for v in (*mp[n][f], 0.0, 0.9))])
+            for f in range(len(kp))]
     (tmp_path / "mp.csv").write_text("\n".join([",".join(head), *body]) + "\n")
     got = io.read(tmp_path / "mp.csv")
     np.testing.assert_allclose(got.positions[want.mask], want.positions[want.mask], atol=1e-5)
+    assert got.fps == 25.0 and "its time column" in got.provenance.notes[0]  # the video's rate, not 30 assumed
     (tmp_path / "other.csv").write_text("frame,hand_x,hand_y\n0,1,2\n")
     with pytest.raises(InputError, match="a 2D one may name a detector's keypoints instead"):
         io.read(tmp_path / "other.csv")

@@ -4,6 +4,7 @@ Exit codes: 0 success, 1 internal error, 2 bad input (docs/ARCHITECTURE.md).
 """
 from __future__ import annotations
 
+import re
 import sys
 from typing import Annotated
 
@@ -33,6 +34,16 @@ def esc(text: object) -> str:
     return escape(str(text).encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
+#: control characters (a damaged file's labels hold line breaks, NULs, escape codes) that would break an
+#: error or warning over several lines or drive the terminal
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """An error or warning as one line: control characters from a file's names shown as escapes (\\n, \\x01)."""
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 @app.callback()
 def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for internal errors.")] = False) -> None:
     # every invocation starts from the defaults (an in-process caller runs several commands)
@@ -55,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(result)
     except GfposeError as exc:  # its {parameter} fields are worded as flags here
         text = exc.worded(flag)
-        err.print(f"[red]error:[/] {esc(text)}")
+        err.print(f"[red]error:[/] {one_line(esc(text))}")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -71,6 +82,6 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         if STATE["debug"]:
             raise
-        err.print(f"[red]internal error:[/] {type(exc).__name__}: {esc(exc)} (rerun with --debug for the traceback)")
+        err.print(f"[red]internal error:[/] {type(exc).__name__}: {one_line(esc(exc))} (rerun with --debug for the traceback)")
         sys.exit(1)
 

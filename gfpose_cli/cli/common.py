@@ -11,7 +11,7 @@ from rich.table import Table
 
 from gfpose_cli.core.errors import GfposeError, InputError, flag, word
 
-from gfpose_cli.cli.app import esc, STATE, err
+from gfpose_cli.cli.app import esc, STATE, err, one_line
 
 
 @contextmanager
@@ -33,7 +33,7 @@ def info(message: str) -> None:
 
 def warn(message: str) -> None:
     """A warning is printed even with --quiet: it says the output may not be what was meant."""
-    err.print(f"[yellow]warning:[/] {message}")
+    err.print(f"[yellow]warning:[/] {one_line(message)}")
 
 
 def sampler_options(sampler: str, steps: Optional[int], batch_size: Optional[int], seed: int, device: str,

@@ -27,6 +27,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.io.maps import load_map
 from gfpose_cli.core.take import Provenance, Take
+from gfpose_cli.signal.clock import rate_from_times
 
 COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
@@ -455,7 +456,24 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
             numbers.append(int(float(row[frame_col])) if frame_col is not None else r)
         except (ValueError, OverflowError):
             raise InputError(f"{path}: line {line}: a keypoint cell is not a number") from None
-    frames = [raw[r] for r in np.argsort(numbers, kind="stable")]
+    order = np.argsort(numbers, kind="stable")
+    frames = [raw[r] for r in order]
+    clock = ""
+    if "time" in lowered:  # seconds: the video's rate, where it runs on a straight line
+        col = lowered.index("time")
+        times = np.array([number_or_nan(row[col]) for _, row in rows])[order]
+        rate = rate_from_times(times, np.asarray(numbers, dtype=np.float64)[order])
+        if rate is not None and 1.0 <= rate <= 2000.0:
+            fps, clock = float(np.round(rate, 6)), f" at {rate:.6g} frames a second (its time column)"
+    if not clock:
+        clock = f"; {fps:g} frames a second assumed (pass --fps)"
     take = _to_take(frames, names, map_name, path, fps, min_confidence)
     return replace(take, provenance=replace(take.provenance, format="csv", notes=(
-        f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row",)))
+        f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}",)))
+
+
+def number_or_nan(cell: str) -> float:
+    try:
+        return float(cell)
+    except ValueError:
+        return float("nan")

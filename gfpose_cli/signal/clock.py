@@ -17,4 +17,18 @@ def rate_from_times(times: np.ndarray, frames: np.ndarray | None = None) -> floa
     slope, start = np.polyfit(frames[ok], times[ok], 1)
     if not slope > 0 or np.abs(times[ok] - (start + slope * frames[ok])).max() > 0.5 * slope:
         return None
-    return float(1.0 / slope)
+    return nominal(1.0 / slope)
+
+
+#: video and capture rates a measured rate is snapped to when within SNAP of one (NTSC's 30000/1001, ...)
+NOMINAL = tuple(n * 1000 / 1001 for n in (24, 30, 48, 60, 120, 240))
+SNAP = 1e-5
+
+
+def nominal(rate: float) -> float:
+    """rate, or the whole number or NTSC rate within SNAP (relative) of it: times printed with a few digits
+    (0.0333, 0.0667, ...) give 30.000004 frames a second where the file meant 30."""
+    for candidate in (round(rate), *NOMINAL):
+        if candidate > 0 and abs(rate / candidate - 1) <= SNAP:
+            return float(candidate)
+    return float(rate)

@@ -18,7 +18,7 @@ from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch,
 
 @app.command()
 def lift(
-    inputs: Annotated[list[str], typer.Argument(help="2D keypoints in pixels (NPZ, CSV, COCO or MMPose JSON, OpenPose-format folders), files, folders or globs.")],
+    inputs: Annotated[list[str], typer.Argument(help="2D keypoints in pixels, or normalised with --image-size (NPZ, CSV: gfpose's or a detector's of named keypoints, COCO or MMPose JSON, OpenPose-format folders), files, folders or globs.")],
     output: Output,
     hypotheses: Annotated[int, typer.Option("--hypotheses", "-s", help="3D hypotheses per frame (S). Frame by frame, one is the sampler's point estimate (the same answer every run; with --temperature, a random draw) and more are random draws.")] = 1,
     aggregate: Annotated[str, typer.Option(help="none keeps all S hypotheses; mean or median collapses them.")] = "none",
@@ -54,8 +54,10 @@ def lift(
     confidence-weighted, left/right swaps undone, short gaps bridged, smooth, with the performer's
     bone lengths held. Unrelated images (or --per-frame, or --shard) are lifted one frame at a time.
     Missing keypoints (NaN / empty cells / mask / low confidence) are allowed and filled by the model.
-    2D inputs: NPZ/CSV in pixels, COCO-17 JSON (also Halpe-26, COCO-WholeBody), MMPose prediction JSON,
+    2D inputs: NPZ/CSV in pixels (a detector's CSV of named keypoints too: nose_x, left_eye_x, ...,
+    MediaPipe's landmarks), COCO-17 JSON (also Halpe-26, COCO-WholeBody), MMPose prediction JSON,
     OpenPose folders (BODY_25, BODY_25B, COCO-18) and OpenPose-format folders of Pose2Sim/Sports2D.
+    Normalised coordinates (within 0..1) are said; --image-size reads them as pixels.
 
     How big the performer is cannot be told from 2D: the lifter draws a body of its training
     data's size. --skeleton gives the performer's own (any 3D take of them), and the result is

@@ -358,9 +358,12 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
     return replace(take, provenance=take.provenance.but(notes=(note,))) if note else take
 
 
-#: observed 2D coordinates all within this of [0, 1] (or [-1, 1]) are taken for normalised image
-#: coordinates: a take in pixels spans tens of pixels at least
-NORMALISED_SLACK = 0.05
+#: a 2D take whose observed coordinates all lie within this many units of 0 is in normalised image
+#: coordinates, not pixels (a take in pixels spans tens of pixels at least; MediaPipe's landmarks of
+#: body parts out of the picture run a little past 0..1)
+NORMALISED_EXTENT = 3.0
+#: the lowest coordinate of a 0..1 take (off-picture landmarks); below it the take is -1..1's
+NORMALISED_FLOOR = -0.5
 
 
 def normalised_range(take: Take) -> str | None:
@@ -371,12 +374,9 @@ def normalised_range(take: Take) -> str | None:
         return None
     xy = np.asarray(take.positions, dtype=np.float64)[take.mask]
     xy = xy[np.isfinite(xy).all(-1)]
-    if len(xy) < 2 or np.ptp(xy, axis=0).max() == 0:
+    if len(xy) < 2 or np.ptp(xy, axis=0).max() == 0 or np.abs(xy).max() > NORMALISED_EXTENT:
         return None
-    lo, hi = float(xy.min()), float(xy.max())
-    if hi > 1 + NORMALISED_SLACK or lo < -1 - NORMALISED_SLACK:
-        return None
-    return "0..1" if lo >= -NORMALISED_SLACK else "-1..1"
+    return "0..1" if xy.min() >= NORMALISED_FLOOR else "-1..1"
 
 
 def parse_image_size(text: str) -> tuple[int, int]:
@@ -396,7 +396,7 @@ def in_pixels(take: Take, image_size: tuple[int, int] | None, where: str) -> tup
     if image_size is None:
         if kind is None:
             return take, None
-        return take, (f"{where}: its keypoints all lie within {kind}: normalised image coordinates (MediaPipe, OpenPose "
+        return take, (f"{where}: its keypoints lie within {kind} or near it: normalised image coordinates (MediaPipe, OpenPose "
                       "--keypoint_scale), x a share of the image's width and y of its height, which squeezes the body "
                       "unless the image is square; pass {image_size} (the video's WIDTHxHEIGHT, e.g. 1920x1080) to "
                       "lift them as pixels")

@@ -99,6 +99,19 @@ def test_a_csv_keeps_the_take_s_frame_rate_in_its_time_column(tmp_path: Path, ca
     assert "no time column" in io.read(tmp_path / "old.csv").provenance.notes[0]
 
 
+def test_2d_keypoints_keep_their_confidence_through_csv(tmp_path: Path) -> None:
+    """A detector's confidence weighs the evidence when lifting; through CSV it was dropped in silence
+    (NPZ kept it). It is a score column after each keypoint's x and y."""
+    kp = synthetic_poses(5)[..., :2] * 400 + 500
+    conf = np.random.default_rng(0).uniform(0.2, 1.0, kp.shape[:2]).astype(np.float32)
+    io.write(Take(positions=kp, confidence=conf, fps=25.0), tmp_path / "k.csv")
+    assert "Pelvis_x,Pelvis_y,Pelvis_score,RHip_x" in (tmp_path / "k.csv").read_text().splitlines()[0]
+    back = io.read(tmp_path / "k.csv")
+    np.testing.assert_allclose(back.confidence, conf, atol=1e-6)
+    np.testing.assert_allclose(back.positions, kp, atol=1e-5)
+    assert back.fps == 25.0
+
+
 def test_bad_csv_names_the_line(tmp_path: Path) -> None:
     take = take_with_gaps()
     io.write(take, tmp_path / "t.csv")

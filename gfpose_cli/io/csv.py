@@ -83,9 +83,21 @@ def read(path: Path) -> Take:
         line = line_of[int(np.argwhere(np.isinf(values))[0][0])]
         raise InputError(f"{path}: line {line} holds an infinite coordinate; leave the cell empty for missing")
     fps, notes = _rate(path, rows, line_of, lowered.get("time"), frames, european)
+    confidence = None
+    score_cols = [lowered.get(f"{j}_score".lower()) for j in JOINTS]
+    if dim == 2 and hyp_col is None and None not in score_cols:  # a detector's confidence per keypoint
+        confidence = np.zeros((len(rows) - 1, N_JOINTS), dtype=np.float32)
+        for r, row in enumerate(rows[1:]):
+            for j, c in enumerate(score_cols):
+                cell = row[c].strip()
+                try:
+                    confidence[r, j] = float(cell) if cell else 0.0
+                except ValueError:
+                    raise InputError(f"{path}: line {line_of[r]}: the score {cell!r} is not a number") from None
     if hyp_col is None:
         order = np.argsort(frames, kind="stable")
         poses = values[order].reshape(-1, N_JOINTS, dim)
+        confidence = None if confidence is None else confidence[order]
     else:
         if hyps.min() < 0:
             raise InputError(f"{path}: line {line_of[int(np.argmin(hyps))]}: negative hypothesis index")
@@ -94,7 +106,8 @@ def read(path: Path) -> Take:
             raise InputError(f"{path}: expected {n_f} frames x {n_s} hypotheses rows, found {len(values)}")
         poses = np.full((n_f, n_s, N_JOINTS, dim), np.nan)
         poses[frames - frames.min(), hyps] = values.reshape(-1, N_JOINTS, dim)
-    return Take(positions=poses, fps=fps, provenance=Provenance(path=str(path), format="csv", notes=notes))
+    return Take(positions=poses, fps=fps, confidence=confidence,
+                provenance=Provenance(path=str(path), format="csv", notes=notes))
 
 
 #: the frame rate of a CSV without a time column (gfpose wrote none before 0.2; a tracker's 30 Hz)
@@ -131,11 +144,16 @@ def write(take: Take, path: Path, force: bool = True) -> None:
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             multi = poses.ndim == 4
-            w.writerow(["frame"] + (["hypothesis"] if multi else []) + _columns(dim) + ["time"])
+            # 2D keypoints keep the detector's confidence, a score after each keypoint (as detectors' CSVs do)
+            scores = take.confidence if dim == 2 and not multi and take.confidence is not None else None
+            names = _columns(dim) if scores is None else [f"{j}_{a}" for j in JOINTS for a in ("x", "y", "score")]
+            w.writerow(["frame"] + (["hypothesis"] if multi else []) + names + ["time"])
             for f in range(poses.shape[0]):
                 frame_poses = poses[f] if multi else poses[f][None]
                 for s, pose in enumerate(frame_poses):
                     if not multi:
                         pose = np.where(take.mask[f][:, None], pose, np.nan)
+                    if scores is not None:
+                        pose = np.concatenate([pose, scores[f][:, None]], axis=1)
                     cells = ["" if not np.isfinite(v) else f"{v:.6f}" for v in pose.reshape(-1)]
                     w.writerow([f] + ([s] if multi else []) + cells + [f"{f / take.fps:.9g}"])

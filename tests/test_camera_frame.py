@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from gfpose_cli import io, tasks
+from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Provenance, Take
@@ -152,6 +153,30 @@ def test_evaluate_says_when_the_frames_differ_and_scores_the_take_turned_once(wa
     same = evaluate(upright, truth)
     assert same["mpjpe_mm"] == pytest.approx(0.0, abs=1e-3) and same["mpjpe_take_aligned_mm"] < 1e-3
     assert same["jitter_pred_m_s2"] == pytest.approx(same["jitter_gt_m_s2"])
+
+
+def test_a_truth_at_another_rate_is_scored_at_the_prediction_s_frames(walk, tmp_path, capsys) -> None:
+    """A 30 fps video's lift against the same moment's 120 Hz mocap was refused ("18 frames but ...
+    72"): the truth is taken at the prediction's frames, between its two nearest, and said; takes of
+    different lengths of time are refused naming both."""
+    from gfpose_cli.evaluation.scores import on_prediction_frames
+
+    fast = Take(positions=walk.astype(np.float32), fps=120.0, provenance=Provenance(path="truth.npz"))
+    pred = Take(positions=walk[::4].astype(np.float32), fps=30.0, provenance=Provenance(path="pred.npz"))
+    at, note = on_prediction_frames(pred, fast)
+    assert note and "scored at pred.npz's" in note and at.n_frames == pred.n_frames and at.fps == 30.0
+    np.testing.assert_allclose(at.positions, walk[::4], atol=1e-6)
+    assert evaluate(pred, at)["mpjpe_mm"] == pytest.approx(0.0, abs=1e-3)
+    odd = Take(positions=walk[::3].astype(np.float32), fps=40.0, provenance=Provenance(path="odd.npz"))
+    between, _ = on_prediction_frames(odd, fast)  # 40 Hz frames fall between the truth's every third
+    np.testing.assert_allclose(between.positions, walk[::3], atol=1e-6)
+    with pytest.raises(InputError, match=r"pred.npz has \d+ frames \([\d.]+ s at 30 Hz\).*half.npz has 45 \(0.375 s at 120 Hz\)"):
+        on_prediction_frames(pred, Take(positions=walk[:45].astype(np.float32), fps=120.0,
+                                        provenance=Provenance(path="half.npz")))
+    io.write(pred, tmp_path / "pred.npz")
+    io.write(fast, tmp_path / "truth.npz")
+    code, _, err = run(["evaluate", str(tmp_path / "pred.npz"), str(tmp_path / "truth.npz"), "--json"], capsys)
+    assert code == 0 and "is scored at" in err, err
 
 
 def test_evaluate_jitter_uses_one_rate_and_no_step_across_skipped_frames(walk) -> None:

@@ -12,7 +12,7 @@ from gfpose_cli.core.errors import InputError
 
 from gfpose_cli.cli.app import app, err, out
 from gfpose_cli.cli.options import Device, Seed, BatchSize, Sampler, Steps, Precision, InFmt
-from gfpose_cli.cli.common import esc, sampler_options, warn
+from gfpose_cli.cli.common import esc, info, sampler_options, warn
 
 
 @app.command()
@@ -60,7 +60,7 @@ def evaluate(
     Example: [bold]gfpose evaluate --protocol lift,complete --data my_heldout/ --frames 300[/]
     """
     from gfpose_cli import io
-    from gfpose_cli.evaluation.scores import evaluate as score, frame_mismatch
+    from gfpose_cli.evaluation.scores import evaluate as score, frame_mismatch, on_prediction_frames
 
     if protocol is not None:
         if pred is not None or gt is not None or stats is not None or data_path is None:
@@ -77,6 +77,9 @@ def evaluate(
     predicted, truth = (io.read(path, fmt=in_fmt, subject=subject if io.holds_performers(path, in_fmt) else None,
                                 skeleton_map=skeleton_map if path == gt else None, units=units if path == gt else None,
                                 sanity=False) for path in (pred, gt))
+    truth, resampled = on_prediction_frames(predicted, truth)
+    if resampled:
+        info(esc(resampled))
     result = score(predicted, truth)
     mismatch = frame_mismatch(predicted, truth)
     if mismatch:

@@ -9,6 +9,30 @@ from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import Take
 
 
+def on_prediction_frames(pred: Take, gt: Take) -> tuple[Take, str | None]:
+    """(gt, note): a truth at another frame rate over the same stretch of time (a 30 fps video's lift
+    against 120 Hz mocap) taken at the prediction's frames, each between its two nearest frames (a joint
+    missing in either stays missing), and a sentence saying so; the truth as it is where the frame counts
+    agree. Refused, naming both takes' frames, rates and lengths, where the two cover different times."""
+    from dataclasses import replace
+
+    if pred.n_frames == gt.n_frames:
+        return gt, None
+    seconds = (pred.n_frames / pred.fps, gt.n_frames / gt.fps)
+    if abs(pred.fps / gt.fps - 1) < 1e-3 or abs(seconds[0] - seconds[1]) > 1.5 / min(pred.fps, gt.fps):
+        raise InputError(f"{pred.path} has {pred.n_frames} frames ({seconds[0]:.3g} s at {pred.fps:g} Hz) but {gt.path} has "
+                         f"{gt.n_frames} ({seconds[1]:.3g} s at {gt.fps:g} Hz): they must cover the same stretch of time")
+    at = np.clip(np.arange(pred.n_frames) * gt.fps / pred.fps, 0, gt.n_frames - 1)
+    lo = np.floor(at).astype(int)
+    hi = np.minimum(lo + 1, gt.n_frames - 1)
+    w = (at - lo)[:, None, None]
+    positions = (1 - w) * gt.positions[lo].astype(np.float64) + w * gt.positions[hi].astype(np.float64)
+    mask = gt.mask[lo] & (gt.mask[hi] | (w[:, :, 0] == 0))
+    note = (f"{gt.path} ({gt.n_frames} frames at {gt.fps:g} Hz) is scored at {pred.path}'s {pred.n_frames} frames "
+            f"({pred.fps:g} Hz), each between its two nearest")
+    return replace(gt, positions=positions.astype(np.float32), mask=mask, fps=pred.fps, root=None), note
+
+
 def evaluate(pred: Take, gt: Take, pck_threshold: float = 0.15) -> dict:
     """P1/P2 (single or mean of hypotheses), P1 with the whole take turned by one rotation, minMPJPE
     over hypotheses, PCK, per-joint P1, jitter, bone CV.
@@ -22,7 +46,8 @@ def evaluate(pred: Take, gt: Take, pck_threshold: float = 0.15) -> dict:
     if gt.positions.ndim != 3:
         raise InputError(f"{gt.path}: ground truth must have one pose per frame")
     if pred.n_frames != gt.n_frames:
-        raise InputError(f"{pred.path} has {pred.n_frames} frames but {gt.path} has {gt.n_frames}")
+        raise InputError(f"{pred.path} has {pred.n_frames} frames but {gt.path} has {gt.n_frames} (on_prediction_frames "
+                         "takes a truth at another frame rate at the prediction's frames)")
     valid = gt.mask.all(1)
     hyps = pred.positions if pred.positions.ndim == 4 else pred.positions[:, None]
     valid &= np.isfinite(hyps).all((1, 2, 3))

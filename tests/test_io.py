@@ -112,6 +112,23 @@ def test_2d_keypoints_keep_their_confidence_through_csv(tmp_path: Path) -> None:
     assert back.fps == 25.0
 
 
+def test_npz_fps_as_a_one_element_array_and_bad_side_keys(tmp_path: Path, capsys) -> None:
+    """`np.savez(..., fps=[120])` (a list, a MATLAB export's 1x1) was an internal error; it is the rate.
+    An fps of several numbers, and a confidence or root of another length than the poses, are refused
+    naming the key (a confidence of 3 frames for 20 was written on as if it belonged)."""
+    from .test_cli import run
+
+    poses = synthetic_poses(20)
+    np.savez(tmp_path / "a.npz", poses=poses, fps=np.array([120.0]))
+    assert io.read(tmp_path / "a.npz").fps == 120.0
+    for name, extra, said in (("b", {"fps": [120, 60]}, "'fps' is [120, 60]"),
+                              ("c", {"confidence": np.ones((3, 17))}, "'confidence' has shape (3, 17)"),
+                              ("d", {"root": np.zeros((20, 2))}, "'root' has shape (20, 2)")):
+        np.savez(tmp_path / f"{name}.npz", poses=poses, **extra)
+        code, _, err = run(["convert", str(tmp_path / f"{name}.npz"), "-o", str(tmp_path / f"{name}.csv")], capsys)
+        assert code == 2 and said in err and "internal error" not in err, err
+
+
 def test_bad_csv_names_the_line(tmp_path: Path) -> None:
     take = take_with_gaps()
     io.write(take, tmp_path / "t.csv")

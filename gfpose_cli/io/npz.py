@@ -58,14 +58,16 @@ def read(path: Path) -> Take:
         finite = np.isfinite(poses).all(-1)
         finite = finite.all(1) if poses.ndim == 4 else finite
         mask = mask & finite
-    fps = float(files["fps"]) if "fps" in files else 30.0
+    fps = _fps(files.get("fps"), path)
     # gfpose's own key: a 0-d string (another tool's array under that name is not ours to read)
     named = "axes" in files and files["axes"].ndim == 0 and files["axes"].dtype.kind == "U"
     axes = str(files["axes"]) if named else "z-up"
     if axes not in AXES:
         raise InputError(f"{path}: 'axes' is {axes!r}; expected {' or '.join(repr(a) for a in AXES)}")
-    root = files.get("root")
-    confidence = files.get("confidence")
+    root, confidence = files.get("root"), files.get("confidence")
+    for name, value, shape in (("root", root, (poses.shape[0], 3)), ("confidence", confidence, (poses.shape[0], N_JOINTS))):
+        if value is not None and (np.shape(value) != shape or not np.issubdtype(np.asarray(value).dtype, np.number)):
+            raise InputError(f"{path}: '{name}' has shape {np.shape(value)}, expected {shape} numbers")
     return Take(
         positions=poses,
         mask=mask,
@@ -75,6 +77,18 @@ def read(path: Path) -> Take:
         provenance=Provenance(path=str(path), format="npz", camera_frame=axes == "camera" and poses.shape[-1] == 3),
         shard=_shard_place(files),
     )
+
+
+def _fps(value, path: Path) -> float:
+    """The 'fps' key: one positive number, stored as a scalar or a one-element array (np.savez(fps=[120]));
+    30 where there is none."""
+    if value is None:
+        return 30.0
+    value = np.asarray(value)
+    if value.size != 1 or not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all() or value.item() <= 0:
+        shown = value.tolist() if value.size <= 4 else f"an array of shape {value.shape}"
+        raise InputError(f"{path}: 'fps' is {shown!r}; expected one positive number (frames per second)")
+    return float(value.item())
 
 
 def _shard_place(files: dict) -> ShardPlace | None:

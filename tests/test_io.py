@@ -127,6 +127,17 @@ def test_npz_fps_as_a_one_element_array_and_bad_side_keys(tmp_path: Path, capsys
         np.savez(tmp_path / f"{name}.npz", poses=poses, **extra)
         code, _, err = run(["convert", str(tmp_path / f"{name}.npz"), "-o", str(tmp_path / f"{name}.csv")], capsys)
         assert code == 2 and said in err and "internal error" not in err, err
+    # joint names as bytes (h5py's, np.array(..., dtype="S")) are the joints; a pickled side key (a dict of
+    # metadata) is left out and said, a pickled 'joints' refused naming it (loading pickles can run code)
+    from gfpose_cli.core.skeleton import JOINTS
+
+    np.savez(tmp_path / "e.npz", poses=poses, joints=np.array(JOINTS, dtype="S"))
+    np.testing.assert_array_equal(io.read(tmp_path / "e.npz").positions, poses.astype(np.float32))
+    np.savez(tmp_path / "f.npz", poses=poses, meta=np.array({"subject": "A"}, dtype=object))
+    assert "left out 'meta'" in io.read(tmp_path / "f.npz").provenance.notes[0]
+    np.savez(tmp_path / "g.npz", poses=poses, joints=np.array([*JOINTS, None], dtype=object)[:17])
+    with pytest.raises(InputError, match="'joints' hold pickled Python objects"):
+        io.read(tmp_path / "g.npz")
 
 
 def test_bad_csv_names_the_line(tmp_path: Path) -> None:

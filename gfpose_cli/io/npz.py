@@ -27,11 +27,22 @@ AXES = ("camera", "z-up")
 
 def read(path: Path) -> Take:
     """Read an NPZ take; NaN or mask=False marks missing joints."""
+    pickled: list[str] = []
     try:
         with np.load(path, allow_pickle=False) as data:
-            files = dict(data.items())
+            files = {}
+            for name in data.files:
+                try:
+                    files[name] = data[name]
+                except ValueError as exc:
+                    if "allow_pickle" not in str(exc):
+                        raise
+                    pickled.append(name)  # a Python object (a dict, a list of mixed things): not loaded, it can run code
     except Exception as exc:  # noqa: BLE001 - zlib, zipfile and numpy each raise their own kinds on damage
         raise InputError(f"{path}: not a readable NPZ file ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if any(k in pickled for k in (*POSE_KEYS, "joints", "mask", "fps")):
+        raise InputError(f"{path}: its {', '.join(repr(k) for k in pickled)} hold pickled Python objects, which gfpose does "
+                         "not load (they can run code): save them as arrays (names as np.array(names, dtype=str))")
     key = next((k for k in POSE_KEYS if k in files), None)
     if key is None:
         raise InputError(f"{path}: no 'poses' array (found: {', '.join(files) or 'nothing'})")
@@ -43,7 +54,7 @@ def read(path: Path) -> Take:
     if not np.issubdtype(poses.dtype, np.number):
         raise InputError(f"{path}: '{key}' is not numeric ({poses.dtype})")
     if "joints" in files:
-        names = [str(n) for n in files["joints"]]
+        names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in files["joints"].tolist()]
         if [n.lower() for n in names] != [n.lower() for n in JOINTS]:
             raise InputError(f"{path}: joints {names} are not the 17 gfpose joints in order ({', '.join(JOINTS)})")
     poses = poses.astype(np.float32)
@@ -74,7 +85,9 @@ def read(path: Path) -> Take:
         fps=fps,
         root=None if root is None else np.asarray(root, np.float32),
         confidence=None if confidence is None else np.asarray(confidence, np.float32),
-        provenance=Provenance(path=str(path), format="npz", camera_frame=axes == "camera" and poses.shape[-1] == 3),
+        provenance=Provenance(path=str(path), format="npz", camera_frame=axes == "camera" and poses.shape[-1] == 3,
+                              notes=(f"left out {', '.join(repr(k) for k in pickled)}: pickled Python objects, which gfpose "
+                                     "does not load",) if pickled else ()),
         shard=_shard_place(files),
     )
 

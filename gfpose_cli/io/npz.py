@@ -86,8 +86,9 @@ def read(path: Path) -> Take:
         root=None if root is None else np.asarray(root, np.float32),
         confidence=None if confidence is None else np.asarray(confidence, np.float32),
         provenance=Provenance(path=str(path), format="npz", camera_frame=axes == "camera" and poses.shape[-1] == 3,
-                              notes=(f"left out {', '.join(repr(k) for k in pickled)}: pickled Python objects, which gfpose "
-                                     "does not load",) if pickled else ()),
+                              notes=((f"left out {', '.join(repr(k) for k in pickled)}: pickled Python objects, which gfpose "
+                                      "does not load",) if pickled else ())
+                              + (() if "fps" in files else (f"no 'fps' key: {fps:g} frames a second assumed",))),
         shard=_shard_place(files),
     )
 

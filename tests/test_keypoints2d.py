@@ -389,7 +389,7 @@ def test_a_csv_of_a_detector_s_named_keypoints_reads_as_its_json(tmp_path: Path)
         dets.append({"image_id": f, "category_id": 1, "keypoints": sum(values, []), "score": 0.9})
         rows.append([str(f), *(f"{v:.6f}" for trip in values for v in trip)])
     (tmp_path / "coco.json").write_text(json.dumps(dets))
-    head = ["frame", *(f"{n}_{a}" for n in COCO17 for a in ("x", "y", "score"))]
+    head_coco = head = ["frame", *(f"{n}_{a}" for n in COCO17 for a in ("x", "y", "score"))]
     order = [3, 0, 5, 1, 4, 2]  # rows out of order: the frame column places them
     (tmp_path / "det.csv").write_text("\n".join(",".join(r) for r in [head] + [rows[k] for k in order]) + "\n")
     want, got = io.read(tmp_path / "coco.json"), io.read(tmp_path / "det.csv")
@@ -406,6 +406,12 @@ def test_a_csv_of_a_detector_s_named_keypoints_reads_as_its_json(tmp_path: Path)
     got = io.read(tmp_path / "mp.csv")
     np.testing.assert_allclose(got.positions[want.mask], want.positions[want.mask], atol=1e-5)
     assert got.fps == 25.0 and "its time column" in got.provenance.notes[0]  # the video's rate, not 30 assumed
+    # a frame column of image names, a frame without a person left out by the detector: placed by number
+    named = [[f"frame_{int(r[0]):04d}.jpg", *r[1:]] for r in rows if r[0] != "3"]
+    (tmp_path / "gaps.csv").write_text("\n".join(",".join(r) for r in [head_coco, *named]) + "\n")
+    gaps = io.read(tmp_path / "gaps.csv")
+    assert gaps.n_frames == 6 and not gaps.mask[3].any() and "1 frames without a row are empty" in gaps.provenance.notes[0]
+    np.testing.assert_allclose(gaps.positions[gaps.mask], want.positions[gaps.mask], atol=1e-5)
     (tmp_path / "other.csv").write_text("frame,hand_x,hand_y\n0,1,2\n")
     with pytest.raises(InputError, match="a 2D one may name a detector's keypoints instead"):
         io.read(tmp_path / "other.csv")

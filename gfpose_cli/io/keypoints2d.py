@@ -453,23 +453,42 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
                 if x and y:
                     conf = row[c["c"]].strip() if "c" in c else ""
                     raw[r, j] = (float(x), float(y), float(conf) if conf else 1.0)
-            numbers.append(int(float(row[frame_col])) if frame_col is not None else r)
         except (ValueError, OverflowError):
             raise InputError(f"{path}: line {line}: a keypoint cell is not a number") from None
+        numbers.append(_frame_number(row[frame_col], r) if frame_col is not None else r)
     order = np.argsort(numbers, kind="stable")
-    frames = [raw[r] for r in order]
+    frames: list[np.ndarray | None] = [raw[r] for r in order]
+    ordered = [numbers[r] for r in order]
+    placed = frame_numbers(ordered) if frame_col is not None else None
+    gaps = 0
+    if placed is not None and placed[-1] - placed[0] + 1 > len(placed):  # a video's frames without a row stay empty
+        slots: list[np.ndarray | None] = [None] * (placed[-1] - placed[0] + 1)
+        for number, kp in zip(placed, frames):
+            slots[number - placed[0]] = kp
+        gaps, frames = len(slots) - len(frames), slots
     clock = ""
-    if "time" in lowered:  # seconds: the video's rate, where it runs on a straight line
+    if "time" in lowered:  # seconds: the video's rate, where it runs on a straight line through the frames
         col = lowered.index("time")
-        times = np.array([number_or_nan(row[col]) for _, row in rows])[order]
-        rate = rate_from_times(times, np.asarray(numbers, dtype=np.float64)[order])
+        times = np.array([number_or_nan(rows[r][1][col]) for r in order])
+        rate = rate_from_times(times, np.asarray(ordered, dtype=np.float64))
         if rate is not None and 1.0 <= rate <= 2000.0:
             fps, clock = float(np.round(rate, 6)), f" at {rate:.6g} frames a second (its time column)"
     if not clock:
         clock = f"; {fps:g} frames a second assumed (pass --fps)"
     take = _to_take(frames, names, map_name, path, fps, min_confidence)
+    placed_note = f"; {gaps} frames without a row are empty, placed by the frame column" if gaps else ""
     return replace(take, provenance=replace(take.provenance, format="csv", notes=(
-        f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}",)))
+        f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}{placed_note}",)))
+
+
+def _frame_number(cell: str, row: int) -> int:
+    """A frame column's number: 42, 42.0, or the last number of an image's name (frame_0042.jpg); the
+    row's own place where it holds none."""
+    try:
+        return int(float(cell))
+    except (ValueError, OverflowError):
+        found = re.findall(r"\d+", cell)
+        return int(found[-1]) if found else row
 
 
 def number_or_nan(cell: str) -> float:

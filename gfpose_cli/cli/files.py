@@ -179,7 +179,7 @@ def maps(
             raise InputError("--init needs a FILE and --output mymap.toml")
         check_output(output, force)
         names, kind = io.source_names(file, in_fmt, subject)
-        tree_map = io.rig_tree_map(file, in_fmt) if kind == "rig" else None
+        tree_map, read_as = io.rig_reading(file, in_fmt) if kind == "rig" else (None, {})
         if tree_map is not None:  # what the reader uses for this rig, written out to keep and edit
             from gfpose_cli.io.maps.rig import rig_map_toml
 
@@ -189,7 +189,7 @@ def maps(
                  f"joints){'; estimated: ' + ', '.join(tree_map.estimated) if tree_map.estimated else ''}; check it "
                  f"with `gfpose maps {esc(file.name)} --map {esc(output.name)}`")
             return
-        text = starter_map(names, kind, str(file), read_as=io.rig_read_as(file, in_fmt) if kind == "rig" else None)
+        text = starter_map(names, kind, str(file), read_as=read_as)
         with atomic_path(output, force) as tmp:
             tmp.write_text(text)
         guessed = text.count("# guessed from the name")

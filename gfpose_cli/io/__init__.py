@@ -546,38 +546,26 @@ def marker_trajectories(path: str | Path, fmt: str | None = None, subject: str |
     return found.names, np.asarray(found.positions, dtype=np.float64), np.asarray(found.observed, dtype=bool)
 
 
-def _rig_and_map(path: Path, fmt: str | None):
-    """(skeleton, rest positions, the map rig_map reads it with) for a BVH file, or None: not a BVH,
-    or no map reads it."""
+def rig_reading(path: str | Path, fmt: str | None = None) -> tuple[SkeletonMap | None, dict[str, tuple[dict[str, float], str]]]:
+    """How a BVH file's rig is read, for `maps --init`: (the map read off its tree where no preset names its
+    rig (io.maps.rig), else None; the joints a preset-read rig is read at otherwise than the preset says,
+    its spine where the preset's lies on the thorax (io.maps.rig.spine_checked), as joint -> (sources,
+    why)). (None, {}) for a file that is not a BVH, or whose tree shows no body plainly."""
     from gfpose_cli.io import bvh as bvh_io
 
+    path = Path(path)
     if format_of(path, fmt) != "bvh":
-        return None
+        return None, {}
     skel = bvh_io.read_skeleton(path)
     rest = _rest_positions(skel)
     try:
-        return skel, rest, rig_map(skel.names, skel.parents, rest, str(path))
+        smap = rig_map(skel.names, skel.parents, rest, str(path))
     except InputError:
-        return None
-
-
-def rig_tree_map(path: str | Path, fmt: str | None = None) -> SkeletonMap | None:
-    """The map a BVH file is read through when no preset names its rig (read off its tree:
-    io.maps.rig), or None: a preset reads it, it is not a BVH, or its tree shows no body plainly."""
-    found = _rig_and_map(Path(path), fmt)
-    return found[2] if found is not None and found[2].name == RIG_TREE else None
-
-
-def rig_read_as(path: str | Path, fmt: str | None = None) -> dict[str, tuple[dict[str, float], str]]:
-    """The joints a BVH rig read by a preset is read at otherwise than the preset says (its spine,
-    where the preset's lies on the thorax: io.maps.rig.spine_checked), as joint -> (sources, why);
-    {} for other files."""
-    found = _rig_and_map(Path(path), fmt)
-    if found is None or found[2].name == RIG_TREE:
-        return {}
-    skel, rest, smap = found
+        return None, {}
+    if smap.name == RIG_TREE:
+        return smap, {}
     checked, note = spine_checked(smap, skel.names, skel.parents, rest)
-    return {"Spine": (checked.joints["Spine"], f"as gfpose reads this rig: {note}")} if note else {}
+    return None, ({"Spine": (checked.joints["Spine"], f"as gfpose reads this rig: {note}")} if note else {})
 
 
 def _rest_positions(skel) -> np.ndarray:

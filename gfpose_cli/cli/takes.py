@@ -281,9 +281,7 @@ def performer_lengths(skeleton: Optional[Path], skeleton_map: Optional[str], uni
     or None without one."""
     if skeleton is None:
         return None
-    from gfpose_cli import tasks
-
-    from gfpose_cli import io
+    from gfpose_cli import io, tasks
 
     # a subject picks a performer where the file may hold several (a C3D, a marker export); a BVH has one
     who = subject if io.holds_performers(skeleton) else None

@@ -14,7 +14,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.signal.clock import rate_from_times
+from gfpose_cli.signal.clock import seconds_rate
 from gfpose_cli.util.atomic import atomic_path
 
 AXES = ("x", "y", "z")
@@ -112,8 +112,6 @@ def read(path: Path) -> Take:
 
 #: the frame rate of a CSV without a time column (gfpose wrote none before 0.2; a tracker's 30 Hz)
 DEFAULT_FPS = 30.0
-#: frame rates a time column may give (outside: another unit, e.g. milliseconds)
-FPS_RANGE = (1.0, 2000.0)
 
 
 def _rate(path: Path, rows: list[list[str]], line_of: list[int], col: int | None, frames: np.ndarray,
@@ -129,11 +127,11 @@ def _rate(path: Path, rows: list[list[str]], line_of: list[int], col: int | None
             times[r] = float(cell) if cell else np.nan
         except ValueError:
             raise InputError(f"{path}: line {line_of[r]}: its time {cell!r} is not a number") from None
-    fps = rate_from_times(times, frames)
-    if fps is None or not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+    fps = seconds_rate(times, frames)
+    if fps is None:
         return DEFAULT_FPS, (f"its time column gives no steady frame rate in seconds: {DEFAULT_FPS:g} frames a "
                              "second assumed",)
-    return float(np.round(fps, 6)), ()
+    return fps, ()
 
 
 def write(take: Take, path: Path, force: bool = True) -> None:

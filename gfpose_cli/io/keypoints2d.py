@@ -27,7 +27,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.io.maps import load_map
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.signal.clock import rate_from_times
+from gfpose_cli.signal.clock import seconds_rate
 
 COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
@@ -462,17 +462,15 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
     placed = frame_numbers(ordered) if frame_col is not None else None
     gaps = 0
     if placed is not None and placed[-1] - placed[0] + 1 > len(placed):  # a video's frames without a row stay empty
-        slots: list[np.ndarray | None] = [None] * (placed[-1] - placed[0] + 1)
-        for number, kp in zip(placed, frames):
-            slots[number - placed[0]] = kp
-        gaps, frames = len(slots) - len(frames), slots
+        slots = _at_numbers([[kp] for kp in frames], placed)
+        gaps, frames = len(slots) - len(frames), [people[0] if people else None for people in slots]
     clock = ""
     if "time" in lowered:  # seconds: the video's rate, where it runs on a straight line through the frames
         col = lowered.index("time")
         times = np.array([number_or_nan(rows[r][1][col]) for r in order])
-        rate = rate_from_times(times, np.asarray(ordered, dtype=np.float64))
-        if rate is not None and 1.0 <= rate <= 2000.0:
-            fps, clock = float(np.round(rate, 6)), f" at {rate:.6g} frames a second (its time column)"
+        rate = seconds_rate(times, np.asarray(ordered, dtype=np.float64))
+        if rate is not None:
+            fps, clock = rate, f" at {rate:.6g} frames a second (its time column)"
     if not clock:
         clock = f"; {fps:g} frames a second assumed (pass --fps)"
     take = _to_take(frames, names, map_name, path, fps, min_confidence)

@@ -1,4 +1,4 @@
-"""The frame rate a file's time column runs at (TRC's Time, gfpose CSV's time)."""
+"""The frame rate a file's time column runs at (TRC's Time, gfpose CSV's time, a detector CSV's time)."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,3 +32,16 @@ def nominal(rate: float) -> float:
         if candidate > 0 and abs(rate / candidate - 1) <= SNAP:
             return float(candidate)
     return float(rate)
+
+
+#: frame rates a CSV's time column (seconds) may give; outside, it is in another unit (milliseconds)
+FPS_RANGE = (1.0, 2000.0)
+
+
+def seconds_rate(times: np.ndarray, frames: np.ndarray | None = None) -> float | None:
+    """rate_from_times for a column that should be in seconds: None where the rate it gives is not a
+    capture's or a video's (FPS_RANGE), rounded to a millionth of a frame per second."""
+    rate = rate_from_times(times, frames)
+    if rate is None or not FPS_RANGE[0] <= rate <= FPS_RANGE[1]:
+        return None
+    return float(np.round(rate, 6))

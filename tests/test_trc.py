@@ -104,6 +104,13 @@ def test_a_datarate_the_time_column_contradicts_gives_way_to_the_time_column(tmp
     lines_d[2] = lines[2]
     (tmp_path / "dropped.trc").write_text("\n".join(lines_d))
     assert io.read(tmp_path / "dropped.trc").fps == pytest.approx(rate / 2)
+    # a Time column in milliseconds (a script's export) is not seconds: the header's DataRate stands, unwarned
+    whole = src.read_text().split("\n")
+    ms = whole[:6] + ["\t".join([r.split("\t")[0], f"{float(r.split(chr(9))[1]) * 1000:.3f}", *r.split("\t")[2:]])
+                      for r in whole[6:] if r]
+    (tmp_path / "ms.trc").write_text("\n".join(ms) + "\n")
+    in_ms = io.read(tmp_path / "ms.trc")
+    assert in_ms.fps == pytest.approx(rate, rel=1e-4) and in_ms.provenance.warnings == right.provenance.warnings
 
 
 def test_trc_denoise_rewrites_only_the_cells_of_body_markers(tmp_path: Path) -> None:

@@ -266,6 +266,24 @@ def test_a_windows_bvh_keeps_its_line_endings_and_frame_time_as_written(tmp_path
     assert not np.array_equal(bvh_io.read_skeleton(tmp_path / "out.bvh").motion, bvh_io.read_skeleton(crlf).motion)
 
 
+@pytest.mark.parametrize("frame_time,rate", [("0.008333", 120.0), (".0083333", 120.0), ("0.033367", 30000 / 1001)])
+def test_a_bvh_frame_time_printed_to_few_digits_converts_at_its_capture_rate(tmp_path: Path, capsys,
+                                                                               frame_time: str, rate: float) -> None:
+    """Blender's BVH exporter prints `Frame Time: 0.008333` for 120 Hz: that is 1/120 to six places, and a
+    C3D or TRC made from it runs at 120 Hz (POINT:RATE), not 120.0048 Hz."""
+    text = (FIXTURES / "cmu_12_01_walk.bvh").read_text().replace("Frame Time: .0083333", f"Frame Time: {frame_time}")
+    src = tmp_path / "take.bvh"
+    src.write_text(text)
+    assert io.read(src).fps == pytest.approx(rate, rel=1e-12)
+    assert run(["convert", str(src), "-q", "-o", str(tmp_path / "take.c3d")]) == 0, capsys.readouterr().err
+    assert run(["convert", str(src), "-q", "-o", str(tmp_path / "take.trc")]) == 0, capsys.readouterr().err
+    import ezc3d
+
+    c = ezc3d.c3d(str(tmp_path / "take.c3d"))
+    assert c["parameters"]["POINT"]["RATE"]["value"][0] == pytest.approx(rate, rel=1e-7)
+    assert io.read(tmp_path / "take.trc").fps == pytest.approx(rate, rel=1e-7)
+
+
 def test_bvh_write_back_moves_mapped_joints_and_keeps_fingers(tmp_path: Path) -> None:
     src = FIXTURES / "cmu_12_01_walk.bvh"
     take = io.read(src)

@@ -16,6 +16,7 @@ from bvh import Bvh
 
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.kinematics.rotations import axis_rotation
+from gfpose_cli.signal.clock import rate_from_period
 
 _AXIS = {"x": 0, "y": 1, "z": 2}
 
@@ -38,7 +39,9 @@ class BvhSkeleton:
 
     @property
     def fps(self) -> float:
-        return 1.0 / self.frame_time if self.frame_time > 0 else 30.0
+        if self.frame_time <= 0:
+            return 30.0
+        return rate_from_period(self.frame_time_text) if self.frame_time_text else 1.0 / self.frame_time
 
 
 @dataclass

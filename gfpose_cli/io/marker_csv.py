@@ -44,6 +44,7 @@ from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, point_
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
+from gfpose_cli.signal.clock import column_rate
 
 #: Motive's Length Units
 MOTIVE_UNITS = {"meters": "m", "centimeters": "cm", "millimeters": "mm"}
@@ -235,10 +236,9 @@ def _load_motive(path: Path) -> MarkerCsv:
 
 def _rate_from_times(path: Path, lines: list[str], row_lines: list[int], why: str, notes: list[str]) -> float:
     times = np.array([_number(c[1]) if len(c := _cells(lines[i])) > 1 and _is_number(c[1]) else np.nan for i in row_lines])
-    step = np.diff(times[np.isfinite(times)])
-    if not (len(step) and np.median(step) > 0):
+    rate = column_rate(times)
+    if rate is None:
         raise InputError(f"{path}: no frame rate ({why}), and no Time column to tell it")
-    rate = float(1.0 / np.median(step))
     notes.append(f"{why}; {rate:.6g} Hz from the Time column")
     return rate
 

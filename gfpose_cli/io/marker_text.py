@@ -15,6 +15,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import Take
 from gfpose_cli.io.c3d import add_up_edits, marker_edits, new_summary
+from gfpose_cli.signal.clock import nominal
 
 
 def read_text(path: Path) -> tuple[bytes, str, list[str]]:
@@ -33,14 +34,15 @@ def read_text(path: Path) -> tuple[bytes, str, list[str]]:
 
 
 def header_rate(header: dict[str, str], keys: tuple[str, ...]) -> float:
-    """The first of a header's rate values (by keys, in order) that is a positive number, else NaN."""
+    """The first of a header's rate values (by keys, in order) that is a positive number, else NaN; a rate
+    printed to a few digits (29.97) is read as the capture or video rate it stands for (30000/1001)."""
     for key in keys:
         try:
             rate = float(header.get(key, "nan"))
         except ValueError:
             continue
         if np.isfinite(rate) and rate > 0:
-            return rate
+            return nominal(rate)
     return float("nan")
 
 

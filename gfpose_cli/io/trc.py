@@ -27,7 +27,7 @@ from gfpose_cli.io.c3d import (UNIT_TO_M, C3DWriteBack, SourcePoints, body_from_
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
-from gfpose_cli.signal.clock import rate_from_times
+from gfpose_cli.signal.clock import FPS_RANGE, column_rate, rate_from_times
 
 #: the header value names a TRC's second line may use for the rate and the unit
 RATE_KEYS = ("datarate", "camerarate", "origdatarate")
@@ -144,15 +144,14 @@ def load(path: Path) -> TrcFile:
     if declared_frames and declared_frames.isdigit() and int(declared_frames) != len(rows):
         notes.append(f"its header says {declared_frames} frames, the file holds {len(rows)}: read {len(rows)}")
     timed = rate_from_times(table[:, 1])
+    if timed is not None and not FPS_RANGE[0] <= timed <= FPS_RANGE[1]:
+        timed = None  # not seconds (a column in milliseconds): the header's DataRate stands
     warnings = []
     if not (np.isfinite(rate) and rate > 0):
-        times = table[:, 1]
-        step = np.diff(times[np.isfinite(times)])
-        if len(step) and np.median(step) > 0:
-            rate = float(1.0 / np.median(step))
-            notes.append(f"its header gives no frame rate; {rate:.6g} Hz from the Time column")
-        else:
+        rate = column_rate(table[:, 1])
+        if rate is None:
             raise InputError(f"{path}: no frame rate (DataRate) in the header, and no Time column to tell it")
+        notes.append(f"its header gives no frame rate; {rate:.6g} Hz from the Time column")
     elif timed is not None and abs(timed / rate - 1) > RATE_AGREEMENT:
         warnings.append(f"its header's DataRate is {rate:.6g} Hz but its Time column steps {1 / timed:.6g} s a "
                         f"frame ({timed:.6g} Hz): read at {timed:.6g} Hz, as the Time column (what OpenSim uses) says")
@@ -262,7 +261,7 @@ def _fresh(poses: np.ndarray, mask: np.ndarray, fps: float, name: str,
     renamed = [f"{a} -> {b}" for a, b in zip(given, labels) if a != b]
     out = ["PathFileType\t4\t(X/Y/Z)\t" + re.sub(r"[\t\r\n]", " ", name),
            "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-           f"{fps:g}\t{fps:g}\t{F}\t{len(labels)}\tmm\t{fps:g}\t1\t{F}",
+           f"{fps:.10g}\t{fps:.10g}\t{F}\t{len(labels)}\tmm\t{fps:.10g}\t1\t{F}",
            "Frame#\tTime\t" + "\t\t\t".join(labels) + "\t\t",
            "\t\t" + "\t".join(f"{a}{k + 1}" for k in range(len(labels)) for a in "XYZ"),
            ""]

@@ -1,6 +1,8 @@
 """The frame rate a file's time column runs at (TRC's Time, gfpose CSV's time, a detector CSV's time)."""
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 import numpy as np
 
 
@@ -38,6 +40,18 @@ def nominal(rate: float) -> float:
 FPS_RANGE = (1.0, 2000.0)
 
 
+def column_rate(times: np.ndarray) -> float | None:
+    """Frames per second of a file's time column where its header gives none: the straight line through
+    it (rate_from_times), else its median step (a column that drops frames); None where it does not run
+    forward."""
+    times = np.asarray(times, dtype=np.float64)
+    rate = rate_from_times(times)
+    if rate is not None:
+        return rate
+    step = np.diff(times[np.isfinite(times)])
+    return nominal(float(1.0 / np.median(step))) if len(step) and np.median(step) > 0 else None
+
+
 def seconds_rate(times: np.ndarray, frames: np.ndarray | None = None) -> float | None:
     """rate_from_times for a column that should be in seconds: None where the rate it gives is not a
     capture's or a video's (FPS_RANGE), rounded to a millionth of a frame per second."""
@@ -45,3 +59,24 @@ def seconds_rate(times: np.ndarray, frames: np.ndarray | None = None) -> float |
     if rate is None or not FPS_RANGE[0] <= rate <= FPS_RANGE[1]:
         return None
     return float(np.round(rate, 6))
+
+
+#: capture and video rates a printed frame period is read as where its digits cannot tell it from one
+COMMON = (24, 25, 30, 48, 50, 60, 90, 100, 120, 144, 150, 180, 200, 240, 250, 300, 360, 400, 480, 500, 600, 960, 1000)
+
+
+def rate_from_period(text: str) -> float:
+    """Frames per second of a frame period as a file prints it (BVH's `Frame Time: 0.008333`): a whole
+    number of frames a second, or a capture's or video's rate (COMMON, NTSC), where printing that rate's
+    period to the text's digits gives the text (0.008333 is 1/120 to six places, not 120.0048 Hz); 1/period
+    where no such rate fits or the digits are too few to tell rates apart (0.03: 33.3 Hz)."""
+    period = float(text)
+    rate = 1.0 / period
+    try:
+        half = 0.5 * 10.0 ** Decimal(text.strip()).as_tuple().exponent
+    except (InvalidOperation, TypeError):
+        return nominal(rate)
+    if half / period > 2e-3:
+        return nominal(rate)
+    fits = [c for c in (round(rate), *NOMINAL, *COMMON) if c > 0 and abs(1.0 / c - period) <= half * (1 + 1e-9)]
+    return float(min(fits, key=lambda c: abs(c - rate))) if fits else nominal(rate)

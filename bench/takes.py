@@ -1,7 +1,7 @@
 """Take-level cleaning against the classical tools studios use (DESIGN.md §6 "Beyond the paper").
 Prints markdown; commit it as bench/results/takes.md.
 
-    python bench/takes.py [--quick] [--steps 25] [--only denoise|gaps]
+    python bench/takes.py [--quick] [--steps 25] [--only denoise|gaps|pelvis|lift]
 
 Takes: held-out CMU subjects (data.HELD_OUT; five takes, at most 20 s each) at their 120 Hz and
 subsampled to 30 Hz, and the real C3D fixture cmu_85_02 (its longest gap-free stretch). Noise
@@ -184,6 +184,48 @@ def gap_rows(takes: dict, runner: tasks.Runner, gaps_s: list[float], seed: int,
     return lines
 
 
+#: the pelvis segment hidden (its markers occluded: bending, sitting), alone and with the spine
+PELVIS_TARGETS = {"pelvis and hips": [0, 1, 4], "pelvis, hips and spine": [0, 1, 4, 7]}
+
+
+def pelvis_rows(takes: dict, runner: tasks.Runner, gaps_s: list[float], seed: int) -> list[str]:
+    """Frames without the pelvis or hips, which the model cannot place: cubic splines against gfpose's
+    take-level complete (the pelvis carried by the trunk, gapfill.carry_pelvis). Error over the hidden
+    pelvis-segment samples (pelvis, hips) that each method filled; how many it left is said."""
+    lines = []
+    for target, joints in PELVIS_TARGETS.items():
+        for gap_s in gaps_s:
+            errs: dict[str, list[float]] = {}
+            left = 0
+            for i, (name, (clean, fps)) in enumerate(takes.items()):
+                n, ctx = int(round(gap_s * fps)), int(fps)
+                if len(clean) < n + 2 * ctx + 1:
+                    continue
+                rng = np.random.default_rng([seed, i, int(gap_s * 10), 7])
+                for _ in range(max(2, int(round(3.0 / gap_s)))):
+                    start = int(rng.integers(ctx, len(clean) - n - ctx + 1))
+                    window = clean[start - ctx : start + n + ctx]
+                    mask = np.ones(window.shape[:2], bool)
+                    mask[ctx : ctx + n, joints] = False
+                    gappy = np.where(mask[..., None], window, np.nan)
+                    take = Take(positions=gappy.astype(np.float32), mask=mask, fps=fps)
+                    done = tasks.complete(runner, take, hypotheses=1)
+                    for method, filled in (("cubic spline", temporal.spline_fill(gappy, mask)), ("gfpose", done.positions)):
+                        e = np.linalg.norm(filled[ctx : ctx + n][:, [0, 1, 4]] - window[ctx : ctx + n][:, [0, 1, 4]], axis=-1)
+                        if np.isfinite(e).any():
+                            errs.setdefault(method, []).append(float(np.nanmean(e) * 1000))
+                        elif method == "gfpose":
+                            left += 1
+            trials = len(errs.get("cubic spline", []))
+            for method in ("cubic spline", "gfpose"):
+                e = errs.get(method)
+                value = f"{np.mean(e):.1f}" if e else "not filled"
+                extra = f"{trials - len(e or [])} of {trials} left as they were" if method == "gfpose" and left else ""
+                lines.append(f"| {target}, {gap_s:g} s | {method} | {value} | {trials} | {extra} |")
+            print(f"  pelvis {target} {gap_s} s done", file=sys.stderr, flush=True)
+    return lines
+
+
 # ---- lifting whole 2D takes (issue 24) ----
 
 #: still cameras (yaw deg, elevation deg, distance m) each take is seen by; focal 1000 px, 1000 x 1000 image
@@ -336,7 +378,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="120 Hz only, two noise rows, two gap lengths")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--only", choices=("denoise", "gaps", "lift"), help="run one section")
+    ap.add_argument("--only", choices=("denoise", "gaps", "pelvis", "lift"), help="run one section")
     ap.add_argument("--lift-methods", default=None,
                     help="lifting section: only the methods whose names hold one of these comma-separated words "
                          "(e.g. skeleton; '=NAME' for one name exactly), beside per-frame S=1")
@@ -384,6 +426,18 @@ def main() -> None:
                                "frames better"), lambda sub: denoise_rows(sub, runner, conditions, args.seed)),
                 ("Gap filling", ("gap", "method", "error of filled samples (mm)", "trials",
                                  "trials better than the spline"), lambda sub: gap_rows(sub, filler, gaps, args.seed)))
+    if args.only == "pelvis":
+        unseen = {f"{body}|{take}": (pos, LIFT_FPS) for body, got in lift_takes().items() if body != "cmu"
+                  for take, pos in got.items()}
+        header = ("gap", "method", "error of the pelvis and hips (mm)", "trials", "")
+        for title, sub in (("held-out CMU takes, 120 Hz", takes), ("held-out CMU takes, 30 Hz",
+                                                                     {k: (v[0][::4], v[1] / 4) for k, v in takes.items()}),
+                           (f"unseen bodies' takes ({', '.join(sorted({k.split('|')[0] for k in unseen}))}), 30 Hz", unseen)):
+            print(f"\n### Pelvis gaps, {title}\n\n| " + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
+            for line in pelvis_rows(sub, filler, gaps, args.seed):
+                print(line, flush=True)
+        print(f"\n{time.perf_counter() - t_start:.0f} s on {runner.device}")
+        return
     if args.only:
         sections = sections[:1] if args.only == "denoise" else sections[1:]
     for title, header, rows in sections:

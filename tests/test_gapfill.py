@@ -107,3 +107,63 @@ def test_a_gap_follows_the_nearest_seen_ancestor(walk30) -> None:
     spline = temporal.spline_fill(np.where(mask[..., None], rigid, 0), mask)
     assert filled_error_mm(out, rigid, mask) < 5.0  # the elbow's path carries the wrist through the gap
     assert filled_error_mm(spline, rigid, mask) > 20.0  # in room coordinates the same gap is a curve
+
+
+PELVIS = [0, 1, 4]  # Pelvis, RHip, LHip: the frame cannot be placed without one of pelvis or both hips
+
+
+def test_a_pelvis_unseen_for_a_while_is_carried_by_the_trunk(walk30) -> None:
+    """Pelvis and hips hidden for 0.5-1.5 s of the real walk: such frames were left as they were (the model
+    cannot place them); carried by the spine, thorax and shoulders and fused with smooth motion they come
+    closer than a cubic spline, and frames whose spine is hidden too are still left, and counted."""
+    clean, fps = walk30
+    runner = tasks.Runner.for_task("complete3d", None, tasks.SamplerOptions(seed=0))
+    ours, spline = [], []
+    for start, n in ((30, 15), (50, 30), (70, 45)):
+        mask = cut(clean, PELVIS, start, n)
+        take = Take(positions=np.where(mask[..., None], clean, np.nan).astype(np.float32), mask=mask, fps=fps)
+        out = tasks.complete(runner, take, hypotheses=1)
+        assert out.mask.all() and out.report.pelvis_carried == n and out.report.frames_left == 0
+        assert np.array_equal(out.positions[mask], clean[mask].astype(np.float32))
+        ours.append(filled_error_mm(out.positions, clean, mask))
+        spline.append(filled_error_mm(temporal.spline_fill(np.where(mask[..., None], clean, 0), mask), clean, mask))
+    assert np.mean(ours) < 0.8 * np.mean(spline) and max(ours) < 60, (ours, spline)
+    mask = cut(clean, PELVIS + [7], 50, 30)  # the spine hidden with them: nothing carries the pelvis
+    take = Take(positions=np.where(mask[..., None], clean, np.nan).astype(np.float32), mask=mask, fps=fps)
+    out = tasks.complete(runner, take, hypotheses=1)
+    assert out.report.pelvis_carried == 0 and out.report.frames_left == 30 and not out.mask[50:80, PELVIS].any()
+
+
+def test_complete_fills_a_c3d_whose_pelvis_markers_drop_out(tmp_path, capsys) -> None:
+    """The real CMU C3D with its four waist markers occluded for half a second (a performer bending over):
+    `gfpose complete` fills them, closer than a cubic spline through each marker, and says how."""
+    import ezc3d
+
+    from gfpose_cli.cli import main
+
+    c = ezc3d.c3d(str(FIXTURES / "cmu_85_02.c3d"))
+    labels = [str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]]
+    waist = [i for i, name in enumerate(labels) if name.split(":")[-1] in ("LFWT", "RFWT", "LBWT", "RBWT")]
+    truth = np.array(c["data"]["points"][:3])
+    points = np.array(c["data"]["points"])
+    points[:3, waist, 400:460] = np.nan
+    c["data"]["points"] = points
+    residuals = np.array(c["data"]["meta_points"]["residuals"])
+    residuals[:, waist, 400:460] = -1.0
+    c["data"]["meta_points"]["residuals"] = residuals
+    c.write(str(tmp_path / "gappy.c3d"))
+    try:
+        main(["complete", str(tmp_path / "gappy.c3d"), "-o", str(tmp_path / "filled.c3d")])
+    except SystemExit as exc:
+        assert not exc.code, capsys.readouterr().err
+    assert "the unseen pelvis of 60 frames carried by the trunk" in capsys.readouterr().err
+    filled = np.array(ezc3d.c3d(str(tmp_path / "filled.c3d"))["data"]["points"][:3])
+    ours = np.linalg.norm(filled[:, waist, 400:460] - truth[:, waist, 400:460], axis=0)
+    seen = np.ones(truth.shape[2], bool)
+    seen[400:460] = False
+    frames = np.arange(truth.shape[2])
+    from scipy.interpolate import CubicSpline
+
+    spline = [np.linalg.norm(CubicSpline(frames[seen], truth[:, i, seen].T)(frames[~seen]) - truth[:, i, ~seen].T, axis=1)
+              for i in waist]
+    assert np.isfinite(ours).all() and ours.mean() < 0.85 * np.mean(spline), (ours.mean(), np.mean(spline))

@@ -148,8 +148,9 @@ def complete(
 
     On a 3D take, each gap becomes the most likely smooth path through the model's completions
     (8 per frame), which are trusted as far as the model gets the observed frames next to the gap
-    right; then bone lengths are held to the performer's. A 2D take is lifted along time as
-    `lift` does it (--per-frame: frame by frame).
+    right; then bone lengths are held to the performer's. A pelvis and hips unseen for a while are
+    carried by the spine, thorax and shoulders. A 2D take is lifted along time as `lift` does it
+    (--per-frame: frame by frame).
 
     A C3D output of a C3D input is the same file with its marker gaps filled (residual 0, listed
     under the GFPOSE parameter group); everything else in it is kept. A TRC or marker export
@@ -206,12 +207,14 @@ def complete(
                                         progress=update, shard=get_shard(shard),
                                         temporal=keep_observed and not per_frame)
         left = result.report.frames_left if isinstance(result.report, CompleteReport) else 0
+        carried = result.report.pelvis_carried if isinstance(result.report, CompleteReport) else 0
         scale = getattr(result.report, "performer_scale", None)
         how = "" if result.report.temporal else " (frame by frame)"
         if result.shard is not None:  # a part: what was missing in its own frames
             missing = int((~take.mask[result.shard.start:result.shard.stop]).sum())
         return result, (part_of(result) + f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
                         + (f"; {scaled_note(scale, height)}" if scale is not None else "")
+                        + (f"; the unseen pelvis of {carried} frames carried by the trunk" if carried else "")
                         + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else ""))
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)

@@ -77,6 +77,7 @@ class CompleteReport:
     task = "complete"
     temporal: bool = False  # gaps filled along the take (else frame by frame)
     frames_left: int = 0  # frames without the pelvis (or both hips) and another joint, left as they were
+    pelvis_carried: int = 0  # frames whose unseen pelvis was carried by the trunk (gapfill.carry_pelvis)
 
 
 @dataclass(frozen=True)

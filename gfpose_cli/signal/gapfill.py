@@ -29,7 +29,8 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
 from gfpose_cli.kinematics.bones import hold_lengths, performer_lengths
-from gfpose_cli.core.skeleton import PARENTS
+from gfpose_cli.kinematics.rotations import kabsch
+from gfpose_cli.core.skeleton import JOINTS, L_HIP, PARENTS, R_HIP, ROOT
 from gfpose_cli.signal.temporal import difference_matrix
 
 HYPOTHESES = 8  # completions averaged per gap frame, each sharing its starting noise across frames
@@ -39,6 +40,14 @@ ACCEL_NOISE = 0.1  # m^2/s^3: spectral density of the smoothness prior's white-n
 FLOOR_M = 0.01  # the model is never trusted to better than this (per coordinate)
 BIAS_TAU_S = 2.0  # time scale over which the model's bias at a gap end stays informative
 RATE_REF_HZ = 30.0  # model errors of frames closer than 1/30 s are not independent evidence
+
+#: the pelvis segment (rigid: the hip joints sit in the pelvis) and the joints that carry it through frames
+#: where it is unseen: the spine and at least two of the others. Chosen on the held-out CMU takes of
+#: bench/takes.py and checked on the unseen bodies' takes (bench/results/takes.md "Pelvis gaps"): the
+#: neck, knees or elbows added did worse, and without the spine no carrier set beat a cubic spline on
+#: short gaps of the slower unseen takes, so such frames are left as they were.
+PELVIS_SEGMENT = (ROOT, R_HIP, L_HIP)
+PELVIS_CARRIERS = tuple(JOINTS.index(n) for n in ("Spine", "Thorax", "LShoulder", "RShoulder"))
 
 #: (frames (R,), masks (R, 17)) -> HYPOTHESES completions per row, absolute positions (R, K, 17, 3)
 SampleFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -140,6 +149,84 @@ def fill(positions: np.ndarray, mask: np.ndarray, usable: np.ndarray, fps: float
     if hold_bones:
         out = hold_lengths(out, performer_lengths(positions, mask), filled & ~mask)
     return out, filled
+
+
+def _carried(positions: np.ndarray, mask: np.ndarray, e: int, f: int, j: int) -> np.ndarray | None:
+    """Joint j of frame e moved to frame f with the rigid motion of the carriers seen in both, or None."""
+    common = [c for c in PELVIS_CARRIERS if mask[e, c] and mask[f, c]]
+    if len(common) < 3 or common[0] != PELVIS_CARRIERS[0]:  # the spine, next to the pelvis, and two more
+        return None
+    ref, now = positions[e, common].astype(np.float64), positions[f, common].astype(np.float64)
+    if np.linalg.svd(ref - ref.mean(0), compute_uv=False)[1] < 1e-3:  # carriers in a line fix no turn
+        return None
+    rot = kabsch((ref - ref.mean(0))[None], (now - now.mean(0))[None])[0]
+    return (positions[e, j] - ref.mean(0)) @ rot.T + now.mean(0)
+
+
+def _own_smoothness(positions: np.ndarray, mask: np.ndarray, j: int, a: int, b: int, fps: float) -> float:
+    """The variance of joint j's second difference on the seen frames next to frames [a, b) (up to a second
+    each side): the take's own smoothness, where fill() assumes ACCEL_NOISE. A performer lying still moves
+    far more smoothly than one running, and a spline is then the better guess for longer."""
+    span = int(round(fps))
+    steps = []
+    for first, step in ((a - 1, -1), (b, 1)):  # the seen frames next to the gap, outward
+        run = []
+        while 0 <= first + step * len(run) < len(mask) and len(run) < span and mask[first + step * len(run), j]:
+            run.append(first + step * len(run))
+        if len(run) >= 3:
+            steps.append(np.diff(positions[run, j].astype(np.float64), 2, axis=0))
+    if not steps:
+        return ACCEL_NOISE / fps ** 3
+    return max(float(np.mean(np.concatenate(steps) ** 2)), 1e-12)
+
+
+def carry_pelvis(positions: np.ndarray, mask: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pelvis and hips of frames that show neither the pelvis nor both hips (the model cannot place
+    such a frame), carried there by the trunk and fused with smooth motion.
+
+    From each seen end of a run of such frames, the pelvis segment is moved with the rigid motion that
+    takes that end's carriers (at least three seen in both frames) to each frame's. How far such a carry
+    drifts is measured on this take: from the same end to the frames beyond it, where the pelvis is seen
+    (as far as the run is long). The path is then the most likely one under the smoothness prior of
+    fill() (at the smoothness the pelvis shows next to the gap) and these estimates, weighted by that
+    drift at their distance, so a short gap stays spline-like and a long one follows the trunk. Returns
+    the positions and the mask with the carried samples True; frames whose spine and two more of the
+    carriers are not seen stay as they are."""
+    out, carried = positions.astype(np.float64).copy(), np.zeros_like(mask)
+    placeable = mask[:, ROOT] | (mask[:, R_HIP] & mask[:, L_HIP])
+    n_frames = len(mask)
+    for a, b in runs(~placeable):
+        for j in PELVIS_SEGMENT:
+            target, weight = np.zeros((b - a, 3)), np.zeros(b - a)
+            for e, away in ((a - 1, -1), (b, 1)):
+                if not (0 <= e < n_frames and mask[e, j]):
+                    continue
+                beyond = [c for c in range(e + away, e + away * (b - a + 1), away)
+                          if 0 <= c < n_frames and mask[c, j]][:max(3, int(CALIBRATION_S * fps))]
+                drift = [(abs(c - e), moved - positions[c, j]) for c in beyond
+                         if (moved := _carried(positions, mask, e, c, j)) is not None]
+                rate2 = (np.mean([(r ** 2).sum() / 3.0 / d ** 2 for d, r in drift]) if drift else
+                         (0.1 / fps) ** 2)  # unmeasured: 0.1 m per second away
+                reach = max((d for d, _ in drift), default=int(CALIBRATION_S * fps))
+                for k, f in enumerate(range(a, b)):
+                    moved = _carried(positions, mask, e, f, j)
+                    if moved is not None and not mask[f, j]:
+                        w = 1.0 / (FLOOR_M ** 2 + rate2 * min(abs(f - e), reach) ** 2)
+                        target[k] += w * moved
+                        weight[k] += w
+            have = weight > 0
+            if not have.any():
+                continue
+            target[have] /= weight[have, None]
+            lo, hi = max(a - 2, 0), min(b + 2, n_frames)
+            window, seen = positions[lo:hi].astype(np.float64), mask[lo:hi].copy()
+            edges_seen = seen[: a - lo, j].all() and seen[b - lo:, j].all()
+            path = (_solve_segment(window, seen, j, a - lo, b - lo, target, weight / (fps / RATE_REF_HZ),
+                                   _own_smoothness(positions, mask, j, a, b, fps)) if edges_seen else target)
+            keep = have & ~mask[a:b, j]
+            out[a:b][keep, j] = path[keep]
+            carried[a:b][keep, j] = True
+    return out, mask | carried
 
 
 def reference_joint(seen: np.ndarray, j: int) -> int | None:

@@ -951,6 +951,11 @@ def complete(runner: Runner, take: Take, *, hypotheses: int = 1, keep_observed: 
         runner = runner.with_lengths(performer_lengths(take.positions, take.mask & np.isfinite(take.positions).all(-1)))
     if temporal and shard is not None:
         raise InputError("gap filling along a take needs the whole take in one job; use {per_frame} with {shard}")
+    carried = 0
+    if temporal:  # along a take, a pelvis unseen for a while is carried by the trunk, and the frames placed
+        positions, m = gapfill.carry_pelvis(take.positions, take.mask, take.fps)
+        carried = int((completable_frames(m) & ~completable_frames(take.mask)).sum())
+        take = replace(take, positions=positions.astype(np.float32), mask=m)
     # a frame needs its place (pelvis or both hips) and one more joint; others stay as they are,
     # like lift leaves frames without detections empty (a C3D take often starts before the subject)
     m = take.mask
@@ -966,7 +971,7 @@ def complete(runner: Runner, take: Take, *, hypotheses: int = 1, keep_observed: 
 
         filled, mask = gapfill.fill(take.positions.astype(np.float64), m, usable, take.fps, sample)
         return replace(take, positions=filled.astype(np.float32), mask=mask,
-                       report=CompleteReport(temporal=True, frames_left=int((~usable).sum())))
+                       report=CompleteReport(temporal=True, frames_left=int((~usable).sum()), pelvis_carried=carried))
     start = _centre_start(runner, take.n_frames, hypotheses, draw)
     poses, (a, b) = _sample_frames(runner, take.n_frames, hypotheses, shard, progress,
                                    {"cond": rel, "mask": m, "x_init": start}, journal=journal)

@@ -460,6 +460,13 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
     if clash:
         raise InputError(f"{path}: marker labels {', '.join(clash)} appear more than once; the map cannot tell them apart")
     poses, mask = smap.apply(names, xyz, observed, where=str(path))
+    for cols in smap.rigid_clusters(names):
+        seen = observed[:, cols]
+        placed = ~seen.all(1) & (seen.sum(1) >= 3) & seen.all(1).any()
+        if placed.any():
+            gone = sorted({names[c] for c, s in zip(cols, (~seen[placed]).any(0)) if s})
+            notes.append(f"{', '.join(gone)} placed in {int(placed.sum())} frames by the rest of {'its' if len(gone) == 1 else 'their'} "
+                         f"rigid cluster ({', '.join(names[c] for c in cols)}), as a rigid-body fill does")
     note = missing_note(smap, names) if smap.partial else None
     warnings = [f"{path}: {note}"] if note else []
     if learned_warning:

@@ -70,6 +70,34 @@ def hip_centres(rasi: np.ndarray, lasi: np.ndarray, rpsi: np.ndarray, lpsi: np.n
     return along + off["z"] * z, along - off["z"] * z
 
 
+def cluster_filled(positions: np.ndarray, observed: np.ndarray, cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """positions (F, N, 3) and observed (F, N) with the markers cols (one rigid segment's) placed in the
+    frames where at least three of them are seen and the others not: each frame takes the cluster of the
+    nearest frame that shows all of it, moved by the rigid motion of the markers both frames show."""
+    from gfpose_cli.kinematics.rotations import kabsch
+
+    seen = observed[:, cols]
+    whole = np.flatnonzero(seen.all(1))
+    partial = np.flatnonzero(~seen.all(1) & (seen.sum(1) >= 3))
+    if not len(whole) or not len(partial):
+        return positions, observed
+    positions, observed = positions.copy(), observed.copy()
+    after = np.clip(np.searchsorted(whole, partial), 0, len(whole) - 1)
+    before = np.clip(after - 1, 0, len(whole) - 1)
+    nearest = np.where(np.abs(whole[before] - partial) <= np.abs(whole[after] - partial), whole[before], whole[after])
+    cluster = positions[:, cols].astype(np.float64)
+    for pattern in np.unique(seen[partial], axis=0):
+        rows = partial[(seen[partial] == pattern).all(1)]
+        ref, now = cluster[nearest[(seen[partial] == pattern).all(1)]], cluster[rows]
+        mu_ref, mu_now = ref[:, pattern].mean(1), now[:, pattern].mean(1)
+        rot = kabsch(ref[:, pattern] - mu_ref[:, None], now[:, pattern] - mu_now[:, None])
+        placed = np.einsum("fij,fkj->fki", rot, ref[:, ~pattern] - mu_ref[:, None]) + mu_now[:, None]
+        gone = [c for c, p in zip(cols, pattern) if not p]
+        positions[rows[:, None], gone] = placed
+        observed[rows[:, None], gone] = True
+    return positions, observed
+
+
 @dataclass(frozen=True)
 class SkeletonMap:
     """One preset: for each of the 17 joints, source names and weights (a weighted mean of the
@@ -177,9 +205,32 @@ class SkeletonMap:
                 out[joint] = missing
         return out
 
+    def rigid_clusters(self, names: list[str]) -> list[list[int]]:
+        """The file's columns of marker clusters on one rigid segment whose joints need all of them: the
+        four pelvic markers of the hip regression, and the head's markers where the head is their mean
+        (four or more: a headband's LFHD, RFHD, LBHD, RBHD)."""
+        if "markers" not in self.kinds:
+            return []
+        have = {normalise_name(n): i for i, n in enumerate(names)}
+        groups = [list(self.hip_markers)] if self.hip_joints else []
+        head = self.joints.get("Head")
+        if (isinstance(head, dict) and len(head) >= 4 and min(head.values()) > 0  # markers around it, not an extrapolation
+                and "Head" not in self.rigid and "Head" not in self.hip_joints):
+            groups.append(list(head))
+        clusters = []
+        for group in groups:
+            cols = [self._resolve(s, have) for s in group]
+            if None not in cols and len(set(cols)) >= 4:
+                clusters.append(list(dict.fromkeys(cols)))
+        return clusters
+
     def apply(self, names: list[str], positions: np.ndarray, observed: np.ndarray | None = None,
-              where: str = "input") -> tuple[np.ndarray, np.ndarray]:
+              where: str = "input", *, fill_clusters: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Map source positions (F, N, D) to (F, 17, D) and a mask (F, 17).
+
+        A marker of a rigid cluster (rigid_clusters) missing where three of its cluster are seen is placed
+        by them first (cluster_filled), as a capture program's rigid-body fill does: one occluded ASIS
+        does not lose the pelvis and both hips. fill_clusters=False reads the markers as they are.
 
         Raises InputError naming the joints whose sources are absent from the file, unless the map
         is partial: then those joints are missing in every frame.
@@ -190,6 +241,9 @@ class SkeletonMap:
         F, _, D = positions.shape
         if observed is None:
             observed = np.isfinite(positions).all(-1)
+        if fill_clusters and D == 3:
+            for cols in self.rigid_clusters(names):
+                positions, observed = cluster_filled(positions, observed, cols)
         out = np.full((F, N_JOINTS, D), np.nan, dtype=np.float64)
         mask = np.zeros((F, N_JOINTS), dtype=bool)
         absent: list[str] = []

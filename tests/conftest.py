@@ -50,3 +50,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
     for line in config.stash.get(FUZZ_SUMMARY, []):
         terminalreporter.write_line(line)
+
+
+def occluded_c3d(src: Path, out: Path, markers: tuple[str, ...], frames: slice) -> tuple[list[int], np.ndarray]:
+    """A copy of the C3D src with the named markers (by label, after any `Subject:` prefix) invalid in
+    frames, as a capture program writes an occlusion (NaN, residual -1); their columns and the file's own
+    point coordinates (3, N, F)."""
+    import ezc3d
+
+    c = ezc3d.c3d(str(src))
+    labels = [str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]]
+    cols = [i for i, name in enumerate(labels) if name.split(":")[-1] in markers]
+    truth = np.array(c["data"]["points"][:3])
+    points = np.array(c["data"]["points"])
+    points[:3, cols, frames] = np.nan
+    c["data"]["points"] = points
+    residuals = np.array(c["data"]["meta_points"]["residuals"])
+    residuals[:, cols, frames] = -1.0
+    c["data"]["meta_points"]["residuals"] = residuals
+    c.write(str(out))
+    return cols, truth

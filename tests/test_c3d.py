@@ -10,7 +10,7 @@ from gfpose_cli import io
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.evaluation.metrics import body_height
 
-from .conftest import FIXTURES, needs_fixtures
+from .conftest import FIXTURES, needs_fixtures, occluded_c3d
 from .test_cli import run
 
 pytestmark = needs_fixtures
@@ -246,17 +246,8 @@ def test_one_occluded_marker_of_a_rigid_cluster_does_not_lose_its_joints(tmp_pat
     regression needs all four pelvic markers, so the pelvis and both hips were missing in those frames
     (the head too for a head marker). The marker is placed by the rest of its cluster, as a capture
     program's rigid-body fill does, and said; the joints come out near the truth."""
-    ezc3d = pytest.importorskip("ezc3d")
-    c = ezc3d.c3d(str(FIXTURES / "cmu_85_02.c3d"))
-    labels = [str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]]
-    i = next(k for k, label in enumerate(labels) if label.endswith(":" + marker))
-    points = np.array(c["data"]["points"])
-    points[:3, i, 400:460] = np.nan
-    c["data"]["points"] = points
-    residuals = np.array(c["data"]["meta_points"]["residuals"])
-    residuals[:, i, 400:460] = -1.0
-    c["data"]["meta_points"]["residuals"] = residuals
-    c.write(str(tmp_path / "occluded.c3d"))
+    pytest.importorskip("ezc3d")
+    occluded_c3d(FIXTURES / "cmu_85_02.c3d", tmp_path / "occluded.c3d", (marker,), slice(400, 460))
     truth, take = io.read(FIXTURES / "cmu_85_02.c3d"), io.read(tmp_path / "occluded.c3d")
     assert take.mask.all() and truth.mask.all()
     err = np.linalg.norm(take.positions[400:460][:, joints] - truth.positions[400:460][:, joints], axis=-1) * 1000

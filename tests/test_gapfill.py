@@ -10,7 +10,7 @@ from gfpose_cli import io, tasks
 from gfpose_cli.core.skeleton import PARTS
 from gfpose_cli.core.take import Take
 
-from .conftest import FIXTURES, needs_fixtures
+from .conftest import FIXTURES, needs_fixtures, occluded_c3d
 
 pytestmark = needs_fixtures
 LEG = list(PARTS["left_leg"])
@@ -141,17 +141,8 @@ def test_complete_fills_a_c3d_whose_pelvis_markers_drop_out(tmp_path, capsys) ->
 
     from gfpose_cli.cli import main
 
-    c = ezc3d.c3d(str(FIXTURES / "cmu_85_02.c3d"))
-    labels = [str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]]
-    waist = [i for i, name in enumerate(labels) if name.split(":")[-1] in ("LFWT", "RFWT", "LBWT", "RBWT")]
-    truth = np.array(c["data"]["points"][:3])
-    points = np.array(c["data"]["points"])
-    points[:3, waist, 400:460] = np.nan
-    c["data"]["points"] = points
-    residuals = np.array(c["data"]["meta_points"]["residuals"])
-    residuals[:, waist, 400:460] = -1.0
-    c["data"]["meta_points"]["residuals"] = residuals
-    c.write(str(tmp_path / "gappy.c3d"))
+    waist, truth = occluded_c3d(FIXTURES / "cmu_85_02.c3d", tmp_path / "gappy.c3d", ("LFWT", "RFWT", "LBWT", "RBWT"),
+                                slice(400, 460))
     try:
         main(["complete", str(tmp_path / "gappy.c3d"), "-o", str(tmp_path / "filled.c3d")])
     except SystemExit as exc:

@@ -29,7 +29,7 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
 from gfpose_cli.kinematics.bones import hold_lengths, performer_lengths
-from gfpose_cli.kinematics.rotations import kabsch
+from gfpose_cli.kinematics.functional import kabsch
 from gfpose_cli.core.skeleton import JOINTS, L_HIP, PARENTS, R_HIP, ROOT
 from gfpose_cli.signal.temporal import difference_matrix
 
@@ -151,16 +151,15 @@ def fill(positions: np.ndarray, mask: np.ndarray, usable: np.ndarray, fps: float
     return out, filled
 
 
-def _carried(positions: np.ndarray, mask: np.ndarray, e: int, f: int, j: int) -> np.ndarray | None:
-    """Joint j of frame e moved to frame f with the rigid motion of the carriers seen in both, or None."""
-    common = [c for c in PELVIS_CARRIERS if mask[e, c] and mask[f, c]]
-    if len(common) < 3 or common[0] != PELVIS_CARRIERS[0]:  # the spine, next to the pelvis, and two more
-        return None
-    ref, now = positions[e, common].astype(np.float64), positions[f, common].astype(np.float64)
-    if np.linalg.svd(ref - ref.mean(0), compute_uv=False)[1] < 1e-3:  # carriers in a line fix no turn
-        return None
-    rot = kabsch((ref - ref.mean(0))[None], (now - now.mean(0))[None])[0]
-    return (positions[e, j] - ref.mean(0)) @ rot.T + now.mean(0)
+def _carried(positions: np.ndarray, mask: np.ndarray, e: int, frames: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """Joint j of frame e moved to each of frames with the rigid motion of the carriers seen in both
+    (the spine and at least two more): (len(frames), 3), and where that could be done."""
+    carriers = list(PELVIS_CARRIERS)
+    w = mask[frames][:, carriers] & mask[e, carriers]
+    ref = positions[e, carriers].astype(np.float64)
+    rot, shift, valid = kabsch(np.nan_to_num(ref), positions[frames][:, carriers].astype(np.float64), w)
+    ok = valid & w[:, 0]
+    return np.einsum("fij,j->fi", rot, positions[e, j].astype(np.float64)) + shift, ok
 
 
 def _own_smoothness(positions: np.ndarray, mask: np.ndarray, j: int, a: int, b: int, fps: float) -> float:
@@ -201,19 +200,19 @@ def carry_pelvis(positions: np.ndarray, mask: np.ndarray, fps: float) -> tuple[n
             for e, away in ((a - 1, -1), (b, 1)):
                 if not (0 <= e < n_frames and mask[e, j]):
                     continue
-                beyond = [c for c in range(e + away, e + away * (b - a + 1), away)
-                          if 0 <= c < n_frames and mask[c, j]][:max(3, int(CALIBRATION_S * fps))]
-                drift = [(abs(c - e), moved - positions[c, j]) for c in beyond
-                         if (moved := _carried(positions, mask, e, c, j)) is not None]
-                rate2 = (np.mean([(r ** 2).sum() / 3.0 / d ** 2 for d, r in drift]) if drift else
-                         (0.1 / fps) ** 2)  # unmeasured: 0.1 m per second away
-                reach = max((d for d, _ in drift), default=int(CALIBRATION_S * fps))
-                for k, f in enumerate(range(a, b)):
-                    moved = _carried(positions, mask, e, f, j)
-                    if moved is not None and not mask[f, j]:
-                        w = 1.0 / (FLOOR_M ** 2 + rate2 * min(abs(f - e), reach) ** 2)
-                        target[k] += w * moved
-                        weight[k] += w
+                beyond = np.array([c for c in range(e + away, e + away * (b - a + 1), away)
+                                   if 0 <= c < n_frames and mask[c, j]][:max(3, int(CALIBRATION_S * fps))], dtype=int)
+                moved, ok = _carried(positions, mask, e, beyond, j)
+                d = np.abs(beyond - e)[ok]
+                rate2 = (float(np.mean(((moved[ok] - positions[beyond[ok], j]) ** 2).sum(-1) / 3.0 / d ** 2))
+                         if ok.any() else (0.1 / fps) ** 2)  # unmeasured: 0.1 m per second away
+                reach = int(d.max()) if ok.any() else int(CALIBRATION_S * fps)
+                frames = np.arange(a, b)
+                moved, ok = _carried(positions, mask, e, frames, j)
+                ok &= ~mask[a:b, j]
+                w = np.where(ok, 1.0 / (FLOOR_M ** 2 + rate2 * np.minimum(np.abs(frames - e), reach) ** 2), 0.0)
+                target += w[:, None] * np.nan_to_num(moved)
+                weight += w
             have = weight > 0
             if not have.any():
                 continue

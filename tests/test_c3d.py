@@ -239,13 +239,13 @@ def test_commands_reading_a_c3d_beside_their_inputs_pick_its_performer(tmp_path:
 
 
 @pytest.mark.parametrize("marker,joints,mean_mm,max_mm", [("LFWT", [0, 1, 4], 10.0, 30.0), ("RBWT", [0, 1, 4], 3.0, 8.0),
-                                                          ("LFHD", [9, 10], 2.0, 4.0)])
+                                                          ("LFHD", [9, 10], 2.0, 4.0), ("CLAV", [8, 9], 3.0, 6.0)])
 def test_one_occluded_marker_of_a_rigid_cluster_does_not_lose_its_joints(tmp_path: Path, marker: str, joints: list[int],
                                                                          mean_mm: float, max_mm: float) -> None:
-    """The real CMU C3D with one waist marker (or one head marker) occluded for half a second: the hip
-    regression needs all four pelvic markers, so the pelvis and both hips were missing in those frames
-    (the head too for a head marker). The marker is placed by the rest of its cluster, as a capture
-    program's rigid-body fill does, and said; the joints come out near the truth."""
+    """The real CMU C3D with one waist marker (or one head or thorax marker) occluded for half a second: the
+    hip regression needs all four pelvic markers, so the pelvis and both hips were missing in those frames
+    (the head for a head marker, the thorax and neck for CLAV). The marker is placed by the rest of its
+    cluster, as a capture program's rigid-body fill does, and said; the joints come out near the truth."""
     pytest.importorskip("ezc3d")
     occluded_c3d(FIXTURES / "cmu_85_02.c3d", tmp_path / "occluded.c3d", (marker,), slice(400, 460))
     truth, take = io.read(FIXTURES / "cmu_85_02.c3d"), io.read(tmp_path / "occluded.c3d")

@@ -9,6 +9,7 @@ the map format's alternatives (`Joint = [first, then]`) and name prefixes the pr
 """
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.io.maps import _parse, load_map
 
+from .conftest import FIXTURES, needs_fixtures, occluded_c3d
 from .test_writeback import run
 
 ezc3d = pytest.importorskip("ezc3d")
@@ -347,3 +349,21 @@ def test_joint_centre_sets_give_back_the_joints_they_hold(tmp_path, plug_in_gait
     ok = plug_in_gait.mask
     np.testing.assert_allclose(np.where(ok[..., None], take.positions, 0), np.where(ok[..., None], plug_in_gait.positions, 0),
                                atol=2e-5)
+
+
+@needs_fixtures
+def test_a_map_s_thorax_cluster_is_written_by_maps_init_and_checked(tmp_path):
+    """Plug-in Gait's [clusters] thorax (C7, T10, CLAV, STRN): `maps --init` writes it in the file's own
+    names, and a map read with it places an occluded CLAV as the preset does; a cluster of fewer than
+    four markers is refused naming the table."""
+    pytest.importorskip("ezc3d")
+    occluded_c3d(FIXTURES / "cmu_85_02.c3d", tmp_path / "take.c3d", ("CLAV",), slice(400, 460))
+    out = tmp_path / "mine.toml"
+    assert run(["maps", str(tmp_path / "take.c3d"), "--init", "-o", str(out)]) == 0
+    assert '[clusters]\nthorax = ["Male:C7", "Male:T10", "Male:CLAV", "Male:STRN"]' in out.read_text()
+    a, b = io.read(tmp_path / "take.c3d"), io.read(tmp_path / "take.c3d", skeleton_map=str(out))
+    assert a.mask.all() and b.mask.all()
+    np.testing.assert_allclose(a.positions, b.positions, atol=1e-6)
+    bad = out.read_text().replace('"Male:T10", ', "")
+    with pytest.raises(InputError, match=r"\[clusters\] lists, for each name, four or more markers"):
+        _parse(tomllib.loads(bad), "mine")

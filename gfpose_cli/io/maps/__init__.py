@@ -8,6 +8,7 @@ Source names are matched case-insensitively after stripping namespace prefixes s
 """
 from __future__ import annotations
 
+import json
 import re
 import sys
 from dataclasses import dataclass, field, replace
@@ -129,6 +130,9 @@ class SkeletonMap:
     #: estimate, not a landmark of the joint (`[estimated_from] Spine = 1`: Plug-in Gait's Spine is
     #: between T10 and the sternum where the set has them, estimated from the pelvis and thorax where not)
     estimated_from: dict[str, int] = field(default_factory=dict)
+    #: name -> four or more markers on one rigid segment (`[clusters] thorax = ["C7", "T10", "CLAV", "STRN"]`):
+    #: one of them missing where three are seen is placed by them (cluster_filled)
+    clusters: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def for_names(self, names: list[str]) -> SkeletonMap:
         """This map with each joint's sources chosen for a file's names: the first of the joint's own and
@@ -207,12 +211,12 @@ class SkeletonMap:
 
     def rigid_clusters(self, names: list[str]) -> list[list[int]]:
         """The file's columns of marker clusters on one rigid segment whose joints need all of them: the
-        four pelvic markers of the hip regression, and the head's markers where the head is their mean
-        (four or more: a headband's LFHD, RFHD, LBHD, RBHD)."""
+        four pelvic markers of the hip regression, the head's markers where the head is their mean (four
+        or more: a headband's LFHD, RFHD, LBHD, RBHD), and the map's own [clusters] (the thorax's)."""
         if "markers" not in self.kinds:
             return []
         have = {normalise_name(n): i for i, n in enumerate(names)}
-        groups = [list(self.hip_markers)] if self.hip_joints else []
+        groups = ([list(self.hip_markers)] if self.hip_joints else []) + [list(c) for c in self.clusters.values()]
         head = self.joints.get("Head")
         if (isinstance(head, dict) and len(head) >= 4 and min(head.values()) > 0  # markers around it, not an extrapolation
                 and "Head" not in self.rigid and "Head" not in self.hip_joints):
@@ -375,6 +379,11 @@ def _parse(data: dict, name: str) -> SkeletonMap:
             joints[joint] = _weights(spec, name, joint)
     aliases = {normalise_name(k): tuple(normalise_name(a) for a in ([v] if isinstance(v, str) else v))
                for k, v in data.get("aliases", {}).items()}
+    clusters_raw = data.get("clusters", {})
+    if not isinstance(clusters_raw, dict) or not all(
+            isinstance(v, list) and len(set(map(str, v))) >= 4 for v in clusters_raw.values()):
+        raise InputError(f"map {name}: [clusters] lists, for each name, four or more markers on one rigid segment "
+                         '(thorax = ["C7", "T10", "CLAV", "STRN"])')
     estimated_from = {}
     for joint, at in data.get("estimated_from", {}).items():
         if joint not in alternatives or not isinstance(at, int) or not 1 <= at <= len(alternatives[joint]):
@@ -388,7 +397,8 @@ def _parse(data: dict, name: str) -> SkeletonMap:
                        rigid=rigid, estimated=tuple(str(j) for j in data.get("estimated", ())),
                        hip_markers=hip_markers, hip_joints=hip_joints, alternatives=alternatives,
                        prefixes=tuple(normalise_name(p) for p in data.get("prefixes", ())),
-                       estimated_from=estimated_from)
+                       estimated_from=estimated_from,
+                       clusters={str(k): tuple(str(x) for x in v) for k, v in clusters_raw.items()})
 
 
 def _weights(spec, name: str, joint: str) -> dict[str, float]:
@@ -662,4 +672,13 @@ def starter_map(names: list[str], kind: str | None, where: str = "input",
     if hip_table is not None:
         lines += ["", "# the hip joint centres (and a pelvis between them) by Harrington's regression in the pelvis frame",
                   "[hip_centres]", *(f'{k} = "{v}"' for k, v in zip(HIP_MARKERS, hip_table))]
+    clusters: dict[str, list[str]] = {}
+    for m in maps:
+        for key, group in m.clusters.items():
+            idx = [m._resolve(x, have) for x in group]
+            if key not in clusters and None not in idx:
+                clusters[key] = [names[i] for i in idx]
+    if clusters:
+        lines += ["", "# markers on one rigid segment: one missing where three are seen is placed by them", "[clusters]",
+                  *(f"{k} = [{', '.join(json.dumps(x) for x in v)}]" for k, v in clusters.items())]
     return "\n".join(lines) + "\n"

@@ -302,6 +302,18 @@ def test_bvh_rows_wider_than_the_hierarchy_are_refused_not_misaligned(tmp_path: 
         io.read(path)
 
 
+def test_a_bvh_of_two_skeletons_is_refused_naming_them(tmp_path: Path) -> None:
+    """A second ROOT (a prop or a second performer) after the first: only the first was parsed, and the
+    wider rows were refused as "motion pasted from another rig"; the refusal now says what the file is."""
+    path = _motion_rewritten(tmp_path, "two.bvh", lambda rows: [r + " 0 0 0 0 0 0" for r in rows])
+    text = path.read_text()
+    prop = ("ROOT Prop\n{\n  OFFSET 0 0 0\n  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n"
+            "  End Site\n  {\n    OFFSET 0 10 0\n  }\n}\n")
+    path.write_text(text.replace("MOTION", prop + "MOTION", 1))
+    with pytest.raises(InputError, match=r"holds 2 skeletons \(ROOT \S+, ROOT Prop\); gfpose reads a BVH of one"):
+        io.read(path)
+
+
 def test_bvh_frames_beyond_its_frames_line_are_read_and_said(tmp_path: Path) -> None:
     """A 'Frames:' line that undercounts (hand-edited or a buggy exporter) dropped the frames after it."""
     whole = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")

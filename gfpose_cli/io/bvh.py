@@ -90,6 +90,11 @@ def parse(text: str, path: str | Path = "<bvh>") -> BvhSkeleton:
     if n_frames < 1 or not (np.isfinite(frame_time) and frame_time > 0):
         raise InputError(f"{path}: 'Frames: {n_frames}' and 'Frame Time: {frame_time:g}' must both be positive")
     header_end = upper + match.end()
+    roots = re.findall(r"(?m)^\s*ROOT\s+(.+?)\s*$", text[:upper])
+    if len(roots) > 1:
+        raise InputError(f"{path}: its hierarchy holds {len(roots)} skeletons (ROOT {', ROOT '.join(roots[:4])}"
+                         f"{', ...' if len(roots) > 4 else ''}); gfpose reads a BVH of one: export each performer "
+                         "to a file of its own")
     try:
         mocap = Bvh(text[:header_end])
         joints = mocap.get_joints()

@@ -254,3 +254,31 @@ def test_one_occluded_marker_of_a_rigid_cluster_does_not_lose_its_joints(tmp_pat
     assert err.mean() < mean_mm and err.max() < max_mm, (err.mean(), err.max())
     assert np.array_equal(np.delete(take.positions, range(400, 460), 0), np.delete(truth.positions, range(400, 460), 0))
     assert any(f"Male:{marker} placed in 60 frames by the rest of its rigid cluster" in n for n in take.provenance.notes)
+
+
+def test_a_performer_with_a_marked_prop_reads_without_subject_and_says_so(tmp_path: Path, capsys) -> None:
+    """A Vicon trial of one performer and a prop with markers of its own (`Chair:*`), as ezc3d's own
+    Vicon sample is (Daphnee and `boite`): several subjects were refused until --subject; the only one a
+    marker set reads is the performer, read and said. Two performers are still refused."""
+    ezc3d = pytest.importorskip("ezc3d")
+    from gfpose_cli.io.c3d import _append_points
+
+    c = ezc3d.c3d(str(FIXTURES / "cmu_85_02.c3d"))
+    n_frames = c["data"]["points"].shape[2]
+    corners = np.array([[1500, 0, 450], [1900, 0, 450], [1900, 400, 450], [1500, 400, 450]], float)  # mm
+    _append_points(c, [f"Chair:C{k + 1}" for k in range(4)], np.repeat(corners[None], n_frames, 0),
+                   np.ones((n_frames, 4), bool))
+    c.write(str(tmp_path / "prop.c3d"))
+    take, alone = io.read(tmp_path / "prop.c3d"), io.read(FIXTURES / "cmu_85_02.c3d")
+    np.testing.assert_array_equal(take.positions, alone.positions)
+    assert take.provenance.subject == "Male"
+    assert any("subject Male read: no marker set reads the labels of Chair" in n for n in take.provenance.notes)
+    code, _, err = run(["convert", str(tmp_path / "prop.c3d"), "-o", str(tmp_path / "out.npz")], capsys)
+    assert code == 0 and "subject Male read" in err
+    two = ezc3d.c3d(str(FIXTURES / "cmu_85_02.c3d"))
+    names = [str(x) for x in two["parameters"]["POINT"]["LABELS"]["value"]]
+    body = np.asarray(two["data"]["points"][:3]).transpose(2, 1, 0) + [0.0, 2000.0, 0.0]
+    _append_points(two, [n.replace("Male:", "Female:") for n in names], body, np.isfinite(body).all(-1))
+    two.write(str(tmp_path / "two.c3d"))
+    with pytest.raises(InputError, match=r"several subjects \(Male, Female\); pick one with"):
+        io.read(tmp_path / "two.c3d")

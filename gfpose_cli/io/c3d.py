@@ -254,6 +254,33 @@ def subjects_of(labels: list[str]) -> list[str]:
     return [name for name, _ in counts.most_common()]
 
 
+def chosen_subject(path: Path, labels: list[str], subject: str | None, skeleton_map) -> tuple[str | None, list[str]]:  # noqa: ANN001
+    """The subject (label prefix) to read and what to say about it: the one asked for; else the only one;
+    else, of several, the only one whose labels a marker set reads by name (a performer handling a prop
+    that has markers of its own, `boite:*`), said. Several performers, or none recognised, are refused
+    (pick one with --subject)."""
+    subjects = subjects_of(labels)
+    if subject is not None:
+        if subject not in subjects:
+            raise InputError(f"{path}: no markers of subject {subject!r}; subjects: {', '.join(subjects) or 'none'}")
+        return subject, []
+    if len(subjects) <= 1:
+        return (subjects[0] if subjects else None), []
+    bodies = []
+    if skeleton_map in (None, "auto"):
+        for who in subjects:
+            try:
+                auto_map([label for label in labels if label.split(":", 1)[0] == who], str(path), kind="markers")
+            except InputError:
+                continue
+            bodies.append(who)
+    if len(bodies) != 1:
+        raise InputError(f"{path}: several subjects ({', '.join(subjects)}); pick one with {{subject}}")
+    others = [who for who in subjects if who != bodies[0]]
+    return bodies[0], [f"subject {bodies[0]} read: no marker set reads the labels of {', '.join(others)} (a prop?); "
+                       "--subject picks another"]
+
+
 def _disambiguate(labels: list[str], descriptions: list[str]) -> list[str]:
     """Repeated labels (BTK's Gait.c3d has RKNE twice: lateral and medial) take their description
     when that is unique; labels that stay ambiguous are left for the clash check to refuse."""
@@ -350,17 +377,9 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
         what = "only model outputs (angles, forces, moments, powers)" if "model output" in kinds else "no labelled markers"
         raise InputError(f"{path}: the C3D file holds {what}; there is no body to read")
     descriptions = [str(d).strip() for d in (_param(params, "POINT", "DESCRIPTIONS") or [])]
-    subjects = subjects_of(labels)
-    if subject is not None:
-        keep = [i for i, label in enumerate(labels) if label.split(":", 1)[0] == subject]
-        if not keep:
-            raise InputError(f"{path}: no markers of subject {subject!r}; subjects: {', '.join(subjects) or 'none'}")
-    elif len(subjects) > 1:
-        raise InputError(f"{path}: several subjects ({', '.join(subjects)}); pick one with {{subject}}")
-    elif subjects:  # one performer's labels are prefixed: unprefixed points (another marker set) are not theirs
-        keep = [i for i, label in enumerate(labels) if label.split(":", 1)[0] == subjects[0]]
-    else:
-        keep = list(range(len(labels)))
+    who, picked = chosen_subject(path, labels, subject, skeleton_map)
+    # a performer's labels are prefixed: unprefixed points (another marker set) are not theirs
+    keep = [i for i, label in enumerate(labels) if who is None or label.split(":", 1)[0] == who]
     descriptions = [descriptions[i] if i < len(descriptions) else "" for i in keep]
     labels = _disambiguate([labels[i] for i in keep], descriptions)
     kinds = [kinds[i] for i in keep]
@@ -383,13 +402,13 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     found = body_from_markers(path, labels, kinds, xyz, observed, descriptions, skeleton_map,
                               y_screen=str(y_screen[0]).strip().upper() if y_screen else None)
     smap, names, poses, mask, rot, up = found.smap, found.names, found.poses, found.mask, found.rot, found.up
-    notes, warnings = list(f.notes) + found.notes, found.warnings
+    notes, warnings = list(f.notes) + picked + found.notes, found.warnings
     rate = f.rate
     if not rate:
         raise InputError(f"{path}: the C3D declares no frame rate (POINT:RATE)")
     # what a writer needs to put edited joints back into this file (docs/ARCHITECTURE.md, the data path)
     markers = np.where(observed[..., None], xyz, np.nan) @ rot.T
-    back = C3DWriteBack(path=str(path), digest=f.digest, skeleton_map=smap, subject=subject or (subjects[0] if subjects else None),
+    back = C3DWriteBack(path=str(path), digest=f.digest, skeleton_map=smap, subject=who,
                         to_canonical=rot, units_to_m=to_m, marker_index=np.array(keep), markers=markers,
                         observed=observed, names=names, kinds=kinds, joints=poses, joint_mask=mask)
     return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,

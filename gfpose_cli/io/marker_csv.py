@@ -40,7 +40,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.util.last_parse import LastParse
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, point_kinds, subjects_of
+from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, chosen_subject, point_kinds, subjects_of
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
@@ -371,17 +371,8 @@ def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN
     f = load(path)
     to_m, units_name = units if units is not None else (UNIT_TO_M[f.units], f.units)
     labelled = [i for i, n in enumerate(f.names) if not _unlabelled(n)]
-    subjects = subjects_of([f.names[i] for i in labelled])
-    if subject is not None:
-        keep = [i for i in labelled if f.names[i].split(":", 1)[0] == subject]
-        if not keep:
-            raise InputError(f"{path}: no markers of subject {subject!r}; subjects: {', '.join(subjects) or 'none'}")
-    elif len(subjects) > 1:
-        raise InputError(f"{path}: several subjects ({', '.join(subjects)}); pick one with {{subject}}")
-    elif subjects:
-        keep = [i for i in labelled if f.names[i].split(":", 1)[0] == subjects[0]]
-    else:
-        keep = labelled
+    who, picked = chosen_subject(path, [f.names[i] for i in labelled], subject, skeleton_map)
+    keep = [i for i in labelled if who is None or f.names[i].split(":", 1)[0] == who]
     if not keep or not f.observed[:, keep].any():
         if f.bones and f.bone_observed is not None and f.bone_observed.any():
             return _read_bones(f, path, skeleton_map, subject, to_m, units_name)
@@ -392,14 +383,14 @@ def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN
     xyz, observed = f.xyz[:, keep], f.observed[:, keep]
     found = body_from_markers(path, names, kinds, xyz * to_m, observed, [], skeleton_map)
     back = CsvWriteBack(path=str(path), digest=f.digest, skeleton_map=found.smap,
-                        subject=subject or (subjects[0] if subjects else None), to_canonical=found.rot,
+                        subject=who, to_canonical=found.rot,
                         units_to_m=to_m, marker_index=np.asarray(keep), columns=f.cols[keep], layout=f.layout,
                         markers=np.where(observed[..., None], xyz * to_m, np.nan) @ found.rot.T,
                         observed=observed, names=found.names, kinds=kinds, joints=found.poses, joint_mask=found.mask)
     return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
                 provenance=Provenance(path=str(path), format="tsv" if f.layout == "qtm" else "csv", map=found.smap.name,
                                       units=units_name, units_to_m=to_m, up=found.up, subject=back.subject,
-                                      notes=tuple([f"a {LAYOUTS[f.layout]} export"] + f.notes + found.notes),
+                                      notes=tuple([f"a {LAYOUTS[f.layout]} export"] + f.notes + picked + found.notes),
                                       warnings=tuple(found.warnings)),
                 writeback=back)
 

@@ -229,12 +229,12 @@ class SkeletonMap:
         return clusters
 
     def apply(self, names: list[str], positions: np.ndarray, observed: np.ndarray | None = None,
-              where: str = "input", *, fill_clusters: bool = True) -> tuple[np.ndarray, np.ndarray]:
+              where: str = "input") -> tuple[np.ndarray, np.ndarray]:
         """Map source positions (F, N, D) to (F, 17, D) and a mask (F, 17).
 
         A marker of a rigid cluster (rigid_clusters) missing where three of its cluster are seen is placed
         by them first (cluster_filled), as a capture program's rigid-body fill does: one occluded ASIS
-        does not lose the pelvis and both hips. fill_clusters=False reads the markers as they are.
+        does not lose the pelvis and both hips.
 
         Raises InputError naming the joints whose sources are absent from the file, unless the map
         is partial: then those joints are missing in every frame.
@@ -245,7 +245,7 @@ class SkeletonMap:
         F, _, D = positions.shape
         if observed is None:
             observed = np.isfinite(positions).all(-1)
-        if fill_clusters and D == 3:
+        if D == 3:
             for cols in self.rigid_clusters(names):
                 positions, observed = cluster_filled(positions, observed, cols)
         out = np.full((F, N_JOINTS, D), np.nan, dtype=np.float64)

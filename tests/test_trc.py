@@ -231,6 +231,20 @@ def test_markerless_keypoints_read_through_the_keypoint_maps(family: str, tmp_pa
         assert np.nanmedian(np.abs(reach(got, "Neck") - reach(truth, "Neck"))) < 0.06
 
 
+def test_a_trc_in_pixels_is_refused_as_image_coordinates(tmp_path: Path) -> None:
+    """Sports2D writes its 2D keypoints as a TRC in pixels (Units px, z 0): refused generically as a unit
+    to pass with --units, which no unit fixes; it says what the file is and what to lift instead."""
+    truth = io.read(TRIAL)
+    kp = keypoints_of(truth)
+    names = FAMILIES["opencap"][0]
+    xyz = np.stack([kp[{"midHip": "Hip"}.get(n, n)] for n in names], 1) * 1000.0
+    xyz[..., 2] = 0.0
+    src = tmp_path / "video_px.trc"
+    write_trc(src, names, np.nan_to_num(xyz), np.isfinite(xyz).all(-1), truth.fps, units="px", decimals=2)
+    with pytest.raises(InputError, match=r"Units 'px': image coordinates \(Sports2D's _px.trc\), not a 3D body"):
+        io.read(src)
+
+
 def test_fresh_trc_of_17_joints_round_trips(tmp_path: Path) -> None:
     take = io.read(TRIAL)
     out = tmp_path / "joints.trc"

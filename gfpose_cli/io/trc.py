@@ -180,6 +180,9 @@ def read(path: Path, skeleton_map=None, units: tuple[float, str] | None = None) 
     f = load(path)
     if units is None:
         unit = UNIT_NAMES.get(f.units.strip().lower())
+        if f.units.strip().lower() in ("px", "pixel", "pixels"):
+            raise InputError(f"{path}: its header gives Units {f.units!r}: image coordinates (Sports2D's _px.trc), not a 3D "
+                             "body; lift the detector's keypoints (JSON, CSV) instead, or read its TRC in metres")
         if unit is None:
             raise InputError(f"{path}: its header gives Units {f.units!r}; expected mm, cm or m (or pass {{units}})")
         to_m, units_name = UNIT_TO_M[unit], unit

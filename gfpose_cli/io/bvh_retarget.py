@@ -167,8 +167,9 @@ _PIVOT_WEIGHT = {"LHipBase": 1.0, "RHipBase": 1.0}
 
 def fresh_skeleton(poses: np.ndarray, fps: float) -> BvhSkeleton:
     """A 17-joint BVH skeleton (plus six pivots) whose motion reproduces poses (F, 17, 3, Y up): exactly
-    where the poses keep their bone lengths (each joint is aimed by its own rotation), else to within
-    how much the lengths vary."""
+    where the poses keep their bone lengths (each joint is aimed by its own rotation), else each joint to
+    within its own bone's change of length (it is aimed from where the skeleton has put its parent, so a
+    change is not carried down the chain)."""
     if not np.isfinite(poses).all():
         f, j = np.argwhere(~np.isfinite(poses).all(-1))[0]
         raise InputError(f"frame {f} misses joint {JOINTS[j]}; a BVH cannot hold gaps: run `gfpose complete` first")
@@ -199,16 +200,19 @@ def fresh_skeleton(poses: np.ndarray, fps: float) -> BvhSkeleton:
     kids = {k: [c for c, n in enumerate(nodes) if n[1] == k] for k in range(len(nodes))}
     world = np.zeros((F, len(nodes), 3, 3))
     local = np.zeros_like(world)
+    placed = np.zeros((F, len(nodes), 3))  # where the skeleton puts each node (a pivot: at its parent)
     for k in order:
         p = nodes[k][1]
         parent_R = world[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (F, 3, 3))
-        # the vectors this node steers: to each child joint (through a pivot, to the pivot's child)
+        placed[:, k] = poses[:, 0] if p < 0 else placed[:, p] + np.einsum("fij,j->fi", parent_R, offsets[k])
+        # the vectors this node steers: to each child joint (through a pivot, to the pivot's child), from
+        # where the skeleton has put this node, so a bone of varying length is not carried down the chain
         ends = [kids[c][0] if nodes[c][2] < 0 else c for c in kids[k]]
         if not ends:
             world[:, k] = parent_R
         else:
             rest = np.broadcast_to(np.einsum("fij,kj->fki", parent_R, offsets[ends]), (F, len(ends), 3))
-            now = poses[:, [at[e] for e in ends]] - poses[:, at[k], None]
+            now = poses[:, [at[e] for e in ends]] - placed[:, k, None]
             # a child behind a pivot only settles the spin about the others (the pivot aims it exactly)
             w = np.array([_PIVOT_WEIGHT.get(nodes[c][0], 1e-3) if nodes[c][2] < 0 else 1.0 for c in kids[k]])
             world[:, k] = np.einsum("fij,fjk->fik", best_rotation(rest, now, w), parent_R)

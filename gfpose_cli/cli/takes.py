@@ -215,7 +215,9 @@ def complete(
         return result, (part_of(result) + f"{missing - int((~result.mask).sum())} missing joint samples filled{how}"
                         + (f"; {scaled_note(scale, height)}" if scale is not None else "")
                         + (f"; the unseen pelvis of {carried} frames carried by the trunk" if carried else "")
-                        + (f"; {left} frames without the pelvis (or both hips) and another joint left as they were" if left else ""))
+                        + (f"; {left} frames without the pelvis (or both hips) and another joint"
+                           + (", nor the spine and two of the thorax and shoulders to carry it," if result.report.temporal else "")
+                           + " left as they were" if left else ""))
 
     run_batch(inputs, output, fmt, force, work, in_fmt, fail_fast)
 

@@ -76,7 +76,9 @@ class LiftReport:
 class CompleteReport:
     task = "complete"
     temporal: bool = False  # gaps filled along the take (else frame by frame)
-    frames_left: int = 0  # frames without the pelvis (or both hips) and another joint, left as they were
+    #: frames without the pelvis (or both hips) and another joint, left as they were (along a take: and
+    #: without the trunk that carries a pelvis, gapfill.carry_pelvis)
+    frames_left: int = 0
     pelvis_carried: int = 0  # frames whose unseen pelvis was carried by the trunk (gapfill.carry_pelvis)
 
 

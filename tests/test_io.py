@@ -356,15 +356,9 @@ def test_a_csv_saved_by_a_european_spreadsheet_reads_the_same(tmp_path: Path) ->
     np.testing.assert_array_equal(io.read(tmp_path / "eu.csv").positions, io.read(tmp_path / "walk.csv").positions)
 
 
-@needs_data
-@pytest.mark.parametrize("where", ["asf and amc", "asf only", "amc only"])
-def test_asf_amc_in_radians_read_as_the_same_motion(where: str) -> None:
-    """Acclaim files may give angles in radians (`:units angle rad` in the ASF, `:RADIANS` in the
-    AMC); read as degrees they would be a body that barely moves."""
-    import re
+def _hdm05_mm_take() -> tuple[str, str]:
+    """HDM05 actor mm's ASF and the first of their AMC takes, as text."""
     import tarfile
-
-    from gfpose_cli.io import amc as amc_io
 
     with tarfile.open(DATA / "hdm05-amc.tar.xz") as tar:
         asf = amc = None
@@ -374,7 +368,45 @@ def test_asf_amc_in_radians_read_as_the_same_motion(where: str) -> None:
             if "/mm/" in m.name and m.name.endswith(".amc") and amc is None:
                 amc = tar.extractfile(m).read().decode("latin-1")
             if asf and amc:
-                break
+                return asf, amc
+    raise AssertionError("HDM05 mm's ASF and an AMC take are in the archive")
+
+
+@needs_data
+def test_amc_frames_its_numbers_skip_stay_empty_in_their_place() -> None:
+    """An AMC whose frame numbers skip (frames 50, 51 and 90 of 241 dropped by a converter) was read as 238
+    frames in a row: every frame after the gap played early, in silence. The frames keep their places, the
+    dropped ones empty, and it is said; numbers that go back are refused naming them."""
+    asf, amc = _hdm05_mm_take()
+    whole = io.read_amc(Path("a.amc"), Path("a.asf"), asf_text=asf, amc_text=amc)
+    kept, skip = [], False
+    for line in amc.splitlines():
+        if line.strip().isdigit():
+            skip = int(line) in (50, 51, 90)
+        if not skip:
+            kept.append(line)
+    take = io.read_amc(Path("a.amc"), Path("a.asf"), asf_text=asf, amc_text="\n".join(kept))
+    assert take.n_frames == whole.n_frames and take.provenance.first_frame == 1
+    gone = np.zeros(whole.n_frames, bool)
+    gone[[49, 50, 89]] = True
+    assert not take.mask[gone].any() and take.mask[~gone].all()
+    np.testing.assert_array_equal(take.positions[~gone], whole.positions[~gone])
+    assert any("frame numbers skip 50-51, 90 (3 frames in all)" in w for w in take.provenance.warnings)
+    swapped = amc.replace("\n10\n", "\n#\n", 1).replace("\n11\n", "\n10\n", 1).replace("\n#\n", "\n11\n", 1)
+    with pytest.raises(InputError, match="frame numbers go from 11 to 10: frames repeated or out of order"):
+        io.read_amc(Path("a.amc"), Path("a.asf"), asf_text=asf, amc_text=swapped)
+
+
+@needs_data
+@pytest.mark.parametrize("where", ["asf and amc", "asf only", "amc only"])
+def test_asf_amc_in_radians_read_as_the_same_motion(where: str) -> None:
+    """Acclaim files may give angles in radians (`:units angle rad` in the ASF, `:RADIANS` in the
+    AMC); read as degrees they would be a body that barely moves."""
+    import re
+
+    from gfpose_cli.io import amc as amc_io
+
+    asf, amc = _hdm05_mm_take()
     skel = amc_io.parse_asf(asf)
     rad_asf = asf
     if where != "amc only":

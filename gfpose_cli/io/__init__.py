@@ -158,7 +158,11 @@ def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | S
             asf_path = found[0]
         asf_text = amc.read_text(asf_path)
     skel = amc.parse_asf(asf_text, str(asf_path))
-    motion = amc.parse_amc(amc_text if amc_text is not None else amc.read_text(amc_path), skel, str(amc_path))
+    motion, numbers = amc.parse_amc(amc_text if amc_text is not None else amc.read_text(amc_path), skel, str(amc_path))
+    back = np.flatnonzero(np.diff(numbers) <= 0)
+    if len(back):
+        raise InputError(f"{amc_path}: its frame numbers go from {numbers[back[0]]} to {numbers[back[0] + 1]}: frames "
+                         "repeated or out of order")
     names, world = amc.forward_kinematics(skel, motion)
     rest_motion = {k: np.zeros((1, v.shape[1])) for k, v in motion.items()}
     _, rest = amc.forward_kinematics(skel, rest_motion)
@@ -166,8 +170,19 @@ def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | S
         load_map(skeleton_map) if skeleton_map else auto_map(names, str(amc_path), kind="rig"))
     poses, mask = smap.apply(names, world, where=str(amc_path))
     rot, up = rest_up(_rest_17(smap, names, rest[0], str(amc_path)))
+    warnings = []
+    skipped = [(int(a) + 1, int(b) - 1) for a, b in zip(numbers[:-1], numbers[1:]) if b - a > 1]
+    if skipped:  # a frame missing from the file stays empty in its place, so the take keeps its clock
+        placed = np.full((numbers[-1] - numbers[0] + 1, *poses.shape[1:]), np.nan)
+        placed_mask = np.zeros(placed.shape[:2], bool)
+        placed[numbers - numbers[0]], placed_mask[numbers - numbers[0]] = poses, mask
+        poses, mask = placed, placed_mask
+        spans = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in skipped[:4]) + (", ..." if len(skipped) > 4 else "")
+        warnings.append(f"{amc_path}: its frame numbers skip {spans} ({sum(b - a + 1 for a, b in skipped)} frames in all): "
+                        "left empty in their place, so the take keeps its timing")
     return Take(positions=(poses @ rot.T).astype(np.float32), mask=mask, fps=120.0,
-                provenance=Provenance(path=str(amc_path), format="amc", map=smap.name, up=up))
+                provenance=Provenance(path=str(amc_path), format="amc", map=smap.name, up=up,
+                                      first_frame=int(numbers[0]), warnings=tuple(warnings)))
 
 
 #: largest believable coordinate: a million metres (3D) or pixels (2D); past it a file is damaged

@@ -145,10 +145,12 @@ def parse_asf(text: str, where: str = "<asf>") -> AsfSkeleton:
     return AsfSkeleton(bones, parents, order, root_order, root_axis, metres, angle)
 
 
-def parse_amc(text: str, skel: AsfSkeleton, where: str = "<amc>") -> dict[str, np.ndarray]:
+def parse_amc(text: str, skel: AsfSkeleton, where: str = "<amc>") -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per-bone dof values (F, n_dof) and root channels from an AMC file, rotations in degrees (an
-    AMC's `:RADIANS` line, or its ASF's `:units angle rad` where the AMC says neither, means radians)."""
+    AMC's `:RADIANS` line, or its ASF's `:units angle rad` where the AMC says neither, means radians),
+    and each frame's number as the file gives it (F,)."""
     frames: list[dict[str, list[float]]] = []
+    numbers: list[int] = []
     angle = skel.angle
     for raw in text.splitlines():
         line = raw.strip()
@@ -160,6 +162,7 @@ def parse_amc(text: str, skel: AsfSkeleton, where: str = "<amc>") -> dict[str, n
         words = line.split()
         if len(words) == 1 and words[0].isdigit():
             frames.append({})
+            numbers.append(int(words[0]))
             continue
         if not frames:
             continue
@@ -185,7 +188,7 @@ def parse_amc(text: str, skel: AsfSkeleton, where: str = "<amc>") -> dict[str, n
             turns = [k for k, d in enumerate(dofs) if d.lower() in ("rx", "ry", "rz")]
             values[:, turns] = np.rad2deg(values[:, turns])
         out[name] = values
-    return out
+    return out, np.array(numbers)
 
 
 def forward_kinematics(skel: AsfSkeleton, motion: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gfpose_cli.core.errors import InputError
-from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note, normalise_name
+from gfpose_cli.io.maps import SkeletonMap, auto_map, cluster_gaps, load_map, missing_note, normalise_name
 from gfpose_cli.io.maps.learn import learned_map
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import CompleteReport, DenoiseReport, Provenance, Take
@@ -481,7 +481,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
     poses, mask = smap.apply(names, xyz, observed, where=str(path))
     for cols in smap.rigid_clusters(names):
         seen = observed[:, cols]
-        placed = ~seen.all(1) & (seen.sum(1) >= 3) & seen.all(1).any()
+        placed = cluster_gaps(seen)
         if placed.any():
             gone = sorted({names[c] for c, s in zip(cols, (~seen[placed]).any(0)) if s})
             notes.append(f"{', '.join(gone)} placed in {int(placed.sum())} frames by the rest of {'its' if len(gone) == 1 else 'their'} "

@@ -27,7 +27,7 @@ from gfpose_cli.io.c3d import (UNIT_TO_M, C3DWriteBack, SourcePoints, body_from_
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
-from gfpose_cli.signal.clock import FPS_RANGE, column_rate, rate_from_times
+from gfpose_cli.signal.clock import column_rate, seconds_rate
 
 #: the header value names a TRC's second line may use for the rate and the unit
 RATE_KEYS = ("datarate", "camerarate", "origdatarate")
@@ -143,9 +143,7 @@ def load(path: Path) -> TrcFile:
     declared_frames = header.get("numframes")
     if declared_frames and declared_frames.isdigit() and int(declared_frames) != len(rows):
         notes.append(f"its header says {declared_frames} frames, the file holds {len(rows)}: read {len(rows)}")
-    timed = rate_from_times(table[:, 1])
-    if timed is not None and not FPS_RANGE[0] <= timed <= FPS_RANGE[1]:
-        timed = None  # not seconds (a column in milliseconds): the header's DataRate stands
+    timed = seconds_rate(table[:, 1])  # None for a column not in seconds (milliseconds): DataRate stands
     warnings = []
     if not (np.isfinite(rate) and rate > 0):
         rate = column_rate(table[:, 1])

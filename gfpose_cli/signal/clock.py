@@ -1,4 +1,5 @@
-"""The frame rate a file's time column runs at (TRC's Time, gfpose CSV's time, a detector CSV's time)."""
+"""The frame rate a file's time column runs at (TRC's Time, gfpose CSV's time, a detector CSV's time),
+or its printed frame period gives (BVH's Frame Time)."""
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation

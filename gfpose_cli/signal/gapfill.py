@@ -218,7 +218,7 @@ def carry_pelvis(positions: np.ndarray, mask: np.ndarray, fps: float) -> tuple[n
                 continue
             target[have] /= weight[have, None]
             lo, hi = max(a - 2, 0), min(b + 2, n_frames)
-            window, seen = positions[lo:hi].astype(np.float64), mask[lo:hi].copy()
+            window, seen = positions[lo:hi].astype(np.float64), mask[lo:hi]
             edges_seen = seen[: a - lo, j].all() and seen[b - lo:, j].all()
             path = (_solve_segment(window, seen, j, a - lo, b - lo, target, weight / (fps / RATE_REF_HZ),
                                    _own_smoothness(positions, mask, j, a, b, fps)) if edges_seen else target)

@@ -71,6 +71,12 @@ def hip_centres(rasi: np.ndarray, lasi: np.ndarray, rpsi: np.ndarray, lpsi: np.n
     return along + off["z"] * z, along - off["z"] * z
 
 
+def cluster_gaps(seen: np.ndarray) -> np.ndarray:
+    """(F,) the frames where cluster_filled places a cluster's markers (seen: (F, K), its markers seen):
+    some missing, three or more seen, and a frame somewhere that shows them all."""
+    return ~seen.all(1) & (seen.sum(1) >= 3) & seen.all(1).any()
+
+
 def cluster_filled(positions: np.ndarray, observed: np.ndarray, cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """positions (F, N, 3) and observed (F, N) with the markers cols (one rigid segment's) placed in the
     frames where at least three of them are seen and the others not: each frame takes the cluster of the
@@ -78,9 +84,8 @@ def cluster_filled(positions: np.ndarray, observed: np.ndarray, cols: list[int])
     from gfpose_cli.kinematics.rotations import kabsch
 
     seen = observed[:, cols]
-    whole = np.flatnonzero(seen.all(1))
-    partial = np.flatnonzero(~seen.all(1) & (seen.sum(1) >= 3))
-    if not len(whole) or not len(partial):
+    whole, partial = np.flatnonzero(seen.all(1)), np.flatnonzero(cluster_gaps(seen))
+    if not len(partial):
         return positions, observed
     positions, observed = positions.copy(), observed.copy()
     after = np.clip(np.searchsorted(whole, partial), 0, len(whole) - 1)
@@ -88,8 +93,9 @@ def cluster_filled(positions: np.ndarray, observed: np.ndarray, cols: list[int])
     nearest = np.where(np.abs(whole[before] - partial) <= np.abs(whole[after] - partial), whole[before], whole[after])
     cluster = positions[:, cols].astype(np.float64)
     for pattern in np.unique(seen[partial], axis=0):
-        rows = partial[(seen[partial] == pattern).all(1)]
-        ref, now = cluster[nearest[(seen[partial] == pattern).all(1)]], cluster[rows]
+        alike = (seen[partial] == pattern).all(1)
+        rows = partial[alike]
+        ref, now = cluster[nearest[alike]], cluster[rows]
         mu_ref, mu_now = ref[:, pattern].mean(1), now[:, pattern].mean(1)
         rot = kabsch(ref[:, pattern] - mu_ref[:, None], now[:, pattern] - mu_now[:, None])
         placed = np.einsum("fij,fkj->fki", rot, ref[:, ~pattern] - mu_ref[:, None]) + mu_now[:, None]

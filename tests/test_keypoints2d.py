@@ -9,6 +9,7 @@ import pytest
 
 from gfpose_cli import io
 from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.take import Take
 from gfpose_cli.io.keypoints2d import BODY25, COCO17
 
 from .conftest import synthetic_poses
@@ -415,3 +416,82 @@ def test_a_csv_of_a_detector_s_named_keypoints_reads_as_its_json(tmp_path: Path)
     (tmp_path / "other.csv").write_text("frame,hand_x,hand_y\n0,1,2\n")
     with pytest.raises(InputError, match="a 2D one may name a detector's keypoints instead"):
         io.read(tmp_path / "other.csv")
+
+
+def _walk_pixels() -> np.ndarray:
+    """A real walk (CMU BVH in tests/data) filmed by a still camera: (F, 17, 2) pixels in gfpose's order."""
+    from gfpose_cli.kinematics.cameras import still_camera_view
+
+    take = io.read(Path(__file__).parent / "data" / "vendors" / "dme__blender_rendering_example.bvh")
+    return still_camera_view(take.positions[1::4].astype(np.float64), 30, 10, 5.0)[0]
+
+
+def _as_coco(uv: np.ndarray) -> np.ndarray:
+    """The same pixels in COCO-17's keypoint order: a face of nose, eyes and ears about the head."""
+    head = uv[:, 10]
+    face = {"nose": uv[:, 9], "left_eye": head + [-6, -2], "right_eye": head + [6, -2], "left_ear": head + [-14, 2],
+            "right_ear": head + [14, 2]}
+    return np.stack([face[n] if n in face else uv[:, COCO_FROM_17[n]] for n in COCO17], 1)
+
+
+def test_an_npz_of_keypoints_in_coco_order_is_read_in_that_order(tmp_path: Path, capsys) -> None:
+    """A researcher's NPZ of a detector's COCO-17 keypoints (no 'joints' names; x, y or x, y, score) was read
+    as if in gfpose's order: the nose taken for the pelvis, the eyes for a leg, and lifted in silence into a
+    wrong body. Told by its first five keypoints (a face, not a pelvis and a leg) it is read as a COCO JSON
+    is; named COCO keypoints too; 3D in that order is refused."""
+    uv = _walk_pixels()
+    coco = _as_coco(uv)
+    score = np.full(coco.shape[:2] + (1,), 0.9)
+    np.savez(tmp_path / "ours.npz", keypoints=uv.astype(np.float32), fps=30.0)
+    np.savez(tmp_path / "coco.npz", keypoints=coco.astype(np.float32), fps=30.0)
+    np.savez(tmp_path / "triplets.npz", keypoints=np.concatenate([coco, score], -1).astype(np.float32), fps=30.0)
+    np.savez(tmp_path / "named.npz", keypoints=coco.astype(np.float32), joints=np.array(COCO17), fps=30.0)
+    for name in ("coco", "triplets", "named"):
+        take = io.read(tmp_path / f"{name}.npz")
+        assert take.provenance.map == "coco17" and take.dim == 2, name
+        assert any("COCO-17's keypoint order" in n for n in take.provenance.notes)
+        for j in (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16):  # hips, knees, ankles, shoulders, elbows, wrists
+            assert np.allclose(take.positions[:, j], uv[:, j], atol=1e-3), (name, j)
+        assert np.allclose(take.positions[:, 0], 0.5 * (uv[:, 1] + uv[:, 4]), atol=1e-3)
+    assert io.read(tmp_path / "ours.npz").provenance.map is None
+    assert np.allclose(io.read(tmp_path / "triplets.npz").confidence[:, 13], 0.9)
+    fast = ["--steps", "6", "--seed", "1"]
+    for name in ("ours", "coco"):
+        code, _, err = run(["lift", str(tmp_path / f"{name}.npz"), *fast, "-o", str(tmp_path / f"{name}_3d.npz")], capsys)
+        assert code == 0, err
+    ours, coco3d = (np.load(tmp_path / f"{n}_3d.npz")["poses"][:, 0] for n in ("ours", "coco"))
+    limbs = [2, 3, 5, 6, 12, 13, 15, 16]
+    assert np.linalg.norm(ours - coco3d, axis=-1)[:, limbs].mean() < 0.05  # the same body (read as ours: metres off)
+    half = len(uv) // 2  # a take that is half one order, half the other cannot be told
+    np.savez(tmp_path / "mixed.npz", keypoints=np.concatenate([uv[:half], coco[half:2 * half]]).astype(np.float32))
+    with pytest.raises(InputError, match="cannot tell the order of its 17 keypoints.*'joints'"):
+        io.read(tmp_path / "mixed.npz")
+    np.savez(tmp_path / "coco3d.npz", poses=np.concatenate([coco / 500, score], -1).astype(np.float32) + 1.5)
+    with pytest.raises(InputError, match="COCO-17's keypoint order .* 2D keypoints only"):
+        io.read(tmp_path / "coco3d.npz")
+
+
+def test_keypoints_below_the_confidence_threshold_are_missing_in_npz_and_csv(tmp_path: Path, capsys) -> None:
+    """OpenPose writes a keypoint it did not see as 0, 0 with score 0. In a COCO JSON or OpenPose folder that
+    is missing; in an NPZ with 'confidence' (or a CSV with score columns) it was lifted as seen, frame by
+    frame: the wrist pulled toward the image's corner."""
+    uv = _walk_pixels()
+    conf = np.full(uv.shape[:2], 0.9, np.float32)
+    zeroed = uv.copy()
+    zeroed[::3, 13] = 0.0
+    conf[::3, 13] = 0.0
+    gaps = uv.copy()
+    gaps[::3, 13] = np.nan
+    np.savez(tmp_path / "scored.npz", keypoints=zeroed.astype(np.float32), confidence=conf, fps=30.0)
+    np.savez(tmp_path / "gaps.npz", keypoints=gaps.astype(np.float32), confidence=conf, fps=30.0)
+    scored = io.read(tmp_path / "scored.npz")
+    assert not scored.mask[::3, 13].any() and scored.mask[1::3, 13].all() and np.isnan(scored.positions[::3, 13]).all()
+    assert any("below 0.1 read as missing" in n for n in scored.provenance.notes)
+    io.write(Take(positions=zeroed.astype(np.float32), confidence=conf, fps=30.0), tmp_path / "scored.csv")
+    assert not io.read(tmp_path / "scored.csv").mask[::3, 13].any()
+    fast = ["--steps", "6", "--seed", "1", "--per-frame"]
+    for name in ("scored", "gaps"):
+        code, _, err = run(["lift", str(tmp_path / f"{name}.npz"), *fast, "-o", str(tmp_path / f"{name}_3d.npz")], capsys)
+        assert code == 0, err
+    a, b = (np.load(tmp_path / f"{n}_3d.npz")["poses"] for n in ("scored", "gaps"))
+    assert np.allclose(a, b)

@@ -240,6 +240,10 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     path = Path(path)
     unit = parse_units(units)
     take = check_take(_read(path, fmt, skeleton_map, subject, unit), path)
+    if take.dim == 2 and take.confidence is not None:
+        from gfpose_cli.io.keypoints2d import confident_only
+
+        take = confident_only(take)
     if sanity and take.dim == 3 and take.positions.ndim == 3:
         from gfpose_cli.io.sanity import check_body
 

@@ -102,8 +102,10 @@ def follow_person(frames: list[list[np.ndarray]], fps: float, min_confidence: fl
     return chosen
 
 
-def _to_take(frames: list[np.ndarray | None], names: tuple[str, ...], map_name: str, path: Path,
-             fps: float, min_confidence: float) -> Take:
+def keypoints_take(frames: list[np.ndarray | None], names: tuple[str, ...], map_name: str, path: Path,
+                   fps: float, min_confidence: float) -> Take:
+    """One person's named keypoints per frame ((n, 3): x, y, confidence; None where nobody was seen) as a
+    take of the 17 joints, through the map that reads those names; a keypoint below min_confidence is missing."""
     if not frames:
         raise InputError(f"{path}: no frames found")
     raw = np.full((len(frames), len(names), 3), np.nan)
@@ -146,12 +148,12 @@ def read_coco(path: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDE
     if numbers is not None:  # a video's frames: one without a detection has no entry, and stays an empty frame
         first = numbers[0]
         slots = _at_numbers([by_image[i] for i in images], numbers)
-        take = _to_take(follow_person(slots, fps, min_confidence), COCO17, "coco17", path, fps, min_confidence)
+        take = keypoints_take(follow_person(slots, fps, min_confidence), COCO17, "coco17", path, fps, min_confidence)
         empty = len(slots) - len(images)
         note = (f"frames placed by their number ({first}-{numbers[-1]}): {empty} without a detection are empty"
                 if empty else None)
         return replace(take, provenance=take.provenance.but(first_frame=first, notes=(note,) if note else ()))
-    return _to_take(follow_person([by_image[i] for i in images], fps, min_confidence), COCO17, "coco17", path, fps,
+    return keypoints_take(follow_person([by_image[i] for i in images], fps, min_confidence), COCO17, "coco17", path, fps,
                     min_confidence)
 
 
@@ -261,7 +263,7 @@ def read_mmpose(data, path: Path, fps: float = 30.0, min_confidence: float = MIN
         raise InputError(f"{path}: the MMPose predictions hold no frames")
     first = min(by_frame)
     frames = [by_frame.get(f, []) for f in range(first, max(by_frame) + 1)]
-    take = _to_take(follow_person(frames, fps, min_confidence), COCO17, "coco17", path, fps, min_confidence)
+    take = keypoints_take(follow_person(frames, fps, min_confidence), COCO17, "coco17", path, fps, min_confidence)
     return replace(take, provenance=take.provenance.but(format="mmpose", first_frame=first))
 
 
@@ -354,7 +356,7 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
         note = (f"frames placed by their files' numbers ({numbers[0]}-{numbers[-1]}): {len(slots) - len(files)} "
                 "without a file are empty")
         frames = slots
-    take = _to_take(follow_person(frames, fps, min_confidence), names, map_name, Path(folder), fps, min_confidence)
+    take = keypoints_take(follow_person(frames, fps, min_confidence), names, map_name, Path(folder), fps, min_confidence)
     return replace(take, provenance=take.provenance.but(notes=(note,))) if note else take
 
 
@@ -473,7 +475,7 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
             fps, clock = rate, f" at {rate:.6g} frames a second (its time column)"
     if not clock:
         clock = f"; {fps:g} frames a second assumed (pass --fps)"
-    take = _to_take(frames, names, map_name, path, fps, min_confidence)
+    take = keypoints_take(frames, names, map_name, path, fps, min_confidence)
     placed_note = f"; {gaps} frames without a row are empty, placed by the frame column" if gaps else ""
     return replace(take, provenance=replace(take.provenance, format="csv", notes=(
         f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}{placed_note}",)))
@@ -494,3 +496,20 @@ def number_or_nan(cell: str) -> float:
         return float(cell)
     except ValueError:
         return float("nan")
+
+
+def confident_only(take: Take, min_confidence: float = MIN_CONFIDENCE) -> Take:
+    """A 2D take whose keypoints carry a confidence (NPZ 'confidence', a CSV's score columns) with those below
+    min_confidence missing, as the JSON readers read them (a detector writes an unseen keypoint as 0, 0 with
+    score 0: lifted as seen, it pulled the joint to the image's corner); said."""
+    if take.dim != 2 or take.confidence is None:
+        return take
+    low = take.mask & ~(take.confidence >= min_confidence)
+    if not low.any():
+        return take
+    positions = take.positions.copy()
+    positions[low] = np.nan
+    note = (f"{int(low.sum())} keypoints with a confidence below {min_confidence:g} read as missing "
+            f"({int(low.any(1).sum())} frames)")
+    return replace(take.with_positions(positions, take.mask & ~low),
+                   provenance=take.provenance.but(notes=take.provenance.notes + (note,)))

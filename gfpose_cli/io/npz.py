@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError, OutputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 from gfpose_cli.core.take import Provenance, ShardPlace, Take
+from gfpose_cli.io.keypoints2d import COCO17, MIN_CONFIDENCE, keypoints_take
 from gfpose_cli.util.atomic import atomic_path
 
 POSE_KEYS = ("poses", "positions", "keypoints", "poses_3d", "poses_2d")
@@ -53,14 +55,23 @@ def read(path: Path) -> Take:
         )
     if not np.issubdtype(poses.dtype, np.number):
         raise InputError(f"{path}: '{key}' is not numeric ({poses.dtype})")
+    names = None
     if "joints" in files:
         names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in files["joints"].tolist()]
-        if [n.lower() for n in names] != [n.lower() for n in JOINTS]:
-            raise InputError(f"{path}: joints {names} are not the 17 gfpose joints in order ({', '.join(JOINTS)})")
+        if [n.lower() for n in names] not in ([n.lower() for n in JOINTS], list(COCO17)):
+            raise InputError(f"{path}: joints {names} are not the 17 gfpose joints in order ({', '.join(JOINTS)}) "
+                             "nor COCO-17's keypoints")
     poses = poses.astype(np.float32)
     if np.isinf(poses).any():
         frame = int(np.argwhere(np.isinf(poses))[0][0])
         raise InputError(f"{path}: frame {frame} holds an infinite coordinate; use NaN for missing joints")
+    notes: tuple[str, ...] = ()
+    scores = None
+    if "confidence" not in files and keypoint_triplets(poses):
+        poses, scores = poses[..., :2], poses[..., 2]
+        notes += (f"'{key}' read as 2D keypoints in pixels with a confidence each (x, y, score: every third value "
+                  "lies within 0..1, while a frame's x and y span tens of units)",)
+    order = keypoint_order(poses, path, None if names is None else names[0].lower() == "nose")
     mask = None
     if "mask" in files:
         mask = np.asarray(files["mask"]).astype(bool)
@@ -79,18 +90,94 @@ def read(path: Path) -> Take:
     for name, value, shape in (("root", root, (poses.shape[0], 3)), ("confidence", confidence, (poses.shape[0], N_JOINTS))):
         if value is not None and (np.shape(value) != shape or not np.issubdtype(np.asarray(value).dtype, np.number)):
             raise InputError(f"{path}: '{name}' has shape {np.shape(value)}, expected {shape} numbers")
+    confidence = scores if confidence is None else np.asarray(confidence, np.float32)
+    map_name = None
+    if order == "coco17":  # a detector's own keypoint order, read through its map as a COCO JSON is
+        if poses.ndim == 4:
+            raise InputError(f"{path}: '{key}' holds several 2D hypotheses per frame in COCO-17's keypoint order; "
+                             "2D keypoints come one person per frame")
+        raw = np.concatenate([poses, (np.ones(poses.shape[:2]) if confidence is None else confidence)[..., None]], -1)
+        if mask is not None:
+            raw[~mask] = np.nan
+        take = keypoints_take(list(raw), COCO17, "coco17", path, 30.0, MIN_CONFIDENCE if confidence is not None else 0.0)
+        poses, mask, confidence, map_name = take.positions, take.mask, take.confidence, "coco17"
+        notes += (f"'{key}' read in COCO-17's keypoint order (nose, eyes, ears, shoulders, ...): "
+                  + ("its 'joints' say so" if names is not None else "its first five keypoints are a face, not a pelvis "
+                     "and a leg") + "; pelvis, spine, thorax and head placed from them as for a COCO JSON",)
     return Take(
         positions=poses,
         mask=mask,
         fps=fps,
         root=None if root is None else np.asarray(root, np.float32),
-        confidence=None if confidence is None else np.asarray(confidence, np.float32),
-        provenance=Provenance(path=str(path), format="npz", camera_frame=axes == "camera" and poses.shape[-1] == 3,
-                              notes=((f"left out {', '.join(repr(k) for k in pickled)}: pickled Python objects, which gfpose "
-                                      "does not load",) if pickled else ())
+        confidence=confidence,
+        provenance=Provenance(path=str(path), format="npz", map=map_name,
+                              camera_frame=axes == "camera" and poses.shape[-1] == 3,
+                              notes=notes + ((f"left out {', '.join(repr(k) for k in pickled)}: pickled Python objects, "
+                                              "which gfpose does not load",) if pickled else ())
                               + (() if "fps" in files else (f"no 'fps' key: {fps:g} frames a second assumed",))),
         shard=_shard_place(files),
     )
+
+
+#: a frame of COCO-17 keypoints: its first five (nose, eyes, ears) lie within this share of the body's size of
+#: their mean; gfpose's first five (the pelvis, right leg and left hip) rarely do (0.3 % of the training
+#: takes' frames filmed from the side, 0.2-3 % from straight above)
+FACE_SHARE = 0.4
+#: left and right limbs (upper arm, forearm, thigh, shin) of each order: read in the right order they
+#: match (median log ratio of lengths 0.1-0.2 from the side); in the wrong one they do not (0.4-1.4)
+LIMB_PAIRS = {"gfpose": (((11, 12), (14, 15)), ((12, 13), (15, 16)), ((4, 5), (1, 2)), ((5, 6), (2, 3))),
+              "coco17": (((5, 7), (6, 8)), ((7, 9), (8, 10)), ((11, 13), (12, 14)), ((13, 15), (14, 16)))}
+#: a take is in COCO-17's order where more than half its frames look it (a face first, left and right
+#: limbs that match in that order; 82-100 % of real COCO frames from the side or above), in gfpose's
+#: where under COCO_UNSURE[0] do (0-1.8 % of gfpose's); between, the reader cannot tell and says so
+COCO_UNSURE = (0.05, 0.5)
+
+
+def _asymmetry(p: np.ndarray, pairs) -> np.ndarray:
+    """Per frame, the mean |log| of left-to-right length ratios of the limb pairs (NaN where unseen)."""
+    ratios = [np.log(np.linalg.norm(p[:, a] - p[:, b], axis=-1) / np.linalg.norm(p[:, c] - p[:, d], axis=-1))
+              for (a, b), (c, d) in pairs]
+    return np.abs(np.stack(ratios, 1)).mean(1)
+
+
+def keypoint_order(poses: np.ndarray, path: Path, coco: bool | None) -> str:
+    """'gfpose' or 'coco17': the order of 17 keypoints not named (coco None) or named (coco True when
+    COCO-17's names), told frame by frame by a face first (COCO's nose, eyes and ears, where gfpose has
+    the pelvis, right leg and left hip) and by which order makes left and right limbs match; refused
+    where a take cannot tell. 3D in COCO-17's order is refused (a 2D detector's layout)."""
+    if coco is None:
+        p = poses if poses.ndim == 3 else poses[:, 0]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            face = np.linalg.norm(p[:, :5] - p[:, :5].mean(1, keepdims=True), axis=-1).max(1)
+            body = np.sqrt(np.mean(np.sum((p - p.mean(1, keepdims=True)) ** 2, -1), 1))
+            share = face / body
+            as_coco, as_ours = _asymmetry(p, LIMB_PAIRS["coco17"]), _asymmetry(p, LIMB_PAIRS["gfpose"])
+            told = np.isfinite(share) & ~np.isnan(as_coco) & ~np.isnan(as_ours) & (body > 0)
+            looks_coco = float(np.mean((share < FACE_SHARE) & (as_coco < as_ours), where=told)) if told.any() else 0.0
+        if COCO_UNSURE[0] <= looks_coco <= COCO_UNSURE[1]:
+            raise InputError(f"{path}: cannot tell the order of its 17 keypoints ({looks_coco:.0%} of its frames look "
+                             "like COCO-17's, from the nose; the rest like gfpose's, from the pelvis); add a 'joints' "
+                             "array of their names")
+        coco = looks_coco > COCO_UNSURE[1]
+    if coco and poses.shape[-1] == 3:
+        raise InputError(f"{path}: its 17 points are in COCO-17's keypoint order (nose, eyes, ears, ...), which gfpose "
+                         f"reads for 2D keypoints only; save 3D poses in gfpose's joint order ({', '.join(JOINTS)})")
+    return "coco17" if coco else "gfpose"
+
+
+def keypoint_triplets(poses: np.ndarray) -> bool:
+    """(F, 17, 3) of x, y in pixels and a detector's score: every finite third value within 0..1 while a
+    frame's x and y span more than 10 units (no body is 10 m wide and flat within 1 m, nor 10 mm wide)."""
+    if poses.ndim != 3 or poses.shape[-1] != 3:
+        return False
+    third = poses[..., 2][np.isfinite(poses).all(-1)]
+    if third.size == 0 or third.min() < 0 or third.max() > 1:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        span = np.nanmax(poses[..., :2], 1) - np.nanmin(poses[..., :2], 1)
+        return bool(np.nanmedian(span.max(-1)) > 10)
 
 
 def _fps(value, path: Path) -> float:

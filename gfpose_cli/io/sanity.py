@@ -42,6 +42,8 @@ def _median_length(poses: np.ndarray, mask: np.ndarray, a: str, b: str) -> float
 
 def _cause(ratio: float) -> str:
     """The likely cause of limbs `ratio` times their usual length."""
+    if not ratio > 0:
+        return "joints that coincide (the same point twice?), or markers that are not where the map expects them"
     for factor, cause in ((1000.0, "the file is in mm but read as metres"), (100.0, "the file is in cm but read as metres"),
                           (10.0, "a unit off by 10 (cm read as mm?)"), (2.0, "bones counted twice (BVH position "
                                                                           "channels added to OFFSET?)"),

@@ -63,6 +63,13 @@ NAMINGS = {
                    foot="Ankle{Side}", toe="Foot{Side}", clav="Collar{Side}", upper="Shoulder{Side}",
                    fore="Elbow{Side}", hand="Wrist{Side}", fingers="Hand{Side}", index="HandTip{Side}",
                    thumb="Thumb{Side}"),
+    # the Biovision format's own example (Hips, Chest, LeftCollar, LeftUpArm, LeftLowArm, LeftUpLeg, LeftLowLeg):
+    # read before as Mixamo's with the knees, elbows, shoulders and spine missing in every frame
+    "Biovision": dict(pelvis="Hips", spine0="Back", spine1="Chest", spine2="Chest2", neck="Neck", neck1="Neck2",
+                      head="Head", hipjoint="{Side}HipJoint", thigh="{Side}UpLeg", shin="{Side}LowLeg",
+                      foot="{Side}Foot", toe="{Side}Toe", clav="{Side}Collar", upper="{Side}UpArm",
+                      fore="{Side}LowArm", hand="{Side}Hand", fingers="{Side}Finger", index="{Side}Index1",
+                      thumb="{Side}Thumb"),
     "Blender metarig": dict(pelvis="spine", spine0="spine.001", spine1="spine.002", spine2="spine.003",
                             neck="spine.004", neck1="spine.005", head="spine.006", hipjoint="pelvis.{S}",
                             thigh="thigh.{S}", shin="shin.{S}", foot="foot.{S}", toe="toe.{S}", clav="shoulder.{S}",

@@ -2,7 +2,7 @@
 
 Tools name the same joints differently (3ds Max's `Bip01 L Thigh`, Unreal's `thigh_l`, MotionBuilder's
 `Character1_LeftUpLeg`, SMPL's `L_Hip`, Xsens's `RightUpperLeg`, OptiTrack's `LThigh`, Kinect's
-`HipLeft`, Blender's `thigh.L`), and a preset per tool never ends. But every such rig shares a tree:
+`HipLeft`, Blender's `thigh.L`, the Biovision example's `LeftUpArm` and `LeftLowLeg`), and a preset per tool never ends. But every such rig shares a tree:
 two legs and two arms hang off a trunk that ends in the head, each limb a chain whose joints carry a
 side in their names and a word for the body part. A bone-named joint sits where its bone starts
 (UpLeg, Thigh: the hip; Leg, Shin, Calf: the knee; Foot: the ankle), a joint-named one at its joint
@@ -37,11 +37,11 @@ from gfpose_cli.core.skeleton import JOINTS
 HIP_WORDS = (("thigh", "upleg", "upperleg", "femur"), ("hip",))
 KNEE_WORDS = (("knee",), ("shin", "calf", "lowerleg", "shank", "tibia", "leg"))
 ANKLE_WORDS = (("ankle",), ("foot",))
-SHOULDER_WORDS = (("upperarm", "uarm", "humerus", "shldr"), ("arm",), ("shoulder",))
-ELBOW_WORDS = (("elbow",), ("forearm", "lowerarm", "farm"))
+SHOULDER_WORDS = (("upperarm", "uparm", "uarm", "humerus", "shldr"), ("arm",), ("shoulder",))
+ELBOW_WORDS = (("elbow",), ("forearm", "lowerarm", "lowarm", "farm"))
 WRIST_WORDS = (("wrist",), ("hand",))
-#: an upper-arm word never matches a forearm's name (LeftForeArm and LFArm hold "arm")
-NOT_UPPER_ARM = ("forearm", "lowerarm", "farm")
+#: an upper-arm word never matches a forearm's name (LeftForeArm, LFArm and Biovision's LeftLowArm hold "arm")
+NOT_UPPER_ARM = ("forearm", "lowerarm", "lowarm", "farm")
 #: where the 17-joint skeleton's Spine sits between the pelvis and the neck base, as the shipped rig
 #: training body has it (0.57 of the way; the rig presets place it 0.25-1.0 of the way)
 SPINE_SHARE = 0.55

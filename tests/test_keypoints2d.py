@@ -495,3 +495,38 @@ def test_keypoints_below_the_confidence_threshold_are_missing_in_npz_and_csv(tmp
         assert code == 0, err
     a, b = (np.load(tmp_path / f"{n}_3d.npz")["poses"] for n in ("scored", "gaps"))
     assert np.allclose(a, b)
+
+
+def test_an_npz_of_a_detector_s_18_25_26_or_133_keypoints_reads_as_its_json(tmp_path: Path) -> None:
+    """An NPZ of OpenPose's BODY_25 (or COCO-18, Halpe-26, COCO-WholeBody-133) keypoints per frame was
+    refused for not holding 17; it is read through the same map as that detector's JSON."""
+    uv = _walk_pixels()
+    head = uv[:, 10]
+    body25 = np.stack([uv[:, BODY25_FROM_17[n]] if n in BODY25_FROM_17 else head if "Ear" in n or "Eye" in n
+                       else np.full_like(head, np.nan) for n in BODY25], 1)
+    coco18 = body25[:, [BODY25.index(n) for n in ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder",
+                                                  "LElbow", "LWrist", "RHip", "RKnee", "RAnkle", "LHip", "LKnee",
+                                                  "LAnkle", "REye", "LEye", "REar", "LEar")]]
+    coco = _as_coco(uv)
+    halpe = np.concatenate([coco, np.full((len(uv), 9, 2), 7.0)], 1)
+    whole = np.concatenate([coco, np.full((len(uv), 116, 2), 7.0)], 1)
+    score = np.full(uv.shape[:2], 0.8)
+    cases = {"body25": (body25, "openpose25"), "coco18": (coco18, "openpose18"), "halpe": (halpe, "coco17"),
+             "whole": (whole, "coco17")}
+    for name, (kp, map_name) in cases.items():
+        triplets = np.concatenate([kp, np.full(kp.shape[:2] + (1,), 0.8)], -1)
+        np.savez(tmp_path / f"{name}.npz", keypoints=triplets.astype(np.float32), fps=30.0)
+        take = io.read(tmp_path / f"{name}.npz")
+        assert take.provenance.map == map_name and take.dim == 2, name
+        assert any("a detector's" in n for n in take.provenance.notes), take.provenance.notes
+        for j in (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16):
+            assert np.allclose(take.positions[:, j], uv[:, j], atol=1e-3), (name, j)
+        assert np.allclose(take.confidence[:, 13], score[:, 13])
+    np.savez(tmp_path / "named.npz", keypoints=body25.astype(np.float32), joints=np.array(BODY25))
+    assert io.read(tmp_path / "named.npz").provenance.map == "openpose25"
+    np.savez(tmp_path / "wrong.npz", keypoints=body25.astype(np.float32), joints=np.array(BODY25[::-1]))
+    with pytest.raises(InputError, match="nor a detector's 25 keypoints"):
+        io.read(tmp_path / "wrong.npz")
+    np.savez(tmp_path / "3d.npz", poses=np.concatenate([body25 / 500, body25[..., :1] / 300], -1).astype(np.float32))
+    with pytest.raises(InputError, match="25 points per frame with a third value that is not a score"):
+        io.read(tmp_path / "3d.npz")

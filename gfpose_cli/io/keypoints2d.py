@@ -320,6 +320,17 @@ def _body25_layout(frames: list[list[np.ndarray]], where: Path) -> tuple[tuple[s
                      "give the keypoints as COCO-17 JSON or a BODY_25 folder")
 
 
+def detector_layout(n: int, frames: list[list[np.ndarray]], where: Path) -> tuple[tuple[str, ...], str]:
+    """The keypoint names and map of a detector's n keypoints per person (frames: per frame, each
+    person's (n, 3) x, y, score): COCO-17's for 17, 26 and 133 (read by the first 17), OpenPose's COCO-18
+    for 18, BODY_25 or BODY_25B (by where they sit) for 25."""
+    if n in COCO_LAYOUTS:
+        return COCO17, "coco17"
+    if n == 25:
+        return _body25_layout(frames, where)
+    return OPENPOSE_LAYOUTS[n]
+
+
 def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
     """An OpenPose output folder (_openpose_files: one JSON per frame, sorted by name): BODY_25 or the
     COCO model (18), or the layouts of COCO_LAYOUTS (as Pose2Sim and Sports2D write RTMPose results:
@@ -340,13 +351,7 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
             n = size if size in OPENPOSE_LAYOUTS or size in COCO_LAYOUTS else 25
         frames.append([_triplets(values, n, f"{f} (the folder's first detection has {n} keypoints: OpenPose BODY_25, "
                                  "COCO-18, COCO-17, HALPE_26 or COCO-WholeBody-133)") for values in detections])
-    n = n or 25
-    if n in COCO_LAYOUTS:
-        names, map_name = COCO17, "coco17"
-    elif n == 25:
-        names, map_name = _body25_layout(frames, Path(folder))
-    else:
-        names, map_name = OPENPOSE_LAYOUTS[n]
+    names, map_name = detector_layout(n or 25, frames, Path(folder))
     if names is COCO17:  # read by the first 17 keypoints, COCO-17's body
         frames = [[kp[:17] for kp in people] for people in frames]
     numbers = frame_numbers([f.name for f in files])

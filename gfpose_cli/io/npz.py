@@ -1,6 +1,8 @@
 """NPZ poses in the project's stable schema (README "File formats").
 
-Keys: poses float32 (F,17,3) | (F,S,17,3) metres or (F,17,2) pixels; joints; fps;
+Keys: poses float32 (F,17,3) | (F,S,17,3) metres or (F,17,2) pixels (also a detector's own keypoints:
+(F,K,2) or x, y, score triplets (F,K,3), K = 17 in COCO-17's order or 18, 25, 26, 133; read through the
+map its JSON is read with); joints; fps;
 optional mask (F,17) bool true = observed, root (F,3), confidence (F,17), axes ("camera" for 3D
 poses in a camera's frame, x right, y down, z forward: a lift's output; absent or "z-up" for mocap).
 """
@@ -19,10 +21,17 @@ import numpy as np
 from gfpose_cli.core.errors import InputError, OutputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 from gfpose_cli.core.take import Provenance, ShardPlace, Take
-from gfpose_cli.io.keypoints2d import COCO17, MIN_CONFIDENCE, keypoints_take
+from gfpose_cli.io.keypoints2d import BODY25, COCO17, COCO18, MIN_CONFIDENCE, detector_layout, keypoints_take
 from gfpose_cli.util.atomic import atomic_path
 
 POSE_KEYS = ("poses", "positions", "keypoints", "poses_3d", "poses_2d")
+#: keypoints per frame of detectors' layouts an NPZ of 2D keypoints may hold besides 17 (read as keypoints2d
+#: reads their JSON): OpenPose's COCO-18 and BODY_25 (or BODY_25B), Halpe-26, COCO-WholeBody-133
+DETECTOR_COUNTS = (18, 25, 26, 133)
+#: the names a 'joints' array of such keypoints may give (the first 17 for Halpe and WholeBody)
+DETECTOR_NAMES = {18: (tuple(n.lower() for n in COCO18),), 25: (tuple(n.lower() for n in BODY25), COCO17),
+                  26: (COCO17,), 133: (COCO17,)}
+DETECTOR_WORDS = {"openpose18": "OpenPose's COCO-18", "openpose25": "OpenPose's BODY_25", "coco17": "BODY_25B"}
 #: the frames 3D poses may be stored in: a camera's (a lift's output) or the canonical Z-up mocap frame
 AXES = ("camera", "z-up")
 
@@ -49,18 +58,23 @@ def read(path: Path) -> Take:
     if key is None:
         raise InputError(f"{path}: no 'poses' array (found: {', '.join(files) or 'nothing'})")
     poses = np.asarray(files[key])
-    if poses.ndim not in (3, 4) or poses.shape[-2] != N_JOINTS or poses.shape[-1] not in (2, 3):
+    n = poses.shape[-2] if poses.ndim >= 2 else 0
+    detector = poses.ndim == 3 and n in DETECTOR_COUNTS  # a detector's own keypoints (2D): OpenPose's 25, ...
+    if poses.ndim not in (3, 4) or (n != N_JOINTS and not detector) or poses.shape[-1] not in (2, 3):
         raise InputError(
-            f"{path}: '{key}' has shape {poses.shape}; expected (frames, 17, 3), (frames, S, 17, 3) or (frames, 17, 2)"
+            f"{path}: '{key}' has shape {poses.shape}; expected (frames, 17, 3), (frames, S, 17, 3) or (frames, 17, 2) "
+            "(2D keypoints also as a detector gives them: 18, 25, 26 or 133 per frame)"
         )
     if not np.issubdtype(poses.dtype, np.number):
         raise InputError(f"{path}: '{key}' is not numeric ({poses.dtype})")
     names = None
     if "joints" in files:
         names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in files["joints"].tolist()]
-        if [n.lower() for n in names] not in ([n.lower() for n in JOINTS], list(COCO17)):
+        lowered = [name.lower() for name in names]
+        known = ([j.lower() for j in JOINTS], list(COCO17)) if n == N_JOINTS else DETECTOR_NAMES.get(n, ())
+        if not any(lowered[:len(k)] == list(k) and len(lowered) == n for k in known):
             raise InputError(f"{path}: joints {names} are not the 17 gfpose joints in order ({', '.join(JOINTS)}) "
-                             "nor COCO-17's keypoints")
+                             f"nor a detector's {n} keypoints (COCO-17, OpenPose's BODY_25 or COCO-18)")
     poses = poses.astype(np.float32)
     if np.isinf(poses).any():
         frame = int(np.argwhere(np.isinf(poses))[0][0])
@@ -71,12 +85,15 @@ def read(path: Path) -> Take:
         poses, scores = poses[..., :2], poses[..., 2]
         notes += (f"'{key}' read as 2D keypoints in pixels with a confidence each (x, y, score: every third value "
                   "lies within 0..1, while a frame's x and y span tens of units)",)
-    order = keypoint_order(poses, path, None if names is None else names[0].lower() == "nose")
+    if n != N_JOINTS and poses.shape[-1] != 2:
+        raise InputError(f"{path}: '{key}' holds {n} points per frame with a third value that is not a score within "
+                         "0..1; gfpose reads 2D keypoints as a detector gives them, and 3D poses as its 17 joints")
+    order = "detector" if n != N_JOINTS else keypoint_order(poses, path, None if names is None else names[0].lower() == "nose")
     mask = None
     if "mask" in files:
         mask = np.asarray(files["mask"]).astype(bool)
-        if mask.shape != (poses.shape[0], N_JOINTS):
-            raise InputError(f"{path}: 'mask' has shape {mask.shape}, expected ({poses.shape[0]}, 17)")
+        if mask.shape != (poses.shape[0], n):
+            raise InputError(f"{path}: 'mask' has shape {mask.shape}, expected ({poses.shape[0]}, {n})")
         finite = np.isfinite(poses).all(-1)
         finite = finite.all(1) if poses.ndim == 4 else finite
         mask = mask & finite
@@ -87,23 +104,29 @@ def read(path: Path) -> Take:
     if axes not in AXES:
         raise InputError(f"{path}: 'axes' is {axes!r}; expected {' or '.join(repr(a) for a in AXES)}")
     root, confidence = files.get("root"), files.get("confidence")
-    for name, value, shape in (("root", root, (poses.shape[0], 3)), ("confidence", confidence, (poses.shape[0], N_JOINTS))):
+    for name, value, shape in (("root", root, (poses.shape[0], 3)), ("confidence", confidence, (poses.shape[0], n))):
         if value is not None and (np.shape(value) != shape or not np.issubdtype(np.asarray(value).dtype, np.number)):
             raise InputError(f"{path}: '{name}' has shape {np.shape(value)}, expected {shape} numbers")
     confidence = scores if confidence is None else np.asarray(confidence, np.float32)
     map_name = None
-    if order == "coco17":  # a detector's own keypoint order, read through its map as a COCO JSON is
+    if order != "gfpose":  # a detector's own keypoint order, read through its map as its JSON is
         if poses.ndim == 4:
-            raise InputError(f"{path}: '{key}' holds several 2D hypotheses per frame in COCO-17's keypoint order; "
+            raise InputError(f"{path}: '{key}' holds several 2D hypotheses per frame in a detector's keypoint order; "
                              "2D keypoints come one person per frame")
         raw = np.concatenate([poses, (np.ones(poses.shape[:2]) if confidence is None else confidence)[..., None]], -1)
         if mask is not None:
             raw[~mask] = np.nan
-        take = keypoints_take(list(raw), COCO17, "coco17", path, 30.0, MIN_CONFIDENCE if confidence is not None else 0.0)
-        poses, mask, confidence, map_name = take.positions, take.mask, take.confidence, "coco17"
-        notes += (f"'{key}' read in COCO-17's keypoint order (nose, eyes, ears, shoulders, ...): "
-                  + ("its 'joints' say so" if names is not None else "its first five keypoints are a face, not a pelvis "
-                     "and a leg") + "; pelvis, spine, thorax and head placed from them as for a COCO JSON",)
+        layout, map_name = detector_layout(n, [[kp] for kp in raw], path)
+        take = keypoints_take(list(raw[:, :len(layout)]), layout, map_name, path, 30.0,
+                              MIN_CONFIDENCE if confidence is not None else 0.0)
+        poses, mask, confidence = take.positions, take.mask, take.confidence
+        if n == N_JOINTS:
+            notes += (f"'{key}' read in COCO-17's keypoint order (nose, eyes, ears, shoulders, ...): "
+                      + ("its 'joints' say so" if names is not None else "its first five keypoints are a face, not a "
+                         "pelvis and a leg") + "; pelvis, spine, thorax and head placed from them as for a COCO JSON",)
+        else:
+            words = DETECTOR_WORDS[map_name] if n in (18, 25) else "Halpe-26 or COCO-WholeBody-133, by their first 17"
+            notes += (f"'{key}' read as a detector's {n} keypoints ({words}) through the {map_name} map",)
     return Take(
         positions=poses,
         mask=mask,

@@ -530,3 +530,24 @@ def test_an_npz_of_a_detector_s_18_25_26_or_133_keypoints_reads_as_its_json(tmp_
     np.savez(tmp_path / "3d.npz", poses=np.concatenate([body25 / 500, body25[..., :1] / 300], -1).astype(np.float32))
     with pytest.raises(InputError, match="25 points per frame with a third value that is not a score"):
         io.read(tmp_path / "3d.npz")
+
+
+def test_2d_keypoints_whose_y_axis_points_up_are_refused_not_lifted_upside_down(tmp_path: Path, capsys) -> None:
+    """Keypoints from a tool (or a plot) whose y axis points up were lifted as they were: a real walk came
+    out as another body, 154 mm off on average, in silence. lift and complete refuse them, saying what to
+    flip; --force-read lifts them as they are (a performer upside down), warned."""
+    uv = _walk_pixels()
+    up = uv.copy()
+    up[..., 1] = 1000.0 - up[..., 1]
+    np.savez(tmp_path / "down.npz", keypoints=uv.astype(np.float32), fps=30.0)
+    np.savez(tmp_path / "up.npz", keypoints=up.astype(np.float32), fps=30.0)
+    fast = ["--steps", "4", "--seed", "1"]
+    for command in ("lift", "complete"):
+        code, _, err = run([command, str(tmp_path / "up.npz"), *fast, "-o", str(tmp_path / f"{command}.npz")], capsys)
+        assert code == 2 and "head is below the feet in 100% of the frames" in err and "flip y" in err, err
+        assert not (tmp_path / f"{command}.npz").exists()
+    code, _, err = run(["lift", str(tmp_path / "up.npz"), *fast, "--force-read", "-o", str(tmp_path / "forced.npz")],
+                       capsys)
+    assert code == 0 and "warning" in err and "head is below the feet" in err
+    code, _, err = run(["lift", str(tmp_path / "down.npz"), *fast, "-o", str(tmp_path / "down_3d.npz")], capsys)
+    assert code == 0 and "head is below the feet" not in err

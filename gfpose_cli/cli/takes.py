@@ -9,7 +9,7 @@ import typer
 
 from gfpose_cli.core.errors import InputError, flag, word
 from gfpose_cli.core.take import CompleteReport, DenoiseReport
-from gfpose_cli.io.keypoints2d import in_pixels, parse_image_size
+from gfpose_cli.io.keypoints2d import in_pixels, parse_image_size, upside_down
 
 from gfpose_cli.cli.app import STATE, app
 from gfpose_cli.cli.options import OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt, ImageSizeOpt
@@ -223,10 +223,16 @@ def complete(
 
 
 def pixels(kp, size: tuple[int, int] | None, src: Path):
-    """A 2D take in pixels: normalised coordinates turned into pixels with --image-size, or warned about."""
+    """A 2D take in pixels: normalised coordinates turned into pixels with --image-size, or warned about;
+    one whose y axis points up refused (warned with --force-read)."""
     kp, warning = in_pixels(kp, size, str(src))
     if warning:
         warn(esc(word(warning, flag)))
+    flipped = upside_down(kp, str(src))
+    if flipped and not STATE["force_read"]:
+        raise InputError(flipped)
+    if flipped:
+        warn(esc(flipped))
     return kp
 
 

@@ -417,6 +417,33 @@ def in_pixels(take: Take, image_size: tuple[int, int] | None, where: str) -> tup
     return replace(take, positions=(xy * np.array([w, h], dtype=np.float64)).astype(take.positions.dtype)), None
 
 
+#: a 2D take is upside down (image y pointing up) where the head stands below both ankles and the thorax
+#: below the pelvis in at least this share of the frames that show them: a flipped walk 100 %; the
+#: training archives' takes through still cameras (yaw 0/120/240, elevation 0-75 degrees) at most 84 %
+#: (an HDM05 floor exercise seen from 75 degrees up), CMU's at most 32 %
+UPSIDE_DOWN_SHARE = 0.9
+
+
+def upside_down(take: Take, where: str) -> str | None:
+    """Why a 2D take looks upside down (its y axis pointing up, as plots and some tools have it, where
+    images point it down), or None. Lifted as it is, such a take comes out as another body (a walk 154 mm
+    off on average)."""
+    p, m = np.asarray(take.positions, dtype=np.float64), take.mask
+    if p.ndim != 3 or p.shape[-1] != 2:
+        return None
+    top = np.where(m[:, 10], p[:, 10, 1], p[:, 9, 1])
+    seen = m[:, [0, 3, 6, 8]].all(1) & (m[:, 10] | m[:, 9])
+    if not seen.any():
+        return None
+    down = (top > np.maximum(p[:, 3, 1], p[:, 6, 1])) & (p[:, 8, 1] > p[:, 0, 1])
+    share = float(down[seen].mean())
+    if share < UPSIDE_DOWN_SHARE:
+        return None
+    return (f"{where}: the head is below the feet in {share:.0%} of the frames that show them: its y axis points up "
+            "(as a plot's), where gfpose reads 2D keypoints as an image has them, y down; flip y (image height - y) "
+            "and lift again, or pass --force-read if the performer is upside down")
+
+
 #: a 2D CSV's column of one keypoint: its name, then x, y or a confidence (`left_hip_x`, `Nose.y`,
 #: `right_wrist_score`, MediaPipe's `left_hip_visibility`, DeepLabCut-style `likelihood`)
 _NAMED_COLUMN = re.compile(r"(?i)^(.+?)[_.\s-]?(x|y|score|scores|conf|confidence|c|p|prob|likelihood|visibility)$")

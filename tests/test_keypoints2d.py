@@ -551,3 +551,32 @@ def test_2d_keypoints_whose_y_axis_points_up_are_refused_not_lifted_upside_down(
     assert code == 0 and "warning" in err and "head is below the feet" in err
     code, _, err = run(["lift", str(tmp_path / "down.npz"), *fast, "-o", str(tmp_path / "down_3d.npz")], capsys)
     assert code == 0 and "head is below the feet" not in err
+
+
+def _dlc_csv(path: Path, kp: np.ndarray, individuals: tuple[str, ...] = ()) -> None:
+    """A DeepLabCut CSV (analyze_videos, save_as_csv): scorer, [individuals,] bodyparts and coords rows."""
+    cols = [(who, name, c) for who in (individuals or ("",)) for name in COCO17 for c in ("x", "y", "likelihood")]
+    head = [["scorer"] + ["DLC_resnet50_walkDec7shuffle1_100000"] * len(cols)]
+    if individuals:
+        head.append(["individuals"] + [who for who, _, _ in cols])
+    head += [["bodyparts"] + [name for _, name, _ in cols], ["coords"] + [c for _, _, c in cols]]
+    body = [[str(f)] + [f"{v:.3f}" for _ in (individuals or ("",)) for x, y in pose for v in (x, y, 0.95)]
+            for f, pose in enumerate(kp)]
+    path.write_text("\n".join(",".join(row) for row in head + body) + "\n")
+
+
+def test_a_deeplabcut_csv_of_coco_keypoints_reads_as_their_json(tmp_path: Path) -> None:
+    """DeepLabCut writes its keypoints under three header rows (scorer, bodyparts, coords): refused before as a
+    CSV missing the joints' columns; read by its body parts' names as a detector's CSV, one person."""
+    uv = _walk_pixels()
+    _dlc_csv(tmp_path / "dlc.csv", _as_coco(uv))
+    take = io.read(tmp_path / "dlc.csv")
+    assert take.provenance.map == "coco17" and take.n_frames == len(uv)
+    for j in (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16):
+        assert np.allclose(take.positions[:, j], uv[:, j], atol=2e-3), j
+    assert np.allclose(take.confidence[:, 13], 0.95)
+    _dlc_csv(tmp_path / "two.csv", _as_coco(uv), individuals=("person1", "person2"))
+    with pytest.raises(InputError, match="DeepLabCut file of 2 individuals"):
+        io.read(tmp_path / "two.csv")
+    _dlc_csv(tmp_path / "one.csv", _as_coco(uv), individuals=("person1",))
+    assert np.allclose(io.read(tmp_path / "one.csv").positions, take.positions, equal_nan=True)

@@ -44,9 +44,13 @@ def read(path: Path) -> Take:
     dim = 3 if all(c.lower() in lowered for c in _columns(3)) else 2
     missing = [c for c in _columns(dim) if c.lower() not in lowered]
     if missing:
-        from gfpose_cli.io.keypoints2d import named_csv_take
+        from gfpose_cli.io.keypoints2d import dlc_header, named_csv_take
 
-        body = [(n + 2, row) for n, row in enumerate(rows[1:]) if any(cell.strip() for cell in row)]
+        start = 1
+        dlc = dlc_header(rows, path)
+        if dlc is not None:  # DeepLabCut's header rows: bodyparts over their x, y, likelihood
+            header, start = dlc
+        body = [(n + start + 1, row) for n, row in enumerate(rows[start:]) if any(cell.strip() for cell in row)]
         named = named_csv_take(header, body, path)
         if named is not None:
             return named

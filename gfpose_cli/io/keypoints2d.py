@@ -513,6 +513,23 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
         f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}{placed_note}",)))
 
 
+def dlc_header(rows: list[list[str]], path: Path) -> tuple[list[str], int] | None:
+    """A DeepLabCut CSV's header rows (scorer, [individuals,] bodyparts, coords) as one row of named
+    columns (`frame, nose_x, nose_y, nose_likelihood, ...`) and the row its data starts at; None where the
+    file has no such rows. Several individuals (multi-animal projects) are refused: one person per take."""
+    firsts = [row[0].strip().lower() if row else "" for row in rows[:4]]
+    if len(firsts) < 3 or firsts[0] != "scorer" or "bodyparts" not in firsts or "coords" not in firsts:
+        return None
+    parts, coords = rows[firsts.index("bodyparts")], rows[firsts.index("coords")]
+    if "individuals" in firsts:
+        people = sorted({cell.strip() for cell in rows[firsts.index("individuals")][1:] if cell.strip()})
+        if len(people) > 1:
+            raise InputError(f"{path}: a DeepLabCut file of {len(people)} individuals ({', '.join(people[:4])}); gfpose "
+                             "lifts one person per take: export one individual's keypoints")
+    header = ["frame"] + [f"{part.strip()}_{coord.strip()}" for part, coord in zip(parts[1:], coords[1:])]
+    return header, firsts.index("coords") + 1
+
+
 def _frame_number(cell: str, row: int) -> int:
     """A frame column's number: 42, 42.0, or the last number of an image's name (frame_0042.jpg); the
     row's own place where it holds none."""

@@ -278,7 +278,7 @@ def _write_layout(folder: Path, extra: list[int], name: str, nan_at: tuple[int, 
         (folder / name.format(f)).write_text(json.dumps({"version": 1.3, "people": people}))
 
 
-def test_pose2sim_and_body25b_folders_read_by_their_coco_body(tmp_path: Path) -> None:
+def test_pose2sim_and_body25b_folders_read_by_their_coco_body(tmp_path: Path, capsys) -> None:
     """Folders in OpenPose's format from tools that name their files otherwise and run other models: Pose2Sim /
     Sports2D's HALPE_26 (`walk_000012.json`, NaN for a lost keypoint) and OpenPose's BODY_25B (COCO-17's order
     first, 25 keypoints like BODY_25): read by their first 17 keypoints, the limbs where the BODY_25 folder has
@@ -299,6 +299,10 @@ def test_pose2sim_and_body25b_folders_read_by_their_coco_body(tmp_path: Path) ->
         np.testing.assert_array_equal(mask[:, LIMBS], ref.mask[:, LIMBS])
         both = take.mask[:, LIMBS] & ref.mask[:, LIMBS]
         np.testing.assert_allclose(take.positions[:, LIMBS][both], ref.positions[:, LIMBS][both])
+    # on the command line too: the folder is one take (its walk_000012.json files were each read, and refused,
+    # as COCO JSON: "131 of 131 inputs failed")
+    code, out, err = run(["lift", str(tmp_path / "halpe"), "--steps", "4", "-o", str(tmp_path / "halpe.npz")], capsys)
+    assert code == 0 and "lifted along the take" in out + err, err
     odd = tmp_path / "odd"
     odd.mkdir()
     for f, data in enumerate(_walk_frames()):
@@ -580,3 +584,55 @@ def test_a_deeplabcut_csv_of_coco_keypoints_reads_as_their_json(tmp_path: Path) 
         io.read(tmp_path / "two.csv")
     _dlc_csv(tmp_path / "one.csv", _as_coco(uv), individuals=("person1",))
     assert np.allclose(io.read(tmp_path / "one.csv").positions, take.positions, equal_nan=True)
+
+
+def _yolo_labels(folder: Path, kp: np.ndarray, size: tuple[int, int], skip: tuple[int, ...] = (),
+                 bystander_at: int | None = None) -> None:
+    """Ultralytics YOLO pose labels as `predict(source="walk.mp4", save_txt=True, save_conf=True)` writes them:
+    walk_<frame>.txt from frame 1, no file for a frame without a person; per line class, box and COCO-17
+    keypoints (x, y, visibility) as shares of the image, then the box's confidence; '%g' numbers."""
+    folder.mkdir()
+    w, h = size
+    for f, pose in enumerate(kp):
+        if f in skip:
+            continue
+        people = [pose] + ([pose[::-1] * 0.2 + 50.0] if f == bystander_at else [])
+        lines = []
+        for person in people:
+            lo, hi = person.min(0), person.max(0)
+            box = [(lo[0] + hi[0]) / 2 / w, (lo[1] + hi[1]) / 2 / h, (hi[0] - lo[0]) / w, (hi[1] - lo[1]) / h]
+            values = [0, *box] + [v for x, y in person for v in (x / w, y / h, 0.93)] + [0.88]
+            lines.append(" ".join("%g" % v for v in values))
+        (folder / f"walk_{f + 1}.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_a_yolo_pose_labels_folder_lifts_as_a_take_with_the_image_size(tmp_path: Path, capsys) -> None:
+    """Ultralytics YOLO pose (save_txt) writes a folder of per-frame label files in normalised coordinates:
+    refused before ("is a folder"); read as COCO-17 keypoints along the take, frames without a file empty in
+    their place, and with --image-size lifted as the pixels they stand for."""
+    uv = _walk_pixels()
+    coco = _as_coco(uv)
+    _yolo_labels(tmp_path / "labels", coco, (1000, 1000), skip=(5, 6), bystander_at=9)
+    take = io.read(tmp_path / "labels")
+    assert take.provenance.map == "coco17" and take.n_frames == len(uv) and take.provenance.first_frame == 1
+    assert not take.mask[[5, 6]].any() and take.mask[[4, 7, 9]].all()
+    seen = np.ones(len(uv), bool)
+    seen[[5, 6]] = False
+    for j in (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16):  # '%g' keeps six digits: within 0.01 px of 1000
+        assert np.allclose(take.positions[seen, j] * 1000, uv[seen, j], atol=0.01), j
+    assert any("YOLO pose label files" in n and "2 without a file are empty" in n for n in take.provenance.notes)
+    fast = ["--steps", "4", "--seed", "1"]
+    np.savez(tmp_path / "px.npz", keypoints=np.where(seen[:, None, None], coco, np.nan).astype(np.float32),
+             confidence=np.where(seen[:, None], 0.93, 0.0).repeat(17, 1).astype(np.float32), fps=30.0)
+    code, _, err = run(["lift", str(tmp_path / "labels"), "--image-size", "1000x1000", *fast,
+                        "-o", str(tmp_path / "yolo.npz")], capsys)
+    assert code == 0 and "normalised image coordinates" not in err, err
+    code, _, err = run(["lift", str(tmp_path / "px.npz"), *fast, "-o", str(tmp_path / "px_3d.npz")], capsys)
+    assert code == 0, err
+    a, b = (np.load(tmp_path / f"{n}.npz")["poses"] for n in ("yolo", "px_3d"))
+    # the same keypoints but for '%g' rounding (5e-4 px), which a 4-step sampler carries to a few mm (0.05 mm at
+    # the default steps); read in another order or scale they would be hundreds of mm apart
+    assert np.nanmean(np.linalg.norm(a - b, axis=-1)) < 0.01
+    (tmp_path / "labels" / "walk_3.txt").write_text("0 0.5 0.5 0.2 0.4 0.1 0.2\n")
+    with pytest.raises(InputError, match="walk_3.txt: line 1 has 7 numbers"):
+        io.read(tmp_path / "labels")

@@ -356,7 +356,10 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
 
         if keypoints2d.is_openpose_folder(path):
             return keypoints2d.read_openpose(path)
-        raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder)")
+        if keypoints2d.is_yolo_folder(path):
+            return keypoints2d.read_yolo(path)
+        raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder, or YOLO pose "
+                         "labels *.txt)")
     kind = format_of(path, fmt)
     if kind in ("csv", "tsv"):
         from gfpose_cli.io import marker_csv

@@ -1,5 +1,5 @@
-"""2D keypoints from pose estimators: COCO-17 JSON, MMPose prediction JSON and OpenPose JSON folders
-(BODY_25 or COCO-18).
+"""2D keypoints from pose estimators: COCO-17 JSON, MMPose prediction JSON, OpenPose JSON folders
+(BODY_25 or COCO-18) and Ultralytics YOLO pose label folders (read_yolo).
 
 Detections become named 2D keypoints (pixels) and go through a skeleton map (coco17,
 openpose25, openpose18) like markers do; a keypoint below the confidence threshold is missing, never zero.
@@ -288,6 +288,67 @@ def _openpose_files(folder: Path) -> list[Path]:
 
 def is_openpose_folder(path: Path) -> bool:
     return Path(path).is_dir() and bool(_openpose_files(path))
+
+
+#: values per line of an Ultralytics YOLO pose label (`save_txt`): class, box (cx, cy, w, h), then COCO-17's
+#: keypoints as x, y, visibility (51) or x, y (34), then the box's confidence (save_conf) and a track id
+#: (tracking), each optional; all coordinates shares of the image's width and height
+YOLO_VALUES = {56: 3, 57: 3, 58: 3, 39: 2, 40: 2, 41: 2}
+
+
+def _yolo_files(folder: Path) -> list[Path]:
+    """A folder's YOLO pose label files (`runs/pose/predict/labels/video_12.txt`), in frame order, where the
+    first one's first line has a YOLO pose label's count of numbers; else none."""
+    files = sorted(Path(folder).glob("*.txt"), key=lambda f: frame_order(f.name))
+    for f in files[:1]:
+        try:
+            first = f.read_text(encoding="utf-8").split("\n", 1)[0].split()
+            [float(v) for v in first]
+        except (OSError, UnicodeDecodeError, ValueError):
+            return []
+        if len(first) not in YOLO_VALUES:
+            return []
+    return files
+
+
+def is_yolo_folder(path: Path) -> bool:
+    return Path(path).is_dir() and bool(_yolo_files(path))
+
+
+def read_yolo(folder: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
+    """An Ultralytics YOLO pose labels folder (`predict(..., save_txt=True)`: one text file per frame with a
+    detection, named by the video's frame number, a line per person): COCO-17 keypoints in normalised image
+    coordinates (lift them with --image-size), followed as a person is along the take; a frame without a
+    file stays empty. A keypoint the model did not see (0, 0 with its visibility) is missing."""
+    files = _yolo_files(folder)
+    frames: list[list[np.ndarray]] = []
+    for f in files:
+        people = []
+        for k, line in enumerate(f.read_text(encoding="utf-8").splitlines()):
+            if not line.strip():
+                continue
+            try:
+                values = np.array([float(v) for v in line.split()])
+            except ValueError:
+                raise InputError(f"{f}: line {k + 1} holds something that is not a number") from None
+            if len(values) not in YOLO_VALUES:
+                raise InputError(f"{f}: line {k + 1} has {len(values)} numbers; a YOLO pose label has 56-58 (class, "
+                                 "box, 17 keypoints as x, y, visibility, [confidence], [track id]) or 39-41")
+            per = YOLO_VALUES[len(values)]
+            kp = values[5:5 + 17 * per].reshape(17, per)
+            if per == 2:  # no visibility: an unseen keypoint is written at 0, 0
+                kp = np.concatenate([kp, np.where((kp == 0).all(1), 0.0, 1.0)[:, None]], 1)
+            people.append(kp)
+        frames.append(people)
+    numbers = frame_numbers([f.name for f in files])
+    note = f"{len(files)} YOLO pose label files"
+    if numbers is not None and numbers[-1] - numbers[0] + 1 > len(files):  # frames without a person have no file
+        frames = _at_numbers(frames, numbers)
+        note += f", placed by their numbers ({numbers[0]}-{numbers[-1]}): {len(frames) - len(files)} without a file are empty"
+    take = keypoints_take(follow_person(frames, fps, min_confidence), COCO17, "coco17", Path(folder), fps,
+                          min_confidence)
+    return replace(take, provenance=take.provenance.but(format="yolo", notes=(note,),
+                                                        first_frame=numbers[0] if numbers else None))
 
 
 def _body25_layout(frames: list[list[np.ndarray]], where: Path) -> tuple[tuple[str, ...], str]:

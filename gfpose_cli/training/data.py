@@ -323,12 +323,13 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
     from glob import glob
 
     from gfpose_cli.io import READ_FORMATS
+    from gfpose_cli.io.keypoints2d import is_openpose_folder, is_yolo_folder
 
     found: list[Path] = []
     for item in items:
         p = Path(item)
-        if p.is_dir() and any(p.glob("*_keypoints.json")):
-            found.append(p)  # an OpenPose folder is one take
+        if p.is_dir() and (is_openpose_folder(p) or is_yolo_folder(p)):
+            found.append(p)  # a detector's folder of frames (OpenPose, Pose2Sim, Sports2D, YOLO labels) is one take
         elif p.is_dir():
             found += sorted(q for q in p.rglob("*") if q.is_file() and (q.suffix.lstrip(".").lower() in READ_FORMATS or archive_kind(q)))
         elif p.exists():

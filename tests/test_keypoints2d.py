@@ -303,6 +303,13 @@ def test_pose2sim_and_body25b_folders_read_by_their_coco_body(tmp_path: Path, ca
     # as COCO JSON: "131 of 131 inputs failed")
     code, out, err = run(["lift", str(tmp_path / "halpe"), "--steps", "4", "-o", str(tmp_path / "halpe.npz")], capsys)
     assert code == 0 and "lifted along the take" in out + err, err
+    import shutil  # a shell loop's folder of takes, and a glob of take folders: each folder one take
+
+    for name in ("a", "b"):
+        shutil.copytree(tmp_path / "halpe", tmp_path / "takes" / name)
+    for given, out_dir in ((tmp_path / "takes", "out1"), (tmp_path / "takes" / "*", "out2")):
+        code, out, err = run(["lift", str(given), "--steps", "2", "-o", str(tmp_path / out_dir)], capsys)
+        assert code == 0 and sorted(p.name for p in (tmp_path / out_dir).iterdir()) == ["a.npz", "b.npz"], err
     odd = tmp_path / "odd"
     odd.mkdir()
     for f, data in enumerate(_walk_frames()):

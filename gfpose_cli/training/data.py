@@ -325,20 +325,25 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
     from gfpose_cli.io import READ_FORMATS
     from gfpose_cli.io.keypoints2d import is_openpose_folder, is_yolo_folder
 
+    def is_frames(folder: Path) -> bool:
+        return is_openpose_folder(folder) or is_yolo_folder(folder)
+
     found: list[Path] = []
     for item in items:
         p = Path(item)
-        if p.is_dir() and (is_openpose_folder(p) or is_yolo_folder(p)):
+        if p.is_dir() and is_frames(p):
             found.append(p)  # a detector's folder of frames (OpenPose, Pose2Sim, Sports2D, YOLO labels) is one take
         elif p.is_dir():
-            found += sorted(q for q in p.rglob("*") if q.is_file() and (q.suffix.lstrip(".").lower() in READ_FORMATS or archive_kind(q)))
+            takes = sorted(q for q in p.rglob("*") if q.is_dir() and is_frames(q))  # such folders inside: one take each
+            found += takes + sorted(q for q in p.rglob("*") if q.is_file() and not any(t in q.parents for t in takes)
+                                    and (q.suffix.lstrip(".").lower() in READ_FORMATS or archive_kind(q)))
         elif p.exists():
             found.append(p)
         else:
             matches = sorted(glob(item, recursive=True))
             if not matches:
                 raise InputError(f"{item}: no such file, folder or matching files")
-            found += [Path(m) for m in matches if Path(m).is_file()]
+            found += [Path(m) for m in matches if Path(m).is_file() or is_frames(Path(m))]
     unique = list(dict.fromkeys(found))
     if not unique:
         raise InputError(f"no input files found in {', '.join(items)}")

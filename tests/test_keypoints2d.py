@@ -643,3 +643,16 @@ def test_a_yolo_pose_labels_folder_lifts_as_a_take_with_the_image_size(tmp_path:
     (tmp_path / "labels" / "walk_3.txt").write_text("0 0.5 0.5 0.2 0.4 0.1 0.2\n")
     with pytest.raises(InputError, match="walk_3.txt: line 1 has 7 numbers"):
         io.read(tmp_path / "labels")
+
+
+def test_a_detector_file_s_frame_rate_when_guessed_is_said_and_fps_sets_it(tmp_path: Path, capsys) -> None:
+    """COCO/MMPose JSON, OpenPose and YOLO folders carry no frame rate: 30 Hz was assumed in silence, so a 60 Hz
+    video's lift was written at 30 Hz (played at half speed). It is said; --fps sets it and the note goes."""
+    write_openpose(tmp_path / "op", _walk_pixels()[:12], empty_frame=3)
+    assert "30 frames a second assumed (pass --fps)" in " ".join(io.read(tmp_path / "op").provenance.notes)
+    fast = ["--steps", "2", "--seed", "1"]
+    code, out, err = run(["lift", str(tmp_path / "op"), *fast, "-o", str(tmp_path / "a.bvh")], capsys)
+    assert code == 0 and "30 frames a second assumed" in out + err
+    code, out, err = run(["lift", str(tmp_path / "op"), *fast, "--fps", "60", "-o", str(tmp_path / "b.bvh")], capsys)
+    assert code == 0 and "frames a second assumed" not in out + err, out + err
+    assert io.read(tmp_path / "b.bvh", force_read=True).fps == pytest.approx(60.0)  # (2 steps: not a fine body)

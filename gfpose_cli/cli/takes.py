@@ -82,10 +82,11 @@ def lift(
 
     def work(src: Path, dst: Path) -> str:
         kp = io.read(src, fmt=in_fmt)
+        if fps is not None:  # the rate given: notes that a rate was assumed no longer hold
+            kp = replace(kp, fps=float(fps), provenance=kp.provenance.but(
+                notes=tuple(n for n in kp.provenance.notes if "frames a second assumed" not in n)))
         say_notes(src, kp)  # e.g. a detector's frames without a person, placed by their number
         kp = pixels(kp, size, src)
-        if fps is not None:
-            kp = replace(kp, fps=float(fps))
         along_time = not per_frame and shard is None and tasks.looks_like_2d_sequence(kp)
         with progress_bar(f"lifting {src.name}", kp.n_frames * hypotheses) as update:
             if along_time:

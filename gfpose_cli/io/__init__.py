@@ -355,9 +355,9 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
         from gfpose_cli.io import keypoints2d
 
         if keypoints2d.is_openpose_folder(path):
-            return keypoints2d.read_openpose(path)
+            return keypoints2d.rate_assumed(keypoints2d.read_openpose(path))
         if keypoints2d.is_yolo_folder(path):
-            return keypoints2d.read_yolo(path)
+            return keypoints2d.rate_assumed(keypoints2d.read_yolo(path))
         raise InputError(f"{path}: is a folder, expected a file (or an OpenPose *_keypoints.json folder, or YOLO pose "
                          "labels *.txt)")
     kind = format_of(path, fmt)
@@ -378,7 +378,7 @@ def _read(path: Path, fmt: str | None, skeleton_map: str | None, subject: str | 
     if kind == "json":
         from gfpose_cli.io import keypoints2d
 
-        return keypoints2d.read_coco(path)
+        return keypoints2d.rate_assumed(keypoints2d.read_coco(path))
     if kind == "c3d":
         from gfpose_cli.io import c3d
 

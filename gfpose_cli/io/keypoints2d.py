@@ -41,6 +41,10 @@ COCO18 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow"
 #: OpenPose layouts by keypoint count: names and the skeleton map that reads them
 OPENPOSE_LAYOUTS = {25: (BODY25, "openpose25"), 18: (COCO18, "openpose18")}
 MIN_CONFIDENCE = 0.1
+#: detector files (COCO and MMPose JSON, OpenPose and YOLO folders) carry no frame rate: a video's is assumed
+ASSUMED_FPS = 30.0
+#: ... and said, so a 60 Hz video's take is not stamped 30 Hz (played at half speed) in silence
+ASSUMED_FPS_NOTE = f"the file gives no frame rate: {ASSUMED_FPS:g} frames a second assumed (pass --fps)"
 #: COCO result layouts whose first 17 keypoints are COCO-17's body (Halpe-26, COCO-WholeBody-133)
 COCO_LAYOUTS = (17, 26, 133)
 #: seconds after which a person not chosen is no longer followed (the next choice is the most confident)
@@ -566,12 +570,11 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
         rate = seconds_rate(times, np.asarray(ordered, dtype=np.float64))
         if rate is not None:
             fps, clock = rate, f" at {rate:.6g} frames a second (its time column)"
-    if not clock:
-        clock = f"; {fps:g} frames a second assumed (pass --fps)"
     take = keypoints_take(frames, names, map_name, path, fps, min_confidence)
     placed_note = f"; {gaps} frames without a row are empty, placed by the frame column" if gaps else ""
     return replace(take, provenance=replace(take.provenance, format="csv", notes=(
-        f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}{placed_note}",)))
+        f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}{placed_note}",)
+        + (() if clock else (f"no time column: {fps:g} frames a second assumed (pass --fps)",))))
 
 
 def dlc_header(rows: list[list[str]], path: Path) -> tuple[list[str], int] | None:
@@ -606,6 +609,11 @@ def number_or_nan(cell: str) -> float:
         return float(cell)
     except ValueError:
         return float("nan")
+
+
+def rate_assumed(take: Take) -> Take:
+    """A take read from a detector's file, which gives no frame rate, with ASSUMED_FPS_NOTE said."""
+    return replace(take, provenance=take.provenance.but(notes=take.provenance.notes + (ASSUMED_FPS_NOTE,)))
 
 
 def confident_only(take: Take, min_confidence: float = MIN_CONFIDENCE) -> Take:

@@ -656,3 +656,8 @@ def test_a_detector_file_s_frame_rate_when_guessed_is_said_and_fps_sets_it(tmp_p
     code, out, err = run(["lift", str(tmp_path / "op"), *fast, "--fps", "60", "-o", str(tmp_path / "b.bvh")], capsys)
     assert code == 0 and "frames a second assumed" not in out + err, out + err
     assert io.read(tmp_path / "b.bvh", force_read=True).fps == pytest.approx(60.0)  # (2 steps: not a fine body)
+    code, out, err = run(["complete", str(tmp_path / "op"), *fast, "--fps", "60", "-o", str(tmp_path / "c.npz")], capsys)
+    assert code == 0 and "frames a second assumed" not in out + err and float(np.load(tmp_path / "c.npz")["fps"]) == 60
+    code, _, err = run(["complete", str(tmp_path / "c.npz"), *fast, "--fps", "50", "--force-read",
+                        "-o", str(tmp_path / "d.npz")], capsys)
+    assert code == 2 and "this take is 3D" in err, err  # a 3D take's rate is its file's

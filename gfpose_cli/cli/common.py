@@ -145,14 +145,30 @@ def _no_empty_part(src: Path, take) -> None:
                          "first")
 
 
+def at_rate(take, fps: Optional[float]):
+    """A 2D take at the video's frame rate given with --fps (None: as read), without the reader's note that
+    it assumed one."""
+    from dataclasses import replace
+
+    if fps is None:
+        return take
+    if take.dim != 2:
+        raise InputError(f"{take.provenance.path}: {{fps}} gives 2D keypoints' video rate; this take is 3D, at "
+                         f"{take.fps:g} Hz as its file says")
+    return replace(take, fps=float(fps), provenance=take.provenance.but(
+        notes=tuple(n for n in take.provenance.notes if "frames a second assumed" not in n)))
+
+
 def read_takes(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None,
-               in_fmt: Optional[str] = None, units: Optional[str] = None) -> list:
+               in_fmt: Optional[str] = None, units: Optional[str] = None, *, fps: Optional[float] = None) -> list:
     """Every performer of src as its own take (io.read_performers): all performers of a
-    multi-performer C3D unless subject names one; one take for any other file."""
+    multi-performer C3D unless subject names one; one take for any other file. fps: a 2D take's
+    video rate (at_rate)."""
     from gfpose_cli import io
 
     takes, left = io.read_performers(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
                                      force_read=STATE["force_read"])
+    takes = [at_rate(take, fps) for take in takes]
     for take in takes:
         _no_empty_part(src, take)
         _say_read(src, take)

@@ -35,3 +35,4 @@ HeightOpt = Annotated[Optional[str], typer.Option("--height", help="The performe
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
 
 
+VideoFps = Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video 2D keypoints come from (OpenPose-format and YOLO folders, COCO and MMPose files carry none: 30 is assumed and said, and an NPZ without 'fps' too).", min=1e-3)]

@@ -1,7 +1,6 @@
 """gfpose lift, complete and denoise: the tasks that take a file in and write one out."""
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,8 +11,8 @@ from gfpose_cli.core.take import CompleteReport, DenoiseReport
 from gfpose_cli.io.keypoints2d import in_pixels, parse_image_size, upside_down
 
 from gfpose_cli.cli.app import STATE, app
-from gfpose_cli.cli.options import OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt, ImageSizeOpt
-from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of, say_notes, warn
+from gfpose_cli.cli.options import OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt, ImageSizeOpt, VideoFps
+from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of, say_notes, warn, at_rate
 
 
 @app.command()
@@ -24,7 +23,7 @@ def lift(
     aggregate: Annotated[str, typer.Option(help="none keeps all S hypotheses; mean or median collapses them.")] = "none",
     per_frame: Annotated[bool, typer.Option("--per-frame", help="Lift every frame on its own (no smoothing, no bone-length holding): for collections of unrelated images. Takes are lifted along time by default.")] = False,
     max_gap: Annotated[float, typer.Option("--max-gap", help="Seconds: the whole person missing for up to this long is bridged along the take; longer absences stay empty (a single keypoint missing is bridged up to 0.25 s, longer filled by the model from the rest of the body).", min=0.0)] = 1.0,
-    fps: Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video the keypoints come from (OpenPose-format folders, COCO and MMPose files carry none: 30 is assumed, and an NPZ without 'fps' too).", min=1e-3)] = None,
+    fps: VideoFps = None,
     skeleton: SkeletonOpt = None,
     height: HeightOpt = None,
     image_size: ImageSizeOpt = None,
@@ -81,10 +80,7 @@ def lift(
     runner = tasks.lift_runner(weights, opts, lengths)
 
     def work(src: Path, dst: Path) -> str:
-        kp = io.read(src, fmt=in_fmt)
-        if fps is not None:  # the rate given: notes that a rate was assumed no longer hold
-            kp = replace(kp, fps=float(fps), provenance=kp.provenance.but(
-                notes=tuple(n for n in kp.provenance.notes if "frames a second assumed" not in n)))
+        kp = at_rate(io.read(src, fmt=in_fmt), fps)
         say_notes(src, kp)  # e.g. a detector's frames without a person, placed by their number
         kp = pixels(kp, size, src)
         along_time = not per_frame and shard is None and tasks.looks_like_2d_sequence(kp)
@@ -137,6 +133,7 @@ def complete(
     skeleton: SkeletonOpt = None,
     height: HeightOpt = None,
     image_size: ImageSizeOpt = None,
+    fps: VideoFps = None,
     refine: RefineOpt = True,
     force_read: ForceRead = False,
     add_joints: AddJoints = False,
@@ -172,7 +169,7 @@ def complete(
     runners: dict[str, object] = {}
 
     def work(src: Path, dst: Path) -> str:
-        takes = read_takes(src, skeleton_map, subject, in_fmt, units)
+        takes = read_takes(src, skeleton_map, subject, in_fmt, units, fps=fps)
         done = [one(src, take) for take in takes]
         if not shard:  # parts keep their hypotheses for `gfpose merge --aggregate`
             done = [(tasks.aggregate(r, aggregate), line) for r, line in done]

@@ -54,8 +54,10 @@ def lift(
     bone lengths held. Unrelated images (or --per-frame, or --shard) are lifted one frame at a time.
     Missing keypoints (NaN / empty cells / mask / low confidence) are allowed and filled by the model.
     2D inputs: NPZ/CSV in pixels (a detector's CSV of named keypoints too: nose_x, left_eye_x, ...,
-    MediaPipe's landmarks, DeepLabCut's CSV; an NPZ of x, y, score triplets, in COCO-17's keypoint order, or a detector's 18, 25, 26 or 133), COCO-17 JSON (also Halpe-26, COCO-WholeBody), MMPose prediction JSON,
-    OpenPose folders (BODY_25, BODY_25B, COCO-18) and OpenPose-format folders of Pose2Sim/Sports2D, YOLO pose labels folders (with --image-size).
+    MediaPipe's landmarks, DeepLabCut's CSV; an NPZ of x, y, score triplets, in COCO-17's keypoint
+    order, or a detector's 18, 25, 26 or 133), COCO-17 JSON (also Halpe-26, COCO-WholeBody), MMPose
+    prediction JSON, OpenPose folders (BODY_25, BODY_25B, COCO-18), OpenPose-format folders of
+    Pose2Sim/Sports2D and YOLO pose label folders (with --image-size).
     Normalised coordinates (within 0..1) are said; --image-size reads them as pixels.
 
     How big the performer is cannot be told from 2D: the lifter draws a body of its training

@@ -319,7 +319,7 @@ def is_yolo_folder(path: Path) -> bool:
     return Path(path).is_dir() and bool(_yolo_files(path))
 
 
-def read_yolo(folder: Path, fps: float = 30.0, min_confidence: float = MIN_CONFIDENCE) -> Take:
+def read_yolo(folder: Path, fps: float = ASSUMED_FPS, min_confidence: float = MIN_CONFIDENCE) -> Take:
     """An Ultralytics YOLO pose labels folder (`predict(..., save_txt=True)`: one text file per frame with a
     detection, named by the video's frame number, a line per person): COCO-17 keypoints in normalised image
     coordinates (lift them with --image-size), followed as a person is along the take; a frame without a
@@ -348,7 +348,8 @@ def read_yolo(folder: Path, fps: float = 30.0, min_confidence: float = MIN_CONFI
     note = f"{len(files)} YOLO pose label files"
     if numbers is not None and numbers[-1] - numbers[0] + 1 > len(files):  # frames without a person have no file
         frames = _at_numbers(frames, numbers)
-        note += f", placed by their numbers ({numbers[0]}-{numbers[-1]}): {len(frames) - len(files)} without a file are empty"
+        note += (f", placed by their numbers ({numbers[0]}-{numbers[-1]}): {len(frames) - len(files)} without a file "
+                 "are empty")
     take = keypoints_take(follow_person(frames, fps, min_confidence), COCO17, "coco17", Path(folder), fps,
                           min_confidence)
     return replace(take, provenance=take.provenance.but(format="yolo", notes=(note,),

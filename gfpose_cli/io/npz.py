@@ -143,16 +143,17 @@ def read(path: Path) -> Take:
 
 
 #: a frame of COCO-17 keypoints: its first five (nose, eyes, ears) lie within this share of the body's size of
-#: their mean; gfpose's first five (the pelvis, right leg and left hip) rarely do (0.3 % of the training
-#: takes' frames filmed from the side, 0.2-3 % from straight above)
+#: their mean; gfpose's first five (the pelvis, right leg and left hip) rarely do (0-0.3 % of the training
+#: takes' frames filmed from the side, 0.3-4 % from 80-89 degrees up)
 FACE_SHARE = 0.4
 #: left and right limbs (upper arm, forearm, thigh, shin) of each order: read in the right order they
 #: match (median log ratio of lengths 0.1-0.2 from the side); in the wrong one they do not (0.4-1.4)
 LIMB_PAIRS = {"gfpose": (((11, 12), (14, 15)), ((12, 13), (15, 16)), ((4, 5), (1, 2)), ((5, 6), (2, 3))),
               "coco17": (((5, 7), (6, 8)), ((7, 9), (8, 10)), ((11, 13), (12, 14)), ((13, 15), (14, 16)))}
 #: a take is in COCO-17's order where more than half its frames look it (a face first, left and right
-#: limbs that match in that order; 82-100 % of real COCO frames from the side or above), in gfpose's
-#: where under COCO_UNSURE[0] do (0-1.8 % of gfpose's); between, the reader cannot tell and says so
+#: limbs that match in that order: 99-100 % of COCO frames from the side, 31-95 % from 80-89 degrees up),
+#: in gfpose's where under COCO_UNSURE[0] do (0-1.8 % of gfpose's); between, the reader cannot tell and
+#: says so (a ceiling camera's COCO take may be refused so, never read in the wrong order)
 COCO_UNSURE = (0.05, 0.5)
 
 

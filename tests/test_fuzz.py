@@ -34,7 +34,7 @@ SEED = int(os.environ.get("GFPOSE_FUZZ_SEED", "20261126"))
 CASES = int(os.environ.get("GFPOSE_FUZZ_CASES", "1100"))
 CASE_TIMEOUT_S = 60
 FUZZ_SUMMARY = pytest.StashKey[list]()
-TEXT = {"bvh", "csv", "json", "amc", "asf", "trc", "tsv", "mvnx"}
+TEXT = {"bvh", "csv", "json", "amc", "asf", "trc", "tsv", "mvnx", "yolo"}
 NUMBERS = ["nan", "NaN", "inf", "-inf", "1e308", "-1e308", "0", "-0", "", "abc", "999999999999", "1e-320", "0x10"]
 
 
@@ -83,6 +83,21 @@ def build_bases(folder: Path) -> list[tuple[Path, str]]:
             for f in range(10)]
     (folder / "coco.json").write_text(json.dumps(coco))
     bases.append((folder / "coco.json", "json"))
+    # a detector's keypoints as researchers save them: an NPZ in COCO-17's order, a DeepLabCut CSV, YOLO labels
+    in_coco = np.stack([kp.positions[:10, JOINTS.index(_nearest(name))] for name in COCO17], 1)
+    np.savez(folder / "coco_order.npz", keypoints=np.concatenate([in_coco, np.full((10, 17, 1), 0.9)], -1), fps=30.0)
+    bases.append((folder / "coco_order.npz", "npz"))
+    dlc = ["scorer," + ",".join(["DLC_resnet50"] * 51), "bodyparts," + ",".join(n for n in COCO17 for _ in "xyl"),
+           "coords," + ",".join(["x", "y", "likelihood"] * 17)]
+    dlc += [f"{f}," + ",".join(f"{x:.3f},{y:.3f},0.95" for x, y in pose) for f, pose in enumerate(in_coco)]
+    (folder / "dlc.csv").write_text("\n".join(dlc) + "\n")
+    bases.append((folder / "dlc.csv", "csv"))
+    labels = folder / "labels"
+    labels.mkdir()
+    for f, pose in enumerate(in_coco / 1000.0):
+        values = [0, 0.5, 0.5, 0.2, 0.4] + [v for x, y in pose for v in (x, y, 0.9)] + [0.8]
+        (labels / f"walk_{f + 1}.txt").write_text(" ".join("%g" % v for v in values) + "\n")
+    bases.append((labels / "walk_1.txt", "yolo"))
     if FIXTURES.is_dir():
         for path in sorted(FIXTURES.glob("*.c3d")):
             bases.append((path, "c3d"))
@@ -298,10 +313,15 @@ def test_fuzz_every_reader_through_convert(tmp_path: Path, capsys, bases, reques
                 for sibling in base.parent.iterdir():
                     (work / sibling.name).write_bytes(data if sibling == base else sibling.read_bytes())
                 target, read_as = work / "clip.amc", "amc"
+            elif fmt == "yolo":  # a folder of label files: damage one, keep the others
+                target, read_as = work / "labels", None
+                target.mkdir()
+                for sibling in base.parent.iterdir():
+                    (target / sibling.name).write_bytes(data if sibling == base else sibling.read_bytes())
             else:
                 target, read_as = work / base.name, fmt
                 target.write_bytes(data)
-            argv = ["convert", str(target), "--from", read_as, "-o", str(out / "out.npz"), "-q"]
+            argv = ["convert", str(target), *(["--from", read_as] if read_as else []), "-o", str(out / "out.npz"), "-q"]
             signal.alarm(CASE_TIMEOUT_S)
             try:
                 code, _, err = run(argv, capsys)

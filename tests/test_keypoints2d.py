@@ -643,6 +643,9 @@ def test_a_yolo_pose_labels_folder_lifts_as_a_take_with_the_image_size(tmp_path:
     (tmp_path / "labels" / "walk_3.txt").write_text("0 0.5 0.5 0.2 0.4 0.1 0.2\n")
     with pytest.raises(InputError, match="walk_3.txt: line 1 has 7 numbers"):
         io.read(tmp_path / "labels")
+    (tmp_path / "labels" / "walk_3.txt").write_bytes(b"0 0.5 \xbf\xfe 0.2\n")  # damaged bytes: named, not a crash
+    with pytest.raises(InputError, match="walk_3.txt: cannot read this YOLO label file"):
+        io.read(tmp_path / "labels")
 
 
 def test_a_detector_file_s_frame_rate_when_guessed_is_said_and_fps_sets_it(tmp_path: Path, capsys) -> None:

@@ -328,7 +328,11 @@ def read_yolo(folder: Path, fps: float = ASSUMED_FPS, min_confidence: float = MI
     frames: list[list[np.ndarray]] = []
     for f in files:
         people = []
-        for k, line in enumerate(f.read_text(encoding="utf-8").splitlines()):
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{f}: cannot read this YOLO label file ({type(exc).__name__}: {str(exc)[:80]})") from None
+        for k, line in enumerate(text.splitlines()):
             if not line.strip():
                 continue
             try:

@@ -1,6 +1,7 @@
 """Readers and writers: NPZ/CSV round trips, BVH/ASF forward kinematics, and clear errors."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,13 @@ def test_unknown_format_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "x.xyz").write_text("1")
     with pytest.raises(InputError, match="unsupported format"):
         io.read(tmp_path / "x.xyz")
+    # files users keep beside their takes: what to do with them, not only what gfpose reads
+    for ext, says in (("fbx", "export the character's animation as BVH"), ("mot", "give it the trial's TRC or C3D"),
+                      ("npy", "save it as NPZ"), ("pkl", "can run code"), ("h5", "save_as_csv=True"),
+                      ("mp4", "run a 2D pose detector on it"), ("txt", "read by their folder")):
+        (tmp_path / f"x.{ext}").write_text("1")
+        with pytest.raises(InputError, match=f"does not read .{ext} files, .*{re.escape(says)}"):
+            io.read(tmp_path / f"x.{ext}")
 
 
 MINI_BVH = """HIERARCHY

@@ -22,9 +22,29 @@ READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "trc", "tsv", "mvnx", "mat", 
 WRITE_FORMATS = ("npz", "csv", "bvh", "c3d", "trc", "tsv")
 
 
+#: what to do with files of formats gfpose does not read, which users have beside their takes
+OTHER_FORMATS = {
+    **dict.fromkeys(("fbx", "glb", "gltf", "blend", "ma", "mb", "max", "usd", "usda", "usdc"),
+                    "a 3D scene: export the character's animation as BVH (Blender, MotionBuilder, Maya: File > Export)"),
+    **dict.fromkeys(("mot", "sto"), "an OpenSim motion or storage of joint angles and forces; gfpose reads positions: "
+                                    "give it the trial's TRC or C3D"),
+    "npy": "one bare array: save it as NPZ with its name and rate (np.savez('take.npz', poses=array, fps=30))",
+    **dict.fromkeys(("pkl", "pickle", "pt", "pth"), "pickled Python objects, which gfpose does not load (they can "
+                                                    "run code): save the arrays as NPZ"),
+    **dict.fromkeys(("h5", "hdf5"), "HDF5 (DeepLabCut's own output): export its CSV (analyze_videos(..., "
+                                    "save_as_csv=True)), which gfpose reads"),
+    **dict.fromkeys(("xlsx", "xls", "ods"), "a spreadsheet workbook: save the sheet as CSV"),
+    "txt": "text: YOLO pose labels are read by their folder (give the folder), other tables as CSV",
+    **dict.fromkeys(("mp4", "mov", "avi", "mkv", "jpg", "jpeg", "png"), "a video or image: run a 2D pose detector on it "
+                                                                        "(OpenPose, MMPose, YOLO pose) and lift its output"),
+}
+
+
 def format_of(path: Path, fmt: str | None = None) -> str:
     """The format named by fmt or by the file extension."""
     fmt = (fmt or Path(path).suffix.lstrip(".")).lower()
+    if fmt in OTHER_FORMATS:
+        raise InputError(f"{path}: gfpose does not read .{fmt} files, {OTHER_FORMATS[fmt]}")
     if fmt not in READ_FORMATS:
         raise InputError(f"{path}: unsupported format '{fmt or '(no extension)'}'; supported: {', '.join(READ_FORMATS)} (name it with {{from}})")
     return fmt

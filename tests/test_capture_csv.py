@@ -19,7 +19,7 @@ from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.io import marker_csv
 from gfpose_cli.io.c3d import point_kinds
 
-from .test_marker_presets import _motive, _trial, write_renamed
+from .test_marker_presets import TRIAL, _motive, _trial, write_renamed
 from .test_writeback import run
 
 J = {n: i for i, n in enumerate(JOINTS)}
@@ -475,3 +475,78 @@ def test_an_export_changed_between_read_and_write_back_is_refused(tmp_path):
     with pytest.raises(InputError, match="changed since it was read"):
         io.write(take, tmp_path / "changed.csv")
     assert not (tmp_path / "changed.csv").exists()
+
+
+def write_points_csv(path: Path, *, unit: float = 1000.0, y_up: bool = False, time: bool = True,
+                     gap: tuple[str, int, int] | None = None) -> None:
+    """The trial's markers as a lab saves them from MATLAB or Python: `Frame,Time,LASI_X,LASI_Y,LASI_Z,...`,
+    no unit, empty cells for a marker not seen, three decimals (mm: unit 1000)."""
+    labels, xyz, valid, rate = _trial()
+    pts = np.where(valid[None], xyz / 1000.0 * unit, np.nan)  # (3, N, F) in the file's unit
+    if y_up:
+        pts = np.stack([pts[0], pts[2], -pts[1]])
+    if gap is not None:
+        k = labels.index(gap[0])
+        pts[:, k, gap[1]:gap[2]] = np.nan
+    head = ["Frame"] + (["Time"] if time else []) + [f"{n}_{a}" for n in labels for a in "XYZ"]
+    rows = [",".join(head)]
+    for f in range(pts.shape[-1]):
+        cells = [str(f + 1)] + ([f"{f / rate:.5f}"] if time else [])
+        for k in range(len(labels)):
+            p = pts[:, k, f]
+            cells += ["", "", ""] if np.isnan(p).any() else [f"{v:.3f}" for v in p]
+        rows.append(",".join(cells))
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_a_plain_csv_of_named_points_reads_as_the_trials_c3d_and_writes_back(tmp_path):
+    """A plain CSV of markers (a header of LASI_X, LASI_Y, LASI_Z ..., no unit, any up axis) was refused
+    ("missing columns Pelvis_x ..."), and one of markerless keypoints with x, y, z (FreeMoCap: left_hip_x ...)
+    was read as 2D keypoints, its z dropped. It reads as the trial's C3D does, its unit told from the body's
+    size and said, and a task's result goes back into a copy of it, only the moved or filled cells rewritten."""
+    ref = io.read(TRIAL)
+    for name, kw in (("mm_zup", {}), ("m_yup", {"unit": 1.0, "y_up": True})):
+        f = tmp_path / f"{name}.csv"
+        write_points_csv(f, **kw)
+        assert marker_csv.layout(f) == "points"
+        take = io.read(f)
+        assert take.provenance.map == ref.provenance.map and take.fps == pytest.approx(ref.fps)
+        assert take.provenance.units == ("mm" if "unit" not in kw else "m")
+        assert any("by the body's size" in n for n in take.provenance.notes)
+        ok = take.mask & ref.mask
+        assert (take.mask == ref.mask).all()
+        np.testing.assert_allclose(take.positions[ok], ref.positions[ok], atol=2e-3)  # 3 decimals, any axes
+    f = tmp_path / "gap.csv"
+    write_points_csv(f, gap=("LKNE", 100, 120))
+    out = tmp_path / "filled.csv"
+    assert run(["complete", str(f), "-o", str(out)]) == 0
+    a, b = f.read_text().splitlines(), out.read_text().splitlines()
+    assert a[0] == b[0] and len(a) == len(b)
+    src, got = marker_csv.load(f), marker_csv.load(out)
+    k = src.names.index("LKNE")
+    assert not src.observed[100:120, k].any() and got.observed[100:120, k].all()
+    other = [i for i in range(len(src.names)) if i != k]
+    assert (got.observed[:, other] == src.observed[:, other]).all()
+    changed = {c for x, y in zip(a[1:], b[1:]) for c, (u, v) in enumerate(zip(x.split(","), y.split(","))) if u != v}
+    assert changed == set(src.cols[k].tolist())  # only the filled marker's cells
+    # markerless keypoints in 3D with COCO's names (FreeMoCap's body CSV): 3D through the keypoint map, not 2D
+    KP = {"nose": "Neck", "left_ear": "Head", "right_ear": "Head", "left_shoulder": "LShoulder", "right_shoulder":
+         "RShoulder", "left_elbow": "LElbow", "right_elbow": "RElbow", "left_wrist": "LWrist", "right_wrist": "RWrist",
+         "left_hip": "LHip", "right_hip": "RHip", "left_knee": "LKnee", "right_knee": "RKnee", "left_ankle": "LAnkle",
+         "right_ankle": "RAnkle", "left_eye": "Head", "right_eye": "Head"}
+    P = np.nan_to_num(ref.positions[:60].astype(np.float64)) * 1000.0
+    rows = [",".join(f"{n}_{a}" for n in KP for a in "xyz")]
+    rows += [",".join(f"{v:.2f}" for n in KP for v in P[f, J[KP[n]]]) for f in range(60)]
+    (tmp_path / "freemocap.csv").write_text("\n".join(rows) + "\n")
+    fmc = io.read(tmp_path / "freemocap.csv")
+    assert fmc.dim == 3 and fmc.provenance.map == "keypoints-3d" and fmc.provenance.units == "mm"
+    limbs = [J[j] for j in ("LHip", "LKnee", "LAnkle", "RWrist")]
+    seen = ref.mask[:60][:, limbs].all(1)
+    np.testing.assert_allclose(fmc.positions[:60][seen][:, limbs], ref.positions[:60][seen][:, limbs], atol=1e-4)
+    # no time column: 30 Hz assumed and said; a body of no person's size in any unit: --units asked for
+    write_points_csv(tmp_path / "notime.csv", time=False)
+    assert any("30 frames a second assumed" in n for n in io.read(tmp_path / "notime.csv").provenance.notes)
+    write_points_csv(tmp_path / "odd.csv", unit=10.0)  # decimetres: 15 units, no person in m, cm or mm
+    with pytest.raises(InputError, match="no person's size"):
+        io.read(tmp_path / "odd.csv")
+    assert io.read(tmp_path / "odd.csv", units=0.1).provenance.units == "0.1 m"

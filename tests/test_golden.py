@@ -132,6 +132,40 @@ def keypoints_csv(src_npz: Path, dst: Path) -> Path:
     return dst
 
 
+def points_csv(dst: Path) -> Path:
+    """RoboStatic's markers as a plain CSV of named points (`Frame,Time,LASI_X,...`, mm, three decimals)."""
+    from gfpose_cli.io.c3d import load
+
+    c = load(C3D)
+    xyz, seen = c.xyz, c.observed  # (F, N, 3) file units (mm), (F, N)
+    rows = [",".join(["Frame", "Time"] + [f"{n}_{a}" for n in c.labels for a in "XYZ"])]
+    for f in range(0, len(xyz), 4):
+        cells = [str(f), f"{f / c.rate:.5f}"]
+        for k in range(len(c.labels)):
+            cells += [f"{v:.3f}" for v in xyz[f, k]] if seen[f, k] else ["", "", ""]
+        rows.append(",".join(cells))
+    dst.write_text("\n".join(rows) + "\n")
+    return dst
+
+
+def yolo_labels(kp_csv: Path, dst: Path) -> Path:
+    """The 2D keypoints of kp_csv as Ultralytics YOLO pose labels (a file per frame, normalised by 1000 px)."""
+    from gfpose_cli import io
+    from gfpose_cli.core.skeleton import JOINTS
+    from gfpose_cli.io.keypoints2d import COCO17
+
+    uv = io.read(kp_csv).positions / 1000.0
+    at = {"left_shoulder": "LShoulder", "right_shoulder": "RShoulder", "left_elbow": "LElbow", "right_elbow": "RElbow",
+          "left_wrist": "LWrist", "right_wrist": "RWrist", "left_hip": "LHip", "right_hip": "RHip",
+          "left_knee": "LKnee", "right_knee": "RKnee", "left_ankle": "LAnkle", "right_ankle": "RAnkle"}
+    dst.mkdir()
+    for f, pose in enumerate(uv):
+        kps = [pose[JOINTS.index(at.get(n, "Head" if n != "nose" else "Neck"))] for n in COCO17]
+        values = [0, 0.5, 0.5, 0.3, 0.6] + [v for x, y in kps for v in (x, y, 0.9)]
+        (dst / f"take_{f + 1}.txt").write_text(" ".join("%g" % v for v in values) + "\n")
+    return dst
+
+
 def close(a: np.ndarray, b: np.ndarray, key: str = "") -> bool:
     """a is the recorded b, but for the rounding another CPU's kernels give (ACROSS_CPUS; a BVH's joint
     rotations ROTATIONS_ACROSS_CPUS)."""
@@ -185,6 +219,11 @@ def outputs(tmp: Path, capsys) -> dict[str, np.ndarray]:
         t / "lift.csv")
     add("lift_pc", ["lift", str(kp), "--sampler", "pc", "--steps", "3", "--seed", "3", "-q", "-o", str(t / "liftpc.npz")],
         t / "liftpc.npz")
+    pts = points_csv(t / "points.csv")  # a plain CSV of named points: read as markers, written back cell by cell
+    add("convert_points_csv", ["convert", str(pts), "-o", str(t / "points.npz"), "-q"], t / "points.npz")
+    add("denoise_points_csv", ["denoise", str(pts), *FAST, "-o", str(t / "points_clean.csv")], t / "points_clean.csv")
+    labels = yolo_labels(kp, t / "labels")  # YOLO pose labels: a folder of normalised keypoints
+    add("convert_yolo_csv", ["convert", str(labels), "-o", str(t / "yolo.csv"), "-q"], t / "yolo.csv")
     add("evaluate", ["evaluate", str(t / "denf.npz"), str(t / "conv.npz"), "--json"])
     add("maps", ["maps", str(C3D)])
     add("maps_list", ["maps"])

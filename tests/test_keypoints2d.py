@@ -664,3 +664,14 @@ def test_a_detector_file_s_frame_rate_when_guessed_is_said_and_fps_sets_it(tmp_p
     code, _, err = run(["complete", str(tmp_path / "c.npz"), *fast, "--fps", "50", "--force-read",
                         "-o", str(tmp_path / "d.npz")], capsys)
     assert code == 2 and "this take is 3D" in err, err  # a 3D take's rate is its file's
+
+
+def test_a_deeplabcut_3d_csv_is_refused_not_read_as_2d(tmp_path: Path) -> None:
+    """DeepLabCut's triangulated output has x, y, z per body part: read as its 2D keypoints, z would be dropped."""
+    uv = _walk_pixels()[:5]
+    head = ["scorer," + ",".join(["DLC_3D"] * 51), "bodyparts," + ",".join(n for n in COCO17 for _ in "xyz"),
+            "coords," + ",".join(["x", "y", "z"] * 17)]
+    body = [f"{f}," + ",".join(f"{x:.2f},{y:.2f},1.0" for x, y in _as_coco(uv)[f]) for f in range(5)]
+    (tmp_path / "dlc3d.csv").write_text("\n".join(head + body) + "\n")
+    with pytest.raises(InputError, match="DeepLabCut 3D CSV"):
+        io.read(tmp_path / "dlc3d.csv")

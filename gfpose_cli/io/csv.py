@@ -25,7 +25,7 @@ def _columns(dim: int) -> list[str]:
 
 
 def read(path: Path) -> Take:
-    """Read a CSV take (2D or 3D, optionally with a hypothesis column)."""
+    """Read a CSV take (2D or 3D, optionally with a hypothesis column), or a detector's named 2D keypoints."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             text = fh.read()
@@ -51,6 +51,9 @@ def read(path: Path) -> Take:
         if dlc is not None:  # DeepLabCut's header rows: bodyparts over their x, y, likelihood
             header, start = dlc
         body = [(n + start + 1, row) for n, row in enumerate(rows[start:]) if any(cell.strip() for cell in row)]
+        if dlc is not None and any(h.lower().endswith("_z") for h in header):  # DeepLabCut's 3D (triangulated) output
+            raise InputError(f"{path}: a DeepLabCut 3D CSV (x, y, z per body part); gfpose lifts DeepLabCut's 2D "
+                             "keypoints, and reads 3D points as a plain CSV: one header row of NAME_X, NAME_Y, NAME_Z")
         named = named_csv_take(header, body, path)
         if named is not None:
             return named

@@ -38,20 +38,23 @@ from pathlib import Path
 import numpy as np
 
 from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.util.last_parse import LastParse
 from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, chosen_subject, point_kinds, subjects_of
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
-from gfpose_cli.signal.clock import column_rate
+from gfpose_cli.io.point_csv import ASSUMED_FPS, TIME_COLUMNS, guess_unit, point_columns
+from gfpose_cli.signal.clock import column_rate, seconds_rate
 
 #: Motive's Length Units
 MOTIVE_UNITS = {"meters": "m", "centimeters": "cm", "millimeters": "mm"}
 #: the section names of a Vicon Nexus CSV export
 VICON_SECTIONS = ("devices", "joints", "model outputs", "segments", "trajectories")
 VICON_UNITS = {"mm": "mm", "m": "m", "cm": "cm"}
-LAYOUTS = {"motive": "OptiTrack Motive CSV", "vicon": "Vicon Nexus CSV", "qtm": "Qualisys TSV"}
+LAYOUTS = {"motive": "OptiTrack Motive CSV", "vicon": "Vicon Nexus CSV", "qtm": "Qualisys TSV",
+           "points": "plain named-points CSV"}
 
 
 def layout(path: Path) -> str | None:
@@ -70,6 +73,11 @@ def layout(path: Path) -> str | None:
     lines = [line.strip().strip(",").strip().lower() for line in text.splitlines() if line.strip().strip(",")]
     if len(lines) >= 2 and lines[0] in VICON_SECTIONS and re.fullmatch(r"[0-9.]+", lines[1].split(",")[0].strip()):
         return "vicon"
+    first = text.splitlines()[0] if text.splitlines() else ""
+    header = [c.strip().lower() for c in first.split(",")]
+    ours = all(f"{j.lower()}_{a}" in header for j in JOINTS for a in "xyz")  # gfpose's own 3D CSV
+    if not ours and point_columns(first.split(",")):
+        return "points"
     return None
 
 
@@ -169,6 +177,8 @@ def load(path: Path) -> MarkerCsv:
         f = _load_vicon(path)
     elif kind == "qtm":
         f = _load_qtm(path)
+    elif kind == "points":
+        f = _load_points(path)
     else:
         raise InputError(f"{path}: not an OptiTrack Motive or Vicon Nexus CSV export, nor a Qualisys TSV export")
     for a in (f.xyz, f.observed, f.bone_xyz, f.bone_observed):
@@ -177,6 +187,37 @@ def load(path: Path) -> MarkerCsv:
     if f.digest == digest:  # the bytes parsed are the bytes hashed
         _LOADED.keep(path, digest, f)
     return f
+
+
+def _load_points(path: Path) -> MarkerCsv:
+    """A plain CSV of named 3D points (point_csv): a header of `<name>_X, <name>_Y, <name>_Z` columns (and
+    any others: frame, time), then one row per frame. The unit is guessed from the body's size ("" where
+    it cannot be: read then needs --units); the rate is its time column's, else ASSUMED_FPS."""
+    data, encoding, lines = read_text(path)
+    header = _cells(lines[0])
+    columns = point_columns(header)
+    names, cols = list(columns), [list(c) for c in columns.values()]
+    used = sorted(c for trip in cols for c in trip)
+    lowered = [h.strip().lower() for h in header]
+    time_col = next((lowered.index(n) for n in TIME_COLUMNS if n in lowered), None)
+    counted = lowered[0] in ("frame", "frame#", "frames", "index", "") or time_col == 0
+    row_lines, values, decimals = _rows(path, lines, 1, len(lines), len(header), used,
+                                        lambda c: header[c].strip() or f"column {c + 1}", frame_col=counted)
+    xyz, observed = _points(values, used, cols)
+    notes = [f"{len(names)} named 3D points, one frame per row"]
+    guess = guess_unit(xyz, observed)
+    if guess is not None:
+        notes.append(f"no unit in the file: {guess[0]}, by the body's size (its points span {guess[1]:.4g}; pass "
+                     "{units} if not)")
+    rate = None
+    if time_col is not None:
+        rate = seconds_rate(np.array([_number((_cells(lines[i]) + [""] * len(header))[time_col]) for i in row_lines]))
+    if rate is None:
+        rate = ASSUMED_FPS
+        notes.append(f"no time column in seconds: {ASSUMED_FPS:g} frames a second assumed")
+    return MarkerCsv(path=path, layout="points", digest=hashlib.sha256(data).hexdigest(), lines=lines,
+                     row_lines=row_lines, names=names, cols=np.asarray(cols), xyz=xyz, observed=observed, rate=rate,
+                     units=guess[0] if guess else "", encoding=encoding, decimals=decimals, notes=notes)
 
 
 def _load_motive(path: Path) -> MarkerCsv:
@@ -369,6 +410,9 @@ def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN
     """Read a Motive or Vicon CSV export, or a Qualisys TSV export, into a 17-joint Take (metres, Z up);
     units (metres per unit, name) overrides the file's own."""
     f = load(path)
+    if units is None and not f.units:
+        raise InputError(f"{path}: its points span no person's size in m, cm or mm, and the file gives no unit; pass "
+                         "{units}")
     to_m, units_name = units if units is not None else (UNIT_TO_M[f.units], f.units)
     labelled = [i for i, n in enumerate(f.names) if not _unlabelled(n)]
     who, picked = chosen_subject(path, [f.names[i] for i in labelled], subject, skeleton_map)

@@ -34,7 +34,8 @@ OTHER_FORMATS = {
     **dict.fromkeys(("h5", "hdf5"), "HDF5 (DeepLabCut's own output): export its CSV (analyze_videos(..., "
                                     "save_as_csv=True)), which gfpose reads"),
     **dict.fromkeys(("xlsx", "xls", "ods"), "a spreadsheet workbook: save the sheet as CSV"),
-    "txt": "text: YOLO pose labels are read by their folder (give the folder), other tables as CSV",
+    "txt": "text: name its format with {from} (a BVH or TRC saved as .txt: --from bvh); YOLO pose labels are read "
+           "by their folder (give the folder)",
     **dict.fromkeys(("mp4", "mov", "avi", "mkv", "jpg", "jpeg", "png"), "a video or image: run a 2D pose detector on it "
                                                                         "(OpenPose, MMPose, YOLO pose) and lift its output"),
 }

@@ -546,6 +546,12 @@ def test_a_plain_csv_of_named_points_reads_as_the_trials_c3d_and_writes_back(tmp
     # no time column: 30 Hz assumed and said; a body of no person's size in any unit: --units asked for
     write_points_csv(tmp_path / "notime.csv", time=False)
     assert any("30 frames a second assumed" in n for n in io.read(tmp_path / "notime.csv").provenance.notes)
+    text = (tmp_path / "mm_zup.csv").read_text().splitlines()  # a clock-time column: no rate from it, said
+    clock = [text[0]] + [",".join([r.split(",")[0], f"00:{k % 60:02d}"] + r.split(",")[2:]) for k, r in enumerate(text[1:])]
+    (tmp_path / "clock.csv").write_text("\n".join(clock) + "\n")
+    read = io.read(tmp_path / "clock.csv")
+    assert read.fps == 30.0 and any("30 frames a second assumed" in n for n in read.provenance.notes)
+    assert not any("by the body's size" in n for n in io.read(tmp_path / "mm_zup.csv", units="mm").provenance.notes)
     write_points_csv(tmp_path / "odd.csv", unit=10.0)  # decimetres: 15 units, no person in m, cm or mm
     with pytest.raises(InputError, match="no person's size"):
         io.read(tmp_path / "odd.csv")

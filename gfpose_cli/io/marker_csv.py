@@ -210,8 +210,10 @@ def _load_points(path: Path) -> MarkerCsv:
         notes.append(f"no unit in the file: {guess[0]}, by the body's size (its points span {guess[1]:.4g}; pass "
                      "{units} if not)")
     rate = None
-    if time_col is not None:
-        rate = seconds_rate(np.array([_number((_cells(lines[i]) + [""] * len(header))[time_col]) for i in row_lines]))
+    if time_col is not None:  # a cell that is no number (a clock time 00:01.5) leaves the rate untold
+        cells = [(_cells(lines[i]) + [""] * len(header))[time_col].strip() for i in row_lines]
+        times = np.array([float(c) if _is_number(c) else np.nan for c in cells])
+        rate = seconds_rate(times) if np.isfinite(times).sum() >= 2 else None
     if rate is None:
         rate = ASSUMED_FPS
         notes.append(f"no time column in seconds: {ASSUMED_FPS:g} frames a second assumed")
@@ -434,7 +436,9 @@ def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN
     return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
                 provenance=Provenance(path=str(path), format="tsv" if f.layout == "qtm" else "csv", map=found.smap.name,
                                       units=units_name, units_to_m=to_m, up=found.up, subject=back.subject,
-                                      notes=tuple([f"a {LAYOUTS[f.layout]} export"] + f.notes + picked + found.notes),
+                                      notes=tuple([f"a {LAYOUTS[f.layout]} export"]
+                                                  + [n for n in f.notes if units is None or "by the body's size" not in n]
+                                                  + picked + found.notes),
                                       warnings=tuple(found.warnings)),
                 writeback=back)
 

@@ -675,3 +675,34 @@ def test_a_deeplabcut_3d_csv_is_refused_not_read_as_2d(tmp_path: Path) -> None:
     (tmp_path / "dlc3d.csv").write_text("\n".join(head + body) + "\n")
     with pytest.raises(InputError, match="DeepLabCut 3D CSV"):
         io.read(tmp_path / "dlc3d.csv")
+
+
+def test_a_csv_of_fewer_keypoints_reads_by_its_limbs_the_rest_missing(tmp_path: Path) -> None:
+    """A lab's DeepLabCut project labels what it needs (the twelve limb keypoints, maybe a nose) under COCO's or
+    OpenPose's names: refused before for not naming all 17 (or 25); read with the others missing, and said."""
+    uv = _walk_pixels()
+    kp = {n: uv[:, COCO_FROM_17[n]] for n in COCO17[5:]}
+    kp["nose"] = uv[:, 9]
+    labelled = list(kp)
+    head = ["scorer," + ",".join(["DLC"] * 3 * len(labelled)), "bodyparts," + ",".join(n for n in labelled for _ in "xyl"),
+            "coords," + ",".join(["x", "y", "likelihood"] * len(labelled))]
+    body = [f"{f}," + ",".join(f"{kp[n][f, 0]:.3f},{kp[n][f, 1]:.3f},0.9" for n in labelled) for f in range(len(uv))]
+    (tmp_path / "lab.csv").write_text("\n".join(head + body) + "\n")
+    take = io.read(tmp_path / "lab.csv")
+    assert take.provenance.map == "coco17"
+    assert any("4 of its keypoints not in the file" in n for n in take.provenance.notes), take.provenance.notes
+    for j in (0, 1, 2, 3, 4, 5, 6, 9, 11, 12, 13, 14, 15, 16):  # the pelvis from the hips, the neck from the nose
+        assert take.mask[:, j].all() and np.allclose(take.positions[:, j], uv[:, j] if j else 0.5 * (uv[:, 1] + uv[:, 4]),
+                                                     atol=2e-3), j
+    assert not take.mask[:, 10].any()  # the head (the ears' midpoint): not in the file
+    # OpenPose's names without MidHip or Neck: read by COCO-18's map, which makes the pelvis from the hips
+    op = {"RShoulder": 14, "RElbow": 15, "RWrist": 16, "LShoulder": 11, "LElbow": 12, "LWrist": 13, "RHip": 1,
+          "RKnee": 2, "RAnkle": 3, "LHip": 4, "LKnee": 5, "LAnkle": 6}
+    rows = [",".join(["frame"] + [f"{n}_{a}" for n in op for a in "xy"])]
+    rows += [",".join([str(f)] + [f"{uv[f, j, a]:.3f}" for j in op.values() for a in (0, 1)]) for f in range(len(uv))]
+    (tmp_path / "op.csv").write_text("\n".join(rows) + "\n")
+    take = io.read(tmp_path / "op.csv")
+    assert take.provenance.map == "openpose18" and take.mask[:, 0].all()
+    (tmp_path / "legs.csv").write_text("frame,RHip_x,RHip_y,RKnee_x,RKnee_y\n0,1,2,3,4\n")
+    with pytest.raises(InputError, match="missing columns"):  # no arms: not a body to lift
+        io.read(tmp_path / "legs.csv")

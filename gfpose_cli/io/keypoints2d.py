@@ -519,6 +519,9 @@ def upside_down(take: Take, where: str) -> str | None:
 _NAMED_COLUMN = re.compile(r"(?i)^(.+?)[_.\s-]?(x|y|score|scores|conf|confidence|c|p|prob|likelihood|visibility)$")
 #: layouts a keypoint-named 2D CSV may follow (names compared lower-case, by their words)
 NAMED_LAYOUTS = ((COCO17, "coco17"), (BODY25, "openpose25"), (COCO18, "openpose18"))
+#: the keypoints of each layout a CSV of fewer names must have: hips, knees, ankles, shoulders, elbows, wrists
+LIMB_KEYPOINTS = {"coco17": COCO17[5:], "openpose25": tuple(n for n in BODY25[2:15] if n != "MidHip"),
+                  "openpose18": COCO18[2:14]}
 
 
 def _stem(name: str) -> str:
@@ -538,12 +541,25 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
         if m:
             kind = m.group(2).lower()
             found.setdefault(_stem(m.group(1)), {})["xy".index(kind) if kind in "xy" else "c"] = k
+    partial = ""
     for names, map_name in NAMED_LAYOUTS:
         cols = [found.get(_stem(n), {}) for n in names]
         if all(0 in c and 1 in c for c in cols):
             break
-    else:
-        return None
+    else:  # a model of fewer keypoints (a lab's DeepLabCut project): the twelve limb keypoints of a layout's names
+        best = None
+        for names, map_name in NAMED_LAYOUTS:  # the layout whose map makes the most joints of the names there
+            cols = [found.get(_stem(n), {}) for n in names]
+            there = {n for n, c in zip(names, cols) if 0 in c and 1 in c}
+            made = sum(set(src).issubset(there) for src in load_map(map_name).joints.values())
+            if set(LIMB_KEYPOINTS[map_name]) <= there and (best is None or made > best[0]):
+                best = (made, names, map_name, cols)
+        if best is None:
+            return None
+        _, names, map_name, cols = best
+        lacking = [n for n, c in zip(names, cols) if not (0 in c and 1 in c)]
+        cols = [c if 0 in c and 1 in c else {} for c in cols]
+        partial = f"; {len(lacking)} of its keypoints not in the file ({', '.join(lacking[:4])}{' ...' if len(lacking) > 4 else ''}): missing"
     lowered = [h.strip().lower() for h in header]
     frame_col = lowered.index("frame") if "frame" in lowered else None
     raw = np.full((len(rows), len(names), 3), np.nan)
@@ -553,6 +569,8 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
             raise InputError(f"{path}: line {line} has {len(row)} cells but the header has {len(header)}")
         try:
             for j, c in enumerate(cols):
+                if not c:
+                    continue
                 x, y = (row[c[0]].strip(), row[c[1]].strip())
                 if x and y:
                     conf = row[c["c"]].strip() if "c" in c else ""
@@ -578,7 +596,8 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
     take = keypoints_take(frames, names, map_name, path, fps, min_confidence)
     placed_note = f"; {gaps} frames without a row are empty, placed by the frame column" if gaps else ""
     return replace(take, provenance=replace(take.provenance, format="csv", notes=(
-        f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}{placed_note}",)
+        f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}{placed_note}"
+        f"{partial}",)
         + (() if clock else (f"no time column: {fps:g} frames a second assumed (lift and complete take --fps)",))))
 
 

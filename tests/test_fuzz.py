@@ -92,6 +92,12 @@ def build_bases(folder: Path) -> list[tuple[Path, str]]:
     dlc += [f"{f}," + ",".join(f"{x:.3f},{y:.3f},0.95" for x, y in pose) for f, pose in enumerate(in_coco)]
     (folder / "dlc.csv").write_text("\n".join(dlc) + "\n")
     bases.append((folder / "dlc.csv", "csv"))
+    points = ["Frame,Time," + ",".join(f"{n}_X,{n}_Y,{n}_Z" for n in COCO17)]  # a plain CSV of named 3D points
+    points += [f"{f},{f / 50:.4f}," + ",".join(f"{v * 1000:.2f}" for name in COCO17
+                                              for v in take.positions[f, JOINTS.index(_nearest(name))]
+                                              ) for f in range(30)]
+    (folder / "points.csv").write_text("\n".join(points) + "\n")
+    bases.append((folder / "points.csv", "csv"))
     labels = folder / "labels"
     labels.mkdir()
     for f, pose in enumerate(in_coco / 1000.0):

@@ -210,9 +210,8 @@ def _load_points(path: Path) -> MarkerCsv:
         notes.append(f"no unit in the file: {guess[0]}, by the body's size (its points span {guess[1]:.4g}; pass "
                      "{units} if not)")
     rate = None
-    if time_col is not None:  # a cell that is no number (a clock time 00:01.5) leaves the rate untold
-        cells = [(_cells(lines[i]) + [""] * len(header))[time_col].strip() for i in row_lines]
-        times = np.array([float(c) if _is_number(c) else np.nan for c in cells])
+    if time_col is not None:  # cells that are no number (clock times 00:01.5) leave the rate untold
+        times = _column_times(lines, row_lines, time_col)
         rate = seconds_rate(times) if np.isfinite(times).sum() >= 2 else None
     if rate is None:
         rate = ASSUMED_FPS
@@ -277,9 +276,14 @@ def _load_motive(path: Path) -> MarkerCsv:
                      notes=notes, bones=bone_names, bone_xyz=bone_xyz, bone_observed=bone_observed)
 
 
+def _column_times(lines: list[str], row_lines: list[int], col: int) -> np.ndarray:
+    """The frame rows' values in column col (NaN where a row has none, or no number: a clock time 00:01.5)."""
+    return np.array([_number(c[col]) if len(c := _cells(lines[i])) > col and _is_number(c[col]) else np.nan
+                     for i in row_lines])
+
+
 def _rate_from_times(path: Path, lines: list[str], row_lines: list[int], why: str, notes: list[str]) -> float:
-    times = np.array([_number(c[1]) if len(c := _cells(lines[i])) > 1 and _is_number(c[1]) else np.nan for i in row_lines])
-    rate = column_rate(times)
+    rate = column_rate(_column_times(lines, row_lines, 1))
     if rate is None:
         raise InputError(f"{path}: no frame rate ({why}), and no Time column to tell it")
     notes.append(f"{why}; {rate:.6g} Hz from the Time column")

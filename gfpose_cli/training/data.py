@@ -334,8 +334,10 @@ def expand_inputs(items: Iterable[str]) -> list[Path]:
         if p.is_dir() and is_frames(p):
             found.append(p)  # a detector's folder of frames (OpenPose, Pose2Sim, Sports2D, YOLO labels) is one take
         elif p.is_dir():
-            takes = sorted(q for q in p.rglob("*") if q.is_dir() and is_frames(q))  # such folders inside: one take each
-            found += takes + sorted(q for q in p.rglob("*") if q.is_file() and not any(t in q.parents for t in takes)
+            entries = list(p.rglob("*"))  # one walk of the tree
+            takes = sorted(q for q in entries if q.is_dir() and is_frames(q))  # such folders inside: one take each
+            inside = set(takes)
+            found += takes + sorted(q for q in entries if q.is_file() and inside.isdisjoint(q.parents)
                                     and (q.suffix.lstrip(".").lower() in READ_FORMATS or archive_kind(q)))
         elif p.exists():
             found.append(p)

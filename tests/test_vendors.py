@@ -294,6 +294,16 @@ def test_every_processor_type_and_storage_reads_the_same_points(one: str, other:
     assert np.abs(a.xyz[seen] - b.xyz[seen]).max() <= scale  # one integer step
 
 
+@pytest.mark.parametrize("name", sorted({n for pair in SAME_TRIAL for n in pair}))
+def test_samples_decoded_one_by_one_are_those_of_the_whole_take(name: str) -> None:
+    # the write-back compares its new samples with the stored ones without decoding a long take whole
+    raw = load(VENDORS / name).raw
+    xyz, _ = raw.points()
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, raw.n_frames, 500), rng.integers(0, raw.n_points, 500)
+    assert np.array_equal(raw.points_at(rows, cols), xyz[rows, cols], equal_nan=True)
+
+
 @pytest.mark.parametrize("name", ["btk__Eb015sr.c3d", "btk__sgi_int.c3d", "btk__Dance.c3d", "btk__BKINtechnologies.c3d"])
 def test_files_ezc3d_refuses_are_read_and_agree_with_the_c3d_package(name: str) -> None:
     import c3d as pyc3d

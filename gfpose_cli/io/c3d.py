@@ -658,34 +658,49 @@ MIN_RUN = 5
 
 
 def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
-    """How the markers of the take's source C3D follow its edited joints (poses, canonical metres)."""
+    """How the markers of the take's source C3D follow its edited joints (poses, canonical metres).
+
+    Only the body's markers and the points the map reads are worked on (a Nexus file's bone points,
+    model outputs and unlabelled trajectories, often most of its points, are left exactly as they were
+    and cost no time or memory)."""
     from gfpose_cli.io import markers as rig_mod
 
     back: C3DWriteBack = take.writeback
-    markers, joints, joint_mask, observed = back.markers, back.joints, back.joint_mask, back.observed
     kinds = back.kinds
-    body = np.array([k == "marker" for k in kinds], dtype=bool)
+    body_all = np.array([k == "marker" for k in kinds], dtype=bool)
+    sources = set(back.skeleton_map.resolved_sources(back.names))
+    cols = np.flatnonzero(body_all | np.array([n in sources for n in back.names], dtype=bool))
+    markers, observed, body = back.markers[:, cols], back.observed[:, cols], body_all[cols]
+    joints, joint_mask = back.joints, back.joint_mask
     # a take cleaned along time gets its markers cleaned along time (not `denoise --per-frame`)
     smooth = isinstance(take.report, DenoiseReport) and take.report.temporal
     base = markers
     if smooth:
-        smoothed, joints, joint_mask = rig_mod.smoothed_markers(markers, observed, _joints_of(back))
+        smoothed, joints, joint_mask = rig_mod.smoothed_markers(markers, observed, _joints_of(back, cols))
         # isolated samples (a ghost trajectory seen now and then) are not smoothed: no neighbours
         base = np.where(_long_runs(observed)[..., None], smoothed, markers)
-    rig = rig_mod.fit_rig(joints, joint_mask, base, observed)
-    rig.segment[~body] = -1  # model outputs, virtual points, unlabelled trajectories ride nothing
+        del smoothed
+    # points the map reads that are no markers (a set's computed joint centres) ride nothing
+    rig = rig_mod.fit_rig(joints, joint_mask, base, observed, candidates=body)
     new, moved, filled = rig_mod.ride(rig, joints, joint_mask, np.nan_to_num(poses), base, observed)
     riding = rig.segment >= 0
     if not isinstance(take.report, CompleteReport):
         filled[:] = False  # only `complete` invents marker samples
-    # a body marker on no segment (a toe marker, a loose one) is only smoothed along time by denoise;
-    # model outputs, virtual points and unlabelled trajectories are left exactly as they were
+    # a body marker on no segment (a toe marker, a loose one) is only smoothed along time by denoise
     new = np.where(riding[None, :, None], new, np.where(body[None, :, None], base, markers))
     new = np.where(filled[..., None] | observed[..., None], new, markers)
     moved = observed & body[None] & (np.abs(np.nan_to_num(new - markers)).max(-1) > 1e-9)
-    kept = Counter(kinds[i] for i in range(len(kinds)) if not body[i])
-    empty = tuple(back.names[i] for i in np.flatnonzero(body & ~observed.any(0)))
-    return MarkerEdits(new=new, moved=moved, filled=filled, body=body, riding=riding, kept=dict(kept), empty=empty)
+    del base
+    # back to every point of the take: the others left exactly as they were
+    F, K = back.observed.shape
+    new_all = back.markers.copy()
+    new_all[:, cols] = new
+    moved_all, filled_all, riding_all = np.zeros((F, K), bool), np.zeros((F, K), bool), np.zeros(K, bool)
+    moved_all[:, cols], filled_all[:, cols], riding_all[cols] = moved, filled, riding
+    kept = Counter(kinds[i] for i in range(len(kinds)) if not body_all[i])
+    empty = tuple(back.names[i] for i in np.flatnonzero(body_all & ~back.observed.any(0)))
+    return MarkerEdits(new=new_all, moved=moved_all, filled=filled_all, body=body_all, riding=riding_all,
+                       kept=dict(kept), empty=empty)
 
 
 def _long_runs(observed: np.ndarray) -> np.ndarray:
@@ -712,7 +727,7 @@ def _patched(f: C3DData, parts: list[tuple[MarkerEdits, C3DWriteBack]], meta: di
         # same bytes: it is no move, and is not counted as one
         rows, ks = np.nonzero(edits.moved)
         if rows.size:
-            stored = f.raw.points()[0][rows, cols_all[ks]]
+            stored = f.raw.points_at(rows, cols_all[ks])
             new = (edits.new[rows, ks] @ rot) / scale
             if f.raw.is_float:
                 same = (new.astype(np.float32) == stored.astype(np.float32)).all(-1)
@@ -801,12 +816,14 @@ def _with_joints(f: C3DData, take: Take, poses: np.ndarray, edits: MarkerEdits, 
         return tmp.read_bytes()
 
 
-def _joints_of(back: C3DWriteBack):
-    """markers (canonical frame) -> the joints and mask the file's map makes of them, as read() does."""
+def _joints_of(back: C3DWriteBack, cols: np.ndarray):
+    """markers (canonical frame) of the take's columns cols (those the map reads among them) -> the joints
+    and mask the file's map makes of them, as read() does."""
     rot = back.to_canonical
+    names = [back.names[c] for c in cols]
 
     def joints_of(markers: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        poses, mask = back.skeleton_map.apply(back.names, np.nan_to_num(markers) @ rot, observed, where=back.path)
+        poses, mask = back.skeleton_map.apply(names, np.nan_to_num(markers) @ rot, observed, where=back.path)
         return _canonical(poses, rot), mask
 
     return joints_of

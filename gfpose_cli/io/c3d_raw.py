@@ -255,6 +255,16 @@ class RawC3D:
         raw = np.frombuffer(self.data, dtype=np.uint8, count=F * self.frame_bytes, offset=self.data_offset)
         return raw.reshape(F, self.frame_bytes)[:, :4 * N * wb].reshape(F, N, 4 * wb)
 
+    def points_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """x, y, z in file units (K, 3) of the samples (rows[k], cols[k]) as stored, decoding only those
+        (points() of a long take's every sample costs a gigabyte)."""
+        words = self._point_words()[np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)]
+        wb = self.word_bytes
+        xyz = np.ascontiguousarray(words[:, :3 * wb]).reshape(-1)
+        if self.is_float:
+            return decode_floats(xyz, self.proc).reshape(-1, 3)
+        return xyz.view(_int16(self.proc)).reshape(-1, 3).astype(np.float64) * abs(self.scale)
+
     def points(self) -> tuple[np.ndarray, np.ndarray]:
         """x, y, z in file units (F, N, 3) and the fourth word as the spec's int16 (F, N).
 
@@ -306,11 +316,12 @@ class RawC3D:
                                  "write NPZ, or re-export the take as a float C3D")
             encoded = np.frombuffer(ints.astype(_int16(self.proc)).tobytes(), dtype=np.uint8).reshape(-1, 3 * wb)
         zero4 = encode_floats(np.zeros(1), self.proc) if self.is_float else np.zeros(1, _int16(self.proc)).tobytes()
-        for k in range(len(rows)):
-            at = base + int(rows[k]) * self.frame_bytes + int(cols[k]) * 4 * wb
-            out[at:at + 3 * wb] = encoded[k].tobytes()
-            if fill[k]:
-                out[at + 3 * wb:at + 4 * wb] = zero4
+        view = np.frombuffer(out, dtype=np.uint8)  # writes through to out
+        at = base + rows * self.frame_bytes + cols * 4 * wb
+        view[at[:, None] + np.arange(3 * wb)] = encoded
+        fill = np.asarray(fill, dtype=bool)
+        view[at[fill, None] + 3 * wb + np.arange(wb)] = np.frombuffer(zero4, dtype=np.uint8)
+        del view
         return self._with_group(bytes(out), group, params)
 
     def _with_group(self, data: bytes, group: str, params: dict[str, list]) -> bytes:

@@ -96,15 +96,16 @@ class MarkerRig:
 
 
 def fit_rig(joints: np.ndarray, joint_mask: np.ndarray, markers: np.ndarray, observed: np.ndarray,
-            max_error: float = MAX_FIT_ERROR_M) -> MarkerRig:
-    """Assign every marker (F, N, 3) to the segment of joints (F, 17, 3) on which it is most rigid."""
+            max_error: float = MAX_FIT_ERROR_M, *, candidates: np.ndarray | None = None) -> MarkerRig:
+    """Assign every marker (F, N, 3) to the segment of joints (F, 17, 3) on which it is most rigid;
+    only the markers candidates (N,) marks, where given (the others ride nothing)."""
     o, R, ok = segment_frames(joints, joint_mask)
     N = markers.shape[1]
     segment = np.full(N, -1)
     offset = np.zeros((N, 3))
     fit = np.full(N, np.inf)
     R = np.nan_to_num(R)  # once for all markers
-    for n in range(N):
+    for n in range(N) if candidates is None else np.flatnonzero(candidates):
         use = ok & observed[:, n, None]  # (F, S)
         count = use.sum(0)
         if not count.any():

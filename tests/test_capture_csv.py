@@ -8,6 +8,7 @@ marker beside them, which must come back byte for byte.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -478,9 +479,10 @@ def test_an_export_changed_between_read_and_write_back_is_refused(tmp_path):
 
 
 def write_points_csv(path: Path, *, unit: float = 1000.0, y_up: bool = False, time: bool = True,
-                     gap: tuple[str, int, int] | None = None) -> None:
+                     gap: tuple[str, int, int] | None = None, european: bool = False) -> None:
     """The trial's markers as a lab saves them from MATLAB or Python: `Frame,Time,LASI_X,LASI_Y,LASI_Z,...`,
-    no unit, empty cells for a marker not seen, three decimals (mm: unit 1000)."""
+    no unit, empty cells for a marker not seen, three decimals (mm: unit 1000); european: as a spreadsheet
+    in a German or French locale saves it, `;` between cells and decimal commas."""
     labels, xyz, valid, rate = _trial()
     pts = np.where(valid[None], xyz / 1000.0 * unit, np.nan)  # (3, N, F) in the file's unit
     if y_up:
@@ -496,6 +498,8 @@ def write_points_csv(path: Path, *, unit: float = 1000.0, y_up: bool = False, ti
             p = pts[:, k, f]
             cells += ["", "", ""] if np.isnan(p).any() else [f"{v:.3f}" for v in p]
         rows.append(",".join(cells))
+    if european:
+        rows = [r.replace(",", ";").replace(".", ",") for r in rows]
     path.write_text("\n".join(rows) + "\n")
 
 
@@ -556,3 +560,42 @@ def test_a_plain_csv_of_named_points_reads_as_the_trials_c3d_and_writes_back(tmp
     with pytest.raises(InputError, match="no person's size"):
         io.read(tmp_path / "odd.csv")
     assert io.read(tmp_path / "odd.csv", units=0.1).provenance.units == "0.1 m"
+
+
+def test_a_points_csv_saved_in_a_european_locale_reads_and_writes_back_in_its_own_format(tmp_path):
+    """`Frame;Time;LASI_X;...` with decimal commas (Excel in a German, French or Italian locale) was refused as
+    "missing columns Pelvis_x ...". It reads as the same file with commas and points does, and a filled gap
+    goes back as `;`-separated cells with decimal commas, only the filled marker's cells changed."""
+    write_points_csv(tmp_path / "plain.csv", gap=("LKNE", 100, 120))
+    write_points_csv(tmp_path / "euro.csv", gap=("LKNE", 100, 120), european=True)
+    assert re.search(r";-?\d+,\d{3};", (tmp_path / "euro.csv").read_text().splitlines()[1])
+    plain, euro = io.read(tmp_path / "plain.csv"), io.read(tmp_path / "euro.csv")
+    assert euro.fps == plain.fps and euro.provenance.units == plain.provenance.units == "mm"
+    assert (euro.mask == plain.mask).all()
+    np.testing.assert_array_equal(euro.positions, plain.positions)
+    assert any("semicolons, decimal commas" in n for n in euro.provenance.notes)
+    out = tmp_path / "filled.csv"
+    assert run(["complete", str(tmp_path / "euro.csv"), "-o", str(out)]) == 0
+    a, b = (tmp_path / "euro.csv").read_text().splitlines(), out.read_text().splitlines()
+    assert a[0] == b[0] and len(a) == len(b)
+    src, got = marker_csv.load(tmp_path / "euro.csv"), marker_csv.load(out)
+    k = src.names.index("LKNE")
+    assert not src.observed[100:120, k].any() and got.observed[100:120, k].all()
+    changed = set()
+    for x, y in zip(a[1:], b[1:]):
+        for c, (u, v) in enumerate(zip(x.split(";"), y.split(";"))):
+            if u != v:
+                changed.add(c)
+                assert re.fullmatch(r"-?\d+,\d{3}", v), v  # the file's own number format
+    assert changed == set(src.cols[k].tolist())
+    # the same gap filled in the plain file: the same numbers
+    assert run(["complete", str(tmp_path / "plain.csv"), "-o", str(tmp_path / "filled_plain.csv")]) == 0
+    np.testing.assert_array_equal(got.xyz, marker_csv.load(tmp_path / "filled_plain.csv").xyz)
+    # tab-separated (MATLAB's writetable with Delimiter tab), named .csv: read, and written back with tabs
+    tabs = tmp_path / "tabs.csv"
+    tabs.write_text((tmp_path / "plain.csv").read_text().replace(",", "\t"))
+    np.testing.assert_array_equal(io.read(tabs).positions, plain.positions)
+    assert run(["complete", str(tabs), "-o", str(tmp_path / "filled_tabs.csv")]) == 0
+    lines = (tmp_path / "filled_tabs.csv").read_text().splitlines()
+    assert all("," not in line and line.count("\t") == a[0].count(";") for line in lines)
+    np.testing.assert_array_equal(marker_csv.load(tmp_path / "filled_tabs.csv").xyz, got.xyz)

@@ -74,11 +74,27 @@ def layout(path: Path) -> str | None:
     if len(lines) >= 2 and lines[0] in VICON_SECTIONS and re.fullmatch(r"[0-9.]+", lines[1].split(",")[0].strip()):
         return "vicon"
     first = text.splitlines()[0] if text.splitlines() else ""
-    header = [c.strip().lower() for c in first.split(",")]
+    header = [c.strip().lower() for c in first.split(_separator(first))]
     ours = all(f"{j.lower()}_{a}" in header for j in JOINTS for a in "xyz")  # gfpose's own 3D CSV
-    if not ours and point_columns(first.split(",")):
+    if not ours and point_columns(first.split(_separator(first))):
         return "points"
     return None
+
+
+def _separator(header: str) -> str:
+    """What separates a plain CSV's cells, the most of them in its header: commas; semicolons (a
+    spreadsheet's export in a European locale, whose numbers have decimal commas); tabs (MATLAB's
+    writetable with Delimiter tab)."""
+    return max((",", ";", "\t"), key=header.count)
+
+
+def _semicolon_cells(line: str) -> list[str]:
+    return line.rstrip("\r\n").split(";")
+
+
+def _decimal_point_cells(line: str) -> list[str]:
+    """A semicolon-separated row's cells with decimal commas read as points (1,25 -> 1.25)."""
+    return [c.replace(",", ".") for c in _semicolon_cells(line)]
 
 
 @dataclass
@@ -102,6 +118,7 @@ class MarkerCsv:
     bones: list[str] = field(default_factory=list)  # Motive's solved skeleton (Type Bone, Position)
     bone_xyz: np.ndarray | None = None  # (F, B, 3)
     bone_observed: np.ndarray | None = None  # (F, B)
+    separator: str = ","  # between a plain CSV's cells (";" from a European locale: decimal commas; or a tab)
 
 
 def _cells(line: str) -> list[str]:
@@ -194,7 +211,9 @@ def _load_points(path: Path) -> MarkerCsv:
     any others: frame, time), then one row per frame. The unit is guessed from the body's size ("" where
     it cannot be: read then needs --units); the rate is its time column's, else ASSUMED_FPS."""
     data, encoding, lines = read_text(path)
-    header = _cells(lines[0])
+    separator = _separator(lines[0])
+    split = {";": _decimal_point_cells, "\t": _tabs}.get(separator, _cells)
+    header = split(lines[0])
     columns = point_columns(header)
     names, cols = list(columns), [list(c) for c in columns.values()]
     used = sorted(c for trip in cols for c in trip)
@@ -202,23 +221,26 @@ def _load_points(path: Path) -> MarkerCsv:
     time_col = next((lowered.index(n) for n in TIME_COLUMNS if n in lowered), None)
     counted = lowered[0] in ("frame", "frame#", "frames", "index", "") or time_col == 0
     row_lines, values, decimals = _rows(path, lines, 1, len(lines), len(header), used,
-                                        lambda c: header[c].strip() or f"column {c + 1}", frame_col=counted)
+                                        lambda c: header[c].strip() or f"column {c + 1}", split=split,
+                                        frame_col=counted)
     xyz, observed = _points(values, used, cols)
-    notes = [f"{len(names)} named 3D points, one frame per row"]
+    notes = [f"{len(names)} named 3D points, one frame per row"
+             + {";": "; cells separated by semicolons, decimal commas", "\t": "; cells separated by tabs"}.get(separator, "")]
     guess = guess_unit(xyz, observed)
     if guess is not None:
         notes.append(f"no unit in the file: {guess[0]}, by the body's size (its points span {guess[1]:.4g}; pass "
                      "{units} if not)")
     rate = None
     if time_col is not None:  # cells that are no number (clock times 00:01.5) leave the rate untold
-        times = _column_times(lines, row_lines, time_col)
+        times = _column_times(lines, row_lines, time_col, split)
         rate = seconds_rate(times) if np.isfinite(times).sum() >= 2 else None
     if rate is None:
         rate = ASSUMED_FPS
         notes.append(f"no time column in seconds: {ASSUMED_FPS:g} frames a second assumed")
     return MarkerCsv(path=path, layout="points", digest=hashlib.sha256(data).hexdigest(), lines=lines,
                      row_lines=row_lines, names=names, cols=np.asarray(cols), xyz=xyz, observed=observed, rate=rate,
-                     units=guess[0] if guess else "", encoding=encoding, decimals=decimals, notes=notes)
+                     units=guess[0] if guess else "", encoding=encoding, decimals=decimals, notes=notes,
+                     separator=separator)
 
 
 def _load_motive(path: Path) -> MarkerCsv:
@@ -276,9 +298,9 @@ def _load_motive(path: Path) -> MarkerCsv:
                      notes=notes, bones=bone_names, bone_xyz=bone_xyz, bone_observed=bone_observed)
 
 
-def _column_times(lines: list[str], row_lines: list[int], col: int) -> np.ndarray:
+def _column_times(lines: list[str], row_lines: list[int], col: int, split=_cells) -> np.ndarray:  # noqa: ANN001
     """The frame rows' values in column col (NaN where a row has none, or no number: a clock time 00:01.5)."""
-    return np.array([_number(c[col]) if len(c := _cells(lines[i])) > col and _is_number(c[col]) else np.nan
+    return np.array([_number(c[col]) if len(c := split(lines[i])) > col and _is_number(c[col]) else np.nan
                      for i in row_lines])
 
 
@@ -496,6 +518,7 @@ def write_performers(takes: list[Take], path: Path, force: bool = True) -> dict:
         raise InputError(f"{path}: the performers written into one CSV export must all come from it")
     if not Path(takes[0].writeback.path).exists():
         raise InputError(f"{path}: its source {takes[0].writeback.path} is gone; write NPZ instead")
-    qtm = takes[0].writeback.layout == "qtm"
+    sep = "\t" if takes[0].writeback.layout == "qtm" else load(Path(takes[0].writeback.path)).separator
     return rewrite_cells(takes, path, force, load=load, columns=[t.writeback.columns for t in takes],
-                         split=_tabs if qtm else _cells, separator=lambda body: "\t" if qtm else ",")
+                         split={"\t": _tabs, ";": _semicolon_cells}.get(sep, _cells), separator=lambda body: sep,
+                         decimal="," if sep == ";" else ".")

@@ -72,11 +72,12 @@ def cell(value: float, decimals: int | None) -> str:
 
 
 def rewrite_cells(takes: list[Take], path: Path, force: bool, *, load: Callable, columns: list[np.ndarray],
-                  split: Callable[[str], list[str]], separator: Callable[[str], str]) -> dict:
+                  split: Callable[[str], list[str]], separator: Callable[[str], str], decimal: str = ".") -> dict:
     """Write takes back into a copy of the text file they were read from (their writeback.path, loaded
     again by load, which gives its lines, row_lines, decimals, encoding and digest): one take, or the
     performers of one file, each riding its own markers. columns[t] (K, 3): take t's markers' X, Y, Z
-    cells in a row; split(line) a row's cells; separator(line) what joins them."""
+    cells in a row; split(line) a row's cells; separator(line) what joins them; decimal the file's
+    decimal mark (a comma in a European spreadsheet's CSV)."""
     from gfpose_cli.io import world_poses
     from gfpose_cli.util.atomic import atomic_path
 
@@ -107,12 +108,12 @@ def rewrite_cells(takes: list[Take], path: Path, force: bool, *, load: Callable,
             for k in np.flatnonzero(moved[row] | filled[row]):
                 text = [cell(v, f.decimals) for v in new[row, k]]
                 cols = cols_of[k]
-                if moved[row, k] and all(is_number(cells[c]) and cells[c].strip() and float(cells[c]) == float(t)
-                                         for c, t in zip(cols, text)):
+                old = [cells[c].replace(decimal, ".") for c in cols]
+                if moved[row, k] and all(is_number(o) and o.strip() and float(o) == float(t) for o, t in zip(old, text)):
                     moved[row, k] = False  # below the file's resolution: the same text, no move
                     continue
                 for c, t in zip(cols, text):
-                    cells[c] = t
+                    cells[c] = t.replace(".", decimal)
             lines[i] = separator(body).join(cells) + raw[len(body):]
         add_up_edits(summary, edits, moved=moved)
     if len(takes) > 1:

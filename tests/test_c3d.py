@@ -282,3 +282,27 @@ def test_a_performer_with_a_marked_prop_reads_without_subject_and_says_so(tmp_pa
     two.write(str(tmp_path / "two.c3d"))
     with pytest.raises(InputError, match=r"several subjects \(Male, Female\); pick one with"):
         io.read(tmp_path / "two.c3d")
+
+
+def test_a_c3d_of_segment_poses_without_points_is_refused_for_what_it_holds(tmp_path: Path) -> None:
+    # a markerless system's C3D (Theia3D: 4x4 segment poses in the ROTATION group, no points) was refused
+    # as "analog channels only", which it does not hold
+    import ezc3d
+
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [120]
+    c["data"]["points"] = np.zeros((4, 0, 100))
+    c.add_parameter("ROTATION", "RATE", [120.0])
+    c.add_parameter("ROTATION", "LABELS", ["pelvis_4X4", "l_thigh_4X4"])
+    c.add_parameter("ROTATION", "USED", [2])
+    c.add_parameter("ROTATION", "DATA_START", [0])
+    c["data"]["rotations"] = np.tile(np.eye(4)[:, :, None, None], (1, 1, 2, 100))
+    c.write(str(tmp_path / "theia.c3d"))
+    with pytest.raises(InputError, match=r"theia\.c3d: .*segment poses \(its ROTATION group.*no points"):
+        io.read(tmp_path / "theia.c3d")
+    c = ezc3d.c3d()  # no points and no rotations: analog channels only, as before
+    c["parameters"]["POINT"]["RATE"]["value"] = [120]
+    c["data"]["points"] = np.zeros((4, 0, 100))
+    c.write(str(tmp_path / "analog.c3d"))
+    with pytest.raises(InputError, match="no marker data"):
+        io.read(tmp_path / "analog.c3d")

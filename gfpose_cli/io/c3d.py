@@ -216,6 +216,13 @@ def load(path: Path) -> C3DData:
 _LOADED = LastParse()
 
 
+def _number_or_zero(value) -> float:  # noqa: ANN001
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _rate(params: dict, raw) -> float:
     value = _param(params, "POINT", "RATE")
     try:
@@ -371,7 +378,13 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     params = f.params
     labels = f.labels
     if f.xyz.shape[1] == 0 or f.xyz.shape[0] == 0:
-        raise InputError(f"{path}: the C3D file holds no marker data (analog channels only)")
+        rotations = _param(params, "ROTATION", "USED")
+        if rotations and _number_or_zero(rotations[0]) > 0:  # Theia3D's markerless output: 4x4 segment poses
+            raise InputError(f"{path}: the C3D file holds segment poses (its ROTATION group, as markerless systems "
+                             "such as Theia3D write them) and no points; gfpose reads markers or joint positions: "
+                             "export the joint centres as points, or the take as BVH")
+        what = "no frames" if f.xyz.shape[0] == 0 else "analog channels only"
+        raise InputError(f"{path}: the C3D file holds no marker data ({what})")
     kinds = point_kinds(labels, params)
     if not any(k == "marker" for k in kinds):
         what = "only model outputs (angles, forces, moments, powers)" if "model output" in kinds else "no labelled markers"

@@ -287,3 +287,18 @@ def test_an_error_naming_a_damaged_file_s_labels_stays_one_line(tmp_path: Path, 
     code, _, err = run(["convert", str(tmp_path / "two.c3d"), "-o", str(tmp_path / "x.npz")], capsys)
     assert code == 2 and "several subjects" in err, err
     assert len(err.strip().splitlines()) == 1 and "\\n" in err and "\x1b" not in err
+
+
+def test_a_task_given_the_wrong_kind_of_take_says_which_it_is_and_what_reads_it(tmp_path: Path, capsys, truth: Take) -> None:
+    # lift of a mocap file said "lift needs 2D keypoints (frames, 17, 2), got (524, 17, 3)"; a TRC of 2D
+    # keypoints was refused as "C3D and BVH outputs need 3D poses"
+    io.write(truth, tmp_path / "take.npz")
+    code, _, err = run(["lift", str(tmp_path / "take.npz"), "-o", str(tmp_path / "out.npz")], capsys)
+    assert code == 2 and "this take is 3D already (denoise, complete and convert read it" in err
+    flat = Take(positions=truth.positions[..., :2] * 500 + 500, mask=truth.mask, fps=truth.fps)
+    io.write(flat, tmp_path / "kp.npz")
+    code, _, err = run(["convert", str(tmp_path / "kp.npz"), "-o", str(tmp_path / "kp.trc")], capsys)
+    assert code == 2 and "kp.trc: TRC outputs hold 3D poses; these are 2D keypoints" in err
+    assert not (tmp_path / "kp.trc").exists()
+    code, _, err = run(["denoise", str(tmp_path / "kp.npz"), "-o", str(tmp_path / "d.npz")], capsys)
+    assert code == 2 and "these are 2D keypoints (lift them first)" in err

@@ -564,6 +564,14 @@ def _centre_start(runner: Runner, n_frames: int, hypotheses: int, draw: bool) ->
     return np.zeros((n_frames, N_JOINTS * 3), np.float32) if point_estimate(runner, hypotheses, draw) else None
 
 
+def _not_2d(take: Take) -> str:
+    """Why a take is no input for lift: 3D poses (what a mocap file holds), or keypoints of another shape."""
+    if take.positions.shape[-1] == 3:
+        return (f"{take.path}: lift reads 2D keypoints, and this take is 3D already (denoise, complete and convert "
+                "read it as it is)")
+    return f"{take.path}: lift needs 2D keypoints (frames, 17, 2), got {take.positions.shape}"
+
+
 def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: ProgressFn | None = None,
          shard: Shard | None = None, lengths: np.ndarray | None = None, height: float | None = None,
          draw: bool = False) -> Take:
@@ -573,7 +581,7 @@ def lift(runner: Runner, keypoints: Take, *, hypotheses: int = 1, progress: Prog
     height (metres, the performer's standing height) instead, all poses are scaled by one factor to it."""
     _check_size_given(lengths, height)
     if keypoints.dim != 2 or keypoints.positions.ndim != 3:
-        raise InputError(f"{keypoints.path}: lift needs 2D keypoints (frames, 17, 2), got {keypoints.positions.shape}")
+        raise InputError(_not_2d(keypoints))
     usable = keypoints.mask.sum(1) >= 2
     if keypoints.n_frames == 0 or not usable.any():
         raise InputError(f"{keypoints.path}: no frame has 2 or more observed keypoints; nothing to lift")
@@ -795,7 +803,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     from gfpose_cli.signal.keypoints import JOINT_BRIDGE_S, bridgeable, clean_keypoints
 
     if keypoints.dim != 2 or keypoints.positions.ndim != 3:
-        raise InputError(f"{keypoints.path}: lift needs 2D keypoints (frames, 17, 2), got {keypoints.positions.shape}")
+        raise InputError(_not_2d(keypoints))
     if hypotheses < 1:
         raise ParameterError("hypotheses", "must be at least 1")
     _check_size_given(lengths, height)
@@ -1034,7 +1042,7 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
     """
     take = one_pose_per_frame(take, "denoise")
     if take.dim != 3 or take.positions.ndim != 3:
-        raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3)")
+        raise InputError(f"{take.path}: denoise needs 3D poses (frames, 17, 3); these are 2D keypoints (lift them first)")
     if t0 is not None and not 0.0 < t0 <= 1.0:
         raise ParameterError("t0", f"must be in (0, 1], got {t0}")
     if take.provenance.camera_frame:  # the prior knows upright poses: cleaned upright, handed back

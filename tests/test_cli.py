@@ -302,3 +302,22 @@ def test_a_task_given_the_wrong_kind_of_take_says_which_it_is_and_what_reads_it(
     assert not (tmp_path / "kp.trc").exists()
     code, _, err = run(["denoise", str(tmp_path / "kp.npz"), "-o", str(tmp_path / "d.npz")], capsys)
     assert code == 2 and "these are 2D keypoints (lift them first)" in err
+
+
+@pytest.mark.parametrize("task", ["lift", "complete"])
+def test_hypotheses_kept_for_a_one_pose_output_are_refused_before_any_sampling(task: str, tmp_path: Path, capsys,
+                                                                                truth: Take, monkeypatch) -> None:
+    # `lift -s 50 -o take.bvh` sampled the whole take, then refused to write it
+    from gfpose_cli import tasks
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampled before refusing")
+
+    for name in ("lift", "lift_take", "complete"):
+        monkeypatch.setattr(tasks, name, no_sampling)
+    flat = Take(positions=truth.positions[..., :2] * 500 + 500, mask=truth.mask, fps=truth.fps)
+    io.write(flat, tmp_path / "kp.npz")
+    for out in ("take.bvh", "take.trc", "take.c3d"):
+        code, _, err = run([task, str(tmp_path / "kp.npz"), "-s", "3", "-o", str(tmp_path / out)], capsys)
+        assert code == 2 and "hold one pose per frame; pass --aggregate mean" in err and "all 3 hypotheses" in err
+        assert not (tmp_path / out).exists()

@@ -12,7 +12,7 @@ from gfpose_cli.io.keypoints2d import in_pixels, parse_image_size, upside_down
 
 from gfpose_cli.cli.app import STATE, app
 from gfpose_cli.cli.options import OtherSubjectOpt, Output, Weights, Device, Seed, BatchSize, Sampler, Steps, Temperature, Precision, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, ShardOpt, SkeletonOpt, RefineOpt, HeightOpt, ImageSizeOpt, VideoFps
-from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of, say_notes, warn, at_rate
+from gfpose_cli.cli.common import progress_bar, esc, sampler_options, run_batch, read_take, read_takes, write_take, get_shard, part_of, say_notes, warn, at_rate, check_hypotheses_fit
 
 
 @app.command()
@@ -82,6 +82,7 @@ def lift(
     runner = tasks.lift_runner(weights, opts, lengths)
 
     def work(src: Path, dst: Path) -> str:
+        check_hypotheses_fit(dst, fmt, hypotheses, aggregate, shard)
         kp = at_rate(io.read(src, fmt=in_fmt), fps)
         say_notes(src, kp)  # e.g. a detector's frames without a person, placed by their number
         kp = pixels(kp, size, src)
@@ -171,6 +172,7 @@ def complete(
     runners: dict[str, object] = {}
 
     def work(src: Path, dst: Path) -> str:
+        check_hypotheses_fit(dst, fmt, hypotheses, aggregate, shard)
         takes = read_takes(src, skeleton_map, subject, in_fmt, units, fps=fps)
         done = [one(src, take) for take in takes]
         if not shard:  # parts keep their hypotheses for `gfpose merge --aggregate`

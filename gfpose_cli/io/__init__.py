@@ -485,15 +485,15 @@ def source_markers(take: Take) -> np.ndarray | None:
 
 def world_poses(take: Take, where: str) -> np.ndarray:
     """(F, 17, 3) metres, Z up: single poses in the canonical frame, whatever task produced them."""
+    kind = Path(where).suffix.lstrip(".").upper() or "this"
     if take.dim != 3:
-        kind = Path(where).suffix.lstrip(".").upper() or "this"
         raise InputError(f"{where}: {kind} outputs hold 3D poses; these are 2D keypoints (lift them to 3D, or "
                          "write NPZ or CSV)")
     if take.positions.ndim == 4 and take.positions.shape[1] == 1:
         take = take.with_positions(take.positions[:, 0], take.mask)
     if take.positions.ndim == 4:
-        raise InputError(f"{where}: C3D and BVH hold one pose per frame; pass {{aggregate}} mean (or median), "
-                         "or write all hypotheses to NPZ")
+        raise InputError(f"{where}: {kind} files hold one pose per frame; pass {{aggregate}} mean (or median), "
+                         "or write all hypotheses to NPZ or CSV")
     poses = take.positions.astype(np.float64)
     if take.provenance.camera_frame:
         poses = poses @ CAMERA_TO_Z_UP.T

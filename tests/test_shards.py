@@ -52,7 +52,7 @@ def test_merge_refuses_incomplete_or_foreign_parts(tmp_path: Path, capsys) -> No
     for k in (0, 2):
         run(["generate", "--n", "30", "-o", str(tmp_path / f"p{k}.npz"), "--shard", f"{k}/3", *FAST], capsys)
     code, _, err = run(["merge", str(tmp_path / "p0.npz"), str(tmp_path / "p2.npz"), "-o", str(tmp_path / "m.npz")], capsys)
-    assert code == 2 and "missing [1]" in err and not (tmp_path / "m.npz").exists()
+    assert code == 2 and "missing the part 1/3 (the output of --shard K/N" in err and not (tmp_path / "m.npz").exists()
     io.write(Take(positions=synthetic_poses(3)), tmp_path / "plain.npz")
     code, _, err = run(["merge", str(tmp_path / "plain.npz"), "-o", str(tmp_path / "m.npz")], capsys)
     assert code == 2 and "not a shard output" in err

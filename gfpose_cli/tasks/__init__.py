@@ -1150,7 +1150,14 @@ def merge_shards(parts: list[Take]) -> Take:
     if ks != list(range(n)):
         missing = sorted(set(range(n)) - set(ks))
         dup = sorted({k for k in ks if ks.count(k) > 1})
-        raise InputError(f"shards of {n}: missing {missing or 'none'}, duplicated {dup or 'none'}")
+        said = []
+        if missing:
+            said.append("missing the part" + ("s " if len(missing) > 1 else " ")
+                        + ", ".join(f"{k}/{n}" for k in missing) + " (the output of --shard K/N; K counts from 0)")
+        if dup:
+            said.append("the part" + ("s " if len(dup) > 1 else " ") + ", ".join(f"{k}/{n}" for k in dup)
+                        + " given twice: " + ", ".join(str(i[2].path) for i in info if i[0][0] in dup))
+        raise InputError(f"shards of {n}: {'; '.join(said)}")
     for (_, (a, b, _), p), (_, (a2, _, _), _) in zip(info, info[1:]):
         if b != a2:
             raise InputError(f"{p.path}: frames end at {b} but the next shard starts at {a2}")

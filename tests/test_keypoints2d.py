@@ -706,3 +706,30 @@ def test_a_csv_of_fewer_keypoints_reads_by_its_limbs_the_rest_missing(tmp_path: 
     (tmp_path / "legs.csv").write_text("frame,RHip_x,RHip_y,RKnee_x,RKnee_y\n0,1,2,3,4\n")
     with pytest.raises(InputError, match="missing columns"):  # no arms: not a body to lift
         io.read(tmp_path / "legs.csv")
+
+
+def test_a_folder_of_two_videos_frames_is_refused_not_read_as_one_take(tmp_path: Path, capsys) -> None:
+    """OpenPose (`--write_json out/`) and YOLO (`predict(source=videos/, save_txt=True)`) run on several videos
+    write every video's frames into one folder, each named after its video. Such a folder was read as one take,
+    the videos one after the other (a jump at the seam, smoothed across), lifted with exit 0."""
+    uv = _walk_pixels()
+    write_openpose(tmp_path / "op", uv, empty_frame=3)
+    write_openpose(tmp_path / "second", uv[::-1] + 200.0, empty_frame=-1)
+    for f in (tmp_path / "second").iterdir():
+        f.rename(tmp_path / "op" / f.name.replace("video_", "dance_"))
+    with pytest.raises(InputError, match=r"op: holds the frames of 2 videos \(dance_…_keypoints\.json \(\d+ files\), "
+                                         r"video_…_keypoints\.json .*a folder of their own"):
+        io.read(tmp_path / "op")
+    code, _, err = run(["lift", str(tmp_path / "op"), "-o", str(tmp_path / "out.npz")], capsys)
+    assert code == 2 and "2 videos" in err and not (tmp_path / "out.npz").exists()
+    coco = _as_coco(uv)
+    _yolo_labels(tmp_path / "labels", coco, (1000, 1000))
+    _yolo_labels(tmp_path / "more", coco, (1000, 1000))
+    for f in (tmp_path / "more").iterdir():
+        f.rename(tmp_path / "labels" / f.name.replace("walk_", "run2_"))
+    with pytest.raises(InputError, match=r"2 videos \(run2_…\.txt .*walk_…\.txt .*YOLO names"):
+        io.read(tmp_path / "labels")
+    # one video's frames, with a stray file of another name beside them (a photo's): still one take
+    write_openpose(tmp_path / "one", uv, empty_frame=-1)
+    (tmp_path / "one" / "video_000000000000_keypoints.json").rename(tmp_path / "one" / "IMG_0042_keypoints.json")
+    assert io.read(tmp_path / "one").n_frames >= len(uv) - 1

@@ -290,6 +290,22 @@ def _openpose_files(folder: Path) -> list[Path]:
     return sorted(files, key=lambda f: frame_order(f.name))
 
 
+def one_sequence(folder: Path, files: list[Path], tool: str) -> None:
+    """Refuse a folder of per-frame files of several videos (OpenPose names each video's frames after it,
+    `walk_000000000012_keypoints.json`, and YOLO `walk_12.txt`: running either on several videos into one
+    folder mixes them), which read as one take would be the videos one after the other. Files are grouped
+    by their names without their last number; a folder of two or more such groups of several numbered
+    frames each is refused naming them."""
+    groups: dict[str, list[str]] = {}
+    for f in files:
+        groups.setdefault(re.sub(r"\d+(?=\D*$)", "#", f.name), []).append(f.name)
+    videos = {key: names for key, names in groups.items() if len(names) >= 2 and frame_numbers(names) is not None}
+    if len(groups) > 1 and len(videos) > 1:
+        said = ", ".join(f"{key.replace('#', '…')} ({len(names)} files)" for key, names in sorted(videos.items()))
+        raise InputError(f"{folder}: holds the frames of {len(groups)} videos ({said}); {tool} names each video's "
+                         "frames after it: give each video's files a folder of their own")
+
+
 def is_openpose_folder(path: Path) -> bool:
     return Path(path).is_dir() and bool(_openpose_files(path))
 
@@ -325,6 +341,7 @@ def read_yolo(folder: Path, fps: float = ASSUMED_FPS, min_confidence: float = MI
     coordinates (lift them with --image-size), followed as a person is along the take; a frame without a
     file stays empty. A keypoint the model did not see (0, 0 with its visibility) is missing."""
     files = _yolo_files(folder)
+    one_sequence(Path(folder), files, "YOLO")
     frames: list[list[np.ndarray]] = []
     for f in files:
         people = []
@@ -409,6 +426,7 @@ def read_openpose(folder: Path, fps: float = 30.0, min_confidence: float = MIN_C
     files = _openpose_files(folder)
     if not files:
         raise InputError(f"{folder}: no OpenPose *_keypoints.json files (nor .json files holding a 'people' list)")
+    one_sequence(Path(folder), files, "OpenPose")
     frames, n = [], None
     for f in files:
         data = _load_json(f)

@@ -57,8 +57,11 @@ def test_csv_header_is_the_documented_schema(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content,message", [
     (b"not a zip", "not a readable NPZ"),
-    (None, "no 'poses' array"),
+    (None, r"no 'poses' array \(found: other \(3,\)\); gfpose reads 'poses': 3D joints \(frames, 17, 3\) in Human3.6M's"),
     ("shape", r"expected \(frames, 17, 3\)"),
+    # AMASS's SMPL-H parameters (and SMPL's, SMPL-X's): said to be joint rotations, not refused as a wrong shape
+    ("amass", r"SMPL-H \(AMASS\) body-model parameters \('poses' holds 52 joint rotations.*not joint positions"),
+    ("smpl", r"SMPL body-model parameters \('poses' holds 24 joint rotations"),
 ])
 def test_bad_npz_names_the_file(tmp_path: Path, content, message: str) -> None:
     path = tmp_path / "bad.npz"
@@ -66,6 +69,11 @@ def test_bad_npz_names_the_file(tmp_path: Path, content, message: str) -> None:
         np.savez(path, other=np.zeros(3))
     elif content == "shape":
         np.savez(path, poses=np.zeros((4, 16, 3)))
+    elif content == "amass":
+        np.savez(path, poses=np.zeros((40, 156), np.float32), trans=np.zeros((40, 3)), betas=np.zeros(16),
+                 gender=np.array("male"), mocap_framerate=np.array(120.0))
+    elif content == "smpl":
+        np.savez(path, poses=np.zeros((40, 72)), betas=np.zeros(10))
     else:
         path.write_bytes(content)
     with pytest.raises(InputError, match=message) as info:

@@ -36,6 +36,24 @@ DETECTOR_WORDS = {"openpose18": "OpenPose's COCO-18", "openpose25": "OpenPose's 
 AXES = ("camera", "z-up")
 
 
+#: rotations per frame of the SMPL family's pose parameters (axis-angle, 3 per joint): SMPL 24, SMPL-H 52, SMPL-X 55
+SMPL_POSE_WIDTHS = {72: "SMPL", 156: "SMPL-H (AMASS)", 165: "SMPL-X"}
+
+
+def _smpl_parameters(files: dict) -> str | None:
+    """Why an NPZ of a body model's parameters (AMASS's `poses`, `trans`, `betas`) is not read: they are joint
+    rotations of a body whose shape needs the model's files; None for another NPZ."""
+    poses = files.get("poses")
+    if poses is None or np.ndim(poses) != 2 or np.shape(poses)[1] not in SMPL_POSE_WIDTHS:
+        return None
+    if not any(k in files for k in ("trans", "betas", "root_orient", "pose_body")):
+        return None
+    model = SMPL_POSE_WIDTHS[np.shape(poses)[1]]
+    return (f"{model} body-model parameters ('poses' holds {np.shape(poses)[1] // 3} joint rotations a frame, with "
+            "'trans' and 'betas'), not joint positions; run the body model (the smplx package) for its joints and "
+            "save them as 'poses' (frames, 17, 3) in Human3.6M's order, or export the take as BVH")
+
+
 def read(path: Path) -> Take:
     """Read an NPZ take; NaN or mask=False marks missing joints."""
     pickled: list[str] = []
@@ -55,8 +73,13 @@ def read(path: Path) -> Take:
         raise InputError(f"{path}: its {', '.join(repr(k) for k in pickled)} hold pickled Python objects, which gfpose does "
                          "not load (they can run code): save them as arrays (names as np.array(names, dtype=str))")
     key = next((k for k in POSE_KEYS if k in files), None)
+    smpl = _smpl_parameters(files)
+    if smpl:
+        raise InputError(f"{path}: {smpl}")
     if key is None:
-        raise InputError(f"{path}: no 'poses' array (found: {', '.join(files) or 'nothing'})")
+        found = ", ".join(f"{k} {tuple(np.shape(v))}" for k, v in files.items()) or "nothing"
+        raise InputError(f"{path}: no 'poses' array (found: {found}); gfpose reads 'poses': 3D joints (frames, 17, 3) "
+                         "in Human3.6M's order (VideoPose3D's and MotionBERT's outputs), or 2D keypoints (frames, 17, 2)")
     poses = np.asarray(files[key])
     n = poses.shape[-2] if poses.ndim >= 2 else 0
     detector = poses.ndim == 3 and n in DETECTOR_COUNTS  # a detector's own keypoints (2D): OpenPose's 25, ...

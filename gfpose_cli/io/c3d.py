@@ -413,17 +413,19 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     xyz = xyz * to_m
     y_screen = _param(params, "POINT", "Y_SCREEN")
     found = body_from_markers(path, labels, kinds, xyz, observed, descriptions, skeleton_map,
-                              y_screen=str(y_screen[0]).strip().upper() if y_screen else None)
+                              y_screen=str(y_screen[0]).strip().upper() if y_screen else None,
+                              first_frame=f.first_frame)
     smap, names, poses, mask, rot, up = found.smap, found.names, found.poses, found.mask, found.rot, found.up
     notes, warnings = list(f.notes) + picked + found.notes, found.warnings
     rate = f.rate
     if not rate:
         raise InputError(f"{path}: the C3D declares no frame rate (POINT:RATE)")
     # what a writer needs to put edited joints back into this file (docs/ARCHITECTURE.md, the data path)
-    markers = np.where(observed[..., None], xyz, np.nan) @ rot.T
+    markers = np.where(observed[..., None], found.xyz, np.nan) @ rot.T
     back = C3DWriteBack(path=str(path), digest=f.digest, skeleton_map=smap, subject=who,
                         to_canonical=rot, units_to_m=to_m, marker_index=np.array(keep), markers=markers,
-                        observed=observed, names=names, kinds=kinds, joints=poses, joint_mask=mask)
+                        observed=observed, names=names, kinds=kinds, joints=poses, joint_mask=mask,
+                        exchanged=found.exchanged)
     return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,
                 provenance=Provenance(path=str(path), format="c3d", map=smap.name, units=units_name, units_to_m=to_m, up=up,
                                       subject=back.subject, first_frame=f.first_frame, reader=f.reader,
@@ -444,15 +446,40 @@ class MarkerBody:
     up: str
     notes: list[str]
     warnings: list[str]
+    #: the markers (F, N, 3) as read, metres and the file's axes, label swaps exchanged back (swapped_back)
+    xyz: np.ndarray | None = None
+    #: (F, N) samples whose labels were exchanged back
+    exchanged: np.ndarray | None = None
+
+
+def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarray, observed: np.ndarray,
+                 first_frame: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Markers (F, N, 3, metres) with the labels a capture program exchanged for a while put back
+    (signal.swaps: both markers jump to where the other was, and back), which samples were, and a
+    warning naming each swap's markers and frames (numbered from first_frame, as the file numbers them).
+    Only the body's markers are looked at."""
+    from gfpose_cli.signal.swaps import label_swaps, unswapped
+
+    swaps = label_swaps(xyz, observed, np.array([k == "marker" for k in kinds], dtype=bool))
+    if not swaps:
+        return xyz, np.zeros(observed.shape, dtype=bool), []
+    fixed, exchanged = unswapped(xyz, swaps)
+    said = "; ".join(f"{labels[s.a]} and {labels[s.b]} in frames {s.start + first_frame}-{s.stop - 1 + first_frame}" for s in swaps[:6])
+    more = f" (and {len(swaps) - 6} more)" if len(swaps) > 6 else ""
+    return fixed, exchanged, [f"{path}: marker labels swapped and swapped back: {said}{more} (each pair jumped to "
+                              "where the other was, and back); read with their labels put right, which `denoise` "
+                              "and `complete` write into the output"]
 
 
 def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarray, observed: np.ndarray,
                       descriptions: list[str], skeleton_map: str | SkeletonMap | None, *,
-                      y_screen: str | None = None) -> MarkerBody:
+                      y_screen: str | None = None, first_frame: int = 1) -> MarkerBody:
     """Markers (labels, point kinds, positions (F, N, 3) in metres and the file's axes, valid samples)
     to the 17 joints: a preset found by the labels (then the descriptions), else a map learned from the
     markers' motion; repeated labels resolved or refused; turned Z up (y_screen, else from the body).
-    Shared by the C3D and TRC readers."""
+    Shared by the C3D and TRC readers. Markers whose labels were swapped for a while are read swapped
+    back (swapped_back), said."""
+    xyz, exchanged, swap_warnings = swapped_back(path, labels, kinds, xyz, observed, first_frame)
     dupes = [n for n, k in Counter(normalise_name(label) for label, kind in zip(labels, kinds)
                                   if kind == "marker").items() if k > 1]
     # model outputs and virtual points are never read as markers (an ankle angle is not an ankle)
@@ -500,7 +527,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
             notes.append(f"{', '.join(gone)} placed in {int(placed.sum())} frames by the rest of {'its' if len(gone) == 1 else 'their'} "
                          f"rigid cluster ({', '.join(names[c] for c in cols)}), as a rigid-body fill does")
     note = missing_note(smap, names) if smap.partial else None
-    warnings = [f"{path}: {note}"] if note else []
+    warnings = swap_warnings + ([f"{path}: {note}"] if note else [])
     if learned_warning:
         warnings.insert(0, learned_warning)
     estimated = [j for j in smap.estimated if mask[:, JOINTS.index(j)].any()]
@@ -519,7 +546,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
         raise InputError(f"{path}: no frame has the markers the map '{smap.name}' needs")
     rot, up = _z_up_rotation(poses, mask, y_screen)
     return MarkerBody(smap=smap, names=names, poses=_canonical(poses, rot), mask=mask, rot=rot, up=up,
-                      notes=notes, warnings=warnings)
+                      notes=notes, warnings=warnings, xyz=xyz, exchanged=exchanged)
 
 
 @dataclass
@@ -539,6 +566,8 @@ class C3DWriteBack:
     kinds: list[str]  # marker, model output, virtual, unlabelled
     joints: np.ndarray  # (F, 17, 3) the joints as read (canonical)
     joint_mask: np.ndarray
+    #: (F, K) samples read with their labels swapped back (markers holds them so): written as moved
+    exchanged: np.ndarray | None = None
 
 
 def _canonical(poses: np.ndarray, rot: np.ndarray) -> np.ndarray:
@@ -703,6 +732,8 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     new = np.where(riding[None, :, None], new, np.where(body[None, :, None], base, markers))
     new = np.where(filled[..., None] | observed[..., None], new, markers)
     moved = observed & body[None] & (np.abs(np.nan_to_num(new - markers)).max(-1) > 1e-9)
+    if back.exchanged is not None:  # samples read with their labels swapped back differ from the file's
+        moved |= observed & back.exchanged[:, cols]
     del base
     # back to every point of the take: the others left exactly as they were
     F, K = back.observed.shape

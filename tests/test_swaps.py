@@ -88,3 +88,25 @@ def test_no_real_take_has_swaps_it_does_not_hold(name: str) -> None:
     body = np.array(["\x00" not in n for n in names])
     for k in (1, 2, 4):
         assert label_swaps(xyz[::k], seen[::k], body) == []
+
+
+def test_a_swap_in_a_text_export_is_put_right_in_its_cells(tmp_path: Path, capsys) -> None:
+    # the same through a lab's plain CSV of named points (the marker exports' shared path): the swapped
+    # cells come back as the clean file's denoise writes them
+    from .test_capture_csv import write_points_csv
+
+    write_points_csv(tmp_path / "clean.csv")
+    lines = (tmp_path / "clean.csv").read_text().splitlines()
+    head = lines[0].split(",")
+    a = [head.index(f"LKNE_{x}") for x in "XYZ"]
+    b = [head.index(f"RKNE_{x}") for x in "XYZ"]
+    for r in range(101, 113):  # frames 100-111 (line 0 is the header)
+        cells = lines[r].split(",")
+        for i, j in zip(a, b):
+            cells[i], cells[j] = cells[j], cells[i]
+        lines[r] = ",".join(cells)
+    (tmp_path / "swapped.csv").write_text("\n".join(lines) + "\n")
+    for name in ("clean", "swapped"):
+        code, _, err = run(["denoise", str(tmp_path / f"{name}.csv"), "-o", str(tmp_path / f"{name}.out.csv")], capsys)
+        assert code == 0 and ("marker labels swapped" in err) == (name == "swapped")
+    assert (tmp_path / "swapped.out.csv").read_text() == (tmp_path / "clean.out.csv").read_text()

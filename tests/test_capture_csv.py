@@ -599,3 +599,13 @@ def test_a_points_csv_saved_in_a_european_locale_reads_and_writes_back_in_its_ow
     lines = (tmp_path / "filled_tabs.csv").read_text().splitlines()
     assert all("," not in line and line.count("\t") == a[0].count(";") for line in lines)
     np.testing.assert_array_equal(marker_csv.load(tmp_path / "filled_tabs.csv").xyz, got.xyz)
+    # Excel's tab-delimited text in a European locale (decimal commas), and semicolons with decimal points
+    (tmp_path / "tabs_euro.csv").write_text((tmp_path / "euro.csv").read_text().replace(";", "\t"))
+    (tmp_path / "semi_points.csv").write_text((tmp_path / "plain.csv").read_text().replace(",", ";"))
+    for name in ("tabs_euro", "semi_points"):
+        np.testing.assert_array_equal(io.read(tmp_path / f"{name}.csv").positions, plain.positions)
+    assert run(["complete", str(tmp_path / "tabs_euro.csv"), "-o", str(tmp_path / "filled_tabs_euro.csv")]) == 0
+    src = (tmp_path / "tabs_euro.csv").read_text().splitlines()
+    for x, y in zip(src[1:], (tmp_path / "filled_tabs_euro.csv").read_text().splitlines()[1:]):
+        assert all(re.fullmatch(r"-?\d+,\d{3}", v) for u, v in zip(x.split("\t"), y.split("\t")) if u != v)
+    np.testing.assert_array_equal(marker_csv.load(tmp_path / "filled_tabs_euro.csv").xyz, got.xyz)

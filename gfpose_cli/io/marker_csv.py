@@ -92,9 +92,23 @@ def _semicolon_cells(line: str) -> list[str]:
     return line.rstrip("\r\n").split(";")
 
 
-def _decimal_point_cells(line: str) -> list[str]:
-    """A semicolon-separated row's cells with decimal commas read as points (1,25 -> 1.25)."""
-    return [c.replace(",", ".") for c in _semicolon_cells(line)]
+def _splitter(separator: str, decimal: str):  # noqa: ANN202
+    """A row's cells as the file separates them, decimal commas read as points (1,25 -> 1.25)."""
+    split = {";": _semicolon_cells, "\t": _tabs}.get(separator, _cells)
+    if decimal == ".":
+        return split
+    return lambda line: [c.replace(",", ".") for c in split(line)]
+
+
+def _decimal_mark(lines: list[str], separator: str) -> str:
+    """',' where a file separated by semicolons or tabs writes its numbers with decimal commas (its first
+    rows hold cells like 1234,567 and none like 1234.567), else '.'."""
+    if separator == ",":
+        return "."
+    cells = [c.strip() for line in lines[1:20] for c in line.rstrip("\r\n").split(separator)]
+    comma = any(re.fullmatch(r"-?\d+,\d+", c) for c in cells)
+    point = any(re.fullmatch(r"-?\d+\.\d+", c) for c in cells)
+    return "," if comma and not point else "."
 
 
 @dataclass
@@ -118,7 +132,8 @@ class MarkerCsv:
     bones: list[str] = field(default_factory=list)  # Motive's solved skeleton (Type Bone, Position)
     bone_xyz: np.ndarray | None = None  # (F, B, 3)
     bone_observed: np.ndarray | None = None  # (F, B)
-    separator: str = ","  # between a plain CSV's cells (";" from a European locale: decimal commas; or a tab)
+    separator: str = ","  # between a plain CSV's cells (";" from a European locale; or a tab)
+    decimal: str = "."  # a plain CSV's decimal mark ("," from a European locale, with ";" or tabs between cells)
 
 
 def _cells(line: str) -> list[str]:
@@ -212,7 +227,8 @@ def _load_points(path: Path) -> MarkerCsv:
     it cannot be: read then needs --units); the rate is its time column's, else ASSUMED_FPS."""
     data, encoding, lines = read_text(path)
     separator = _separator(lines[0])
-    split = {";": _decimal_point_cells, "\t": _tabs}.get(separator, _cells)
+    decimal = _decimal_mark(lines, separator)
+    split = _splitter(separator, decimal)
     header = split(lines[0])
     columns = point_columns(header)
     names, cols = list(columns), [list(c) for c in columns.values()]
@@ -225,7 +241,8 @@ def _load_points(path: Path) -> MarkerCsv:
                                         frame_col=counted)
     xyz, observed = _points(values, used, cols)
     notes = [f"{len(names)} named 3D points, one frame per row"
-             + {";": "; cells separated by semicolons, decimal commas", "\t": "; cells separated by tabs"}.get(separator, "")]
+             + {";": "; cells separated by semicolons", "\t": "; cells separated by tabs"}.get(separator, "")
+             + (", decimal commas" if decimal == "," else "")]
     guess = guess_unit(xyz, observed)
     if guess is not None:
         notes.append(f"no unit in the file: {guess[0]}, by the body's size (its points span {guess[1]:.4g}; pass "
@@ -240,7 +257,7 @@ def _load_points(path: Path) -> MarkerCsv:
     return MarkerCsv(path=path, layout="points", digest=hashlib.sha256(data).hexdigest(), lines=lines,
                      row_lines=row_lines, names=names, cols=np.asarray(cols), xyz=xyz, observed=observed, rate=rate,
                      units=guess[0] if guess else "", encoding=encoding, decimals=decimals, notes=notes,
-                     separator=separator)
+                     separator=separator, decimal=decimal)
 
 
 def _load_motive(path: Path) -> MarkerCsv:
@@ -519,7 +536,8 @@ def write_performers(takes: list[Take], path: Path, force: bool = True) -> dict:
         raise InputError(f"{path}: the performers written into one CSV export must all come from it")
     if not Path(takes[0].writeback.path).exists():
         raise InputError(f"{path}: its source {takes[0].writeback.path} is gone; write NPZ instead")
-    sep = "\t" if takes[0].writeback.layout == "qtm" else load(Path(takes[0].writeback.path)).separator
+    f = load(Path(takes[0].writeback.path))
+    sep = "\t" if takes[0].writeback.layout == "qtm" else f.separator
     return rewrite_cells(takes, path, force, load=load, columns=[t.writeback.columns for t in takes],
                          split={"\t": _tabs, ";": _semicolon_cells}.get(sep, _cells), separator=lambda body: sep,
-                         decimal="," if sep == ";" else ".")
+                         decimal=f.decimal)

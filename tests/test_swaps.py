@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-
 from gfpose_cli import io
 from gfpose_cli.io.c3d import open_c3d
 from gfpose_cli.signal.swaps import label_swaps
@@ -77,17 +75,22 @@ def test_a_swap_without_its_way_back_is_not_claimed(tmp_path: Path) -> None:
         assert not any("swapped" in w for w in take.provenance.warnings)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in VENDORS.glob("*.c3d")))
-def test_no_real_take_has_swaps_it_does_not_hold(name: str) -> None:
-    # every real C3D of the vendors' set, at its rate and at a half and a quarter of it (faster motion
-    # between frames): no exchange claimed
-    try:
-        names, xyz, seen = io.marker_trajectories(VENDORS / name)
-    except Exception:  # noqa: BLE001 - the files refused for what they are (tests/test_vendors.py)
-        pytest.skip("refused by the reader")
-    body = np.array(["\x00" not in n for n in names])
-    for k in (1, 2, 4):
-        assert label_swaps(xyz[::k], seen[::k], body) == []
+def test_no_real_take_has_swaps_it_does_not_hold() -> None:
+    # every real C3D of the vendors' set the reader opens, at its rate and at a half and a quarter of it
+    # (faster motion between frames): no exchange claimed
+    from gfpose_cli.core.errors import InputError
+
+    looked = 0
+    for path in sorted(VENDORS.glob("*.c3d")):
+        try:
+            names, xyz, seen = io.marker_trajectories(path)
+        except InputError:  # the files refused for what they are (tests/test_vendors.py)
+            continue
+        body = np.array(["\x00" not in n for n in names])
+        for k in (1, 2, 4):
+            assert label_swaps(xyz[::k], seen[::k], body) == [], (path.name, k)
+        looked += 1
+    assert looked >= 30
 
 
 def test_a_swap_in_a_text_export_is_put_right_in_its_cells(tmp_path: Path, capsys) -> None:

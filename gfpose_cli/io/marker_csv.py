@@ -105,9 +105,13 @@ def _decimal_mark(lines: list[str], separator: str) -> str:
     rows hold cells like 1234,567 and none like 1234.567), else '.'."""
     if separator == ",":
         return "."
-    cells = [c.strip() for line in lines[1:20] for c in line.rstrip("\r\n").split(separator)]
-    comma = any(re.fullmatch(r"-?\d+,\d+", c) for c in cells)
-    point = any(re.fullmatch(r"-?\d+\.\d+", c) for c in cells)
+    comma = point = False
+    for line in lines[1:1000]:  # the first rows with a fraction in them (a take may start with empty cells)
+        cells = [c.strip() for c in line.rstrip("\r\n").split(separator)]
+        comma |= any(re.fullmatch(r"-?\d+,\d+", c) for c in cells)
+        point |= any(re.fullmatch(r"-?\d+\.\d+", c) for c in cells)
+        if comma or point:
+            break
     return "," if comma and not point else "."
 
 

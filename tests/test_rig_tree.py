@@ -70,6 +70,12 @@ NAMINGS = {
                       foot="{Side}Foot", toe="{Side}Toe", clav="{Side}Collar", upper="{Side}UpArm",
                       fore="{Side}LowArm", hand="{Side}Hand", fingers="{Side}Finger", index="{Side}Index1",
                       thumb="{Side}Thumb"),
+    # MikuMikuDance's bones in romaji (Center, LowerBody, LeftLeg = the thigh, LeftKnee, LeftAnkle): no hip word at
+    # all, refused before ("no left hip among its names"); the knee's parent is the hip
+    "MMD": dict(pelvis="Center", spine0="LowerBody", spine1="UpperBody", spine2="UpperBody2", neck="Neck",
+                neck1="Neck2", head="Head", hipjoint="{Side}WaistCancel", thigh="{Side}Leg", shin="{Side}Knee",
+                foot="{Side}Ankle", toe="{Side}Toe", clav="{Side}Shoulder", upper="{Side}Arm", fore="{Side}Elbow",
+                hand="{Side}Wrist", fingers="{Side}Palm", index="{Side}Index1", thumb="{Side}Thumb1"),
     "Blender metarig": dict(pelvis="spine", spine0="spine.001", spine1="spine.002", spine2="spine.003",
                             neck="spine.004", neck1="spine.005", head="spine.006", hipjoint="pelvis.{S}",
                             thigh="thigh.{S}", shin="shin.{S}", foot="foot.{S}", toe="toe.{S}", clav="shoulder.{S}",

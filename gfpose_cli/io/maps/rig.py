@@ -151,10 +151,16 @@ def _limbs(tree: _Tree, side: str) -> dict[str, int] | str:
             ("Hip", "Knee", "Ankle", (HIP_WORDS, KNEE_WORDS, ANKLE_WORDS), ()),
             ("Shoulder", "Elbow", "Wrist", (SHOULDER_WORDS, ELBOW_WORDS, WRIST_WORDS), NOT_UPPER_ARM)):
         tops = [j for j in tree.order if tree.sides[j] == side and _holds(tree.keys[j], t_words, not_top)]
+        parent_top = None
+        if not tops:  # no top word (MMD's LeftLeg, LeftKnee, LeftAnkle): the parent of a joint named for the
+            # middle (knee, elbow) on the same side is the top
+            named = tree.first((m_words[0],), side=side)
+            if named is not None and tree.parents[named] >= 0 and tree.sides[tree.parents[named]] == side:
+                tops = [parent_top := tree.parents[named]]
         middle = tree.first(m_words, side=side, exclude=t_words[0],
                             where=lambda j: any(tree.below(j, a) for a in tops))
-        upper = None
-        if middle is not None:
+        upper = parent_top if middle is not None and parent_top in tree.ancestors(middle) else None
+        if middle is not None and upper is None:
             above = [a for a in tree.ancestors(middle) if a in tops]
             for words in t_words:
                 hits = [a for a in above if _holds(tree.keys[a], (words,), not_top)]

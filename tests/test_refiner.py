@@ -26,15 +26,36 @@ def test_windows_stay_inside_their_own_take() -> None:
 
 
 def test_the_window_spans_the_trained_time_at_other_frame_rates() -> None:
-    """A 60 Hz take is read every 2nd frame by a refiner of 30 Hz windows; 10 or 45 Hz fit no whole
-    stride and are left as lifted."""
+    """A 60 Hz take is read every 2nd frame by a refiner of 30 Hz windows; 15 or 45 Hz, which no whole
+    stride fits, between frames (they were left as lifted); 10 Hz is left as lifted."""
     from gfpose_cli.model.refiner import LoadedRefiner
 
     w = window_index(np.zeros(10, int), 3, stride=2)
     assert w.tolist()[4] == [2, 4, 6] and w.tolist()[0] == [0, 0, 2] and w.tolist()[9] == [7, 9, 9]
     ref = LoadedRefiner(TakeRefiner(RefinerConfig(window=3, width=8)), "", {}, Path("r.pt"), fps=30.0)
-    assert [ref.stride(f) for f in (30, 25, 29.97, 60, 59.94, 120, 100, 10, 45, None, 0)] == \
-        [1, 1, 1, 2, 2, 4, 3, None, None, None, None]
+    assert [ref.stride(f) for f in (30, 25, 29.97, 60, 59.94, 120, 100, 10, 12, 45, 15, 20, None, 0)] == \
+        [1, 1, 1, 2, 2, 4, 3, None, None, 1.5, 0.5, pytest.approx(2 / 3), None, None]
+
+
+def test_a_fractional_stride_samples_the_window_between_frames() -> None:
+    # a refiner that reads one input feature of the window's middle sample and the next: with stride 0.5
+    # the next sample lies halfway to the next frame, so it reads the mean of the two frames' features
+    model = TakeRefiner(RefinerConfig(window=3, width=8)).eval()
+    kp = np.random.default_rng(1).normal(500, 100, (6, 17, 2))
+    lifted = np.random.default_rng(2).normal(0, 0.3, (6, 17, 3))
+    import torch
+
+    from gfpose_cli.model.refiner import frame_features
+
+    feats = torch.from_numpy(frame_features(kp, np.ones((6, 17), bool), lifted))
+    seen = []
+    model.forward = lambda windows: (seen.append(windows.clone()), torch.zeros(len(windows), 51))[1]
+    refine(model, kp, np.ones((6, 17), bool), lifted, stride=0.5)
+    w = seen[0]  # (F, 3, features): samples at t - 0.5, t, t + 0.5
+    torch.testing.assert_close(w[2, 1], feats[2])
+    torch.testing.assert_close(w[2, 2], (feats[2] + feats[3]) / 2)
+    torch.testing.assert_close(w[2, 0], (feats[1] + feats[2]) / 2)
+    torch.testing.assert_close(w[0, 0], feats[0])  # held at the take's first frame
 
 
 def test_an_untrained_refiner_changes_nothing() -> None:

@@ -84,15 +84,34 @@ def window_index(take: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
 
 @torch.no_grad()
 def refine(model: TakeRefiner, keypoints: np.ndarray, mask: np.ndarray, lifted: np.ndarray, *,
-           stride: int = 1, batch: int = 4096, gain: float = 1.0) -> np.ndarray:
+           stride: float = 1, batch: int = 4096, gain: float = 1.0) -> np.ndarray:
     """The lifted take (F, 17, 3) corrected frame by frame from its windows (every stride-th frame:
-    window_index), each correction times gain; memory bounded by batch."""
+    window_index), each correction times gain; memory bounded by batch. A fractional stride (a 15 Hz
+    take read by a refiner of 30 Hz windows: 0.5) samples the window between frames, each feature
+    interpolated linearly (the mask too: a keypoint seen in one neighbour and not the other counts half)."""
     feats = torch.from_numpy(frame_features(keypoints, mask, lifted))
-    index = torch.from_numpy(window_index(np.zeros(len(lifted), int), model.cfg.window, stride))
+    if float(stride).is_integer():
+        index = torch.from_numpy(window_index(np.zeros(len(lifted), int), model.cfg.window, int(stride)))
+        weight = None
+    else:
+        half = model.cfg.window // 2
+        at = np.clip(np.arange(len(lifted))[:, None] + stride * np.arange(-half, half + 1)[None], 0, len(lifted) - 1)
+        lo = np.floor(at).astype(np.int64)
+        index, hi = torch.from_numpy(lo), torch.from_numpy(np.minimum(lo + 1, len(lifted) - 1))
+        weight = torch.from_numpy((at - lo).astype(np.float32))[..., None]
     out = np.empty((len(lifted), N_JOINTS * 3), np.float64)
     for a in range(0, len(lifted), batch):
-        out[a : a + batch] = model(feats[index[a : a + batch]]).double().numpy()
+        windows = feats[index[a : a + batch]]
+        if weight is not None:
+            w = weight[a : a + batch]
+            windows = (1 - w) * windows + w * feats[hi[a : a + batch]]
+        out[a : a + batch] = model(windows).double().numpy()
     return lifted + gain * out.reshape(-1, N_JOINTS, 3)
+
+
+#: the lowest frame rate a refiner reads, as a share of the rate it was trained at (measured: at 15 Hz,
+#: its 30 Hz windows sampled between frames correct a take as much as at 30 Hz; bench/results/takes.md)
+MIN_RATE_SHARE = 0.5
 
 
 @dataclass
@@ -106,14 +125,16 @@ class LoadedRefiner:
     #: (training.refine.RefineTrainer.validation_gain); 1 where the run had none
     gain: float = 1.0
 
-    def stride(self, fps: float | None) -> int | None:
+    def stride(self, fps: float | None) -> float | None:
         """Frames between the window's samples for a take at fps, so the window spans the time it
-        was trained on (60 Hz: 2); None where no whole stride does within a fifth (a 10 Hz take
-        against 30 Hz training, or 45 Hz), or fps is unknown: the refiner is not for that take."""
-        if not fps or not np.isfinite(fps) or fps <= 0:
+        was trained on: a whole stride where one does within a fifth (60 Hz: 2; 25 Hz: 1), else the
+        fractional one (15 Hz: 0.5, 45 Hz: 1.5; refine samples between frames), down to half the
+        training rate; None below that (a 10 Hz take against 30 Hz training: a second holds too few
+        frames to sample it) or where fps is unknown: the refiner is not for that take."""
+        if not fps or not np.isfinite(fps) or fps <= 0 or fps / self.fps < MIN_RATE_SHARE - 1e-9:
             return None
         k = max(1, round(fps / self.fps))
-        return k if abs(fps / k / self.fps - 1) <= 0.2 else None
+        return k if abs(fps / k / self.fps - 1) <= 0.2 else fps / self.fps
 
 
 def payload(model: TakeRefiner, ema: dict[str, torch.Tensor], *, lifter_digest: str, data: dict,

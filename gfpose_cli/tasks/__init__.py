@@ -795,7 +795,8 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     4. With refine (and a take refiner trained on this lifter's take lifts: take_refiner), each
        frame is corrected from a one-second window of the 2D and the lifted take around it
        (model.refiner; at 60 or 120 Hz every 2nd or 4th frame, so the window spans the same time;
-       a take at a rate no whole stride fits, e.g. 10 or 45 Hz, is left as lifted), each correction
+       at 15 or 45 Hz, which no whole stride fits, sampled between frames; a take below 15 Hz is left
+       as lifted), each correction
        applied at the refiner's recorded gain (measured on subjects it did not train on), then
        smoothed and held as in 3.
     Frames with fewer than 2 keypoints after bridging stay empty (NaN).
@@ -834,7 +835,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     trust *= _edge_trust(cleaned.mask, usable, int(round(edge_s * keypoints.fps)))[:, None]
     refiner = take_refiner(runner) if refine else None
     stride = refiner.stride(keypoints.fps) if refiner is not None else None
-    refiner = refiner if stride is not None else None  # a take at a rate its windows do not fit: as lifted
+    refiner = refiner if stride is not None else None  # a take too slow for its windows (under 15 Hz): as lifted
 
     def own_lengths(path: np.ndarray) -> np.ndarray:
         if hold_bones and usable.sum() >= MIN_TAKE_FRAMES:

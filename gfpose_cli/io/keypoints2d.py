@@ -302,7 +302,7 @@ def one_sequence(folder: Path, files: list[Path], tool: str) -> None:
     videos = {key: names for key, names in groups.items() if len(names) >= 2 and frame_numbers(names) is not None}
     if len(groups) > 1 and len(videos) > 1:
         said = ", ".join(f"{key.replace('#', '…')} ({len(names)} files)" for key, names in sorted(videos.items()))
-        raise InputError(f"{folder}: holds the frames of {len(groups)} videos ({said}); {tool} names each video's "
+        raise InputError(f"{folder}: holds the frames of {len(videos)} videos ({said}); {tool} names each video's "
                          "frames after it: give each video's files a folder of their own")
 
 

@@ -110,7 +110,7 @@ def refine(model: TakeRefiner, keypoints: np.ndarray, mask: np.ndarray, lifted: 
 
 
 #: the lowest frame rate a refiner reads, as a share of the rate it was trained at (measured: at 15 Hz,
-#: its 30 Hz windows sampled between frames correct a take as much as at 30 Hz; bench/results/takes.md)
+#: its 30 Hz windows sampled between frames correct a take as much as at 30 Hz; bench/results/lift-rates.md)
 MIN_RATE_SHARE = 0.5
 
 

@@ -60,9 +60,12 @@ def test_a_swap_is_read_put_right_and_cleaned_as_the_clean_take_is(tmp_path: Pat
         np.testing.assert_array_equal(out, clean)  # to the bit: the swap put right in the file too
         k = labels.index("LKNE")
         assert np.abs(out[:, k, 100:112] - truth[:3, k, 100:112]).max() < 30.0  # mm: on the left knee
-    # convert reads it put right (said); its C3D copy keeps the file's markers as they were
+    # convert reads it put right (said), and its copy of the file holds them so, counted
     code, _, err = run(["convert", str(tmp_path / "swapped.c3d"), "-o", str(tmp_path / "s.npz")], capsys)
     assert code == 0 and "marker labels swapped and swapped back" in err
+    code, out, err = run(["convert", str(tmp_path / "swapped.c3d"), "-o", str(tmp_path / "copy.c3d")], capsys)
+    assert code == 0 and "39 markers as they were but 84 samples of swapped labels put right" in out + err
+    np.testing.assert_array_equal(points(tmp_path / "copy.c3d"), points(tmp_path / "clean.c3d"))
     np.testing.assert_allclose(io.read(tmp_path / "s.npz").positions, ref.positions, atol=1e-7)
 
 

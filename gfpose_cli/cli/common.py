@@ -224,11 +224,14 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
         summary = io.write(take, dst, fmt=fmt, force=force, add_joints=add_joints, into_source=into_source) or {}
     notes = [f"{summary['performers']} performers"] if summary.get("performers") else []
     edited = any(t.report is not None for t in (take if isinstance(take, list) else [take]))
+    swapped = summary.get("swapped") or 0
+    put_right = f"{swapped} samples of swapped labels put right" if swapped else ""
     if "markers" in summary and summary["markers"] and not edited:  # convert: nothing to follow
-        notes.append(f"{summary['markers']} markers as they were")
+        notes.append(f"{summary['markers']} markers as they were" + (f" but {put_right}" if swapped else ""))
     elif "markers" in summary and summary["markers"]:
         notes.append(f"{summary['riding']} of {summary['markers']} markers ride the skeleton: "
-                     f"{summary['moved']} samples moved, {summary['filled']} filled")
+                     f"{summary['moved']} samples moved" + (f" ({put_right})" if swapped else "")
+                     + f", {summary['filled']} filled")
     empty = summary.get("empty") or []
     if empty and edited:  # a marker the take never saw: no offset to its segment, so no place to put it
         shown = ", ".join(empty[:6]) + (f", ... ({len(empty)} in all)" if len(empty) > 6 else "")

@@ -467,8 +467,8 @@ def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarra
     said = "; ".join(f"{labels[s.a]} and {labels[s.b]} in frames {s.start + first_frame}-{s.stop - 1 + first_frame}" for s in swaps[:6])
     more = f" (and {len(swaps) - 6} more)" if len(swaps) > 6 else ""
     return fixed, exchanged, [f"{path}: marker labels swapped and swapped back: {said}{more} (each pair jumped to "
-                              "where the other was, and back); read with their labels put right, which `denoise` "
-                              "and `complete` write into the output"]
+                              "where the other was, and back); read with their labels put right, as every output "
+                              "written from it holds them"]
 
 
 def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarray, observed: np.ndarray,
@@ -693,6 +693,7 @@ class MarkerEdits:
     riding: np.ndarray  # (K,) markers that ride a body segment
     kept: dict  # kind -> count of points never modified (model outputs, virtual, unlabelled, riding nothing)
     empty: tuple[str, ...] = ()  # body markers with no valid sample in the take: nothing to place them from
+    swapped: int = 0  # samples read with their labels swapped back (swapped_back), written so
 
 
 #: samples in an observed run shorter than this are not smoothed (a scattered ghost marker)
@@ -732,8 +733,10 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     new = np.where(riding[None, :, None], new, np.where(body[None, :, None], base, markers))
     new = np.where(filled[..., None] | observed[..., None], new, markers)
     moved = observed & body[None] & (np.abs(np.nan_to_num(new - markers)).max(-1) > 1e-9)
+    swapped = 0
     if back.exchanged is not None:  # samples read with their labels swapped back differ from the file's
         moved |= observed & back.exchanged[:, cols]
+        swapped = int((observed & back.exchanged[:, cols]).sum())
     del base
     # back to every point of the take: the others left exactly as they were
     F, K = back.observed.shape
@@ -744,7 +747,7 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     kept = Counter(kinds[i] for i in range(len(kinds)) if not body_all[i])
     empty = tuple(back.names[i] for i in np.flatnonzero(body_all & ~back.observed.any(0)))
     return MarkerEdits(new=new_all, moved=moved_all, filled=filled_all, body=body_all, riding=riding_all,
-                       kept=dict(kept), empty=empty)
+                       kept=dict(kept), empty=empty, swapped=swapped)
 
 
 def _long_runs(observed: np.ndarray) -> np.ndarray:
@@ -1025,6 +1028,7 @@ def add_up_edits(summary: dict, edits: MarkerEdits, *, moved: np.ndarray | None 
     summary["filled"] += int(edits.filled.sum())
     summary["markers"] += int(edits.body.sum())
     summary["riding"] += int(edits.riding.sum())
+    summary["swapped"] = summary.get("swapped", 0) + edits.swapped
     summary.setdefault("empty", []).extend(edits.empty)
     kept = summary.setdefault("kept", {})
     for kind, n in edits.kept.items():

@@ -52,6 +52,7 @@ class TrcFile:
     decimals: int | None  # digits after the point in the coordinate cells; None: not fixed-point
     notes: list[str]
     warnings: list[str] = field(default_factory=list)  # what changes the reading (said on stderr)
+    first_frame: int = 1  # the first row's Frame# (what the file calls its first frame)
 
 
 #: a Time column whose steps imply a rate this far (a share) from the header's DataRate overrides it
@@ -158,7 +159,8 @@ def load(path: Path) -> TrcFile:
     observed.setflags(write=False)
     loaded = TrcFile(path=path, digest=digest, lines=tuple(lines), row_lines=row_lines, names=names, xyz=xyz,
                      observed=observed, rate=rate, units=units, encoding=encoding,
-                     decimals=max(decimals) if fixed and decimals else None, notes=notes, warnings=warnings)
+                     decimals=max(decimals) if fixed and decimals else None, notes=notes, warnings=warnings,
+                     first_frame=int(table[0, 0]) if np.isfinite(table[0, 0]) and table[0, 0] == int(table[0, 0]) else 1)
     return _LOADED.keep(path, digest, loaded)
 
 
@@ -191,7 +193,7 @@ def read(path: Path, skeleton_map=None, units: tuple[float, str] | None = None) 
     kinds = point_kinds(f.names, {})
     if not f.observed[:, [k == "marker" for k in kinds]].any():
         raise InputError(f"{path}: no marker holds a valid sample (every cell is empty, NaN or 0,0,0)")
-    found = body_from_markers(path, f.names, kinds, f.xyz * to_m, f.observed, [], skeleton_map)
+    found = body_from_markers(path, f.names, kinds, f.xyz * to_m, f.observed, [], skeleton_map, first_frame=f.first_frame)
     back = TrcWriteBack(path=str(path), digest=f.digest, skeleton_map=found.smap, subject=None,
                         to_canonical=found.rot, units_to_m=to_m, marker_index=np.arange(len(f.names)),
                         markers=np.where(f.observed[..., None], found.xyz, np.nan) @ found.rot.T,

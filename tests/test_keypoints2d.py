@@ -352,7 +352,9 @@ def test_normalised_coordinates_are_said_and_read_as_pixels_with_the_image_size(
     np.savez(tmp_path / "px.npz", keypoints=uv.astype(np.float32), fps=15.0)
     np.savez(tmp_path / "n.npz", keypoints=(uv / [1920, 1080]).astype(np.float32), fps=15.0)
     np.savez(tmp_path / "m.npz", keypoints=(uv / [960, 540] - 1).astype(np.float32), fps=15.0)
-    fast = ["--steps", "4", "--seed", "3"]
+    # the default sampler: 4 steps lift this 35-frame 15 Hz take so poorly that the smoothing after the refiner
+    # drops a tenth of its samples as spikes, and float32 rounding of the shares flips which (18 cm apart)
+    fast = ["--seed", "3"]
     code, _, err = run(["lift", str(tmp_path / "px.npz"), *fast, "-o", str(tmp_path / "px_out.npz")], capsys)
     assert code == 0 and "normalised image coordinates" not in err
     code, _, err = run(["lift", str(tmp_path / "n.npz"), *fast, "-o", str(tmp_path / "n_out.npz")], capsys)

@@ -145,17 +145,14 @@ def _no_empty_part(src: Path, take) -> None:
                          "first")
 
 
-#: output formats of one pose per frame
-ONE_POSE_FORMATS = ("bvh", "c3d", "trc", "tsv")
-
-
 def check_hypotheses_fit(dst: Path, fmt: Optional[str], hypotheses: int, aggregate: str, shard) -> None:  # noqa: ANN001
     """Refuse, before any work, S hypotheses kept (--aggregate none) for an output that holds one pose per
-    frame (the writer refused them only after the whole take was sampled)."""
+    frame (the writer, io.world_poses, refuses them too, but only after the whole take was sampled)."""
+    from gfpose_cli.io import ONE_POSE_FORMATS, one_pose_per_frame
+
     kind = (fmt or Path(dst).suffix.lstrip(".")).lower()
     if hypotheses > 1 and aggregate == "none" and shard is None and kind in ONE_POSE_FORMATS:
-        raise InputError(f"{dst}: {kind.upper()} files hold one pose per frame; pass {{aggregate}} mean (or median), "
-                         f"or write all {hypotheses} hypotheses to NPZ or CSV")
+        raise InputError(one_pose_per_frame(str(dst), kind.upper(), hypotheses))
 
 
 def at_rate(take, fps: Optional[float]):

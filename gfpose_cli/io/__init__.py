@@ -20,6 +20,15 @@ from gfpose_cli.io import npz as npz_io
 
 READ_FORMATS = ("npz", "csv", "bvh", "amc", "c3d", "trc", "tsv", "mvnx", "mat", "json")
 WRITE_FORMATS = ("npz", "csv", "bvh", "c3d", "trc", "tsv")
+#: the output formats that hold one pose per frame (S hypotheses go to NPZ or CSV, or are aggregated)
+ONE_POSE_FORMATS = ("bvh", "c3d", "trc", "tsv")
+
+
+def one_pose_per_frame(where: str, kind: str, hypotheses: int | None = None) -> str:
+    """Why S hypotheses per frame cannot be written to a file of kind (one of ONE_POSE_FORMATS, as said: TRC)."""
+    some = f"all {hypotheses} hypotheses" if hypotheses else "all hypotheses"
+    return (f"{where}: {kind} files hold one pose per frame; pass {{aggregate}} mean (or median), "
+            f"or write {some} to NPZ or CSV")
 
 
 #: what to do with files of formats gfpose does not read, which users have beside their takes
@@ -492,8 +501,7 @@ def world_poses(take: Take, where: str) -> np.ndarray:
     if take.positions.ndim == 4 and take.positions.shape[1] == 1:
         take = take.with_positions(take.positions[:, 0], take.mask)
     if take.positions.ndim == 4:
-        raise InputError(f"{where}: {kind} files hold one pose per frame; pass {{aggregate}} mean (or median), "
-                         "or write all hypotheses to NPZ or CSV")
+        raise InputError(one_pose_per_frame(where, kind))
     poses = take.positions.astype(np.float64)
     if take.provenance.camera_frame:
         poses = poses @ CAMERA_TO_Z_UP.T

@@ -225,10 +225,7 @@ def _number_or_zero(value) -> float:  # noqa: ANN001
 
 def _rate(params: dict, raw) -> float:
     value = _param(params, "POINT", "RATE")
-    try:
-        rate = float(value[0]) if value else 0.0
-    except (TypeError, ValueError):
-        rate = 0.0
+    rate = _number_or_zero(value[0]) if value else 0.0
     if not (np.isfinite(rate) and rate > 0) and raw is not None:
         header = float(c3d_raw.decode_floats(raw.data[20:24], raw.proc)[0])
         rate = header if np.isfinite(header) and header > 0 else 0.0
@@ -733,10 +730,8 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     new = np.where(riding[None, :, None], new, np.where(body[None, :, None], base, markers))
     new = np.where(filled[..., None] | observed[..., None], new, markers)
     moved = observed & body[None] & (np.abs(np.nan_to_num(new - markers)).max(-1) > 1e-9)
-    swapped = 0
-    if back.exchanged is not None:  # samples read with their labels swapped back differ from the file's
-        moved |= observed & back.exchanged[:, cols]
-        swapped = int((observed & back.exchanged[:, cols]).sum())
+    put_right = observed & back.exchanged[:, cols] if back.exchanged is not None else np.zeros_like(observed)
+    moved |= put_right  # samples read with their labels swapped back differ from the file's
     del base
     # back to every point of the take: the others left exactly as they were
     F, K = back.observed.shape
@@ -747,7 +742,7 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     kept = Counter(kinds[i] for i in range(len(kinds)) if not body_all[i])
     empty = tuple(back.names[i] for i in np.flatnonzero(body_all & ~back.observed.any(0)))
     return MarkerEdits(new=new_all, moved=moved_all, filled=filled_all, body=body_all, riding=riding_all,
-                       kept=dict(kept), empty=empty, swapped=swapped)
+                       kept=dict(kept), empty=empty, swapped=int(put_right.sum()))
 
 
 def _long_runs(observed: np.ndarray) -> np.ndarray:

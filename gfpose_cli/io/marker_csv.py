@@ -74,9 +74,10 @@ def layout(path: Path) -> str | None:
     if len(lines) >= 2 and lines[0] in VICON_SECTIONS and re.fullmatch(r"[0-9.]+", lines[1].split(",")[0].strip()):
         return "vicon"
     first = text.splitlines()[0] if text.splitlines() else ""
-    header = [c.strip().lower() for c in first.split(_separator(first))]
+    cells = first.split(_separator(first))
+    header = [c.strip().lower() for c in cells]
     ours = all(f"{j.lower()}_{a}" in header for j in JOINTS for a in "xyz")  # gfpose's own 3D CSV
-    if not ours and point_columns(first.split(_separator(first))):
+    if not ours and point_columns(cells):
         return "points"
     return None
 
@@ -93,7 +94,8 @@ def _semicolon_cells(line: str) -> list[str]:
 
 
 def _splitter(separator: str, decimal: str):  # noqa: ANN202
-    """A row's cells as the file separates them, decimal commas read as points (1,25 -> 1.25)."""
+    """A row's cells as the file separates them, decimal commas read as points (1,25 -> 1.25) where decimal
+    is ',' (the write-back splits with '.': it keeps the file's own cells)."""
     split = {";": _semicolon_cells, "\t": _tabs}.get(separator, _cells)
     if decimal == ".":
         return split
@@ -543,5 +545,4 @@ def write_performers(takes: list[Take], path: Path, force: bool = True) -> dict:
     f = load(Path(takes[0].writeback.path))
     sep = "\t" if takes[0].writeback.layout == "qtm" else f.separator
     return rewrite_cells(takes, path, force, load=load, columns=[t.writeback.columns for t in takes],
-                         split={"\t": _tabs, ";": _semicolon_cells}.get(sep, _cells), separator=lambda body: sep,
-                         decimal=f.decimal)
+                         split=_splitter(sep, "."), separator=lambda body: sep, decimal=f.decimal)

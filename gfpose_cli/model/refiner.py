@@ -69,10 +69,10 @@ def frame_features(keypoints: np.ndarray, mask: np.ndarray, lifted: np.ndarray) 
     return np.concatenate([n2, mask.astype(np.float32), lifted.reshape(len(lifted), -1).astype(np.float32)], 1)
 
 
-def window_index(take: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
+def window_index(take: np.ndarray, window: int, stride: float = 1) -> np.ndarray:
     """(F, window) frame indices of each frame's window, every stride-th frame (a 60 Hz take read by
     a refiner of 30 Hz windows: stride 2), held at the first and last frame of its own take
-    (take: (F,) take number per frame, takes contiguous)."""
+    (take: (F,) take number per frame, takes contiguous); fractional positions for a fractional stride."""
     half = window // 2
     idx = np.arange(len(take))
     starts = np.r_[0, np.flatnonzero(np.diff(take)) + 1]
@@ -90,15 +90,10 @@ def refine(model: TakeRefiner, keypoints: np.ndarray, mask: np.ndarray, lifted: 
     take read by a refiner of 30 Hz windows: 0.5) samples the window between frames, each feature
     interpolated linearly (the mask too: a keypoint seen in one neighbour and not the other counts half)."""
     feats = torch.from_numpy(frame_features(keypoints, mask, lifted))
-    if float(stride).is_integer():
-        index = torch.from_numpy(window_index(np.zeros(len(lifted), int), model.cfg.window, int(stride)))
-        weight = None
-    else:
-        half = model.cfg.window // 2
-        at = np.clip(np.arange(len(lifted))[:, None] + stride * np.arange(-half, half + 1)[None], 0, len(lifted) - 1)
-        lo = np.floor(at).astype(np.int64)
-        index, hi = torch.from_numpy(lo), torch.from_numpy(np.minimum(lo + 1, len(lifted) - 1))
-        weight = torch.from_numpy((at - lo).astype(np.float32))[..., None]
+    at = window_index(np.zeros(len(lifted), int), model.cfg.window, stride)  # fractional for a fractional stride
+    lo = np.floor(at).astype(np.int64)
+    index, hi = torch.from_numpy(lo), torch.from_numpy(np.minimum(lo + 1, len(lifted) - 1))
+    weight = torch.from_numpy((at - lo).astype(np.float32))[..., None] if (at != lo).any() else None
     out = np.empty((len(lifted), N_JOINTS * 3), np.float64)
     for a in range(0, len(lifted), batch):
         windows = feats[index[a : a + batch]]

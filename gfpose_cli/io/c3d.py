@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from gfpose_cli.core.errors import InputError
-from gfpose_cli.io.maps import SkeletonMap, auto_map, cluster_gaps, load_map, missing_note, normalise_name
+from gfpose_cli.io.maps import (SkeletonMap, auto_map, cluster_gaps, load_map, missing_note, normalise_name,
+                                side_pairs)
 from gfpose_cli.io.maps.learn import learned_map
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import CompleteReport, DenoiseReport, Provenance, Take
@@ -422,7 +423,7 @@ def read(path: Path, skeleton_map: str | SkeletonMap | None = None, subject: str
     back = C3DWriteBack(path=str(path), digest=f.digest, skeleton_map=smap, subject=who,
                         to_canonical=rot, units_to_m=to_m, marker_index=np.array(keep), markers=markers,
                         observed=observed, names=names, kinds=kinds, joints=poses, joint_mask=mask,
-                        exchanged=found.exchanged)
+                        exchanged=found.exchanged, held=found.held)
     return Take(positions=poses.astype(np.float32), mask=mask, fps=rate,
                 provenance=Provenance(path=str(path), format="c3d", map=smap.name, units=units_name, units_to_m=to_m, up=up,
                                       subject=back.subject, first_frame=f.first_frame, reader=f.reader,
@@ -447,25 +448,42 @@ class MarkerBody:
     xyz: np.ndarray | None = None
     #: (F, N) samples whose labels were exchanged back
     exchanged: np.ndarray | None = None
+    #: (F, N) samples of markers that exchanged places where nothing tells which label is right: they
+    #: make no joint, and every output leaves them as they are
+    held: np.ndarray | None = None
 
 
 def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarray, observed: np.ndarray,
-                 first_frame: int = 1) -> tuple[np.ndarray, np.ndarray, list[str]]:
+                 first_frame: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Markers (F, N, 3, metres) with the labels a capture program exchanged for a while put back
-    (signal.swaps: both markers jump to where the other was, and back), which samples were, and a
-    warning naming each swap's markers and frames (numbered from first_frame, as the file numbers them).
-    Only the body's markers are looked at."""
+    (signal.swaps: both markers jump to where the other was, and back, or, for a left and right marker of
+    one name, stand on each other's side of the body), which samples were, which samples are held (an
+    exchange nothing tells: both markers over the stretch around it, neither read nor written), and
+    warnings naming each swap's markers and frames (numbered from first_frame, as the file numbers them)
+    and each exchange held. Only the body's markers are looked at."""
     from gfpose_cli.signal.swaps import label_swaps, unswapped
 
-    swaps = label_swaps(xyz, observed, np.array([k == "marker" for k in kinds], dtype=bool))
-    if not swaps:
-        return xyz, np.zeros(observed.shape, dtype=bool), []
-    fixed, exchanged = unswapped(xyz, swaps)
-    said = "; ".join(f"{labels[s.a]} and {labels[s.b]} in frames {s.start + first_frame}-{s.stop - 1 + first_frame}" for s in swaps[:6])
-    more = f" (and {len(swaps) - 6} more)" if len(swaps) > 6 else ""
-    return fixed, exchanged, [f"{path}: marker labels swapped and swapped back: {said}{more} (each pair jumped to "
-                              "where the other was, and back); read with their labels put right, as every output "
-                              "written from it holds them"]
+    markers = np.array([k == "marker" for k in kinds], dtype=bool)
+    found = label_swaps(xyz, observed, markers, pairs=side_pairs(labels))
+    warnings = []
+    if found.swaps:
+        said = "; ".join(f"{labels[s.a]} and {labels[s.b]} in frames {s.start + first_frame}-{s.stop - 1 + first_frame}"
+                         + (" (each on the other's side of the body)" if s.by_side else "") for s in found.swaps[:6])
+        more = f" (and {len(found.swaps) - 6} more)" if len(found.swaps) > 6 else ""
+        warnings.append(f"{path}: marker labels swapped and swapped back: {said}{more} (each pair jumped to where "
+                        "the other was); read with their labels put right, as every output written from it holds them")
+    if found.untold:
+        said = "; ".join(f"{labels[e.a]} and {labels[e.b]} at frame {e.frame + first_frame} (held in frames "
+                         f"{e.start + first_frame}-{e.stop - 1 + first_frame})" for e in found.untold[:6])
+        more = f" (and {len(found.untold) - 6} more)" if len(found.untold) > 6 else ""
+        warnings.append(f"{path}: markers exchanged places with no way back in the take and no side to tell which "
+                        f"labelling is right: {said}{more}; those samples make no joint and every output leaves "
+                        "them as they are (relabel them in the capture program)")
+    held = found.held(observed.shape)
+    if not found.swaps:
+        return xyz, np.zeros(observed.shape, dtype=bool), held, warnings
+    fixed, exchanged = unswapped(xyz, found.swaps)
+    return fixed, exchanged, held, warnings
 
 
 def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarray, observed: np.ndarray,
@@ -476,7 +494,8 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
     markers' motion; repeated labels resolved or refused; turned Z up (y_screen, else from the body).
     Shared by the C3D and TRC readers. Markers whose labels were swapped for a while are read swapped
     back (swapped_back), said."""
-    xyz, exchanged, swap_warnings = swapped_back(path, labels, kinds, xyz, observed, first_frame)
+    xyz, exchanged, held, swap_warnings = swapped_back(path, labels, kinds, xyz, observed, first_frame)
+    observed = observed & ~held  # an exchange nothing tells: those samples make no joint
     dupes = [n for n, k in Counter(normalise_name(label) for label, kind in zip(labels, kinds)
                                   if kind == "marker").items() if k > 1]
     # model outputs and virtual points are never read as markers (an ankle angle is not an ankle)
@@ -534,16 +553,18 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
     unseen = [j for j, joint in enumerate(JOINTS) if not mask[:, j].any() and joint not in smap.absent(names)]
     if unseen and mask.any():
         have = {normalise_name(n): i for i, n in enumerate(names)}
-        empty = sorted({names[i] for j in unseen for s in smap._names_of(JOINTS[j])
-                        if (i := smap._resolve(s, have)) is not None and not observed[:, i].any()})
-        warnings.append(f"{path}: {', '.join(JOINTS[j] for j in unseen)} missing in every frame: "
-                        f"{'markers ' + ', '.join(empty) + ' hold' if empty else 'their markers are never seen together, or'} "
-                        "no valid sample")
+        gone = sorted({i for j in unseen for s in smap._names_of(JOINTS[j])
+                       if (i := smap._resolve(s, have)) is not None and not observed[:, i].any()}, key=lambda i: names[i])
+        empty = ", ".join(names[i] for i in gone)
+        why = ("their markers are never seen together, or hold no valid sample" if not gone
+               else f"markers {empty} are held (they exchanged places, see above)" if held[:, gone].any()
+               else f"markers {empty} hold no valid sample")
+        warnings.append(f"{path}: {', '.join(JOINTS[j] for j in unseen)} missing in every frame: {why}")
     if not mask.any():
         raise InputError(f"{path}: no frame has the markers the map '{smap.name}' needs")
     rot, up = _z_up_rotation(poses, mask, y_screen)
     return MarkerBody(smap=smap, names=names, poses=_canonical(poses, rot), mask=mask, rot=rot, up=up,
-                      notes=notes, warnings=warnings, xyz=xyz, exchanged=exchanged)
+                      notes=notes, warnings=warnings, xyz=xyz, exchanged=exchanged, held=held)
 
 
 @dataclass
@@ -565,6 +586,8 @@ class C3DWriteBack:
     joint_mask: np.ndarray
     #: (F, K) samples read with their labels swapped back (markers holds them so): written as moved
     exchanged: np.ndarray | None = None
+    #: (F, K) samples held (MarkerBody.held): they make no joint and are written as they were
+    held: np.ndarray | None = None
 
 
 def _canonical(poses: np.ndarray, rot: np.ndarray) -> np.ndarray:
@@ -691,6 +714,7 @@ class MarkerEdits:
     kept: dict  # kind -> count of points never modified (model outputs, virtual, unlabelled, riding nothing)
     empty: tuple[str, ...] = ()  # body markers with no valid sample in the take: nothing to place them from
     swapped: int = 0  # samples read with their labels swapped back (swapped_back), written so
+    held: int = 0  # samples held (an exchange nothing tells), written as they were
 
 
 #: samples in an observed run shorter than this are not smoothed (a scattered ghost marker)
@@ -711,25 +735,29 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     sources = set(back.skeleton_map.resolved_sources(back.names))
     cols = np.flatnonzero(body_all | np.array([n in sources for n in back.names], dtype=bool))
     markers, observed, body = back.markers[:, cols], back.observed[:, cols], body_all[cols]
+    # samples held (an exchange nothing tells which labelling is right) neither move the rig nor move
+    held = back.held[:, cols] if back.held is not None else np.zeros_like(observed)
+    seen = observed & ~held
     joints, joint_mask = back.joints, back.joint_mask
     # a take cleaned along time gets its markers cleaned along time (not `denoise --per-frame`)
     smooth = isinstance(take.report, DenoiseReport) and take.report.temporal
     base = markers
     if smooth:
-        smoothed, joints, joint_mask = rig_mod.smoothed_markers(markers, observed, _joints_of(back, cols))
+        smoothed, joints, joint_mask = rig_mod.smoothed_markers(markers, seen, _joints_of(back, cols))
         # isolated samples (a ghost trajectory seen now and then) are not smoothed: no neighbours
-        base = np.where(_long_runs(observed)[..., None], smoothed, markers)
+        base = np.where(_long_runs(seen)[..., None], smoothed, markers)
         del smoothed
     # points the map reads that are no markers (a set's computed joint centres) ride nothing
-    rig = rig_mod.fit_rig(joints, joint_mask, base, observed, candidates=body)
-    new, moved, filled = rig_mod.ride(rig, joints, joint_mask, np.nan_to_num(poses), base, observed)
+    rig = rig_mod.fit_rig(joints, joint_mask, base, seen, candidates=body)
+    new, moved, filled = rig_mod.ride(rig, joints, joint_mask, np.nan_to_num(poses), base, seen)
     riding = rig.segment >= 0
     if not isinstance(take.report, CompleteReport):
         filled[:] = False  # only `complete` invents marker samples
+    filled &= ~held
     # a body marker on no segment (a toe marker, a loose one) is only smoothed along time by denoise
     new = np.where(riding[None, :, None], new, np.where(body[None, :, None], base, markers))
-    new = np.where(filled[..., None] | observed[..., None], new, markers)
-    moved = observed & body[None] & (np.abs(np.nan_to_num(new - markers)).max(-1) > 1e-9)
+    new = np.where((filled | seen)[..., None], new, markers)
+    moved = seen & body[None] & (np.abs(np.nan_to_num(new - markers)).max(-1) > 1e-9)
     put_right = observed & back.exchanged[:, cols] if back.exchanged is not None else np.zeros_like(observed)
     moved |= put_right  # samples read with their labels swapped back differ from the file's
     del base
@@ -742,7 +770,7 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     kept = Counter(kinds[i] for i in range(len(kinds)) if not body_all[i])
     empty = tuple(back.names[i] for i in np.flatnonzero(body_all & ~back.observed.any(0)))
     return MarkerEdits(new=new_all, moved=moved_all, filled=filled_all, body=body_all, riding=riding_all,
-                       kept=dict(kept), empty=empty, swapped=int(put_right.sum()))
+                       kept=dict(kept), empty=empty, swapped=int(put_right.sum()), held=int((held & observed).sum()))
 
 
 def _long_runs(observed: np.ndarray) -> np.ndarray:
@@ -1024,6 +1052,7 @@ def add_up_edits(summary: dict, edits: MarkerEdits, *, moved: np.ndarray | None 
     summary["markers"] += int(edits.body.sum())
     summary["riding"] += int(edits.riding.sum())
     summary["swapped"] = summary.get("swapped", 0) + edits.swapped
+    summary["held"] = summary.get("held", 0) + edits.held
     summary.setdefault("empty", []).extend(edits.empty)
     kept = summary.setdefault("kept", {})
     for kind, n in edits.kept.items():

@@ -482,7 +482,7 @@ def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN
                         units_to_m=to_m, marker_index=np.asarray(keep), columns=f.cols[keep], layout=f.layout,
                         markers=np.where(observed[..., None], found.xyz, np.nan) @ found.rot.T,
                         observed=observed, names=found.names, kinds=kinds, joints=found.poses, joint_mask=found.mask,
-                        exchanged=found.exchanged)
+                        exchanged=found.exchanged, held=found.held)
     return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
                 provenance=Provenance(path=str(path), format="tsv" if f.layout == "qtm" else "csv", map=found.smap.name,
                                       units=units_name, units_to_m=to_m, up=found.up, subject=back.subject,

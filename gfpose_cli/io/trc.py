@@ -198,7 +198,7 @@ def read(path: Path, skeleton_map=None, units: tuple[float, str] | None = None) 
                         to_canonical=found.rot, units_to_m=to_m, marker_index=np.arange(len(f.names)),
                         markers=np.where(f.observed[..., None], found.xyz, np.nan) @ found.rot.T,
                         observed=f.observed, names=found.names, kinds=kinds, joints=found.poses, joint_mask=found.mask,
-                        exchanged=found.exchanged)
+                        exchanged=found.exchanged, held=found.held)
     return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
                 provenance=Provenance(path=str(path), format="trc", map=found.smap.name, units=units_name,
                                       units_to_m=to_m, up=found.up, notes=tuple(f.notes + found.notes),

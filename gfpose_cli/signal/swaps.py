@@ -3,12 +3,16 @@
 A swap shows as an exchange: in one frame each of the two markers jumps to where the other one was, and
 in a later frame they jump back. Motion does not do that: two markers a hand's width apart or more do not
 trade places between two frames at mocap rates. A spike rejection catches a swap of a frame or three; a
-longer one survives smoothing half-moved. label_swaps finds the exchanges and pairs them; a swap without
-its way back inside the take's continuous samples (one beginning or ending in a gap) is not claimed.
+longer one survives smoothing half-moved. label_swaps finds the exchanges. Which stretch between them has
+the labels wrong is told by the body's sides where the two markers are one name on the left and the right
+(LKNE and RKNE): the stretch where the left-named marker stands right of the right-named one, across the
+left-right axis the other such pairs make; this also tells a swap that runs to the take's end or begins
+in a gap. Other pairs' exchanges are paired, a swap and its way back inside continuous samples; an
+exchange neither tells is reported, not put right.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,7 +22,12 @@ MIN_SEPARATION_M = 0.10
 LANDING_SHARE = 0.25
 #: and the separation is at least this many times each marker's ordinary frame-to-frame step (its 99th
 #: percentile over the take), so fast motion is not taken for a swap
-STEP_MARGIN = 3.0
+STEP_MARGIN = 2.0
+#: a stretch is on one side when the left-named marker is left (or right) of the right-named one in at
+#: least this share of its frames where the two are told apart across the body
+SIDE_SHARE = 0.8
+#: and told apart: at least this far apart (metres) along the body's left-right axis
+SIDE_MARGIN_M = 0.02
 
 
 @dataclass(frozen=True)
@@ -27,24 +36,53 @@ class Swap:
     b: int
     start: int  # first frame with the labels exchanged
     stop: int  # first frame after
+    by_side: bool = False  # told by the body's sides (else by an exchange and its way back)
 
 
-def label_swaps(xyz: np.ndarray, observed: np.ndarray, candidates: np.ndarray | None = None) -> list[Swap]:
-    """The swaps (pairs of exchanges) in markers (F, N, 3) in metres, observed (F, N), among the columns
-    candidates (N,) marks (the body's markers; all where None). A swap is claimed only where both markers
-    are seen in every frame from one frame before the first exchange to the second exchange, and the run
-    is shorter than half the take (the other labelling would otherwise be as likely the right one)."""
-    F, N = observed.shape
-    cols = np.flatnonzero(candidates) if candidates is not None else np.arange(N)
-    if F < 3 or len(cols) < 2:
-        return []
-    x = np.asarray(xyz, dtype=np.float64)[:, cols]
-    seen = observed[:, cols] & np.isfinite(x).all(-1)
+@dataclass(frozen=True)
+class Exchange:
+    """Two markers that traded places where nothing tells which labelling is right."""
+
+    a: int  # marker columns
+    b: int
+    frame: int  # first frame after the exchange
+    start: int  # the stretch of frames where both are seen, around it: [start, stop)
+    stop: int
+
+
+@dataclass
+class Swaps:
+    """The swaps found, and the exchanges neither way put right."""
+
+    swaps: list[Swap] = field(default_factory=list)
+    untold: list[Exchange] = field(default_factory=list)
+
+    def held(self, shape: tuple[int, int]) -> np.ndarray:
+        """(F, N) the samples of the untold exchanges' markers over the stretches around them: which of
+        them carry the right label is not known."""
+        out = np.zeros(shape, dtype=bool)
+        for e in self.untold:
+            out[e.start:e.stop, [e.a, e.b]] = True
+        return out
+
+    def __iter__(self):
+        return iter(self.swaps)
+
+    def __len__(self) -> int:
+        return len(self.swaps)
+
+
+def _exchanges(x: np.ndarray, seen: np.ndarray) -> dict[tuple[int, int], list[int]]:
+    """The frames (first after) where two markers of x (F, K, 3) trade places, by pair (i < j)."""
     both = seen[1:] & seen[:-1]  # (F-1, K): a step from frame t to t+1
     step = np.where(both, np.linalg.norm(x[1:] - x[:-1], axis=-1), np.nan)  # (F-1, K)
-    usual = np.full(len(cols), np.inf)  # a marker never seen in two frames running has no usual step
+    # a step as motion makes it: the least of it and its neighbours (an exchange's step stands alone
+    # between two ordinary ones, so the take's own swaps do not raise the marker's usual step)
+    padded = np.pad(step, ((1, 1), (0, 0)), constant_values=np.nan)
+    local = np.where(np.isnan(step), np.nan, np.fmin(np.fmin(padded[:-2], step), padded[2:]))
+    usual = np.full(x.shape[1], np.inf)  # a marker never seen in two frames running has no usual step
     stepped = both.any(0)
-    usual[stepped] = np.nanpercentile(step[:, stepped], 99, axis=0)
+    usual[stepped] = np.nanpercentile(local[:, stepped], 99, axis=0)
     events: dict[tuple[int, int], list[int]] = {}
     # frames where two markers or more jump beyond their usual step: the only ones an exchange can be in
     jumps = both & (step > np.maximum(STEP_MARGIN * usual, 0.5 * MIN_SEPARATION_M)[None])
@@ -56,13 +94,93 @@ def label_swaps(xyz: np.ndarray, observed: np.ndarray, candidates: np.ndarray | 
         ok = ((sep >= MIN_SEPARATION_M) & (land_ab < LANDING_SHARE * sep) & (land_ab.T < LANDING_SHARE * sep)
               & (sep >= STEP_MARGIN * np.maximum(usual[k][:, None], usual[k][None])))
         for i, j in zip(*np.nonzero(np.triu(ok, 1))):
-            events.setdefault((int(k[i]), int(k[j])), []).append(int(t) + 1)  # first frame after the exchange
-    swaps = []
-    for (i, j), frames in events.items():
-        for start, stop in zip(frames[0::2], frames[1::2]):
-            if seen[start - 1:stop, [i, j]].all() and (stop - start) * 2 < F:
-                swaps.append(Swap(a=int(cols[i]), b=int(cols[j]), start=start, stop=stop))
-    return sorted(swaps, key=lambda s: (s.start, s.a, s.b))
+            events.setdefault((int(k[i]), int(k[j])), []).append(int(t) + 1)
+    return events
+
+
+def _stretches(seen_both: np.ndarray) -> list[tuple[int, int]]:
+    """The [start, stop) runs of frames where seen_both (F,) holds."""
+    edges = np.diff(np.concatenate([[0], seen_both.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def _sides(x: np.ndarray, seen: np.ndarray, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
+    """For each (left, right) pair of columns, per frame +1 where the left-named marker is left of the
+    right-named one across the body's left-right axis (from the other pairs), -1 where right, 0 where not
+    told (not seen, closer than SIDE_MARGIN_M across, no axis)."""
+    offsets = {p: np.where((seen[:, p[0]] & seen[:, p[1]])[:, None], x[:, p[0]] - x[:, p[1]], 0.0) for p in pairs}
+    total = sum(offsets.values(), np.zeros((x.shape[0], 3)))
+    out = {}
+    for p, own in offsets.items():
+        axis = total - own
+        norm = np.linalg.norm(axis, axis=-1)
+        across = np.einsum("fc,fc->f", own, axis) / np.where(norm > 0, norm, np.inf)
+        out[p] = np.where(across > SIDE_MARGIN_M, 1, np.where(across < -SIDE_MARGIN_M, -1, 0))
+    return out
+
+
+def _side_of(side: np.ndarray) -> int:
+    """+1 or -1 where a stretch's told frames are on one side in SIDE_SHARE of them, else 0."""
+    told = side[side != 0]
+    if not len(told):
+        return 0
+    left = float((told > 0).mean())
+    return 1 if left >= SIDE_SHARE else -1 if 1 - left >= SIDE_SHARE else 0
+
+
+def _trimmed(side: np.ndarray, a: int, b: int, open_start: bool, open_stop: bool) -> tuple[int, int]:
+    """A wrong-side run [a, b) cut to its wrong-side frames at an end that is no exchange (a gap, the
+    take's start or end) where frames on the right side lie beyond them: markers too close to tell an
+    exchange (feet together) may have traded back there unseen."""
+    wrong = np.flatnonzero(side[a:b] < 0)
+    if open_stop and (side[a + wrong[-1] + 1:b] > 0).any():
+        b = a + int(wrong[-1]) + 1
+    if open_start and (side[a:a + wrong[0]] > 0).any():
+        a = a + int(wrong[0])
+    return a, b
+
+
+def label_swaps(xyz: np.ndarray, observed: np.ndarray, candidates: np.ndarray | None = None,
+                pairs: list[tuple[int, int]] | tuple = ()) -> Swaps:
+    """The swaps in markers (F, N, 3) in metres, observed (F, N), among the columns candidates (N,) marks
+    (the body's markers; all where None); pairs are the (left, right) columns of markers that are one name
+    on the two sides. Inside each stretch where both markers are seen, the runs between their exchanges:
+    for a side pair, a run on the wrong side next to an exchange with the right side beyond it is a swap
+    (a run to the take's end or from a gap too); for others, the exchanges paired in order, where they
+    are even in number and each swap is shorter than half the take."""
+    F, N = observed.shape
+    cols = np.flatnonzero(candidates) if candidates is not None else np.arange(N)
+    found = Swaps()
+    if F < 3 or len(cols) < 2:
+        return found
+    x = np.asarray(xyz, dtype=np.float64)[:, cols]
+    seen = observed[:, cols] & np.isfinite(x).all(-1)
+    at = {int(c): i for i, c in enumerate(cols)}
+    side_pairs = [(at[a], at[b]) for a, b in pairs if a in at and b in at]
+    sides = _sides(x, seen, side_pairs) if len(side_pairs) >= 2 else {}
+    for (i, j), frames in _exchanges(x, seen).items():
+        pair = (i, j) if (i, j) in sides else (j, i) if (j, i) in sides else None
+        for lo, hi in _stretches(seen[:, i] & seen[:, j]):
+            inside = [t for t in frames if lo < t < hi]
+            if not inside:
+                continue
+            bounds = [lo, *inside, hi]
+            runs = list(zip(bounds[:-1], bounds[1:]))
+            told = [_side_of(sides[pair][a:b]) for a, b in runs] if pair else []
+            claimed: list[tuple[int, int, bool]] = []
+            if told and all(told):
+                for k, (a, b) in enumerate(runs):  # a wrong run with an exchange to a right one beside it
+                    if told[k] < 0 and ((k > 0 and told[k - 1] > 0) or (k + 1 < len(runs) and told[k + 1] > 0)):
+                        claimed.append((*_trimmed(sides[pair], a, b, a == lo, b == hi), True))
+            elif len(inside) % 2 == 0 and not (told and any(t > 0 for t in told[1::2])):
+                claimed = [(a, b, False) for a, b in zip(inside[0::2], inside[1::2]) if (b - a) * 2 < F]
+            ends = {t for a, b, _ in claimed for t in (a, b)}
+            found.swaps += [Swap(a=int(cols[i]), b=int(cols[j]), start=a, stop=b, by_side=s) for a, b, s in claimed]
+            found.untold += [Exchange(a=int(cols[i]), b=int(cols[j]), frame=t, start=lo, stop=hi)
+                             for t in inside if t not in ends]
+    found.swaps.sort(key=lambda s: (s.start, s.a, s.b))
+    found.untold.sort(key=lambda e: (e.frame, e.a, e.b))
+    return found
 
 
 def unswapped(xyz: np.ndarray, swaps: list[Swap]) -> tuple[np.ndarray, np.ndarray]:

@@ -589,6 +589,35 @@ def _side(name: str) -> str | None:
     return m.group(1).upper() if m else None
 
 
+def _unsided(name: str) -> str:
+    """A source name without its side (normalised): RKNE and LKNE, RightArm and LeftArm, UpperArm_L and
+    UpperArm_R are the same name apart from it."""
+    raw = name.rsplit(":", 1)[-1].strip()
+    for pattern in (r"^(right|left)", r"(right|left)$", r"^[RrLl](?=[A-Z0-9_\s.\-])", r"[_\s.\-][RrLl]$",
+                    r"(?<=[_\s.\-])[RL](?=[A-Z][a-z])"):
+        stripped = re.sub(pattern, "", raw, count=1, flags=re.IGNORECASE if "right" in pattern else 0)
+        if stripped != raw:
+            return normalise_name(stripped)
+    return normalise_name(raw)
+
+
+def side_pairs(names: list[str]) -> list[tuple[int, int]]:
+    """The (left, right) indices of names that are one name on the two sides (LKNE and RKNE, Subject:LeftArm
+    and Subject:RightArm), each name in one pair at most."""
+    keyed: dict[tuple[str, str, str], list[int]] = {}
+    for i, name in enumerate(names):
+        side = _side(name)
+        if side is not None:
+            space = name.rsplit(":", 1)[0] if ":" in name else ""
+            keyed.setdefault((space, _unsided(name), side), []).append(i)
+    pairs = []
+    for (space, key, side), left in keyed.items():
+        right = keyed.get((space, key, "R"), [])
+        if side == "L" and len(left) == 1 and len(right) == 1:
+            pairs.append((left[0], right[0]))
+    return sorted(pairs)
+
+
 def guess_sources(joint: str, names: list[str]) -> list[str]:
     """The file's names that look like a joint's, best first (a word for the body part, and the side)."""
     side = joint[0] if joint[0] in "RL" and joint[1].isupper() else None

@@ -609,3 +609,29 @@ def test_a_points_csv_saved_in_a_european_locale_reads_and_writes_back_in_its_ow
     for x, y in zip(src[1:], (tmp_path / "filled_tabs_euro.csv").read_text().splitlines()[1:]):
         assert all(re.fullmatch(r"-?\d+,\d{3}", v) for u, v in zip(x.split("\t"), y.split("\t")) if u != v)
     np.testing.assert_array_equal(marker_csv.load(tmp_path / "filled_tabs_euro.csv").xyz, got.xyz)
+
+
+def test_an_export_thinned_by_a_script_reads_at_its_rows_rate(tmp_path):
+    # every second frame row kept by a script (pandas iloc[::2]) and the header left as Motive or QTM wrote
+    # it (120 Hz): before, read at 120 Hz, so a BVH played twice as fast and time-smoothing was misjudged.
+    # The rows' Time column (Motive, QTM) or Frame column (Nexus) says 60 Hz: read at it, said
+    def thinned(src: Path, dst: Path, first_row: int, end: str = "\r\n") -> None:
+        lines = src.read_bytes().decode().rstrip(end).split(end)
+        dst.write_bytes((end.join(lines[:first_row] + lines[first_row::2]) + end).encode())
+
+    write_motive(tmp_path / "full.csv")
+    thinned(tmp_path / "full.csv", tmp_path / "half.csv", 7)
+    write_qtm(tmp_path / "full.tsv")
+    thinned(tmp_path / "full.tsv", tmp_path / "half.tsv", 12)
+    write_nexus(tmp_path / "full.nexus.csv", sections=("Trajectories",))
+    thinned(tmp_path / "full.nexus.csv", tmp_path / "half.nexus.csv", 5, end="\n")
+    for ext, said in (("csv", "its header's Export Frame Rate is 120 Hz but its Time column steps 0.0166667 s a frame (60 Hz)"),
+                      ("tsv", "its header's FREQUENCY is 120 Hz but its Time column steps 0.0166667 s a frame (60 Hz)"),
+                      ("nexus.csv", "its Trajectories rate is 120 Hz but its Frame column steps 2 frames a row: read at 60 Hz")):
+        full, half = io.read(tmp_path / f"full.{ext}"), io.read(tmp_path / f"half.{ext}")
+        assert full.fps == pytest.approx(120.0) and not any("column steps" in w for w in full.provenance.warnings)
+        assert half.fps == pytest.approx(60.0) and len(half.positions) == (len(full.positions) + 1) // 2
+        assert said in " ".join(half.provenance.warnings)
+        np.testing.assert_array_equal(half.positions, full.positions[::2])
+        assert run(["convert", str(tmp_path / f"half.{ext}"), "-o", str(tmp_path / f"half.{ext}.bvh")]) == 0
+        assert "Frame Time: 0.0166666667" in (tmp_path / f"half.{ext}.bvh").read_text()

@@ -140,6 +140,7 @@ class MarkerCsv:
     bone_observed: np.ndarray | None = None  # (F, B)
     separator: str = ","  # between a plain CSV's cells (";" from a European locale; or a tab)
     decimal: str = "."  # a plain CSV's decimal mark ("," from a European locale, with ";" or tabs between cells)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _cells(line: str) -> list[str]:
@@ -312,19 +313,38 @@ def _load_motive(path: Path) -> MarkerCsv:
     xyz, observed = _points(values, used, marker_cols)
     bone_xyz, bone_observed = _points(values, used, bone_cols)
     notes = []
+    warnings: list[str] = []
     rate = header_rate(meta, ("export frame rate", "capture frame rate"))
     if not (np.isfinite(rate) and rate > 0):
         rate = _rate_from_times(path, lines, row_lines, "its first line gives no frame rate", notes)
+    else:
+        said = "Export Frame Rate" if np.isfinite(header_rate(meta, ("export frame rate",))) else "Capture Frame Rate"
+        rate = _rate_against_times(rate, said, _column_times(lines, row_lines, 1), warnings)
     return MarkerCsv(path=path, layout="motive", digest=hashlib.sha256(data).hexdigest(), lines=lines,
                      row_lines=row_lines, names=marker_names, cols=np.asarray(marker_cols, dtype=int).reshape(-1, 3),
                      xyz=xyz, observed=observed, rate=rate, units=units, encoding=encoding, decimals=decimals,
-                     notes=notes, bones=bone_names, bone_xyz=bone_xyz, bone_observed=bone_observed)
+                     notes=notes, bones=bone_names, bone_xyz=bone_xyz, bone_observed=bone_observed, warnings=warnings)
 
 
 def _column_times(lines: list[str], row_lines: list[int], col: int, split=_cells) -> np.ndarray:  # noqa: ANN001
     """The frame rows' values in column col (NaN where a row has none, or no number: a clock time 00:01.5)."""
     return np.array([_number(c[col]) if len(c := split(lines[i])) > col and _is_number(c[col]) else np.nan
                      for i in row_lines])
+
+
+#: a time column whose steps imply a rate this far (a share) from the header's overrides it (as TRC's)
+RATE_AGREEMENT = 0.02
+
+
+def _rate_against_times(rate: float, said: str, times: np.ndarray, warnings: list[str]) -> float:
+    """The header's rate, or the time column's where the two disagree (rows dropped or resampled by a
+    script that kept the header): the rows are where the data is, said in warnings."""
+    timed = seconds_rate(times) if np.isfinite(times).sum() >= 2 else None
+    if timed is None or abs(timed / rate - 1) <= RATE_AGREEMENT:
+        return rate
+    warnings.append(f"its header's {said} is {rate:.6g} Hz but its Time column steps {1 / timed:.6g} s a frame "
+                    f"({timed:.6g} Hz): read at {timed:.6g} Hz, as the rows' times say")
+    return timed
 
 
 def _rate_from_times(path: Path, lines: list[str], row_lines: list[int], why: str, notes: list[str]) -> float:
@@ -375,9 +395,16 @@ def _load_vicon(path: Path) -> MarkerCsv:
     row_lines, values, decimals = _rows(path, lines, start + 5, stop, width, used,
                                         lambda c: "Frame" if c == 0 else label.get(c, f"column {c + 1}"))
     xyz, observed = _points(values, used, cols)
+    warnings = []
+    step = np.diff(_column_times(lines, row_lines, 0))
+    if len(step) and np.all(step == step[0]) and step[0] > 1 and step[0] == int(step[0]):
+        # every k-th frame's row (thinned by a script that kept the header): the rows are at rate / k
+        warnings.append(f"its Trajectories rate is {rate:.6g} Hz but its Frame column steps {int(step[0])} frames a row: "
+                        f"read at {rate / step[0]:.6g} Hz, as the rows' frames say")
+        rate = rate / step[0]
     return MarkerCsv(path=path, layout="vicon", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
                      names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
-                     rate=rate, units=units, encoding=encoding, decimals=decimals, notes=[])
+                     rate=rate, units=units, encoding=encoding, decimals=decimals, notes=[], warnings=warnings)
 
 
 def _tabs(line: str) -> list[str]:
@@ -417,6 +444,7 @@ def _load_qtm(path: Path) -> MarkerCsv:
         if missing:
             raise InputError(f"{path}: line {first + 1} has no X, Y, Z columns for {', '.join(missing[:4])}")
         cols = [[at[f"{n} {a}"] for a in "XYZ"] for n in names]
+        time_col = at.get("Time")
         first += 1
         width = len(header)
     else:  # rows of X, Y, Z per marker, or Frame and Time first
@@ -428,6 +456,7 @@ def _load_qtm(path: Path) -> MarkerCsv:
                              f"{3 * len(names)}: the file looks damaged")
         width = max(width, 3 * len(names) + lead)
         cols = [[lead + 3 * k + a for a in range(3)] for k in range(len(names))]
+        time_col = 1 if lead else None
     used = sorted(c for trip in cols for c in trip)
     label = {c: f"{n} {'XYZ'[a]}" for n, trip in zip(names, cols) for a, c in enumerate(trip)}
     row_lines, values, decimals = _rows(path, lines, first, len(lines), width, used,
@@ -437,9 +466,12 @@ def _load_qtm(path: Path) -> MarkerCsv:
     declared = (meta.get("NO_OF_FRAMES") or [""])[0]
     if declared.isdigit() and int(declared) != len(row_lines):
         notes.append(f"its header says {declared} frames, the file holds {len(row_lines)}: read {len(row_lines)}")
+    warnings: list[str] = []
+    if time_col is not None:
+        rate = _rate_against_times(rate, "FREQUENCY", _column_times(lines, row_lines, time_col, _tabs), warnings)
     return MarkerCsv(path=path, layout="qtm", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
                      names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
-                     rate=rate, units="mm", encoding=encoding, decimals=decimals, notes=notes)
+                     rate=rate, units="mm", encoding=encoding, decimals=decimals, notes=notes, warnings=warnings)
 
 
 @dataclass
@@ -489,7 +521,7 @@ def read(path: Path, skeleton_map=None, subject: str | None = None,  # noqa: ANN
                                       notes=tuple([f"a {LAYOUTS[f.layout]} export"]
                                                   + [n for n in f.notes if units is None or "by the body's size" not in n]
                                                   + picked + found.notes),
-                                      warnings=tuple(found.warnings)),
+                                      warnings=tuple(f"{path}: {w}" for w in f.warnings) + tuple(found.warnings)),
                 writeback=back)
 
 
@@ -518,7 +550,8 @@ def _read_bones(f: MarkerCsv, path: Path, skeleton_map, subject: str | None, to_
     return Take(positions=found.poses.astype(np.float32), mask=found.mask, fps=f.rate,
                 provenance=Provenance(path=str(path), format="csv", map=found.smap.name, units=units_name,
                                       units_to_m=to_m, up=found.up, subject=who,
-                                      notes=tuple(f.notes + found.notes + [note]), warnings=tuple(found.warnings)))
+                                      notes=tuple(f.notes + found.notes + [note]),
+                                      warnings=tuple(f"{path}: {w}" for w in f.warnings) + tuple(found.warnings)))
 
 
 def write(take: Take, path: Path, force: bool = True) -> dict:

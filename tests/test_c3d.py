@@ -177,6 +177,39 @@ def test_maps_lists_presets_and_resolves_a_file(capsys) -> None:
     assert "RShoulder" in out and "86.7%" in out  # the shoulder marker's gap shows up
 
 
+def test_a_c3d_whose_frame_counts_stop_at_65535_reads_every_frame_it_holds(tmp_path: Path) -> None:
+    """ezc3d writes a take of more than 65,535 frames with the header and POINT:FRAMES at 65,535 and no
+    TRIAL fields (and reads back 65,535 of them). Before, such a 10-minute take was read cut at 65,535
+    frames with no word: 54 s of a 72,000-frame take lost. The complete frames that fill the file are read
+    now (the last block's zero padding is no frame), said; a float POINT:FRAMES or POINT:LONG_FRAMES past
+    65,535 (the spec's way) counts them too."""
+    import ezc3d
+
+    from gfpose_cli.io import c3d as c3d_io
+    from gfpose_cli.io import c3d_raw
+
+    F = 70_000
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [120.0]
+    c["parameters"]["POINT"]["LABELS"]["value"] = ["A", "B"]
+    pts = np.ones((4, 2, F))
+    pts[0, 0] = np.arange(F) / 120.0
+    pts[1, 1] = np.arange(F) / 60.0
+    c["data"]["points"] = pts
+    c.write(str(tmp_path / "long.c3d"))
+    assert np.asarray(ezc3d.c3d(str(tmp_path / "long.c3d"))["data"]["points"]).shape[-1] == 65_535  # ezc3d's own read
+    loaded = c3d_io.load(tmp_path / "long.c3d")
+    assert loaded.xyz.shape[0] == F
+    np.testing.assert_allclose(loaded.xyz[:, 0, 0], np.arange(F) / 120.0, rtol=1e-6)
+    assert any(f"the file holds {F} complete frames, all read" in n for n in loaded.notes)
+    data = (tmp_path / "long.c3d").read_bytes()
+    raw = c3d_raw.parse(data)
+    for key in ("FRAMES", "LONG_FRAMES"):  # the spec's float counts
+        params = raw.params()
+        params["POINT"][key] = [float(F - 100)]
+        assert c3d_raw._layout(raw, params, len(data))[0] == F - 100
+
+
 def test_a_new_c3d_of_more_than_65535_frames_holds_every_frame(tmp_path: Path, capsys) -> None:
     """A 10-minute take at 120 Hz (72,000 frames; here 70,000 of a real walk played back and forth) written
     to a new C3D: the header's 16-bit frame words stop at 65,535, so the file was refused as "incomplete;

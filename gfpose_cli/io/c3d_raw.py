@@ -429,20 +429,29 @@ def _layout(raw: RawC3D, params: dict, size: int) -> tuple[int, int]:
     The header and the parameters disagree in real files (BTS writes ANALOG:USED without
     ANALOG:RATE, MotionMonitor a header analog count of one sample per channel for seven): the
     candidates from both are tried, and the one whose frames fill the data section up to the last
-    block's padding wins (ties go to the header). Where none fits, the largest number of complete
-    frames under the header's layout is read, and a note says so.
+    block's padding wins (ties go to the header). A take longer than 65,535 frames is counted by a float
+    POINT:FRAMES (as the spec recommends) or POINT:LONG_FRAMES, or by TRIAL:ACTUAL_START/END_FIELD; where
+    every count stops at 65,535 (ezc3d writes no more), the complete frames that fill the file are read,
+    said. Where none fits, the largest number of complete frames under the header's layout is read, and a
+    note says so.
     """
     point, analog = params.get("POINT", {}), params.get("ANALOG", {})
     frames = [raw.frames_in_header]
-    p_frames = point.get("FRAMES")
-    if p_frames:
-        frames.append(int(p_frames[0]) & 0xFFFF)
+    counted = False  # a parameter counts past the 16-bit words' most
+    for key in ("FRAMES", "LONG_FRAMES"):  # POINT:FRAMES as an int16 word, or a float past 65535 (as the spec
+        value = point.get(key)  # recommends for long takes; LONG_FRAMES is another writers' float for it)
+        if value:
+            v = float(value[0])
+            if np.isfinite(v) and v == int(v):
+                frames.append(int(v) if v > MAX_HEADER_FRAMES else int(v) & 0xFFFF)
+                counted |= v > MAX_HEADER_FRAMES
     trial = params.get("TRIAL", {})
     if trial.get("ACTUAL_END_FIELD") and trial.get("ACTUAL_START_FIELD"):  # > 65535 frames
         end, begin = trial["ACTUAL_END_FIELD"], trial["ACTUAL_START_FIELD"]
         if len(end) >= 2 and len(begin) >= 2:
             frames.append((int(end[0]) & 0xFFFF) + ((int(end[1]) & 0xFFFF) << 16)
                           - (int(begin[0]) & 0xFFFF) - ((int(begin[1]) & 0xFFFF) << 16) + 1)
+            counted |= frames[-1] > MAX_HEADER_FRAMES
     analogs = [raw.analog_per_frame]
     used = analog.get("USED")
     rate, p_rate = analog.get("RATE"), point.get("RATE")
@@ -451,6 +460,17 @@ def _layout(raw: RawC3D, params: dict, size: int) -> tuple[int, int]:
         analogs.append(n)
         if rate and p_rate and float(p_rate[0]) > 0:
             analogs.append(n * max(1, round(float(rate[0]) / float(p_rate[0]))))
+    filling = len(frames)  # candidates from here on are the file's own count, not a header's or parameter's
+    if max(frames) == MAX_HEADER_FRAMES and not counted:  # a writer that counts no further (ezc3d)
+        for a in analogs:
+            raw.analog_per_frame = a
+            if raw.frame_bytes and size > raw.data_offset and (size - raw.data_offset) // raw.frame_bytes > MAX_HEADER_FRAMES:
+                f = (size - raw.data_offset) // raw.frame_bytes
+                # the last block's zero padding holds whole frames where frames are small: not frames
+                while size - (raw.data_offset + (f - 1) * raw.frame_bytes) <= BLOCK and not any(
+                        raw.data[raw.data_offset + (f - 1) * raw.frame_bytes:raw.data_offset + f * raw.frame_bytes]):
+                    f -= 1
+                frames.append(f)
     best = None
     for fi, f in enumerate(frames):
         for ai, a in enumerate(analogs):
@@ -462,11 +482,17 @@ def _layout(raw: RawC3D, params: dict, size: int) -> tuple[int, int]:
                 slack = size - need
                 key = (slack >= BLOCK, slack, fi + ai)
                 if best is None or key < best[0]:
-                    best = (key, f, a)
+                    best = (key, f, a, fi)
+    if best is not None and best[3] >= filling:
+        _, f, a, _ = best
+        raw.analog_per_frame = a
+        raw.notes.append(f"the header and POINT:FRAMES count {MAX_HEADER_FRAMES} frames, the most their 16-bit words "
+                         f"hold, and no parameter counts more (no TRIAL:ACTUAL_END_FIELD, no float POINT:FRAMES): "
+                         f"the file holds {f} complete frames, all read")
+        return f, a
     if best is not None and not best[0][0]:
-        _, f, a = best
-        long_take = (raw.frames_in_header == MAX_HEADER_FRAMES < f and trial.get("ACTUAL_END_FIELD"))  # as the spec has it
-        if f != raw.frames_in_header and not long_take:
+        _, f, a, fi = best
+        if f != raw.frames_in_header and not (raw.frames_in_header == MAX_HEADER_FRAMES < f and counted):
             raw.notes.append(f"the header says {raw.frames_in_header} frames; the parameters' {f} fill the file")
         return f, a
     raw.analog_per_frame = analogs[0]
@@ -474,7 +500,7 @@ def _layout(raw: RawC3D, params: dict, size: int) -> tuple[int, int]:
     avail = max(0, size - raw.data_offset) // fb
     f = min(frames[0], avail) if raw.frame_bytes else 0
     if best is not None:  # the data fit but leave more than a block over: trailing data, keep the header's
-        _, f, a = min((b for b in [best]), key=lambda b: b[0])
+        _, f, a, _ = best
         raw.analog_per_frame = a
         return f, a
     if f < frames[0]:

@@ -27,7 +27,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.io.maps import load_map
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.signal.clock import seconds_rate
+from gfpose_cli.signal.clock import ASSUMED_FPS, seconds_rate
 
 COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
@@ -41,9 +41,8 @@ COCO18 = ("Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow"
 #: OpenPose layouts by keypoint count: names and the skeleton map that reads them
 OPENPOSE_LAYOUTS = {25: (BODY25, "openpose25"), 18: (COCO18, "openpose18")}
 MIN_CONFIDENCE = 0.1
-#: detector files (COCO and MMPose JSON, OpenPose and YOLO folders) carry no frame rate: a video's is assumed
-ASSUMED_FPS = 30.0
-#: ... and said, so a 60 Hz video's take is not stamped 30 Hz (played at half speed) in silence
+#: detector files (COCO and MMPose JSON, OpenPose and YOLO folders) carry no frame rate: a video's
+#: (signal.clock.ASSUMED_FPS) is assumed and said, so a 60 Hz video's take is not stamped 30 Hz (played at half speed) in silence
 ASSUMED_FPS_NOTE = f"the file gives no frame rate: {ASSUMED_FPS:g} frames a second assumed (lift and complete take --fps)"
 #: COCO result layouts whose first 17 keypoints are COCO-17's body (Halpe-26, COCO-WholeBody-133)
 COCO_LAYOUTS = (17, 26, 133)

@@ -45,8 +45,8 @@ from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, chosen
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
-from gfpose_cli.io.point_csv import ASSUMED_FPS, TIME_COLUMNS, guess_unit, point_columns
-from gfpose_cli.signal.clock import column_rate, seconds_rate
+from gfpose_cli.io.point_csv import TIME_COLUMNS, guess_unit, point_columns
+from gfpose_cli.signal.clock import ASSUMED_FPS, column_rate, seconds_rate
 
 #: Motive's Length Units
 MOTIVE_UNITS = {"meters": "m", "centimeters": "cm", "millimeters": "mm"}

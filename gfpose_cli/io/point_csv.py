@@ -23,8 +23,6 @@ MIN_POINTS = 4
 #: the unit's guess: a person standing 1-2 m, crouched or lying a little less, arms out a little more
 EXTENT_M = (0.5, 3.0)
 UNITS = (("m", 1.0), ("cm", 0.01), ("mm", 0.001))
-#: the frame rate assumed where the file has no time column in seconds
-ASSUMED_FPS = 30.0
 #: column names of time in seconds
 TIME_COLUMNS = ("time", "time (s)", "time (seconds)", "time(s)", "seconds")
 

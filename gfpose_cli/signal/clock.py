@@ -39,6 +39,9 @@ def nominal(rate: float) -> float:
 
 #: frame rates a CSV's time column (seconds) may give; outside, it is in another unit (milliseconds)
 FPS_RANGE = (1.0, 2000.0)
+#: the frame rate assumed (and said) where a file gives none: a detector's output or a lab's CSV without
+#: a time column in seconds, most often from a 30 Hz video
+ASSUMED_FPS = 30.0
 
 
 def column_rate(times: np.ndarray) -> float | None:

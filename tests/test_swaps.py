@@ -20,9 +20,10 @@ VENDORS = Path(__file__).parent / "data" / "vendors"
 TRIAL = VENDORS / "pycgm__Movement_trial.c3d"
 
 
-def trial_copy(path: Path, swaps: tuple[tuple[str, str, int, int], ...] = (), gap: tuple[str, int, int] | None = None) -> np.ndarray:
-    """The trial rewritten by ezc3d with markers' labels exchanged in frames [start, stop) (and one marker
-    missing in a gap); returns the clean points (4, N, F) as read."""
+def trial_copy(path: Path, swaps: tuple[tuple[str, str, int, int], ...] = (), gap: tuple[str, int, int] | None = None,
+               gaps: tuple[tuple[str, int, int], ...] = ()) -> np.ndarray:
+    """The trial rewritten by ezc3d with markers' labels exchanged in frames [start, stop) (and markers
+    missing in gaps); returns the clean points (4, N, F) as read."""
     c = open_c3d(TRIAL)
     labels = [str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]]
     clean = np.array(c["data"]["points"])
@@ -30,8 +31,8 @@ def trial_copy(path: Path, swaps: tuple[tuple[str, str, int, int], ...] = (), ga
     for a, b, start, stop in swaps:
         i, j = labels.index(a), labels.index(b)
         pts[:, [i, j], start:stop] = pts[:, [j, i], start:stop]
-    if gap is not None:
-        pts[:3, labels.index(gap[0]), gap[1]:gap[2]] = np.nan
+    for name, start, stop in ((gap,) if gap else ()) + tuple(gaps):
+        pts[:3, labels.index(name), start:stop] = np.nan
     out = open_c3d(TRIAL)
     del out["data"]["meta_points"]
     out["data"]["points"] = pts
@@ -89,6 +90,45 @@ def test_a_swap_to_the_end_or_from_a_gap_is_told_by_the_sides(tmp_path: Path, ca
     for name in ("to_end", "clean"):
         assert run(["denoise", str(tmp_path / f"{name}.c3d"), "-o", str(tmp_path / f"{name}.out.c3d")], capsys)[0] == 0
     np.testing.assert_array_equal(points(tmp_path / "to_end.out.c3d"), points(tmp_path / "clean.out.c3d"))
+
+
+def test_swaps_around_occlusions_are_put_right_or_held(tmp_path: Path, capsys) -> None:
+    # the labeller's usual slip: LKNE comes back into view after an occlusion and the two knees' labels are
+    # swapped from there to the end of the take (RKNE jumps to the left knee as LKNE appears at the right),
+    # and in a second take the swap runs on through a later occlusion of LKNE. Before, both were read as
+    # labelled with no word (the knee joints on the wrong legs to the end). Now put right in every frame
+    # both are seen; RKNE's lone samples inside the later occlusion (the left knee, under the right label)
+    # are held. Where both knees were hidden before the swap, no jump says which labels are wrong: the
+    # stretch is held and said, nothing exchanged
+    labels = [str(x) for x in open_c3d(TRIAL)["parameters"]["POINT"]["LABELS"]["value"]]
+    lk, rk = labels.index("LKNE"), labels.index("RKNE")
+    trial_copy(tmp_path / "clean_gap.c3d", gaps=(("LKNE", 100, 110),))
+    trial_copy(tmp_path / "after_gap.c3d", swaps=(("LKNE", "RKNE", 110, 323),), gaps=(("LKNE", 100, 110),))
+    trial_copy(tmp_path / "clean_gaps.c3d", gaps=(("LKNE", 100, 110), ("LKNE", 200, 210), ("RKNE", 200, 210)))
+    trial_copy(tmp_path / "through.c3d", swaps=(("LKNE", "RKNE", 110, 323),), gaps=(("LKNE", 100, 110), ("LKNE", 200, 210)))
+    first = io.read(tmp_path / "clean_gap.c3d").provenance.first_frame
+    take = io.read(tmp_path / "after_gap.c3d")
+    assert f"LKNE and RKNE in frames {first + 110}-{first + 322} (each on the other's side" in " ".join(take.provenance.warnings)
+    np.testing.assert_array_equal(take.positions, io.read(tmp_path / "clean_gap.c3d").positions)
+    take = io.read(tmp_path / "through.c3d")
+    warned = " ".join(take.provenance.warnings)
+    assert f"LKNE and RKNE in frames {first + 110}-{first + 199}" in warned and f"LKNE and RKNE in frames {first + 210}-{first + 322}" in warned
+    assert f"where no jump tells which labels are wrong: LKNE and RKNE in frames {first + 200}-{first + 209}" in warned
+    ref = io.read(tmp_path / "clean_gaps.c3d")  # both knees unseen in 200-210: what holding RKNE's lone samples leaves
+    np.testing.assert_array_equal(take.positions, ref.positions)
+    assert run(["denoise", str(tmp_path / "through.c3d"), "-o", str(tmp_path / "through.out.c3d")], capsys)[0] == 0
+    out, raw = points(tmp_path / "through.out.c3d"), points(tmp_path / "through.c3d")
+    np.testing.assert_array_equal(out[:, rk, 200:210], raw[:, rk, 200:210])  # held: left as it was
+    # both knees hidden for ten frames, then swapped: held and said, left as they were by denoise
+    trial_copy(tmp_path / "both.c3d", swaps=(("LKNE", "RKNE", 110, 323),), gaps=(("LKNE", 100, 110), ("RKNE", 100, 110)))
+    take = io.read(tmp_path / "both.c3d")
+    warned = " ".join(take.provenance.warnings)
+    assert "swapped and swapped back" not in warned
+    assert f"where no jump tells which labels are wrong: LKNE and RKNE in frames {first + 110}-{first + 322}" in warned
+    assert not take.mask[110:, [2, 5]].any() and take.mask[:100, [2, 5]].all()  # the knees make no joint there
+    code, said, err = run(["denoise", str(tmp_path / "both.c3d"), "-o", str(tmp_path / "both.out.c3d")], capsys)
+    assert code == 0 and f"{2 * 213} samples of markers that exchanged places left as they were" in said + err
+    np.testing.assert_array_equal(points(tmp_path / "both.out.c3d")[:, [lk, rk], 110:], points(tmp_path / "both.c3d")[:, [lk, rk], 110:])
 
 
 def test_an_exchange_nothing_tells_is_held_said_and_left_as_it_was(tmp_path: Path, capsys) -> None:

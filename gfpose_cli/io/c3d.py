@@ -479,6 +479,13 @@ def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarra
         warnings.append(f"{path}: markers exchanged places with no way back in the take and no side to tell which "
                         f"labelling is right: {said}{more}; those samples make no joint and every output leaves "
                         "them as they are (relabel them in the capture program)")
+    if found.held_spans:
+        said = "; ".join(f"{labels[a]} and {labels[b]} in frames {start + first_frame}-{stop - 1 + first_frame}"
+                         for a, b, start, stop in found.held_spans[:6])
+        more = f" (and {len(found.held_spans) - 6} more)" if len(found.held_spans) > 6 else ""
+        warnings.append(f"{path}: left and right markers on each other's side of the body, or alone in a gap inside a "
+                        f"swap, where no jump tells which labels are wrong: {said}{more}; those samples make no joint "
+                        "and every output leaves them as they are (check the labels in the capture program)")
     held = found.held(observed.shape)
     if not found.swaps:
         return xyz, np.zeros(observed.shape, dtype=bool), held, warnings

@@ -56,13 +56,18 @@ class Swaps:
 
     swaps: list[Swap] = field(default_factory=list)
     untold: list[Exchange] = field(default_factory=list)
+    #: (a, b, start, stop): a left/right pair's samples whose labels are not told: a stretch on the wrong
+    #: side that no jump parts from the right one, or the lone samples in a gap inside a swap
+    held_spans: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     def held(self, shape: tuple[int, int]) -> np.ndarray:
-        """(F, N) the samples of the untold exchanges' markers over the stretches around them: which of
-        them carry the right label is not known."""
+        """(F, N) the samples whose labels are not known to be right: the untold exchanges' markers over
+        the stretches around them, and the held spans."""
         out = np.zeros(shape, dtype=bool)
         for e in self.untold:
             out[e.start:e.stop, [e.a, e.b]] = True
+        for a, b, start, stop in self.held_spans:
+            out[start:stop, [a, b]] = True
         return out
 
     def __iter__(self):
@@ -72,8 +77,9 @@ class Swaps:
         return len(self.swaps)
 
 
-def _exchanges(x: np.ndarray, seen: np.ndarray) -> dict[tuple[int, int], list[int]]:
-    """The frames (first after) where two markers of x (F, K, 3) trade places, by pair (i < j)."""
+def _exchanges(x: np.ndarray, seen: np.ndarray) -> tuple[dict[tuple[int, int], list[int]], np.ndarray]:
+    """The frames (first after) where two markers of x (F, K, 3) trade places, by pair (i < j); and each
+    marker's usual step (K,)."""
     both = seen[1:] & seen[:-1]  # (F-1, K): a step from frame t to t+1
     step = np.where(both, np.linalg.norm(x[1:] - x[:-1], axis=-1), np.nan)  # (F-1, K)
     # a step as motion makes it: the least of it and its neighbours (an exchange's step stands alone
@@ -95,7 +101,7 @@ def _exchanges(x: np.ndarray, seen: np.ndarray) -> dict[tuple[int, int], list[in
               & (sep >= STEP_MARGIN * np.maximum(usual[k][:, None], usual[k][None])))
         for i, j in zip(*np.nonzero(np.triu(ok, 1))):
             events.setdefault((int(k[i]), int(k[j])), []).append(int(t) + 1)
-    return events
+    return events, usual
 
 
 def _stretches(seen_both: np.ndarray) -> list[tuple[int, int]]:
@@ -140,14 +146,100 @@ def _trimmed(side: np.ndarray, a: int, b: int, open_start: bool, open_stop: bool
     return a, b
 
 
+def _jumped(x: np.ndarray, seen: np.ndarray, usual: np.ndarray, m: int, o: int, t: int, entry: bool) -> bool:
+    """A half exchange at frame t between markers m (seen at t-1 and t) and o (seen on one side of t only):
+    m jumps beyond its usual step, and o appears where m was (entry: o unseen at t-1) or m lands where o
+    was (o unseen at t): an exchange one of whose markers was out of sight."""
+    if not (0 < t < len(x) and seen[t - 1, m] and seen[t, m]):
+        return False
+    if entry and not (seen[t, o] and not seen[t - 1, o]) or not entry and not (seen[t - 1, o] and not seen[t, o]):
+        return False
+    jump = float(np.linalg.norm(x[t, m] - x[t - 1, m]))
+    if jump < max(MIN_SEPARATION_M, STEP_MARGIN * usual[m]):
+        return False
+    landed = x[t, o] - x[t - 1, m] if entry else x[t, m] - x[t - 1, o]
+    return float(np.linalg.norm(landed)) < LANDING_SHARE * jump
+
+
+@dataclass
+class _Run:
+    start: int
+    stop: int
+    stretch: int  # which stretch of both markers seen
+    side: int  # +1 right side, -1 wrong, 0 not told
+    claimed: bool = False
+
+
+def _side_pair(l: int, r: int, frames: list[int], x: np.ndarray, seen: np.ndarray, side: np.ndarray,
+               usual: np.ndarray, F: int):
+    """A left/right pair's swaps: (claimed runs [(start, stop)], held spans [(start, stop)], untold
+    exchanges [(frame, start, stop)], stretches left to pairing [(lo, hi, events)]).
+
+    The take's stretches with both markers seen, cut at their exchanges into runs, each on the right or
+    the wrong side (or not told). A wrong run is claimed where a jump (an exchange, or a half exchange
+    at a gap: one marker jumped while the other was out of sight) parts it from a right run; a claim
+    carries across a gap with no jump to the wrong runs beyond it (the labels stay swapped through an
+    occlusion). The lone samples in a gap between two claimed runs are held; so is a wrong run that only
+    gaps part from right ones (no jump says which labels are wrong: nothing is exchanged, nothing read)."""
+    stretches = _stretches(seen[:, l] & seen[:, r])
+    runs: list[_Run] = []
+    jump_before: list[bool] = []  # a jump parts run k from run k-1
+    pairing = []
+    for n, (lo, hi) in enumerate(stretches):
+        inside = [t for t in frames if lo < t < hi]
+        bounds = [lo, *inside, hi]
+        here = [_Run(a, b, n, _side_of(side[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
+        if inside and not all(run.side for run in here):  # sides not told throughout: the exchanges paired
+            pairing.append((lo, hi, inside))
+            for run in here:
+                run.side = 0
+        for k, run in enumerate(here):
+            if k:
+                jump_before.append(True)
+            else:
+                jump_before.append(bool(runs) and (_jumped(x, seen, usual, l, r, lo, True) or _jumped(x, seen, usual, r, l, lo, True)
+                                                   or _jumped(x, seen, usual, l, r, runs[-1].stop, False)
+                                                   or _jumped(x, seen, usual, r, l, runs[-1].stop, False)))
+            runs.append(run)
+    for k, run in enumerate(runs):
+        if run.side < 0 and ((k > 0 and jump_before[k] and runs[k - 1].side > 0)
+                             or (k + 1 < len(runs) and jump_before[k + 1] and runs[k + 1].side > 0)):
+            run.claimed = True
+    changed = True
+    while changed:  # the swapped labels carried through gaps with no jump
+        changed = False
+        for k, run in enumerate(runs):
+            if not run.claimed:
+                continue
+            for nb in (k - 1, k + 1):
+                if 0 <= nb < len(runs) and not jump_before[max(k, nb)] and runs[nb].side < 0 and not runs[nb].claimed:
+                    runs[nb].claimed = changed = True
+    claimed, held, untold = [], [], []
+    for k, run in enumerate(runs):
+        before = runs[k - 1] if k else None
+        after = runs[k + 1] if k + 1 < len(runs) else None
+        if run.claimed:
+            open_start = before is None or (not jump_before[k] and not before.claimed)
+            open_stop = after is None or (not jump_before[k + 1] and not after.claimed)
+            claimed.append(_trimmed(side, run.start, run.stop, open_start, open_stop))
+            if after is not None and after.claimed and after.stretch != run.stretch:
+                held.append((run.stop, after.start))  # the lone samples between two swapped stretches
+        elif run.side < 0 and any(nb is not None and nb.side > 0 for nb in (before, after)):
+            held.append((run.start, run.stop))  # wrong, parted from the right side by gaps only: not told
+        if before is not None and before.stretch == run.stretch and before.side and run.side and before.claimed == run.claimed:
+            lo, hi = stretches[run.stretch]
+            untold.append((run.start, lo, hi))  # an exchange with the same labelling on both sides
+    return claimed, held, untold, pairing
+
+
 def label_swaps(xyz: np.ndarray, observed: np.ndarray, candidates: np.ndarray | None = None,
                 pairs: list[tuple[int, int]] | tuple = ()) -> Swaps:
     """The swaps in markers (F, N, 3) in metres, observed (F, N), among the columns candidates (N,) marks
     (the body's markers; all where None); pairs are the (left, right) columns of markers that are one name
-    on the two sides. Inside each stretch where both markers are seen, the runs between their exchanges:
-    for a side pair, a run on the wrong side next to an exchange with the right side beyond it is a swap
-    (a run to the take's end or from a gap too); for others, the exchanges paired in order, where they
-    are even in number and each swap is shorter than half the take."""
+    on the two sides, whose swaps the body's sides tell (_side_pair: a swap to the take's end, from or
+    through a gap too). Other pairs' exchanges, inside each stretch where both markers are seen, are
+    paired in order where they are even in number and each swap is shorter than half the take; an
+    exchange neither way tells is untold (its markers held over the stretch)."""
     F, N = observed.shape
     cols = np.flatnonzero(candidates) if candidates is not None else np.arange(N)
     found = Swaps()
@@ -158,26 +250,24 @@ def label_swaps(xyz: np.ndarray, observed: np.ndarray, candidates: np.ndarray | 
     at = {int(c): i for i, c in enumerate(cols)}
     side_pairs = [(at[a], at[b]) for a, b in pairs if a in at and b in at]
     sides = _sides(x, seen, side_pairs) if len(side_pairs) >= 2 else {}
-    for (i, j), frames in _exchanges(x, seen).items():
-        pair = (i, j) if (i, j) in sides else (j, i) if (j, i) in sides else None
+    events, usual = _exchanges(x, seen)
+    to_pair: list[tuple[int, int, int, int, list[int]]] = []
+    for (l, r), side in sides.items():
+        claimed, held, untold, pairing = _side_pair(l, r, events.pop((min(l, r), max(l, r)), []), x, seen, side, usual, F)
+        found.swaps += [Swap(a=int(cols[l]), b=int(cols[r]), start=a, stop=b, by_side=True) for a, b in claimed]
+        found.held_spans += [(int(cols[l]), int(cols[r]), a, b) for a, b in held]
+        found.untold += [Exchange(a=int(cols[l]), b=int(cols[r]), frame=t, start=lo, stop=hi) for t, lo, hi in untold]
+        to_pair += [(l, r, lo, hi, inside) for lo, hi, inside in pairing]
+    for (i, j), frames in events.items():
         for lo, hi in _stretches(seen[:, i] & seen[:, j]):
             inside = [t for t in frames if lo < t < hi]
-            if not inside:
-                continue
-            bounds = [lo, *inside, hi]
-            runs = list(zip(bounds[:-1], bounds[1:]))
-            told = [_side_of(sides[pair][a:b]) for a, b in runs] if pair else []
-            claimed: list[tuple[int, int, bool]] = []
-            if told and all(told):
-                for k, (a, b) in enumerate(runs):  # a wrong run with an exchange to a right one beside it
-                    if told[k] < 0 and ((k > 0 and told[k - 1] > 0) or (k + 1 < len(runs) and told[k + 1] > 0)):
-                        claimed.append((*_trimmed(sides[pair], a, b, a == lo, b == hi), True))
-            elif len(inside) % 2 == 0 and not (told and any(t > 0 for t in told[1::2])):
-                claimed = [(a, b, False) for a, b in zip(inside[0::2], inside[1::2]) if (b - a) * 2 < F]
-            ends = {t for a, b, _ in claimed for t in (a, b)}
-            found.swaps += [Swap(a=int(cols[i]), b=int(cols[j]), start=a, stop=b, by_side=s) for a, b, s in claimed]
-            found.untold += [Exchange(a=int(cols[i]), b=int(cols[j]), frame=t, start=lo, stop=hi)
-                             for t in inside if t not in ends]
+            if inside:
+                to_pair.append((i, j, lo, hi, inside))
+    for i, j, lo, hi, inside in to_pair:
+        claimed = [(a, b) for a, b in zip(inside[0::2], inside[1::2]) if (b - a) * 2 < F] if len(inside) % 2 == 0 else []
+        ends = {t for a, b in claimed for t in (a, b)}
+        found.swaps += [Swap(a=int(cols[i]), b=int(cols[j]), start=a, stop=b) for a, b in claimed]
+        found.untold += [Exchange(a=int(cols[i]), b=int(cols[j]), frame=t, start=lo, stop=hi) for t in inside if t not in ends]
     found.swaps.sort(key=lambda s: (s.start, s.a, s.b))
     found.untold.sort(key=lambda e: (e.frame, e.a, e.b))
     return found

@@ -129,6 +129,11 @@ def test_swaps_around_occlusions_are_put_right_or_held(tmp_path: Path, capsys) -
     code, said, err = run(["denoise", str(tmp_path / "both.c3d"), "-o", str(tmp_path / "both.out.c3d")], capsys)
     assert code == 0 and f"{2 * 213} samples of markers that exchanged places left as they were" in said + err
     np.testing.assert_array_equal(points(tmp_path / "both.out.c3d")[:, [lk, rk], 110:], points(tmp_path / "both.c3d")[:, [lk, rk], 110:])
+    # the knee markers on the wrong sides all through the take (placed or labelled so): held and said
+    trial_copy(tmp_path / "all.c3d", swaps=(("LKNE", "RKNE", 0, 323),))
+    take = io.read(tmp_path / "all.c3d")
+    assert f"where no jump tells which labels are wrong: LKNE and RKNE in frames {first}-{first + 322}" in " ".join(take.provenance.warnings)
+    assert not take.mask[:, [2, 5]].any() and take.mask[:, [1, 3, 4, 6]].all()
 
 
 def test_an_exchange_nothing_tells_is_held_said_and_left_as_it_was(tmp_path: Path, capsys) -> None:

@@ -6,9 +6,11 @@ trade places between two frames at mocap rates. A spike rejection catches a swap
 longer one survives smoothing half-moved. label_swaps finds the exchanges. Which stretch between them has
 the labels wrong is told by the body's sides where the two markers are one name on the left and the right
 (LKNE and RKNE): the stretch where the left-named marker stands right of the right-named one, across the
-left-right axis the other such pairs make; this also tells a swap that runs to the take's end or begins
-in a gap. Other pairs' exchanges are paired, a swap and its way back inside continuous samples; an
-exchange neither tells is reported, not put right.
+left-right axis the other such pairs make, next to a jump between the two (an exchange, or a half
+exchange as one comes back into view); this also tells a swap that runs to the take's end, begins after
+an occlusion or runs on through one. Other pairs' exchanges are paired, a swap and its way back inside
+continuous samples. What nothing tells (an exchange with no way back, a wrong side no jump explains, a
+pair on the wrong side all through the take) is held: reported, neither put right nor read.
 """
 from __future__ import annotations
 
@@ -28,6 +30,10 @@ STEP_MARGIN = 2.0
 SIDE_SHARE = 0.8
 #: and told apart: at least this far apart (metres) along the body's left-right axis
 SIDE_MARGIN_M = 0.02
+#: a left/right pair on the wrong side in this share of the take's told frames (at least MIN_TOLD_FRAMES)
+#: with no jump anywhere: placed or labelled on the wrong sides for the whole take, held
+WHOLE_TAKE_SHARE = 0.9
+MIN_TOLD_FRAMES = 10
 
 
 @dataclass(frozen=True)
@@ -171,7 +177,7 @@ class _Run:
 
 
 def _side_pair(l: int, r: int, frames: list[int], x: np.ndarray, seen: np.ndarray, side: np.ndarray,
-               usual: np.ndarray, F: int):
+               usual: np.ndarray):
     """A left/right pair's swaps: (claimed runs [(start, stop)], held spans [(start, stop)], untold
     exchanges [(frame, start, stop)], stretches left to pairing [(lo, hi, events)]).
 
@@ -180,7 +186,10 @@ def _side_pair(l: int, r: int, frames: list[int], x: np.ndarray, seen: np.ndarra
     at a gap: one marker jumped while the other was out of sight) parts it from a right run; a claim
     carries across a gap with no jump to the wrong runs beyond it (the labels stay swapped through an
     occlusion). The lone samples in a gap between two claimed runs are held; so is a wrong run that only
-    gaps part from right ones (no jump says which labels are wrong: nothing is exchanged, nothing read)."""
+    gaps part from right ones (no jump says which labels are wrong: nothing is exchanged, nothing read),
+    and the whole take where the pair stands on the wrong side all through it (WHOLE_TAKE_SHARE of its
+    told frames: markers placed or labelled on the wrong sides). A stretch whose runs the sides do not
+    all tell goes to the pairing of exchanges, its runs told on the right side kept from it."""
     stretches = _stretches(seen[:, l] & seen[:, r])
     runs: list[_Run] = []
     jump_before: list[bool] = []  # a jump parts run k from run k-1
@@ -190,7 +199,7 @@ def _side_pair(l: int, r: int, frames: list[int], x: np.ndarray, seen: np.ndarra
         bounds = [lo, *inside, hi]
         here = [_Run(a, b, n, _side_of(side[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
         if inside and not all(run.side for run in here):  # sides not told throughout: the exchanges paired
-            pairing.append((lo, hi, inside))
+            pairing.append((lo, hi, inside, {(run.start, run.stop) for run in here if run.side > 0}))
             for run in here:
                 run.side = 0
         for k, run in enumerate(here):
@@ -229,6 +238,9 @@ def _side_pair(l: int, r: int, frames: list[int], x: np.ndarray, seen: np.ndarra
         if before is not None and before.stretch == run.stretch and before.side and run.side and before.claimed == run.claimed:
             lo, hi = stretches[run.stretch]
             untold.append((run.start, lo, hi))  # an exchange with the same labelling on both sides
+    told = side[side != 0]
+    if not claimed and not held and len(told) >= MIN_TOLD_FRAMES and (told < 0).mean() >= WHOLE_TAKE_SHARE:
+        held.append((0, len(side)))  # on the wrong sides all through: placed or labelled so, not told which
     return claimed, held, untold, pairing
 
 
@@ -251,20 +263,21 @@ def label_swaps(xyz: np.ndarray, observed: np.ndarray, candidates: np.ndarray | 
     side_pairs = [(at[a], at[b]) for a, b in pairs if a in at and b in at]
     sides = _sides(x, seen, side_pairs) if len(side_pairs) >= 2 else {}
     events, usual = _exchanges(x, seen)
-    to_pair: list[tuple[int, int, int, int, list[int]]] = []
+    to_pair: list[tuple[int, int, int, int, list[int], set]] = []
     for (l, r), side in sides.items():
-        claimed, held, untold, pairing = _side_pair(l, r, events.pop((min(l, r), max(l, r)), []), x, seen, side, usual, F)
+        claimed, held, untold, pairing = _side_pair(l, r, events.pop((min(l, r), max(l, r)), []), x, seen, side, usual)
         found.swaps += [Swap(a=int(cols[l]), b=int(cols[r]), start=a, stop=b, by_side=True) for a, b in claimed]
         found.held_spans += [(int(cols[l]), int(cols[r]), a, b) for a, b in held]
         found.untold += [Exchange(a=int(cols[l]), b=int(cols[r]), frame=t, start=lo, stop=hi) for t, lo, hi in untold]
-        to_pair += [(l, r, lo, hi, inside) for lo, hi, inside in pairing]
+        to_pair += [(l, r, lo, hi, inside, right) for lo, hi, inside, right in pairing]
     for (i, j), frames in events.items():
         for lo, hi in _stretches(seen[:, i] & seen[:, j]):
             inside = [t for t in frames if lo < t < hi]
             if inside:
-                to_pair.append((i, j, lo, hi, inside))
-    for i, j, lo, hi, inside in to_pair:
-        claimed = [(a, b) for a, b in zip(inside[0::2], inside[1::2]) if (b - a) * 2 < F] if len(inside) % 2 == 0 else []
+                to_pair.append((i, j, lo, hi, inside, set()))
+    for i, j, lo, hi, inside, right in to_pair:  # right: runs the sides tell are labelled right
+        claimed = ([(a, b) for a, b in zip(inside[0::2], inside[1::2]) if (b - a) * 2 < F and (a, b) not in right]
+                   if len(inside) % 2 == 0 else [])
         ends = {t for a, b in claimed for t in (a, b)}
         found.swaps += [Swap(a=int(cols[i]), b=int(cols[j]), start=a, stop=b) for a, b in claimed]
         found.untold += [Exchange(a=int(cols[i]), b=int(cols[j]), frame=t, start=lo, stop=hi) for t in inside if t not in ends]

@@ -448,7 +448,8 @@ class MarkerBody:
     xyz: np.ndarray | None = None
     #: (F, N) samples whose labels were exchanged back
     exchanged: np.ndarray | None = None
-    #: (F, N) samples of markers that exchanged places where nothing tells which label is right: they
+    #: (F, N) samples whose labels nothing tells are right (signal.swaps: an exchange with no way back, a
+    #: left/right pair on the wrong sides with no jump to explain it): they
     #: make no joint, and every output leaves them as they are
     held: np.ndarray | None = None
 
@@ -458,7 +459,7 @@ def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarra
     """Markers (F, N, 3, metres) with the labels a capture program exchanged for a while put back
     (signal.swaps: both markers jump to where the other was, and back, or, for a left and right marker of
     one name, stand on each other's side of the body), which samples were, which samples are held (an
-    exchange nothing tells: both markers over the stretch around it, neither read nor written), and
+    exchange or a wrong side nothing tells: neither read nor written), and
     warnings naming each swap's markers and frames (numbered from first_frame, as the file numbers them)
     and each exchange held. Only the body's markers are looked at."""
     from gfpose_cli.signal.swaps import label_swaps, unswapped
@@ -502,7 +503,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
     Shared by the C3D and TRC readers. Markers whose labels were swapped for a while are read swapped
     back (swapped_back), said."""
     xyz, exchanged, held, swap_warnings = swapped_back(path, labels, kinds, xyz, observed, first_frame)
-    observed = observed & ~held  # an exchange nothing tells: those samples make no joint
+    observed = observed & ~held  # labels nothing tells: those samples make no joint
     dupes = [n for n, k in Counter(normalise_name(label) for label, kind in zip(labels, kinds)
                                   if kind == "marker").items() if k > 1]
     # model outputs and virtual points are never read as markers (an ankle angle is not an ankle)
@@ -564,7 +565,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
                        if (i := smap._resolve(s, have)) is not None and not observed[:, i].any()}, key=lambda i: names[i])
         empty = ", ".join(names[i] for i in gone)
         why = ("their markers are never seen together, or hold no valid sample" if not gone
-               else f"markers {empty} are held (they exchanged places, see above)" if held[:, gone].any()
+               else f"markers {empty} are held (their labels are not told, see above)" if held[:, gone].any()
                else f"markers {empty} hold no valid sample")
         warnings.append(f"{path}: {', '.join(JOINTS[j] for j in unseen)} missing in every frame: {why}")
     if not mask.any():
@@ -721,7 +722,7 @@ class MarkerEdits:
     kept: dict  # kind -> count of points never modified (model outputs, virtual, unlabelled, riding nothing)
     empty: tuple[str, ...] = ()  # body markers with no valid sample in the take: nothing to place them from
     swapped: int = 0  # samples read with their labels swapped back (swapped_back), written so
-    held: int = 0  # samples held (an exchange nothing tells), written as they were
+    held: int = 0  # samples held (labels nothing tells: swapped_back), written as they were
 
 
 #: samples in an observed run shorter than this are not smoothed (a scattered ghost marker)
@@ -742,7 +743,7 @@ def marker_edits(take: Take, poses: np.ndarray) -> MarkerEdits:
     sources = set(back.skeleton_map.resolved_sources(back.names))
     cols = np.flatnonzero(body_all | np.array([n in sources for n in back.names], dtype=bool))
     markers, observed, body = back.markers[:, cols], back.observed[:, cols], body_all[cols]
-    # samples held (an exchange nothing tells which labelling is right) neither move the rig nor move
+    # samples held (labels nothing tells are right: swapped_back) neither move the rig nor move
     held = back.held[:, cols] if back.held is not None else np.zeros_like(observed)
     seen = observed & ~held
     joints, joint_mask = back.joints, back.joint_mask

@@ -14,6 +14,7 @@ import json
 import os
 import random
 import signal
+import warnings
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -330,7 +331,13 @@ def test_fuzz_every_reader_through_convert(tmp_path: Path, capsys, bases, reques
             argv = ["convert", str(target), *(["--from", read_as] if read_as else []), "-o", str(out / "out.npz"), "-q"]
             signal.alarm(CASE_TIMEOUT_S)
             try:
-                code, _, err = run(argv, capsys)
+                with warnings.catch_warnings(record=True) as leaked:  # what would reach a user's terminal
+                    warnings.simplefilter("always")
+                    warnings.simplefilter("ignore", DeprecationWarning)  # Python shows these only to developers
+                    warnings.simplefilter("ignore", PendingDeprecationWarning)
+                    warnings.simplefilter("ignore", ImportWarning)
+                    warnings.filterwarnings("always", category=ResourceWarning)  # a file left open: ours to close
+                    code, _, err = run(argv, capsys)
             except _Timeout:
                 code, err = -1, capsys.readouterr().err
             finally:
@@ -341,6 +348,8 @@ def test_fuzz_every_reader_through_convert(tmp_path: Path, capsys, bases, reques
             written = sorted(p.name for p in out.iterdir())
             if code == -1:
                 failures.append(f"{label}: no answer within {CASE_TIMEOUT_S} s")
+            elif leaked:  # a Python warning printed beside gfpose's own line (numpy's 'invalid value ...')
+                failures.append(f"{label}: a Python warning reached stderr: {leaked[0].category.__name__}: {leaked[0].message}")
             elif code not in (0, 2) or "Traceback" in err or "internal error" in err:
                 failures.append(f"{label}: exit {code}: {err.strip()[:300]}")
             elif code == 2 and (written or len(err.strip().splitlines()) != 1):

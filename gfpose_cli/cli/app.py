@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 from typing import Annotated
 
 import typer
@@ -61,7 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _terminate)  # a batch scheduler's kill cleans up like Ctrl-C
     try:
-        result = app(args=argv, standalone_mode=False)
+        with warnings.catch_warnings():
+            # numpy's floating-point warnings (a NaN cast, an empty mean) say nothing to a user: what a
+            # file holds that matters is said in gfpose's own words, one line each
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = app(args=argv, standalone_mode=False)
         if isinstance(result, int) and result:
             sys.exit(result)
     except GfposeError as exc:  # its {parameter} fields are worded as flags here

@@ -45,13 +45,14 @@ def _int16(proc: str) -> str:
 def decode_floats(raw: bytes | np.ndarray, proc: str) -> np.ndarray:
     """float32 words of a file of processor proc -> float64 values."""
     buf = np.frombuffer(raw, dtype=np.uint8) if isinstance(raw, (bytes, bytearray, memoryview)) else raw
-    if proc == "MIPS":
-        return buf.view(">f4").astype(np.float64)
-    if proc == "DEC":  # VAX F_floating: 16-bit words swapped relative to IEEE, exponent bias 2 higher
-        words = buf.view("<u2").reshape(-1, 2)
-        bits = (words[:, 0].astype(np.uint32) << 16) | words[:, 1].astype(np.uint32)
-        return bits.view("<f4").astype(np.float64) / 4.0
-    return buf.view("<f4").astype(np.float64)
+    with np.errstate(invalid="ignore"):  # a signalling NaN's bits (a damaged or unset word) read as NaN
+        if proc == "MIPS":
+            return buf.view(">f4").astype(np.float64)
+        if proc == "DEC":  # VAX F_floating: 16-bit words swapped relative to IEEE, exponent bias 2 higher
+            words = buf.view("<u2").reshape(-1, 2)
+            bits = (words[:, 0].astype(np.uint32) << 16) | words[:, 1].astype(np.uint32)
+            return bits.view("<f4").astype(np.float64) / 4.0
+        return buf.view("<f4").astype(np.float64)
 
 
 def encode_floats(values: np.ndarray, proc: str) -> bytes:

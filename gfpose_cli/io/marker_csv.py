@@ -44,7 +44,7 @@ from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, chosen_subject, point_kinds, subjects_of
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
-from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
+from gfpose_cli.io.marker_text import header_rate, rate_against_times, read_text, rewrite_cells
 from gfpose_cli.io.point_csv import TIME_COLUMNS, guess_unit, point_columns
 from gfpose_cli.signal.clock import ASSUMED_FPS, column_rate, seconds_rate
 
@@ -319,7 +319,7 @@ def _load_motive(path: Path) -> MarkerCsv:
         rate = _rate_from_times(path, lines, row_lines, "its first line gives no frame rate", notes)
     else:
         said = "Export Frame Rate" if np.isfinite(header_rate(meta, ("export frame rate",))) else "Capture Frame Rate"
-        rate = _rate_against_times(rate, said, _column_times(lines, row_lines, 1), warnings)
+        rate = rate_against_times(rate, said, _column_times(lines, row_lines, 1), warnings)
     return MarkerCsv(path=path, layout="motive", digest=hashlib.sha256(data).hexdigest(), lines=lines,
                      row_lines=row_lines, names=marker_names, cols=np.asarray(marker_cols, dtype=int).reshape(-1, 3),
                      xyz=xyz, observed=observed, rate=rate, units=units, encoding=encoding, decimals=decimals,
@@ -330,21 +330,6 @@ def _column_times(lines: list[str], row_lines: list[int], col: int, split=_cells
     """The frame rows' values in column col (NaN where a row has none, or no number: a clock time 00:01.5)."""
     return np.array([_number(c[col]) if len(c := split(lines[i])) > col and _is_number(c[col]) else np.nan
                      for i in row_lines])
-
-
-#: a time column whose steps imply a rate this far (a share) from the header's overrides it (as TRC's)
-RATE_AGREEMENT = 0.02
-
-
-def _rate_against_times(rate: float, said: str, times: np.ndarray, warnings: list[str]) -> float:
-    """The header's rate, or the time column's where the two disagree (rows dropped or resampled by a
-    script that kept the header): the rows are where the data is, said in warnings."""
-    timed = seconds_rate(times) if np.isfinite(times).sum() >= 2 else None
-    if timed is None or abs(timed / rate - 1) <= RATE_AGREEMENT:
-        return rate
-    warnings.append(f"its header's {said} is {rate:.6g} Hz but its Time column steps {1 / timed:.6g} s a frame "
-                    f"({timed:.6g} Hz): read at {timed:.6g} Hz, as the rows' times say")
-    return timed
 
 
 def _rate_from_times(path: Path, lines: list[str], row_lines: list[int], why: str, notes: list[str]) -> float:
@@ -468,7 +453,7 @@ def _load_qtm(path: Path) -> MarkerCsv:
         notes.append(f"its header says {declared} frames, the file holds {len(row_lines)}: read {len(row_lines)}")
     warnings: list[str] = []
     if time_col is not None:
-        rate = _rate_against_times(rate, "FREQUENCY", _column_times(lines, row_lines, time_col, _tabs), warnings)
+        rate = rate_against_times(rate, "FREQUENCY", _column_times(lines, row_lines, time_col, _tabs), warnings)
     return MarkerCsv(path=path, layout="qtm", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
                      names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
                      rate=rate, units="mm", encoding=encoding, decimals=decimals, notes=notes, warnings=warnings)

@@ -15,7 +15,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.take import Take
 from gfpose_cli.io.c3d import add_up_edits, marker_edits, new_summary
-from gfpose_cli.signal.clock import nominal
+from gfpose_cli.signal.clock import nominal, seconds_rate
 
 
 def read_text(path: Path) -> tuple[bytes, str, list[str]]:
@@ -31,6 +31,23 @@ def read_text(path: Path) -> tuple[bytes, str, list[str]]:
     except UnicodeDecodeError:
         encoding, text = "latin-1", data.decode("latin-1")
     return data, encoding, text.splitlines(keepends=True)
+
+
+#: a time column whose steps imply a rate this far (a share) from the header's overrides it
+RATE_AGREEMENT = 0.02
+
+
+def rate_against_times(rate: float, said: str, times: np.ndarray, warnings: list[str],
+                       whose: str = "the rows' times say") -> float:
+    """A header's rate, or the time column's (seconds) where the two disagree by more than RATE_AGREEMENT
+    (rows dropped or resampled by a script that kept the header; a header written wrong): the rows are
+    where the data is, said in warnings naming the header's value (said) and whose word is taken."""
+    timed = seconds_rate(times) if np.isfinite(times).sum() >= 2 else None
+    if timed is None or abs(timed / rate - 1) <= RATE_AGREEMENT:
+        return rate
+    warnings.append(f"its header's {said} is {rate:.6g} Hz but its Time column steps {1 / timed:.6g} s a frame "
+                    f"({timed:.6g} Hz): read at {timed:.6g} Hz, as {whose}")
+    return timed
 
 
 def header_rate(header: dict[str, str], keys: tuple[str, ...]) -> float:

@@ -58,7 +58,8 @@ def read(path: Path) -> Take:
     """Read an NPZ take; NaN or mask=False marks missing joints."""
     pickled: list[str] = []
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # the file opened here, so a damaged archive that numpy gives up on is closed too
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             files = {}
             for name in data.files:
                 try:

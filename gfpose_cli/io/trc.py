@@ -26,8 +26,8 @@ from gfpose_cli.io.c3d import (UNIT_TO_M, C3DWriteBack, SourcePoints, body_from_
                                 point_kinds, source_points)
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
-from gfpose_cli.io.marker_text import header_rate, read_text, rewrite_cells
-from gfpose_cli.signal.clock import column_rate, seconds_rate
+from gfpose_cli.io.marker_text import header_rate, rate_against_times, read_text, rewrite_cells
+from gfpose_cli.signal.clock import column_rate
 
 #: the header value names a TRC's second line may use for the rate and the unit
 RATE_KEYS = ("datarate", "camerarate", "origdatarate")
@@ -55,8 +55,6 @@ class TrcFile:
     first_frame: int = 1  # the first row's Frame# (what the file calls its first frame)
 
 
-#: a Time column whose steps imply a rate this far (a share) from the header's DataRate overrides it
-RATE_AGREEMENT = 0.02
 
 
 def _split(line: str) -> list[str]:
@@ -144,17 +142,14 @@ def load(path: Path) -> TrcFile:
     declared_frames = header.get("numframes")
     if declared_frames and declared_frames.isdigit() and int(declared_frames) != len(rows):
         notes.append(f"its header says {declared_frames} frames, the file holds {len(rows)}: read {len(rows)}")
-    timed = seconds_rate(table[:, 1])  # None for a column not in seconds (milliseconds): DataRate stands
     warnings = []
     if not (np.isfinite(rate) and rate > 0):
         rate = column_rate(table[:, 1])
         if rate is None:
             raise InputError(f"{path}: no frame rate (DataRate) in the header, and no Time column to tell it")
         notes.append(f"its header gives no frame rate; {rate:.6g} Hz from the Time column")
-    elif timed is not None and abs(timed / rate - 1) > RATE_AGREEMENT:
-        warnings.append(f"its header's DataRate is {rate:.6g} Hz but its Time column steps {1 / timed:.6g} s a "
-                        f"frame ({timed:.6g} Hz): read at {timed:.6g} Hz, as the Time column (what OpenSim uses) says")
-        rate = timed
+    else:
+        rate = rate_against_times(rate, "DataRate", table[:, 1], warnings, whose="the Time column (what OpenSim uses) says")
     xyz.setflags(write=False)  # shared by the callers of the cached load
     observed.setflags(write=False)
     loaded = TrcFile(path=path, digest=digest, lines=tuple(lines), row_lines=row_lines, names=names, xyz=xyz,

@@ -28,7 +28,7 @@ from speed import header  # noqa: E402  (bench/, beside this script)
 from gfpose_cli import io  # noqa: E402
 from gfpose_cli.core.errors import InputError  # noqa: E402
 from gfpose_cli.io.maps import side_pairs  # noqa: E402
-from gfpose_cli.signal.swaps import label_swaps  # noqa: E402
+from gfpose_cli.signal.swaps import label_swaps, unswapped  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TAKES = [ROOT.parent / "shared" / "fixtures" / n for n in ("btk_gait.c3d", "cmu_85_02.c3d", "ktk_tennis_serve_nan.c3d")] + [
@@ -102,6 +102,31 @@ def main() -> None:
         by_take.setdefault(name, []).append(f"{n_swaps}, {n_said}")
     for name, cells in by_take.items():
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\nA whole leg's labels swapped at once (every left/right pair of thigh, knee, tibia, ankle, heel and toe\n"
+          "markers), for the middle third of the take and from a third to its end: samples the file holds on the\n"
+          "wrong marker, samples still read on the wrong marker after the swaps found are put right (held ones are\n"
+          "not read), samples held.\n")
+    print("| take | swap | on the wrong marker in the file | read on the wrong marker | held |")
+    print("|---|---|---:|---:|---:|")
+    for path in TAKES:
+        names, xyz, seen = io.marker_trajectories(path)
+        body = np.array(["\x00" not in n for n in names])
+        pairs = [p for p in side_pairs(names) if body[p[0]] and body[p[1]]]
+        leg = [(a, b) for a, b in pairs if names[a].rsplit(":", 1)[-1][1:] in ("THI", "KNE", "TIB", "ANK", "HEE", "TOE")]
+        if len(leg) < 3:
+            continue
+        F = len(xyz)
+        for kind, (start, stop) in (("middle third", (F // 3, 2 * F // 3)), ("a third to the end", (F // 3, F))):
+            x, s = xyz.copy(), seen.copy()
+            for a, b in leg:
+                x[start:stop, [a, b]] = x[start:stop, [b, a]]
+                s[start:stop, [a, b]] = s[start:stop, [b, a]]
+            found = label_swaps(x, s, body, pairs=pairs)
+            fixed, _ = unswapped(x, found.swaps)
+            held = found.held(s.shape)
+            off = lambda y: np.linalg.norm(np.nan_to_num(y - xyz), axis=-1) > 0.001  # noqa: E731
+            print(f"| {path.name} | {kind} | {int((s & seen & off(x)).sum())} | {int((s & seen & ~held & off(fixed)).sum())} "
+                  f"| {int((s & held).sum())} |")
     print(f"\n{time.perf_counter() - t0:.0f} s in all.")
 
 

@@ -477,9 +477,10 @@ def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarra
         said = "; ".join(f"{labels[e.a]} and {labels[e.b]} at frame {e.frame + first_frame} (held in frames "
                          f"{e.start + first_frame}-{e.stop - 1 + first_frame})" for e in found.untold[:6])
         more = f" (and {len(found.untold) - 6} more)" if len(found.untold) > 6 else ""
-        warnings.append(f"{path}: markers exchanged places with no way back in the take and no side to tell which "
-                        f"labelling is right: {said}{more}; those samples make no joint and every output leaves "
-                        "them as they are (relabel them in the capture program)")
+        warnings.append(f"{path}: markers exchanged places where nothing tells which labelling is right (no way back "
+                        f"in the take and no side to tell, or a marker in two exchanges at once): {said}{more}; those "
+                        "samples make no joint and every output leaves them as they are (relabel them in the capture "
+                        "program)")
     if found.held_spans:
         said = "; ".join(f"{labels[a]} and {labels[b]} in frames {start + first_frame}-{stop - 1 + first_frame}"
                          for a, b, start, stop in found.held_spans[:6])

@@ -281,6 +281,13 @@ def label_swaps(xyz: np.ndarray, observed: np.ndarray, candidates: np.ndarray | 
         ends = {t for a, b in claimed for t in (a, b)}
         found.swaps += [Swap(a=int(cols[i]), b=int(cols[j]), start=a, stop=b) for a, b in claimed]
         found.untold += [Exchange(a=int(cols[i]), b=int(cols[j]), frame=t, start=lo, stop=hi) for t in inside if t not in ends]
+    # a marker in two swaps at once (several markers exchanged together, a heel landing by an ankle):
+    # which exchange is the labeller's is not told; none of them is put right, their markers are held
+    clash = {k for k, s in enumerate(found.swaps) for m, t in enumerate(found.swaps)
+             if k != m and {s.a, s.b} & {t.a, t.b} and s.start < t.stop and t.start < s.stop}
+    found.untold += [Exchange(a=s.a, b=s.b, frame=s.start, start=s.start, stop=s.stop)
+                     for k, s in enumerate(found.swaps) if k in clash]
+    found.swaps = [s for k, s in enumerate(found.swaps) if k not in clash]
     found.swaps.sort(key=lambda s: (s.start, s.a, s.b))
     found.untold.sort(key=lambda e: (e.frame, e.a, e.b))
     return found

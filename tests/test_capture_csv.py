@@ -635,3 +635,18 @@ def test_an_export_thinned_by_a_script_reads_at_its_rows_rate(tmp_path):
         np.testing.assert_array_equal(half.positions, full.positions[::2])
         assert run(["convert", str(tmp_path / f"half.{ext}"), "-o", str(tmp_path / f"half.{ext}.bvh")]) == 0
         assert "Frame Time: 0.0166666667" in (tmp_path / f"half.{ext}.bvh").read_text()
+
+
+def test_fps_gives_the_rate_of_a_3d_file_that_gives_none(tmp_path):
+    # a lab's CSV of named points without a time column, captured at 120 Hz: read at 30 Hz assumed (said),
+    # and before there was no way to give its rate to convert or denoise: a BVH of it played 4 times slower.
+    # --fps now gives it to every command; a file that states its rate is refused the option
+    write_points_csv(tmp_path / "pts.csv", time=False)
+    write_points_csv(tmp_path / "timed.csv")
+    assert io.read(tmp_path / "pts.csv").fps == pytest.approx(30.0)
+    assert run(["convert", str(tmp_path / "pts.csv"), "--fps", "120", "-o", str(tmp_path / "pts.bvh")]) == 0
+    assert "Frame Time: 0.00833333333" in (tmp_path / "pts.bvh").read_text()
+    assert run(["denoise", str(tmp_path / "pts.csv"), "--fps", "120", "-o", str(tmp_path / "clean.npz")]) == 0
+    assert io.read(tmp_path / "clean.npz").fps == pytest.approx(120.0)
+    assert run(["convert", str(tmp_path / "timed.csv"), "--fps", "60", "-o", str(tmp_path / "timed.npz")]) == 2
+    assert not (tmp_path / "timed.npz").exists()

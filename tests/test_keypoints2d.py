@@ -654,7 +654,7 @@ def test_a_detector_file_s_frame_rate_when_guessed_is_said_and_fps_sets_it(tmp_p
     """COCO/MMPose JSON, OpenPose and YOLO folders carry no frame rate: 30 Hz was assumed in silence, so a 60 Hz
     video's lift was written at 30 Hz (played at half speed). It is said; --fps sets it and the note goes."""
     write_openpose(tmp_path / "op", _walk_pixels()[:12], empty_frame=3)
-    assert "30 frames a second assumed (lift and complete take --fps)" in " ".join(io.read(tmp_path / "op").provenance.notes)
+    assert "30 frames a second assumed (--fps gives it)" in " ".join(io.read(tmp_path / "op").provenance.notes)
     fast = ["--steps", "2", "--seed", "1"]
     code, out, err = run(["lift", str(tmp_path / "op"), *fast, "-o", str(tmp_path / "a.bvh")], capsys)
     assert code == 0 and "30 frames a second assumed" in out + err
@@ -665,7 +665,7 @@ def test_a_detector_file_s_frame_rate_when_guessed_is_said_and_fps_sets_it(tmp_p
     assert code == 0 and "frames a second assumed" not in out + err and float(np.load(tmp_path / "c.npz")["fps"]) == 60
     code, _, err = run(["complete", str(tmp_path / "c.npz"), *fast, "--fps", "50", "--force-read",
                         "-o", str(tmp_path / "d.npz")], capsys)
-    assert code == 2 and "this take is 3D" in err, err  # a 3D take's rate is its file's
+    assert code == 2 and "its file gives its frame rate (60 Hz)" in err, err  # a 3D take's rate is its file's
 
 
 def test_a_deeplabcut_3d_csv_is_refused_not_read_as_2d(tmp_path: Path) -> None:

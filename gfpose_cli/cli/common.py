@@ -128,11 +128,11 @@ def run_batch(inputs: list[str], output: Path, fmt: Optional[str], force: bool,
 
 
 def read_take(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None,
-              in_fmt: Optional[str] = None, units: Optional[str] = None):
+              in_fmt: Optional[str] = None, units: Optional[str] = None, *, fps: Optional[float] = None):
     from gfpose_cli import io
 
-    take = io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
-                   force_read=STATE["force_read"])
+    take = at_rate(io.read(src, fmt=in_fmt, skeleton_map=skeleton_map, subject=subject, units=units,
+                           force_read=STATE["force_read"]), fps)
     _no_empty_part(src, take)
     _say_read(src, take)
     return take
@@ -156,15 +156,17 @@ def check_hypotheses_fit(dst: Path, fmt: Optional[str], hypotheses: int, aggrega
 
 
 def at_rate(take, fps: Optional[float]):
-    """A 2D take at the video's frame rate given with --fps (None: as read), without the reader's note that
-    it assumed one."""
+    """A take at the frame rate given with --fps (None: as read), without the reader's note that it assumed
+    one: a 2D take's video rate, or a 3D take's where its file gives none (a CSV without a time column, an
+    NPZ without 'fps'); a 3D file that states its rate is refused (its rate is the capture's)."""
     from dataclasses import replace
 
     if fps is None:
         return take
-    if take.dim != 2:
-        raise InputError(f"{take.provenance.path}: {{fps}} gives 2D keypoints' video rate; this take is 3D, at "
-                         f"{take.fps:g} Hz as its file says")
+    assumed = any("frames a second assumed" in n for n in take.provenance.notes)
+    if take.dim != 2 and not assumed:
+        raise InputError(f"{take.provenance.path}: its file gives its frame rate ({take.fps:g} Hz); {{fps}} sets the "
+                         "rate of 2D keypoints and of files that give none")
     return replace(take, fps=float(fps), provenance=take.provenance.but(
         notes=tuple(n for n in take.provenance.notes if "frames a second assumed" not in n)))
 

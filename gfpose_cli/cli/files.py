@@ -11,7 +11,7 @@ from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS
 
 from gfpose_cli.cli.app import STATE, app, out
-from gfpose_cli.cli.options import Output, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast
+from gfpose_cli.cli.options import Output, Quiet, Force, Fmt, AddJoints, MapOpt, SubjectOpt, InFmt, ForceRead, Units, FailFast, VideoFps
 from gfpose_cli.cli.common import progress_bar, esc, info, check_output, expand, run_batch, read_take, write_take, warn
 
 
@@ -27,6 +27,7 @@ def convert(
     fmt: Fmt = None,
     in_fmt: InFmt = None,
     units: Units = None,
+    fps: VideoFps = None,
     force_read: ForceRead = False,
     fail_fast: FailFast = False,
     force: Force = False,
@@ -48,7 +49,7 @@ def convert(
     def one(src: Path, dst: Path, who: Optional[str]) -> str:
         from gfpose_cli.core.take import aggregate as collapse  # torch-free, as convert stays
 
-        take = read_take(src, skeleton_map, who, in_fmt, units)
+        take = read_take(src, skeleton_map, who, in_fmt, units, fps=fps)
         hypotheses = take.positions.shape[1] if take.positions.ndim == 4 else 1
         take = collapse(take, aggregate)
         # a BVH from convert is the 17-joint skeleton; a C3D keeps its markers (and gains joints); a TRC

@@ -35,4 +35,4 @@ HeightOpt = Annotated[Optional[str], typer.Option("--height", help="The performe
 ShardOpt = Annotated[Optional[str], typer.Option("--shard", help="Do only part K of N (0 <= K < N, e.g. 0/4); join the NPZ parts with `gfpose merge`.")]
 
 
-VideoFps = Annotated[Optional[float], typer.Option("--fps", help="Frame rate of the video 2D keypoints come from (OpenPose-format and YOLO folders, COCO and MMPose files carry none: 30 is assumed and said, and an NPZ without 'fps' too).", min=1e-3)]
+VideoFps = Annotated[Optional[float], typer.Option("--fps", help="Frame rate where the file gives none: the video 2D keypoints come from (OpenPose-format and YOLO folders, COCO and MMPose files carry none), a CSV without a time column in seconds, an NPZ without 'fps' (30 is assumed and said). A 3D file that states its rate is refused.", min=1e-3)]

@@ -348,6 +348,7 @@ def denoise(
     subject: SubjectOpt = None,
     in_fmt: InFmt = None,
     units: Units = None,
+    fps: VideoFps = None,
     force_read: ForceRead = False,
     add_joints: AddJoints = False,
     shard: ShardOpt = None,
@@ -377,7 +378,7 @@ def denoise(
                                 bones=True)
 
     def work(src: Path, dst: Path) -> str:
-        takes = read_takes(src, skeleton_map, subject, in_fmt, units)
+        takes = read_takes(src, skeleton_map, subject, in_fmt, units, fps=fps)
         results = []
         for take in takes:
             with progress_bar(f"denoising {src.name}", take.n_frames) as update:

@@ -14,7 +14,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.signal.clock import seconds_rate
+from gfpose_cli.signal.clock import ASSUMED_FPS, seconds_rate
 from gfpose_cli.util.atomic import atomic_path
 
 AXES = ("x", "y", "z")
@@ -118,7 +118,7 @@ def read(path: Path) -> Take:
 
 
 #: the frame rate of a CSV without a time column (gfpose wrote none before 0.2; a tracker's 30 Hz)
-DEFAULT_FPS = 30.0
+DEFAULT_FPS = ASSUMED_FPS
 
 
 def _rate(path: Path, rows: list[list[str]], line_of: list[int], col: int | None, frames: np.ndarray,
@@ -126,7 +126,7 @@ def _rate(path: Path, rows: list[list[str]], line_of: list[int], col: int | None
     """(fps, notes) from the `time` column (seconds) against the frame numbers; DEFAULT_FPS, said,
     where there is none or it runs on no straight line, or at no plausible rate."""
     if col is None:
-        return DEFAULT_FPS, (f"no time column: {DEFAULT_FPS:g} frames a second assumed",)
+        return DEFAULT_FPS, (f"no time column: {DEFAULT_FPS:g} frames a second assumed (--fps gives it)",)
     times = np.full(len(rows) - 1, np.nan)
     for r, row in enumerate(rows[1:]):
         cell = row[col].strip() if col < len(row) else ""
@@ -137,7 +137,7 @@ def _rate(path: Path, rows: list[list[str]], line_of: list[int], col: int | None
     fps = seconds_rate(times, frames)
     if fps is None:
         return DEFAULT_FPS, (f"its time column gives no steady frame rate in seconds: {DEFAULT_FPS:g} frames a "
-                             "second assumed",)
+                             "second assumed (--fps gives it)",)
     return fps, ()
 
 

@@ -260,7 +260,7 @@ def _load_points(path: Path) -> MarkerCsv:
         rate = seconds_rate(times) if np.isfinite(times).sum() >= 2 else None
     if rate is None:
         rate = ASSUMED_FPS
-        notes.append(f"no time column in seconds: {ASSUMED_FPS:g} frames a second assumed")
+        notes.append(f"no time column in seconds: {ASSUMED_FPS:g} frames a second assumed (--fps gives it)")
     return MarkerCsv(path=path, layout="points", digest=hashlib.sha256(data).hexdigest(), lines=lines,
                      row_lines=row_lines, names=names, cols=np.asarray(cols), xyz=xyz, observed=observed, rate=rate,
                      units=guess[0] if guess else "", encoding=encoding, decimals=decimals, notes=notes,

@@ -161,7 +161,7 @@ def read(path: Path) -> Take:
                               camera_frame=axes == "camera" and poses.shape[-1] == 3,
                               notes=notes + ((f"left out {', '.join(repr(k) for k in pickled)}: pickled Python objects, "
                                               "which gfpose does not load",) if pickled else ())
-                              + (() if "fps" in files else (f"no 'fps' key: {fps:g} frames a second assumed",))),
+                              + (() if "fps" in files else (f"no 'fps' key: {fps:g} frames a second assumed (--fps gives it)",))),
         shard=_shard_place(files),
     )
 

@@ -163,12 +163,14 @@ def at_rate(take, fps: Optional[float]):
 
     if fps is None:
         return take
-    assumed = any("frames a second assumed" in n for n in take.provenance.notes)
+    from gfpose_cli.signal.clock import ASSUMED_RATE
+
+    assumed = any(ASSUMED_RATE in n for n in take.provenance.notes)
     if take.dim != 2 and not assumed:
         raise InputError(f"{take.provenance.path}: its file gives its frame rate ({take.fps:g} Hz); {{fps}} sets the "
                          "rate of 2D keypoints and of files that give none")
     return replace(take, fps=float(fps), provenance=take.provenance.but(
-        notes=tuple(n for n in take.provenance.notes if "frames a second assumed" not in n)))
+        notes=tuple(n for n in take.provenance.notes if ASSUMED_RATE not in n)))
 
 
 def read_takes(src: Path, skeleton_map: Optional[str] = None, subject: Optional[str] = None,

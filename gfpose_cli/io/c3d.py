@@ -466,27 +466,29 @@ def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarra
 
     markers = np.array([k == "marker" for k in kinds], dtype=bool)
     found = label_swaps(xyz, observed, markers, pairs=side_pairs(labels))
+    pair = lambda a, b: f"{labels[a]} and {labels[b]}"  # noqa: E731
+    frames = lambda start, stop: f"{start + first_frame}-{stop - 1 + first_frame}"  # noqa: E731
+
+    def listed(said: list[str]) -> str:
+        return "; ".join(said[:6]) + (f" (and {len(said) - 6} more)" if len(said) > 6 else "")
+
     warnings = []
     if found.swaps:
-        said = "; ".join(f"{labels[s.a]} and {labels[s.b]} in frames {s.start + first_frame}-{s.stop - 1 + first_frame}"
-                         + (" (each on the other's side of the body)" if s.by_side else "") for s in found.swaps[:6])
-        more = f" (and {len(found.swaps) - 6} more)" if len(found.swaps) > 6 else ""
-        warnings.append(f"{path}: marker labels swapped and swapped back: {said}{more} (each pair jumped to where "
+        said = listed([f"{pair(s.a, s.b)} in frames {frames(s.start, s.stop)}"
+                       + (" (each on the other's side of the body)" if s.by_side else "") for s in found.swaps])
+        warnings.append(f"{path}: marker labels swapped and swapped back: {said} (each pair jumped to where "
                         "the other was); read with their labels put right, as every output written from it holds them")
     if found.untold:
-        said = "; ".join(f"{labels[e.a]} and {labels[e.b]} at frame {e.frame + first_frame} (held in frames "
-                         f"{e.start + first_frame}-{e.stop - 1 + first_frame})" for e in found.untold[:6])
-        more = f" (and {len(found.untold) - 6} more)" if len(found.untold) > 6 else ""
+        said = listed([f"{pair(e.a, e.b)} at frame {e.frame + first_frame} (held in frames {frames(e.start, e.stop)})"
+                       for e in found.untold])
         warnings.append(f"{path}: markers exchanged places where nothing tells which labelling is right (no way back "
-                        f"in the take and no side to tell, or a marker in two exchanges at once): {said}{more}; those "
+                        f"in the take and no side to tell, or a marker in two exchanges at once): {said}; those "
                         "samples make no joint and every output leaves them as they are (relabel them in the capture "
                         "program)")
     if found.held_spans:
-        said = "; ".join(f"{labels[a]} and {labels[b]} in frames {start + first_frame}-{stop - 1 + first_frame}"
-                         for a, b, start, stop in found.held_spans[:6])
-        more = f" (and {len(found.held_spans) - 6} more)" if len(found.held_spans) > 6 else ""
+        said = listed([f"{pair(a, b)} in frames {frames(start, stop)}" for a, b, start, stop in found.held_spans])
         warnings.append(f"{path}: left and right markers on each other's side of the body, or alone in a gap inside a "
-                        f"swap, where no jump tells which labels are wrong: {said}{more}; those samples make no joint "
+                        f"swap, where no jump tells which labels are wrong: {said}; those samples make no joint "
                         "and every output leaves them as they are (check the labels in the capture program)")
     held = found.held(observed.shape)
     if not found.swaps:

@@ -492,7 +492,7 @@ def _layout(raw: RawC3D, params: dict, size: int) -> tuple[int, int]:
                          f"the file holds {f} complete frames, all read")
         return f, a
     if best is not None and not best[0][0]:
-        _, f, a, fi = best
+        _, f, a, _ = best
         if f != raw.frames_in_header and not (raw.frames_in_header == MAX_HEADER_FRAMES < f and counted):
             raw.notes.append(f"the header says {raw.frames_in_header} frames; the parameters' {f} fill the file")
         return f, a

@@ -14,7 +14,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.signal.clock import ASSUMED_FPS, seconds_rate
+from gfpose_cli.signal.clock import ASSUMED_FPS, assumed_rate_note, seconds_rate
 from gfpose_cli.util.atomic import atomic_path
 
 AXES = ("x", "y", "z")
@@ -117,16 +117,12 @@ def read(path: Path) -> Take:
                 provenance=Provenance(path=str(path), format="csv", notes=notes))
 
 
-#: the frame rate of a CSV without a time column (gfpose wrote none before 0.2; a tracker's 30 Hz)
-DEFAULT_FPS = ASSUMED_FPS
-
-
 def _rate(path: Path, rows: list[list[str]], line_of: list[int], col: int | None, frames: np.ndarray,
           european: bool) -> tuple[float, tuple[str, ...]]:
-    """(fps, notes) from the `time` column (seconds) against the frame numbers; DEFAULT_FPS, said,
-    where there is none or it runs on no straight line, or at no plausible rate."""
+    """(fps, notes) from the `time` column (seconds) against the frame numbers; ASSUMED_FPS, said, where
+    there is none (gfpose wrote none before 0.2) or it runs on no straight line, or at no plausible rate."""
     if col is None:
-        return DEFAULT_FPS, (f"no time column: {DEFAULT_FPS:g} frames a second assumed (--fps gives it)",)
+        return ASSUMED_FPS, (assumed_rate_note("no time column"),)
     times = np.full(len(rows) - 1, np.nan)
     for r, row in enumerate(rows[1:]):
         cell = row[col].strip() if col < len(row) else ""
@@ -136,8 +132,7 @@ def _rate(path: Path, rows: list[list[str]], line_of: list[int], col: int | None
             raise InputError(f"{path}: line {line_of[r]}: its time {cell!r} is not a number") from None
     fps = seconds_rate(times, frames)
     if fps is None:
-        return DEFAULT_FPS, (f"its time column gives no steady frame rate in seconds: {DEFAULT_FPS:g} frames a "
-                             "second assumed (--fps gives it)",)
+        return ASSUMED_FPS, (assumed_rate_note("its time column gives no steady frame rate in seconds"),)
     return fps, ()
 
 

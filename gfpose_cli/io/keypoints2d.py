@@ -27,7 +27,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.io.maps import load_map
 from gfpose_cli.core.take import Provenance, Take
-from gfpose_cli.signal.clock import ASSUMED_FPS, seconds_rate
+from gfpose_cli.signal.clock import ASSUMED_FPS, assumed_rate_note, seconds_rate
 
 COCO17 = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
           "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
@@ -43,7 +43,7 @@ OPENPOSE_LAYOUTS = {25: (BODY25, "openpose25"), 18: (COCO18, "openpose18")}
 MIN_CONFIDENCE = 0.1
 #: detector files (COCO and MMPose JSON, OpenPose and YOLO folders) carry no frame rate: a video's
 #: (signal.clock.ASSUMED_FPS) is assumed and said, so a 60 Hz video's take is not stamped 30 Hz (played at half speed) in silence
-ASSUMED_FPS_NOTE = f"the file gives no frame rate: {ASSUMED_FPS:g} frames a second assumed (--fps gives it)"
+ASSUMED_FPS_NOTE = assumed_rate_note("the file gives no frame rate")
 #: COCO result layouts whose first 17 keypoints are COCO-17's body (Halpe-26, COCO-WholeBody-133)
 COCO_LAYOUTS = (17, 26, 133)
 #: seconds after which a person not chosen is no longer followed (the next choice is the most confident)
@@ -615,7 +615,7 @@ def named_csv_take(header: list[str], rows: list[list[str]], path: Path, fps: fl
     return replace(take, provenance=replace(take.provenance, format="csv", notes=(
         f"2D keypoints named by their {map_name} names (a detector's CSV), one frame per row{clock}{placed_note}"
         f"{partial}",)
-        + (() if clock else (f"no time column: {fps:g} frames a second assumed (--fps gives it)",))))
+        + (() if clock else (assumed_rate_note("no time column", fps),))))
 
 
 def dlc_header(rows: list[list[str]], path: Path) -> tuple[list[str], int] | None:

@@ -46,7 +46,7 @@ from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
 from gfpose_cli.io.marker_text import header_rate, rate_against_times, read_text, rewrite_cells
 from gfpose_cli.io.point_csv import TIME_COLUMNS, guess_unit, point_columns
-from gfpose_cli.signal.clock import ASSUMED_FPS, column_rate, seconds_rate
+from gfpose_cli.signal.clock import ASSUMED_FPS, assumed_rate_note, column_rate, seconds_rate
 
 #: Motive's Length Units
 MOTIVE_UNITS = {"meters": "m", "centimeters": "cm", "millimeters": "mm"}
@@ -260,7 +260,7 @@ def _load_points(path: Path) -> MarkerCsv:
         rate = seconds_rate(times) if np.isfinite(times).sum() >= 2 else None
     if rate is None:
         rate = ASSUMED_FPS
-        notes.append(f"no time column in seconds: {ASSUMED_FPS:g} frames a second assumed (--fps gives it)")
+        notes.append(assumed_rate_note("no time column in seconds"))
     return MarkerCsv(path=path, layout="points", digest=hashlib.sha256(data).hexdigest(), lines=lines,
                      row_lines=row_lines, names=names, cols=np.asarray(cols), xyz=xyz, observed=observed, rate=rate,
                      units=guess[0] if guess else "", encoding=encoding, decimals=decimals, notes=notes,

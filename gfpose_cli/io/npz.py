@@ -21,6 +21,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError, OutputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 from gfpose_cli.core.take import Provenance, ShardPlace, Take
+from gfpose_cli.signal.clock import ASSUMED_FPS, assumed_rate_note
 from gfpose_cli.io.keypoints2d import BODY25, COCO17, COCO18, MIN_CONFIDENCE, detector_layout, keypoints_take
 from gfpose_cli.util.atomic import atomic_path
 
@@ -161,7 +162,7 @@ def read(path: Path) -> Take:
                               camera_frame=axes == "camera" and poses.shape[-1] == 3,
                               notes=notes + ((f"left out {', '.join(repr(k) for k in pickled)}: pickled Python objects, "
                                               "which gfpose does not load",) if pickled else ())
-                              + (() if "fps" in files else (f"no 'fps' key: {fps:g} frames a second assumed (--fps gives it)",))),
+                              + (() if "fps" in files else (assumed_rate_note("no 'fps' key", fps),))),
         shard=_shard_place(files),
     )
 
@@ -230,9 +231,9 @@ def keypoint_triplets(poses: np.ndarray) -> bool:
 
 def _fps(value, path: Path) -> float:
     """The 'fps' key: one positive number, stored as a scalar or a one-element array (np.savez(fps=[120]));
-    30 where there is none."""
+    ASSUMED_FPS where there is none."""
     if value is None:
-        return 30.0
+        return ASSUMED_FPS
     value = np.asarray(value)
     if value.size != 1 or not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all() or value.item() <= 0:
         shown = value.tolist() if value.size <= 4 else f"an array of shape {value.shape}"

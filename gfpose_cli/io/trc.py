@@ -55,8 +55,6 @@ class TrcFile:
     first_frame: int = 1  # the first row's Frame# (what the file calls its first frame)
 
 
-
-
 def _split(line: str) -> list[str]:
     """A TRC line's cells: tabs separate them (a file written with runs of spaces is split on those)."""
     body = line.rstrip("\r\n")

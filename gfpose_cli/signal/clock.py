@@ -42,6 +42,13 @@ FPS_RANGE = (1.0, 2000.0)
 #: the frame rate assumed (and said) where a file gives none: a detector's output or a lab's CSV without
 #: a time column in seconds, most often from a 30 Hz video
 ASSUMED_FPS = 30.0
+#: the words of every reader's note that it assumed a frame rate (what --fps then replaces)
+ASSUMED_RATE = "frames a second assumed"
+
+
+def assumed_rate_note(why: str, fps: float = ASSUMED_FPS) -> str:
+    """A reader's note that it assumed fps frames a second, and why (the file gives none)."""
+    return f"{why}: {fps:g} {ASSUMED_RATE} (--fps gives it)"
 
 
 def column_rate(times: np.ndarray) -> float | None:

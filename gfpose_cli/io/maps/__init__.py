@@ -576,29 +576,28 @@ _PART_WORDS_GUESS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: where a source name says its side, in the order looked at (group 1 is the side's word or letter)
+_SIDE_PATTERNS = tuple(re.compile(p, flags) for p, flags in (
+    (r"^(right)", re.IGNORECASE), (r"(right)$", re.IGNORECASE), (r"^(left)", re.IGNORECASE), (r"(left)$", re.IGNORECASE),
+    (r"^([RrLl])(?=[A-Z0-9_\s.\-])", 0), (r"[_\s.\-]([RrLl])$", 0),
+    (r"[_\s.\-]([RL])(?=[A-Z][a-z])", 0)))  # the last after a set's prefix: Skeleton_LThigh1
+
+
+def _side_split(name: str) -> tuple[str | None, str]:
+    """('R', 'L' or None, the name without its side, normalised): a leading or trailing side in a source
+    name (RKNE, R_IAS, RightArm, UpperArm_L, l.knee, Foot.R); a name that merely starts with an l or r
+    (LowerLeg, Root) has none. RKNE and LKNE are the same name apart from their side."""
+    raw = name.rsplit(":", 1)[-1].strip()
+    for pattern in _SIDE_PATTERNS:
+        m = pattern.search(raw)
+        if m:
+            return m.group(1)[0].upper(), normalise_name(raw[:m.start(1)] + raw[m.end(1):])
+    return None, normalise_name(raw)
+
+
 def _side(name: str) -> str | None:
-    """'R', 'L' or None: a leading or trailing side in a source name (RKNE, R_IAS, RightArm, UpperArm_L,
-    l.knee, Foot.R); a name that merely starts with an l or r (LowerLeg, Root) has none."""
-    raw = name.rsplit(":", 1)[-1].strip()
-    low = raw.lower()
-    for word, side in (("right", "R"), ("left", "L")):
-        if low.startswith(word) or low.endswith(word):
-            return side
-    m = (re.match(r"^([RrLl])(?=[A-Z0-9_\s.\-])", raw) or re.search(r"[_\s.\-]([RrLl])$", raw)
-         or re.search(r"[_\s.\-]([RL])(?=[A-Z][a-z])", raw))  # after a set's prefix: Skeleton_LThigh1
-    return m.group(1).upper() if m else None
-
-
-def _unsided(name: str) -> str:
-    """A source name without its side (normalised): RKNE and LKNE, RightArm and LeftArm, UpperArm_L and
-    UpperArm_R are the same name apart from it."""
-    raw = name.rsplit(":", 1)[-1].strip()
-    for pattern in (r"^(right|left)", r"(right|left)$", r"^[RrLl](?=[A-Z0-9_\s.\-])", r"[_\s.\-][RrLl]$",
-                    r"(?<=[_\s.\-])[RL](?=[A-Z][a-z])"):
-        stripped = re.sub(pattern, "", raw, count=1, flags=re.IGNORECASE if "right" in pattern else 0)
-        if stripped != raw:
-            return normalise_name(stripped)
-    return normalise_name(raw)
+    """'R', 'L' or None: the side a source name says (_side_split)."""
+    return _side_split(name)[0]
 
 
 def side_pairs(names: list[str]) -> list[tuple[int, int]]:
@@ -606,10 +605,10 @@ def side_pairs(names: list[str]) -> list[tuple[int, int]]:
     and Subject:RightArm), each name in one pair at most."""
     keyed: dict[tuple[str, str, str], list[int]] = {}
     for i, name in enumerate(names):
-        side = _side(name)
+        side, rest = _side_split(name)
         if side is not None:
             space = name.rsplit(":", 1)[0] if ":" in name else ""
-            keyed.setdefault((space, _unsided(name), side), []).append(i)
+            keyed.setdefault((space, rest, side), []).append(i)
     pairs = []
     for (space, key, side), left in keyed.items():
         right = keyed.get((space, key, "R"), [])

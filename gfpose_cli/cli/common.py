@@ -234,7 +234,7 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
                      f"{summary['moved']} samples moved" + (f" ({put_right})" if swapped else "")
                      + f", {summary['filled']} filled")
     if summary.get("held") and edited:
-        notes.append(f"{summary['held']} samples held (labels not told) left as they were")
+        notes.append(f"{summary['held']} samples held (labels not told, or off the body) left as they were")
     empty = summary.get("empty") or []
     if empty and edited:  # a marker the take never saw: no offset to its segment, so no place to put it
         shown = ", ".join(empty[:6]) + (f", ... ({len(empty)} in all)" if len(empty) > 6 else "")

@@ -449,7 +449,7 @@ class MarkerBody:
     #: (F, N) samples whose labels were exchanged back
     exchanged: np.ndarray | None = None
     #: (F, N) samples whose labels nothing tells are right (signal.swaps: an exchange with no way back, a
-    #: left/right pair on the wrong sides with no jump to explain it): they
+    #: left/right pair on the wrong sides with no jump to explain it), or off the body (signal.offbody): they
     #: make no joint, and every output leaves them as they are
     held: np.ndarray | None = None
 
@@ -497,6 +497,43 @@ def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarra
     return fixed, exchanged, held, warnings
 
 
+def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.ndarray, mask: np.ndarray,
+                  xyz: np.ndarray, observed: np.ndarray, first_frame: int = 1) -> tuple[np.ndarray, list[str]]:
+    """The marker samples that jumped off the body for a stretch (signal.offbody: a bone of the joints the
+    map made jumps off its length and back, and a marker of its joints jumped with it: a label on a ghost
+    or on another marker), as (F, N) to hold, and warnings naming each stretch's markers, bone and frames
+    (as the file numbers them)."""
+    from gfpose_cli.core.skeleton import BONES
+    from gfpose_cli.signal.offbody import held_samples, off_body
+
+    have = {normalise_name(n): i for i, n in enumerate(names)}
+    sources = [sorted({i for s in smap._names_of(joint) if (i := smap._resolve(s, have)) is not None})
+               for joint in JOINTS]
+    found = off_body(poses, mask, xyz, observed, sources)
+    if not found:
+        return np.zeros(observed.shape, dtype=bool), []
+
+    def listed(group) -> str:  # noqa: ANN001
+        said = []
+        for o in group:
+            p, c = BONES[o.bone]
+            said.append(f"{names[o.marker]} in frames {o.start + first_frame}-{o.stop - 1 + first_frame} (it jumped "
+                        f"{o.jump * 1000:.0f} mm as the {JOINTS[p]}-{JOINTS[c]} bone, {o.usual * 1000:.0f} mm, changed length)")
+        return "; ".join(said[:6]) + (f" (and {len(said) - 6} more)" if len(said) > 6 else "")
+
+    warnings = []
+    told, untold = [o for o in found if o.told], [o for o in found if not o.told]
+    if told:
+        warnings.append(f"{path}: markers off the body for a while (a label on a ghost or another marker): {listed(told)}; "
+                        "those samples make no joint and every output leaves them as they are (relabel or delete them "
+                        "in the capture program)")
+    if untold:
+        warnings.append(f"{path}: markers that jump off (or onto) the body and stay, where nothing tells which side of the "
+                        f"jump is the marker: {listed(untold)}; those samples make no joint and every output leaves them "
+                        "as they are (check the marker in the capture program)")
+    return held_samples(found, observed.shape), warnings
+
+
 def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarray, observed: np.ndarray,
                       descriptions: list[str], skeleton_map: str | SkeletonMap | None, *,
                       y_screen: str | None = None, first_frame: int = 1) -> MarkerBody:
@@ -504,7 +541,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
     to the 17 joints: a preset found by the labels (then the descriptions), else a map learned from the
     markers' motion; repeated labels resolved or refused; turned Z up (y_screen, else from the body).
     Shared by the C3D and TRC readers. Markers whose labels were swapped for a while are read swapped
-    back (swapped_back), said."""
+    back (swapped_back), said; markers off the body for a while are held (left_the_body), said."""
     xyz, exchanged, held, swap_warnings = swapped_back(path, labels, kinds, xyz, observed, first_frame)
     observed = observed & ~held  # labels nothing tells: those samples make no joint
     dupes = [n for n, k in Counter(normalise_name(label) for label, kind in zip(labels, kinds)
@@ -546,6 +583,11 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
     if clash:
         raise InputError(f"{path}: marker labels {', '.join(clash)} appear more than once; the map cannot tell them apart")
     poses, mask = smap.apply(names, xyz, observed, where=str(path))
+    off, off_warnings = left_the_body(path, smap, names, poses, mask, xyz, observed, first_frame)
+    if off.any():  # the markers that jumped off the body make no joint: the joints are built again without them
+        held = held | off
+        observed = observed & ~off
+        poses, mask = smap.apply(names, xyz, observed, where=str(path))
     for cols in smap.rigid_clusters(names):
         seen = observed[:, cols]
         placed = cluster_gaps(seen)
@@ -554,7 +596,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
             notes.append(f"{', '.join(gone)} placed in {int(placed.sum())} frames by the rest of {'its' if len(gone) == 1 else 'their'} "
                          f"rigid cluster ({', '.join(names[c] for c in cols)}), as a rigid-body fill does")
     note = missing_note(smap, names) if smap.partial else None
-    warnings = swap_warnings + ([f"{path}: {note}"] if note else [])
+    warnings = swap_warnings + off_warnings + ([f"{path}: {note}"] if note else [])
     if learned_warning:
         warnings.insert(0, learned_warning)
     estimated = [j for j in smap.estimated if mask[:, JOINTS.index(j)].any()]
@@ -568,7 +610,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
                        if (i := smap._resolve(s, have)) is not None and not observed[:, i].any()}, key=lambda i: names[i])
         empty = ", ".join(names[i] for i in gone)
         why = ("their markers are never seen together, or hold no valid sample" if not gone
-               else f"markers {empty} are held (their labels are not told, see above)" if held[:, gone].any()
+               else f"markers {empty} are held (see above)" if held[:, gone].any()
                else f"markers {empty} hold no valid sample")
         warnings.append(f"{path}: {', '.join(JOINTS[j] for j in unseen)} missing in every frame: {why}")
     if not mask.any():

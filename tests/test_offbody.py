@@ -1,0 +1,106 @@
+"""Markers off the body for a while: a label the capture program put on a ghost, a stray reflection or
+another marker for a stretch of frames.
+
+The real Vicon Plug-in Gait trial of tests/data/vendors with one marker's samples moved off the body for a
+stretch, as a labeller leaves them. Before, every reader took them as data: the knee joint 250 mm off the
+leg for half a second, with no word, and `denoise` wrote the ghost on as the knee marker.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from gfpose_cli import io
+from gfpose_cli.core.skeleton import JOINTS
+from gfpose_cli.io.c3d import left_the_body, open_c3d
+
+from .test_cli import run
+from .test_swaps import TRIAL, VENDORS, points
+
+LKNEE, LWRIST = JOINTS.index("LKnee"), JOINTS.index("LWrist")
+
+
+def trial_with(path: Path, name: str, start: int, stop: int, *, offset_mm=None, onto: str | None = None) -> list[str]:
+    """The trial rewritten by ezc3d with marker name's samples in frames [start, stop) moved by offset_mm,
+    or replaced by marker onto's (its label on another marker); returns the labels."""
+    c = open_c3d(TRIAL)
+    labels = [str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]]
+    pts = np.array(c["data"]["points"])
+    i = labels.index(name)
+    if onto is not None:
+        pts[:, i, start:stop] = pts[:, labels.index(onto), start:stop]
+    if offset_mm is not None:
+        pts[:3, i, start:stop] += np.asarray(offset_mm, dtype=float)[:, None]
+    out = open_c3d(TRIAL)
+    del out["data"]["meta_points"]
+    out["data"]["points"] = pts
+    out.write(str(path))
+    return labels
+
+
+def test_a_marker_on_a_ghost_for_a_while_is_held_said_and_left_as_it_was(tmp_path: Path, capsys) -> None:
+    trial_with(tmp_path / "clean.c3d", "LKNE", 0, 0)
+    labels = trial_with(tmp_path / "ghost.c3d", "LKNE", 100, 160, offset_mm=(250, 0, 0))
+    take, ref = io.read(tmp_path / "ghost.c3d"), io.read(tmp_path / "clean.c3d")
+    first = take.provenance.first_frame
+    said = " ".join(take.provenance.warnings)
+    assert "markers off the body for a while" in said and f"LKNE in frames {first + 100}-{first + 159}" in said
+    assert not any("off the body" in w for w in ref.provenance.warnings)
+    # the knee is not read off the ghost: missing there, every other joint and frame as the clean take's
+    assert not take.mask[100:160, LKNEE].any() and ref.mask[100:160, LKNEE].all()
+    keep = take.mask
+    np.testing.assert_array_equal(take.positions[keep], ref.positions[keep])
+    assert keep.sum() >= ref.mask.sum() - 60 * 3  # the knee, and at most the joints built from it
+    # denoise leaves the ghost samples exactly as they were and says so; complete fills the knee
+    i = labels.index("LKNE")
+    code, out, err = run(["denoise", str(tmp_path / "ghost.c3d"), "-o", str(tmp_path / "ghost.den.c3d")], capsys)
+    assert code == 0 and "60 samples held (labels not told, or off the body) left as they were" in out + err
+    np.testing.assert_array_equal(points(tmp_path / "ghost.den.c3d")[:, i, 100:160], points(tmp_path / "ghost.c3d")[:, i, 100:160])
+    assert run(["complete", str(tmp_path / "ghost.c3d"), "-o", str(tmp_path / "ghost.npz")], capsys)[0] == 0
+    done = io.read(tmp_path / "ghost.npz")
+    assert done.mask[:, LKNEE].all()
+    knee = np.linalg.norm(done.positions[100:160, LKNEE] - ref.positions[100:160, LKNEE], axis=-1)
+    assert np.median(knee) < 0.1  # filled near the leg, not at the ghost 250 mm off
+
+
+def test_a_label_on_another_marker_is_held(tmp_path: Path) -> None:
+    # LWRA's label on the elbow marker for 50 frames (0.4 s): the wrist joint is not built from it
+    trial_with(tmp_path / "onto.c3d", "LWRA", 50, 100, onto="LELB")
+    take = io.read(tmp_path / "onto.c3d")
+    first = take.provenance.first_frame
+    assert f"LWRA in frames {first + 50}-{first + 99}" in " ".join(take.provenance.warnings)
+    assert not take.mask[50:100, LWRIST].any() and take.mask[:50, LWRIST].all() and take.mask[100:, LWRIST].all()
+
+
+def test_a_jump_that_stays_to_the_end_is_held_on_both_sides(tmp_path: Path) -> None:
+    # the knee marker jumps 220 mm at frame 100 and stays off to the end (two thirds of the take): which
+    # side is the marker nothing tells; it makes no knee anywhere, said
+    trial_with(tmp_path / "stays.c3d", "LKNE", 100, 10_000, offset_mm=(200, 100, 0))
+    take = io.read(tmp_path / "stays.c3d")
+    said = " ".join(take.provenance.warnings)
+    assert "nothing tells which side of the jump is the marker: LKNE" in said
+    assert not take.mask[:, LKNEE].any() and "LKnee missing in every frame" in said
+
+
+def test_no_real_take_has_a_marker_it_holds_off_the_body() -> None:
+    # every real C3D of the vendors' set and the fixtures the reader opens, at its rate and at a half, a
+    # quarter and an eighth of it: no marker held off the body
+    from gfpose_cli.core.errors import InputError
+
+    from .conftest import FIXTURES
+
+    looked = 0
+    for path in sorted(VENDORS.glob("*.c3d")) + sorted(FIXTURES.glob("*.c3d")):
+        try:
+            take = io.read(path)
+        except InputError:  # the files refused for what they are (tests/test_vendors.py)
+            continue
+        assert not any("off the body" in w for w in take.provenance.warnings), path.name
+        back = take.writeback
+        _, xyz, seen = io.marker_trajectories(path, subject=back.subject)
+        for k in (2, 4, 8):
+            poses, mask = back.skeleton_map.apply(back.names, xyz[::k], seen[::k])
+            held, said = left_the_body(path, back.skeleton_map, back.names, poses, mask, xyz[::k], seen[::k])
+            assert not held.any() and not said, (path.name, k)
+        looked += 1
+    assert looked >= 25

@@ -82,15 +82,18 @@ def test_a_jump_that_stays_to_the_end_is_held_on_both_sides(tmp_path: Path) -> N
     assert not take.mask[:, LKNEE].any() and "LKnee missing in every frame" in said
 
 
-def test_no_real_take_has_a_marker_it_holds_off_the_body() -> None:
+def test_no_real_take_has_a_marker_it_holds_off_the_body_but_its_real_glitches() -> None:
     # every real C3D of the vendors' set and the fixtures the reader opens, at its rate and at a half, a
-    # quarter and an eighth of it: no marker held off the body
+    # quarter and an eighth of it (faster motion between frames): no marker held off the body, but for the
+    # tennis serve's real glitches (below)
     from gfpose_cli.core.errors import InputError
 
     from .conftest import FIXTURES
 
     looked = 0
     for path in sorted(VENDORS.glob("*.c3d")) + sorted(FIXTURES.glob("*.c3d")):
+        if path.name == "ktk_tennis_serve_nan.c3d":
+            continue
         try:
             take = io.read(path)
         except InputError:  # the files refused for what they are (tests/test_vendors.py)
@@ -104,3 +107,19 @@ def test_no_real_take_has_a_marker_it_holds_off_the_body() -> None:
             assert not held.any() and not said, (path.name, k)
         looked += 1
     assert looked >= 25
+
+
+def test_a_real_label_on_another_marker_for_one_frame_is_held() -> None:
+    # the real tennis serve: in file frame 401 the label LWRA sits on the LWRB marker (1 mm from it; 93-95
+    # mm in the frames around), a labeller's slip: the left wrist is not read from it there, and only there
+    from .conftest import FIXTURES
+
+    path = FIXTURES / "ktk_tennis_serve_nan.c3d"
+    take = io.read(path)
+    said = [w for w in take.provenance.warnings if "off the body" in w]
+    assert len(said) == 1 and "Derrick:LWRA in frames 401-401" in said[0] and said[0].count(" in frames ") == 1
+    names, xyz, seen = io.marker_trajectories(path, subject="Derrick")
+    lwra, lwrb = names.index("Derrick:LWRA"), names.index("Derrick:LWRB")
+    f = 401 - take.provenance.first_frame
+    assert np.linalg.norm(xyz[f, lwra] - xyz[f, lwrb]) < 0.005 < 0.08 < np.linalg.norm(xyz[f + 1, lwra] - xyz[f + 1, lwrb])
+    assert take.writeback.held[f, lwra] and take.writeback.held.sum() == 1

@@ -499,10 +499,10 @@ def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarra
 
 def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.ndarray, mask: np.ndarray,
                   xyz: np.ndarray, observed: np.ndarray, first_frame: int = 1) -> tuple[np.ndarray, list[str]]:
-    """The marker samples that jumped off the body for a stretch (signal.offbody: a bone of the joints the
-    map made jumps off its length and back, and a marker of its joints jumped with it: a label on a ghost
-    or on another marker), as (F, N) to hold, and warnings naming each stretch's markers, bone and frames
-    (as the file numbers them)."""
+    """The samples of markers off the body for a stretch (signal.offbody: a label on a ghost or on another
+    marker; the marker jumps, and the bones of the joints the map builds from it stray from their lengths
+    between its jumps, or it jumps away and back for a short stretch), as (F, N) to hold, and warnings
+    naming each stretch's marker, frames (as the file numbers them) and what told it."""
     from gfpose_cli.core.skeleton import BONES
     from gfpose_cli.signal.offbody import held_samples, off_body
 
@@ -516,9 +516,12 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
     def listed(group) -> str:  # noqa: ANN001
         said = []
         for o in group:
-            p, c = BONES[o.bone]
+            why = "away and back"
+            if o.bone is not None:
+                p, c = BONES[o.bone]
+                why = f"as the {JOINTS[p]}-{JOINTS[c]} bone, {o.usual * 1000:.0f} mm, changed length"
             said.append(f"{names[o.marker]} in frames {o.start + first_frame}-{o.stop - 1 + first_frame} (it jumped "
-                        f"{o.jump * 1000:.0f} mm as the {JOINTS[p]}-{JOINTS[c]} bone, {o.usual * 1000:.0f} mm, changed length)")
+                        f"{o.jump * 1000:.0f} mm {why})")
         return "; ".join(said[:6]) + (f" (and {len(said) - 6} more)" if len(said) > 6 else "")
 
     warnings = []

@@ -2,12 +2,14 @@
 reflection or another marker for a stretch of frames.
 
 Such a stretch is no swap (nothing comes back in exchange) and too long for a spike rejection, and a
-joint built from the marker leaves the body with it (a knee 250 mm off the leg). The 17-joint skeleton
-shows it: a bone's length does not change as the body moves, at any frame rate, so a bone whose length
-jumps by a fifth or more between two frames and stays off is a joint that jumped. The marker that did it
-is among the markers of the bone's two joints: the one that jumped (or came into view) as the stretch
-began and jumped back (or went out of view) as it ended. Its samples over the stretch are not read;
-where no marker of the bone's joints did it, the stretch is only said.
+joint built from the marker leaves the body with it (a knee 250 mm off the leg). It begins and ends with
+a jump: the marker moves in one frame several times farther than it ever moves between frames. Between
+its jumps a marker's run of frames falls into pieces, on the body and off it by turns. Which are off is
+told by the 17-joint skeleton: a bone's length does not change as the body moves, so the pieces where a
+bone of the joints built from the marker strays from its usual length (the take's median) are off, the
+others not. Where no bone tells, a marker that jumps away and back (the jump back undoing the jump away)
+is off in between when that is the short side (the pieces off are less than MAX_OFF_SHARE of its run). A
+single jump no bone explains is left alone.
 """
 from __future__ import annotations
 
@@ -17,31 +19,34 @@ import numpy as np
 
 from gfpose_cli.core.skeleton import BONES
 
-#: a bone's length jumps: it changes between two frames by this share of its usual length, and by
-#: JUMP_MIN_M at least (real takes: at most 6 % in one frame; a marker on a ghost: tens of percent)
+#: a bone strays: its length is off its usual length by half of this share of it (or of JUMP_MIN_M) on
+#: average over the pieces (real takes: at most 6 % between two frames; a marker on a ghost: tens of percent)
 JUMP_SHARE = 0.12
+#: a marker jumps: its step between two frames exceeds the mean of the steps before and after it by at
+#: least this far (m), and by STEP_MARGIN times the 90th percentile of that excess over its take (real
+#: takes at 1/1 to 1/8 of their rate: only their real glitches reach it)
 JUMP_MIN_M = 0.04
-#: frames a bone must be seen in to have a usual length
+STEP_MARGIN = 8.0
+#: frames a bone (a marker) must be seen in to have a usual length (step)
 MIN_FRAMES = 20
-#: off pieces are told by the bone's usual length (the take's median) where they hold less than this share
-#: of the bone's frames; a marker whose off side may be the larger is held on both sides of its jumps
+#: the pieces off must be less than this share of the marker's run (and of the bone's frames) to be told
+#: off by the usual length or by being the short side; else the marker is held on both sides
 MAX_OFF_SHARE = 0.4
-#: a marker jumped with the bone: its step between the two frames is at least this many times its
-#: usual step (the 99th percentile of its steps over the take), and JUMP_MIN_M at least
-STEP_MARGIN = 3.0
+#: where no bone tells, a jump back undoes the jump away: the two jumps' sum is under this share of them
+MIRROR = 0.5
 
 
 @dataclass(frozen=True)
 class OffBody:
-    """A marker off the body over frames [start, stop), and the bone whose length jumped with it."""
+    """A marker off the body over frames [start, stop)."""
 
-    bone: int  # index into core.skeleton.BONES
+    marker: int  # the marker's column
     start: int
     stop: int
-    usual: float  # the bone's usual length (m: the median over the take)
-    marker: int  # the marker's column
     jump: float  # the marker's largest jump (m) into or out of the stretch
-    told: bool = True  # False: the marker's run jumps, but which side of the jump is off is not told
+    bone: int | None  # the bone (index into core.skeleton.BONES) whose length told it, None: the short side
+    usual: float = 0.0  # that bone's usual length (m)
+    told: bool = True  # False: which side of the jumps is the marker is not told; held on both sides
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -49,79 +54,114 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
-def _usual_steps(xyz: np.ndarray, seen: np.ndarray) -> np.ndarray:
+def _mirrored(away: np.ndarray, back: np.ndarray) -> bool:
+    """The jump back undoes the jump away: their sum is under MIRROR of the larger."""
+    return float(np.linalg.norm(away + back)) < MIRROR * max(float(np.linalg.norm(away)), float(np.linalg.norm(back)))
+
+
+def _mean(values: np.ndarray, pieces: list[tuple[int, int]]) -> float:
+    vals = np.concatenate([values[a:e] for a, e in pieces])
+    vals = vals[np.isfinite(vals)]
+    return float(vals.mean()) if len(vals) else float("nan")
+
+
+def _jumps(xyz: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each marker's steps (F-1, N; step[t - 1]: frame t-1 to t, NaN where not seen in both), its jumps
+    (F, N; moved[t]: a jump between frames t-1 and t) and each step's excess over the motion (F, N, 3).
+
+    A jump is a step far off the motion around it: the step less the mean of the steps before and after
+    it (a fast hand's steps are all long; a jump's is long between two ordinary ones), by JUMP_MIN_M and
+    STEP_MARGIN times the marker's usual such excess (its 90th percentile: a jump makes three of them, its
+    own and half of it on each side); where a neighbouring step is missing (a run's edge), the step itself
+    against STEP_MARGIN times the marker's usual step (99th percentile). Of two neighbouring candidates
+    the smaller (under three quarters of the other) is the jump's echo, not a jump."""
+    F, N = seen.shape
     both = seen[1:] & seen[:-1]
-    step = np.where(both, np.linalg.norm(xyz[1:] - xyz[:-1], axis=-1), np.nan)
-    out = np.full(xyz.shape[1], np.inf)
-    stepped = both.sum(0) >= MIN_FRAMES
-    if stepped.any():
-        out[stepped] = np.nanpercentile(step[:, stepped], 99, axis=0)
-    return out
+    d = np.where(both[..., None], xyz[1:] - xyz[:-1], np.nan)  # (F-1, N, 3)
+    step = np.linalg.norm(d, axis=-1)
+    around = np.full_like(d, np.nan)
+    around[1:-1] = (d[:-2] + d[2:]) / 2
+    off = np.linalg.norm(d - around, axis=-1)  # NaN where a neighbouring step is missing
+    usual_step, usual_off = np.full(N, np.inf), np.full(N, np.inf)
+    has_step, has_off = np.isfinite(step).sum(0) >= MIN_FRAMES, np.isfinite(off).sum(0) >= MIN_FRAMES
+    if has_step.any():
+        usual_step[has_step] = np.nanpercentile(step[:, has_step], 99, axis=0)
+    if has_off.any():  # a jump makes three such differences (its own, half of it on each side): p90
+        usual_off[has_off] = np.nanpercentile(off[:, has_off], 90, axis=0)
+    score = np.where(np.isfinite(off), off / np.maximum(JUMP_MIN_M, STEP_MARGIN * usual_off)[None],
+                     step / np.maximum(JUMP_MIN_M, STEP_MARGIN * usual_step)[None])
+    score = np.nan_to_num(score)
+    padded = np.pad(score, ((1, 1), (0, 0)))
+    echo = (score < 0.75 * padded[:-2]) | (score < 0.75 * padded[2:])
+    moved = np.zeros((F, N), dtype=bool)
+    moved[1:] = (score >= 1.0) & ~echo
+    excess = np.zeros((F, N, 3))
+    excess[1:] = np.where(np.isfinite(off)[..., None], d - around, d)
+    return step, moved, np.nan_to_num(excess)
 
 
 def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: np.ndarray,
              sources: list[list[int]]) -> list[OffBody]:
-    """The stretches where a marker (xyz (F, N, 3) in metres, seen (F, N)) is off the body: it jumps
-    beyond its usual step in the same frame as a bone of the joints built from it (joints (F, 17, 3),
-    joint_mask (F, 17); sources: per joint, the marker columns it is built from) jumps off its length.
-    Each such jump flips the marker between on and off the body within a run of frames it is seen in;
-    the pieces where the bone's length strays (more than half a jump on average, the others less) are
-    off. A bone that changes length smoothly (motion, a model's joint) is never claimed."""
+    """The stretches where a marker the joints are built from (xyz (F, N, 3) in metres, seen (F, N);
+    sources: per joint, its marker columns) is off the body, from its jumps and the bones of the joints
+    (F, 17, 3; joint_mask (F, 17)) built from it (module docstring)."""
     F = len(joints)
-    usual_step = _usual_steps(xyz, seen)
-    moved = np.zeros(seen.shape, dtype=bool)  # moved[t]: a jump between frames t-1 and t
-    both = seen[1:] & seen[:-1]
-    step = np.where(both, np.linalg.norm(xyz[1:] - xyz[:-1], axis=-1), 0.0)
-    moved[1:] = both & (step >= np.maximum(JUMP_MIN_M, STEP_MARGIN * usual_step)[None])
-    found: dict[tuple[int, int, int], OffBody] = {}
+    step, moved, excess = _jumps(xyz, seen)
+    # each bone's stray from its usual length, per frame
+    strays: dict[int, tuple[np.ndarray, float, float, np.ndarray]] = {}
     for b, (p, c) in enumerate(BONES):
         ok = joint_mask[:, p] & joint_mask[:, c]
-        if ok.sum() < MIN_FRAMES:
+        if ok.sum() >= MIN_FRAMES:
+            length = np.where(ok, np.linalg.norm(joints[:, p] - joints[:, c], axis=-1), np.nan)
+            usual_len = float(np.nanmedian(length))
+            strays[b] = (np.abs(length - usual_len), usual_len, max(JUMP_SHARE * usual_len, JUMP_MIN_M), ok)
+    feeds: dict[int, set[int]] = {}
+    for j, cols in enumerate(sources):
+        for m in cols:
+            feeds.setdefault(m, set()).add(j)
+    found: list[OffBody] = []
+    for m, joints_of_m in sorted(feeds.items()):
+        events = np.flatnonzero(moved[:, m])
+        if not len(events):
             continue
-        length = np.where(ok, np.linalg.norm(joints[:, p] - joints[:, c], axis=-1), np.nan)
-        usual = float(np.nanmedian(length))
-        jump = max(JUMP_SHARE * usual, JUMP_MIN_M)
-        jumped = np.zeros(F, dtype=bool)
-        jumped[1:] = ok[1:] & ok[:-1] & (np.abs(np.diff(np.nan_to_num(length))) > jump)
-        if not jumped.any():
-            continue
-        stray = np.abs(length - usual)
-        for m in dict.fromkeys(sources[p] + sources[c]):
-            events = np.flatnonzero(moved[:, m] & jumped)
-            if not len(events):
+        bones = [b for b, (p, c) in enumerate(BONES) if b in strays and {p, c} & joints_of_m]
+        for r0, r1 in _runs(seen[:, m]):
+            inside = [int(t) for t in events if r0 < t < r1]
+            if not inside:
                 continue
-            for r0, r1 in _runs(seen[:, m]):
-                inside = [int(t) for t in events if r0 < t < r1]
-                if not inside:
+            pieces = list(zip([r0, *inside], [*inside, r1]))
+            parities = (pieces[0::2], pieces[1::2])
+            told_by, off, told = None, None, True
+            for b in bones:  # the bone that tells the pieces apart best
+                stray, usual_len, jump, ok = strays[b]
+                s = [_mean(stray, group) for group in parities]
+                if not all(np.isfinite(s)):
                     continue
-                bounds = [r0, *inside, r1]
-                pieces = list(zip(bounds[:-1], bounds[1:]))
-
-                def mean_stray(group) -> float:  # noqa: ANN001
-                    vals = np.concatenate([stray[a:e] for a, e in group])
-                    vals = vals[np.isfinite(vals)]
-                    return float(vals.mean()) if len(vals) else float("nan")
-
-                odd, even = pieces[1::2], pieces[0::2]
-                s_odd, s_even = mean_stray(odd), mean_stray(even)
-                if not (np.isfinite(s_odd) and np.isfinite(s_even)):
+                k = int(s[1] > s[0])
+                if s[k] > jump / 2 and s[1 - k] < jump / 2 and (told_by is None or s[k] - s[1 - k] > told_by[1]):
+                    told_by, off = (b, s[k] - s[1 - k]), k
+            if told_by is not None:
+                ok = strays[told_by[0]][3]
+                told = sum(int(ok[a:e].sum()) for a, e in parities[off]) < MAX_OFF_SHARE * ok.sum()
+            elif len(inside) >= 2:  # away and back, no bone to tell: off on the short side, each jump back
+                share = [sum(e - a for a, e in group) / (r1 - r0) for group in parities]  # undoing the jump away
+                k = int(share[1] < share[0])
+                if share[k] >= MAX_OFF_SHARE or not all(r0 < a and e < r1 and _mirrored(excess[a, m], excess[e, m])
+                                                        for a, e in parities[k]):
                     continue
-                off, on, s_off, s_on = (odd, even, s_odd, s_even) if s_odd > s_even else (even, odd, s_even, s_odd)
-                if s_off <= jump / 2 or s_on >= jump / 2:
-                    continue
-                # the usual length is the take's median: it tells which pieces are off only where they are
-                # a clear minority of the bone's frames; else which side is the marker is not told: all held
-                told = sum(int(ok[a:e].sum()) for a, e in off) < MAX_OFF_SHARE * ok.sum()
-                for a, e in (off if told else pieces):
-                    size = max(step[t - 1, m] for t in (a, e) if 0 < t < F and moved[t, m]) if (
-                        moved[a, m] or (e < F and moved[e, m])) else 0.0
-                    found.setdefault((m, a, e), OffBody(bone=b, start=a, stop=e, usual=usual, marker=int(m),
-                                                        jump=float(size), told=told))
-    return sorted(found.values(), key=lambda o: (o.start, o.marker))
+                off = k
+            else:
+                continue
+            for a, e in (parities[off] if told else pieces):
+                size = max([float(step[t - 1, m]) for t in (a, e) if 0 < t < F and moved[t, m]], default=0.0)
+                bone = told_by[0] if told_by is not None else None
+                found.append(OffBody(marker=int(m), start=a, stop=e, jump=size, bone=bone,
+                                     usual=strays[bone][1] if bone is not None else 0.0, told=told))
+    return sorted(found, key=lambda o: (o.start, o.marker))
 
 
 def held_samples(found: list[OffBody], shape: tuple[int, int]) -> np.ndarray:
-    """(F, N): the samples of the markers that jumped off the body, over their stretches."""
+    """(F, N): the samples of the markers off the body, over their stretches."""
     out = np.zeros(shape, dtype=bool)
     for o in found:
         out[o.start:o.stop, o.marker] = True

@@ -50,8 +50,8 @@ def trials(path: Path, rng: np.random.Generator, tmp: Path) -> dict[str, list[in
     labels = [str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]]
     pts0 = np.array(c["data"]["points"])
     rate = float(c["parameters"]["POINT"]["RATE"]["value"][0])
-    scale = 1000.0 if str(c["parameters"]["POINT"]["UNITS"]["value"][0]).strip().lower() == "mm" else 1.0
     ref = io.read(path)
+    scale = 1.0 / ref.provenance.units_to_m  # file units per metre
     sources = set(ref.writeback.skeleton_map.resolved_sources(ref.writeback.names))
     subject = ref.writeback.subject
     cand = [i for i, label in enumerate(labels) if label in sources or (subject and f"{subject}:{label}" in sources)]

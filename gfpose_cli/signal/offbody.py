@@ -106,7 +106,15 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
     sources: per joint, its marker columns) is off the body, from its jumps and the bones of the joints
     (F, 17, 3; joint_mask (F, 17)) built from it (module docstring)."""
     F = len(joints)
-    step, moved, excess = _jumps(xyz, seen)
+    feeds: dict[int, set[int]] = {}  # marker column -> the joints built from it
+    for j, cols in enumerate(sources):
+        for m in cols:
+            feeds.setdefault(m, set()).add(j)
+    if not feeds:
+        return []
+    cols = np.array(sorted(feeds))
+    at = {int(m): k for k, m in enumerate(cols)}  # only the markers joints are built from are looked at
+    step, moved, excess = _jumps(xyz[:, cols], seen[:, cols])
     # each bone's stray from its usual length, per frame
     strays: dict[int, tuple[np.ndarray, float, float, np.ndarray]] = {}
     for b, (p, c) in enumerate(BONES):
@@ -115,13 +123,10 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
             length = np.where(ok, np.linalg.norm(joints[:, p] - joints[:, c], axis=-1), np.nan)
             usual_len = float(np.nanmedian(length))
             strays[b] = (np.abs(length - usual_len), usual_len, max(JUMP_SHARE * usual_len, JUMP_MIN_M), ok)
-    feeds: dict[int, set[int]] = {}
-    for j, cols in enumerate(sources):
-        for m in cols:
-            feeds.setdefault(m, set()).add(j)
     found: list[OffBody] = []
     for m, joints_of_m in sorted(feeds.items()):
-        events = np.flatnonzero(moved[:, m])
+        k_m = at[m]
+        events = np.flatnonzero(moved[:, k_m])
         if not len(events):
             continue
         bones = [b for b, (p, c) in enumerate(BONES) if b in strays and {p, c} & joints_of_m]
@@ -146,14 +151,14 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
             elif len(inside) >= 2:  # away and back, no bone to tell: off on the short side, each jump back
                 share = [sum(e - a for a, e in group) / (r1 - r0) for group in parities]  # undoing the jump away
                 k = int(share[1] < share[0])
-                if share[k] >= MAX_OFF_SHARE or not all(r0 < a and e < r1 and _mirrored(excess[a, m], excess[e, m])
+                if share[k] >= MAX_OFF_SHARE or not all(r0 < a and e < r1 and _mirrored(excess[a, k_m], excess[e, k_m])
                                                         for a, e in parities[k]):
                     continue
                 off = k
             else:
                 continue
             for a, e in (parities[off] if told else pieces):
-                size = max([float(step[t - 1, m]) for t in (a, e) if 0 < t < F and moved[t, m]], default=0.0)
+                size = max([float(step[t - 1, k_m]) for t in (a, e) if 0 < t < F and moved[t, k_m]], default=0.0)
                 bone = told_by[0] if told_by is not None else None
                 found.append(OffBody(marker=int(m), start=a, stop=e, jump=size, bone=bone,
                                      usual=strays[bone][1] if bone is not None else 0.0, told=told))

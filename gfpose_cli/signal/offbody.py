@@ -27,6 +27,9 @@ JUMP_SHARE = 0.12
 #: takes at 1/1 to 1/8 of their rate: only their real glitches reach it)
 JUMP_MIN_M = 0.04
 STEP_MARGIN = 8.0
+#: the floors in metres are for a body whose median bone is this long; a take whose median bone is longer
+#: scales them up (a take read in too small a unit, with --force-read, holds the samples the right one does)
+TYPICAL_BONE_M = 0.25
 #: frames a bone (a marker) must be seen in to have a usual length (step)
 MIN_FRAMES = 20
 #: the pieces off must be less than this share of the marker's run (and of the bone's frames) to be told
@@ -65,12 +68,12 @@ def _mean(values: np.ndarray, pieces: list[tuple[int, int]]) -> float:
     return float(vals.mean()) if len(vals) else float("nan")
 
 
-def _jumps(xyz: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _jumps(xyz: np.ndarray, seen: np.ndarray, floor: float = JUMP_MIN_M) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each marker's steps (F-1, N; step[t - 1]: frame t-1 to t, NaN where not seen in both), its jumps
     (F, N; moved[t]: a jump between frames t-1 and t) and each step's excess over the motion (F, N, 3).
 
     A jump is a step far off the motion around it: the step less the mean of the steps before and after
-    it (a fast hand's steps are all long; a jump's is long between two ordinary ones), by JUMP_MIN_M and
+    it (a fast hand's steps are all long; a jump's is long between two ordinary ones), by floor and
     STEP_MARGIN times the marker's usual such excess (its 90th percentile: a jump makes three of them, its
     own and half of it on each side); where a neighbouring step is missing (a run's edge), the step itself
     against STEP_MARGIN times the marker's usual step (99th percentile). Of two neighbouring candidates
@@ -88,8 +91,8 @@ def _jumps(xyz: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
         usual_step[has_step] = np.nanpercentile(step[:, has_step], 99, axis=0)
     if has_off.any():  # a jump makes three such differences (its own, half of it on each side): p90
         usual_off[has_off] = np.nanpercentile(off[:, has_off], 90, axis=0)
-    score = np.where(np.isfinite(off), off / np.maximum(JUMP_MIN_M, STEP_MARGIN * usual_off)[None],
-                     step / np.maximum(JUMP_MIN_M, STEP_MARGIN * usual_step)[None])
+    score = np.where(np.isfinite(off), off / np.maximum(floor, STEP_MARGIN * usual_off)[None],
+                     step / np.maximum(floor, STEP_MARGIN * usual_step)[None])
     score = np.nan_to_num(score)
     padded = np.pad(score, ((1, 1), (0, 0)))
     echo = (score < 0.75 * padded[:-2]) | (score < 0.75 * padded[2:])
@@ -112,17 +115,21 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
             feeds.setdefault(m, set()).add(j)
     if not feeds:
         return []
-    cols = np.array(sorted(feeds))
-    at = {int(m): k for k, m in enumerate(cols)}  # only the markers joints are built from are looked at
-    step, moved, excess = _jumps(xyz[:, cols], seen[:, cols])
-    # each bone's stray from its usual length, per frame
-    strays: dict[int, tuple[np.ndarray, float, float, np.ndarray]] = {}
+    # each bone's usual length (the take's median) and its stray from it, per frame
+    lengths: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
     for b, (p, c) in enumerate(BONES):
         ok = joint_mask[:, p] & joint_mask[:, c]
         if ok.sum() >= MIN_FRAMES:
             length = np.where(ok, np.linalg.norm(joints[:, p] - joints[:, c], axis=-1), np.nan)
-            usual_len = float(np.nanmedian(length))
-            strays[b] = (np.abs(length - usual_len), usual_len, max(JUMP_SHARE * usual_len, JUMP_MIN_M), ok)
+            lengths[b] = (length, float(np.nanmedian(length)), ok)
+    if not lengths:
+        return []
+    floor = JUMP_MIN_M * max(1.0, float(np.median([u for _, u, _ in lengths.values()])) / TYPICAL_BONE_M)
+    strays = {b: (np.abs(length - usual_len), usual_len, max(JUMP_SHARE * usual_len, floor), ok)
+              for b, (length, usual_len, ok) in lengths.items()}
+    cols = np.array(sorted(feeds))
+    at = {int(m): k for k, m in enumerate(cols)}  # only the markers joints are built from are looked at
+    step, moved, excess = _jumps(xyz[:, cols], seen[:, cols], floor)
     found: list[OffBody] = []
     for m, joints_of_m in sorted(feeds.items()):
         k_m = at[m]

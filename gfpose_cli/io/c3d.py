@@ -509,7 +509,9 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
     have = {normalise_name(n): i for i, n in enumerate(names)}
     sources = [sorted({i for s in smap._names_of(joint) if (i := smap._resolve(s, have)) is not None})
                for joint in JOINTS]
-    found = off_body(poses, mask, xyz, observed, sources)
+    # points that are the joints themselves (joint centres a tool wrote, gfpose's own --add-joints) are
+    # read as they are: a file written with joints reads back the joints written
+    found = off_body(poses, mask, xyz, observed, sources) if any(len(cols) > 1 for cols in sources) else []
     if not found:
         return np.zeros(observed.shape, dtype=bool), []
 

@@ -72,6 +72,25 @@ def test_a_label_on_another_marker_is_held(tmp_path: Path) -> None:
     assert not take.mask[50:100, LWRIST].any() and take.mask[:50, LWRIST].all() and take.mask[100:, LWRIST].all()
 
 
+def test_a_ghost_that_stays_where_it_was_is_held(tmp_path: Path) -> None:
+    # the label LPSI on a point 150 mm off the pelvis that stays put while the body walks on (a stray
+    # reflection) for a third of a second: its jump back does not undo its jump away and no bone of the
+    # hips shows it (the hips are placed from all four pelvic markers), but it leaves its companions
+    c = open_c3d(TRIAL)
+    labels = [str(x) for x in c["parameters"]["POINT"]["LABELS"]["value"]]
+    pts = np.array(c["data"]["points"])
+    i = labels.index("LPSI")
+    pts[:3, i, 200:240] = pts[:3, i, 200:201] + np.array([150.0, 0.0, 0.0])[:, None]
+    del c["data"]["meta_points"]
+    c["data"]["points"] = pts
+    c.write(str(tmp_path / "stray.c3d"))
+    take = io.read(tmp_path / "stray.c3d")
+    first = take.provenance.first_frame
+    assert f"LPSI in frames {first + 200}-{first + 239}" in " ".join(take.provenance.warnings)
+    assert take.writeback.held[200:240, take.writeback.names.index("LPSI")].all()
+    assert take.writeback.held.sum() == 40
+
+
 def test_a_jump_that_stays_to_the_end_is_held_on_both_sides(tmp_path: Path) -> None:
     # the knee marker jumps 220 mm at frame 100 and stays off to the end (two thirds of the take): which
     # side is the marker nothing tells; it makes no knee anywhere, said

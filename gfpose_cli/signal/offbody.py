@@ -7,9 +7,10 @@ a jump: the marker moves in one frame several times farther than it ever moves b
 its jumps a marker's run of frames falls into pieces, on the body and off it by turns. Which are off is
 told by the 17-joint skeleton: a bone's length does not change as the body moves, so the pieces where a
 bone of the joints built from the marker strays from its usual length (the take's median) are off, the
-others not. Where no bone tells, a marker that jumps away and back (the jump back undoing the jump away)
-is off in between when that is the short side (the pieces off are less than MAX_OFF_SHARE of its run). A
-single jump no bone explains is left alone.
+others not. Where no bone tells, a marker that jumps away and back (the jump back undoing the jump away,
+or both jumps wide and the marker away from its most rigid companions in between) is off in between when
+that is the short side (the pieces off are less than MAX_OFF_SHARE of its run). A single jump no bone
+explains is left alone.
 """
 from __future__ import annotations
 
@@ -35,8 +36,12 @@ MIN_FRAMES = 20
 #: the pieces off must be less than this share of the marker's run (and of the bone's frames) to be told
 #: off by the usual length or by being the short side; else the marker is held on both sides
 MAX_OFF_SHARE = 0.4
-#: where no bone tells, a jump back undoes the jump away: the two jumps' sum is under this share of them
+#: where no bone tells, a jump back undoes the jump away: the two jumps' sum is under this share of them;
+#: or both jumps are WIDE floors (100 mm on a typical body) and the marker leaves its COMPANIONS most rigid
+#: companions in between (a ghost that stays where it was: its jump back does not undo its jump away)
 MIRROR = 0.5
+WIDE = 2.5
+COMPANIONS = 3
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,35 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 def _mirrored(away: np.ndarray, back: np.ndarray) -> bool:
     """The jump back undoes the jump away: their sum is under MIRROR of the larger."""
     return float(np.linalg.norm(away + back)) < MIRROR * max(float(np.linalg.norm(away)), float(np.linalg.norm(back)))
+
+
+def _left_companions(xyz: np.ndarray, seen: np.ndarray, m: int, cols: np.ndarray, a: int, e: int,
+                     floor: float) -> bool:
+    """Marker m left its COMPANIONS most rigid companions among cols (the least spread of their distance,
+    on at most 2,000 frames of the take) over [a, e): its mean distance to one of them there is off the
+    median distance over the frames around by half a floor. A fast hand moves its markers together; a
+    ghost that stays where it was, or a label on another marker, moves one."""
+    F = len(xyz)
+    rows = np.linspace(0, F - 1, min(F, 2000)).astype(int)
+    others = np.array([c for c in cols if c != m])
+    if not len(others):
+        return False
+    both = seen[rows][:, [m]] & seen[rows][:, others]
+    d = np.where(both, np.linalg.norm(xyz[rows][:, [m]] - xyz[rows][:, others], axis=-1), np.nan)
+    with np.errstate(invalid="ignore"):
+        spread = np.where(both.sum(0) >= MIN_FRAMES, np.nanstd(d, axis=0), np.inf)
+    lo, hi = max(0, a - 10 * (e - a) - 20), min(F, e + 10 * (e - a) + 20)
+    for j in others[np.argsort(spread)[:COMPANIONS]]:
+        here = seen[a:e, m] & seen[a:e, j]
+        near = seen[lo:hi, m] & seen[lo:hi, j]
+        near[a - lo:e - lo] = False
+        if not here.any() or near.sum() < 3:
+            continue
+        d_here = np.linalg.norm(xyz[a:e, m][here] - xyz[a:e, j][here], axis=-1).mean()
+        d_near = np.median(np.linalg.norm(xyz[lo:hi, m][near] - xyz[lo:hi, j][near], axis=-1))
+        if abs(float(d_here) - float(d_near)) > floor / 2:
+            return True
+    return False
 
 
 def _mean(values: np.ndarray, pieces: list[tuple[int, int]]) -> float:
@@ -158,8 +192,11 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
             elif len(inside) >= 2:  # away and back, no bone to tell: off on the short side, each jump back
                 share = [sum(e - a for a, e in group) / (r1 - r0) for group in parities]  # undoing the jump away
                 k = int(share[1] < share[0])
-                if share[k] >= MAX_OFF_SHARE or not all(r0 < a and e < r1 and _mirrored(excess[a, k_m], excess[e, k_m])
-                                                        for a, e in parities[k]):
+                if share[k] >= MAX_OFF_SHARE or not all(
+                        r0 < a and e < r1 and (_mirrored(excess[a, k_m], excess[e, k_m])
+                                               or (min(step[a - 1, k_m], step[e - 1, k_m]) >= WIDE * floor
+                                                   and _left_companions(xyz, seen, m, cols, a, e, floor)))
+                        for a, e in parities[k]):
                     continue
                 off = k
             else:

@@ -6,7 +6,8 @@ repeated or blanked ranges, random bytes) and, for text formats, text mutators (
 repeated or swapped, numbers turned into nan/inf/huge/garbage, Latin-1 bytes). Every case runs
 `gfpose convert` under a time limit and must end with exit 0 and a readable output, or exit 2, one
 line and no output; never a traceback, an internal error, a hang or a partial file. Set
-GFPOSE_FUZZ_SEED and GFPOSE_FUZZ_CASES to explore further.
+GFPOSE_FUZZ_SEED and GFPOSE_FUZZ_CASES to explore further, and GFPOSE_FUZZ_LOG to a file path to have each case's exit code
+and message written there (to compare two runs).
 """
 from __future__ import annotations
 
@@ -306,6 +307,7 @@ def test_fuzz_every_reader_through_convert(tmp_path: Path, capsys, bases, reques
     failures: list[str] = []
     tally: Counter = Counter()
     outcomes: Counter = Counter()
+    log: list[str] = []
     previous = signal.signal(signal.SIGALRM, _alarm)
     try:
         for case in range(CASES):
@@ -345,6 +347,7 @@ def test_fuzz_every_reader_through_convert(tmp_path: Path, capsys, bases, reques
             tally[fmt] += 1
             outcomes[code] += 1
             label = f"case {case} ({base.name}, {mutate.__name__})"
+            log.append(f"{label}\t{code}\t{err.strip()[:300]!r}")
             written = sorted(p.name for p in out.iterdir())
             if code == -1:
                 failures.append(f"{label}: no answer within {CASE_TIMEOUT_S} s")
@@ -366,6 +369,8 @@ def test_fuzz_every_reader_through_convert(tmp_path: Path, capsys, bases, reques
                 child.unlink()
     finally:
         signal.signal(signal.SIGALRM, previous)
+        if os.environ.get("GFPOSE_FUZZ_LOG"):
+            Path(os.environ["GFPOSE_FUZZ_LOG"]).write_text("\n".join(log) + "\n")
     summary = (f"fuzz: {sum(tally.values())} cases, seed {SEED}; per format {dict(sorted(tally.items()))}; "
                f"exit codes {dict(sorted(outcomes.items()))}; {len(failures)} failed")
     request.config.stash.setdefault(FUZZ_SUMMARY, []).append(summary)  # printed at the end of the run

@@ -21,6 +21,7 @@ from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.core.take import CompleteReport, DenoiseReport, Provenance, Take
 from gfpose_cli.io import c3d_raw
 from gfpose_cli.util.last_parse import LastParse
+from gfpose_cli.util.runs import runs
 
 UNIT_TO_M = {"mm": 0.001, "cm": 0.01, "m": 1.0, "dm": 0.1}
 
@@ -454,6 +455,16 @@ class MarkerBody:
     held: np.ndarray | None = None
 
 
+def _listed(said: list[str], most: int = 6) -> str:
+    """Up to `most` items of a warning's list, '; '-joined, and how many more."""
+    return "; ".join(said[:most]) + (f" (and {len(said) - most} more)" if len(said) > most else "")
+
+
+def _frames(start: int, stop: int, first_frame: int) -> str:
+    """Frames [start, stop) as the file numbers them (from first_frame)."""
+    return f"{start + first_frame}-{stop - 1 + first_frame}"
+
+
 def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarray, observed: np.ndarray,
                  first_frame: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Markers (F, N, 3, metres) with the labels a capture program exchanged for a while put back
@@ -467,26 +478,23 @@ def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarra
     markers = np.array([k == "marker" for k in kinds], dtype=bool)
     found = label_swaps(xyz, observed, markers, pairs=side_pairs(labels))
     pair = lambda a, b: f"{labels[a]} and {labels[b]}"  # noqa: E731
-    frames = lambda start, stop: f"{start + first_frame}-{stop - 1 + first_frame}"  # noqa: E731
-
-    def listed(said: list[str]) -> str:
-        return "; ".join(said[:6]) + (f" (and {len(said) - 6} more)" if len(said) > 6 else "")
+    frames = lambda start, stop: _frames(start, stop, first_frame)  # noqa: E731
 
     warnings = []
     if found.swaps:
-        said = listed([f"{pair(s.a, s.b)} in frames {frames(s.start, s.stop)}"
+        said = _listed([f"{pair(s.a, s.b)} in frames {frames(s.start, s.stop)}"
                        + (" (each on the other's side of the body)" if s.by_side else "") for s in found.swaps])
         warnings.append(f"{path}: marker labels swapped and swapped back: {said} (each pair jumped to where "
                         "the other was); read with their labels put right, as every output written from it holds them")
     if found.untold:
-        said = listed([f"{pair(e.a, e.b)} at frame {e.frame + first_frame} (held in frames {frames(e.start, e.stop)})"
+        said = _listed([f"{pair(e.a, e.b)} at frame {e.frame + first_frame} (held in frames {frames(e.start, e.stop)})"
                        for e in found.untold])
         warnings.append(f"{path}: markers exchanged places where nothing tells which labelling is right (no way back "
                         f"in the take and no side to tell, or a marker in two exchanges at once): {said}; those "
                         "samples make no joint and every output leaves them as they are (relabel them in the capture "
                         "program)")
     if found.held_spans:
-        said = listed([f"{pair(a, b)} in frames {frames(start, stop)}" for a, b, start, stop in found.held_spans])
+        said = _listed([f"{pair(a, b)} in frames {frames(start, stop)}" for a, b, start, stop in found.held_spans])
         warnings.append(f"{path}: left and right markers on each other's side of the body, or alone in a gap inside a "
                         f"swap, where no jump tells which labels are wrong: {said}; those samples make no joint "
                         "and every output leaves them as they are (check the labels in the capture program)")
@@ -506,9 +514,7 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
     from gfpose_cli.core.skeleton import BONES
     from gfpose_cli.signal.offbody import held_samples, off_body
 
-    have = {normalise_name(n): i for i, n in enumerate(names)}
-    sources = [sorted({i for s in smap._names_of(joint) if (i := smap._resolve(s, have)) is not None})
-               for joint in JOINTS]
+    sources = smap.source_columns(names)
     # points that are the joints themselves (joint centres a tool wrote, gfpose's own --add-joints) are
     # read as they are: a file written with joints reads back the joints written
     found = off_body(poses, mask, xyz, observed, sources) if any(len(cols) > 1 for cols in sources) else []
@@ -522,9 +528,9 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
             if o.bone is not None:
                 p, c = BONES[o.bone]
                 why = f"as the {JOINTS[p]}-{JOINTS[c]} bone, {o.usual * 1000:.0f} mm, changed length"
-            said.append(f"{names[o.marker]} in frames {o.start + first_frame}-{o.stop - 1 + first_frame} (it jumped "
+            said.append(f"{names[o.marker]} in frames {_frames(o.start, o.stop, first_frame)} (it jumped "
                         f"{o.jump * 1000:.0f} mm {why})")
-        return "; ".join(said[:6]) + (f" (and {len(said) - 6} more)" if len(said) > 6 else "")
+        return _listed(said)
 
     warnings = []
     told, untold = [o for o in found if o.told], [o for o in found if not o.told]
@@ -610,9 +616,8 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
                         "its description says how)")
     unseen = [j for j, joint in enumerate(JOINTS) if not mask[:, j].any() and joint not in smap.absent(names)]
     if unseen and mask.any():
-        have = {normalise_name(n): i for i, n in enumerate(names)}
-        gone = sorted({i for j in unseen for s in smap._names_of(JOINTS[j])
-                       if (i := smap._resolve(s, have)) is not None and not observed[:, i].any()}, key=lambda i: names[i])
+        sources = smap.source_columns(names)
+        gone = sorted({i for j in unseen for i in sources[j] if not observed[:, i].any()}, key=lambda i: names[i])
         empty = ", ".join(names[i] for i in gone)
         why = ("their markers are never seen together, or hold no valid sample" if not gone
                else f"markers {empty} are held (see above)" if held[:, gone].any()
@@ -836,9 +841,7 @@ def _long_runs(observed: np.ndarray) -> np.ndarray:
     F, K = observed.shape
     out = np.zeros_like(observed)
     for k in range(K):
-        o = observed[:, k].astype(np.int8)
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], o, [0]])))
-        for a, b in zip(edges[0::2], edges[1::2]):
+        for a, b in runs(observed[:, k]):
             if b - a >= MIN_RUN:
                 out[a:b, k] = True
     return out

@@ -27,15 +27,22 @@ def distance_spread(xyz: np.ndarray, observed: np.ndarray, min_frames: int = MIN
     out = np.full((N, N), np.inf)
     np.fill_diagonal(out, 0.0)
     for i in range(N):
-        both = observed[:, i:i + 1] & observed[:, i + 1:]
-        d = np.linalg.norm(xyz[:, i:i + 1] - xyz[:, i + 1:], axis=-1)
-        n = both.sum(0)
-        mean = np.where(both, d, 0.0).sum(0) / np.maximum(n, 1)
-        var = np.where(both, (d - mean) ** 2, 0.0).sum(0) / np.maximum(n - 1, 1)
-        std = np.where(n >= min_frames, np.sqrt(var), np.inf)
+        std = spread_to(xyz, observed, i, np.arange(i + 1, N), min_frames)
         out[i, i + 1:] = std
         out[i + 1:, i] = std
     return out
+
+
+def spread_to(xyz: np.ndarray, observed: np.ndarray, i: int, others: np.ndarray,
+              min_frames: int = MIN_FRAMES) -> np.ndarray:
+    """(len(others),): the std over frames of marker i's distance to each of others (inf where the two
+    are seen together in fewer than min_frames frames): one row of distance_spread."""
+    both = observed[:, i:i + 1] & observed[:, others]
+    d = np.linalg.norm(xyz[:, i:i + 1] - xyz[:, others], axis=-1)
+    n = both.sum(0)
+    mean = np.where(both, d, 0.0).sum(0) / np.maximum(n, 1)
+    var = np.where(both, (d - mean) ** 2, 0.0).sum(0) / np.maximum(n - 1, 1)
+    return np.where(n >= min_frames, np.sqrt(var), np.inf)
 
 
 def rigid_clusters(xyz: np.ndarray, observed: np.ndarray, tol: float = RIGID_STD_M,

@@ -28,6 +28,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
+from gfpose_cli.util.runs import runs
+
 from gfpose_cli.kinematics.bones import hold_lengths, performer_lengths
 from gfpose_cli.kinematics.functional import kabsch
 from gfpose_cli.core.skeleton import JOINTS, L_HIP, PARENTS, R_HIP, ROOT
@@ -57,12 +59,6 @@ SampleFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class Row:
     frame: int
     mask: np.ndarray  # joints given to the model
-
-
-def runs(missing: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) of each run of True in a 1-D bool array."""
-    edges = np.flatnonzero(np.diff(np.r_[0, missing.astype(np.int8), 0]))
-    return list(zip(edges[::2], edges[1::2]))
 
 
 def _context(mask: np.ndarray, usable: np.ndarray, j: int, a: int, b: int, fps: float) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gfpose_cli.core.skeleton import JOINTS, MIRROR
-from gfpose_cli.signal.gapfill import runs
+from gfpose_cli.util.runs import runs
 from gfpose_cli.signal.temporal import smooth_take
 
 #: left/right groups a detector swaps together (checked, and undone, one group at a time)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gfpose_cli.core.skeleton import BONES
+from gfpose_cli.kinematics.functional import spread_to
+from gfpose_cli.util.runs import runs
 
 #: a bone strays: its length is off its usual length by half of this share of it (or of JUMP_MIN_M) on
 #: average over the pieces (real takes: at most 6 % between two frames; a marker on a ghost: tens of percent)
@@ -57,11 +59,6 @@ class OffBody:
     told: bool = True  # False: which side of the jumps is the marker is not told; held on both sides
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-
-
 def _mirrored(away: np.ndarray, back: np.ndarray) -> bool:
     """The jump back undoes the jump away: their sum is under MIRROR of the larger."""
     return float(np.linalg.norm(away + back)) < MIRROR * max(float(np.linalg.norm(away)), float(np.linalg.norm(back)))
@@ -78,10 +75,7 @@ def _left_companions(xyz: np.ndarray, seen: np.ndarray, m: int, cols: np.ndarray
     others = np.array([c for c in cols if c != m])
     if not len(others):
         return False
-    both = seen[rows][:, [m]] & seen[rows][:, others]
-    d = np.where(both, np.linalg.norm(xyz[rows][:, [m]] - xyz[rows][:, others], axis=-1), np.nan)
-    with np.errstate(invalid="ignore"):
-        spread = np.where(both.sum(0) >= MIN_FRAMES, np.nanstd(d, axis=0), np.inf)
+    spread = spread_to(xyz[rows], seen[rows], m, others, MIN_FRAMES)
     lo, hi = max(0, a - 10 * (e - a) - 20), min(F, e + 10 * (e - a) + 20)
     for j in others[np.argsort(spread)[:COMPANIONS]]:
         here = seen[a:e, m] & seen[a:e, j]
@@ -171,7 +165,7 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
         if not len(events):
             continue
         bones = [b for b, (p, c) in enumerate(BONES) if b in strays and {p, c} & joints_of_m]
-        for r0, r1 in _runs(seen[:, m]):
+        for r0, r1 in runs(seen[:, m]):
             inside = [int(t) for t in events if r0 < t < r1]
             if not inside:
                 continue
@@ -179,7 +173,7 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
             parities = (pieces[0::2], pieces[1::2])
             told_by, off, told = None, None, True
             for b in bones:  # the bone that tells the pieces apart best
-                stray, usual_len, jump, ok = strays[b]
+                stray, _, jump, _ = strays[b]
                 s = [_mean(stray, group) for group in parities]
                 if not all(np.isfinite(s)):
                     continue

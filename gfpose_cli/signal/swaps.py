@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gfpose_cli.util.runs import runs as runs_of
+
 #: markers closer than this (metres) are not told apart by an exchange (a wrist pair, fingers)
 MIN_SEPARATION_M = 0.10
 #: an exchange: each marker lands within this share of the markers' separation of where the other was
@@ -110,12 +112,6 @@ def _exchanges(x: np.ndarray, seen: np.ndarray) -> tuple[dict[tuple[int, int], l
     return events, usual
 
 
-def _stretches(seen_both: np.ndarray) -> list[tuple[int, int]]:
-    """The [start, stop) runs of frames where seen_both (F,) holds."""
-    edges = np.diff(np.concatenate([[0], seen_both.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-
-
 def _sides(x: np.ndarray, seen: np.ndarray, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
     """For each (left, right) pair of columns, per frame +1 where the left-named marker is left of the
     right-named one across the body's left-right axis (from the other pairs), -1 where right, 0 where not
@@ -190,7 +186,7 @@ def _side_pair(l: int, r: int, frames: list[int], x: np.ndarray, seen: np.ndarra
     and the whole take where the pair stands on the wrong side all through it (WHOLE_TAKE_SHARE of its
     told frames: markers placed or labelled on the wrong sides). A stretch whose runs the sides do not
     all tell goes to the pairing of exchanges, its runs told on the right side kept from it."""
-    stretches = _stretches(seen[:, l] & seen[:, r])
+    stretches = runs_of(seen[:, l] & seen[:, r])
     runs: list[_Run] = []
     jump_before: list[bool] = []  # a jump parts run k from run k-1
     pairing = []
@@ -271,7 +267,7 @@ def label_swaps(xyz: np.ndarray, observed: np.ndarray, candidates: np.ndarray | 
         found.untold += [Exchange(a=int(cols[l]), b=int(cols[r]), frame=t, start=lo, stop=hi) for t, lo, hi in untold]
         to_pair += [(l, r, lo, hi, inside, right) for lo, hi, inside, right in pairing]
     for (i, j), frames in events.items():
-        for lo, hi in _stretches(seen[:, i] & seen[:, j]):
+        for lo, hi in runs_of(seen[:, i] & seen[:, j]):
             inside = [t for t in frames if lo < t < hi]
             if inside:
                 to_pair.append((i, j, lo, hi, inside, set()))

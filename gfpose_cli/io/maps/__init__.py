@@ -177,13 +177,17 @@ class SkeletonMap:
                     return have[name]
         return None
 
+    def source_columns(self, names: list[str]) -> list[list[int]]:
+        """Per joint (JOINTS order), the sorted indices among names of the sources this map reads for it."""
+        if self.alternatives:
+            return self.for_names(names).source_columns(names)
+        have = {normalise_name(n): i for i, n in enumerate(names)}
+        return [sorted({i for s in self._names_of(joint) if (i := self._resolve(s, have)) is not None})
+                for joint in JOINTS]
+
     def resolved_sources(self, names: list[str]) -> list[str]:
         """The file's names this map would read."""
-        if self.alternatives:
-            return self.for_names(names).resolved_sources(names)
-        have = {normalise_name(n): i for i, n in enumerate(names)}
-        idx = {self._resolve(s, have) for joint in JOINTS for s in self._names_of(joint)}
-        return [names[i] for i in sorted(i for i in idx if i is not None)]
+        return [names[i] for i in sorted({i for cols in self.source_columns(names) for i in cols})]
 
     def match_score(self, names: list[str]) -> float:
         """Fraction of this map's source names present among names (aliases count; of each joint's

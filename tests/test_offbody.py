@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from gfpose_cli import io
 from gfpose_cli.core.skeleton import JOINTS
 from gfpose_cli.io.c3d import left_the_body, open_c3d
@@ -99,6 +100,27 @@ def test_a_jump_that_stays_to_the_end_is_held_on_both_sides(tmp_path: Path) -> N
     said = " ".join(take.provenance.warnings)
     assert "nothing tells which side of the jump is the marker: LKNE" in said
     assert not take.mask[:, LKNEE].any() and "LKnee missing in every frame" in said
+
+
+@pytest.mark.parametrize("name, start, offset_mm", [
+    ("CLAV", 62, (120, 130, 60)),  # over 4/5 of the take: the thorax's bones' usual lengths are the ghost's
+    ("LFHD", 164, (80, -90, 70)),  # half the take: no bone of the head's shows it
+])
+def test_a_jump_that_stays_over_much_of_the_take_never_builds_a_joint_off_the_body(tmp_path: Path, name, start,
+                                                                                     offset_mm) -> None:
+    # one jump splits the marker's run in two. Before, the side the take's median bone length called off was
+    # held (the real marker, where the ghost is the longer side) and the ghost read as the thorax for 261
+    # frames; or, where no bone showed it, the ghost was read with no word. Now, where the side a bone calls
+    # off is not a clear minority or no bone tells, a wide jump that leaves the marker's rigid companions
+    # holds both sides, said: no joint is read off the body
+    trial_with(tmp_path / "clean.c3d", name, 0, 0)
+    trial_with(tmp_path / "stays.c3d", name, start, 10_000, offset_mm=offset_mm)
+    take, ref = io.read(tmp_path / "stays.c3d"), io.read(tmp_path / "clean.c3d")
+    assert any(f"{name} in frames" in w and "jump off" in w for w in take.provenance.warnings)
+    both = take.mask & ref.mask
+    assert (np.linalg.norm(take.positions - ref.positions, axis=-1)[both] < 0.03).all()
+    held = take.writeback.held[:, take.writeback.names.index(name)]
+    assert held[start - 5] and held[start + 5] and held[-5]  # both sides of the jump
 
 
 def test_no_real_take_has_a_marker_it_holds_off_the_body_but_its_real_glitches() -> None:

@@ -9,8 +9,12 @@ told by the 17-joint skeleton: a bone's length does not change as the body moves
 bone of the joints built from the marker strays from its usual length (the take's median) are off, the
 others not. Where no bone tells, a marker that jumps away and back (the jump back undoing the jump away,
 or both jumps wide and the marker away from its most rigid companions in between) is off in between when
-that is the short side (the pieces off are less than MAX_OFF_SHARE of its run). A single jump no bone
-explains is left alone.
+that is the short side (the pieces off are less than MAX_OFF_SHARE of its run). Where a single jump splits
+a run in two, the usual length is the longer side's, the body's only where that side is a clear majority:
+a bone tells the other side off only where it is under SPLIT_SHARE of the run; else, and where no bone
+tells but the jump is wide and the marker leaves its rigid companions across it (its label moved to a
+ghost or another marker and stayed), both sides are held, as nothing tells which is the marker. A single
+jump that neither a bone nor the companions explain is left alone.
 """
 from __future__ import annotations
 
@@ -38,6 +42,9 @@ MIN_FRAMES = 20
 #: the pieces off must be less than this share of the marker's run (and of the bone's frames) to be told
 #: off by the usual length or by being the short side; else the marker is held on both sides
 MAX_OFF_SHARE = 0.4
+#: where one jump splits a marker's run in two, the side a bone tells off must be under this share: the
+#: usual length is the longer side's, the body's only where it is a clear majority; else both are held
+SPLIT_SHARE = 0.1
 #: where no bone tells, a jump back undoes the jump away: the two jumps' sum is under this share of them;
 #: or both jumps are WIDE floors (100 mm on a typical body) and the marker leaves its COMPANIONS most rigid
 #: companions in between (a ghost that stays where it was: its jump back does not undo its jump away)
@@ -180,9 +187,16 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
                 k = int(s[1] > s[0])
                 if s[k] > jump / 2 and s[1 - k] < jump / 2 and (told_by is None or s[k] - s[1 - k] > told_by[1]):
                     told_by, off = (b, s[k] - s[1 - k]), k
-            if told_by is not None:
-                ok = strays[told_by[0]][3]
-                told = sum(int(ok[a:e].sum()) for a, e in parities[off]) < MAX_OFF_SHARE * ok.sum()
+            if told_by is not None:  # one jump splits the run in two: the take's usual length is the
+                ok = strays[told_by[0]][3]  # longer side's, which only a clear majority makes the body's
+                share = SPLIT_SHARE if len(inside) == 1 else MAX_OFF_SHARE
+                told = sum(int(ok[a:e].sum()) for a, e in parities[off]) < share * ok.sum()
+            elif len(inside) == 1:  # one wide jump that leaves the marker's rigid companions: it changed
+                t = inside[0]  # its place on the body (a label moved to another marker or a ghost, and
+                if not (step[t - 1, k_m] >= WIDE * floor  # stayed); nothing tells which side is the marker
+                        and _left_companions(xyz, seen, m, cols, t, r1, floor)):
+                    continue
+                off, told = 0, False
             elif len(inside) >= 2:  # away and back, no bone to tell: off on the short side, each jump back
                 share = [sum(e - a for a, e in group) / (r1 - r0) for group in parities]  # undoing the jump away
                 k = int(share[1] < share[0])

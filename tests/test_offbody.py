@@ -165,3 +165,48 @@ def test_a_real_label_on_another_marker_for_one_frame_is_held() -> None:
     f = 401 - take.provenance.first_frame
     assert np.linalg.norm(xyz[f, lwra] - xyz[f, lwrb]) < 0.005 < 0.08 < np.linalg.norm(xyz[f + 1, lwra] - xyz[f + 1, lwrb])
     assert take.writeback.held[f, lwra] and take.writeback.held.sum() == 1
+
+
+def test_a_damaged_sample_far_off_the_earth_is_refused_naming_frame_and_marker(tmp_path: Path, capsys) -> None:
+    # one valid LKNE sample 1e19 mm off (a damaged number, as a bit flip leaves): before, it was held as a
+    # marker off the body ("it jumped 10000000000000000000 mm") and the take read; every other reader
+    # refuses a coordinate past a million metres, naming frame and joint: the C3D reader now does the same
+    # for the markers its map reads, naming the marker
+    trial_with(tmp_path / "damaged.c3d", "LKNE", 100, 101, offset_mm=(1e19, 0, 0))
+    first = io.read(TRIAL).provenance.first_frame
+    code, out, err = run(["convert", str(tmp_path / "damaged.c3d"), "-o", str(tmp_path / "out.npz")], capsys)
+    assert code == 2 and not (tmp_path / "out.npz").exists()
+    assert f"frame {first + 100}, marker LKNE: coordinate 1e+16 m is out of range" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_take_whose_data_shifts_is_refused_and_a_body_that_moves_as_one_is_read(tmp_path: Path, capsys) -> None:
+    # from frame 150 on, every marker's samples are its neighbour column's (bytes lost in the file: the
+    # channels misaligned). Before, each marker was looked at alone: 18 were held on both sides of their
+    # jump (15 joints missing in every frame) and the wrists read from other markers' data from frame 150 on,
+    # the take written. Now the frame where most markers jump and the bones break is named, the take refused
+    c = open_c3d(TRIAL)
+    pts = np.array(c["data"]["points"])
+    shifted = pts.copy()
+    shifted[:, :, 150:] = np.roll(pts[:, :, 150:], 1, axis=1)
+    for name, data in (("shifted", shifted), ("moved", pts + np.where(np.arange(pts.shape[2]) >= 150, 1, 0)
+                                               * np.array([2000.0, 500.0, 0.0, 0.0])[:, None, None])):
+        out = open_c3d(TRIAL)
+        del out["data"]["meta_points"]
+        out["data"]["points"] = data
+        out.write(str(tmp_path / f"{name}.c3d"))
+    first = io.read(TRIAL).provenance.first_frame
+    code, _, err = run(["convert", str(tmp_path / "shifted.c3d"), "-o", str(tmp_path / "shifted.npz")], capsys)
+    assert code == 2 and not (tmp_path / "shifted.npz").exists() and len(err.strip().splitlines()) == 1
+    assert f"at frame {first + 150} " in err and "jump at once and the body's bones break" in err
+    # two takes joined with the performer 2 m away in the second (the body moves as one, its bones whole):
+    # read, no marker held, every joint the clean take's moved by the same 2 m
+    moved, ref = io.read(tmp_path / "moved.c3d"), io.read(TRIAL)
+    assert not moved.writeback.held.any()
+    np.testing.assert_array_equal(moved.mask, ref.mask)
+    d = moved.positions - ref.positions
+    both = ref.mask
+    np.testing.assert_allclose(d[:150][both[:150]], 0.0, atol=1e-6)
+    shift = np.median(d[150:][both[150:]], axis=0)
+    assert np.linalg.norm(shift) > 2.0
+    np.testing.assert_allclose(d[150:][both[150:]], np.broadcast_to(shift, d[150:][both[150:]].shape), atol=1e-4)

@@ -106,6 +106,10 @@ class DenoiseReport:
 TaskReport = GenerateReport | LiftReport | CompleteReport | DenoiseReport
 
 
+#: largest believable coordinate: a million metres (3D) or pixels (2D); past it a file is damaged
+MAX_COORDINATE = 1e6
+
+
 @dataclass
 class Take:
     """A sequence of 17-joint poses.

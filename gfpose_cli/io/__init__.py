@@ -14,7 +14,7 @@ from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP, up_rotation
 from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note, normalise_name, preset_names
 from gfpose_cli.io.maps.rig import RIG_TREE, head_top_checked, rig_map, spine_checked
 from gfpose_cli.core.skeleton import JOINTS
-from gfpose_cli.core.take import Provenance, Take
+from gfpose_cli.core.take import MAX_COORDINATE, Provenance, Take
 from gfpose_cli.io import csv as csv_io
 from gfpose_cli.io import npz as npz_io
 
@@ -214,9 +214,6 @@ def read_amc(amc_path: Path, asf_path: Path | None = None, skeleton_map: str | S
                 provenance=Provenance(path=str(amc_path), format="amc", map=smap.name, up=up,
                                       first_frame=int(numbers[0]), warnings=tuple(warnings)))
 
-
-#: largest believable coordinate: a million metres (3D) or pixels (2D); past it a file is damaged
-MAX_COORDINATE = 1e6
 
 
 def check_take(take: Take, path: Path) -> Take:

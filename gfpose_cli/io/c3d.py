@@ -18,7 +18,7 @@ from gfpose_cli.io.maps import (SkeletonMap, auto_map, cluster_gaps, load_map, m
                                 side_pairs)
 from gfpose_cli.io.maps.learn import learned_map
 from gfpose_cli.core.skeleton import JOINTS
-from gfpose_cli.core.take import CompleteReport, DenoiseReport, Provenance, Take
+from gfpose_cli.core.take import MAX_COORDINATE, CompleteReport, DenoiseReport, Provenance, Take
 from gfpose_cli.io import c3d_raw
 from gfpose_cli.util.last_parse import LastParse
 from gfpose_cli.util.runs import runs
@@ -505,6 +505,23 @@ def swapped_back(path: Path, labels: list[str], kinds: list[str], xyz: np.ndarra
     return fixed, exchanged, held, warnings
 
 
+def _check_range(path: Path, smap: SkeletonMap, names: list[str], xyz: np.ndarray, observed: np.ndarray,
+                 first_frame: int) -> None:
+    """Refuse a file where a valid sample of a marker the map reads is past MAX_COORDINATE (a damaged
+    number: it would be held as a marker off the body, or make a joint far off the earth), as every
+    reader's joints are (io.check_take): one sentence naming the frame and the marker."""
+    cols = sorted({i for c in smap.source_columns(names) for i in c})
+    if not cols:
+        return
+    with np.errstate(invalid="ignore"):
+        bad = observed[:, cols] & ~(np.abs(xyz[:, cols]) <= MAX_COORDINATE).all(-1)
+    if bad.any():
+        f, k = (int(v) for v in np.argwhere(bad)[0])
+        value = xyz[f, cols[k]][np.argmax(~(np.abs(xyz[f, cols[k]]) <= MAX_COORDINATE))]
+        raise InputError(f"{path}: frame {f + first_frame}, marker {names[cols[k]]}: coordinate {value:g} m is out of "
+                         "range; the file looks damaged (mark the sample invalid, or gap-fill it, in the capture program)")
+
+
 def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.ndarray, mask: np.ndarray,
                   xyz: np.ndarray, observed: np.ndarray, first_frame: int = 1) -> tuple[np.ndarray, list[str]]:
     """The samples of markers off the body for a stretch (signal.offbody: a label on a ghost or on another
@@ -512,9 +529,16 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
     between its jumps, or it jumps away and back for a short stretch), as (F, N) to hold, and warnings
     naming each stretch's marker, frames (as the file numbers them) and what told it."""
     from gfpose_cli.core.skeleton import BONES
-    from gfpose_cli.signal.offbody import held_samples, off_body
+    from gfpose_cli.signal.offbody import held_samples, off_body, whole_body_jumps
 
     sources = smap.source_columns(names)
+    breaks = whole_body_jumps(poses, mask, xyz, observed, sources) if any(len(cols) > 1 for cols in sources) else []
+    if breaks:
+        t, count, there = breaks[0]
+        raise InputError(f"{path}: at frame {t + first_frame} {count} of the {there} markers the map reads jump at once "
+                         f"and the body's bones break (in {len(breaks)} frame{'s' if len(breaks) > 1 else ''} in all): the "
+                         "data shifts there (bytes lost, or the markers' channels misaligned), which no labelling or motion "
+                         "explains; export the take again")
     # points that are the joints themselves (joint centres a tool wrote, gfpose's own --add-joints) are
     # read as they are: a file written with joints reads back the joints written
     found = off_body(poses, mask, xyz, observed, sources) if any(len(cols) > 1 for cols in sources) else []
@@ -588,6 +612,7 @@ def body_from_markers(path: Path, labels: list[str], kinds: list[str], xyz: np.n
                     raise InputError(f"{by_label.template.rstrip('.')}. A map learned from the markers' motion failed too: {why}") from None
                 learned_warning = _learned_warning(path, smap, body)
     smap = smap.for_names(names)  # of each joint's alternatives, the one the file's names hold
+    _check_range(path, smap, names, xyz, observed, first_frame)
     used = {normalise_name(s) for s in smap.resolved_sources(names)}
     names, same = _one_of_each_copy(names, sorted(set(dupes) & used), xyz, observed)
     clash = sorted((set(dupes) & used) - set(same))

@@ -14,7 +14,9 @@ a run in two, the usual length is the longer side's, the body's only where that 
 a bone tells the other side off only where it is under SPLIT_SHARE of the run; else, and where no bone
 tells but the jump is wide and the marker leaves its rigid companions across it (its label moved to a
 ghost or another marker and stayed), both sides are held, as nothing tells which is the marker. A single
-jump that neither a bone nor the companions explain is left alone.
+jump that neither a bone nor the companions explain is left alone. A frame where most markers jump at
+once is no marker's: the body moved as one (a landing, two takes joined), or, where its bones break there
+too, the data shifted (whole_body_jumps: the reader refuses the take).
 """
 from __future__ import annotations
 
@@ -37,6 +39,10 @@ STEP_MARGIN = 8.0
 #: the floors in metres are for a body whose median bone is this long; a take whose median bone is longer
 #: scales them up (a take read in too small a unit, with --force-read, holds the samples the right one does)
 TYPICAL_BONE_M = 0.25
+#: a frame where this share of the markers seen in it and the one before jump at once, and at least
+#: WHOLE_BODY_MIN of them, is a break in the take's data, not labelling (whole_body_jumps)
+WHOLE_BODY_SHARE = 0.5
+WHOLE_BODY_MIN = 4
 #: frames a bone (a marker) must be seen in to have a usual length (step)
 MIN_FRAMES = 20
 #: the pieces off must be less than this share of the marker's run (and of the bone's frames) to be told
@@ -138,6 +144,59 @@ def _jumps(xyz: np.ndarray, seen: np.ndarray, floor: float = JUMP_MIN_M) -> tupl
     return step, moved, np.nan_to_num(excess)
 
 
+def _bone_lengths(joints: np.ndarray, joint_mask: np.ndarray) -> tuple[dict[int, tuple[np.ndarray, float, np.ndarray]], float]:
+    """Each bone's length per frame (NaN where not built), usual length (the take's median) and frames,
+    for the bones built in MIN_FRAMES frames; and the jump floor (m) for this body (JUMP_MIN_M, scaled up for
+    a median bone longer than TYPICAL_BONE_M; NaN where no bone is built)."""
+    lengths: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
+    for b, (p, c) in enumerate(BONES):
+        ok = joint_mask[:, p] & joint_mask[:, c]
+        if ok.sum() >= MIN_FRAMES:
+            length = np.where(ok, np.linalg.norm(joints[:, p] - joints[:, c], axis=-1), np.nan)
+            lengths[b] = (length, float(np.nanmedian(length)), ok)
+    if not lengths:
+        return lengths, float("nan")
+    return lengths, JUMP_MIN_M * max(1.0, float(np.median([u for _, u, _ in lengths.values()])) / TYPICAL_BONE_M)
+
+
+def _seen_twice(seen: np.ndarray) -> np.ndarray:
+    """(F, N): seen in the frame and the one before."""
+    out = np.zeros_like(seen)
+    out[1:] = seen[1:] & seen[:-1]
+    return out
+
+
+def _most_jump(moved: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Frames where WHOLE_BODY_SHARE of the markers seen there and the frame before, and WHOLE_BODY_MIN, jump."""
+    count, there = moved.sum(1), _seen_twice(seen).sum(1)
+    return np.flatnonzero((count >= WHOLE_BODY_MIN) & (count >= WHOLE_BODY_SHARE * np.maximum(there, 1)))
+
+
+def whole_body_jumps(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: np.ndarray,
+                     sources: list[list[int]]) -> list[tuple[int, int, int]]:
+    """Frames where most of the markers the joints are built from jump at once and the body's shape breaks
+    (the data shifted: bytes lost in a file, channels misaligned), as (frame, markers that jumped, markers
+    seen in that frame and the one before): at least WHOLE_BODY_SHARE and WHOLE_BODY_MIN of the markers jump,
+    and WHOLE_BODY_SHARE of the bones built in both frames change length by a stray (a landing, or two takes
+    joined with the body moved as one, keep it). No labelling does that; a marker-by-marker reading of such
+    a take holds most of it and reads the rest wrong."""
+    cols = np.array(sorted({m for c in sources for m in c}))
+    if len(cols) < WHOLE_BODY_MIN:
+        return []
+    lengths, floor = _bone_lengths(joints, joint_mask)
+    if not np.isfinite(floor):
+        return []
+    _, moved, _ = _jumps(xyz[:, cols], seen[:, cols], floor)
+    count, there = moved.sum(1), _seen_twice(seen[:, cols]).sum(1)
+    out = []
+    for t in _most_jump(moved, seen[:, cols]):  # the body's shape breaks there (most bones change length from one frame to the next):
+        told = [abs(length[t] - length[t - 1]) > max(JUMP_SHARE * usual, floor)  # a landing, or a whole body
+                for length, usual, ok in lengths.values() if ok[t] and ok[t - 1]]  # moved at once, keeps it
+        if len(told) >= 2 and sum(told) >= WHOLE_BODY_SHARE * len(told):
+            out.append((int(t), int(count[t]), int(there[t])))
+    return out
+
+
 def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: np.ndarray,
              sources: list[list[int]]) -> list[OffBody]:
     """The stretches where a marker the joints are built from (xyz (F, N, 3) in metres, seen (F, N);
@@ -151,20 +210,15 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
     if not feeds:
         return []
     # each bone's usual length (the take's median) and its stray from it, per frame
-    lengths: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
-    for b, (p, c) in enumerate(BONES):
-        ok = joint_mask[:, p] & joint_mask[:, c]
-        if ok.sum() >= MIN_FRAMES:
-            length = np.where(ok, np.linalg.norm(joints[:, p] - joints[:, c], axis=-1), np.nan)
-            lengths[b] = (length, float(np.nanmedian(length)), ok)
+    lengths, floor = _bone_lengths(joints, joint_mask)
     if not lengths:
         return []
-    floor = JUMP_MIN_M * max(1.0, float(np.median([u for _, u, _ in lengths.values()])) / TYPICAL_BONE_M)
     strays = {b: (np.abs(length - usual_len), usual_len, max(JUMP_SHARE * usual_len, floor), ok)
               for b, (length, usual_len, ok) in lengths.items()}
     cols = np.array(sorted(feeds))
     at = {int(m): k for k, m in enumerate(cols)}  # only the markers joints are built from are looked at
     step, moved, excess = _jumps(xyz[:, cols], seen[:, cols], floor)
+    moved[_most_jump(moved, seen[:, cols])] = False  # the body moved as one there: no marker left it
     found: list[OffBody] = []
     for m, joints_of_m in sorted(feeds.items()):
         k_m = at[m]

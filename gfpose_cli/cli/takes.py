@@ -318,7 +318,9 @@ def denoise_report(r: DenoiseReport) -> str:
     if r.temporal:
         lo, hi = min(r.smoothing), max(r.smoothing)
         parts.append(f"smoothed (lambda {lo:.2g}" + (f"-{hi:.2g}" if hi > lo else "") + " by joint)"
-                     + (f", {r.spikes} spike samples ignored" if r.spikes else ""))
+                     + (f", {r.spikes} spike samples ignored" if r.spikes else "")
+                     + (f", not across frame{'s' if len(r.breaks) > 1 else ''} {', '.join(map(str, r.breaks))} (the whole "
+                        "body jumps there: two takes joined?)" if r.breaks else ""))
     parts.append((f"prior from t0 {r.t0:.3f}" + (", given the performer's bone lengths" if r.performer_lengths else ""))
                  if r.t0 is not None else "prior pass off (--t0 T runs it)")
     if r.bone_length_cv is not None:

@@ -97,6 +97,7 @@ class DenoiseReport:
     bone_length_cv: float | None = None
     bind_frames: tuple[int, ...] = ()
     too_short: int | None = None  # frames of a take too short to smooth, left as it was
+    breaks: tuple[int, ...] = ()  # frames (as the file numbers them) where the whole body jumps: smoothed apart
     performer_lengths: bool = False  # a length-conditioned prior was given the take's median bone lengths
 
     def but(self, **changes: Any) -> "DenoiseReport":

@@ -169,9 +169,11 @@ def smoothed_markers(markers: np.ndarray, observed: np.ndarray,
     marker swaps dropped as spikes) and rebuilding the joints from them gives a clean pair to ride
     from. Missing samples stay missing.
     """
+    from gfpose_cli.signal.offbody import take_breaks
     from gfpose_cli.signal.temporal import smooth_take
 
-    smooth = smooth_take(markers, observed).positions
+    joints, mask = joints_of(markers, observed)  # nothing is smoothed across a jump of the whole body
+    smooth = smooth_take(markers, observed, breaks=take_breaks(joints, mask)).positions
     smooth = np.where(observed[..., None], smooth, np.nan)
     joints, mask = joints_of(smooth, observed)
     return smooth, joints, mask

@@ -43,6 +43,11 @@ TYPICAL_BONE_M = 0.25
 #: WHOLE_BODY_MIN of them, is a break in the take's data, not labelling (whole_body_jumps)
 WHOLE_BODY_SHARE = 0.5
 WHOLE_BODY_MIN = 4
+#: a whole body that jumps as one this far (m, on a typical body; median over its joints, beyond the motion
+#: around) in a frame starts anew there (take_breaks): no one moves so, and a capture's glitches (the CMU
+#: BVH takes' whole-body pops of 70-260 mm that come back) are left to the smoother's spike rejection
+BREAK_M = 0.5
+POP_FRAMES = 5
 #: frames a bone (a marker) must be seen in to have a usual length (step)
 MIN_FRAMES = 20
 #: the pieces off must be less than this share of the marker's run (and of the bone's frames) to be told
@@ -170,6 +175,26 @@ def _most_jump(moved: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """Frames where WHOLE_BODY_SHARE of the markers seen there and the frame before, and WHOLE_BODY_MIN, jump."""
     count, there = moved.sum(1), _seen_twice(seen).sum(1)
     return np.flatnonzero((count >= WHOLE_BODY_MIN) & (count >= WHOLE_BODY_SHARE * np.maximum(there, 1)))
+
+
+def take_breaks(joints: np.ndarray, joint_mask: np.ndarray) -> list[int]:
+    """Frames where the whole body jumps as one (F, 17, 3 joints in metres): WHOLE_BODY_SHARE of the joints
+    seen there and the frame before, and WHOLE_BODY_MIN, jump (as markers do in _jumps) while its bones keep
+    their lengths (two takes joined, frames lost in a block, the performer moved elsewhere). Smoothing or
+    filling across such a frame would draw the body through the air between the two places."""
+    lengths, floor = _bone_lengths(joints, joint_mask)
+    if not np.isfinite(floor) or joint_mask.shape[1] < WHOLE_BODY_MIN:
+        return []
+    _, moved, excess = _jumps(joints, joint_mask, floor)
+    out = []
+    for t in _most_jump(moved, joint_mask):
+        told = [abs(length[t] - length[t - 1]) > max(JUMP_SHARE * usual, floor)
+                for length, usual, ok in lengths.values() if ok[t] and ok[t - 1]]
+        far = np.median(np.linalg.norm(excess[t][moved[t]], axis=-1)) >= BREAK_M * floor / JUMP_MIN_M
+        if far and told and sum(told) < WHOLE_BODY_SHARE * len(told):
+            out.append(int(t))
+    # two within a few frames are a pop that comes back: the smoother's spike rejection takes it
+    return [t for k, t in enumerate(out) if all(abs(t - u) > POP_FRAMES for u in out[:k] + out[k + 1:])]
 
 
 def whole_body_jumps(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: np.ndarray,

@@ -133,7 +133,7 @@ MIN_SPIKE_M = 0.03
 
 def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: float | None = None,
                 spike_sigmas: float = 5.0, weights: np.ndarray | None = None,
-                min_spike: float = MIN_SPIKE_M) -> Smoothed:
+                min_spike: float = MIN_SPIKE_M, breaks: tuple[int, ...] | list[int] = ()) -> Smoothed:
     """Whittaker-smooth a take (F, J, D) at strengths chosen per joint by generalised cross-validation.
 
     GCV needs no cut-off and no noise model; the measured noise level only tells spikes apart:
@@ -141,13 +141,25 @@ def smooth_take(positions: np.ndarray, mask: np.ndarray | None = None, noise_m: 
     dropped and the take is smoothed again, so one spike does not smear over its neighbours.
     Missing samples (mask False) are filled by the same fit. weights (F, J) in [0, 1] say how much
     each sample counts (a detector's confidence); min_spike is the smallest distance a spike is
-    off the fit, in the take's units (metres by default; pass pixels for 2D keypoints).
+    off the fit, in the take's units (metres by default; pass pixels for 2D keypoints). breaks are
+    frames where the take starts anew (the whole body jumps: two takes joined): each stretch between
+    them is smoothed alone, nothing is smoothed or filled across one.
     """
     F = len(positions)
     mask = np.isfinite(positions).all(-1) if mask is None else mask & np.isfinite(positions).all(-1)
     if weights is not None:
         mask = mask & (weights > 0)
     sigma = noise_level(positions, mask) if noise_m is None else float(noise_m)
+    cuts = sorted({int(b) for b in breaks if 0 < int(b) < F})
+    if cuts:
+        out, parts = positions.astype(np.float64, copy=True), []
+        for a, b in zip([0, *cuts], [*cuts, F]):
+            part = smooth_take(positions[a:b], mask[a:b], sigma, spike_sigmas,
+                               None if weights is None else weights[a:b], min_spike)
+            out[a:b] = part.positions
+            parts.append((b - a, part))
+        longest = max(parts, key=lambda p: p[0])[1]
+        return Smoothed(out, sigma, longest.lam, longest.residual_noise_m, sum(p.outliers for _, p in parts))
     if F < ORDER + 2 or sigma <= 0:
         return Smoothed(positions.copy(), sigma, np.zeros(positions.shape[1]), sigma, 0)
     weights = mask.astype(float) if weights is None else np.where(mask, np.clip(weights, 0.0, 1.0), 0.0)

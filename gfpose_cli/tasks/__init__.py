@@ -35,6 +35,7 @@ from gfpose_cli.kinematics.placement import Placement, place
 from gfpose_cli.core.take import aggregate  # noqa: F401 - tasks.aggregate; with the Take, so torch-free convert has it
 from gfpose_cli.core.take import (CompleteReport, DenoiseReport, GenerateReport, LiftReport, Provenance, ShardPlace,
                                   Take)
+from gfpose_cli.signal.offbody import take_breaks
 from gfpose_cli.signal.temporal import noise_level, smooth_take
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # gfpose_cli/
@@ -1075,10 +1076,14 @@ def denoise(runner: Runner, take: Take, *, t0: float | None = 0.1, progress: Pro
     positions = take.positions.astype(np.float64)
     report: dict = {"temporal": temporal, "sequence": sequence}
     if temporal:
-        smoothed = smooth_take(positions, take.mask)
+        # where the whole body jumps as one (two takes joined, frames lost in a block) each side is smoothed
+        # alone: smoothed across, the body would be drawn through the air between the two places
+        breaks = take_breaks(positions, take.mask)
+        smoothed = smooth_take(positions, take.mask, breaks=breaks)
         positions = smoothed.positions
         report.update(noise_mm=smoothed.noise_m * 1000, smoothing=[float(v) for v in smoothed.lam], spikes=smoothed.outliers,
-                      remaining_noise_mm=smoothed.residual_noise_m * 1000)
+                      remaining_noise_mm=smoothed.residual_noise_m * 1000,
+                      breaks=tuple(t + (take.provenance.first_frame or 0) for t in breaks))
     else:
         remaining = noise_level(positions)
         report["noise_mm"] = remaining * 1000

@@ -197,3 +197,31 @@ def test_a_keypoints_long_gap_does_not_make_the_take_step(walk, runner) -> None:
         jitter_off, jitter_on = (metrics.jitter(p, 30) / metrics.jitter(truth, 30) for p in (off, on))
         assert jitter_on < 0.9 * jitter_off, (seed, jitter_on, jitter_off)  # 0.91 vs 1.19, 0.73 vs 0.86, 0.76 vs 0.94
         assert metrics.mpjpe(on, truth) <= 1.01 * metrics.mpjpe(off, truth)
+
+
+def test_a_cut_to_another_camera_starts_a_new_shot_lifted_alone(walk, runner) -> None:
+    # the walk (131 frames at 30 Hz) seen by one camera for 80 frames, then by another 1.5 m closer on the
+    # other side (a video's cut): before, the take was smoothed and refined across the cut, the person drawn
+    # across the image, the frames around it lifted up to 100 mm and more P1 off (about 20 elsewhere). Now the cut
+    # is found (the keypoints jump as one by three times the person's size) and each shot lifted alone
+    import tarfile
+    from pathlib import Path
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "12_01.bvh"
+        with tarfile.open(DATA / "cmu-bvh.tar.xz", "r:*") as tar:
+            path.write_bytes(tar.extractfile("cmu-bvh/12/12_01.bvh").read())
+        take = io.read(path, skeleton_map="cmu-bvh")
+    pos = take.positions[1::4].astype(np.float64)
+    pa, ta = still_camera_view(pos[:80], 40.0, 12.0, 5.0)
+    pb, tb = still_camera_view(pos[80:], -70.0, 5.0, 3.5)
+    pixels, truth = np.concatenate([pa, pb]), np.concatenate([ta, tb])
+    whole = tasks.lift_take(runner, Take(positions=pixels.astype(np.float32), fps=30.0))
+    rel = lambda x: x - x[:, :1]  # noqa: E731
+    error = np.linalg.norm(rel(whole.positions[:, 0]) - rel(truth), axis=-1).mean(-1)
+    assert error[70:90].max() < 0.04
+    assert whole.report.cuts == (80,)
+    apart = np.concatenate([tasks.lift_take(runner, Take(positions=p.astype(np.float32), fps=30.0)).positions
+                            for p in (pa, pb)])
+    np.testing.assert_allclose(whole.positions, apart, atol=1e-5)

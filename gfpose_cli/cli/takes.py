@@ -97,7 +97,11 @@ def lift(
         note = write_take(result if shard else tasks.aggregate(result, aggregate), dst, fmt, force)
         empty = int((~result.mask.any(1)).sum())
         r = result.report
-        how = ("along the take" + (", refined" if r.refined else "")) if along_time else (
+        cuts = getattr(r, "cuts", ())
+        how = ("along the take" + (", refined" if r.refined else "")
+               + (f", in {len(cuts) + 1} shots (new shot at frame{'s' if len(cuts) > 1 else ''} "
+                  f"{', '.join(map(str, cuts))}: the person jumps across the image, a cut; each shot lifted alone)"
+                  if cuts else "")) if along_time else (
             "frame by frame" + ("" if per_frame or shard else " (its frames do not follow each other: unrelated images)"))
         extra = [f"{r.swaps} left/right swaps undone" if along_time and r.swaps else "",
                  f"{r.bridged} missing keypoints bridged" if along_time and r.bridged else "",

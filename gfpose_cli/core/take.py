@@ -70,6 +70,7 @@ class LiftReport:
     noise_px: float | None = None  # estimated 2D detection noise (per coordinate)
     performer_scale: float | None = None  # with a performer's skeleton or height given: its size over the lifter's guess
     refined: bool = False  # corrected by the take refiner (model.refiner) from the frames around each one
+    cuts: tuple[int, ...] = ()  # frames (as the input numbers them) where a new shot begins: each lifted alone
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,43 @@ def body_size_px(positions: np.ndarray, mask: np.ndarray) -> float:
     return float(np.median(sizes)) if sizes else 0.0
 
 
+#: a shot cut (or the detector taking another person): the person's keypoints jump in one frame by this
+#: share of their 2D size (body_size_px) beyond the motion around, or their size changes by CUT_SCALE
+CUT_SHARE = 1.0
+CUT_SCALE = 1.5
+#: two such frames within this many are a detector's pop that comes back (the smoother's spikes), no cut
+CUT_POP_FRAMES = 5
+
+
+def shot_cuts(positions: np.ndarray, mask: np.ndarray) -> list[int]:
+    """Frames (F, 17, 2) where a new shot begins: the keypoints seen in the frame and the one before (4 or
+    more) jump as one, their mean moving CUT_SHARE of the person's 2D size further than the mean of the
+    steps before and after, or their spread changing by CUT_SCALE (a cut to another camera, a zoom). No one
+    moves so between two frames; smoothing or lifting across such a frame draws the body across the image."""
+    F = len(positions)
+    size = body_size_px(positions, mask)
+    if F < 3 or size <= 0:
+        return []
+    step, scale = np.full((F, 2), np.nan), np.ones(F)
+    for t in range(1, F):
+        both = mask[t] & mask[t - 1] & np.isfinite(positions[t]).all(-1) & np.isfinite(positions[t - 1]).all(-1)
+        if both.sum() < 4:
+            continue
+        a, b = positions[t - 1, both], positions[t, both]
+        step[t] = b.mean(0) - a.mean(0)
+        spread_a, spread_b = np.sqrt(((a - a.mean(0)) ** 2).sum(-1).mean()), np.sqrt(((b - b.mean(0)) ** 2).sum(-1).mean())
+        if spread_a > 0 and spread_b > 0:
+            scale[t] = spread_b / spread_a
+    around = np.full_like(step, np.nan)
+    around[1:-1] = (np.nan_to_num(step[:-2]) + np.nan_to_num(step[2:])) / 2  # a missing neighbour: no motion
+    score = np.nan_to_num(np.linalg.norm(step - np.where(np.isfinite(around), around, 0.0), axis=-1)) / size
+    padded = np.pad(score, 1)
+    echo = (score < 0.75 * padded[:-2]) | (score < 0.75 * padded[2:])  # half a jump shows in the steps around it
+    zoomed = np.abs(np.log(scale)) >= np.log(CUT_SCALE)
+    cuts = np.flatnonzero(((score >= CUT_SHARE) & ~echo) | zoomed).tolist()
+    return [t for k, t in enumerate(cuts) if all(abs(t - u) > CUT_POP_FRAMES for u in cuts[:k] + cuts[k + 1:])]
+
+
 def bridgeable(mask: np.ndarray, max_frames: int) -> np.ndarray:
     """(F, J) samples that are missing but lie in a gap of at most max_frames with detections on both sides."""
     out = np.zeros_like(mask)

@@ -769,6 +769,13 @@ def refiner_inputs(keypoints: Take) -> tuple[np.ndarray, np.ndarray]:
     return pixels, keypoints.mask & np.isfinite(pixels).all(-1)
 
 
+def _frames_of(take: Take, a: int, b: int) -> Take:
+    """Frames [a, b) of a 2D take, as a take of its own."""
+    return replace(take, positions=take.positions[a:b], mask=take.mask[a:b],
+                   confidence=None if take.confidence is None else take.confidence[a:b],
+                   root=None if take.root is None else take.root[a:b])
+
+
 def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bones: bool = True,
               max_gap_s: float = MAX_GAP_S, lengths: np.ndarray | None = None, refine: bool = True,
               edge_s: float = EDGE_S, height: float | None = None, progress: ProgressFn | None = None) -> Take:
@@ -802,7 +809,7 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
        smoothed and held as in 3.
     Frames with fewer than 2 keypoints after bridging stay empty (NaN).
     """
-    from gfpose_cli.signal.keypoints import JOINT_BRIDGE_S, bridgeable, clean_keypoints
+    from gfpose_cli.signal.keypoints import JOINT_BRIDGE_S, bridgeable, clean_keypoints, shot_cuts
 
     if keypoints.dim != 2 or keypoints.positions.ndim != 3:
         raise InputError(_not_2d(keypoints))
@@ -812,6 +819,23 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     F = keypoints.n_frames
     if F == 0:
         raise InputError(f"{keypoints.path}: the file holds no frames; nothing to lift")
+    cuts = shot_cuts(keypoints.positions, keypoints.mask)
+    if cuts:  # a video's shots are lifted one by one: across a cut the take would be drawn across the image
+        options = dict(hypotheses=hypotheses, hold_bones=hold_bones, max_gap_s=max_gap_s, lengths=lengths,
+                       refine=refine, edge_s=edge_s, height=height)
+        shots = [lift_take(runner, _frames_of(keypoints, a, b), **options, progress=progress)
+                 for a, b in zip([0, *cuts], [*cuts, F])]
+        reports = [shot.report for shot in shots]
+        scales = [r.performer_scale for r in reports if r.performer_scale is not None]
+        report = replace(reports[0], swaps=sum(r.swaps for r in reports), bridged=sum(r.bridged for r in reports),
+                         frames_left=sum(r.frames_left for r in reports),
+                         noise_px=float(np.median([r.noise_px for r in reports])),
+                         performer_scale=float(np.median(scales)) if scales else None,
+                         refined=any(r.refined for r in reports),
+                         cuts=tuple(t + (keypoints.provenance.first_frame or 0) for t in cuts))
+        return Take(positions=np.concatenate([shot.positions for shot in shots]),
+                    mask=np.concatenate([shot.mask for shot in shots]), fps=keypoints.fps,
+                    provenance=_lifted_provenance(keypoints), report=report)
     cleaned = clean_keypoints(keypoints.positions, keypoints.mask, confidence=keypoints.confidence,
                               fps=keypoints.fps, max_gap_s=min(max_gap_s, JOINT_BRIDGE_S))
     usable = cleaned.mask.sum(1) >= 2

@@ -39,14 +39,16 @@ STEP_MARGIN = 8.0
 #: the floors in metres are for a body whose median bone is this long; a take whose median bone is longer
 #: scales them up (a take read in too small a unit, with --force-read, holds the samples the right one does)
 TYPICAL_BONE_M = 0.25
-#: a frame where this share of the markers seen in it and the one before jump at once, and at least
-#: WHOLE_BODY_MIN of them, is a break in the take's data, not labelling (whole_body_jumps)
+#: a frame where this share of the markers (joints) seen in it and the one before jump at once, and at
+#: least WHOLE_BODY_MIN of them, is no marker's jump: the body moved as one (take_breaks), or, where this
+#: share of its bones change length there too, the data shifted (whole_body_jumps)
 WHOLE_BODY_SHARE = 0.5
 WHOLE_BODY_MIN = 4
 #: a whole body that jumps as one this far (m, on a typical body; median over its joints, beyond the motion
 #: around) in a frame starts anew there (take_breaks): no one moves so, and a capture's glitches (the CMU
 #: BVH takes' whole-body pops of 70-260 mm that come back) are left to the smoother's spike rejection
 BREAK_M = 0.5
+#: two such frames within this many are a pop that comes back, no break
 POP_FRAMES = 5
 #: frames a bone (a marker) must be seen in to have a usual length (step)
 MIN_FRAMES = 20
@@ -177,6 +179,13 @@ def _most_jump(moved: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return np.flatnonzero((count >= WHOLE_BODY_MIN) & (count >= WHOLE_BODY_SHARE * np.maximum(there, 1)))
 
 
+def _bones_changed(lengths: dict[int, tuple[np.ndarray, float, np.ndarray]], t: int, floor: float) -> list[bool]:
+    """For each bone built in frames t-1 and t: its length changed between them by a stray (JUMP_SHARE of
+    its usual length, or the floor)."""
+    return [abs(length[t] - length[t - 1]) > max(JUMP_SHARE * usual, floor)
+            for length, usual, ok in lengths.values() if ok[t] and ok[t - 1]]
+
+
 def take_breaks(joints: np.ndarray, joint_mask: np.ndarray) -> list[int]:
     """Frames where the whole body jumps as one (F, 17, 3 joints in metres): WHOLE_BODY_SHARE of the joints
     seen there and the frame before, and WHOLE_BODY_MIN, jump (as markers do in _jumps) while its bones keep
@@ -188,10 +197,9 @@ def take_breaks(joints: np.ndarray, joint_mask: np.ndarray) -> list[int]:
     _, moved, excess = _jumps(joints, joint_mask, floor)
     out = []
     for t in _most_jump(moved, joint_mask):
-        told = [abs(length[t] - length[t - 1]) > max(JUMP_SHARE * usual, floor)
-                for length, usual, ok in lengths.values() if ok[t] and ok[t - 1]]
+        changed = _bones_changed(lengths, t, floor)
         far = np.median(np.linalg.norm(excess[t][moved[t]], axis=-1)) >= BREAK_M * floor / JUMP_MIN_M
-        if far and told and sum(told) < WHOLE_BODY_SHARE * len(told):
+        if far and changed and sum(changed) < WHOLE_BODY_SHARE * len(changed):
             out.append(int(t))
     # two within a few frames are a pop that comes back: the smoother's spike rejection takes it
     return [t for k, t in enumerate(out) if all(abs(t - u) > POP_FRAMES for u in out[:k] + out[k + 1:])]
@@ -214,10 +222,9 @@ def whole_body_jumps(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray
     _, moved, _ = _jumps(xyz[:, cols], seen[:, cols], floor)
     count, there = moved.sum(1), _seen_twice(seen[:, cols]).sum(1)
     out = []
-    for t in _most_jump(moved, seen[:, cols]):  # the body's shape breaks there (most bones change length from one frame to the next):
-        told = [abs(length[t] - length[t - 1]) > max(JUMP_SHARE * usual, floor)  # a landing, or a whole body
-                for length, usual, ok in lengths.values() if ok[t] and ok[t - 1]]  # moved at once, keeps it
-        if len(told) >= 2 and sum(told) >= WHOLE_BODY_SHARE * len(told):
+    for t in _most_jump(moved, seen[:, cols]):  # and the body's shape breaks there (a landing keeps it)
+        changed = _bones_changed(lengths, t, floor)
+        if len(changed) >= 2 and sum(changed) >= WHOLE_BODY_SHARE * len(changed):
             out.append((int(t), int(count[t]), int(there[t])))
     return out
 

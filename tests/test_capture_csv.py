@@ -650,3 +650,56 @@ def test_fps_gives_the_rate_of_a_3d_file_that_gives_none(tmp_path):
     assert io.read(tmp_path / "clean.npz").fps == pytest.approx(120.0)
     assert run(["convert", str(tmp_path / "timed.csv"), "--fps", "60", "-o", str(tmp_path / "timed.npz")]) == 2
     assert not (tmp_path / "timed.npz").exists()
+
+
+def _drop_rows(path: Path, first_row: int, start: int, stop: int) -> Path:
+    """A copy of a text export without its frame rows [start, stop) (counted from the line first_row): what
+    a script that drops rows (pandas' dropna) leaves, the kept rows' Frame numbers as they were."""
+    lines = path.read_bytes().decode().splitlines(keepends=True)
+    out = path.with_name("dropped_" + path.name)
+    out.write_text("".join(line for i, line in enumerate(lines) if not first_row + start <= i < first_row + stop))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["motive", "nexus", "trc"])
+def test_rows_a_script_dropped_are_put_back_empty_so_the_take_keeps_its_timing(tmp_path, kind):
+    # 30 frame rows taken out of the middle of the real trial's export: before, the rows were read one after
+    # another, the take 30 frames (a quarter second) short from there on, with no word, and `denoise`
+    # smoothed across the seam. Now the frames the Frame column skips are left empty in their place
+    full = tmp_path / {"motive": "walk.csv", "nexus": "trial.csv", "trc": "trial.trc"}[kind]
+    if kind == "motive":
+        write_motive(full)
+    elif kind == "nexus":
+        write_nexus(full)
+    else:
+        assert run(["convert", str(TRIAL), "-o", str(full), "-q"]) == 0
+    ref = io.read(full)
+    lines = full.read_bytes().decode().splitlines()
+    after = next((i for i, line in enumerate(lines) if line.strip(", ") == "Trajectories"), 2)  # Nexus: its section
+    first_row = next(i for i, line in enumerate(lines) if i > after + 2 and re.match(r"\s*\d+[,\t]", line)
+                     and all(re.match(r"\s*\d+[,\t]", x) for x in lines[i:i + 3]))
+    cut = _drop_rows(full, first_row, 100, 130)
+    take = io.read(cut)
+    assert take.n_frames == ref.n_frames and take.fps == pytest.approx(ref.fps)
+    assert not take.mask[100:130].any()
+    keep = np.r_[0:100, 130:ref.n_frames]
+    np.testing.assert_array_equal(take.mask[keep], ref.mask[keep])
+    np.testing.assert_allclose(take.positions[keep][ref.mask[keep]], ref.positions[keep][ref.mask[keep]], atol=1e-6)
+    assert any("skip" in w and "(30 frames in all): left empty in their place, so the take keeps its timing" in w
+               for w in take.provenance.warnings)
+    # written back into its own format, the rows stay the file's: none added, the kept ones rewritten
+    out = tmp_path / ("den_" + cut.name)
+    assert run(["denoise", str(cut), "-o", str(out), "-q"]) == 0
+    assert len(out.read_bytes().decode().splitlines()) == len(cut.read_bytes().decode().splitlines())
+    back = io.read(out)
+    assert back.n_frames == ref.n_frames and not back.mask[100:130].any()
+
+
+def test_a_pose_csv_with_rows_dropped_keeps_its_timing(tmp_path):
+    # gfpose's own pose CSV (frame, joints, time), 30 rows dropped by a script: the frames stay in place
+    assert run(["convert", str(TRIAL), "-o", str(tmp_path / "trial.csv"), "-q"]) == 0
+    ref = io.read(tmp_path / "trial.csv")
+    take = io.read(_drop_rows(tmp_path / "trial.csv", 1, 100, 130))
+    assert take.n_frames == ref.n_frames and take.fps == pytest.approx(ref.fps) and not take.mask[100:130].any()
+    np.testing.assert_array_equal(take.mask[130:], ref.mask[130:])
+    assert any("(30 frames in all): left empty in their place" in w for w in take.provenance.warnings)

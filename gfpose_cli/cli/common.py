@@ -233,6 +233,9 @@ def write_take(take, dst: Path, fmt: Optional[str], force: bool, add_joints: boo
         notes.append(f"{summary['riding']} of {summary['markers']} markers ride the skeleton: "
                      f"{summary['moved']} samples moved" + (f" ({put_right})" if swapped else "")
                      + f", {summary['filled']} filled")
+    if summary.get("no_row"):
+        notes.append(f"{summary['no_row']} samples filled in frames the source skips (no row to write them to) left "
+                     "out: write NPZ, C3D or BVH to keep them")
     if summary.get("held") and edited:
         notes.append(f"{summary['held']} samples held (labels not told, or off the body) left as they were")
     empty = summary.get("empty") or []

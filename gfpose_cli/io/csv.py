@@ -14,6 +14,7 @@ import numpy as np
 from gfpose_cli.core.errors import InputError
 from gfpose_cli.core.skeleton import JOINTS, N_JOINTS
 from gfpose_cli.core.take import Provenance, Take
+from gfpose_cli.io.marker_text import frame_slots, in_slots, skipped_note
 from gfpose_cli.signal.clock import ASSUMED_FPS, assumed_rate_note, seconds_rate
 from gfpose_cli.util.atomic import atomic_path
 
@@ -101,10 +102,17 @@ def read(path: Path) -> Take:
                     confidence[r, j] = float(cell) if cell else 0.0
                 except ValueError:
                     raise InputError(f"{path}: line {line_of[r]}: the score {cell!r} is not a number") from None
+    warnings: tuple[str, ...] = ()
     if hyp_col is None:
         order = np.argsort(frames, kind="stable")
         poses = values[order].reshape(-1, N_JOINTS, dim)
         confidence = None if confidence is None else confidence[order]
+        slotted = frame_slots(frames[order])  # rows a script dropped: put back empty, so the take keeps its timing
+        if slotted is not None:
+            at, n_frames, skipped = slotted
+            poses = in_slots(at, n_frames, poses)[0]
+            confidence = None if confidence is None else np.nan_to_num(in_slots(at, n_frames, confidence)[0])
+            warnings = (f"{path}: {skipped_note(skipped)}",)
     else:
         if hyps.min() < 0:
             raise InputError(f"{path}: line {line_of[int(np.argmin(hyps))]}: negative hypothesis index")
@@ -114,7 +122,7 @@ def read(path: Path) -> Take:
         poses = np.full((n_f, n_s, N_JOINTS, dim), np.nan)
         poses[frames - frames.min(), hyps] = values.reshape(-1, N_JOINTS, dim)
     return Take(positions=poses, fps=fps, confidence=confidence,
-                provenance=Provenance(path=str(path), format="csv", notes=notes))
+                provenance=Provenance(path=str(path), format="csv", notes=notes, warnings=warnings))
 
 
 def _rate(path: Path, rows: list[list[str]], line_of: list[int], col: int | None, frames: np.ndarray,

@@ -32,7 +32,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,8 @@ from gfpose_cli.core.take import Provenance, Take
 from gfpose_cli.io.c3d import UNIT_TO_M, C3DWriteBack, body_from_markers, chosen_subject, point_kinds, subjects_of
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
-from gfpose_cli.io.marker_text import header_rate, rate_against_times, read_text, rewrite_cells
+from gfpose_cli.io.marker_text import (frame_slots, header_rate, in_slots, rate_against_times, read_text,
+                                       rewrite_cells, skipped_note)
 from gfpose_cli.io.point_csv import TIME_COLUMNS, guess_unit, point_columns
 from gfpose_cli.signal.clock import ASSUMED_FPS, assumed_rate_note, column_rate, seconds_rate
 
@@ -125,7 +126,7 @@ class MarkerCsv:
     layout: str  # "motive", "vicon" or "qtm"
     digest: str
     lines: list[str]
-    row_lines: list[int]  # (F,) index in lines of each frame row
+    row_lines: list[int | None]  # (F,) index in lines of each frame row (None: a frame the file skips)
     names: list[str]  # (N,) markers
     cols: np.ndarray  # (N, 3) the X, Y, Z column of each
     xyz: np.ndarray  # (F, N, 3) file units and axes, NaN where missing
@@ -138,6 +139,7 @@ class MarkerCsv:
     bones: list[str] = field(default_factory=list)  # Motive's solved skeleton (Type Bone, Position)
     bone_xyz: np.ndarray | None = None  # (F, B, 3)
     bone_observed: np.ndarray | None = None  # (F, B)
+    frame_col: int | None = None  # the Frame column's index, where the file has one
     separator: str = ","  # between a plain CSV's cells (";" from a European locale; or a tab)
     decimal: str = "."  # a plain CSV's decimal mark ("," from a European locale, with ";" or tabs between cells)
     warnings: list[str] = field(default_factory=list)
@@ -220,12 +222,32 @@ def load(path: Path) -> MarkerCsv:
         f = _load_points(path)
     else:
         raise InputError(f"{path}: not an OptiTrack Motive or Vicon Nexus CSV export, nor a Qualisys TSV export")
+    f = _in_frame_slots(f)
     for a in (f.xyz, f.observed, f.bone_xyz, f.bone_observed):
         if a is not None:
             a.setflags(write=False)
     if f.digest == digest:  # the bytes parsed are the bytes hashed
         _LOADED.keep(path, digest, f)
     return f
+
+
+def _in_frame_slots(f: MarkerCsv) -> MarkerCsv:
+    """The export with the frames its Frame column skips (rows a script dropped) put back empty in their place,
+    so the take keeps its timing (marker_text.frame_slots), said; as it is where it has no Frame column or
+    none is skipped."""
+    if f.frame_col is None:
+        return f
+    found = frame_slots(_column_times(f.lines, f.row_lines, f.frame_col, _tabs if f.layout == "qtm" else _cells))
+    if found is None:
+        return f
+    at, frames, skipped = found
+    xyz, observed = in_slots(at, frames, f.xyz, f.observed)
+    bones = in_slots(at, frames, f.bone_xyz, f.bone_observed) if f.bone_xyz is not None else [None, None]
+    row_lines: list[int | None] = [None] * frames
+    for k, i in zip(at, f.row_lines):
+        row_lines[k] = i
+    return replace(f, xyz=xyz, observed=observed, bone_xyz=bones[0], bone_observed=bones[1], row_lines=row_lines,
+                   warnings=[*f.warnings, skipped_note(skipped)])
 
 
 def _load_points(path: Path) -> MarkerCsv:
@@ -323,7 +345,8 @@ def _load_motive(path: Path) -> MarkerCsv:
     return MarkerCsv(path=path, layout="motive", digest=hashlib.sha256(data).hexdigest(), lines=lines,
                      row_lines=row_lines, names=marker_names, cols=np.asarray(marker_cols, dtype=int).reshape(-1, 3),
                      xyz=xyz, observed=observed, rate=rate, units=units, encoding=encoding, decimals=decimals,
-                     notes=notes, bones=bone_names, bone_xyz=bone_xyz, bone_observed=bone_observed, warnings=warnings)
+                     notes=notes, bones=bone_names, bone_xyz=bone_xyz, bone_observed=bone_observed, warnings=warnings,
+                     frame_col=0)
 
 
 def _column_times(lines: list[str], row_lines: list[int], col: int, split=_cells) -> np.ndarray:  # noqa: ANN001
@@ -389,7 +412,8 @@ def _load_vicon(path: Path) -> MarkerCsv:
         rate = rate / step[0]
     return MarkerCsv(path=path, layout="vicon", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
                      names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
-                     rate=rate, units=units, encoding=encoding, decimals=decimals, notes=[], warnings=warnings)
+                     rate=rate, units=units, encoding=encoding, decimals=decimals, notes=[], warnings=warnings,
+                     frame_col=0)
 
 
 def _tabs(line: str) -> list[str]:
@@ -429,7 +453,7 @@ def _load_qtm(path: Path) -> MarkerCsv:
         if missing:
             raise InputError(f"{path}: line {first + 1} has no X, Y, Z columns for {', '.join(missing[:4])}")
         cols = [[at[f"{n} {a}"] for a in "XYZ"] for n in names]
-        time_col = at.get("Time")
+        time_col, frame_col = at.get("Time"), 0
         first += 1
         width = len(header)
     else:  # rows of X, Y, Z per marker, or Frame and Time first
@@ -441,7 +465,7 @@ def _load_qtm(path: Path) -> MarkerCsv:
                              f"{3 * len(names)}: the file looks damaged")
         width = max(width, 3 * len(names) + lead)
         cols = [[lead + 3 * k + a for a in range(3)] for k in range(len(names))]
-        time_col = 1 if lead else None
+        time_col, frame_col = (1, 0) if lead else (None, None)
     used = sorted(c for trip in cols for c in trip)
     label = {c: f"{n} {'XYZ'[a]}" for n, trip in zip(names, cols) for a, c in enumerate(trip)}
     row_lines, values, decimals = _rows(path, lines, first, len(lines), width, used,
@@ -456,7 +480,8 @@ def _load_qtm(path: Path) -> MarkerCsv:
         rate = rate_against_times(rate, "FREQUENCY", _column_times(lines, row_lines, time_col, _tabs), warnings)
     return MarkerCsv(path=path, layout="qtm", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
                      names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
-                     rate=rate, units="mm", encoding=encoding, decimals=decimals, notes=notes, warnings=warnings)
+                     rate=rate, units="mm", encoding=encoding, decimals=decimals, notes=notes, warnings=warnings,
+                     frame_col=frame_col)
 
 
 @dataclass

@@ -50,6 +50,39 @@ def rate_against_times(rate: float, said: str, times: np.ndarray, warnings: list
     return timed
 
 
+def frame_slots(numbers: np.ndarray) -> tuple[np.ndarray, int, list[tuple[int, int]]] | None:
+    """Where a Frame column's whole numbers rise with gaps (rows a script dropped: pandas' dropna keeps the
+    numbers of the rows it keeps), each row's place in the take (its number less the first), the take's
+    length and the skipped [first, last] spans as the file numbers them; None where no number is skipped,
+    or the numbers are not whole and rising, or most steps are not one frame (a thinned take: a rate)."""
+    numbers = np.asarray(numbers, dtype=np.float64)
+    if len(numbers) < 2 or not np.isfinite(numbers).all() or (numbers != np.round(numbers)).any():
+        return None
+    step = np.diff(numbers)
+    if (step < 1).any() or (step == 1).all() or (step == 1).sum() * 2 < len(step):  # most steps one frame
+        return None
+    slots = (numbers - numbers[0]).astype(np.int64)
+    skipped = [(int(a) + 1, int(b) - 1) for a, b in zip(numbers[:-1], numbers[1:]) if b - a > 1]
+    return slots, int(slots[-1]) + 1, skipped
+
+
+def skipped_note(skipped: list[tuple[int, int]]) -> str:
+    """The warning for rows a file skips, left empty in their place (frame_slots)."""
+    spans = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in skipped[:4]) + (", ..." if len(skipped) > 4 else "")
+    return (f"its frame numbers skip {spans} ({sum(b - a + 1 for a, b in skipped)} frames in all): left empty in "
+            "their place, so the take keeps its timing")
+
+
+def in_slots(slots: np.ndarray, frames: int, *arrays: np.ndarray) -> list[np.ndarray]:
+    """Each (rows, ...) array spread over frames (F, ...) at slots: NaN (float) or False (bool) between."""
+    out = []
+    for a in arrays:
+        full = np.full((frames, *a.shape[1:]), np.nan if a.dtype.kind == "f" else False, dtype=a.dtype)
+        full[slots] = a
+        out.append(full)
+    return out
+
+
 def header_rate(header: dict[str, str], keys: tuple[str, ...]) -> float:
     """The first of a header's rate values (by keys, in order) that is a positive number, else NaN; a rate
     printed to a few digits (29.97) is read as the capture or video rate it stands for (30000/1001)."""
@@ -116,6 +149,9 @@ def rewrite_cells(takes: list[Take], path: Path, force: bool, *, load: Callable,
         new = (np.nan_to_num(edits.new) @ back.to_canonical) / back.units_to_m  # file axes and units
         moved, filled = edits.moved.copy(), edits.filled.copy()
         width = int(cols_of.max()) + 1
+        no_row = np.array([i is None for i in f.row_lines])[:, None]  # frames the file skips (frame_slots)
+        lost = int((filled & no_row).sum())  # have no row to write a filled sample to
+        filled &= ~no_row
         for row in np.flatnonzero((moved | filled).any(1)):
             i = f.row_lines[row]
             raw = lines[i]
@@ -133,6 +169,9 @@ def rewrite_cells(takes: list[Take], path: Path, force: bool, *, load: Callable,
                     cells[c] = t.replace(".", decimal)
             lines[i] = separator(body).join(cells) + raw[len(body):]
         add_up_edits(summary, edits, moved=moved)
+        if lost:
+            summary["filled"] -= lost
+            summary["no_row"] = summary.get("no_row", 0) + lost
     if len(takes) > 1:
         summary["performers"] = len(takes)
     with atomic_path(Path(path), force) as tmp:

@@ -26,7 +26,8 @@ from gfpose_cli.io.c3d import (UNIT_TO_M, C3DWriteBack, SourcePoints, body_from_
                                 point_kinds, source_points)
 from gfpose_cli.io.marker_text import is_number as _is_number
 from gfpose_cli.io.marker_text import number as _number
-from gfpose_cli.io.marker_text import header_rate, rate_against_times, read_text, rewrite_cells
+from gfpose_cli.io.marker_text import (frame_slots, header_rate, in_slots, rate_against_times, read_text,
+                                       rewrite_cells, skipped_note)
 from gfpose_cli.signal.clock import column_rate
 
 #: the header value names a TRC's second line may use for the rate and the unit
@@ -42,7 +43,7 @@ class TrcFile:
     path: Path
     digest: str
     lines: tuple[str, ...]
-    row_lines: list[int]  # (F,) index in lines of each frame row
+    row_lines: list[int | None]  # (F,) index in lines of each frame row (None: a frame the file skips)
     names: list[str]  # (N,) marker names
     xyz: np.ndarray  # (F, N, 3) file units and axes, NaN where missing
     observed: np.ndarray  # (F, N)
@@ -137,10 +138,19 @@ def load(path: Path) -> TrcFile:
     zero = (xyz == 0.0).all(-1)
     observed = np.isfinite(xyz).all(-1) & ~zero
     xyz = np.where(observed[..., None], xyz, np.nan)
+    slotted = frame_slots(table[:, 0])  # rows a script dropped: put back empty, so the take keeps its timing
+    skipped: list[tuple[int, int]] = []
+    if slotted is not None:
+        at, frames, skipped = slotted
+        xyz, observed = in_slots(at, frames, xyz, observed)
+        lines_of: list[int | None] = [None] * frames
+        for k, i in zip(at, row_lines):
+            lines_of[k] = i
+        row_lines = lines_of
     declared_frames = header.get("numframes")
     if declared_frames and declared_frames.isdigit() and int(declared_frames) != len(rows):
         notes.append(f"its header says {declared_frames} frames, the file holds {len(rows)}: read {len(rows)}")
-    warnings = []
+    warnings = [skipped_note(skipped)] if skipped else []
     if not (np.isfinite(rate) and rate > 0):
         rate = column_rate(table[:, 1])
         if rate is None:

@@ -703,3 +703,9 @@ def test_a_pose_csv_with_rows_dropped_keeps_its_timing(tmp_path):
     assert take.n_frames == ref.n_frames and take.fps == pytest.approx(ref.fps) and not take.mask[100:130].any()
     np.testing.assert_array_equal(take.mask[130:], ref.mask[130:])
     assert any("(30 frames in all): left empty in their place" in w for w in take.provenance.warnings)
+    # one damaged frame number far past the others (a 999999999999) is no dropped rows: the rows are read
+    # one after another as before, not spread over a trillion frames
+    lines = (tmp_path / "trial.csv").read_text().splitlines(keepends=True)
+    lines[-1] = "999999999999" + lines[-1][lines[-1].index(","):]
+    (tmp_path / "damaged.csv").write_text("".join(lines))
+    assert io.read(tmp_path / "damaged.csv").n_frames == ref.n_frames

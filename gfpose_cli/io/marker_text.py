@@ -50,6 +50,10 @@ def rate_against_times(rate: float, said: str, times: np.ndarray, warnings: list
     return timed
 
 
+#: frame_slots puts skipped frames back only where the take stays under this many times its rows
+SKIPPED_AT_MOST = 10
+
+
 def frame_slots(numbers: np.ndarray) -> tuple[np.ndarray, int, list[tuple[int, int]]] | None:
     """Where a Frame column's whole numbers rise with gaps (rows a script dropped: pandas' dropna keeps the
     numbers of the rows it keeps), each row's place in the take (its number less the first), the take's
@@ -60,6 +64,8 @@ def frame_slots(numbers: np.ndarray) -> tuple[np.ndarray, int, list[tuple[int, i
         return None
     step = np.diff(numbers)
     if (step < 1).any() or (step == 1).all() or (step == 1).sum() * 2 < len(step):  # most steps one frame
+        return None
+    if numbers[-1] - numbers[0] + 1 > SKIPPED_AT_MOST * len(numbers):  # a damaged number, not dropped rows
         return None
     slots = (numbers - numbers[0]).astype(np.int64)
     skipped = [(int(a) + 1, int(b) - 1) for a, b in zip(numbers[:-1], numbers[1:]) if b - a > 1]

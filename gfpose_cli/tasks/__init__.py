@@ -782,6 +782,8 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     """Lift a 2D take (one performer over time, e.g. a video's detections) to a smooth 3D take:
     (F, S, 17, 3), root-relative in the camera frame, like lift.
 
+    0. A video's shots (signal.keypoints.shot_cuts: the person jumps across the image or changes size at
+       once, a cut) are lifted one by one, each as below; nothing is smoothed or refined across a cut.
     1. The 2D is cleaned along the take (signal.keypoints): each detection weighted by its
        confidence, left/right swaps undone, a keypoint's gaps up to JOINT_BRIDGE_S bridged (longer,
        the lifter fills it from the rest of the body), noise smoothed. The whole person missing

@@ -825,8 +825,11 @@ def lift_take(runner: Runner, keypoints: Take, *, hypotheses: int = 1, hold_bone
     if cuts:  # a video's shots are lifted one by one: across a cut the take would be drawn across the image
         options = dict(hypotheses=hypotheses, hold_bones=hold_bones, max_gap_s=max_gap_s, lengths=lengths,
                        refine=refine, edge_s=edge_s, height=height)
-        shots = [lift_take(runner, _frames_of(keypoints, a, b), **options, progress=progress)
-                 for a, b in zip([0, *cuts], [*cuts, F])]
+        shots = []
+        for a, b in zip([0, *cuts], [*cuts, F]):  # one progress for the whole take: rows done before this shot
+            done = a * hypotheses
+            on = None if progress is None else (lambda d, n, done=done: progress(done + d, F * hypotheses))
+            shots.append(lift_take(runner, _frames_of(keypoints, a, b), **options, progress=on))
         reports = [shot.report for shot in shots]
         scales = [r.performer_scale for r in reports if r.performer_scale is not None]
         report = replace(reports[0], swaps=sum(r.swaps for r in reports), bridged=sum(r.bridged for r in reports),

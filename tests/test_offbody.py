@@ -199,6 +199,12 @@ def test_a_take_whose_data_shifts_is_refused_and_a_body_that_moves_as_one_is_rea
     code, _, err = run(["convert", str(tmp_path / "shifted.c3d"), "-o", str(tmp_path / "shifted.npz")], capsys)
     assert code == 2 and not (tmp_path / "shifted.npz").exists() and len(err.strip().splitlines()) == 1
     assert f"at frame {first + 150} " in err and "jump at once and the body's bones break" in err
+    assert "pass --force-read to read it anyway" in err
+    # read anyway where the user says so: marker by marker, as before, with the finding as a warning
+    anyway = io.read(tmp_path / "shifted.c3d", force_read=True)
+    assert anyway.n_frames == pts.shape[2]
+    assert any(w.startswith(f"{tmp_path / 'shifted.c3d'}: read anyway ({{force_read}}): at frame {first + 150} ")
+               for w in anyway.provenance.warnings)
     # two takes joined with the performer 2 m away in the second (the body moves as one, its bones whole):
     # read, no marker held, every joint the clean take's moved by the same 2 m
     moved, ref = io.read(tmp_path / "moved.c3d"), io.read(TRIAL)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 
 _FIELD = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 
@@ -34,6 +35,15 @@ class InputError(GfposeError):
     """Bad input: unreadable file, wrong shape, unknown joint, mismatched checkpoint (exit 2)."""
 
     exit_code = 2
+
+
+class ImplausibleInput(InputError):
+    """A file that parses but holds what no capture does (its data shifting at a frame): refused unless the
+    caller reads it anyway (io.read's force_read sets READ_ANYWAY around the reader, which then warns)."""
+
+
+#: set by io.read(force_read=True) while its reader runs: an ImplausibleInput finding is warned, not raised
+READ_ANYWAY: ContextVar[bool] = ContextVar("read_anyway", default=False)
 
 
 class CheckpointError(InputError):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gfpose_cli.core.errors import InputError, ParameterError
+from gfpose_cli.core.errors import READ_ANYWAY, ImplausibleInput, InputError, ParameterError
 from gfpose_cli.core.frames import CAMERA_TO_Z_UP, Y_UP_TO_Z_UP, up_rotation
 from gfpose_cli.io.maps import SkeletonMap, auto_map, load_map, missing_note, normalise_name, preset_names
 from gfpose_cli.io.maps.rig import RIG_TREE, head_top_checked, rig_map, spine_checked
@@ -266,7 +266,17 @@ def read(path: str | Path, fmt: str | None = None, skeleton_map: str | None = No
     """
     path = Path(path)
     unit = parse_units(units)
-    take = check_take(_read(path, fmt, skeleton_map, subject, unit), path)
+    try:
+        raw = _read(path, fmt, skeleton_map, subject, unit)
+    except ImplausibleInput:
+        if not force_read:
+            raise
+        token = READ_ANYWAY.set(True)  # the reader warns what it would refuse
+        try:
+            raw = _read(path, fmt, skeleton_map, subject, unit)
+        finally:
+            READ_ANYWAY.reset(token)
+    take = check_take(raw, path)
     if take.dim == 2 and take.confidence is not None:
         from gfpose_cli.io.keypoints2d import confident_only
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gfpose_cli.core.errors import InputError
+from gfpose_cli.core.errors import READ_ANYWAY, ImplausibleInput, InputError
 from gfpose_cli.io.maps import (SkeletonMap, auto_map, cluster_gaps, load_map, missing_note, normalise_name,
                                 side_pairs)
 from gfpose_cli.io.maps.learn import learned_map
@@ -533,17 +533,20 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
 
     sources = smap.source_columns(names)
     breaks = whole_body_jumps(poses, mask, xyz, observed, sources) if any(len(cols) > 1 for cols in sources) else []
+    shifted = []
     if breaks:
         t, count, there = breaks[0]
-        raise InputError(f"{path}: at frame {t + first_frame} {count} of the {there} markers the map reads jump at once "
-                         f"and the body's bones break (in {len(breaks)} frame{'s' if len(breaks) > 1 else ''} in all): the "
-                         "data shifts there (bytes lost, or the markers' channels misaligned), which no labelling or motion "
-                         "explains; export the take again")
+        why = (f"at frame {t + first_frame} {count} of the {there} markers the map reads jump at once and the body's "
+               f"bones break (in {len(breaks)} frame{'s' if len(breaks) > 1 else ''} in all): the data shifts there "
+               "(bytes lost, or the markers' channels misaligned), which no labelling or motion explains")
+        if not READ_ANYWAY.get():
+            raise ImplausibleInput(f"{path}: {why}; export the take again (or pass {{force_read}} to read it anyway)")
+        shifted = [f"{path}: read anyway ({{force_read}}): {why}"]
     # points that are the joints themselves (joint centres a tool wrote, gfpose's own --add-joints) are
     # read as they are: a file written with joints reads back the joints written
     found = off_body(poses, mask, xyz, observed, sources) if any(len(cols) > 1 for cols in sources) else []
     if not found:
-        return np.zeros(observed.shape, dtype=bool), []
+        return np.zeros(observed.shape, dtype=bool), shifted
 
     def listed(group) -> str:  # noqa: ANN001
         said = []
@@ -556,7 +559,7 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
                         f"{o.jump * 1000:.0f} mm {why})")
         return _listed(said)
 
-    warnings = []
+    warnings = list(shifted)
     told, untold = [o for o in found if o.told], [o for o in found if not o.told]
     if told:
         warnings.append(f"{path}: markers off the body for a while (a label on a ghost or another marker): {listed(told)}; "

@@ -100,7 +100,7 @@ def lift(
         cuts = getattr(r, "cuts", ())
         how = ("along the take" + (", refined" if r.refined else "")
                + (f", in {len(cuts) + 1} shots (new shot at frame{'s' if len(cuts) > 1 else ''} "
-                  f"{', '.join(map(str, cuts))}: the person jumps across the image, a cut; each shot lifted alone)"
+                  f"{', '.join(map(str, cuts))}: the person jumps across the image: a cut, or another person taken; each shot lifted alone)"
                   if cuts else "")) if along_time else (
             "frame by frame" + ("" if per_frame or shard else " (its frames do not follow each other: unrelated images)"))
         extra = [f"{r.swaps} left/right swaps undone" if along_time and r.swaps else "",

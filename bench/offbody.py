@@ -6,7 +6,8 @@ marker C3Ds where present (/tmp is not needed: they are read from ../shared/data
 marker the map builds joints from moved off the body for a stretch drawn at random (seed 0; 0.1-1 s):
 by a fixed 100-300 mm offset (its label on another marker of the same limb), frozen 100-300 mm off where
 it was (a ghost, a stray reflection), onto another of the take's markers 150 mm or more away, and by a fixed
-offset from a random frame to the take's end (it never comes back). Columns: trials; trials said (held);
+offset from a random frame to the take's end (it never comes back), and by a fixed offset between two
+0.1 s gaps of the marker (it comes back from an occlusion on a ghost and leaves in another). Columns: trials; trials said (held);
 trials where a joint is still read 30 mm or more off the clean take's in some frame (a wrong output);
 those joint samples. Before this check every trial was read as data with no word (said 0). The clean
 takes at 1/1, 1/2, 1/4 and 1/8 of their rate are the false-alarm rows: markers held there.
@@ -38,7 +39,8 @@ VENDORS = ROOT / "tests" / "data" / "vendors"
 TAKES = [FIXTURES / "btk_gait.c3d", FIXTURES / "cmu_85_02.c3d", VENDORS / "pycgm__Movement_trial.c3d",
          VENDORS / "btk__PlugInC3D.c3d", VENDORS / "btk__561xxa01_anonym.c3d", VENDORS / "ammr__2014001_C1_01.c3d",
          VENDORS / "btk__mocap36.c3d"]
-KINDS = ("offset, for a while", "frozen (a ghost), for a while", "onto another marker, for a while", "offset, to the end")
+KINDS = ("offset, for a while", "frozen (a ghost), for a while", "onto another marker, for a while", "offset, to the end",
+         "offset, between two gaps")
 PER_TAKE = 8
 
 
@@ -60,6 +62,8 @@ def trials(path: Path, rng: np.random.Generator, tmp: Path) -> dict[str, list[in
     out = {}
     for kind in KINDS:
         row = [0, 0, 0, 0]
+        if kind.endswith("gaps"):  # added later: its own draws, so the other kinds' trials stay as they were
+            rng = np.random.default_rng([1, len(labels), F])
         for _ in range(PER_TAKE):
             i = int(rng.choice(cand))
             length = None if kind.endswith("end") else max(3, int(rng.uniform(0.1, 1.0) * rate))
@@ -70,6 +74,10 @@ def trials(path: Path, rng: np.random.Generator, tmp: Path) -> dict[str, list[in
             v *= rng.uniform(0.1, 0.3) * scale / np.linalg.norm(v)
             if kind.startswith("offset"):
                 pts[:3, i, a:b] += v[:, None]
+                if kind.endswith("gaps"):  # out of sight for 0.1 s on each side: no jump marks the stretch
+                    hide = max(2, int(0.1 * rate))
+                    for lo, hi in ((max(0, a - hide), a), (b, min(F, b + hide))):
+                        pts[:3, i, lo:hi], pts[3, i, lo:hi] = np.nan, -1
             elif kind.startswith("frozen"):
                 pts[:3, i, a:b] = pts[:3, i, a:a + 1] + v[:, None]
             else:

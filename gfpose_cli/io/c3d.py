@@ -555,6 +555,10 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
             if o.bone is not None:
                 p, c = BONES[o.bone]
                 why = f"as the {JOINTS[p]}-{JOINTS[c]} bone, {o.usual * 1000:.0f} mm, changed length"
+            if o.between_gaps:  # no jump: it came back from a gap off the body and left in another
+                said.append(f"{names[o.marker]} in frames {_frames(o.start, o.stop, first_frame)} (between two of its "
+                            f"gaps, the {JOINTS[p]}-{JOINTS[c]} bone, {o.usual * 1000:.0f} mm, changed length)")
+                continue
             said.append(f"{names[o.marker]} in frames {_frames(o.start, o.stop, first_frame)} (it jumped "
                         f"{o.jump * 1000:.0f} mm {why})")
         return _listed(said)

@@ -14,7 +14,9 @@ a run in two, the usual length is the longer side's, the body's only where that 
 a bone tells the other side off only where it is under SPLIT_SHARE of the run; else, and where no bone
 tells but the jump is wide and the marker leaves its rigid companions across it (its label moved to a
 ghost or another marker and stayed), both sides are held, as nothing tells which is the marker. A single
-jump that neither a bone nor the companions explain is left alone. A frame where most markers jump at
+jump that neither a bone nor the companions explain is left alone. A run between two of the marker's gaps
+(it came back from an occlusion on a ghost and left with it) has no jump to see: it is off where a bone
+strays there by a whole JUMP_SHARE while keeping its length over the marker's other frames. A frame where most markers jump at
 once is no marker's: the body moved as one (a landing, two takes joined), or, where its bones break there
 too, the data shifted (whole_body_jumps: the reader refuses the take).
 """
@@ -77,6 +79,7 @@ class OffBody:
     bone: int | None  # the bone (index into core.skeleton.BONES) whose length told it, None: the short side
     usual: float = 0.0  # that bone's usual length (m)
     told: bool = True  # False: which side of the jumps is the marker is not told; held on both sides
+    between_gaps: bool = False  # a run between two of the marker's gaps, with no jump: told by the bone alone
 
 
 def _mirrored(away: np.ndarray, back: np.ndarray) -> bool:
@@ -255,9 +258,10 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
     for m, joints_of_m in sorted(feeds.items()):
         k_m = at[m]
         events = np.flatnonzero(moved[:, k_m])
+        bones = [b for b, (p, c) in enumerate(BONES) if b in strays and {p, c} & joints_of_m]
+        found += _off_between_gaps(m, seen[:, m], events, bones, strays)
         if not len(events):
             continue
-        bones = [b for b, (p, c) in enumerate(BONES) if b in strays and {p, c} & joints_of_m]
         for r0, r1 in runs(seen[:, m]):
             inside = [int(t) for t in events if r0 < t < r1]
             if not inside:
@@ -301,6 +305,34 @@ def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: 
                 found.append(OffBody(marker=int(m), start=a, stop=e, jump=size, bone=bone,
                                      usual=strays[bone][1] if bone is not None else 0.0, told=told))
     return sorted(found, key=lambda o: (o.start, o.marker))
+
+
+def _off_between_gaps(m: int, seen_m: np.ndarray, events: np.ndarray, bones: list[int], strays: dict) -> list[OffBody]:
+    """A run of marker m between two of its gaps (or a gap and the take's end) with no jump inside, off the
+    body all through it: the label came back from an occlusion on a ghost or another marker and left with
+    it. A bone of m's joints strays there by a whole JUMP_SHARE of its length (twice what tells pieces
+    apart where a jump marks them) while over the marker's other frames it keeps its usual length, and the
+    run is under MAX_OFF_SHARE of the bone's frames."""
+    spans = runs(seen_m)
+    if len(spans) < 2:
+        return []
+    out = []
+    for r0, r1 in spans:
+        if any(r0 < t < r1 for t in events):
+            continue  # the jumps tell it (off_body)
+        for b in bones:
+            stray, usual_len, jump, ok = strays[b]
+            here = ok[r0:r1]
+            if not here.any() or here.sum() >= MAX_OFF_SHARE * ok.sum():
+                continue
+            rest = ok & seen_m
+            rest[r0:r1] = False
+            if rest.sum() < MIN_FRAMES:
+                continue
+            if stray[r0:r1][here].mean() > jump and stray[rest].mean() < jump / 2:
+                out.append(OffBody(marker=int(m), start=r0, stop=r1, jump=0.0, bone=b, usual=usual_len, between_gaps=True))
+                break
+    return out
 
 
 def held_samples(found: list[OffBody], shape: tuple[int, int]) -> np.ndarray:

@@ -316,23 +316,23 @@ def _off_between_gaps(m: int, seen_m: np.ndarray, events: np.ndarray, bones: lis
     spans = runs(seen_m)
     if len(spans) < 2:
         return []
-    out = []
-    for r0, r1 in spans:
-        if any(r0 < t < r1 for t in events):
-            continue  # the jumps tell it (off_body)
-        for b in bones:
-            stray, usual_len, jump, ok = strays[b]
-            here = ok[r0:r1]
-            if not here.any() or here.sum() >= MAX_OFF_SHARE * ok.sum():
+    spans = [(r0, r1) for r0, r1 in spans if not any(r0 < t < r1 for t in events)]  # jumps tell those (off_body)
+    out: list[OffBody] = []
+    told: set[tuple[int, int]] = set()
+    for b in bones:  # sums over the marker's frames, so each run's rest is the total less the run
+        stray, usual_len, jump, ok = strays[b]
+        use = ok & seen_m
+        value = np.where(use, np.nan_to_num(stray), 0.0)
+        total, count = float(value.sum()), int(use.sum())
+        for r0, r1 in spans:
+            n_here = int(use[r0:r1].sum())
+            if (r0, r1) in told or not n_here or n_here >= MAX_OFF_SHARE * ok.sum() or count - n_here < MIN_FRAMES:
                 continue
-            rest = ok & seen_m
-            rest[r0:r1] = False
-            if rest.sum() < MIN_FRAMES:
-                continue
-            if stray[r0:r1][here].mean() > jump and stray[rest].mean() < jump / 2:
+            here = float(value[r0:r1].sum())
+            if here / n_here > jump and (total - here) / (count - n_here) < jump / 2:
                 out.append(OffBody(marker=int(m), start=r0, stop=r1, jump=0.0, bone=b, usual=usual_len, between_gaps=True))
-                break
-    return out
+                told.add((r0, r1))
+    return sorted(out, key=lambda o: o.start)
 
 
 def held_samples(found: list[OffBody], shape: tuple[int, int]) -> np.ndarray:

@@ -529,10 +529,13 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
     between its jumps, or it jumps away and back for a short stretch), as (F, N) to hold, and warnings
     naming each stretch's marker, frames (as the file numbers them) and what told it."""
     from gfpose_cli.core.skeleton import BONES
-    from gfpose_cli.signal.offbody import held_samples, off_body, whole_body_jumps
+    from gfpose_cli.signal.offbody import held_samples, marker_steps, off_body, whole_body_jumps
 
     sources = smap.source_columns(names)
-    breaks = whole_body_jumps(poses, mask, xyz, observed, sources) if any(len(cols) > 1 for cols in sources) else []
+    # points that are the joints themselves (joint centres a tool wrote, gfpose's own --add-joints) are
+    # read as they are: a file written with joints reads back the joints written
+    steps = marker_steps(poses, mask, xyz, observed, sources) if any(len(cols) > 1 for cols in sources) else None
+    breaks = whole_body_jumps(steps, observed) if steps is not None else []
     shifted = []
     if breaks:
         t, count, there = breaks[0]
@@ -542,9 +545,7 @@ def left_the_body(path: Path, smap: SkeletonMap, names: list[str], poses: np.nda
         if not READ_ANYWAY.get():
             raise ImplausibleInput(f"{path}: {why}; export the take again (or pass {{force_read}} to read it anyway)")
         shifted = [f"{path}: read anyway ({{force_read}}): {why}"]
-    # points that are the joints themselves (joint centres a tool wrote, gfpose's own --add-joints) are
-    # read as they are: a file written with joints reads back the joints written
-    found = off_body(poses, mask, xyz, observed, sources) if any(len(cols) > 1 for cols in sources) else []
+    found = off_body(poses, mask, xyz, observed, sources, steps=steps) if steps is not None else []
     if not found:
         return np.zeros(observed.shape, dtype=bool), shifted
 

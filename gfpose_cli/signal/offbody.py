@@ -16,9 +16,9 @@ tells but the jump is wide and the marker leaves its rigid companions across it 
 ghost or another marker and stayed), both sides are held, as nothing tells which is the marker. A single
 jump that neither a bone nor the companions explain is left alone. A run between two of the marker's gaps
 (it came back from an occlusion on a ghost and left with it) has no jump to see: it is off where a bone
-strays there by a whole JUMP_SHARE while keeping its length over the marker's other frames. A frame where most markers jump at
-once is no marker's: the body moved as one (a landing, two takes joined), or, where its bones break there
-too, the data shifted (whole_body_jumps: the reader refuses the take).
+strays there by a whole JUMP_SHARE while keeping its length over the marker's other frames. A frame where
+most markers jump at once is no marker's: the body moved as one (a landing, two takes joined), or, where
+its bones break there too, the data shifted (whole_body_jumps: the reader refuses the take).
 """
 from __future__ import annotations
 
@@ -176,10 +176,11 @@ def _seen_twice(seen: np.ndarray) -> np.ndarray:
     return out
 
 
-def _most_jump(moved: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """Frames where WHOLE_BODY_SHARE of the markers seen there and the frame before, and WHOLE_BODY_MIN, jump."""
+def _most_jump(moved: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames where WHOLE_BODY_SHARE of the markers seen there and the frame before, and WHOLE_BODY_MIN, jump;
+    and per frame, how many jump and how many are seen there and the frame before."""
     count, there = moved.sum(1), _seen_twice(seen).sum(1)
-    return np.flatnonzero((count >= WHOLE_BODY_MIN) & (count >= WHOLE_BODY_SHARE * np.maximum(there, 1)))
+    return np.flatnonzero((count >= WHOLE_BODY_MIN) & (count >= WHOLE_BODY_SHARE * np.maximum(there, 1))), count, there
 
 
 def _bones_changed(lengths: dict[int, tuple[np.ndarray, float, np.ndarray]], t: int, floor: float) -> list[bool]:
@@ -199,7 +200,7 @@ def take_breaks(joints: np.ndarray, joint_mask: np.ndarray) -> list[int]:
         return []
     _, moved, excess = _jumps(joints, joint_mask, floor)
     out = []
-    for t in _most_jump(moved, joint_mask):
+    for t in _most_jump(moved, joint_mask)[0]:
         changed = _bones_changed(lengths, t, floor)
         far = np.median(np.linalg.norm(excess[t][moved[t]], axis=-1)) >= BREAK_M * floor / JUMP_MIN_M
         if far and changed and sum(changed) < WHOLE_BODY_SHARE * len(changed):
@@ -208,52 +209,73 @@ def take_breaks(joints: np.ndarray, joint_mask: np.ndarray) -> list[int]:
     return [t for k, t in enumerate(out) if all(abs(t - u) > POP_FRAMES for u in out[:k] + out[k + 1:])]
 
 
-def whole_body_jumps(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: np.ndarray,
-                     sources: list[list[int]]) -> list[tuple[int, int, int]]:
+@dataclass(frozen=True)
+class MarkerSteps:
+    """What whole_body_jumps and off_body both read, worked out once (marker_steps): the columns of the
+    markers the joints are built from, each bone's length per frame, usual length and frames, the jump floor
+    for this body, and those markers' steps, jumps and steps' excess over the motion (_jumps)."""
+
+    cols: np.ndarray
+    lengths: dict[int, tuple[np.ndarray, float, np.ndarray]]
+    floor: float
+    step: np.ndarray
+    moved: np.ndarray
+    excess: np.ndarray
+
+
+def marker_steps(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: np.ndarray,
+                 sources: list[list[int]]) -> MarkerSteps | None:
+    """MarkerSteps of a take (joints (F, 17, 3) and joint_mask, built from xyz (F, N, 3) metres and seen
+    (F, N); sources: per joint, its marker columns), or None where no marker builds a joint or no bone is
+    built in MIN_FRAMES frames."""
+    cols = np.array(sorted({m for c in sources for m in c}))
+    lengths, floor = _bone_lengths(joints, joint_mask)
+    if not len(cols) or not lengths:
+        return None
+    return MarkerSteps(cols, lengths, floor, *_jumps(xyz[:, cols], seen[:, cols], floor))
+
+
+def whole_body_jumps(steps: MarkerSteps, seen: np.ndarray) -> list[tuple[int, int, int]]:
     """Frames where most of the markers the joints are built from jump at once and the body's shape breaks
     (the data shifted: bytes lost in a file, channels misaligned), as (frame, markers that jumped, markers
     seen in that frame and the one before): at least WHOLE_BODY_SHARE and WHOLE_BODY_MIN of the markers jump,
     and WHOLE_BODY_SHARE of the bones built in both frames change length by a stray (a landing, or two takes
     joined with the body moved as one, keep it). No labelling does that; a marker-by-marker reading of such
     a take holds most of it and reads the rest wrong."""
-    cols = np.array(sorted({m for c in sources for m in c}))
-    if len(cols) < WHOLE_BODY_MIN:
+    if len(steps.cols) < WHOLE_BODY_MIN:
         return []
-    lengths, floor = _bone_lengths(joints, joint_mask)
-    if not np.isfinite(floor):
-        return []
-    _, moved, _ = _jumps(xyz[:, cols], seen[:, cols], floor)
-    count, there = moved.sum(1), _seen_twice(seen[:, cols]).sum(1)
+    frames, count, there = _most_jump(steps.moved, seen[:, steps.cols])
     out = []
-    for t in _most_jump(moved, seen[:, cols]):  # and the body's shape breaks there (a landing keeps it)
-        changed = _bones_changed(lengths, t, floor)
+    for t in frames:  # and the body's shape breaks there (a landing keeps it)
+        changed = _bones_changed(steps.lengths, t, steps.floor)
         if len(changed) >= 2 and sum(changed) >= WHOLE_BODY_SHARE * len(changed):
             out.append((int(t), int(count[t]), int(there[t])))
     return out
 
 
 def off_body(joints: np.ndarray, joint_mask: np.ndarray, xyz: np.ndarray, seen: np.ndarray,
-             sources: list[list[int]]) -> list[OffBody]:
+             sources: list[list[int]], *, steps: MarkerSteps | None = None) -> list[OffBody]:
     """The stretches where a marker the joints are built from (xyz (F, N, 3) in metres, seen (F, N);
     sources: per joint, its marker columns) is off the body, from its jumps and the bones of the joints
-    (F, 17, 3; joint_mask (F, 17)) built from it (module docstring)."""
+    (F, 17, 3; joint_mask (F, 17)) built from it (module docstring). steps: marker_steps of these, where
+    the caller has them already."""
     F = len(joints)
     feeds: dict[int, set[int]] = {}  # marker column -> the joints built from it
     for j, cols in enumerate(sources):
         for m in cols:
             feeds.setdefault(m, set()).add(j)
-    if not feeds:
+    steps = marker_steps(joints, joint_mask, xyz, seen, sources) if steps is None else steps
+    if steps is None:
         return []
     # each bone's usual length (the take's median) and its stray from it, per frame
-    lengths, floor = _bone_lengths(joints, joint_mask)
-    if not lengths:
-        return []
+    floor = steps.floor
     strays = {b: (np.abs(length - usual_len), usual_len, max(JUMP_SHARE * usual_len, floor), ok)
-              for b, (length, usual_len, ok) in lengths.items()}
-    cols = np.array(sorted(feeds))
-    at = {int(m): k for k, m in enumerate(cols)}  # only the markers joints are built from are looked at
-    step, moved, excess = _jumps(xyz[:, cols], seen[:, cols], floor)
-    moved[_most_jump(moved, seen[:, cols])] = False  # the body moved as one there: no marker left it
+              for b, (length, usual_len, ok) in steps.lengths.items()}
+    cols = steps.cols  # only the markers joints are built from are looked at
+    at = {int(m): k for k, m in enumerate(cols)}
+    step, excess = steps.step, steps.excess
+    moved = steps.moved.copy()
+    moved[_most_jump(moved, seen[:, cols])[0]] = False  # the body moved as one there: no marker left it
     found: list[OffBody] = []
     for m, joints_of_m in sorted(feeds.items()):
         k_m = at[m]
@@ -332,7 +354,7 @@ def _off_between_gaps(m: int, seen_m: np.ndarray, events: np.ndarray, bones: lis
             if here / n_here > jump and (total - here) / (count - n_here) < jump / 2:
                 out.append(OffBody(marker=int(m), start=r0, stop=r1, jump=0.0, bone=b, usual=usual_len, between_gaps=True))
                 told.add((r0, r1))
-    return sorted(out, key=lambda o: o.start)
+    return out
 
 
 def held_samples(found: list[OffBody], shape: tuple[int, int]) -> np.ndarray:

@@ -139,7 +139,7 @@ class MarkerCsv:
     bones: list[str] = field(default_factory=list)  # Motive's solved skeleton (Type Bone, Position)
     bone_xyz: np.ndarray | None = None  # (F, B, 3)
     bone_observed: np.ndarray | None = None  # (F, B)
-    frame_col: int | None = None  # the Frame column's index, where the file has one
+    frames: np.ndarray | None = None  # (rows,) the Frame column's numbers, where the file has one
     separator: str = ","  # between a plain CSV's cells (";" from a European locale; or a tab)
     decimal: str = "."  # a plain CSV's decimal mark ("," from a European locale, with ";" or tabs between cells)
     warnings: list[str] = field(default_factory=list)
@@ -151,11 +151,12 @@ def _cells(line: str) -> list[str]:
 
 def _rows(path: Path, lines: list[str], first: int, stop: int, width: int, used: list[int], label,  # noqa: ANN001
           split=None, frame_col: bool = True) -> tuple:  # noqa: ANN001
-    """The frame rows of lines[first:stop]: their line indices, the used columns' values, the number format.
+    """The frame rows of lines[first:stop]: their line indices, the used columns' values, the number format,
+    and each row's first cell as a number (NaN where it is none: the Frame column, where the file has one).
     label(column) names a column in a refusal; split a line's cells (commas by default); frame_col: the
-    first cell is the frame number."""
+    first cell is the frame number (checked)."""
     split = split or _cells
-    row_lines, values, decimals, fixed = [], [], set(), True
+    row_lines, values, firsts, decimals, fixed = [], [], [], set(), True
     for i in range(first, stop):
         cells = split(lines[i])
         if not any(c.strip() for c in cells):
@@ -179,9 +180,11 @@ def _rows(path: Path, lines: list[str], first: int, stop: int, width: int, used:
                     decimals.add(len(cell.split(".", 1)[1]) if "." in cell else 0)
         row_lines.append(i)
         values.append(row)
+        firsts.append(_number(cells[0]) if _is_number(cells[0]) else np.nan)
     if not values:
         raise InputError(f"{path}: holds no frames")
-    return row_lines, np.asarray(values, dtype=np.float64), (max(decimals) if fixed and decimals else None)
+    return (row_lines, np.asarray(values, dtype=np.float64), (max(decimals) if fixed and decimals else None),
+            np.asarray(firsts, dtype=np.float64))
 
 
 def _points(values: np.ndarray, used: list[int], cols: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -235,9 +238,9 @@ def _in_frame_slots(f: MarkerCsv) -> MarkerCsv:
     """The export with the frames its Frame column skips (rows a script dropped) put back empty in their place,
     so the take keeps its timing (marker_text.frame_slots), said; as it is where it has no Frame column or
     none is skipped."""
-    if f.frame_col is None:
+    if f.frames is None:
         return f
-    found = frame_slots(_column_times(f.lines, f.row_lines, f.frame_col, _tabs if f.layout == "qtm" else _cells))
+    found = frame_slots(f.frames)
     if found is None:
         return f
     at, frames, skipped = found
@@ -265,9 +268,9 @@ def _load_points(path: Path) -> MarkerCsv:
     lowered = [h.strip().lower() for h in header]
     time_col = next((lowered.index(n) for n in TIME_COLUMNS if n in lowered), None)
     counted = lowered[0] in ("frame", "frame#", "frames", "index", "") or time_col == 0
-    row_lines, values, decimals = _rows(path, lines, 1, len(lines), len(header), used,
-                                        lambda c: header[c].strip() or f"column {c + 1}", split=split,
-                                        frame_col=counted)
+    row_lines, values, decimals, _ = _rows(path, lines, 1, len(lines), len(header), used,
+                                           lambda c: header[c].strip() or f"column {c + 1}", split=split,
+                                           frame_col=counted)
     xyz, observed = _points(values, used, cols)
     notes = [f"{len(names)} named 3D points, one frame per row"
              + {";": "; cells separated by semicolons", "\t": "; cells separated by tabs"}.get(separator, "")
@@ -330,7 +333,7 @@ def _load_motive(path: Path) -> MarkerCsv:
         raise InputError(f"{path}: a Motive CSV with no marker or skeleton positions (its columns hold: "
                          f"{', '.join(held) or 'nothing'}); export the markers (Markers: on) to read a body")
     used = sorted({c for cols in marker_cols + bone_cols for c in cols})
-    row_lines, values, decimals = _rows(path, lines, axis_at + 1, len(lines), width, used,
+    row_lines, values, decimals, frames = _rows(path, lines, axis_at + 1, len(lines), width, used,
                                         lambda c: "Frame" if c == 0 else f"{names[c] or 'column ' + str(c + 1)} {axes[c]}")
     xyz, observed = _points(values, used, marker_cols)
     bone_xyz, bone_observed = _points(values, used, bone_cols)
@@ -346,7 +349,7 @@ def _load_motive(path: Path) -> MarkerCsv:
                      row_lines=row_lines, names=marker_names, cols=np.asarray(marker_cols, dtype=int).reshape(-1, 3),
                      xyz=xyz, observed=observed, rate=rate, units=units, encoding=encoding, decimals=decimals,
                      notes=notes, bones=bone_names, bone_xyz=bone_xyz, bone_observed=bone_observed, warnings=warnings,
-                     frame_col=0)
+                     frames=frames)
 
 
 def _column_times(lines: list[str], row_lines: list[int], col: int, split=_cells) -> np.ndarray:  # noqa: ANN001
@@ -400,11 +403,11 @@ def _load_vicon(path: Path) -> MarkerCsv:
     stop = next((i for i in range(start + 5, len(lines)) if not lines[i].strip().strip(",")), len(lines))
     used = sorted(c for trip in cols for c in trip)
     label = {c: f"{n} {axes[c]}" for n, trip in zip(names, cols) for c in trip}
-    row_lines, values, decimals = _rows(path, lines, start + 5, stop, width, used,
+    row_lines, values, decimals, frames = _rows(path, lines, start + 5, stop, width, used,
                                         lambda c: "Frame" if c == 0 else label.get(c, f"column {c + 1}"))
     xyz, observed = _points(values, used, cols)
     warnings = []
-    step = np.diff(_column_times(lines, row_lines, 0))
+    step = np.diff(frames)
     if len(step) and np.all(step == step[0]) and step[0] > 1 and step[0] == int(step[0]):
         # every k-th frame's row (thinned by a script that kept the header): the rows are at rate / k
         warnings.append(f"its Trajectories rate is {rate:.6g} Hz but its Frame column steps {int(step[0])} frames a row: "
@@ -413,7 +416,7 @@ def _load_vicon(path: Path) -> MarkerCsv:
     return MarkerCsv(path=path, layout="vicon", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
                      names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
                      rate=rate, units=units, encoding=encoding, decimals=decimals, notes=[], warnings=warnings,
-                     frame_col=0)
+                     frames=frames)
 
 
 def _tabs(line: str) -> list[str]:
@@ -453,7 +456,7 @@ def _load_qtm(path: Path) -> MarkerCsv:
         if missing:
             raise InputError(f"{path}: line {first + 1} has no X, Y, Z columns for {', '.join(missing[:4])}")
         cols = [[at[f"{n} {a}"] for a in "XYZ"] for n in names]
-        time_col, frame_col = at.get("Time"), 0
+        time_col, counted = at.get("Time"), True
         first += 1
         width = len(header)
     else:  # rows of X, Y, Z per marker, or Frame and Time first
@@ -465,11 +468,11 @@ def _load_qtm(path: Path) -> MarkerCsv:
                              f"{3 * len(names)}: the file looks damaged")
         width = max(width, 3 * len(names) + lead)
         cols = [[lead + 3 * k + a for a in range(3)] for k in range(len(names))]
-        time_col, frame_col = (1, 0) if lead else (None, None)
+        time_col, counted = (1 if lead else None), bool(lead)
     used = sorted(c for trip in cols for c in trip)
     label = {c: f"{n} {'XYZ'[a]}" for n, trip in zip(names, cols) for a, c in enumerate(trip)}
-    row_lines, values, decimals = _rows(path, lines, first, len(lines), width, used,
-                                        lambda c: label.get(c, f"column {c + 1}"), split=_tabs, frame_col=False)
+    row_lines, values, decimals, firsts = _rows(path, lines, first, len(lines), width, used,
+                                                lambda c: label.get(c, f"column {c + 1}"), split=_tabs, frame_col=False)
     xyz, observed = _points(values, used, cols)
     notes = []
     declared = (meta.get("NO_OF_FRAMES") or [""])[0]
@@ -481,7 +484,7 @@ def _load_qtm(path: Path) -> MarkerCsv:
     return MarkerCsv(path=path, layout="qtm", digest=hashlib.sha256(data).hexdigest(), lines=lines, row_lines=row_lines,
                      names=names, cols=np.asarray(cols, dtype=int).reshape(-1, 3), xyz=xyz, observed=observed,
                      rate=rate, units="mm", encoding=encoding, decimals=decimals, notes=notes, warnings=warnings,
-                     frame_col=frame_col)
+                     frames=firsts if counted else None)
 
 
 @dataclass

@@ -7,9 +7,9 @@ marker the map builds joints from moved off the body for a stretch drawn at rand
 by a fixed 100-300 mm offset (its label on another marker of the same limb), frozen 100-300 mm off where
 it was (a ghost, a stray reflection), onto another of the take's markers 150 mm or more away, and by a fixed
 offset from a random frame to the take's end (it never comes back), and by a fixed offset between two
-0.1 s gaps of the marker (it comes back from an occlusion on a ghost and leaves in another). Columns: trials; trials said (held);
-trials where a joint is still read 30 mm or more off the clean take's in some frame (a wrong output);
-those joint samples. Before this check every trial was read as data with no word (said 0). The clean
+0.1 s gaps of the marker (it comes back from an occlusion on a ghost and leaves in another). Columns:
+trials; trials said (held); trials where a joint is still read 30 mm or more off the clean take's in some
+frame (a wrong output); those joint samples. Before this check every trial was read as data with no word (said 0). The clean
 takes at 1/1, 1/2, 1/4 and 1/8 of their rate are the false-alarm rows: markers held there.
 
     python bench/offbody.py > bench/results/offbody.md

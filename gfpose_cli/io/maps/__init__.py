@@ -83,7 +83,7 @@ def cluster_filled(positions: np.ndarray, observed: np.ndarray, cols: list[int])
     last frame before it and of the first after it that show all of it, each moved by the rigid motion of
     the markers both frames show, and blends the two placements by where it lies between them (one side
     at the take's ends). A cluster's shape drifts over seconds (skin, a loose belt): taking the nearest
-    side alone jumped where the nearer side changed, mid-gap (80 mm on a CMU waist cluster)."""
+    side alone jumped where the nearer side changed, mid-gap (58 mm in one frame on CMU 85_02's waist)."""
     seen = observed[:, cols]
     whole, partial = np.flatnonzero(seen.all(1)), np.flatnonzero(cluster_gaps(seen))
     if not len(partial):
